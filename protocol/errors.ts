@@ -1,0 +1,137 @@
+/**
+ * One error type for all of tapwire, with numbered codes in a range per layer (as zwave-js does).
+ * Tests assert codes, never message text. Operating errors (bad input, faults) are TapwireErrors and always
+ * handled; programmer errors are plain assertion failures (see assert.ts) and crash loudly.
+ */
+export const ErrorCode = {
+  // 100–199 protocol: envelope, encoding, schema
+  MalformedCbor: 100,
+  MalformedCose: 101,
+  UnsupportedAlgorithm: 102,
+  BadSignature: 103,
+  SchemaInvalid: 104,
+  PayloadTooLarge: 105,
+  MessageExpired: 106,
+  MessageNotYetValid: 107,
+  InvalidMoney: 108,
+  UnknownCurrency: 109,
+  InvalidKey: 110,
+  HubMismatch: 111,
+
+  // 200–299 broker: identity and authorization
+  NoClientCertificate: 200,
+  UnknownHub: 201,
+  HubRevoked: 202,
+  PublishNotAllowed: 203,
+  SubscribeNotAllowed: 204,
+  CertificateInvalid: 205,
+  HubAlreadyEnrolled: 206,
+
+  // 300–399 settlement: replay, idempotency, authorization
+  SeqReplayed: 300,
+  RequestIdReused: 301,
+  InsufficientFunds: 302,
+  LimitExceeded: 303,
+  UnknownWallet: 304,
+  CurrencyMismatch: 305,
+  RefundExceedsCaptured: 306,
+  UnknownPayment: 307,
+  AlreadyReversed: 308,
+  NonceReplayed: 309,
+  CounterReplayed: 310,
+  PayerCredentialInvalid: 311,
+  UnknownMerchant: 312,
+  BatchMismatch: 313,
+  Overloaded: 314,
+  ServiceUnavailable: 315,
+  AmountNotPositive: 316,
+
+  // 400–499 ledger
+  LedgerUnbalanced: 400,
+  LedgerAccountMissing: 401,
+  LedgerStorage: 402,
+
+  // 500–599 NFC (PN532)
+  NfcTimeout: 500,
+  NfcChecksum: 501,
+  NfcNack: 502,
+  NfcApplicationError: 503,
+  NfcFrameTooLong: 504,
+  NfcUnexpectedResponse: 505,
+  NfcTargetLost: 506,
+  NfcRetriesExhausted: 507,
+  NfcApduError: 508,
+  NfcPortClosed: 509,
+
+  // 600–699 BLE (glasses link)
+  BleNotFound: 600,
+  BleServiceMissing: 601,
+  BleFrameInvalid: 602,
+  BleSequenceGap: 603,
+  BleDuplicate: 604,
+  BleDisconnected: 605,
+  BleTimeout: 606,
+  BlePairingRefused: 607,
+  BleMessageTooLarge: 608,
+
+  // 700–799 GPIO (Firmata board)
+  GpioNotReady: 700,
+  GpioTimeout: 701,
+
+  // 800–899 device runtime and configuration
+  ConfigInvalid: 800,
+  Offline: 801,
+  DecisionTimeout: 802,
+  Cancelled: 803,
+  OutboxFull: 804,
+  BusyAlready: 805,
+
+  // 900–999 agents, mandates and human review
+  MandateInvalid: 900,
+  MandateExpired: 901,
+  MandateConstraintUnmet: 902,
+  MandateReplayed: 903,
+  BudgetExceeded: 904,
+  AgentKeyMismatch: 905,
+  ApprovalInvalid: 906,
+  ReviewNotFound: 907,
+  ReviewAlreadyDecided: 908,
+  DisputeNotFound: 909,
+  BiometricFailed: 910,
+  IntentUnclear: 911,
+} as const;
+
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+const codeNames = new Map<number, string>(Object.entries(ErrorCode).map(([name, code]) => [code, name]));
+
+export function errorCodeName(code: number): string {
+  return codeNames.get(code) ?? `Unknown(${code})`;
+}
+
+export class TapwireError extends Error {
+  override readonly name = "TapwireError";
+  constructor(
+    message: string,
+    readonly code: ErrorCode,
+    readonly context?: Record<string, unknown>,
+  ) {
+    super(message);
+  }
+
+  /** `E303 LimitExceeded: amount 5000 above per-payment limit 2000` */
+  override toString(): string {
+    return `E${this.code} ${errorCodeName(this.code)}: ${this.message}`;
+  }
+}
+
+export function isTapwireError(error: unknown, code?: ErrorCode): error is TapwireError {
+  return error instanceof TapwireError && (code === undefined || error.code === code);
+}
+
+/** Turns anything thrown into a TapwireError, keeping the code of one that already is. */
+export function asTapwireError(error: unknown, fallback: ErrorCode): TapwireError {
+  if (error instanceof TapwireError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  return new TapwireError(message, fallback);
+}

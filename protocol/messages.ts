@@ -1,0 +1,198 @@
+import { createHash } from "node:crypto";
+import { z } from "zod";
+import { ErrorCode, TapwireError } from "./errors.ts";
+import { idSchema } from "./ids.ts";
+import { amountMinorMax, isCurrency } from "./money.ts";
+
+/**
+ * Message bodies: CBOR maps inside COSE_Sign1 envelopes. Every body has `type` and `v` (schema version);
+ * times are milliseconds since the Unix epoch; money is integer minor units plus an ISO 4217 currency.
+ */
+export const protocolVersion = 1;
+
+const amountMinor = z.number().int().min(1).max(amountMinorMax);
+const currency = z.string().refine(isCurrency, "unknown ISO 4217 currency");
+const timestampMs = z.number().int().min(0);
+const bytes = (lengthMax: number) =>
+  z.instanceof(Uint8Array).refine((b) => b.length <= lengthMax, `at most ${lengthMax} bytes`);
+const shortText = (lengthMax: number) => z.string().max(lengthMax);
+
+/** Fields every hub-originated request carries for replay protection. */
+const hubRequestBase = {
+  v: z.literal(protocolVersion),
+  hubId: idSchema,
+  merchantId: idSchema,
+  requestId: idSchema,
+  seq: z.number().int().min(1),
+  iat: timestampMs,
+  exp: timestampMs,
+};
+
+/**
+ * Payer credentials. `hce`: an EMV-style cryptogram from a phone or card in reader mode, signed by the
+ * wallet's key over amount, currency, the hub's unpredictable number and the transaction counter (ATC).
+ * `tag`: the wallet read the hub's tag and signed the offer (Alipay Tap! style). `glasses`: a biometric
+ * assertion signed by paired glasses. Each is checked against the wallet's enrolled key.
+ */
+export const hceCredentialSchema = z.object({
+  kind: z.literal("hce"),
+  walletId: idSchema,
+  atc: z.number().int().min(1).max(0xffff),
+  unpredictableNumber: bytes(8),
+  cryptogram: bytes(64),
+});
+
+export const glassesCredentialSchema = z.object({
+  kind: z.literal("glasses"),
+  walletId: idSchema,
+  glassesId: idSchema,
+  /** COSE_Sign1 biometric assertion signed by the glasses' own key. */
+  assertion: bytes(1024),
+});
+
+export const payerCredentialSchema = z.discriminatedUnion("kind", [hceCredentialSchema, glassesCredentialSchema]);
+export type PayerCredential = z.infer<typeof payerCredentialSchema>;
+export type HceCredential = z.infer<typeof hceCredentialSchema>;
+
+export const paymentModes = ["reader", "tag", "glasses", "agent", "direct"] as const;
+
+export const paymentRequestSchema = z.object({
+  type: z.literal("payment_request"),
+  ...hubRequestBase,
+  amountMinor,
+  currency,
+  mode: z.enum(paymentModes),
+  payer: payerCredentialSchema,
+  /** Free context for review and disputes (product, utterance), never used to move money. */
+  context: z.record(z.string(), shortText(256)).optional(),
+});
+export type PaymentRequest = z.infer<typeof paymentRequestSchema>;
+
+export const refundRequestSchema = z.object({
+  type: z.literal("refund"),
+  ...hubRequestBase,
+  /** requestId of the payment being refunded. */
+  paymentRequestId: idSchema,
+  amountMinor,
+  currency,
+  reason: shortText(200),
+});
+export type RefundRequest = z.infer<typeof refundRequestSchema>;
+
+/** Undoes a payment in full (cancel pressed, decision lost); also voids a payment that has not arrived yet. */
+export const reversalRequestSchema = z.object({
+  type: z.literal("reversal"),
+  ...hubRequestBase,
+  paymentRequestId: idSchema,
+  reason: z.enum(["cancelled", "timeout", "operator"]),
+});
+export type ReversalRequest = z.infer<typeof reversalRequestSchema>;
+
+/** Clearing: the hub's own totals for one merchant's batch, reconciled by the service. */
+export const batchCloseSchema = z.object({
+  type: z.literal("batch_close"),
+  ...hubRequestBase,
+  batchId: idSchema,
+  currency,
+  count: z.number().int().min(0),
+  totalMinor: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+});
+export type BatchClose = z.infer<typeof batchCloseSchema>;
+
+export const hubRequestSchema = z.discriminatedUnion("type", [
+  paymentRequestSchema,
+  refundRequestSchema,
+  reversalRequestSchema,
+  batchCloseSchema,
+]);
+export type HubRequest = z.infer<typeof hubRequestSchema>;
+
+export const receiptSchema = z.object({
+  paymentId: idSchema,
+  merchantId: idSchema,
+  amountMinor,
+  currency,
+  /** The wallet, masked for printing: `w…42`. */
+  payerMasked: shortText(32),
+  postedAtMs: timestampMs,
+});
+export type Receipt = z.infer<typeof receiptSchema>;
+
+export const batchReportSchema = z.object({
+  batchId: idSchema,
+  currency,
+  hubCount: z.number().int().min(0),
+  hubTotalMinor: z.number().int().min(0),
+  serviceCount: z.number().int().min(0),
+  serviceTotalMinor: z.number().int().min(0),
+  matched: z.boolean(),
+});
+export type BatchReport = z.infer<typeof batchReportSchema>;
+
+export const decisionStatuses = ["approved", "declined", "step_up_required", "human_review"] as const;
+export type DecisionStatus = (typeof decisionStatuses)[number];
+
+/** The service's signed answer to any request. `code` is 0 when approved, else a TapwireError code. */
+export const decisionSchema = z.object({
+  type: z.literal("decision"),
+  v: z.literal(protocolVersion),
+  requestId: z.string().max(64),
+  requestType: z.string().max(32),
+  /** SHA-256 of the request body (COSE payload) this answers; all-zero when the body could not be read. */
+  requestHash: bytes(32),
+  hubId: idSchema,
+  status: z.enum(decisionStatuses),
+  code: z.number().int().min(0),
+  reason: shortText(200),
+  iat: timestampMs,
+  exp: timestampMs,
+  receipt: receiptSchema.optional(),
+  batch: batchReportSchema.optional(),
+  /** For step_up_required / human_review: the id the person or operator answers. */
+  caseId: idSchema.optional(),
+});
+export type Decision = z.infer<typeof decisionSchema>;
+
+/** Parses a decoded body against a schema; failures become SchemaInvalid with readable `path: message`s. */
+export function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
+  const result = schema.safeParse(body);
+  if (result.success) return result.data;
+  const details = result.error.issues.map((issue) => `${issue.path.join(".") || "(body)"}: ${issue.message}`);
+  throw new TapwireError(`invalid message: ${details.join("; ")}`, ErrorCode.SchemaInvalid, { details });
+}
+
+export function bodyHash(payload: Uint8Array): Uint8Array {
+  return new Uint8Array(createHash("sha256").update(payload).digest());
+}
+
+export const zeroHash = new Uint8Array(32);
+
+/**
+ * Tag mode (Alipay Tap! style): the hub presents an NFC Forum Type 4 tag whose NDEF record is a hub-signed
+ * TagOffer; the phone's wallet signs a WalletTagPayment carrying that offer unchanged and sends it online to
+ * the service, which checks both signatures, consumes the nonce once and answers hub and wallet.
+ */
+export const tagOfferSchema = z.object({
+  type: z.literal("tag_offer"),
+  v: z.literal(protocolVersion),
+  hubId: idSchema,
+  merchantId: idSchema,
+  /** Becomes the payment's requestId. */
+  offerId: idSchema,
+  amountMinor,
+  currency,
+  nonce: bytes(32).refine((b) => b.length >= 16, "nonce must be at least 16 bytes"),
+  iat: timestampMs,
+  exp: timestampMs,
+});
+export type TagOffer = z.infer<typeof tagOfferSchema>;
+
+export const walletTagPaymentSchema = z.object({
+  type: z.literal("wallet_tag_payment"),
+  v: z.literal(protocolVersion),
+  walletId: idSchema,
+  /** The hub-signed TagOffer (COSE_Sign1 bytes) exactly as read from the tag. */
+  offer: bytes(1024),
+  iat: timestampMs,
+});
+export type WalletTagPayment = z.infer<typeof walletTagPaymentSchema>;

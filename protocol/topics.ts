@@ -1,0 +1,85 @@
+import { ErrorCode, TapwireError } from "./errors.ts";
+import { isId } from "./ids.ts";
+
+/**
+ * The one topic map (`tapwire/v1/...`). Every principal (hub, wallet, agent) owns `req` (it publishes, the
+ * service subscribes) and `res` (the service publishes, it subscribes); hubs also own a retained `state`
+ * topic that is their Last Will. A principal's identity comes from its client certificate (CN
+ * `<kind>:<id>`), and the broker lets it touch nothing else.
+ */
+export const topicRoot = "tapwire/v1";
+
+export const principalKinds = ["hub", "wallet", "agent", "service", "operator"] as const;
+export type PrincipalKind = (typeof principalKinds)[number];
+export type ClientKind = "hub" | "wallet" | "agent";
+
+export interface Principal {
+  kind: PrincipalKind;
+  id: string;
+}
+
+const plural: Record<ClientKind, string> = { hub: "hubs", wallet: "wallets", agent: "agents" };
+const singular: Record<string, ClientKind> = { hubs: "hub", wallets: "wallet", agents: "agent" };
+
+export type Channel = "req" | "res" | "state";
+
+export function topicFor(kind: ClientKind, id: string, channel: Channel): string {
+  if (!isId(id)) throw new TapwireError(`id ${JSON.stringify(id)} cannot appear in a topic`, ErrorCode.SchemaInvalid);
+  return `${topicRoot}/${plural[kind]}/${id}/${channel}`;
+}
+
+/** What the settlement service subscribes to: every client's requests. */
+export const serviceRequestFilters: readonly string[] = Object.values(plural).map((p) => `${topicRoot}/${p}/+/req`);
+
+/** Status topics dashboards watch. */
+export const hubStateFilter = `${topicRoot}/hubs/+/state`;
+
+export interface ParsedTopic {
+  kind: ClientKind;
+  id: string;
+  channel: Channel;
+}
+
+/** Parses a concrete topic; undefined for anything outside the map (wildcards included). */
+export function parseTopic(topic: string): ParsedTopic | undefined {
+  const parts = topic.split("/");
+  if (parts.length !== 5 || `${parts[0]}/${parts[1]}` !== topicRoot) return undefined;
+  const kind = singular[parts[2]!];
+  const id = parts[3]!;
+  const channel = parts[4]!;
+  if (!kind || !isId(id) || (channel !== "req" && channel !== "res" && channel !== "state")) return undefined;
+  if (channel === "state" && kind !== "hub") return undefined;
+  return { kind, id, channel };
+}
+
+export function principalName(principal: Principal): string {
+  return `${principal.kind}:${principal.id}`;
+}
+
+export function parsePrincipalName(name: string): Principal | undefined {
+  const colon = name.indexOf(":");
+  if (colon <= 0) return undefined;
+  const kind = name.slice(0, colon) as PrincipalKind;
+  const id = name.slice(colon + 1);
+  if (!principalKinds.includes(kind) || !isId(id)) return undefined;
+  return { kind, id };
+}
+
+/** Deny by default: a client may publish only its own req (and, for hubs, state). */
+export function mayPublish(principal: Principal, topic: string): boolean {
+  if (principal.kind === "service") return parseTopic(topic)?.channel === "res";
+  const parsed = parseTopic(topic);
+  if (!parsed || parsed.kind !== principal.kind || parsed.id !== principal.id) return false;
+  return parsed.channel === "req" || parsed.channel === "state";
+}
+
+/** Deny by default: a client may subscribe only to its own res; the service to the request filters. */
+export function maySubscribe(principal: Principal, filter: string): boolean {
+  if (principal.kind === "service") {
+    const inner = filter.startsWith("$share/") ? filter.split("/").slice(2).join("/") : filter;
+    return serviceRequestFilters.includes(inner) || inner === hubStateFilter;
+  }
+  if (principal.kind === "operator") return filter === hubStateFilter;
+  const parsed = parseTopic(filter);
+  return parsed !== undefined && parsed.kind === principal.kind && parsed.id === principal.id && parsed.channel === "res";
+}
