@@ -4,8 +4,9 @@ import { isId } from "./ids.ts";
 /**
  * The one topic map (`tapwire/v1/...`). Every principal (hub, wallet, agent) owns `req` (it publishes, the
  * service subscribes) and `res` (the service publishes, it subscribes); hubs also own a retained `state`
- * topic that is their Last Will. A principal's identity comes from its client certificate (CN
- * `<kind>:<id>`), and the broker lets it touch nothing else.
+ * topic that is their Last Will. A principal's identity comes from its client certificate, whose CN is
+ * its topic segment (`hubs/h1`): Mosquitto's `use_identity_as_username` then makes `%u` in an ACL pattern
+ * (`pattern write tapwire/v1/%u/req`) exactly the client's own topics, and aedes checks the same rule.
  */
 export const topicRoot = "tapwire/v1";
 
@@ -18,8 +19,15 @@ export interface Principal {
   id: string;
 }
 
-const plural: Record<ClientKind, string> = { hub: "hubs", wallet: "wallets", agent: "agents" };
-const singular: Record<string, ClientKind> = { hubs: "hub", wallets: "wallet", agents: "agent" };
+const plural: Record<PrincipalKind, string> = {
+  hub: "hubs",
+  wallet: "wallets",
+  agent: "agents",
+  service: "services",
+  operator: "operators",
+};
+const singular = new Map<string, PrincipalKind>(Object.entries(plural).map(([kind, p]) => [p, kind as PrincipalKind]));
+const clientKinds: readonly PrincipalKind[] = ["hub", "wallet", "agent"];
 
 export type Channel = "req" | "res" | "state";
 
@@ -29,7 +37,7 @@ export function topicFor(kind: ClientKind, id: string, channel: Channel): string
 }
 
 /** What the settlement service subscribes to: every client's requests. */
-export const serviceRequestFilters: readonly string[] = Object.values(plural).map((p) => `${topicRoot}/${p}/+/req`);
+export const serviceRequestFilters: readonly string[] = clientKinds.map((kind) => `${topicRoot}/${plural[kind]}/+/req`);
 
 /** Status topics dashboards watch. */
 export const hubStateFilter = `${topicRoot}/hubs/+/state`;
@@ -44,24 +52,25 @@ export interface ParsedTopic {
 export function parseTopic(topic: string): ParsedTopic | undefined {
   const parts = topic.split("/");
   if (parts.length !== 5 || `${parts[0]}/${parts[1]}` !== topicRoot) return undefined;
-  const kind = singular[parts[2]!];
+  const kind = singular.get(parts[2]!);
   const id = parts[3]!;
   const channel = parts[4]!;
-  if (!kind || !isId(id) || (channel !== "req" && channel !== "res" && channel !== "state")) return undefined;
+  if (!kind || !clientKinds.includes(kind) || !isId(id) || (channel !== "req" && channel !== "res" && channel !== "state")) return undefined;
   if (channel === "state" && kind !== "hub") return undefined;
-  return { kind, id, channel };
+  return { kind: kind as ClientKind, id, channel };
 }
 
+/** The certificate CN and MQTT username of a principal: `hubs/h1`, `services/settlement`. */
 export function principalName(principal: Principal): string {
-  return `${principal.kind}:${principal.id}`;
+  return `${plural[principal.kind]}/${principal.id}`;
 }
 
 export function parsePrincipalName(name: string): Principal | undefined {
-  const colon = name.indexOf(":");
-  if (colon <= 0) return undefined;
-  const kind = name.slice(0, colon) as PrincipalKind;
-  const id = name.slice(colon + 1);
-  if (!principalKinds.includes(kind) || !isId(id)) return undefined;
+  const parts = name.split("/");
+  if (parts.length !== 2) return undefined;
+  const kind = singular.get(parts[0]!);
+  const id = parts[1]!;
+  if (!kind || !isId(id)) return undefined;
   return { kind, id };
 }
 
