@@ -26,6 +26,11 @@ export const ErrorCode = {
   SubscribeNotAllowed: 204,
   CertificateInvalid: 205,
   HubAlreadyEnrolled: 206,
+  ClientIdMismatch: 207,
+  InflightFull: 208,
+  ConnectRefused: 209,
+  BrokerListenFailed: 210,
+  PrincipalInactive: 211,
 
   // 300–399 settlement: replay, idempotency, authorization
   SeqReplayed: 300,
