@@ -67,6 +67,8 @@ export const ErrorCode = {
   NfcRetriesExhausted: 507,
   NfcApduError: 508,
   NfcPortClosed: 509,
+  NfcQueueFull: 510,
+  NfcStatus: 511,
 
   // 600–699 BLE (glasses link)
   BleNotFound: 600,
