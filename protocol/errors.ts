@@ -50,6 +50,13 @@ export const ErrorCode = {
   Overloaded: 314,
   ServiceUnavailable: 315,
   AmountNotPositive: 316,
+  MessageLifetimeTooLong: 317,
+  MerchantMismatch: 318,
+  WalletAlreadyEnrolled: 319,
+  MerchantAlreadyEnrolled: 320,
+  WalletMismatch: 321,
+  UnsupportedRequest: 322,
+  BatchAlreadyClosed: 323,
 
   // 400–499 ledger
   LedgerUnbalanced: 400,
