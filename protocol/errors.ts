@@ -99,6 +99,9 @@ export const ErrorCode = {
   Cancelled: 803,
   OutboxFull: 804,
   BusyAlready: 805,
+  SeqStoreInvalid: 806,
+  ReversalFailed: 807,
+  HubNotReady: 808,
 
   // 900–999 agents, mandates and human review
   MandateInvalid: 900,
