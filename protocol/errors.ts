@@ -116,6 +116,21 @@ export const ErrorCode = {
   DisputeNotFound: 909,
   BiometricFailed: 910,
   IntentUnclear: 911,
+  /** The biometric assertion names someone other than the paired owner. */
+  OwnerMismatch: 912,
+  /** The assertion came from glasses this hub is not paired with. */
+  GlassesNotPaired: 913,
+  BiometricTimeout: 914,
+  /** The person said nothing within the intent window. */
+  IntentTimeout: 915,
+  /** Quantity outside 1..quantityMax, or the total overflows the amount limit. */
+  QuantityRefused: 916,
+  OfferExpired: 917,
+  ReviewTimeout: 918,
+  StepUpExhausted: 919,
+  GlassesUnavailable: 920,
+  /** A decision that answers another request or another hub. */
+  DecisionMismatch: 921,
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
