@@ -1,0 +1,82 @@
+import { z } from "zod";
+import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
+
+/** Firmata addresses at most 128 pins (7-bit pin numbers). */
+export const firmataPinMax = 127;
+
+const pin = z
+  .number({ error: `must be a pin number between 0 and ${firmataPinMax}` })
+  .int(`must be a whole pin number between 0 and ${firmataPinMax}`)
+  .min(0, `must be a pin number between 0 and ${firmataPinMax}`)
+  .max(firmataPinMax, `must be a pin number between 0 and ${firmataPinMax}`);
+
+const milliseconds = (min: number, max: number, fallback: number) =>
+  z
+    .number({ error: `must be between ${min} and ${max} milliseconds` })
+    .int(`must be a whole number of milliseconds between ${min} and ${max}`)
+    .min(min, `must be between ${min} and ${max} milliseconds`)
+    .max(max, `must be between ${min} and ${max} milliseconds`)
+    .default(fallback);
+
+const pinsSchema = z.strictObject({
+  green: pin,
+  red: pin,
+  amber: pin,
+  blue: pin,
+  buzzer: pin,
+  cancelButton: pin,
+});
+
+const beepTimingsSchema = z
+  .strictObject({
+    shortMs: milliseconds(10, 2_000, 80),
+    longMs: milliseconds(10, 5_000, 400),
+    gapMs: milliseconds(10, 2_000, 120),
+  })
+  .prefault({});
+
+const hubPanelConfigSchema = z
+  .strictObject({
+    pins: pinsSchema,
+    /** "pullup": the button shorts the pin to ground and the board's pull-up holds it high (the usual wiring). */
+    buttonWiring: z.enum(["pullup", "pulldown"]).default("pullup"),
+    debounceMs: milliseconds(1, 1_000, 30),
+    /** From start() to the board's capabilities being known; an Uno resets on open and boots in about 2 s. */
+    readyTimeoutMs: milliseconds(50, 60_000, 10_000),
+    /**
+     * A board that resets when the port opens announces its version by itself; one that does not (a Pi UART
+     * wired to a board without auto-reset) is asked after this long.
+     */
+    versionQueryDelayMs: milliseconds(10, 60_000, 3_000),
+    beepTimings: beepTimingsSchema,
+  })
+  .superRefine((config, context) => {
+    const seen = new Map<number, string>();
+    for (const [role, number] of Object.entries(config.pins)) {
+      const other = seen.get(number);
+      if (other !== undefined) {
+        context.addIssue({ code: "custom", path: ["pins", role], message: `pin ${number} is already used by ${other}` });
+      }
+      seen.set(number, role);
+    }
+    if (config.versionQueryDelayMs >= config.readyTimeoutMs) {
+      context.addIssue({
+        code: "custom",
+        path: ["versionQueryDelayMs"],
+        message: `must be shorter than readyTimeoutMs (${config.readyTimeoutMs} milliseconds)`,
+      });
+    }
+  });
+
+export type HubPanelConfigInput = z.input<typeof hubPanelConfigSchema>;
+export type HubPanelConfig = z.output<typeof hubPanelConfigSchema>;
+export type HubPanelPins = HubPanelConfig["pins"];
+export type PanelRole = keyof HubPanelPins;
+
+/** Validates and fills defaults; failures are ConfigInvalid with readable `path: message` details. */
+export function parseHubPanelConfig(input: unknown): HubPanelConfig {
+  const result = hubPanelConfigSchema.safeParse(input);
+  if (result.success) return result.data;
+  const details = result.error.issues.map((issue) => `${issue.path.join(".") || "(config)"}: ${issue.message}`);
+  throw new TapwireError(`invalid hub panel config: ${details.join("; ")}`, ErrorCode.ConfigInvalid, { details });
+}
