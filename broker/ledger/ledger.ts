@@ -1,0 +1,102 @@
+import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
+import { isId } from "../../protocol/ids.ts";
+import { isCurrency } from "../../protocol/money.ts";
+
+/**
+ * A double-entry ledger: every transfer debits one account and credits another by the same positive amount
+ * in the same currency, so balances always sum to zero per currency. Balance = credits − debits.
+ *
+ * Accounts: `funding:<CUR>` (money entering the system; the only kind that may go negative),
+ * `wallet:<id>` and `merchant:<id>` (never below zero).
+ */
+export type AccountKind = "funding" | "wallet" | "merchant";
+
+export interface Account {
+  accountId: string;
+  kind: AccountKind;
+  currency: string;
+  balanceMinor: number;
+  createdAtMs: number;
+}
+
+export interface TransferInput {
+  debitAccountId: string;
+  creditAccountId: string;
+  amountMinor: number;
+  currency: string;
+  /** What moved the money: "funding", "payment", "refund", "reversal"… */
+  kind: string;
+  /** The business record this transfer belongs to, for audits: `h1/req-42`. */
+  reference: string;
+}
+
+export interface Transfer extends TransferInput {
+  transferId: number;
+  postedAtMs: number;
+}
+
+export interface InvariantReport {
+  accounts: number;
+  transfers: number;
+  /** Sum of all balances per currency; checkInvariants only returns when every one is 0. */
+  balanceSumMinorByCurrency: Record<string, number>;
+}
+
+export interface Ledger {
+  /** Creates the account if missing; an existing one must have the same currency (CurrencyMismatch). */
+  ensureAccount(accountId: string, currency: string): Account;
+  /** undefined when the account does not exist. */
+  findAccount(accountId: string): Account | undefined;
+  /** Throws LedgerAccountMissing for an unknown account. */
+  balanceOf(accountId: string): number;
+  /**
+   * Posts one balanced transfer atomically. Refuses a non-positive or non-integer amount (AmountNotPositive,
+   * InvalidMoney), a debit and credit on the same account (LedgerUnbalanced), a currency that differs from
+   * either account's (CurrencyMismatch), a missing account (LedgerAccountMissing) and a debit that would take
+   * a non-funding account below zero (InsufficientFunds). Inside an open transaction it nests as a savepoint.
+   */
+  postTransfer(input: TransferInput): Transfer;
+  /** Transfers touching the account (or all), newest first, at most `limit`. */
+  transfers(filter: { accountId?: string; limit: number }): Transfer[];
+  transferCount(): number;
+  /**
+   * Proves the books: balances sum to zero per currency, every account's balance equals the sum of its
+   * postings, every transfer's two postings cancel, no non-funding account is negative. Throws
+   * LedgerUnbalanced with the first violation.
+   */
+  checkInvariants(): InvariantReport;
+}
+
+export function fundingAccountId(currency: string): string {
+  return `funding:${currency}`;
+}
+
+export function walletAccountId(walletId: string): string {
+  return `wallet:${walletId}`;
+}
+
+export function merchantAccountId(merchantId: string): string {
+  return `merchant:${merchantId}`;
+}
+
+/** Splits an account id into its kind and owner; unknown shapes are LedgerAccountMissing. */
+export function parseAccountId(accountId: string): { kind: AccountKind; ownerId: string } {
+  const separator = accountId.indexOf(":");
+  const kind = accountId.slice(0, separator);
+  const ownerId = accountId.slice(separator + 1);
+  const valid =
+    separator > 0 &&
+    ((kind === "funding" && isCurrency(ownerId)) || ((kind === "wallet" || kind === "merchant") && isId(ownerId)));
+  if (!valid) {
+    throw new TapwireError(
+      `account id ${JSON.stringify(accountId)} is not funding:<CUR>, wallet:<id> or merchant:<id>`,
+      ErrorCode.LedgerAccountMissing,
+      { accountId },
+    );
+  }
+  return { kind: kind as AccountKind, ownerId };
+}
+
+export function mayGoNegative(kind: AccountKind): boolean {
+  return kind === "funding";
+}

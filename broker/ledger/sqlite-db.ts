@@ -1,0 +1,108 @@
+import Database from "better-sqlite3";
+import { assert } from "../../protocol/assert.ts";
+import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
+import type { Clock } from "../../protocol/sources.ts";
+
+/**
+ * The settlement database: one SQLite file holds the ledger, the registry, idempotency records and payments,
+ * so one transaction covers a whole decision. WAL lets readers run beside the writer; synchronous=FULL makes
+ * every commit durable before anything is announced (a decision is only sent after its commit returns).
+ */
+export type SqliteDb = Database.Database;
+
+export interface Migration {
+  /** 1, 2, 3… within its component, applied in order exactly once. */
+  version: number;
+  description: string;
+  sql: string;
+}
+
+/** A module that owns some tables (ledger, registry, settlement) and migrates them on its own counter. */
+export interface SchemaComponent {
+  name: string;
+  migrations: readonly Migration[];
+}
+
+/** How long a connection waits for another process's write lock before failing. */
+export const busyTimeoutMs = 5_000;
+
+export interface OpenSqliteOptions {
+  /** A file path, or ":memory:" for a database that lives as long as the connection. */
+  path: string;
+  components: readonly SchemaComponent[];
+  clock: Clock;
+}
+
+export function openSqliteDb({ path, components, clock }: OpenSqliteOptions): SqliteDb {
+  let db: SqliteDb;
+  try {
+    db = new Database(path);
+  } catch (error) {
+    throw new TapwireError(`cannot open database ${path}: ${(error as Error).message}`, ErrorCode.LedgerStorage, { path });
+  }
+  try {
+    db.pragma(`busy_timeout = ${busyTimeoutMs}`);
+    // ":memory:" answers "memory"; a file must really be in WAL or group commit loses its point.
+    const journalMode = db.pragma("journal_mode = WAL", { simple: true });
+    assert(journalMode === "wal" || (db.memory && journalMode === "memory"), `journal_mode is ${String(journalMode)}`);
+    db.pragma("synchronous = FULL");
+    db.pragma("foreign_keys = ON");
+    migrate(db, components, clock);
+    return db;
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+}
+
+function migrate(db: SqliteDb, components: readonly SchemaComponent[], clock: Clock): void {
+  db.exec(`CREATE TABLE IF NOT EXISTS schema_version (
+    component TEXT PRIMARY KEY,
+    version INTEGER NOT NULL,
+    applied_at_ms INTEGER NOT NULL
+  ) STRICT`);
+  const current = db.prepare<[string], number>("SELECT version FROM schema_version WHERE component = ?").pluck();
+  const record = db.prepare<[string, number, number]>(
+    `INSERT INTO schema_version (component, version, applied_at_ms) VALUES (?, ?, ?)
+     ON CONFLICT (component) DO UPDATE SET version = excluded.version, applied_at_ms = excluded.applied_at_ms`,
+  );
+  for (const component of components) {
+    component.migrations.forEach((migration, index) => {
+      assert(migration.version === index + 1, `${component.name} migration ${index} must have version ${index + 1}`);
+    });
+    const applied = current.get(component.name) ?? 0;
+    if (applied > component.migrations.length) {
+      throw new TapwireError(
+        `database has ${component.name} schema version ${applied}, this code knows up to ${component.migrations.length}`,
+        ErrorCode.LedgerStorage,
+      );
+    }
+    for (const migration of component.migrations.slice(applied)) {
+      db.transaction(() => {
+        db.exec(migration.sql);
+        record.run(component.name, migration.version, clock.nowMs());
+      }).immediate();
+    }
+  }
+}
+
+/** The schema version of one component, 0 when it was never migrated. */
+export function schemaVersion(db: SqliteDb, component: string): number {
+  const row = db.prepare<[string], { version: number }>("SELECT version FROM schema_version WHERE component = ?").get(component);
+  return row?.version ?? 0;
+}
+
+/** Prepares each SQL text once per connection; statements are reused on every message. */
+export class StatementCache {
+  private readonly statements = new Map<string, Database.Statement>();
+  constructor(private readonly db: SqliteDb) {}
+
+  sql<P extends unknown[] = unknown[], R = unknown>(text: string): Database.Statement<P, R> {
+    let statement = this.statements.get(text);
+    if (!statement) {
+      statement = this.db.prepare(text);
+      this.statements.set(text, statement);
+    }
+    return statement as unknown as Database.Statement<P, R>;
+  }
+}

@@ -1,0 +1,312 @@
+import { assert } from "../../protocol/assert.ts";
+import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
+import { amountMinorMax, isCurrency } from "../../protocol/money.ts";
+import type { Clock } from "../../protocol/sources.ts";
+import {
+  mayGoNegative,
+  parseAccountId,
+  type Account,
+  type AccountKind,
+  type InvariantReport,
+  type Ledger,
+  type Transfer,
+  type TransferInput,
+} from "./ledger.ts";
+import { StatementCache, type SchemaComponent, type SqliteDb } from "./sqlite-db.ts";
+
+/**
+ * Balances are kept on the account row (one read to authorize a payment) and also as postings, two per
+ * transfer, so checkInvariants can prove the cached balance against the history. The CHECK constraints are a
+ * second line behind the typed checks in postTransfer: they turn a bug into a failed transaction, never into
+ * a negative wallet.
+ */
+export const ledgerSchema: SchemaComponent = {
+  name: "ledger",
+  migrations: [
+    {
+      version: 1,
+      description: "accounts, transfers, postings",
+      sql: `
+        CREATE TABLE ledger_accounts (
+          account_id TEXT PRIMARY KEY,
+          kind TEXT NOT NULL CHECK (kind IN ('funding', 'wallet', 'merchant')),
+          currency TEXT NOT NULL,
+          balance_minor INTEGER NOT NULL DEFAULT 0,
+          created_at_ms INTEGER NOT NULL,
+          CHECK (kind = 'funding' OR balance_minor >= 0)
+        ) STRICT;
+        CREATE TABLE ledger_transfers (
+          transfer_id INTEGER PRIMARY KEY,
+          debit_account_id TEXT NOT NULL REFERENCES ledger_accounts (account_id),
+          credit_account_id TEXT NOT NULL REFERENCES ledger_accounts (account_id),
+          amount_minor INTEGER NOT NULL CHECK (amount_minor > 0),
+          currency TEXT NOT NULL,
+          kind TEXT NOT NULL,
+          reference TEXT NOT NULL,
+          posted_at_ms INTEGER NOT NULL,
+          CHECK (debit_account_id <> credit_account_id)
+        ) STRICT;
+        CREATE INDEX ledger_transfers_by_reference ON ledger_transfers (reference);
+        CREATE TABLE ledger_postings (
+          transfer_id INTEGER NOT NULL REFERENCES ledger_transfers (transfer_id),
+          account_id TEXT NOT NULL REFERENCES ledger_accounts (account_id),
+          amount_minor INTEGER NOT NULL CHECK (amount_minor <> 0),
+          PRIMARY KEY (transfer_id, account_id)
+        ) STRICT, WITHOUT ROWID;
+        CREATE INDEX ledger_postings_by_account ON ledger_postings (account_id, transfer_id);
+      `,
+    },
+  ],
+};
+
+interface AccountRow {
+  account_id: string;
+  kind: AccountKind;
+  currency: string;
+  balance_minor: number;
+  created_at_ms: number;
+}
+
+interface TransferRow {
+  transfer_id: number;
+  debit_account_id: string;
+  credit_account_id: string;
+  amount_minor: number;
+  currency: string;
+  kind: string;
+  reference: string;
+  posted_at_ms: number;
+}
+
+const transferColumns =
+  "t.transfer_id, t.debit_account_id, t.credit_account_id, t.amount_minor, t.currency, t.kind, t.reference, t.posted_at_ms";
+
+function toAccount(row: AccountRow): Account {
+  return {
+    accountId: row.account_id,
+    kind: row.kind,
+    currency: row.currency,
+    balanceMinor: row.balance_minor,
+    createdAtMs: row.created_at_ms,
+  };
+}
+
+function toTransfer(row: TransferRow): Transfer {
+  return {
+    transferId: row.transfer_id,
+    debitAccountId: row.debit_account_id,
+    creditAccountId: row.credit_account_id,
+    amountMinor: row.amount_minor,
+    currency: row.currency,
+    kind: row.kind,
+    reference: row.reference,
+    postedAtMs: row.posted_at_ms,
+  };
+}
+
+/** Largest number of transfers one `transfers()` call returns. */
+export const transfersListMax = 10_000;
+
+const textMax = 200;
+
+export class SqliteLedger implements Ledger {
+  private readonly statements: StatementCache;
+  private readonly postAtomically: (input: TransferInput) => Transfer;
+
+  constructor(
+    private readonly db: SqliteDb,
+    private readonly clock: Clock,
+  ) {
+    this.statements = new StatementCache(db);
+    // better-sqlite3 turns a nested transaction into a savepoint, so a refused transfer inside a larger
+    // settlement transaction undoes only its own writes.
+    this.postAtomically = db.transaction((input: TransferInput) => this.post(input));
+  }
+
+  ensureAccount(accountId: string, currency: string): Account {
+    const { kind } = parseAccountId(accountId);
+    assertCurrency(currency);
+    if (kind === "funding" && accountId !== `funding:${currency}`) {
+      throw new TapwireError(`${accountId} cannot hold ${currency}`, ErrorCode.CurrencyMismatch, { accountId, currency });
+    }
+    const existing = this.findAccount(accountId);
+    if (existing) {
+      if (existing.currency !== currency) {
+        throw new TapwireError(`${accountId} holds ${existing.currency}, not ${currency}`, ErrorCode.CurrencyMismatch, {
+          accountId,
+          currency,
+        });
+      }
+      return existing;
+    }
+    this.statements
+      .sql<[string, string, string, number]>(
+        "INSERT INTO ledger_accounts (account_id, kind, currency, balance_minor, created_at_ms) VALUES (?, ?, ?, 0, ?)",
+      )
+      .run(accountId, kind, currency, this.clock.nowMs());
+    const created = this.findAccount(accountId);
+    assert(created, `account ${accountId} missing right after insert`);
+    return created;
+  }
+
+  findAccount(accountId: string): Account | undefined {
+    const row = this.statements
+      .sql<[string], AccountRow>("SELECT account_id, kind, currency, balance_minor, created_at_ms FROM ledger_accounts WHERE account_id = ?")
+      .get(accountId);
+    return row ? toAccount(row) : undefined;
+  }
+
+  balanceOf(accountId: string): number {
+    return this.requireAccount(accountId).balanceMinor;
+  }
+
+  postTransfer(input: TransferInput): Transfer {
+    return this.postAtomically(input);
+  }
+
+  transfers(filter: { accountId?: string; limit: number }): Transfer[] {
+    assert(Number.isSafeInteger(filter.limit) && filter.limit > 0 && filter.limit <= transfersListMax, `limit ${filter.limit}`);
+    if (filter.accountId === undefined) {
+      return this.statements
+        .sql<[number], TransferRow>(`SELECT ${transferColumns} FROM ledger_transfers t ORDER BY t.transfer_id DESC LIMIT ?`)
+        .all(filter.limit)
+        .map(toTransfer);
+    }
+    return this.statements
+      .sql<[string, number], TransferRow>(
+        `SELECT ${transferColumns} FROM ledger_postings p JOIN ledger_transfers t ON t.transfer_id = p.transfer_id
+         WHERE p.account_id = ? ORDER BY t.transfer_id DESC LIMIT ?`,
+      )
+      .all(filter.accountId, filter.limit)
+      .map(toTransfer);
+  }
+
+  transferCount(): number {
+    return this.statements.sql<[], number>("SELECT COUNT(*) FROM ledger_transfers").pluck().get() ?? 0;
+  }
+
+  checkInvariants(): InvariantReport {
+    const sums = this.statements
+      .sql<[], { currency: string; total: number }>(
+        "SELECT currency, SUM(balance_minor) AS total FROM ledger_accounts GROUP BY currency ORDER BY currency",
+      )
+      .all();
+    const balanceSumMinorByCurrency: Record<string, number> = {};
+    for (const { currency, total } of sums) {
+      balanceSumMinorByCurrency[currency] = total;
+      if (total !== 0) violated(`balances in ${currency} sum to ${total}, not 0`, { currency, total });
+    }
+    const drifted = this.statements
+      .sql<[], { account_id: string; balance_minor: number; posted: number }>(
+        `SELECT a.account_id, a.balance_minor, COALESCE(SUM(p.amount_minor), 0) AS posted
+         FROM ledger_accounts a LEFT JOIN ledger_postings p ON p.account_id = a.account_id
+         GROUP BY a.account_id HAVING a.balance_minor <> posted LIMIT 1`,
+      )
+      .get();
+    if (drifted) violated(`${drifted.account_id} balance ${drifted.balance_minor} != postings ${drifted.posted}`, drifted);
+    const lopsided = this.statements
+      .sql<[], { transfer_id: number }>(
+        `SELECT t.transfer_id FROM ledger_transfers t LEFT JOIN ledger_postings p ON p.transfer_id = t.transfer_id
+         GROUP BY t.transfer_id
+         HAVING COUNT(p.account_id) <> 2 OR SUM(p.amount_minor) <> 0 OR MIN(p.amount_minor) <> -t.amount_minor
+         LIMIT 1`,
+      )
+      .get();
+    if (lopsided) violated(`transfer ${lopsided.transfer_id} does not have two postings that cancel`, lopsided);
+    const crossCurrency = this.statements
+      .sql<[], { transfer_id: number; account_id: string }>(
+        `SELECT p.transfer_id, p.account_id FROM ledger_postings p
+         JOIN ledger_transfers t ON t.transfer_id = p.transfer_id
+         JOIN ledger_accounts a ON a.account_id = p.account_id
+         WHERE a.currency <> t.currency LIMIT 1`,
+      )
+      .get();
+    if (crossCurrency) violated(`transfer ${crossCurrency.transfer_id} posts to ${crossCurrency.account_id} in another currency`, crossCurrency);
+    const overdrawn = this.statements
+      .sql<[], { account_id: string }>("SELECT account_id FROM ledger_accounts WHERE kind <> 'funding' AND balance_minor < 0 LIMIT 1")
+      .get();
+    if (overdrawn) violated(`${overdrawn.account_id} is below zero`, overdrawn);
+    return {
+      accounts: this.statements.sql<[], number>("SELECT COUNT(*) FROM ledger_accounts").pluck().get() ?? 0,
+      transfers: this.transferCount(),
+      balanceSumMinorByCurrency,
+    };
+  }
+
+  private post(input: TransferInput): Transfer {
+    validateTransfer(input);
+    const debit = this.requireAccount(input.debitAccountId);
+    const credit = this.requireAccount(input.creditAccountId);
+    for (const account of [debit, credit]) {
+      if (account.currency !== input.currency) {
+        throw new TapwireError(`${account.accountId} holds ${account.currency}, transfer is in ${input.currency}`, ErrorCode.CurrencyMismatch, {
+          accountId: account.accountId,
+          currency: input.currency,
+        });
+      }
+    }
+    if (!mayGoNegative(debit.kind) && debit.balanceMinor < input.amountMinor) {
+      throw new TapwireError(
+        `${debit.accountId} holds ${debit.balanceMinor}, needs ${input.amountMinor} minor units`,
+        ErrorCode.InsufficientFunds,
+        { accountId: debit.accountId, balanceMinor: debit.balanceMinor, amountMinor: input.amountMinor },
+      );
+    }
+    const postedAtMs = this.clock.nowMs();
+    const result = this.statements
+      .sql<[string, string, number, string, string, string, number]>(
+        `INSERT INTO ledger_transfers (debit_account_id, credit_account_id, amount_minor, currency, kind, reference, posted_at_ms)
+         VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(input.debitAccountId, input.creditAccountId, input.amountMinor, input.currency, input.kind, input.reference, postedAtMs);
+    const transferId = Number(result.lastInsertRowid);
+    this.addPosting(transferId, debit, -input.amountMinor);
+    this.addPosting(transferId, credit, input.amountMinor);
+    return { ...input, transferId, postedAtMs };
+  }
+
+  private addPosting(transferId: number, account: Account, amountMinor: number): void {
+    const balanceMinor = account.balanceMinor + amountMinor;
+    assert(Number.isSafeInteger(balanceMinor), `${account.accountId} balance would leave the safe integer range`);
+    this.statements
+      .sql<[number, string, number]>("INSERT INTO ledger_postings (transfer_id, account_id, amount_minor) VALUES (?, ?, ?)")
+      .run(transferId, account.accountId, amountMinor);
+    this.statements
+      .sql<[number, string]>("UPDATE ledger_accounts SET balance_minor = ? WHERE account_id = ?")
+      .run(balanceMinor, account.accountId);
+  }
+
+  private requireAccount(accountId: string): Account {
+    const account = this.findAccount(accountId);
+    if (!account) throw new TapwireError(`no ledger account ${accountId}`, ErrorCode.LedgerAccountMissing, { accountId });
+    return account;
+  }
+}
+
+function assertCurrency(currency: string): void {
+  if (!isCurrency(currency)) throw new TapwireError(`unknown currency ${JSON.stringify(currency)}`, ErrorCode.UnknownCurrency);
+}
+
+function validateTransfer(input: TransferInput): void {
+  assertCurrency(input.currency);
+  if (!Number.isSafeInteger(input.amountMinor)) {
+    throw new TapwireError(`amount must be an integer of minor units, got ${String(input.amountMinor)}`, ErrorCode.InvalidMoney);
+  }
+  if (input.amountMinor <= 0) {
+    throw new TapwireError(`transfer amount ${input.amountMinor} is not positive`, ErrorCode.AmountNotPositive, {
+      amountMinor: input.amountMinor,
+    });
+  }
+  if (input.amountMinor > amountMinorMax) {
+    throw new TapwireError(`transfer amount ${input.amountMinor} above ${amountMinorMax}`, ErrorCode.InvalidMoney);
+  }
+  if (input.debitAccountId === input.creditAccountId) {
+    throw new TapwireError(`transfer debits and credits the same account ${input.debitAccountId}`, ErrorCode.LedgerUnbalanced);
+  }
+  assert(input.kind.length > 0 && input.kind.length <= textMax, "transfer kind must be 1-200 characters");
+  assert(input.reference.length > 0 && input.reference.length <= textMax, "transfer reference must be 1-200 characters");
+}
+
+function violated(message: string, context: object): never {
+  throw new TapwireError(`ledger invariant broken: ${message}`, ErrorCode.LedgerUnbalanced, { ...context });
+}

@@ -1,0 +1,85 @@
+import type { KeyObject } from "node:crypto";
+import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
+import type { Clock } from "../../protocol/sources.ts";
+import type { PayerVerifier } from "./payer-verifier.ts";
+
+export interface SettlementOptions {
+  /** SQLite file path, or ":memory:" (gone when the service stops). */
+  databasePath: string;
+  /** The service's P-256 private key; every decision is a COSE_Sign1 made with it. */
+  serviceKey: KeyObject;
+  clock: Clock;
+  /** How long a decision stays valid. Default and minimum: requestLifetimeMsMax + clockSkewMs (see below). */
+  decisionTtlMs?: number;
+  /** How far ahead of our clock a sender's `iat` may be. Default 30 000 ms. */
+  clockSkewMs?: number;
+  /** Largest `exp − iat` a request may ask for. Default 300 000 ms (5 min). */
+  requestLifetimeMsMax?: number;
+  /** Messages waiting for the drain loop; beyond it a request is declined with Overloaded. Default 8 192. */
+  queueMax?: number;
+  /** Messages committed in one SQLite transaction (group commit). Default 256. */
+  batchMax?: number;
+  /** Payer verifiers beyond the built-in `hce` one, e.g. `glasses`; one per payer kind. */
+  payerVerifiers?: readonly PayerVerifier[];
+}
+
+export interface ResolvedSettlementOptions {
+  databasePath: string;
+  serviceKey: KeyObject;
+  clock: Clock;
+  decisionTtlMs: number;
+  clockSkewMs: number;
+  requestLifetimeMsMax: number;
+  queueMax: number;
+  batchMax: number;
+  payerVerifiers: readonly PayerVerifier[];
+}
+
+const hourMs = 3_600_000;
+
+function inRange(name: string, value: number, min: number, max: number, unit: string): number {
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    throw new TapwireError(`${name} must be an integer between ${min} and ${max} ${unit}, got ${value}`, ErrorCode.ConfigInvalid, {
+      option: name,
+    });
+  }
+  return value;
+}
+
+/**
+ * decisionTtlMs ≥ requestLifetimeMsMax + clockSkewMs guarantees that whenever a retried request still passes
+ * the time checks, the stored decision it gets back (byte-identical, so with its original exp) is unexpired.
+ */
+export function resolveSettlementOptions(options: SettlementOptions): ResolvedSettlementOptions {
+  if (options.databasePath.length === 0) {
+    throw new TapwireError("databasePath must be a file path or \":memory:\"", ErrorCode.ConfigInvalid, { option: "databasePath" });
+  }
+  const key = options.serviceKey;
+  if (key.type !== "private" || key.asymmetricKeyType !== "ec" || key.asymmetricKeyDetails?.namedCurve !== "prime256v1") {
+    throw new TapwireError("serviceKey must be a P-256 private key", ErrorCode.ConfigInvalid, { option: "serviceKey" });
+  }
+  const clockSkewMs = inRange("clockSkewMs", options.clockSkewMs ?? 30_000, 0, 300_000, "milliseconds");
+  const requestLifetimeMsMax = inRange("requestLifetimeMsMax", options.requestLifetimeMsMax ?? 300_000, 1_000, hourMs, "milliseconds");
+  const ttlMin = requestLifetimeMsMax + clockSkewMs;
+  const decisionTtlMs = inRange("decisionTtlMs", options.decisionTtlMs ?? ttlMin, ttlMin, 24 * hourMs, "milliseconds");
+  const queueMax = inRange("queueMax", options.queueMax ?? 8_192, 1, 1_000_000, "messages");
+  const batchMax = inRange("batchMax", options.batchMax ?? 256, 1, 10_000, "messages");
+  const payerVerifiers = options.payerVerifiers ?? [];
+  const kinds = payerVerifiers.map((verifier) => verifier.kind);
+  if (new Set(kinds).size !== kinds.length || kinds.includes("hce")) {
+    throw new TapwireError(`payerVerifiers must have distinct kinds other than the built-in "hce", got ${kinds.join(", ")}`, ErrorCode.ConfigInvalid, {
+      option: "payerVerifiers",
+    });
+  }
+  return {
+    databasePath: options.databasePath,
+    serviceKey: key,
+    clock: options.clock,
+    decisionTtlMs,
+    clockSkewMs,
+    requestLifetimeMsMax,
+    queueMax,
+    batchMax,
+    payerVerifiers,
+  };
+}

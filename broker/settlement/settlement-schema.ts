@@ -1,0 +1,90 @@
+import type { SchemaComponent } from "../ledger/sqlite-db.ts";
+
+/**
+ * Decisions double as the idempotency records: (hub_id, request_id) → body hash and the exact signed bytes.
+ * Payments, refunds, voids, consumed tag nonces and batch reports sit beside them so one transaction covers
+ * a request, its postings and its answer.
+ */
+export const settlementSchema: SchemaComponent = {
+  name: "settlement",
+  migrations: [
+    {
+      version: 1,
+      description: "decisions, payments, refunds, voids, nonces, batch reports",
+      sql: `
+        CREATE TABLE settlement_decisions (
+          hub_id TEXT NOT NULL,
+          request_id TEXT NOT NULL,
+          body_hash BLOB NOT NULL,
+          request_type TEXT NOT NULL,
+          status TEXT NOT NULL,
+          code INTEGER NOT NULL,
+          wallet_id TEXT,
+          decision BLOB NOT NULL,
+          exp_ms INTEGER NOT NULL,
+          created_at_ms INTEGER NOT NULL,
+          PRIMARY KEY (hub_id, request_id)
+        ) STRICT, WITHOUT ROWID;
+        CREATE TABLE settlement_payments (
+          payment_id INTEGER PRIMARY KEY,
+          hub_id TEXT NOT NULL REFERENCES registry_hubs (hub_id),
+          request_id TEXT NOT NULL,
+          merchant_id TEXT NOT NULL REFERENCES registry_merchants (merchant_id),
+          wallet_id TEXT NOT NULL REFERENCES registry_wallets (wallet_id),
+          mode TEXT NOT NULL,
+          amount_minor INTEGER NOT NULL CHECK (amount_minor > 0),
+          currency TEXT NOT NULL,
+          refunded_minor INTEGER NOT NULL DEFAULT 0 CHECK (refunded_minor >= 0 AND refunded_minor <= amount_minor),
+          status TEXT NOT NULL CHECK (status IN ('captured', 'reversed')),
+          batch_id TEXT,
+          transfer_id INTEGER NOT NULL REFERENCES ledger_transfers (transfer_id),
+          captured_at_ms INTEGER NOT NULL,
+          reversed_at_ms INTEGER,
+          UNIQUE (hub_id, request_id)
+        ) STRICT;
+        CREATE INDEX settlement_payments_by_merchant ON settlement_payments (merchant_id, request_id);
+        CREATE INDEX settlement_payments_unbatched ON settlement_payments (hub_id, currency, batch_id, status);
+        CREATE TABLE settlement_refunds (
+          refund_id INTEGER PRIMARY KEY,
+          payment_id INTEGER NOT NULL REFERENCES settlement_payments (payment_id),
+          hub_id TEXT NOT NULL,
+          request_id TEXT NOT NULL,
+          amount_minor INTEGER NOT NULL CHECK (amount_minor > 0),
+          transfer_id INTEGER NOT NULL REFERENCES ledger_transfers (transfer_id),
+          refunded_at_ms INTEGER NOT NULL,
+          UNIQUE (hub_id, request_id)
+        ) STRICT;
+        CREATE INDEX settlement_refunds_by_payment ON settlement_refunds (payment_id);
+        CREATE TABLE settlement_voids (
+          hub_id TEXT NOT NULL,
+          request_id TEXT NOT NULL,
+          reversal_request_id TEXT NOT NULL,
+          voided_at_ms INTEGER NOT NULL,
+          PRIMARY KEY (hub_id, request_id)
+        ) STRICT, WITHOUT ROWID;
+        CREATE TABLE settlement_nonces (
+          hub_id TEXT NOT NULL,
+          nonce BLOB NOT NULL,
+          offer_id TEXT NOT NULL,
+          wallet_id TEXT NOT NULL,
+          consumed_at_ms INTEGER NOT NULL,
+          PRIMARY KEY (hub_id, nonce)
+        ) STRICT, WITHOUT ROWID;
+        CREATE TABLE settlement_batch_reports (
+          hub_id TEXT NOT NULL,
+          batch_id TEXT NOT NULL,
+          merchant_id TEXT NOT NULL,
+          currency TEXT NOT NULL,
+          request_id TEXT NOT NULL,
+          hub_count INTEGER NOT NULL,
+          hub_total_minor INTEGER NOT NULL,
+          service_count INTEGER NOT NULL,
+          service_total_minor INTEGER NOT NULL,
+          matched INTEGER NOT NULL CHECK (matched IN (0, 1)),
+          closed_at_ms INTEGER NOT NULL,
+          PRIMARY KEY (hub_id, batch_id)
+        ) STRICT, WITHOUT ROWID;
+      `,
+    },
+  ],
+};

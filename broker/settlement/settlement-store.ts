@@ -1,0 +1,320 @@
+import { assert } from "../../protocol/assert.ts";
+import type { DecisionStatus } from "../../protocol/messages.ts";
+import { StatementCache, type SqliteDb } from "../ledger/sqlite-db.ts";
+
+export interface StoredDecision {
+  hubId: string;
+  requestId: string;
+  bodyHash: Uint8Array;
+  requestType: string;
+  status: DecisionStatus;
+  code: number;
+  /** Set for tag-mode payments, whose decision also goes to the wallet. */
+  walletId: string | undefined;
+  /** The signed COSE_Sign1 bytes, returned unchanged to every retry. */
+  decision: Buffer;
+  expMs: number;
+  createdAtMs: number;
+}
+
+export type PaymentStatus = "captured" | "reversed";
+
+export interface PaymentRecord {
+  paymentId: number;
+  hubId: string;
+  requestId: string;
+  merchantId: string;
+  walletId: string;
+  mode: string;
+  amountMinor: number;
+  currency: string;
+  refundedMinor: number;
+  status: PaymentStatus;
+  batchId: string | undefined;
+  transferId: number;
+  capturedAtMs: number;
+  reversedAtMs: number | undefined;
+}
+
+export type NewPayment = Pick<PaymentRecord, "hubId" | "requestId" | "merchantId" | "walletId" | "mode" | "amountMinor" | "currency" | "transferId" | "capturedAtMs">;
+
+export interface BatchRecord {
+  hubId: string;
+  batchId: string;
+  merchantId: string;
+  currency: string;
+  requestId: string;
+  hubCount: number;
+  hubTotalMinor: number;
+  serviceCount: number;
+  serviceTotalMinor: number;
+  matched: boolean;
+  closedAtMs: number;
+}
+
+/** Largest number of rows a read helper returns. */
+export const settlementListMax = 10_000;
+
+interface DecisionRow {
+  hub_id: string;
+  request_id: string;
+  body_hash: Buffer;
+  request_type: string;
+  status: DecisionStatus;
+  code: number;
+  wallet_id: string | null;
+  decision: Buffer;
+  exp_ms: number;
+  created_at_ms: number;
+}
+
+interface PaymentRow {
+  payment_id: number;
+  hub_id: string;
+  request_id: string;
+  merchant_id: string;
+  wallet_id: string;
+  mode: string;
+  amount_minor: number;
+  currency: string;
+  refunded_minor: number;
+  status: PaymentStatus;
+  batch_id: string | null;
+  transfer_id: number;
+  captured_at_ms: number;
+  reversed_at_ms: number | null;
+}
+
+interface BatchRow {
+  hub_id: string;
+  batch_id: string;
+  merchant_id: string;
+  currency: string;
+  request_id: string;
+  hub_count: number;
+  hub_total_minor: number;
+  service_count: number;
+  service_total_minor: number;
+  matched: number;
+  closed_at_ms: number;
+}
+
+const decisionColumns = "hub_id, request_id, body_hash, request_type, status, code, wallet_id, decision, exp_ms, created_at_ms";
+const paymentColumns =
+  "payment_id, hub_id, request_id, merchant_id, wallet_id, mode, amount_minor, currency, refunded_minor, status, batch_id, transfer_id, captured_at_ms, reversed_at_ms";
+const batchColumns =
+  "hub_id, batch_id, merchant_id, currency, request_id, hub_count, hub_total_minor, service_count, service_total_minor, matched, closed_at_ms";
+
+const toDecision = (r: DecisionRow): StoredDecision => ({
+  hubId: r.hub_id,
+  requestId: r.request_id,
+  bodyHash: new Uint8Array(r.body_hash),
+  requestType: r.request_type,
+  status: r.status,
+  code: r.code,
+  walletId: r.wallet_id ?? undefined,
+  decision: r.decision,
+  expMs: r.exp_ms,
+  createdAtMs: r.created_at_ms,
+});
+
+const toPayment = (r: PaymentRow): PaymentRecord => ({
+  paymentId: r.payment_id,
+  hubId: r.hub_id,
+  requestId: r.request_id,
+  merchantId: r.merchant_id,
+  walletId: r.wallet_id,
+  mode: r.mode,
+  amountMinor: r.amount_minor,
+  currency: r.currency,
+  refundedMinor: r.refunded_minor,
+  status: r.status,
+  batchId: r.batch_id ?? undefined,
+  transferId: r.transfer_id,
+  capturedAtMs: r.captured_at_ms,
+  reversedAtMs: r.reversed_at_ms ?? undefined,
+});
+
+const toBatch = (r: BatchRow): BatchRecord => ({
+  hubId: r.hub_id,
+  batchId: r.batch_id,
+  merchantId: r.merchant_id,
+  currency: r.currency,
+  requestId: r.request_id,
+  hubCount: r.hub_count,
+  hubTotalMinor: r.hub_total_minor,
+  serviceCount: r.service_count,
+  serviceTotalMinor: r.service_total_minor,
+  matched: r.matched === 1,
+  closedAtMs: r.closed_at_ms,
+});
+
+/** The settlement tables, row by row. Callers hold the transaction; nothing here opens one. */
+export class SettlementStore {
+  private readonly statements: StatementCache;
+
+  constructor(db: SqliteDb) {
+    this.statements = new StatementCache(db);
+  }
+
+  findDecision(hubId: string, requestId: string): StoredDecision | undefined {
+    const row = this.statements
+      .sql<[string, string], DecisionRow>(`SELECT ${decisionColumns} FROM settlement_decisions WHERE hub_id = ? AND request_id = ?`)
+      .get(hubId, requestId);
+    return row ? toDecision(row) : undefined;
+  }
+
+  saveDecision(d: StoredDecision): void {
+    this.statements
+      .sql<[string, string, Uint8Array, string, string, number, string | null, Buffer, number, number]>(
+        `INSERT INTO settlement_decisions (${decisionColumns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(d.hubId, d.requestId, d.bodyHash, d.requestType, d.status, d.code, d.walletId ?? null, d.decision, d.expMs, d.createdAtMs);
+  }
+
+  insertPayment(p: NewPayment): PaymentRecord {
+    const result = this.statements
+      .sql<[string, string, string, string, string, number, string, number, number]>(
+        `INSERT INTO settlement_payments
+           (hub_id, request_id, merchant_id, wallet_id, mode, amount_minor, currency, refunded_minor, status, transfer_id, captured_at_ms)
+         VALUES (?, ?, ?, ?, ?, ?, ?, 0, 'captured', ?, ?)`,
+      )
+      .run(p.hubId, p.requestId, p.merchantId, p.walletId, p.mode, p.amountMinor, p.currency, p.transferId, p.capturedAtMs);
+    return this.paymentById(Number(result.lastInsertRowid));
+  }
+
+  findPayment(hubId: string, requestId: string): PaymentRecord | undefined {
+    const row = this.statements
+      .sql<[string, string], PaymentRow>(`SELECT ${paymentColumns} FROM settlement_payments WHERE hub_id = ? AND request_id = ?`)
+      .get(hubId, requestId);
+    return row ? toPayment(row) : undefined;
+  }
+
+  /** A merchant's payment by request id; when two of its hubs used the same id, the asking hub's wins. */
+  findMerchantPayment(merchantId: string, requestId: string, preferredHubId: string): PaymentRecord | undefined {
+    const row = this.statements
+      .sql<[string, string, string], PaymentRow>(
+        `SELECT ${paymentColumns} FROM settlement_payments WHERE merchant_id = ? AND request_id = ?
+         ORDER BY hub_id = ? DESC, payment_id LIMIT 1`,
+      )
+      .get(merchantId, requestId, preferredHubId);
+    return row ? toPayment(row) : undefined;
+  }
+
+  paymentsOf(merchantId: string, limit: number): PaymentRecord[] {
+    assert(Number.isSafeInteger(limit) && limit > 0 && limit <= settlementListMax, `limit ${limit}`);
+    return this.statements
+      .sql<[string, number], PaymentRow>(`SELECT ${paymentColumns} FROM settlement_payments WHERE merchant_id = ? ORDER BY payment_id LIMIT ?`)
+      .all(merchantId, limit)
+      .map(toPayment);
+  }
+
+  addRefund(payment: PaymentRecord, hubId: string, requestId: string, amountMinor: number, transferId: number, nowMs: number): void {
+    this.statements
+      .sql<[number, string, string, number, number, number]>(
+        `INSERT INTO settlement_refunds (payment_id, hub_id, request_id, amount_minor, transfer_id, refunded_at_ms) VALUES (?, ?, ?, ?, ?, ?)`,
+      )
+      .run(payment.paymentId, hubId, requestId, amountMinor, transferId, nowMs);
+    this.statements
+      .sql<[number, number]>("UPDATE settlement_payments SET refunded_minor = refunded_minor + ? WHERE payment_id = ?")
+      .run(amountMinor, payment.paymentId);
+  }
+
+  markReversed(paymentId: number, nowMs: number): void {
+    const result = this.statements
+      .sql<[number, number]>("UPDATE settlement_payments SET status = 'reversed', reversed_at_ms = ? WHERE payment_id = ? AND status = 'captured'")
+      .run(nowMs, paymentId);
+    assert(result.changes === 1, `payment ${paymentId} must be captured to be reversed`);
+  }
+
+  isVoided(hubId: string, requestId: string): boolean {
+    return (
+      this.statements.sql<[string, string], number>("SELECT 1 FROM settlement_voids WHERE hub_id = ? AND request_id = ?").pluck().get(hubId, requestId) !==
+      undefined
+    );
+  }
+
+  addVoid(hubId: string, requestId: string, reversalRequestId: string, nowMs: number): void {
+    this.statements
+      .sql<[string, string, string, number]>("INSERT INTO settlement_voids (hub_id, request_id, reversal_request_id, voided_at_ms) VALUES (?, ?, ?, ?)")
+      .run(hubId, requestId, reversalRequestId, nowMs);
+  }
+
+  isNonceConsumed(hubId: string, nonce: Uint8Array): boolean {
+    return (
+      this.statements.sql<[string, Uint8Array], number>("SELECT 1 FROM settlement_nonces WHERE hub_id = ? AND nonce = ?").pluck().get(hubId, nonce) !==
+      undefined
+    );
+  }
+
+  consumeNonce(hubId: string, nonce: Uint8Array, offerId: string, walletId: string, nowMs: number): void {
+    this.statements
+      .sql<[string, Uint8Array, string, string, number]>(
+        "INSERT INTO settlement_nonces (hub_id, nonce, offer_id, wallet_id, consumed_at_ms) VALUES (?, ?, ?, ?, ?)",
+      )
+      .run(hubId, nonce, offerId, walletId, nowMs);
+  }
+
+  /** Captured (not reversed) payments of one hub, merchant and currency not yet in a batch. */
+  unbatchedTotals(hubId: string, merchantId: string, currency: string): { count: number; totalMinor: number } {
+    const row = this.statements
+      .sql<[string, string, string], { count: number; total: number | null }>(
+        `SELECT COUNT(*) AS count, SUM(amount_minor) AS total FROM settlement_payments
+         WHERE hub_id = ? AND merchant_id = ? AND currency = ? AND batch_id IS NULL AND status = 'captured'`,
+      )
+      .get(hubId, merchantId, currency);
+    assert(row, "aggregate query returns a row");
+    return { count: row.count, totalMinor: row.total ?? 0 };
+  }
+
+  assignBatch(hubId: string, merchantId: string, currency: string, batchId: string): number {
+    return this.statements
+      .sql<[string, string, string, string]>(
+        `UPDATE settlement_payments SET batch_id = ?
+         WHERE hub_id = ? AND merchant_id = ? AND currency = ? AND batch_id IS NULL AND status = 'captured'`,
+      )
+      .run(batchId, hubId, merchantId, currency).changes;
+  }
+
+  findBatch(hubId: string, batchId: string): BatchRecord | undefined {
+    const row = this.statements
+      .sql<[string, string], BatchRow>(`SELECT ${batchColumns} FROM settlement_batch_reports WHERE hub_id = ? AND batch_id = ?`)
+      .get(hubId, batchId);
+    return row ? toBatch(row) : undefined;
+  }
+
+  /** A later close of a batch that did not match replaces the earlier report. */
+  saveBatch(b: BatchRecord): void {
+    this.statements
+      .sql<[string, string, string, string, string, number, number, number, number, number, number]>(
+        `INSERT OR REPLACE INTO settlement_batch_reports (${batchColumns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(
+        b.hubId,
+        b.batchId,
+        b.merchantId,
+        b.currency,
+        b.requestId,
+        b.hubCount,
+        b.hubTotalMinor,
+        b.serviceCount,
+        b.serviceTotalMinor,
+        b.matched ? 1 : 0,
+        b.closedAtMs,
+      );
+  }
+
+  batchReportsOf(hubId: string, limit: number): BatchRecord[] {
+    assert(Number.isSafeInteger(limit) && limit > 0 && limit <= settlementListMax, `limit ${limit}`);
+    return this.statements
+      .sql<[string, number], BatchRow>(`SELECT ${batchColumns} FROM settlement_batch_reports WHERE hub_id = ? ORDER BY closed_at_ms, batch_id LIMIT ?`)
+      .all(hubId, limit)
+      .map(toBatch);
+  }
+
+  private paymentById(paymentId: number): PaymentRecord {
+    const row = this.statements.sql<[number], PaymentRow>(`SELECT ${paymentColumns} FROM settlement_payments WHERE payment_id = ?`).get(paymentId);
+    assert(row, `payment ${paymentId} exists`);
+    return toPayment(row);
+  }
+}
