@@ -86,14 +86,14 @@ export class TestHub {
       offerId: this.nextRequestId(),
       amountMinor,
       currency,
-      nonce: this.random.bytes(16),
+      nonce: new Uint8Array(this.random.bytes(16)),
       iat,
       exp: iat + requestLifetimeMsDefault,
       ...overrides,
     });
   }
 
-  private requestBase() {
+  private requestBase(): Pick<PaymentRequest, "v" | "hubId" | "merchantId" | "requestId" | "seq" | "iat" | "exp"> {
     this.seq += 1;
     const iat = this.clock.nowMs();
     return {
@@ -126,9 +126,9 @@ export class TestWallet {
   /** An HCE cryptogram with the next ATC (or the one given), as the phone would answer the hub's GPO. */
   hceCredential(hubId: string, amountMinor: number, currency: string, atc = this.atc + 1): HceCredential {
     this.atc = Math.max(this.atc, atc);
-    const unpredictableNumber = this.random.bytes(4);
+    const unpredictableNumber = new Uint8Array(this.random.bytes(4));
     const cryptogram = signCryptogram({ walletId: this.walletId, hubId, amountMinor, currency, unpredictableNumber, atc }, this.keys.privateKey);
-    return { kind: "hce", walletId: this.walletId, atc, unpredictableNumber, cryptogram };
+    return { kind: "hce", walletId: this.walletId, atc, unpredictableNumber, cryptogram: new Uint8Array(cryptogram) };
   }
 
   tagPayment(offer: Uint8Array, overrides: Partial<WalletTagPayment> = {}): SignedMessage<WalletTagPayment> {
