@@ -10,13 +10,12 @@ const pin = z
   .min(0, `must be a pin number between 0 and ${firmataPinMax}`)
   .max(firmataPinMax, `must be a pin number between 0 and ${firmataPinMax}`);
 
-const milliseconds = (min: number, max: number, fallback: number) =>
+const milliseconds = (min: number, max: number) =>
   z
     .number({ error: `must be between ${min} and ${max} milliseconds` })
     .int(`must be a whole number of milliseconds between ${min} and ${max}`)
     .min(min, `must be between ${min} and ${max} milliseconds`)
-    .max(max, `must be between ${min} and ${max} milliseconds`)
-    .default(fallback);
+    .max(max, `must be between ${min} and ${max} milliseconds`);
 
 const pinsSchema = z.strictObject({
   green: pin,
@@ -29,9 +28,9 @@ const pinsSchema = z.strictObject({
 
 const beepTimingsSchema = z
   .strictObject({
-    shortMs: milliseconds(10, 2_000, 80),
-    longMs: milliseconds(10, 5_000, 400),
-    gapMs: milliseconds(10, 2_000, 120),
+    shortMs: milliseconds(10, 2_000).default(80),
+    longMs: milliseconds(10, 5_000).default(400),
+    gapMs: milliseconds(10, 2_000).default(120),
   })
   .prefault({});
 
@@ -40,14 +39,15 @@ const hubPanelConfigSchema = z
     pins: pinsSchema,
     /** "pullup": the button shorts the pin to ground and the board's pull-up holds it high (the usual wiring). */
     buttonWiring: z.enum(["pullup", "pulldown"]).default("pullup"),
-    debounceMs: milliseconds(1, 1_000, 30),
+    debounceMs: milliseconds(1, 1_000).default(30),
     /** From start() to the board's capabilities being known; an Uno resets on open and boots in about 2 s. */
-    readyTimeoutMs: milliseconds(50, 60_000, 10_000),
+    readyTimeoutMs: milliseconds(50, 60_000).default(10_000),
     /**
      * A board that resets when the port opens announces its version by itself; one that does not (a Pi UART
-     * wired to a board without auto-reset) is asked after this long.
+     * wired to a board without auto-reset) is asked after this long. Default: 3 s, or half of readyTimeoutMs
+     * when that is shorter.
      */
-    versionQueryDelayMs: milliseconds(10, 60_000, 3_000),
+    versionQueryDelayMs: milliseconds(10, 60_000).optional(),
     beepTimings: beepTimingsSchema,
   })
   .superRefine((config, context) => {
@@ -59,14 +59,18 @@ const hubPanelConfigSchema = z
       }
       seen.set(number, role);
     }
-    if (config.versionQueryDelayMs >= config.readyTimeoutMs) {
+    if (config.versionQueryDelayMs !== undefined && config.versionQueryDelayMs >= config.readyTimeoutMs) {
       context.addIssue({
         code: "custom",
         path: ["versionQueryDelayMs"],
         message: `must be shorter than readyTimeoutMs (${config.readyTimeoutMs} milliseconds)`,
       });
     }
-  });
+  })
+  .transform((config) => ({
+    ...config,
+    versionQueryDelayMs: config.versionQueryDelayMs ?? Math.min(3_000, Math.floor(config.readyTimeoutMs / 2)),
+  }));
 
 export type HubPanelConfigInput = z.input<typeof hubPanelConfigSchema>;
 export type HubPanelConfig = z.output<typeof hubPanelConfigSchema>;

@@ -1,0 +1,123 @@
+import { EventEmitter } from "node:events";
+import { connect, type Socket } from "node:net";
+import type { BindingInterface } from "@serialport/bindings-interface" with { "resolution-mode": "require" };
+import { SerialPortStream } from "@serialport/stream";
+import { SerialPort } from "serialport";
+import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
+import type { SerialPortLike } from "./serial-port.ts";
+
+export interface SerialPortConfig {
+  /** `/dev/ttyS0`, `/dev/serial/by-id/…`, or `tcp://host:port` for a device (or simulator) served over TCP. */
+  path: string;
+  baudRate: number;
+  openTimeoutMs: number;
+  /** A serialport binding to use instead of the operating system's (a mock binding in tests). */
+  binding?: BindingInterface;
+}
+
+const baudRates = [9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600];
+
+/** Opens the link and resolves once it is ready for writing; NfcTimeout if that takes longer than openTimeoutMs. */
+export async function openSerialPort(config: SerialPortConfig): Promise<SerialPortLike> {
+  if (!baudRates.includes(config.baudRate)) {
+    throw new TapwireError(`serial.baudRate must be one of ${baudRates.join(", ")}, got ${config.baudRate}`, ErrorCode.ConfigInvalid);
+  }
+  if (!Number.isInteger(config.openTimeoutMs) || config.openTimeoutMs < 1 || config.openTimeoutMs > 60_000) {
+    throw new TapwireError(`serial.openTimeoutMs must be between 1 and 60000 milliseconds, got ${config.openTimeoutMs}`, ErrorCode.ConfigInvalid);
+  }
+  if (config.path.startsWith("tcp://")) return openTcp(config.path, config.openTimeoutMs);
+  const port = config.binding
+    ? new SerialPortStream({ binding: config.binding, path: config.path, baudRate: config.baudRate, autoOpen: false })
+    : new SerialPort({ path: config.path, baudRate: config.baudRate, autoOpen: false });
+  await withTimeout(
+    new Promise<void>((resolve, reject) => port.open((error) => (error ? reject(error) : resolve()))),
+    config.openTimeoutMs,
+    () => port.isOpen && port.close(),
+  ).catch((error: unknown) => {
+    throw openFailed(config.path, error);
+  });
+  return port;
+}
+
+function parseTcpUrl(path: string): { host: string; port: number } {
+  let url: URL;
+  try {
+    url = new URL(path);
+  } catch {
+    throw new TapwireError(`serial.path ${path} is not a valid tcp:// URL`, ErrorCode.ConfigInvalid);
+  }
+  const port = Number(url.port);
+  if (!url.hostname || !Number.isInteger(port) || port < 1 || port > 65_535) {
+    throw new TapwireError(`serial.path ${path} needs tcp://host:port`, ErrorCode.ConfigInvalid);
+  }
+  return { host: url.hostname.replace(/^\[|\]$/g, ""), port };
+}
+
+async function openTcp(path: string, openTimeoutMs: number): Promise<SerialPortLike> {
+  const { host, port } = parseTcpUrl(path);
+  const socket = connect({ host, port, noDelay: true });
+  await withTimeout(
+    new Promise<void>((resolve, reject) => {
+      socket.once("connect", resolve);
+      socket.once("error", reject);
+    }),
+    openTimeoutMs,
+    () => socket.destroy(),
+  ).catch((error: unknown) => {
+    socket.destroy();
+    throw openFailed(path, error);
+  });
+  return new TcpSerialPort(socket);
+}
+
+/** A TCP socket with the SerialPort surface drivers use: data and close events, write with callback, close. */
+class TcpSerialPort extends EventEmitter implements SerialPortLike {
+  constructor(private readonly socket: Socket) {
+    super();
+    socket.on("data", (chunk: Buffer) => this.emit("data", chunk));
+    socket.on("close", () => this.emit("close"));
+    // A reset connection also ends in "close"; the error itself is only worth a log line upstream.
+    socket.on("error", () => undefined);
+  }
+
+  get isOpen(): boolean {
+    return !this.socket.destroyed && this.socket.writable;
+  }
+
+  write(bytes: Buffer, callback?: (error: Error | null | undefined) => void): boolean {
+    return this.socket.write(bytes, callback);
+  }
+
+  close(callback?: (error: Error | null) => void): void {
+    if (this.socket.destroyed) {
+      callback?.(null);
+      return;
+    }
+    this.socket.once("close", () => callback?.(null));
+    this.socket.destroy();
+  }
+}
+
+function openFailed(path: string, error: unknown): TapwireError {
+  if (error instanceof TapwireError) return error;
+  return new TapwireError(`cannot open ${path}: ${(error as Error).message}`, ErrorCode.NfcPortClosed, { path });
+}
+
+function withTimeout<T>(work: Promise<T>, timeoutMs: number, onTimeout: () => void): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      onTimeout();
+      reject(new TapwireError(`open did not complete within ${timeoutMs} ms`, ErrorCode.NfcTimeout, { timeoutMs }));
+    }, timeoutMs);
+    work.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error instanceof Error ? error : new Error(String(error)));
+      },
+    );
+  });
+}
