@@ -41,6 +41,15 @@ export interface HubPanelDependencies {
 type Firmata = InstanceType<typeof firmataIo.Firmata>;
 type LedRole = "green" | "red" | "amber" | "blue";
 
+const ledForState: Record<IndicatorState, LedRole | null> = {
+  idle: null,
+  waiting: "amber",
+  authorizing: "amber",
+  approved: "green",
+  declined: "red",
+  error: "red",
+};
+
 /** Events on which firmata-io listens to the transport; stop() removes exactly the listeners it added. */
 const transportEvents = ["data", "open", "close", "error"] as const;
 
@@ -117,14 +126,7 @@ export class HubPanel extends EventEmitter<HubPanelEvents> implements StatusIndi
     const session = this.readySession();
     if (session === null || session.shownState === state) return;
     session.shownState = state;
-    const lit: LedRole | null =
-      state === "approved"
-        ? "green"
-        : state === "declined" || state === "error"
-          ? "red"
-          : state === "waiting" || state === "authorizing"
-            ? "amber"
-            : null;
+    const lit = ledForState[state];
     const leds = session.leds!;
     for (const role of ["green", "red", "amber"] as const) if (role !== lit) leds[role].off();
     if (lit !== null) leds[lit].on();

@@ -40,7 +40,12 @@ export class SerialLinkEnd extends Duplex {
       callback(new Error("serial link is closed"));
       return;
     }
-    peer.receive(chunk, () => callback());
+    // A wire is never synchronous: delivering in the same tick would let a reply overtake the writer's own
+    // bookkeeping (firmata-io registers its read listener right after sending the request).
+    setImmediate(() => {
+      if (peer.destroyed) callback(new Error("serial link is closed"));
+      else peer.receive(chunk, () => callback());
+    });
   }
 
   override _read(): void {
