@@ -18,7 +18,7 @@ export const outcomeKinds = [
   "step_up_exhausted",
   "review_timeout",
   "no_decision",
-  "glasses_failed",
+  "failed",
 ] as const;
 export type OutcomeKind = (typeof outcomeKinds)[number];
 

@@ -43,7 +43,7 @@ const en: Speech = {
       step_up_exhausted: "The bank could not confirm it's you. Nothing was paid.",
       review_timeout: "The review took too long; the payment was cancelled.",
       no_decision: "No answer from the bank; the payment was cancelled.",
-      glasses_failed: "Something went wrong. Nothing was paid.",
+      failed: "Something went wrong. Nothing was paid.",
     })[kind],
 };
 
@@ -68,7 +68,7 @@ const fr: Speech = {
       step_up_exhausted: "La banque n'a pas pu confirmer votre identité. Rien n'a été payé.",
       review_timeout: "La vérification a pris trop de temps : le paiement est annulé.",
       no_decision: "Pas de réponse de la banque : le paiement est annulé.",
-      glasses_failed: "Un problème est survenu. Rien n'a été payé.",
+      failed: "Un problème est survenu. Rien n'a été payé.",
     })[kind],
 };
 
@@ -93,7 +93,7 @@ const zh: Speech = {
       step_up_exhausted: "银行无法确认您的身份，未扣款。",
       review_timeout: "审核超时，付款已取消。",
       no_decision: "银行没有回应，付款已取消。",
-      glasses_failed: "出现问题，未扣款。",
+      failed: "出现问题，未扣款。",
     })[kind],
 };
 

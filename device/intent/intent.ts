@@ -17,6 +17,7 @@ export const unclearReasons = [
   "hedge",
   "no_match",
   "unsupported_language",
+  "parser_failed",
 ] as const;
 export type UnclearReason = (typeof unclearReasons)[number];
 

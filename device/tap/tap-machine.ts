@@ -339,6 +339,7 @@ export const tapMachine = setup({
 
     authorizing: {
       entry: "showBusyOrOffline",
+      initial: "sealing",
       after: {
         decisionTimeout: [
           {

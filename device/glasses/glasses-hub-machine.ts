@@ -1,0 +1,698 @@
+import { assign, emit, fromCallback, fromPromise, setup } from "xstate";
+import { assert } from "../../protocol/assert.ts";
+import { ErrorCode, asTapwireError, isTapwireError } from "../../protocol/errors.ts";
+import { logger } from "../../protocol/log.ts";
+import type { Decision, DecisionStatus } from "../../protocol/messages.ts";
+import { isLang, type Intent, type Lang } from "../intent/intent.ts";
+import type { GlassesHubConfig } from "./config.ts";
+import { paymentRequestBody, reversalBody, stepUpApprovalBody, type RequestStamp } from "./hub-requests.ts";
+import { isOfferable, isQuantityAllowed, offerFor } from "./offer.ts";
+import type { OutcomeKind, PurchaseOutcome } from "./outcome.ts";
+import type {
+  BiometricIdentity,
+  GlassesCard,
+  GlassesEvent,
+  GlassesHubDeps,
+  Offer,
+  Pairing,
+  ProductSeen,
+  Utterance,
+} from "./ports.ts";
+import { speech } from "./speech.ts";
+
+const log = logger("tapwire:glasses-hub");
+
+/** Fresh per biometric request, so an assertion answers exactly one question. */
+export const challengeBytes = 32;
+
+export interface GlassesHubInput {
+  config: GlassesHubConfig;
+}
+
+export type GlassesHubEvent =
+  | { type: "glasses.product_seen"; product: ProductSeen }
+  | { type: "glasses.utterance"; utterance: Utterance }
+  /** A decision that arrives after the request's own answer: the end of a human review. */
+  | { type: "settlement.decision"; decision: Decision };
+
+export type GlassesHubEmitted = { type: "outcome"; outcome: PurchaseOutcome };
+
+export interface SealedRequest {
+  requestId: string;
+  payload: Buffer;
+}
+
+export interface GlassesHubContext {
+  config: GlassesHubConfig;
+  /** The customer's language: the owner's until they speak, then the language they spoke. */
+  lang: Lang;
+  product: ProductSeen | undefined;
+  quantity: number;
+  utterance: Utterance | undefined;
+  intent: Intent | undefined;
+  unclearCount: number;
+  stage: "purchase" | "step_up";
+  stepUps: number;
+  challenge: Uint8Array | undefined;
+  assertion: Uint8Array | undefined;
+  identity: BiometricIdentity | undefined;
+  sealed: SealedRequest | undefined;
+  paymentRequestId: string | undefined;
+  /** Every request sent for this purchase; a decision must answer one of them. */
+  requestIds: string[];
+  caseId: string | undefined;
+  decision: Decision | undefined;
+  outcome: PurchaseOutcome | undefined;
+}
+
+function freshPurchase(config: GlassesHubConfig): GlassesHubContext {
+  return {
+    config,
+    lang: config.pairing.lang,
+    product: undefined,
+    quantity: 1,
+    utterance: undefined,
+    intent: undefined,
+    unclearCount: 0,
+    stage: "purchase",
+    stepUps: 0,
+    challenge: undefined,
+    assertion: undefined,
+    identity: undefined,
+    sealed: undefined,
+    paymentRequestId: undefined,
+    requestIds: [],
+    caseId: undefined,
+    decision: undefined,
+    outcome: undefined,
+  };
+}
+
+function currentOffer(context: GlassesHubContext): Offer {
+  assert(context.product !== undefined, "an offer needs a product");
+  return offerFor(context.product, context.quantity);
+}
+
+function card(context: GlassesHubContext, kind: GlassesCard["kind"], text: string): GlassesCard {
+  return { kind, lang: context.lang, text, offer: currentOffer(context) };
+}
+
+function resultCard(context: GlassesHubContext): GlassesCard {
+  assert(context.outcome !== undefined, "a result needs an outcome");
+  const offer = context.product ? currentOffer(context) : undefined;
+  const text = speech[context.lang].outcome(context.outcome.kind, offer, context.config.quantityMax);
+  return { kind: "result", lang: context.lang, text, ...(offer ? { offer } : {}) };
+}
+
+function codeOf(error: unknown, fallback: ErrorCode): number {
+  return asTapwireError(error, fallback).code;
+}
+
+interface StampInput {
+  hubId: string;
+  merchantId: string;
+  ttlMs: number;
+}
+
+interface PaymentInput extends StampInput {
+  offer: Offer;
+  pairing: Pairing;
+  assertion: Uint8Array;
+  utterance: Utterance | undefined;
+}
+
+interface ApprovalInput extends StampInput {
+  paymentRequestId: string;
+  caseId: string | undefined;
+  pairing: Pairing;
+  assertion: Uint8Array;
+}
+
+interface ReversalInput extends StampInput {
+  paymentRequestId: string;
+  timeoutMs: number;
+}
+
+function stampInput(context: GlassesHubContext): StampInput {
+  assert(context.product !== undefined, "a request needs a product");
+  return { hubId: context.config.hubId, merchantId: context.product.merchantId, ttlMs: context.config.requestTtlMs };
+}
+
+function toHubEvent(event: GlassesEvent): GlassesHubEvent {
+  return event.type === "product_seen"
+    ? { type: "glasses.product_seen", product: event.product }
+    : { type: "glasses.utterance", utterance: event.utterance };
+}
+
+/**
+ * The glasses hub's purchase conversation as one statechart: paired → product seen → offer → spoken intent
+ * → biometric confirmation → signed cart → decision (with step-up and human review) → result. Every side
+ * effect is a named actor built over `deps`; every wait is a named delay; every way of not paying ends in
+ * a distinct outcome (emitted as `outcome`) and never reaches `settlement.send` with a payment.
+ */
+export function createGlassesHubMachine(deps: GlassesHubDeps) {
+  function stamp(input: StampInput): RequestStamp {
+    return { ...input, requestId: deps.random.uuid(), seq: deps.seq.next(), iatMs: deps.clock.nowMs() };
+  }
+
+  return setup({
+    types: {
+      context: {} as GlassesHubContext,
+      events: {} as GlassesHubEvent,
+      input: {} as GlassesHubInput,
+      emitted: {} as GlassesHubEmitted,
+    },
+    actors: {
+      glassesEvents: fromCallback<GlassesHubEvent>(({ sendBack }) =>
+        deps.glasses.subscribe((event) => sendBack(toHubEvent(event))),
+      ),
+      present: fromPromise<void, { card: GlassesCard }>(async ({ input }) => {
+        await deps.glasses.show(input.card);
+        await deps.glasses.say(input.card.text, input.card.lang);
+      }),
+      interpret: fromPromise<Intent, { utterance: Utterance }>(async ({ input }) =>
+        deps.parser.parse(input.utterance.text, input.utterance.lang, input.utterance.asrConfidence),
+      ),
+      requestBiometric: fromPromise<{ challenge: Uint8Array; assertion: Uint8Array }, { timeoutMs: number }>(
+        async ({ input, signal }) => {
+          const challenge = deps.random.bytes(challengeBytes);
+          const assertion = await deps.glasses.requestBiometric(challenge, { timeoutMs: input.timeoutMs, signal });
+          return { challenge, assertion };
+        },
+      ),
+      verifyBiometric: fromPromise<BiometricIdentity, { assertion: Uint8Array; challenge: Uint8Array }>(async ({ input }) =>
+        deps.verifier.verify(input.assertion, input.challenge),
+      ),
+      sealPayment: fromPromise<SealedRequest, PaymentInput>(async ({ input }) => {
+        const requestStamp = stamp(input);
+        const body = paymentRequestBody(requestStamp, input.offer, input.pairing, input.assertion, input.utterance);
+        return { requestId: requestStamp.requestId, payload: deps.signer.seal(body) };
+      }),
+      sealApproval: fromPromise<SealedRequest, ApprovalInput>(async ({ input }) => {
+        const requestStamp = stamp(input);
+        const body = stepUpApprovalBody(requestStamp, input.paymentRequestId, input.caseId, input.pairing, input.assertion);
+        return { requestId: requestStamp.requestId, payload: deps.signer.seal(body) };
+      }),
+      submit: fromPromise<Decision, { sealed: SealedRequest; timeoutMs: number }>(async ({ input }) =>
+        deps.settlement.send(input.sealed.payload, input.sealed.requestId, input.timeoutMs),
+      ),
+      reverse: fromPromise<Decision, ReversalInput>(async ({ input }) => {
+        const requestStamp = stamp(input);
+        const payload = deps.signer.seal(reversalBody(requestStamp, input.paymentRequestId, "timeout"));
+        return deps.settlement.send(payload, requestStamp.requestId, input.timeoutMs);
+      }),
+    },
+    actions: {
+      resetPurchase: assign(({ context }) => freshPurchase(context.config)),
+      startPurchase: assign(({ context }, params: { product: ProductSeen }) => ({
+        ...freshPurchase(context.config),
+        product: params.product,
+      })),
+      recordUtterance: assign(({ context }, params: { utterance: Utterance }) => ({
+        utterance: params.utterance,
+        lang: isLang(params.utterance.lang) ? params.utterance.lang : context.lang,
+      })),
+      recordIntent: assign((_, params: { intent: Intent }) => ({ intent: params.intent })),
+      countUnclear: assign(({ context }) => ({ unclearCount: context.unclearCount + 1 })),
+      applyQuantity: assign(({ context }) => ({
+        quantity: context.intent?.kind === "quantity" ? context.intent.quantity : context.quantity,
+      })),
+      recordBiometric: assign((_, params: { challenge: Uint8Array; assertion: Uint8Array }) => ({
+        challenge: params.challenge,
+        assertion: params.assertion,
+      })),
+      recordIdentity: assign((_, params: { identity: BiometricIdentity }) => ({ identity: params.identity })),
+      recordPaymentSealed: assign(({ context }, params: { sealed: SealedRequest }) => ({
+        sealed: params.sealed,
+        paymentRequestId: params.sealed.requestId,
+        requestIds: [...context.requestIds, params.sealed.requestId],
+      })),
+      recordApprovalSealed: assign(({ context }, params: { sealed: SealedRequest }) => ({
+        sealed: params.sealed,
+        requestIds: [...context.requestIds, params.sealed.requestId],
+      })),
+      recordDecision: assign((_, params: { decision: Decision }) => ({ decision: params.decision })),
+      enterStepUp: assign(({ context }) => ({
+        stage: "step_up" as const,
+        stepUps: context.stepUps + 1,
+        caseId: context.decision?.caseId,
+        challenge: undefined,
+        assertion: undefined,
+        identity: undefined,
+      })),
+      conclude: assign(({ context }, params: { kind: OutcomeKind; code: number }) => ({
+        outcome: {
+          kind: params.kind,
+          code: params.code,
+          ...(context.paymentRequestId === undefined ? {} : { paymentRequestId: context.paymentRequestId }),
+          ...(context.decision === undefined ? {} : { decision: context.decision }),
+        },
+      })),
+      emitOutcome: emit(({ context }) => {
+        assert(context.outcome !== undefined, "concluded without an outcome");
+        return { type: "outcome" as const, outcome: context.outcome };
+      }),
+      logOutcome: ({ context }) => log.info({ outcome: context.outcome?.kind, code: context.outcome?.code }, "purchase concluded"),
+      logIgnored: (_, params: { reason: string; error?: unknown }) =>
+        log.warn({ reason: params.reason, error: params.error === undefined ? undefined : String(params.error) }, "ignored"),
+    },
+    guards: {
+      isOfferable: (_, params: { product: ProductSeen }) => isOfferable(params.product),
+      intentIs: ({ context }, params: { kind: Intent["kind"] }) => context.intent?.kind === params.kind,
+      unclearWithRetryLeft: ({ context }) =>
+        context.intent?.kind === "unclear" && context.unclearCount < context.config.unclearRetriesMax,
+      quantityRefused: ({ context }) =>
+        context.intent?.kind === "quantity" &&
+        context.product !== undefined &&
+        !isQuantityAllowed(context.product, context.intent.quantity, context.config.quantityMax),
+      quantityUnconfirmed: ({ context }) => context.intent?.kind === "quantity" && !context.intent.confirm,
+      errorHasCode: (_, params: { error: unknown; codes: readonly ErrorCode[] }) =>
+        isTapwireError(params.error) && params.codes.includes(params.error.code),
+      glassesMismatch: ({ context }) => context.identity?.glassesId !== context.config.pairing.glassesId,
+      ownerMismatch: ({ context }) => context.identity?.ownerId !== context.config.pairing.ownerId,
+      inStepUp: ({ context }) => context.stage === "step_up",
+      decisionMismatch: ({ context }) =>
+        context.decision === undefined ||
+        context.decision.hubId !== context.config.hubId ||
+        !context.requestIds.includes(context.decision.requestId),
+      decisionIs: ({ context }, params: { status: DecisionStatus }) => context.decision?.status === params.status,
+      stepUpWithRetryLeft: ({ context }) =>
+        context.decision?.status === "step_up_required" && context.stepUps < context.config.stepUpsMax,
+      answersPurchase: ({ context }, params: { decision: Decision }) =>
+        params.decision.hubId === context.config.hubId &&
+        params.decision.status !== "human_review" &&
+        (context.requestIds.includes(params.decision.requestId) ||
+          (context.caseId !== undefined && params.decision.caseId === context.caseId)),
+      needsReversal: ({ context }) =>
+        context.paymentRequestId !== undefined &&
+        context.outcome?.kind !== "approved" &&
+        context.outcome?.kind !== "declined",
+    },
+    delays: {
+      offerTimeout: ({ context }) => context.config.timing.offerTimeoutMs,
+      intentTimeout: ({ context }) => context.config.timing.intentTimeoutMs,
+      biometricTimeout: ({ context }) => context.config.timing.biometricTimeoutMs,
+      decisionTimeout: ({ context }) => context.config.timing.decisionTimeoutMs,
+      reviewTimeout: ({ context }) => context.config.timing.reviewTimeoutMs,
+      resultDisplay: ({ context }) => context.config.timing.resultDisplayMs,
+    },
+  }).createMachine({
+    id: "glassesHub",
+    context: ({ input }) => freshPurchase(input.config),
+    invoke: { id: "glassesEvents", src: "glassesEvents" },
+    initial: "paired",
+    states: {
+      paired: {
+        entry: "resetPurchase",
+        on: {
+          "glasses.product_seen": [
+            {
+              guard: { type: "isOfferable", params: ({ event }) => ({ product: event.product }) },
+              target: "purchase",
+              actions: { type: "startPurchase", params: ({ event }) => ({ product: event.product }) },
+            },
+            { actions: { type: "logIgnored", params: { reason: "product not offerable" } } },
+          ],
+        },
+      },
+      purchase: {
+        initial: "offer",
+        states: {
+          offer: {
+            initial: "presenting",
+            after: {
+              offerTimeout: {
+                target: "#glassesHub.concluded",
+                actions: { type: "conclude", params: { kind: "offer_expired", code: ErrorCode.OfferExpired } },
+              },
+            },
+            states: {
+              presenting: {
+                invoke: {
+                  src: "present",
+                  input: ({ context }) => ({ card: card(context, "offer", speech[context.lang].offer(currentOffer(context))) }),
+                  onDone: "listening",
+                  onError: {
+                    target: "#glassesHub.concluded",
+                    actions: {
+                      type: "conclude",
+                      params: ({ event }) => ({ kind: "failed", code: codeOf(event.error, ErrorCode.GlassesUnavailable) }),
+                    },
+                  },
+                },
+              },
+              listening: {
+                after: {
+                  intentTimeout: {
+                    target: "#glassesHub.concluded",
+                    actions: { type: "conclude", params: { kind: "silence", code: ErrorCode.IntentTimeout } },
+                  },
+                },
+                on: {
+                  "glasses.utterance": {
+                    target: "interpreting",
+                    actions: { type: "recordUtterance", params: ({ event }) => ({ utterance: event.utterance }) },
+                  },
+                },
+              },
+              interpreting: {
+                invoke: {
+                  src: "interpret",
+                  input: ({ context }) => {
+                    assert(context.utterance !== undefined, "interpreting needs an utterance");
+                    return { utterance: context.utterance };
+                  },
+                  onDone: {
+                    target: "routing",
+                    actions: { type: "recordIntent", params: ({ event }) => ({ intent: event.output }) },
+                  },
+                  onError: {
+                    target: "routing",
+                    actions: [
+                      { type: "logIgnored", params: ({ event }) => ({ reason: "intent parser failed", error: event.error }) },
+                      { type: "recordIntent", params: { intent: { kind: "unclear", reason: "parser_failed", confidence: 0 } } },
+                    ],
+                  },
+                },
+              },
+              routing: {
+                always: [
+                  {
+                    guard: { type: "intentIs", params: { kind: "cancel" } },
+                    target: "#glassesHub.concluded",
+                    actions: { type: "conclude", params: { kind: "cancelled", code: ErrorCode.Cancelled } },
+                  },
+                  {
+                    guard: "unclearWithRetryLeft",
+                    target: "reprompting",
+                    actions: "countUnclear",
+                  },
+                  {
+                    guard: { type: "intentIs", params: { kind: "unclear" } },
+                    target: "#glassesHub.concluded",
+                    actions: { type: "conclude", params: { kind: "unclear", code: ErrorCode.IntentUnclear } },
+                  },
+                  {
+                    guard: "quantityRefused",
+                    target: "#glassesHub.concluded",
+                    actions: { type: "conclude", params: { kind: "quantity_refused", code: ErrorCode.QuantityRefused } },
+                  },
+                  { guard: "quantityUnconfirmed", target: "presenting", actions: "applyQuantity" },
+                  { target: "#glassesHub.purchase.biometric", actions: "applyQuantity" },
+                ],
+              },
+              reprompting: {
+                invoke: {
+                  src: "present",
+                  input: ({ context }) => ({ card: card(context, "prompt", speech[context.lang].reprompt()) }),
+                  onDone: "listening",
+                  onError: {
+                    target: "#glassesHub.concluded",
+                    actions: {
+                      type: "conclude",
+                      params: ({ event }) => ({ kind: "failed", code: codeOf(event.error, ErrorCode.GlassesUnavailable) }),
+                    },
+                  },
+                },
+              },
+            },
+          },
+          biometric: {
+            initial: "prompting",
+            after: {
+              biometricTimeout: {
+                target: "#glassesHub.concluded",
+                actions: { type: "conclude", params: { kind: "biometric_timeout", code: ErrorCode.BiometricTimeout } },
+              },
+            },
+            states: {
+              prompting: {
+                invoke: {
+                  src: "present",
+                  input: ({ context }) => {
+                    const words = speech[context.lang];
+                    const text = context.stage === "step_up" ? words.stepUp() : words.confirmIdentity(currentOffer(context));
+                    return { card: card(context, "prompt", text) };
+                  },
+                  onDone: "challenging",
+                  onError: {
+                    target: "#glassesHub.concluded",
+                    actions: {
+                      type: "conclude",
+                      params: ({ event }) => ({ kind: "failed", code: codeOf(event.error, ErrorCode.GlassesUnavailable) }),
+                    },
+                  },
+                },
+              },
+              challenging: {
+                invoke: {
+                  src: "requestBiometric",
+                  input: ({ context }) => ({ timeoutMs: context.config.timing.biometricTimeoutMs }),
+                  onDone: {
+                    target: "verifying",
+                    actions: { type: "recordBiometric", params: ({ event }) => event.output },
+                  },
+                  onError: [
+                    {
+                      guard: {
+                        type: "errorHasCode",
+                        params: ({ event }) => ({ error: event.error, codes: [ErrorCode.BiometricTimeout, ErrorCode.BleTimeout] }),
+                      },
+                      target: "#glassesHub.concluded",
+                      actions: { type: "conclude", params: { kind: "biometric_timeout", code: ErrorCode.BiometricTimeout } },
+                    },
+                    {
+                      guard: {
+                        type: "errorHasCode",
+                        params: ({ event }) => ({ error: event.error, codes: [ErrorCode.BiometricFailed] }),
+                      },
+                      target: "#glassesHub.concluded",
+                      actions: { type: "conclude", params: { kind: "biometric_failed", code: ErrorCode.BiometricFailed } },
+                    },
+                    {
+                      target: "#glassesHub.concluded",
+                      actions: {
+                        type: "conclude",
+                        params: ({ event }) => ({ kind: "failed", code: codeOf(event.error, ErrorCode.GlassesUnavailable) }),
+                      },
+                    },
+                  ],
+                },
+              },
+              verifying: {
+                invoke: {
+                  src: "verifyBiometric",
+                  input: ({ context }) => {
+                    assert(context.assertion !== undefined && context.challenge !== undefined, "verifying needs an assertion");
+                    return { assertion: context.assertion, challenge: context.challenge };
+                  },
+                  onDone: {
+                    target: "checking",
+                    actions: { type: "recordIdentity", params: ({ event }) => ({ identity: event.output }) },
+                  },
+                  onError: [
+                    {
+                      guard: {
+                        type: "errorHasCode",
+                        params: ({ event }) => ({ error: event.error, codes: [ErrorCode.OwnerMismatch, ErrorCode.GlassesNotPaired] }),
+                      },
+                      target: "#glassesHub.concluded",
+                      actions: {
+                        type: "conclude",
+                        params: ({ event }) => ({ kind: "wrong_person", code: codeOf(event.error, ErrorCode.OwnerMismatch) }),
+                      },
+                    },
+                    {
+                      target: "#glassesHub.concluded",
+                      actions: { type: "conclude", params: { kind: "biometric_failed", code: ErrorCode.BiometricFailed } },
+                    },
+                  ],
+                },
+              },
+              checking: {
+                always: [
+                  {
+                    guard: "glassesMismatch",
+                    target: "#glassesHub.concluded",
+                    actions: { type: "conclude", params: { kind: "wrong_person", code: ErrorCode.GlassesNotPaired } },
+                  },
+                  {
+                    guard: "ownerMismatch",
+                    target: "#glassesHub.concluded",
+                    actions: { type: "conclude", params: { kind: "wrong_person", code: ErrorCode.OwnerMismatch } },
+                  },
+                  { guard: "inStepUp", target: "#glassesHub.purchase.sealingApproval" },
+                  { target: "#glassesHub.purchase.sealingPayment" },
+                ],
+              },
+            },
+          },
+          sealingPayment: {
+            invoke: {
+              src: "sealPayment",
+              input: ({ context }) => {
+                assert(context.assertion !== undefined, "a payment needs a verified assertion");
+                return {
+                  ...stampInput(context),
+                  offer: currentOffer(context),
+                  pairing: context.config.pairing,
+                  assertion: context.assertion,
+                  utterance: context.utterance,
+                };
+              },
+              onDone: {
+                target: "submitting",
+                actions: { type: "recordPaymentSealed", params: ({ event }) => ({ sealed: event.output }) },
+              },
+              onError: {
+                target: "#glassesHub.concluded",
+                actions: {
+                  type: "conclude",
+                  params: ({ event }) => ({ kind: "failed", code: codeOf(event.error, ErrorCode.HubNotReady) }),
+                },
+              },
+            },
+          },
+          sealingApproval: {
+            invoke: {
+              src: "sealApproval",
+              input: ({ context }) => {
+                assert(context.assertion !== undefined && context.paymentRequestId !== undefined, "an approval needs a payment");
+                return {
+                  ...stampInput(context),
+                  paymentRequestId: context.paymentRequestId,
+                  caseId: context.caseId,
+                  pairing: context.config.pairing,
+                  assertion: context.assertion,
+                };
+              },
+              onDone: {
+                target: "submitting",
+                actions: { type: "recordApprovalSealed", params: ({ event }) => ({ sealed: event.output }) },
+              },
+              onError: {
+                target: "#glassesHub.concluded",
+                actions: {
+                  type: "conclude",
+                  params: ({ event }) => ({ kind: "failed", code: codeOf(event.error, ErrorCode.HubNotReady) }),
+                },
+              },
+            },
+          },
+          submitting: {
+            after: {
+              decisionTimeout: {
+                target: "#glassesHub.concluded",
+                actions: { type: "conclude", params: { kind: "no_decision", code: ErrorCode.DecisionTimeout } },
+              },
+            },
+            invoke: {
+              src: "submit",
+              input: ({ context }) => {
+                assert(context.sealed !== undefined, "submitting needs a sealed request");
+                return { sealed: context.sealed, timeoutMs: context.config.timing.decisionTimeoutMs };
+              },
+              onDone: {
+                target: "routingDecision",
+                actions: { type: "recordDecision", params: ({ event }) => ({ decision: event.output }) },
+              },
+              onError: {
+                target: "#glassesHub.concluded",
+                actions: {
+                  type: "conclude",
+                  params: ({ event }) => ({ kind: "no_decision", code: codeOf(event.error, ErrorCode.DecisionTimeout) }),
+                },
+              },
+            },
+          },
+          routingDecision: {
+            always: [
+              {
+                guard: "decisionMismatch",
+                target: "#glassesHub.concluded",
+                actions: { type: "conclude", params: { kind: "no_decision", code: ErrorCode.DecisionMismatch } },
+              },
+              {
+                guard: { type: "decisionIs", params: { status: "approved" } },
+                target: "#glassesHub.concluded",
+                actions: { type: "conclude", params: { kind: "approved", code: 0 } },
+              },
+              {
+                guard: { type: "decisionIs", params: { status: "declined" } },
+                target: "#glassesHub.concluded",
+                actions: {
+                  type: "conclude",
+                  params: ({ context }) => ({ kind: "declined", code: context.decision?.code ?? 0 }),
+                },
+              },
+              {
+                guard: "stepUpWithRetryLeft",
+                target: "biometric",
+                actions: "enterStepUp",
+              },
+              {
+                guard: { type: "decisionIs", params: { status: "step_up_required" } },
+                target: "#glassesHub.concluded",
+                actions: { type: "conclude", params: { kind: "step_up_exhausted", code: ErrorCode.StepUpExhausted } },
+              },
+              { target: "awaitingReview" },
+            ],
+          },
+          awaitingReview: {
+            invoke: {
+              src: "present",
+              input: ({ context }) => ({ card: card(context, "prompt", speech[context.lang].review()) }),
+              onError: { actions: { type: "logIgnored", params: ({ event }) => ({ reason: "review notice not shown", error: event.error }) } },
+            },
+            after: {
+              reviewTimeout: {
+                target: "#glassesHub.concluded",
+                actions: { type: "conclude", params: { kind: "review_timeout", code: ErrorCode.ReviewTimeout } },
+              },
+            },
+            on: {
+              "settlement.decision": {
+                guard: { type: "answersPurchase", params: ({ event }) => ({ decision: event.decision }) },
+                target: "routingDecision",
+                actions: { type: "recordDecision", params: ({ event }) => ({ decision: event.decision }) },
+              },
+            },
+          },
+        },
+      },
+      concluded: {
+        entry: ["logOutcome", "emitOutcome"],
+        always: [{ guard: "needsReversal", target: "reversing" }, { target: "showingResult" }],
+      },
+      reversing: {
+        after: { decisionTimeout: "showingResult" },
+        invoke: {
+          src: "reverse",
+          input: ({ context }) => {
+            assert(context.paymentRequestId !== undefined, "reversing needs a payment");
+            return {
+              ...stampInput(context),
+              paymentRequestId: context.paymentRequestId,
+              timeoutMs: context.config.timing.decisionTimeoutMs,
+            };
+          },
+          onDone: "showingResult",
+          onError: {
+            target: "showingResult",
+            actions: { type: "logIgnored", params: ({ event }) => ({ reason: "reversal failed", error: event.error }) },
+          },
+        },
+      },
+      showingResult: {
+        after: { resultDisplay: "paired" },
+        invoke: {
+          src: "present",
+          input: ({ context }) => ({ card: resultCard(context) }),
+          onError: { actions: { type: "logIgnored", params: ({ event }) => ({ reason: "result not shown", error: event.error }) } },
+        },
+      },
+    },
+  });
+}
+
+export type GlassesHubMachine = ReturnType<typeof createGlassesHubMachine>;
