@@ -21,7 +21,7 @@ export interface Pn532Faults {
   garbageBeforeFrames: number;
   /** The next N commands are answered with a NACK instead of an ACK (and not executed). */
   nackCommands: number;
-  /** The next N responses go out with a wrong DCS; a host NACK gets the correct frame. */
+  /** The next N responses (retransmissions included) go out with a wrong DCS. */
   badChecksumResponses: number;
   /** Every frame goes out one byte per event-loop turn. */
   splitChunks: boolean;
@@ -29,6 +29,8 @@ export interface Pn532Faults {
   silentCommands: number;
   /** The card leaves the field as the host sends the Nth InDataExchange from now (0 = off). */
   removeTargetAtApdu: number;
+  /** The next N commands are ACKed, then answered with the application error frame. */
+  applicationErrorCommands: number;
 }
 
 export interface WireRecord {
@@ -57,6 +59,7 @@ export class VirtualPn532 implements SerialDevice {
     splitChunks: false,
     silentCommands: 0,
     removeTargetAtApdu: 0,
+    applicationErrorCommands: 0,
   };
   readonly wire: WireRecord[] = [];
   /** Commands the chip executed, by code. */
@@ -118,7 +121,7 @@ export class VirtualPn532 implements SerialDevice {
       return;
     }
     if (frame.kind === "nack") {
-      if (this.lastResponse) this.send(this.lastResponse, false);
+      if (this.lastResponse) this.send(this.lastResponse, this.lastResponse !== errorFrameBytes);
       return;
     }
     if (frame.kind === "information" && frame.tfi === tfiHostToPn532 && frame.data.length >= 1) {
@@ -140,6 +143,10 @@ export class VirtualPn532 implements SerialDevice {
     }
     this.send(ackBytes, false);
     this.commandsSeen.push(code);
+    if (this.faults.applicationErrorCommands > 0) {
+      this.faults.applicationErrorCommands--;
+      return this.sendApplicationError();
+    }
     switch (code) {
       case 0x02:
         return this.respond([0x03, 0x32, 0x01, 0x06, 0x07]);

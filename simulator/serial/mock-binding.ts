@@ -82,6 +82,7 @@ export class MockSerialBinding implements BindingInterface<MockPortBinding> {
 
 export class MockPortBinding implements BindingPortInterface {
   isOpen = true;
+  private unplugged = false;
   private received: Buffer = Buffer.alloc(0);
   private pendingRead: PendingRead | undefined;
 
@@ -100,6 +101,7 @@ export class MockPortBinding implements BindingPortInterface {
 
   async read(buffer: Buffer, offset: number, length: number): Promise<{ buffer: Buffer; bytesRead: number }> {
     if (!this.isOpen) throw new CanceledError("port is not open");
+    if (this.unplugged) throw new Error("device unplugged");
     if (this.pendingRead) throw new Error("overlapping reads are not supported");
     if (this.received.length > 0) return { buffer, bytesRead: this.take(buffer, offset, length) };
     return new Promise((resolve, reject) => {
@@ -109,6 +111,7 @@ export class MockPortBinding implements BindingPortInterface {
 
   async write(buffer: Buffer): Promise<void> {
     if (!this.isOpen) throw new CanceledError("port is not open");
+    if (this.unplugged) throw new Error("device unplugged");
     const copy = new Uint8Array(buffer);
     await new Promise((resolve) => setImmediate(resolve));
     if (!this.isOpen) throw new CanceledError("write canceled");
@@ -139,8 +142,14 @@ export class MockPortBinding implements BindingPortInterface {
     await new Promise((resolve) => setImmediate(resolve));
   }
 
+  /** Like a USB adapter pulled out: reads and writes fail (not cancelled), so SerialPortStream closes the port. */
   unplug(): void {
-    if (this.isOpen) this.shutDown(new Error("device unplugged"));
+    if (!this.isOpen || this.unplugged) return;
+    this.unplugged = true;
+    this.device.disconnect();
+    const pending = this.pendingRead;
+    this.pendingRead = undefined;
+    pending?.reject(new Error("device unplugged"));
   }
 
   private shutDown(readError: Error): void {
@@ -149,12 +158,12 @@ export class MockPortBinding implements BindingPortInterface {
     const pending = this.pendingRead;
     this.pendingRead = undefined;
     pending?.reject(readError);
-    this.device.disconnect();
+    if (!this.unplugged) this.device.disconnect();
     this.onClosed();
   }
 
   private fromDevice(bytes: Uint8Array): void {
-    if (!this.isOpen) return;
+    if (!this.isOpen || this.unplugged) return;
     if (this.received.length + bytes.length > receiveBytesMax) {
       log.warn({ receiveBytesMax }, "host is not reading; dropping device bytes");
       return;
