@@ -1,0 +1,118 @@
+import { generateP256 } from "../../protocol/keys.ts";
+import { afterEach, describe, expect, it } from "vitest";
+import { ErrorCode, TapwireError, isTapwireError } from "../../protocol/errors.ts";
+import { ManualClock } from "../../protocol/sources.ts";
+import { walletAccountId } from "../../broker/ledger/ledger.ts";
+import { SettlementService } from "../../broker/settlement/settlement-service.ts";
+import type { PayerVerifier } from "../../broker/settlement/payer-verifier.ts";
+import { SettlementFixture, openDecision } from "./fixtures.ts";
+
+let f: SettlementFixture | undefined;
+
+afterEach(async () => {
+  await f?.close();
+  f = undefined;
+});
+
+function configCode(options: Partial<ConstructorParameters<typeof SettlementService>[0]>): number | undefined {
+  try {
+    new SettlementService({ databasePath: ":memory:", serviceKey: generateP256().privateKey, clock: new ManualClock(), ...options });
+  } catch (error) {
+    if (isTapwireError(error)) return error.code;
+    throw error;
+  }
+  return undefined;
+}
+
+describe("settlement service", () => {
+  it("validates its options with units", () => {
+    expect(configCode({})).toBeUndefined();
+    expect(configCode({ batchMax: 0 })).toBe(ErrorCode.ConfigInvalid);
+    expect(configCode({ queueMax: 1.5 })).toBe(ErrorCode.ConfigInvalid);
+    expect(configCode({ decisionTtlMs: 1_000 })).toBe(ErrorCode.ConfigInvalid);
+    expect(configCode({ clockSkewMs: -1 })).toBe(ErrorCode.ConfigInvalid);
+    expect(configCode({ serviceKey: generateP256().publicKey })).toBe(ErrorCode.ConfigInvalid);
+    expect(configCode({ databasePath: "" })).toBe(ErrorCode.ConfigInvalid);
+  });
+
+  it("runs on an in-memory database", async () => {
+    const clock = new ManualClock();
+    const service = new SettlementService({ databasePath: ":memory:", serviceKey: generateP256().privateKey, clock });
+    await service.start();
+
+    service.registry.enrollMerchant({ merchantId: "m1", currency: "EUR" });
+
+    expect(service.registry.listMerchants()).toHaveLength(1);
+    await service.stop();
+  });
+
+  it("keeps one transfer and identical bytes when copies of a request land in different batches", async () => {
+    f = await SettlementFixture.create({ service: { batchMax: 2 } });
+    const request = f.hub.paymentRequest(f.wallet, 100);
+
+    const answers = await Promise.all(Array.from({ length: 5 }, () => f!.fromHub(f!.hub, request.bytes)));
+
+    expect(new Set(answers.map((a) => a[0]!.payload.toString("hex"))).size).toBe(1);
+    expect(f.service.ledger.balanceOf(walletAccountId("w1"))).toBe(9_900);
+  });
+
+  it("declines with Overloaded beyond queueMax without storing, so a later resend is processed", async () => {
+    f = await SettlementFixture.create({ service: { queueMax: 2 } });
+    const requests = Array.from({ length: 4 }, () => f!.hub.paymentRequest(f!.wallet, 100));
+
+    const answers = await Promise.all(requests.map((r) => f!.fromHub(f!.hub, r.bytes)));
+    const resend = await f.decisionFor(f.hub, f.hub.paymentRequest(f.wallet, 100).bytes);
+
+    expect(answers.map((a) => f!.open(a[0]!.payload).code)).toEqual([0, 0, ErrorCode.Overloaded, ErrorCode.Overloaded]);
+    expect(f.open(answers[2]![0]!.payload).requestId).toBe(requests[2]!.body.requestId);
+    expect(resend.status).toBe("approved");
+  });
+
+  it("drains queued messages on stop, then refuses new ones with ServiceUnavailable", async () => {
+    f = await SettlementFixture.create();
+    const pending = [f.fromHub(f.hub, f.hub.paymentRequest(f.wallet, 100).bytes), f.fromHub(f.hub, f.hub.paymentRequest(f.wallet, 200).bytes)];
+
+    await f.service.stop();
+    const answers = await Promise.all(pending);
+    const late = await f.fromHub(f.hub, f.hub.paymentRequest(f.wallet, 100).bytes).catch((error: unknown) => error);
+
+    expect(answers.map((a) => f!.open(a[0]!.payload).status)).toEqual(["approved", "approved"]);
+    expect(late).toBeInstanceOf(TapwireError);
+    expect((late as TapwireError).code).toBe(ErrorCode.ServiceUnavailable);
+    await f.service.start();
+    expect(f.service.ledger.balanceOf(walletAccountId("w1"))).toBe(9_700);
+  });
+
+  it("signs decisions that verify with the service's public key and expire after decisionTtlMs", async () => {
+    f = await SettlementFixture.create({ service: { decisionTtlMs: 400_000 } });
+
+    const outbound = await f.fromHub(f.hub, f.hub.paymentRequest(f.wallet, 100).bytes);
+    const decision = openDecision(outbound[0]!.payload, f.service.publicKey);
+
+    expect(decision.exp - decision.iat).toBe(400_000);
+    expect(outbound[0]!.expiresAtMs).toBe(decision.exp);
+  });
+
+  it("hands payments to a plugged-in payer verifier by payer kind", async () => {
+    const seen: string[] = [];
+    const glasses: PayerVerifier = {
+      kind: "glasses",
+      verify(request, { registry }) {
+        if (request.payer.kind !== "glasses") throw new TapwireError("not glasses", ErrorCode.UnsupportedRequest);
+        seen.push(request.payer.glassesId);
+        return registry.getWallet(request.payer.walletId);
+      },
+    };
+    f = await SettlementFixture.create({ service: { payerVerifiers: [glasses] } });
+    const request = f.hub.paymentRequest(f.wallet, 100, {
+      mode: "glasses",
+      payer: { kind: "glasses", walletId: "w1", glassesId: "g1", assertion: new Uint8Array(8) },
+    });
+
+    const decision = await f.decisionFor(f.hub, request.bytes);
+
+    expect(decision.status).toBe("approved");
+    expect(seen).toEqual(["g1"]);
+    expect(f.service.findPayment("h1", request.body.requestId)?.mode).toBe("glasses");
+  });
+});
