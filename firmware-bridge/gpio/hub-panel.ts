@@ -53,14 +53,21 @@ const ledForState: Record<IndicatorState, LedRole | null> = {
 /** Events on which firmata-io listens to the transport; stop() removes exactly the listeners it added. */
 const transportEvents = ["data", "open", "close", "error"] as const;
 
+interface Components {
+  leds: Record<LedRole, five.Led>;
+  buzzer: five.Pin;
+}
+
 interface Session {
   active: boolean;
   connected: boolean;
   io: Firmata;
   board: five.Board;
   transportListeners: Array<[string, (...args: unknown[]) => void]>;
-  leds: Record<LedRole, five.Led> | null;
-  buzzer: five.Pin | null;
+  /** Set once the board is ready and the pins are set up. */
+  components: Components | null;
+  /** Ends a start() still waiting for the board. */
+  abandonStart: (() => void) | null;
   debouncer: Debouncer;
   sequencer: BuzzerSequencer;
   shownState: IndicatorState | null;
@@ -87,7 +94,7 @@ export class HubPanel extends EventEmitter<HubPanelEvents> implements StatusIndi
   }
 
   get isReady(): boolean {
-    return this.session?.leds != null && this.session.connected;
+    return this.session?.components != null && this.session.connected;
   }
 
   /**
@@ -110,39 +117,42 @@ export class HubPanel extends EventEmitter<HubPanelEvents> implements StatusIndi
     log.info({ firmware: session.io.firmware.name, pins: this.config.pins }, "hub panel ready");
   }
 
-  /** Turns every output off and detaches from the transport; the panel can be started again. */
+  /**
+   * Turns every output off and detaches from the transport; the panel can be started again. A start() still
+   * waiting for the board fails with GpioNotReady.
+   */
   async stop(): Promise<void> {
     const session = this.session;
     if (session === null) return;
     session.sequencer.cancel();
     session.debouncer.cancelPending();
-    if (session.leds !== null && session.connected) {
-      for (const led of Object.values(session.leds)) led.off();
+    if (session.components !== null && session.connected) {
+      for (const led of Object.values(session.components.leds)) led.off();
     }
     this.release(session);
   }
 
   showState(state: IndicatorState): void {
-    const session = this.readySession();
-    if (session === null || session.shownState === state) return;
-    session.shownState = state;
+    const ready = this.ready();
+    if (ready === null || ready.session.shownState === state) return;
+    ready.session.shownState = state;
     const lit = ledForState[state];
-    const leds = session.leds!;
+    const { leds } = ready.components;
     for (const role of ["green", "red", "amber"] as const) if (role !== lit) leds[role].off();
     if (lit !== null) leds[lit].on();
   }
 
   showOnline(online: boolean): void {
-    const session = this.readySession();
-    if (session === null) return;
-    if (online) session.leds!.blue.on();
-    else session.leds!.blue.off();
+    const ready = this.ready();
+    if (ready === null) return;
+    if (online) ready.components.leds.blue.on();
+    else ready.components.leds.blue.off();
   }
 
   beep(pattern: BeepPattern, options: BeepOptions = {}): Promise<void> {
-    const session = this.readySession();
-    if (session === null) return Promise.resolve();
-    return session.sequencer.play(beepSteps(pattern, this.config.beepTimings), options.signal);
+    const ready = this.ready();
+    if (ready === null) return Promise.resolve();
+    return ready.session.sequencer.play(beepSteps(pattern, this.config.beepTimings), options.signal);
   }
 
   onCancel(listener: () => void): Unsubscribe {
@@ -151,12 +161,12 @@ export class HubPanel extends EventEmitter<HubPanelEvents> implements StatusIndi
   }
 
   /** Null while the link is down: a dark LED must not fail a payment. Before start() it is a caller's bug. */
-  private readySession(): Session | null {
+  private ready(): { session: Session; components: Components } | null {
     const session = this.session;
-    if (session === null || session.leds === null) {
+    if (session === null || session.components === null) {
       throw new TapwireError("hub panel is not started", ErrorCode.GpioNotReady);
     }
-    return session.connected ? session : null;
+    return session.connected ? { session, components: session.components } : null;
   }
 
   private openSession(): Session {
@@ -182,13 +192,17 @@ export class HubPanel extends EventEmitter<HubPanelEvents> implements StatusIndi
       io,
       board,
       transportListeners,
-      leds: null,
-      buzzer: null,
+      components: null,
+      abandonStart: null,
       debouncer: new Debouncer(this.scheduler, this.config.debounceMs, (pressed) => {
         if (pressed && session.active) this.emit("cancel");
       }),
       sequencer: new BuzzerSequencer(this.scheduler, (on) => {
-        if (session.active && session.connected) session.buzzer?.[on ? "high" : "low"]();
+        const buzzer = session.components?.buzzer;
+        if (session.active && session.connected && buzzer !== undefined) {
+          if (on) buzzer.high();
+          else buzzer.low();
+        }
       }),
       shownState: null,
     };
@@ -208,6 +222,7 @@ export class HubPanel extends EventEmitter<HubPanelEvents> implements StatusIndi
     return new Promise<void>((resolve, reject) => {
       const settle = (error: TapwireError | null) => {
         this.scheduler.cancel(timer);
+        session.abandonStart = null;
         boardEvents.off("ready", onReady);
         session.io.off("error", onError);
         session.io.off("close", onClose);
@@ -225,6 +240,8 @@ export class HubPanel extends EventEmitter<HubPanelEvents> implements StatusIndi
           }),
         ),
       );
+      session.abandonStart = () =>
+        settle(new TapwireError("hub panel stopped while waiting for the board", ErrorCode.GpioNotReady));
       boardEvents.once("ready", onReady);
       session.io.once("error", onError);
       session.io.once("close", onClose);
@@ -256,15 +273,15 @@ export class HubPanel extends EventEmitter<HubPanelEvents> implements StatusIndi
     const { board } = session;
     const pins: HubPanelPins = this.config.pins;
     clearJohnnyFiveTimer(board);
-    session.leds = {
+    const leds = {
       green: new five.Led({ board, pin: pins.green }),
       red: new five.Led({ board, pin: pins.red }),
       amber: new five.Led({ board, pin: pins.amber }),
       blue: new five.Led({ board, pin: pins.blue }),
     };
-    for (const led of Object.values(session.leds)) led.off();
-    session.buzzer = new five.Pin({ board, pin: pins.buzzer });
-    session.buzzer.low();
+    for (const led of Object.values(leds)) led.off();
+    const buzzer = new five.Pin({ board, pin: pins.buzzer });
+    buzzer.low();
     // johnny-five's "NO" switch enables the pull-up and reads low as closed; "NC" reads high as closed.
     const button = new five.Switch({ board, pin: pins.cancelButton, type: this.config.buttonWiring === "pullup" ? "NO" : "NC" });
     button.on("close", () => {
@@ -273,11 +290,12 @@ export class HubPanel extends EventEmitter<HubPanelEvents> implements StatusIndi
     button.on("open", () => {
       if (session.active) session.debouncer.input(false);
     });
+    session.components = { leds, buzzer };
   }
 
   private onLinkClosed(session: Session): void {
     // Before ready, start() rejects instead.
-    if (!session.active || !session.connected || session.leds === null) return;
+    if (!session.active || !session.connected || session.components === null) return;
     session.connected = false;
     session.sequencer.cancel();
     session.debouncer.cancelPending();
@@ -287,6 +305,7 @@ export class HubPanel extends EventEmitter<HubPanelEvents> implements StatusIndi
 
   private release(session: Session): void {
     session.active = false;
+    session.abandonStart?.();
     clearTimeout(session.io.reportVersionTimeoutId);
     clearJohnnyFiveTimer(session.board);
     for (const [event, listener] of session.transportListeners) this.transport.removeListener(event, listener);

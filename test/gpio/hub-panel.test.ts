@@ -78,6 +78,7 @@ describe("HubPanel over johnny-five, firmata-io and the virtual Firmata board", 
     const periods = onPeriodsMs(board.outputHistory(pins.buzzer));
     expect(periods).toHaveLength(1);
     expect(periods[0]).toBeGreaterThanOrEqual(beepTimings.shortMs - 2);
+    expect(board.droppedBytes).toBe(0);
   });
 
   it("declined lights red alone and beeps twice, long", async () => {
@@ -151,6 +152,16 @@ describe("HubPanel over johnny-five, firmata-io and the virtual Firmata board", 
     expect(cancelsAtPress).toEqual([1, 2]);
   });
 
+  it("a button wired to the supply with a pull-down (buttonWiring: pulldown) cancels too", async () => {
+    const { board, panel } = await startedPanel({ buttonWiring: "pulldown" });
+    const cancelled = new Promise<void>((resolve) => panel.once("cancel", resolve));
+
+    board.pressButton(pins.cancelButton);
+    await cancelled;
+
+    expect(board.pinState(pins.cancelButton)).toMatchObject({ pullup: false, pressed: true });
+  });
+
   it("start() against a board that never answers fails with GpioTimeout within its timeout and releases the link", async () => {
     const { host } = createSerialLinkPair();
     const panel = new HubPanel(host, { pins, readyTimeoutMs: 300, versionQueryDelayMs: 100 });
@@ -162,6 +173,18 @@ describe("HubPanel over johnny-five, firmata-io and the virtual Firmata board", 
     const elapsedMs = Date.now() - startedMs;
     expect(elapsedMs).toBeGreaterThanOrEqual(290);
     expect(elapsedMs).toBeLessThan(1_500);
+    expect(host.listenerCount("data")).toBe(0);
+  });
+
+  it("stop() during start() ends the wait with GpioNotReady", async () => {
+    const { host } = createSerialLinkPair();
+    const panel = new HubPanel(host, { pins, readyTimeoutMs: 10_000 });
+    running.push({ panel, transport: host });
+
+    const starting = codeOf(panel.start());
+    await panel.stop();
+
+    expect(await starting).toBe(ErrorCode.GpioNotReady);
     expect(host.listenerCount("data")).toBe(0);
   });
 
