@@ -88,6 +88,8 @@ const zh: PhraseTable = {
   hedge: [
     "也许", "可能", "考虑", "想想", "等一下", "等等", "再说", "不知道", "不确定", "犹豫", "多少钱", "多少",
     "吗", "呢", "是不是", "要不要", "买不买", "好不好", "可不可以", "行不行", "什么", "嗯", "呃",
+    // Reactions to the product, not decisions: they must not count as the bare "好".
+    "很好", "好看", "不错",
   ],
   negator: ["不", "别", "没", "没有", "甭", "勿"],
   numbers: {},
