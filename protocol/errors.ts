@@ -102,6 +102,7 @@ export const ErrorCode = {
   SeqStoreInvalid: 806,
   ReversalFailed: 807,
   HubNotReady: 808,
+  TapTimeout: 809,
 
   // 900–999 agents, mandates and human review
   MandateInvalid: 900,
