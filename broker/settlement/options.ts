@@ -19,6 +19,8 @@ export interface SettlementOptions {
   queueMax?: number;
   /** Messages committed in one SQLite transaction (group commit). Default 256. */
   batchMax?: number;
+  /** How long idempotency records and consumed nonces are kept before pruneIdempotency may drop them. Default and minimum 24 h. */
+  idempotencyRetentionMs?: number;
   /** Payer verifiers beyond the built-in `hce` one, e.g. `glasses`; one per payer kind. */
   payerVerifiers?: readonly PayerVerifier[];
 }
@@ -32,6 +34,7 @@ export interface ResolvedSettlementOptions {
   requestLifetimeMsMax: number;
   queueMax: number;
   batchMax: number;
+  idempotencyRetentionMs: number;
   payerVerifiers: readonly PayerVerifier[];
 }
 
@@ -47,6 +50,8 @@ function inRange(name: string, value: number, min: number, max: number, unit: st
 }
 
 /**
+ * Idempotency records outlive any request that could still pass the time checks (requests live at most
+ * requestLifetimeMsMax), so pruning them never lets a replay through.
  * decisionTtlMs ≥ requestLifetimeMsMax + clockSkewMs guarantees that whenever a retried request still passes
  * the time checks, the stored decision it gets back (byte-identical, so with its original exp) is unexpired.
  */
@@ -64,6 +69,7 @@ export function resolveSettlementOptions(options: SettlementOptions): ResolvedSe
   const decisionTtlMs = inRange("decisionTtlMs", options.decisionTtlMs ?? ttlMin, ttlMin, 24 * hourMs, "milliseconds");
   const queueMax = inRange("queueMax", options.queueMax ?? 8_192, 1, 1_000_000, "messages");
   const batchMax = inRange("batchMax", options.batchMax ?? 256, 1, 10_000, "messages");
+  const idempotencyRetentionMs = inRange("idempotencyRetentionMs", options.idempotencyRetentionMs ?? 24 * hourMs, 24 * hourMs, 365 * 24 * hourMs, "milliseconds");
   const payerVerifiers = options.payerVerifiers ?? [];
   const kinds = payerVerifiers.map((verifier) => verifier.kind);
   if (new Set(kinds).size !== kinds.length || kinds.includes("hce")) {
@@ -80,6 +86,7 @@ export function resolveSettlementOptions(options: SettlementOptions): ResolvedSe
     requestLifetimeMsMax,
     queueMax,
     batchMax,
+    idempotencyRetentionMs,
     payerVerifiers,
   };
 }

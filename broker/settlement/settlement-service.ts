@@ -146,6 +146,13 @@ export class SettlementService {
     return this.started().store.batchReportsOf(hubId, limit);
   }
 
+  /** Operators run this now and then: drops idempotency records and nonces older than idempotencyRetentionMs. */
+  pruneIdempotency(): { decisions: number; nonces: number } {
+    const running = this.started();
+    const cutoffMs = this.options.clock.nowMs() - this.options.idempotencyRetentionMs;
+    return running.db.transaction(() => running.store.pruneBefore(cutoffMs)).immediate();
+  }
+
   private started(): Running {
     if (!this.running) throw new TapwireError("settlement service is not started", ErrorCode.ServiceUnavailable);
     return this.running;

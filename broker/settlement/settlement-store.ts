@@ -312,6 +312,16 @@ export class SettlementStore {
       .map(toBatch);
   }
 
+  /**
+   * Drops idempotency records and consumed nonces created before the cutoff. Voids, payments and batch
+   * reports stay: they are the books.
+   */
+  pruneBefore(cutoffMs: number): { decisions: number; nonces: number } {
+    const decisions = this.statements.sql<[number]>("DELETE FROM settlement_decisions WHERE created_at_ms < ?").run(cutoffMs).changes;
+    const nonces = this.statements.sql<[number]>("DELETE FROM settlement_nonces WHERE consumed_at_ms < ?").run(cutoffMs).changes;
+    return { decisions, nonces };
+  }
+
   private paymentById(paymentId: number): PaymentRecord {
     const row = this.statements.sql<[number], PaymentRow>(`SELECT ${paymentColumns} FROM settlement_payments WHERE payment_id = ?`).get(paymentId);
     assert(row, `payment ${paymentId} exists`);

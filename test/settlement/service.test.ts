@@ -116,3 +116,21 @@ describe("settlement service", () => {
     expect(f.service.findPayment("h1", request.body.requestId)?.mode).toBe("glasses");
   });
 });
+
+describe("idempotency retention", () => {
+  it("prunes records only after idempotencyRetentionMs, when their requests are long expired", async () => {
+    f = await SettlementFixture.create();
+    const request = f.hub.paymentRequest(f.wallet, 100);
+    await f.fromHub(f.hub, request.bytes);
+    f.clock.advance(24 * 3_600_000 - 1);
+    expect(f.service.pruneIdempotency()).toEqual({ decisions: 0, nonces: 0 });
+
+    f.clock.advance(2);
+    const pruned = f.service.pruneIdempotency();
+    const replay = await f.decisionFor(f.hub, request.bytes);
+
+    expect(pruned.decisions).toBe(1);
+    expect(replay.code).toBe(ErrorCode.MessageExpired);
+    expect(f.service.paymentsOf("m1")).toHaveLength(1);
+  });
+});
