@@ -15,6 +15,7 @@ import {
 /**
  * The tap machine's side effects, each a named actor over a port. Tests replace any of them with
  * `tapMachine.provide({ actors: { ... } })`; the real ones only forward to the ports the lead wires in.
+ * They are async so that a port (or the outbox) throwing synchronously still lands in the state's onError.
  */
 
 export const watchCancelButton = fromCallback<{ type: "CANCEL" }, { indicator: IndicatorPort }>(({ input, sendBack }) =>
@@ -22,11 +23,11 @@ export const watchCancelButton = fromCallback<{ type: "CANCEL" }, { indicator: I
 );
 
 export const readCard = fromPromise<HceCredential, { reader: TapReaderPort; hubId: string; amountMinor: number; currency: string }>(
-  ({ input, signal }) =>
+  async ({ input, signal }) =>
     input.reader.readCard({ hubId: input.hubId, amountMinor: input.amountMinor, currency: input.currency, signal }),
 );
 
-export const presentOffer = fromPromise<void, { reader: TapReaderPort; offer: Buffer }>(({ input, signal }) =>
+export const presentOffer = fromPromise<void, { reader: TapReaderPort; offer: Buffer }>(async ({ input, signal }) =>
   input.reader.presentOffer({ offer: input.offer, signal }),
 );
 
@@ -53,10 +54,10 @@ export const sealReversalRequest = fromPromise<
   return sealReversal(input.sources, input.identity, input);
 });
 
-export const sendRequest = fromPromise<Decision, { outbox: Outbox; request: SealedRequest }>(({ input }) =>
+export const sendRequest = fromPromise<Decision, { outbox: Outbox; request: SealedRequest }>(async ({ input }) =>
   input.outbox.send(input.request),
 );
 
 export const awaitDecision = fromPromise<Decision, { settlement: SettlementPort; requestId: string; timeoutMs: number }>(
-  ({ input, signal }) => input.settlement.awaitDecision(input.requestId, input.timeoutMs, signal),
+  async ({ input, signal }) => input.settlement.awaitDecision(input.requestId, input.timeoutMs, signal),
 );

@@ -129,7 +129,7 @@ export const tapMachine = setup({
     recordLink: assign({ online: ({ event }) => (event.type === "LINK" ? event.online : false) }),
     recordOffline: assign({ lastDecisionCode: ErrorCode.Offline, reason: "settlement link offline" }),
     recordCancelled: assign({ lastDecisionCode: ErrorCode.Cancelled, reason: "cancelled" }),
-    recordTapTimeout: assign({ lastDecisionCode: ErrorCode.DecisionTimeout, reason: "no tap before the tap timeout" }),
+    recordTapTimeout: assign({ lastDecisionCode: ErrorCode.TapTimeout, reason: "no tap before the tap timeout" }),
     clearSale: assign({ sale: undefined, credential: undefined, sealed: undefined, decision: undefined }),
   },
   guards: {

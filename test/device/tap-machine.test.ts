@@ -101,6 +101,7 @@ describe("tap machine, reader mode", () => {
     rig.simulated.increment(1);
 
     expect(stateOf(actor)).toBe("timedOut");
+    expect(tapView(actor.getSnapshot()).lastDecisionCode).toBe(ErrorCode.TapTimeout);
     expect(rig.reader.reads[0]!.input.signal.aborted).toBe(true);
     expect(rig.settlement.sent).toHaveLength(0);
     rig.simulated.increment(t.resultDisplayMs);
@@ -352,6 +353,40 @@ describe("tap machine, tag mode", () => {
     reversal.answer.resolve(decision(reversal.requestId));
     await flush();
     expect(stateOf(actor)).toBe("cancelled");
+  });
+});
+
+describe("tap machine, tag mode timeouts and a full outbox", () => {
+  it("tag mode: no phone before tapTimeout voids the offer (reason timeout), then shows timed out", async () => {
+    const rig = tapRig();
+    const actor = startTap(rig);
+    actor.send(sale("tag"));
+    await flush();
+
+    rig.simulated.increment(t.tapTimeoutMs);
+    await flush();
+
+    expect(stateOf(actor)).toBe("reversing");
+    const reversal = rig.settlement.sent[0]!;
+    expect(openSealed(reversal.payload, rig.publicKey, hubRequestSchema).body).toMatchObject({ type: "reversal", reason: "timeout" });
+    reversal.answer.resolve(decision(reversal.requestId));
+    await flush();
+    expect(stateOf(actor)).toBe("timedOut");
+    expect(rig.indicator.last).toBe("error");
+  });
+
+  it("a payment the outbox refuses (OutboxFull) never left the hub: declined, nothing to reverse", async () => {
+    const rig = tapRig({ outboxMax: 1 });
+    void rig.outbox.send({ requestId: "stuck", payload: Buffer.from("x"), expMs: rig.clock.nowMs() + 60_000 });
+    const actor = startTap(rig);
+
+    actor.send(sale());
+    rig.reader.reads[0]!.answer.resolve(credential);
+    await flush();
+
+    expect(stateOf(actor)).toBe("declined");
+    expect(tapView(actor.getSnapshot()).lastDecisionCode).toBe(ErrorCode.OutboxFull);
+    expect(rig.settlement.sent.map((call) => call.requestId)).toEqual(["stuck"]);
   });
 });
 
