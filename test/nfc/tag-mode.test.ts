@@ -22,7 +22,7 @@ const offerBody: TagOffer = {
   offerId: "offer-0001",
   amountMinor: 1250,
   currency: "EUR",
-  nonce: new SeededRandom(3).bytes(16),
+  nonce: new Uint8Array(new SeededRandom(3).bytes(16)),
   iat: nowMs,
   exp: nowMs + 60_000,
 };
