@@ -1,6 +1,7 @@
 import type { KeyObject } from "node:crypto";
 import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
 import type { Clock } from "../../protocol/sources.ts";
+import type { SchemaComponent } from "../ledger/sqlite-db.ts";
 import type { PayerVerifier } from "./payer-verifier.ts";
 
 export interface SettlementOptions {
@@ -23,6 +24,8 @@ export interface SettlementOptions {
   idempotencyRetentionMs?: number;
   /** Payer verifiers beyond the built-in `hce` one, e.g. `glasses`; one per payer kind. */
   payerVerifiers?: readonly PayerVerifier[];
+  /** Tables of plugged-in modules, migrated after the ledger, registry and settlement ones. */
+  schemaComponents?: readonly SchemaComponent[];
 }
 
 export interface ResolvedSettlementOptions {
@@ -36,6 +39,7 @@ export interface ResolvedSettlementOptions {
   batchMax: number;
   idempotencyRetentionMs: number;
   payerVerifiers: readonly PayerVerifier[];
+  schemaComponents: readonly SchemaComponent[];
 }
 
 const hourMs = 3_600_000;
@@ -88,5 +92,6 @@ export function resolveSettlementOptions(options: SettlementOptions): ResolvedSe
     batchMax,
     idempotencyRetentionMs,
     payerVerifiers,
+    schemaComponents: options.schemaComponents ?? [],
   };
 }

@@ -1,10 +1,13 @@
 import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
 import type { PayerCredential, PaymentRequest } from "../../protocol/messages.ts";
 import { verifyCryptogram } from "../../protocol/payer.ts";
+import type { SqliteDb } from "../ledger/sqlite-db.ts";
 import type { Hub, Registry, Wallet } from "../registry/registry.ts";
 
 export interface PayerContext {
   registry: Registry;
+  /** The settlement database, inside the batch transaction: a verifier's own tables (schemaComponents) live here. */
+  db: SqliteDb;
   /** The hub that sent the request (active, signature checked). */
   hub: Hub;
   nowMs: number;

@@ -1,6 +1,7 @@
 import { ErrorCode, TapwireError, isTapwireError } from "../../protocol/errors.ts";
 import type { BatchClose, HubRequest, PaymentRequest, RefundRequest, ReversalRequest } from "../../protocol/messages.ts";
 import { merchantAccountId, walletAccountId, type Ledger } from "../ledger/ledger.ts";
+import type { SqliteDb } from "../ledger/sqlite-db.ts";
 import type { Hub, Registry, Wallet } from "../registry/registry.ts";
 import type { Admission, Recipient } from "./admission.ts";
 import { approvedVerdict, declinedVerdict, maskPayer, type DecisionSigner, type RequestSummary, type Verdict } from "./decisions.ts";
@@ -18,6 +19,7 @@ export interface Outbound {
 }
 
 export interface ProcessorDeps {
+  db: SqliteDb;
   registry: Registry;
   ledger: Ledger;
   store: SettlementStore;
@@ -186,7 +188,7 @@ export class RequestProcessor {
     this.refuseVoided(hub.hubId, request.requestId);
     const verifier = this.deps.verifiers.get(request.payer.kind);
     if (!verifier) throw new TapwireError(`no verifier for payer kind ${request.payer.kind}`, ErrorCode.UnsupportedRequest);
-    const wallet = verifier.verify(request, { registry: this.deps.registry, hub, nowMs });
+    const wallet = verifier.verify(request, { registry: this.deps.registry, db: this.deps.db, hub, nowMs });
     return this.capture(
       { hub, requestId: request.requestId, wallet, amountMinor: request.amountMinor, currency: request.currency, mode: request.mode },
       nowMs,

@@ -54,6 +54,7 @@ export class SettlementService {
   private accepting = false;
   private drainScheduled = false;
   private idleWaiters: Array<() => void> = [];
+  private stopping: Promise<void> | undefined;
 
   constructor(options: SettlementOptions) {
     this.options = resolveSettlementOptions(options);
@@ -62,14 +63,16 @@ export class SettlementService {
 
   /** Opens (and migrates) the database; after this `handle`, `ledger` and `registry` work. */
   async start(): Promise<void> {
-    assert(!this.running, "SettlementService started twice");
-    const { databasePath, clock, payerVerifiers } = this.options;
-    const db = openSqliteDb({ path: databasePath, components: [ledgerSchema, registrySchema, settlementSchema], clock });
+    assert(!this.running && !this.stopping, "SettlementService started twice or while stopping");
+    const { databasePath, clock, payerVerifiers, schemaComponents } = this.options;
+    const components = [ledgerSchema, registrySchema, settlementSchema, ...schemaComponents];
+    const db = openSqliteDb({ path: databasePath, components, clock });
     const ledger = new SqliteLedger(db, clock);
     const registry = new Registry(db, ledger, clock);
     const store = new SettlementStore(db);
     const verifiers = new Map<string, PayerVerifier>([hceVerifier, ...payerVerifiers].map((v) => [v.kind, v]));
     const processor = new RequestProcessor({
+      db,
       registry,
       ledger,
       store,
@@ -88,15 +91,21 @@ export class SettlementService {
   }
 
   /** Stops accepting, drains what is queued (bounded by queueMax), then closes the database. */
-  async stop(): Promise<void> {
-    if (!this.running) return;
+  stop(): Promise<void> {
+    if (!this.running) return Promise.resolve();
+    this.stopping ??= this.drainAndClose(this.running);
+    return this.stopping;
+  }
+
+  private async drainAndClose(running: Running): Promise<void> {
     this.accepting = false;
     await new Promise<void>((resolve) => {
       if (this.queue.length === 0 && !this.drainScheduled) resolve();
       else this.idleWaiters.push(resolve);
     });
-    this.running.db.close();
+    running.db.close();
     this.running = undefined;
+    this.stopping = undefined;
     log.info("settlement service stopped");
   }
 
@@ -122,6 +131,14 @@ export class SettlementService {
 
   get registry(): Registry {
     return this.started().registry;
+  }
+
+  /**
+   * The settlement database, for modules that keep their own tables in it (declared via schemaComponents)
+   * so their writes join the same transactions, e.g. a glasses payer verifier's pairings.
+   */
+  get database(): SqliteDb {
+    return this.started().db;
   }
 
   /** The key hubs and wallets verify decisions with. */

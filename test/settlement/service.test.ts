@@ -93,27 +93,37 @@ describe("settlement service", () => {
     expect(outbound[0]!.expiresAtMs).toBe(decision.exp);
   });
 
-  it("hands payments to a plugged-in payer verifier by payer kind", async () => {
-    const seen: string[] = [];
+  it("hands payments to a plugged-in payer verifier, with its own table in the settlement database", async () => {
+    const pairings = { name: "test-glasses", migrations: [{ version: 1, description: "pairings", sql: "CREATE TABLE test_pairings (glasses_id TEXT PRIMARY KEY, wallet_id TEXT NOT NULL) STRICT" }] };
     const glasses: PayerVerifier = {
       kind: "glasses",
-      verify(request, { registry }) {
+      verify(request, { registry, db }) {
         if (request.payer.kind !== "glasses") throw new TapwireError("not glasses", ErrorCode.UnsupportedRequest);
-        seen.push(request.payer.glassesId);
-        return registry.getWallet(request.payer.walletId);
+        const walletId = db.prepare<[string], string>("SELECT wallet_id FROM test_pairings WHERE glasses_id = ?").pluck().get(request.payer.glassesId);
+        if (walletId !== request.payer.walletId) throw new TapwireError("glasses not paired", ErrorCode.PayerCredentialInvalid);
+        return registry.getWallet(walletId);
       },
     };
-    f = await SettlementFixture.create({ service: { payerVerifiers: [glasses] } });
-    const request = f.hub.paymentRequest(f.wallet, 100, {
-      mode: "glasses",
-      payer: { kind: "glasses", walletId: "w1", glassesId: "g1", assertion: new Uint8Array(8) },
-    });
+    f = await SettlementFixture.create({ service: { payerVerifiers: [glasses], schemaComponents: [pairings] } });
+    f.service.database.prepare("INSERT INTO test_pairings VALUES ('g1', 'w1')").run();
+    const glassesPayment = (glassesId: string) =>
+      f!.hub.paymentRequest(f!.wallet, 100, { mode: "glasses", payer: { kind: "glasses", walletId: "w1", glassesId, assertion: new Uint8Array(8) } });
 
-    const decision = await f.decisionFor(f.hub, request.bytes);
+    const paired = await f.decisionFor(f.hub, glassesPayment("g1").bytes);
+    const unpaired = await f.decisionFor(f.hub, glassesPayment("g2").bytes);
 
-    expect(decision.status).toBe("approved");
-    expect(seen).toEqual(["g1"]);
-    expect(f.service.findPayment("h1", request.body.requestId)?.mode).toBe("glasses");
+    expect(paired.status).toBe("approved");
+    expect(unpaired.code).toBe(ErrorCode.PayerCredentialInvalid);
+    expect(f.service.paymentsOf("m1").map((p) => p.mode)).toEqual(["glasses"]);
+  });
+
+  it("stops once when stop is called twice", async () => {
+    f = await SettlementFixture.create();
+    const pending = f.fromHub(f.hub, f.hub.paymentRequest(f.wallet, 100).bytes);
+
+    await Promise.all([f.service.stop(), f.service.stop()]);
+
+    expect(f.open((await pending)[0]!.payload).status).toBe("approved");
   });
 });
 
