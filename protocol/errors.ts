@@ -87,6 +87,10 @@ export const ErrorCode = {
   BleTimeout: 606,
   BlePairingRefused: 607,
   BleMessageTooLarge: 608,
+  BleAssertionMismatch: 609,
+  BleQueueFull: 610,
+  BleNotReady: 611,
+  BleAdapterUnavailable: 612,
 
   // 700–799 GPIO (Firmata board)
   GpioNotReady: 700,
