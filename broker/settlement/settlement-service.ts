@@ -228,6 +228,7 @@ export class SettlementService {
       });
       return;
     }
+    log.debug({ batchSize: batch.length, queued: this.queue.length }, "settlement batch committed");
     batch.forEach((item, index) => {
       const answer = answers[index];
       if (answer) item.resolve(answer);

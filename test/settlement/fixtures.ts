@@ -179,14 +179,15 @@ export class SettlementFixture {
     return fixture;
   }
 
-  enrollHub(hubId: string, merchantId: string): TestHub {
-    const keys = generateP256();
-    this.service.registry.enrollHub({ hubId, merchantId, publicKeyPem: publicKeyPem(keys.publicKey), certificateSerial: `serial-${hubId}` });
+  /** Pass `keys`/`certificateSerial` to match a client certificate issued elsewhere (MQTT tests). */
+  enrollHub(hubId: string, merchantId: string, identity: { keys?: KeyPair; certificateSerial?: string } = {}): TestHub {
+    const keys = identity.keys ?? generateP256();
+    const certificateSerial = identity.certificateSerial ?? `serial-${hubId}`;
+    this.service.registry.enrollHub({ hubId, merchantId, publicKeyPem: publicKeyPem(keys.publicKey), certificateSerial });
     return new TestHub(hubId, merchantId, keys, this.clock, this.random);
   }
 
-  enrollWallet(walletId: string, fundMinor: number, currency = this.currency): TestWallet {
-    const keys = generateP256();
+  enrollWallet(walletId: string, fundMinor: number, currency = this.currency, keys: KeyPair = generateP256()): TestWallet {
     this.service.registry.enrollWallet({
       walletId,
       publicKeyPem: publicKeyPem(keys.publicKey),

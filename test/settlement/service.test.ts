@@ -117,6 +117,26 @@ describe("settlement service", () => {
     expect(f.service.paymentsOf("m1").map((p) => p.mode)).toEqual(["glasses"]);
   });
 
+  it("rolls back a whole batch when one message hits a bug, rejects its callers, then carries on", async () => {
+    const buggy: PayerVerifier = {
+      kind: "glasses",
+      verify() {
+        throw new Error("bug in a verifier");
+      },
+    };
+    f = await SettlementFixture.create({ service: { payerVerifiers: [buggy] } });
+    const good = f.hub.paymentRequest(f.wallet, 100);
+    const bad = f.hub.paymentRequest(f.wallet, 100, { mode: "glasses", payer: { kind: "glasses", walletId: "w1", glassesId: "g1", assertion: new Uint8Array(8) } });
+
+    const outcomes = await Promise.allSettled([f.fromHub(f.hub, good.bytes), f.fromHub(f.hub, bad.bytes)]);
+    const retried = await f.decisionFor(f.hub, good.bytes);
+
+    expect(outcomes.map((o) => (o.status === "rejected" ? (o.reason as TapwireError).code : 0))).toEqual([ErrorCode.LedgerStorage, ErrorCode.LedgerStorage]);
+    expect(retried.status).toBe("approved");
+    expect(f.service.paymentsOf("m1")).toHaveLength(1);
+    f.service.ledger.checkInvariants();
+  });
+
   it("stops once when stop is called twice", async () => {
     f = await SettlementFixture.create();
     const pending = f.fromHub(f.hub, f.hub.paymentRequest(f.wallet, 100).bytes);
