@@ -48,8 +48,10 @@ export interface SettlementPort {
    * connection drops, Cancelled (803) when `signal` aborts.
    */
   awaitDecision(requestId: string, timeoutMs: number, signal?: AbortSignal): Promise<Decision>;
-  isOnline(): boolean;
-  /** Calls `listener` on every change of the connection state; returns the unsubscribe function. */
+  /**
+   * Calls `listener` on every change of the connection state (true once connected and subscribed, false when
+   * lost); returns the unsubscribe function. The hub machine and the outbox's resend-on-reconnect rely on it.
+   */
   onStatus(listener: (online: boolean) => void): () => void;
 }
 

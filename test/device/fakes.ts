@@ -133,9 +133,6 @@ export class FakeSettlement implements SettlementPort {
     this.awaited.push({ requestId, timeoutMs, signal, answer });
     return answer.promise;
   }
-  isOnline(): boolean {
-    return this.online;
-  }
   onStatus(listener: (online: boolean) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
