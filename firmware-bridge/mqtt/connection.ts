@@ -22,6 +22,8 @@ export interface MqttConnectionOptions {
   subscriptions?: ReadonlyArray<{ filter: string; qos: QoS }>;
   will?: IClientOptions["will"];
   keepaliveSeconds?: number;
+  /** A QoS 1 publish not acknowledged by then fails with Offline. */
+  publishTimeoutMs?: number;
   connectTimeoutMs?: number;
   reconnectDelayMsMin?: number;
   reconnectDelayMsMax?: number;
@@ -124,8 +126,11 @@ export class MqttConnection {
     if (client === undefined || !client.connected) {
       return Promise.reject(new TapwireError("not connected", ErrorCode.Offline, { topic }));
     }
+    const timeoutMs = this.options.publishTimeoutMs ?? 10_000;
     return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new TapwireError(`publish not acknowledged within ${timeoutMs} ms`, ErrorCode.Offline, { topic })), timeoutMs);
       client.publish(topic, payload, options, (error) => {
+        clearTimeout(timer);
         if (error) reject(new TapwireError(`publish failed: ${error.message}`, ErrorCode.Offline, { topic }));
         else resolve();
       });
@@ -141,7 +146,8 @@ export class MqttConnection {
       code = (await client.subscribeAsync(filter, { qos }))[0]?.qos ?? subackFailureMin;
     } catch (error) {
       // mqtt.js rejects a SUBACK failure itself, with the reason code on the error.
-      const reasonCode = (error as { code?: unknown }).code;
+      const failed = error as { code?: unknown; packet?: { granted?: unknown[] } };
+      const reasonCode = typeof failed.code === "number" ? failed.code : failed.packet?.granted?.[0];
       if (typeof reasonCode !== "number") throw new TapwireError(`subscribe failed: ${(error as Error).message}`, ErrorCode.Offline, { filter });
       code = reasonCode;
     }
@@ -156,7 +162,8 @@ export class MqttConnection {
     clearTimeout(this.reconnectTimer);
     this.reconnectTimer = undefined;
     for (const waiter of [...this.waiters]) waiter.reject(new TapwireError("connection stopped", ErrorCode.Cancelled));
-    await client.endAsync(!client.connected);
+    // Forced: a polite end waits for every unacknowledged QoS 1 message, which a broker may never answer.
+    await client.endAsync(true);
   }
 
   private openSocket() {
@@ -209,10 +216,16 @@ export class MqttConnection {
     });
     this.log.warn({ code: this.lastRefusal.code, reasonCode: error.code }, "connection refused");
     this.options.onRefused?.(this.lastRefusal);
+    // Reconnecting goes on with backoff (the registry may re-admit us), but nobody should wait on it blindly.
+    for (const waiter of [...this.waiters]) waiter.reject(this.lastRefusal);
   }
 
   private onClose(): void {
-    if (this.client === undefined) return;
+    const client = this.client;
+    if (client === undefined) return;
+    // Each reconnect starts a clean session with fresh stores, so nothing in flight will ever be acknowledged:
+    // fail those callbacks now instead of leaving their callers waiting.
+    for (const messageId of Object.keys(client.outgoing)) client.removeOutgoingMessage(Number(messageId));
     this.options.onOffline?.();
     if (this.reconnectTimer !== undefined) return;
     const attemptsMax = this.options.reconnectAttemptsMax ?? 1_000;
