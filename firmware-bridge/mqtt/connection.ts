@@ -131,8 +131,14 @@ export class MqttConnection {
       const timer = setTimeout(() => reject(new TapwireError(`publish not acknowledged within ${timeoutMs} ms`, ErrorCode.Offline, { topic })), timeoutMs);
       client.publish(topic, payload, options, (error) => {
         clearTimeout(timer);
-        if (error) reject(new TapwireError(`publish failed: ${error.message}`, ErrorCode.Offline, { topic }));
-        else resolve();
+        if (!error) return resolve();
+        // MQTT 5 brokers refuse with a PUBACK reason code (0x87 not authorized, 0x95 packet too large).
+        const reasonCode = (error as { code?: unknown }).code;
+        if (typeof reasonCode === "number" && reasonCode >= 0x80) {
+          reject(new TapwireError(`publish refused: ${error.message}`, ErrorCode.PublishNotAllowed, { topic, reasonCode }));
+        } else {
+          reject(new TapwireError(`publish failed: ${error.message}`, ErrorCode.Offline, { topic }));
+        }
       });
     });
   }
