@@ -36,12 +36,12 @@ export class PkiStore {
     if (identity.keyPem !== undefined) await this.write(`${name}.key.pem`, identity.keyPem, 0o600);
   }
 
-  loadIdentity(name: string): Promise<CertifiedKey | undefined> {
+  async loadIdentity(name: string): Promise<CertifiedKey | undefined> {
     this.checkName(name);
     return this.loadPair(name);
   }
 
-  loadCertificate(name: string): Promise<string | undefined> {
+  async loadCertificate(name: string): Promise<string | undefined> {
     this.checkName(name);
     return this.read(`${name}.cert.pem`);
   }
