@@ -34,7 +34,8 @@ export interface EmbeddedBrokerOptions {
 
 /** Room for the topic, packet id and (v5) properties around a full-size payload. */
 const frameOverheadBytesMax = 1024;
-const connectAcceptsMax = 16;
+/** Pending TCP accepts the kernel queues; a burst beyond it is refused rather than buffered. */
+const listenBacklog = 64;
 
 /**
  * An MQTT 3.1.1 broker (aedes) behind mutual TLS, denying by default: the client certificate's CN is the
@@ -131,7 +132,7 @@ export class EmbeddedBroker {
         reject(new TapwireError(`cannot listen on ${this.host}:${this.options.port ?? 8883}: ${error.message}`, ErrorCode.BrokerListenFailed));
       };
       server.once("error", onError);
-      server.listen({ host: this.host, port: this.options.port ?? 8883, backlog: connectAcceptsMax }, () => {
+      server.listen({ host: this.host, port: this.options.port ?? 8883, backlog: listenBacklog }, () => {
         server.off("error", onError);
         const address = server.address();
         assert(address !== null && typeof address === "object", "TLS server has no address after listen");
