@@ -1,4 +1,5 @@
-import "./reflect-metadata.ts";
+// @peculiar/x509 resolves its providers through tsyringe, which needs the Reflect metadata API loaded first.
+import "reflect-metadata";
 import { webcrypto, X509Certificate as NodeX509Certificate, type KeyObject } from "node:crypto";
 import { isIP } from "node:net";
 import * as x509 from "@peculiar/x509";
