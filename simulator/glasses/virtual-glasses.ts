@@ -66,6 +66,8 @@ export interface GlassesFaults {
   refuseConnections: number;
   /** Talk before proving the pairing: a product_seen right after the hub subscribes (rogue glasses). */
   sendBeforeAuth: boolean;
+  /** Accept the hub's writes but answer nothing (hung firmware): the hub's step timeouts must fire. */
+  silent: boolean;
 }
 
 export interface ProductSighting {
@@ -99,6 +101,7 @@ export class VirtualGlasses extends EventEmitter<VirtualGlassesEvents> implement
     dropFrames: 0,
     refuseConnections: 0,
     sendBeforeAuth: false,
+    silent: false,
   };
   /** What the hub showed and said, in order (at most recordsMax each). */
   readonly shown: ShowOfferMessage[] = [];
@@ -195,7 +198,14 @@ export class VirtualGlasses extends EventEmitter<VirtualGlassesEvents> implement
   /** Signs and sends an assertion answering `challenge` (the last one the hub sent by default); returns its bytes. */
   answerBiometric(challenge: Uint8Array | undefined = this.lastChallenge, answer: Partial<BiometricAnswer> = {}): Buffer {
     if (!challenge) throw new TapwireError("no biometric challenge to answer", ErrorCode.BleNotReady);
-    const assertion = signBiometricAssertion(
+    const assertion = this.signAssertion(challenge, answer);
+    this.sendTrusted({ type: "biometric_assertion", v: protocolVersion, assertion });
+    return assertion;
+  }
+
+  /** The assertion these glasses would sign for `challenge`, without sending it. */
+  signAssertion(challenge: Uint8Array, answer: Partial<BiometricAnswer> = {}): Buffer {
+    return signBiometricAssertion(
       {
         type: "biometric_assertion",
         v: protocolVersion,
@@ -210,8 +220,6 @@ export class VirtualGlasses extends EventEmitter<VirtualGlassesEvents> implement
       this.keys.privateKey,
       this.keys.publicKey,
     );
-    this.sendTrusted({ type: "biometric_assertion", v: protocolVersion, assertion });
-    return assertion;
   }
 
   /** Reports the battery; at 0 % the glasses also power off (link dropped, no longer advertising). */
@@ -292,6 +300,7 @@ export class VirtualGlasses extends EventEmitter<VirtualGlassesEvents> implement
   }
 
   onWrite(data: Buffer): void {
+    if (this.faults.silent) return;
     for (const event of this.reassembler.push(data, this.clock.nowMs())) {
       if (event.kind !== "message") {
         this.emit("linkFault", event);
