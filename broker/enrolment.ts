@@ -1,0 +1,67 @@
+import { createPublicKey, type KeyObject } from "node:crypto";
+import { generateP256, importPublicPem, privateKeyPem, publicKeyPem } from "../protocol/keys.ts";
+import type { Clock, Random } from "../protocol/sources.ts";
+import { ErrorCode, TapwireError } from "../protocol/errors.ts";
+import { principalName, type Principal } from "../protocol/topics.ts";
+import { certifyPrincipal, type OperatorPki } from "./operator-pki.ts";
+import type { Registry } from "./registry/registry.ts";
+
+/**
+ * Everything a hub (or wallet, or agent) needs to join: its certificate, the operator CA that the broker's
+ * server certificate chains to, and the service's decision-signing public key. The private key is only
+ * present when the operator generated it (simulators, development); a real hub keeps its key in its secure
+ * element and sends only the public half.
+ */
+export interface EnrolmentBundle {
+  principal: Principal;
+  certPem: string;
+  keyPem?: string;
+  caPem: string;
+  servicePublicKeyPem: string;
+}
+
+export interface EnrolmentContext {
+  pki: OperatorPki;
+  registry: Registry;
+  clock: Clock;
+  random: Random;
+}
+
+function keyFor(publicKeyPemGiven: string | undefined): { publicKey: KeyObject; keyPem?: string } {
+  if (publicKeyPemGiven !== undefined) return { publicKey: importPublicPem(publicKeyPemGiven) };
+  const pair = generateP256();
+  return { publicKey: pair.publicKey, keyPem: privateKeyPem(pair.privateKey) };
+}
+
+async function certify(context: EnrolmentContext, principal: Principal, publicKey: KeyObject, keyPem: string | undefined): Promise<{ bundle: EnrolmentBundle; serialHex: string }> {
+  const { certPem, serialHex } = await certifyPrincipal(context.pki, principal, publicKey, context.clock, context.random);
+  await context.pki.store.saveIdentity(principalName(principal), { certPem });
+  const servicePublicKeyPem = publicKeyPem(createPublicKey(context.pki.serviceSigningKey));
+  const bundle = { principal, certPem, ...(keyPem ? { keyPem } : {}), caPem: context.pki.ca.certPem, servicePublicKeyPem };
+  return { bundle, serialHex };
+}
+
+export async function enrollHub(
+  context: EnrolmentContext,
+  request: { hubId: string; merchantId: string; publicKeyPem?: string },
+): Promise<EnrolmentBundle> {
+  if (context.registry.findHub(request.hubId)) {
+    throw new TapwireError(`hub ${request.hubId} is already enrolled`, ErrorCode.HubAlreadyEnrolled);
+  }
+  context.registry.getMerchant(request.merchantId);
+  const { publicKey, keyPem } = keyFor(request.publicKeyPem);
+  const principal: Principal = { kind: "hub", id: request.hubId };
+  const { bundle, serialHex } = await certify(context, principal, publicKey, keyPem);
+  context.registry.enrollHub({ hubId: request.hubId, merchantId: request.merchantId, publicKeyPem: publicKeyPem(publicKey), certificateSerial: serialHex });
+  return bundle;
+}
+
+export async function enrollWallet(
+  context: EnrolmentContext,
+  request: { walletId: string; currency: string; perPaymentMaxMinor: number; publicKeyPem?: string },
+): Promise<EnrolmentBundle> {
+  const { publicKey, keyPem } = keyFor(request.publicKeyPem);
+  const principal: Principal = { kind: "wallet", id: request.walletId };
+  context.registry.enrollWallet({ walletId: request.walletId, publicKeyPem: publicKeyPem(publicKey), currency: request.currency, perPaymentMaxMinor: request.perPaymentMaxMinor });
+  return (await certify(context, principal, publicKey, keyPem)).bundle;
+}

@@ -1,0 +1,72 @@
+import { existsSync } from "node:fs";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { KeyObject } from "node:crypto";
+import { generateP256, importPrivatePem, privateKeyPem } from "../protocol/keys.ts";
+import type { Clock, Random } from "../protocol/sources.ts";
+import type { Principal } from "../protocol/topics.ts";
+import {
+  createOperatorCa,
+  issueClientCert,
+  issueClientIdentity,
+  issueServerCert,
+  randomSerialHex,
+  validityFrom,
+  type CertifiedKey,
+} from "./pki/certificates.ts";
+import { PkiStore } from "./pki/store.ts";
+
+/** CA and server certificates live ten years; client identities five (a hub's service life). */
+export const caLifetimeMs = 10 * 365 * 24 * 3600 * 1000;
+export const clientLifetimeMs = 5 * 365 * 24 * 3600 * 1000;
+
+export const servicePrincipal: Principal = { kind: "service", id: "settlement" };
+
+export interface OperatorPki {
+  store: PkiStore;
+  ca: CertifiedKey;
+  server: CertifiedKey;
+  /** The settlement service's MQTT client identity (CN services/settlement). */
+  service: CertifiedKey;
+  /** The key every decision is signed with; hubs are given its public half at enrolment. */
+  serviceSigningKey: KeyObject;
+}
+
+/**
+ * Loads the operator's PKI from a data directory, creating what is missing on first start: the CA, the
+ * broker's server certificate, the service's client identity and its decision-signing key.
+ */
+export async function loadOrCreateOperatorPki(dataDir: string, clock: Clock, random: Random): Promise<OperatorPki> {
+  const pkiDir = join(dataDir, "pki");
+  await mkdir(pkiDir, { recursive: true, mode: 0o700 });
+  const store = new PkiStore(pkiDir);
+  let ca = await store.loadCa();
+  if (!ca) {
+    ca = await createOperatorCa({ commonName: "tapwire operator CA", serialHex: randomSerialHex(random), ...validityFrom(clock, caLifetimeMs) });
+    await store.saveCa(ca);
+  }
+  let server = await store.loadServer();
+  if (!server) {
+    server = await issueServerCert(ca, { serialHex: randomSerialHex(random), ...validityFrom(clock, caLifetimeMs) });
+    await store.saveServer(server);
+  }
+  const serviceName = "services/settlement";
+  let service = await store.loadIdentity(serviceName);
+  if (!service) {
+    service = await issueClientIdentity(ca, { principal: servicePrincipal, serialHex: randomSerialHex(random), ...validityFrom(clock, clientLifetimeMs) });
+    await store.saveIdentity(serviceName, service);
+  }
+  const signingKeyPath = join(pkiDir, "service-signing.key.pem");
+  if (!existsSync(signingKeyPath)) {
+    await writeFile(signingKeyPath, privateKeyPem(generateP256().privateKey), { mode: 0o600, flag: "wx" });
+  }
+  const serviceSigningKey = importPrivatePem(await readFile(signingKeyPath, "utf8"));
+  return { store, ca, server, service, serviceSigningKey };
+}
+
+/** Issues a principal's client certificate for a public key it generated itself (its secure element's). */
+export async function certifyPrincipal(pki: OperatorPki, principal: Principal, publicKey: KeyObject, clock: Clock, random: Random): Promise<{ certPem: string; serialHex: string }> {
+  const serialHex = randomSerialHex(random);
+  const certPem = await issueClientCert(pki.ca, { principal, publicKey, serialHex, ...validityFrom(clock, clientLifetimeMs) });
+  return { certPem, serialHex };
+}

@@ -1,0 +1,158 @@
+import { join } from "node:path";
+import { mkdir } from "node:fs/promises";
+import { ErrorCode, TapwireError, errorCodeName } from "../protocol/errors.ts";
+import { logger } from "../protocol/log.ts";
+import { systemClock, systemRandom, type Clock, type Random } from "../protocol/sources.ts";
+import type { Principal } from "../protocol/topics.ts";
+import { enrollHub, enrollWallet, type EnrolmentBundle, type EnrolmentContext } from "./enrolment.ts";
+import { EmbeddedBroker } from "./mqtt/embedded-broker.ts";
+import { ServiceLink } from "./mqtt/service-link.ts";
+import { loadOrCreateOperatorPki, servicePrincipal, type OperatorPki } from "./operator-pki.ts";
+import type { Registry } from "./registry/registry.ts";
+import type { SettlementOptions } from "./settlement/options.ts";
+import { SettlementService } from "./settlement/settlement-service.ts";
+
+const log = logger("tapwire:settlement-node");
+
+export const brokerPortDefault = 8883;
+export const connectTimeoutMsDefault = 10_000;
+
+export interface SettlementNodeOptions {
+  /** Holds `ledger.sqlite` and `pki/`; created on first start. */
+  dataDir: string;
+  /** Embedded broker listen address: loopback by default. */
+  host?: string;
+  /** Embedded broker port: 8883 (MQTT over TLS) by default; 0 picks a free port. */
+  port?: number;
+  /** Use this broker (e.g. Mosquitto, `mqtts://127.0.0.1:8883`) instead of starting the embedded one. */
+  externalBrokerUrl?: string;
+  /** 4 for aedes (the default); 5 for an external broker that speaks it (Mosquitto). */
+  protocolVersion?: 4 | 5;
+  /** MQTT 5 shared-subscription group for running several settlement workers. */
+  sharedGroup?: string;
+  instance?: string;
+  clock?: Clock;
+  random?: Random;
+  settlement?: Partial<Omit<SettlementOptions, "databasePath" | "serviceKey" | "clock">>;
+}
+
+/**
+ * The settlement side as one process: the operator PKI, the settlement service on its SQLite ledger, the
+ * embedded aedes broker (mTLS, deny by default, identities checked against the registry) unless an external
+ * broker is named, and the service's own MQTT link. Revoking a hub disconnects it at once.
+ */
+export class SettlementNode {
+  private pkiLoaded: OperatorPki | undefined;
+  private serviceStarted: SettlementService | undefined;
+  private broker: EmbeddedBroker | undefined;
+  private link: ServiceLink | undefined;
+  private unsubscribeRevoked: (() => void) | undefined;
+  private readonly clock: Clock;
+  private readonly random: Random;
+
+  constructor(private readonly options: SettlementNodeOptions) {
+    this.clock = options.clock ?? systemClock;
+    this.random = options.random ?? systemRandom;
+  }
+
+  async start(): Promise<void> {
+    await mkdir(this.options.dataDir, { recursive: true, mode: 0o700 });
+    const pki = await loadOrCreateOperatorPki(this.options.dataDir, this.clock, this.random);
+    this.pkiLoaded = pki;
+    const service = new SettlementService({
+      ...this.options.settlement,
+      databasePath: join(this.options.dataDir, "ledger.sqlite"),
+      serviceKey: pki.serviceSigningKey,
+      clock: this.clock,
+    });
+    await service.start();
+    this.serviceStarted = service;
+    let url = this.options.externalBrokerUrl;
+    if (url === undefined) {
+      const broker = new EmbeddedBroker({
+        tls: { caPem: pki.ca.certPem, certPem: pki.server.certPem, keyPem: pki.server.keyPem },
+        host: this.options.host ?? "127.0.0.1",
+        port: this.options.port ?? brokerPortDefault,
+        isActive: (principal) => this.isActive(principal),
+        onRefusal: (refusal) => log.info({ code: refusal.code, codeName: errorCodeName(refusal.code) }, refusal.message),
+      });
+      await broker.start();
+      this.broker = broker;
+      url = broker.url;
+      this.unsubscribeRevoked = service.registry.onRevoked((hub) => broker.disconnect({ kind: "hub", id: hub.hubId }));
+    }
+    const link = new ServiceLink({
+      url,
+      tls: { caPem: pki.ca.certPem, certPem: pki.service.certPem, keyPem: pki.service.keyPem },
+      protocolVersion: this.options.protocolVersion ?? 4,
+      ...(this.options.sharedGroup ? { sharedGroup: this.options.sharedGroup } : {}),
+      ...(this.options.instance ? { instance: this.options.instance } : {}),
+      handler: (inbound) => service.handle(inbound),
+      clock: this.clock,
+      random: this.random,
+    });
+    link.start();
+    this.link = link;
+    await link.waitConnected(connectTimeoutMsDefault);
+    log.info({ url }, "settlement node ready");
+  }
+
+  async stop(): Promise<void> {
+    this.unsubscribeRevoked?.();
+    this.unsubscribeRevoked = undefined;
+    await this.link?.stop();
+    this.link = undefined;
+    await this.serviceStarted?.stop();
+    this.serviceStarted = undefined;
+    await this.broker?.stop();
+    this.broker = undefined;
+  }
+
+  /** The broker URL hubs connect to. */
+  get url(): string {
+    if (this.broker) return this.broker.url;
+    if (this.options.externalBrokerUrl) return this.options.externalBrokerUrl;
+    throw new TapwireError("settlement node is not started", ErrorCode.ServiceUnavailable);
+  }
+
+  get service(): SettlementService {
+    if (!this.serviceStarted) throw new TapwireError("settlement node is not started", ErrorCode.ServiceUnavailable);
+    return this.serviceStarted;
+  }
+
+  get registry(): Registry {
+    return this.service.registry;
+  }
+
+  get pki(): OperatorPki {
+    if (!this.pkiLoaded) throw new TapwireError("settlement node is not started", ErrorCode.ServiceUnavailable);
+    return this.pkiLoaded;
+  }
+
+  enrollHub(request: { hubId: string; merchantId: string; publicKeyPem?: string }): Promise<EnrolmentBundle> {
+    return enrollHub(this.enrolmentContext(), request);
+  }
+
+  enrollWallet(request: { walletId: string; currency: string; perPaymentMaxMinor: number; publicKeyPem?: string }): Promise<EnrolmentBundle> {
+    return enrollWallet(this.enrolmentContext(), request);
+  }
+
+  private enrolmentContext(): EnrolmentContext {
+    return { pki: this.pki, registry: this.registry, clock: this.clock, random: this.random };
+  }
+
+  /** Who may stay connected: enrolled, non-revoked hubs; enrolled wallets; the service itself. */
+  private isActive(principal: Principal): boolean {
+    const registry = this.service.registry;
+    switch (principal.kind) {
+      case "hub":
+        return registry.findHub(principal.id)?.status === "active";
+      case "wallet":
+        return registry.findWallet(principal.id) !== undefined;
+      case "service":
+        return principal.id === servicePrincipal.id;
+      default:
+        return false;
+    }
+  }
+}
