@@ -1,0 +1,29 @@
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { ErrorCode, TapwireError } from "../protocol/errors.ts";
+
+/** Parses a sub-command's flags; an unknown flag fails with the list of valid ones. */
+export function parseFlags<T extends NonNullable<ParseArgsConfig["options"]>>(argv: string[], options: T) {
+  try {
+    return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  } catch (error) {
+    const valid = Object.keys(options).map((name) => `--${name}`).join(", ");
+    throw new TapwireError(`${(error as Error).message} (valid flags: ${valid})`, ErrorCode.ConfigInvalid);
+  }
+}
+
+export function requireFlag(value: string | undefined, name: string): string {
+  if (value === undefined || value === "") throw new TapwireError(`--${name} is required`, ErrorCode.ConfigInvalid);
+  return value;
+}
+
+export function integerFlag(value: string | undefined, name: string, min: number, max: number, fallback?: number): number {
+  if (value === undefined) {
+    if (fallback === undefined) throw new TapwireError(`--${name} is required`, ErrorCode.ConfigInvalid);
+    return fallback;
+  }
+  const parsed = Number(value);
+  if (!Number.isSafeInteger(parsed) || parsed < min || parsed > max) {
+    throw new TapwireError(`--${name} must be an integer between ${min} and ${max}, got ${JSON.stringify(value)}`, ErrorCode.ConfigInvalid);
+  }
+  return parsed;
+}

@@ -1,0 +1,37 @@
+import { errorCodeName, isTapwireError } from "../protocol/errors.ts";
+import { enrollUsage, hubEnrollCommand, merchantAddCommand, walletEnrollCommand } from "./enroll.ts";
+import { settleCommand, settleUsage } from "./settle.ts";
+
+type Command = (argv: string[]) => Promise<number>;
+
+/** `tapwire <command> [sub-command] [flags]`: one table of every command, each in its own file. */
+const commands: Record<string, Command> = {
+  settle: settleCommand,
+  "merchant add": merchantAddCommand,
+  "hub enroll": hubEnrollCommand,
+  "wallet enroll": walletEnrollCommand,
+};
+
+const usage = ["usage:", settleUsage, enrollUsage].join("\n");
+
+async function main(argv: string[]): Promise<number> {
+  const two = argv.slice(0, 2).join(" ");
+  const [name, rest] = commands[two] ? [two, argv.slice(2)] : [argv[0] ?? "", argv.slice(1)];
+  const command = commands[name];
+  if (!command || argv.includes("--help")) {
+    process.stdout.write(`${usage}\n`);
+    return command || argv.includes("--help") ? 0 : 2;
+  }
+  return command(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    if (isTapwireError(error)) {
+      process.stderr.write(`tapwire: E${error.code} ${errorCodeName(error.code)}: ${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  },
+);
