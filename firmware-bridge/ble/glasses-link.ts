@@ -505,15 +505,20 @@ export class GlassesLink extends EventEmitter<GlassesLinkEvents> {
     let connection: Connection | undefined;
     let onData: ((data: Buffer, isNotification: boolean) => void) | undefined;
     let expireTimer: NodeJS.Timeout | undefined;
+    let connectPending = false;
     try {
       this.setState("connecting");
       // hci bindings read the MTU to request from the connect parameters; the typings do not list it.
       const connectOptions = { mtu: this.mtuRequested } as ConnectOptions;
-      await withTimeout(this.noble.connectAsync(peripheral.id, connectOptions), this.timeouts.connectMs, "connect", signal, () =>
-        this.noble.cancelConnect(peripheral.id),
-      ).catch((error: unknown) => {
-        throw asTapwireError(error, ErrorCode.BleDisconnected);
-      });
+      connectPending = true;
+      await withTimeout(this.noble.connectAsync(peripheral.id, connectOptions), this.timeouts.connectMs, "connect", signal).catch(
+        (error: unknown) => {
+          // A plain Error is the radio's own answer: nothing is left pending to cancel.
+          if (!(error instanceof TapwireError)) connectPending = false;
+          throw asTapwireError(error, ErrorCode.BleDisconnected);
+        },
+      );
+      connectPending = false;
       peripheral.once("disconnect", onDisconnect);
 
       this.setState("discovering");
@@ -561,7 +566,9 @@ export class GlassesLink extends EventEmitter<GlassesLinkEvents> {
       peripheral.removeListener("disconnect", onDisconnect);
       if (this.connection === connection) this.connection = undefined;
       const reason = linkSignal.aborted ? abortReason(linkSignal).message : "setup failed";
-      await this.hangUp(peripheral);
+      // A connect still pending (timed out, or stop()/pair() came first) is cancelled, or it would complete unowned.
+      if (connectPending) this.noble.cancelConnect(peripheral.id);
+      else await this.hangUp(peripheral);
       if (connection) this.emit("disconnected", { reason });
     }
   }
@@ -773,10 +780,6 @@ export class GlassesLink extends EventEmitter<GlassesLinkEvents> {
 
   /** Disconnects if still connected and waits (bounded) for the disconnect to be confirmed. */
   private async hangUp(peripheral: Peripheral): Promise<void> {
-    if (peripheral.state === "connecting") {
-      peripheral.cancelConnect();
-      return;
-    }
     if (peripheral.state !== "connected") return;
     await withTimeout(peripheral.disconnectAsync(), this.timeouts.disconnectMs, "disconnect").catch((error: unknown) => {
       log.warn({ error: String(error) }, "disconnect not confirmed");

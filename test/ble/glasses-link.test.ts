@@ -275,6 +275,25 @@ describe("fault switches", () => {
     world.glasses.faults.silent = false;
     await nextEvent(world.link, "state", (s) => s === "ready");
   });
+
+  it("cancels a connect that does not complete within connectMs and connects once the glasses are back", async () => {
+    world = makeWorld();
+    await startPaired(world);
+    const glasses = world.glasses;
+    const vanishOnConnect = (state: GlassesLinkState) => {
+      if (state !== "connecting") return;
+      world!.link.off("state", vanishOnConnect);
+      glasses.setInRange(false);
+    };
+    world.link.on("state", vanishOnConnect);
+    const timedOut = nextEvent<[{ code: number }]>(world.link, "reconnecting", (r: { code: number }) => r.code === ErrorCode.BleTimeout);
+    glasses.dropLink();
+    await timedOut;
+    expect(glasses.connected).toBe(false);
+    glasses.setInRange(true);
+    await nextEvent(world.link, "state", (s) => s === "ready");
+    expect(glasses.connected).toBe(true);
+  });
 });
 
 describe("pairing again and refusing other glasses", () => {
