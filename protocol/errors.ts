@@ -136,6 +136,15 @@ export const ErrorCode = {
   GlassesUnavailable: 920,
   /** A decision that answers another request or another hub. */
   DecisionMismatch: 921,
+  /** A step-up or review case answered after it expired. */
+  ReviewExpired: 922,
+  MandateRevoked: 923,
+  UnknownMandate: 924,
+  UnknownAgent: 925,
+  AgentAlreadyEnrolled: 926,
+  GlassesAlreadyEnrolled: 927,
+  /** Stored evidence fails an offline check: a broken chain, a bad signature, an unanswered decision. */
+  EvidenceInvalid: 928,
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
