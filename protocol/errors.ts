@@ -145,6 +145,10 @@ export const ErrorCode = {
   GlassesAlreadyEnrolled: 927,
   /** Stored evidence fails an offline check: a broken chain, a bad signature, an unanswered decision. */
   EvidenceInvalid: 928,
+  /** The person answered a step-up with "deny". */
+  StepUpDenied: 929,
+  /** An operator declined a case in the review queue. */
+  ReviewDeclined: 930,
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
