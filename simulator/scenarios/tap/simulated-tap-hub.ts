@@ -1,0 +1,357 @@
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import { EventEmitter } from "node:events";
+import type { EnrolmentBundle } from "../../../broker/enrolment.ts";
+import { FileSeqStore } from "../../../device/hub/file-seq-store.ts";
+import type { HubConfig } from "../../../device/hub/hub-machine.ts";
+import type { BeepPattern, IndicatorPort, IndicatorState } from "../../../device/ports.ts";
+import type { TapTiming } from "../../../device/tap/tap-config.ts";
+import type { TapMode } from "../../../device/tap/tap-machine.ts";
+import { TapHub, type TapHubView } from "../../../device/tap-hub.ts";
+import { KeyFileHubSigner } from "../../../firmware-bridge/adapters/key-file-signer.ts";
+import { MqttSettlementLink } from "../../../firmware-bridge/adapters/mqtt-settlement-link.ts";
+import { PanelIndicator } from "../../../firmware-bridge/adapters/panel-indicator.ts";
+import { RetryingTapReader } from "../../../firmware-bridge/adapters/retrying-tap-reader.ts";
+import { HubPanel } from "../../../firmware-bridge/gpio/hub-panel.ts";
+import type { HubPanelPins } from "../../../firmware-bridge/gpio/hub-panel-config.ts";
+import { HubLink } from "../../../firmware-bridge/mqtt/hub-link.ts";
+import { NfcTapReader } from "../../../firmware-bridge/nfc/nfc-tap-reader.ts";
+import { Pn532, type Pn532Options } from "../../../firmware-bridge/nfc/pn532.ts";
+import { openSerialPort } from "../../../firmware-bridge/serial/open-serial-port.ts";
+import type { SerialPortLike } from "../../../firmware-bridge/serial/serial-port.ts";
+import { assert } from "../../../protocol/assert.ts";
+import { ErrorCode, TapwireError } from "../../../protocol/errors.ts";
+import { importPrivatePem, importPublicPem } from "../../../protocol/keys.ts";
+import { logger } from "../../../protocol/log.ts";
+import { systemClock, systemRandom, type Clock, type Random } from "../../../protocol/sources.ts";
+import { VirtualFirmataBoard } from "../../firmata/virtual-firmata-board.ts";
+import type { SerialLinkEnd } from "../../firmata/serial-link-pair.ts";
+import { HceWallet } from "../../phones/hce-wallet.ts";
+import { TagReadingWallet } from "../../phones/tag-reading-wallet.ts";
+import type { FieldDevice } from "../../pn532/field.ts";
+import { VirtualPn532 } from "../../pn532/virtual-pn532.ts";
+import { MockSerialBinding } from "../../serial/mock-binding.ts";
+import { WalletClient, type WalletPayment } from "../../wallet-client/wallet-client.ts";
+
+const log = logger("tapwire:sim:tap-hub");
+
+/** Where the virtual PN532 sits on the mock serial binding. */
+export const simulatedNfcPath = "/dev/ttyS0";
+
+/** An Uno's pins: green and red on PWM pins, the button sharing port 0 with LEDs. */
+export const simulatedPanelPins: HubPanelPins = { green: 5, red: 6, amber: 7, blue: 4, buzzer: 8, cancelButton: 2 };
+
+export interface SimulatedTapHubOptions {
+  /** `mqtts://127.0.0.1:PORT` of the settlement node's broker. */
+  brokerUrl: string;
+  /** The hub's enrolment bundle, private key included. */
+  hub: EnrolmentBundle;
+  merchantId: string;
+  /** The hub's seq counter; kept across runs so a restarted demo never repeats a seq. */
+  seqFile: string;
+  /** A wallet enrolment bundle (private key included): HCE phones sign with its key, tag phones pay over its link. */
+  wallet?: EnrolmentBundle;
+  protocolVersion?: 4 | 5;
+  timing?: Partial<TapTiming>;
+  hubConfig?: Partial<HubConfig>;
+  pins?: HubPanelPins;
+  /** How long a simulated press of the cancel button is held, in milliseconds (above the panel's debounce). */
+  buttonHoldMs?: number;
+  pn532?: Partial<Pn532Options>;
+  clock?: Clock;
+  random?: Random;
+}
+
+export type IndicatorEvent = { kind: "show"; state: IndicatorState } | { kind: "beep"; pattern: BeepPattern };
+
+/** What the virtual board's pins show right now. */
+export interface PanelView {
+  green: boolean;
+  red: boolean;
+  amber: boolean;
+  blue: boolean;
+  buzzer: boolean;
+  /** Buzzer on-edges since start: approved adds 1, declined 2, error 3. */
+  beeps: number;
+}
+
+export interface SimulatedTapHubSnapshot extends TapHubView {
+  panel: PanelView;
+}
+
+export interface SimulatedTapHubEvents {
+  /** After every change of the hub's link state or the tap flow. */
+  state: [TapHubView];
+  /** Every LED state and beep the hub asks its panel for. */
+  indicator: [IndicatorEvent];
+  /** A tag-reading phone's wallet was answered by the service. */
+  walletPayment: [WalletPayment];
+  /** A tag-reading phone's wallet could not pay (link down, no answer). */
+  walletError: [TapwireError];
+}
+
+const buttonHoldMsDefault = 60;
+const debounceMs = 15;
+const beepTimings = { shortMs: 20, longMs: 60, gapMs: 20 };
+
+interface Running {
+  hub: TapHub;
+  settlement: MqttSettlementLink;
+  panel: HubPanel;
+  pn532: Pn532;
+  port: SerialPortLike;
+  seq: FileSeqStore;
+  walletLink: HubLink | undefined;
+  wallet: WalletClient | undefined;
+}
+
+/**
+ * A whole tap hub over virtual hardware: the real PN532 driver on the mock serial binding with a VirtualPn532,
+ * the real johnny-five HubPanel on a VirtualFirmataBoard, the real XState machines, and the real MQTT link to a
+ * settlement node. Phones are placed in the virtual field; the cancel button is pressed on the virtual board.
+ */
+export class SimulatedTapHub extends EventEmitter<SimulatedTapHubEvents> {
+  readonly chip = new VirtualPn532();
+  readonly board: VirtualFirmataBoard;
+  readonly pins: HubPanelPins;
+  private readonly transport: SerialLinkEnd;
+  private readonly clock: Clock;
+  private readonly random: Random;
+  private running: Running | undefined;
+
+  constructor(private readonly options: SimulatedTapHubOptions) {
+    super();
+    assert(options.hub.keyPem !== undefined, "the simulated hub needs its private key in the bundle");
+    this.pins = options.pins ?? simulatedPanelPins;
+    this.clock = options.clock ?? systemClock;
+    this.random = options.random ?? systemRandom;
+    const { board, transport } = VirtualFirmataBoard.withLink({ clock: this.clock });
+    this.board = board;
+    this.transport = transport;
+  }
+
+  get hubId(): string {
+    return this.options.hub.principal.id;
+  }
+
+  /** Opens the virtual NFC chip and panel, connects the wallet link if any, and starts the hub connecting. */
+  async start(): Promise<void> {
+    if (this.running) throw new TapwireError("simulated tap hub already started", ErrorCode.BusyAlready);
+    const parts: Partial<Running> = {};
+    try {
+      await this.startParts(parts);
+    } catch (error) {
+      await stopParts(parts);
+      throw error;
+    }
+  }
+
+  private async startParts(parts: Partial<Running>): Promise<void> {
+    const { options } = this;
+    mkdirSync(dirname(options.seqFile), { recursive: true });
+    parts.seq = new FileSeqStore(options.seqFile);
+    parts.seq.start();
+
+    const binding = new MockSerialBinding();
+    binding.attach(simulatedNfcPath, this.chip);
+    parts.port = await openSerialPort({ path: simulatedNfcPath, baudRate: 115200, openTimeoutMs: 1_000, binding });
+    parts.pn532 = new Pn532(parts.port, options.pn532);
+    await parts.pn532.start();
+
+    parts.panel = new HubPanel(this.transport, { pins: this.pins, debounceMs, beepTimings, readyTimeoutMs: 3_000 });
+    await parts.panel.start();
+
+    if (options.wallet) {
+      parts.walletLink = this.walletLink(options.wallet);
+      parts.walletLink.start();
+      await parts.walletLink.waitConnected(5_000);
+      parts.wallet = new WalletClient({
+        walletId: options.wallet.principal.id,
+        privateKey: importPrivatePem(options.wallet.keyPem!),
+        link: parts.walletLink,
+        clock: this.clock,
+        decisionTimeoutMs: 5_000,
+      });
+    }
+
+    const tapTimeoutMs = options.timing?.tapTimeoutMs ?? 30_000;
+    parts.settlement = new MqttSettlementLink({
+      link: {
+        url: options.brokerUrl,
+        tls: tlsOf(options.hub),
+        principal: { kind: "hub", id: this.hubId },
+        protocolVersion: options.protocolVersion ?? 4,
+        servicePublicKey: importPublicPem(options.hub.servicePublicKeyPem),
+        random: this.random,
+      },
+      connectTimeoutMs: 5_000,
+    });
+    const reader = new RetryingTapReader(
+      new NfcTapReader(parts.pn532, {
+        clock: this.clock,
+        random: this.random,
+        waitForCardMs: tapTimeoutMs,
+        apduTimeoutMs: 300,
+        presentTimeoutMs: tapTimeoutMs,
+      }),
+      { readAttemptsMax: 8 },
+    );
+    parts.hub = new TapHub(
+      {
+        reader,
+        indicator: this.recording(new PanelIndicator(parts.panel)),
+        settlement: parts.settlement,
+        link: parts.settlement,
+        signer: KeyFileHubSigner.fromPem(options.hub.keyPem!),
+        seq: parts.seq,
+        clock: this.clock,
+        random: this.random,
+      },
+      { hubId: this.hubId, merchantId: options.merchantId, ...(options.timing ? { timing: options.timing } : {}), ...(options.hubConfig ? { hub: options.hubConfig } : {}) },
+    );
+    parts.hub.subscribe((view) => this.emit("state", view));
+    parts.hub.start();
+    this.running = parts as Running;
+    log.info({ hubId: this.hubId }, "simulated tap hub started");
+  }
+
+  /** Undoes start(); the board keeps its pins, so a test can still read them. */
+  async stop(): Promise<void> {
+    const running = this.running;
+    this.running = undefined;
+    if (running) await stopParts(running);
+  }
+
+  setAmount(amountMinor: number, currency: string, mode: TapMode): void {
+    this.started().hub.setAmount(amountMinor, currency, mode);
+  }
+
+  /** Holds the panel's cancel button down for buttonHoldMs, as a person would; resolves once it is released. */
+  async pressCancel(): Promise<void> {
+    this.started();
+    this.board.pressButton(this.pins.cancelButton);
+    await new Promise((resolve) => setTimeout(resolve, this.options.buttonHoldMs ?? buttonHoldMsDefault));
+    this.board.releaseButton(this.pins.cancelButton);
+  }
+
+  placePhone(phone: FieldDevice): void {
+    this.chip.placeInField(phone);
+  }
+
+  removePhone(): void {
+    this.chip.removeFromField();
+  }
+
+  /** An HCE phone holding the wallet's key (options.wallet). */
+  hcePhone(atcStart = 1): HceWallet {
+    const wallet = this.options.wallet;
+    if (!wallet?.keyPem) throw new TapwireError("no wallet bundle with a key was given", ErrorCode.ConfigInvalid);
+    return new HceWallet({ walletId: wallet.principal.id, privateKey: importPrivatePem(wallet.keyPem), atcStart });
+  }
+
+  /** A phone in reader mode whose wallet pays each offer it reads online (needs options.wallet). */
+  tagPhone(): TagReadingWallet {
+    const wallet = this.started().wallet;
+    if (!wallet) throw new TapwireError("no wallet bundle was given", ErrorCode.ConfigInvalid);
+    return new TagReadingWallet({
+      apduTimeoutMs: 300,
+      onOffer: async (offer) => {
+        try {
+          this.emit("walletPayment", await wallet.pay(offer));
+        } catch (error) {
+          const failure = error instanceof TapwireError ? error : new TapwireError(String(error), ErrorCode.Offline);
+          this.emit("walletError", failure);
+        }
+      },
+    });
+  }
+
+  /** The wallet's online client, to pay (or replay) an offer by hand. */
+  get walletClient(): WalletClient {
+    const wallet = this.started().wallet;
+    if (!wallet) throw new TapwireError("no wallet bundle was given", ErrorCode.ConfigInvalid);
+    return wallet;
+  }
+
+  snapshot(): SimulatedTapHubSnapshot {
+    return { ...this.started().hub.view(), panel: this.panelView() };
+  }
+
+  panelView(): PanelView {
+    const { board, pins } = this;
+    return {
+      green: board.ledOn(pins.green),
+      red: board.ledOn(pins.red),
+      amber: board.ledOn(pins.amber),
+      blue: board.ledOn(pins.blue),
+      buzzer: board.ledOn(pins.buzzer),
+      beeps: board.outputHistory(pins.buzzer).filter((edge) => edge.on).length,
+    };
+  }
+
+  /** Resolves with the first view (the current one included) that satisfies `predicate`; HubNotReady on timeout. */
+  waitFor(predicate: (view: TapHubView) => boolean, timeoutMs: number): Promise<TapHubView> {
+    const hub = this.started().hub;
+    const current = hub.view();
+    if (predicate(current)) return Promise.resolve(current);
+    return new Promise((resolve, reject) => {
+      const unsubscribe = hub.subscribe((view) => {
+        if (!predicate(view)) return;
+        clearTimeout(timer);
+        unsubscribe();
+        resolve(view);
+      });
+      const timer = setTimeout(() => {
+        unsubscribe();
+        reject(new TapwireError(`simulated hub did not reach the expected state within ${timeoutMs} ms`, ErrorCode.HubNotReady, { view: hub.view() }));
+      }, timeoutMs);
+    });
+  }
+
+  private started(): Running {
+    if (!this.running) throw new TapwireError("simulated tap hub is not started", ErrorCode.HubNotReady);
+    return this.running;
+  }
+
+  private walletLink(bundle: EnrolmentBundle): HubLink {
+    assert(bundle.keyPem !== undefined, "the wallet bundle needs its private key");
+    return new HubLink({
+      url: this.options.brokerUrl,
+      tls: tlsOf(bundle),
+      principal: { kind: "wallet", id: bundle.principal.id },
+      protocolVersion: this.options.protocolVersion ?? 4,
+      servicePublicKey: importPublicPem(bundle.servicePublicKeyPem),
+      random: this.random,
+    });
+  }
+
+  private recording(indicator: IndicatorPort): IndicatorPort {
+    return {
+      show: (state) => {
+        indicator.show(state);
+        this.emit("indicator", { kind: "show", state });
+      },
+      beep: (pattern) => {
+        indicator.beep(pattern);
+        this.emit("indicator", { kind: "beep", pattern });
+      },
+      onCancel: (listener) => indicator.onCancel(listener),
+    };
+  }
+}
+
+function tlsOf(bundle: EnrolmentBundle): { caPem: string; certPem: string; keyPem: string } {
+  assert(bundle.keyPem !== undefined, `bundle of ${bundle.principal.id} has no private key`);
+  return { caPem: bundle.caPem, certPem: bundle.certPem, keyPem: bundle.keyPem };
+}
+
+async function stopParts(parts: Partial<Running>): Promise<void> {
+  parts.hub?.stop();
+  await parts.settlement?.stop();
+  await parts.walletLink?.stop();
+  await parts.panel?.stop();
+  parts.pn532?.stop();
+  const port = parts.port;
+  if (port?.isOpen) await new Promise<void>((resolve) => port.close(() => resolve()));
+  parts.seq?.stop();
+}
