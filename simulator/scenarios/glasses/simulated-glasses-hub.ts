@@ -1,0 +1,132 @@
+import { EventEmitter } from "node:events";
+import type { EnrolmentBundle } from "../../../broker/enrolment.ts";
+import type { GlassesHubRuntimeOptions } from "../../../device/glasses-hub-runtime.ts";
+import type { PurchaseOutcome } from "../../../device/glasses/outcome.ts";
+import type { SeqStore } from "../../../device/glasses/ports.ts";
+import type { GlassesBinding } from "../../../firmware-bridge/ble/pairing-store.ts";
+import { MemoryPairingStore } from "../../../firmware-bridge/ble/pairing-store.ts";
+import { GlassesHubAssembly, type GlassesHubAssemblyOptions, type GlassesOwner } from "../../../firmware-bridge/adapters/glasses-hub-assembly.ts";
+import { KeyHubSigner } from "../../../firmware-bridge/adapters/glasses-hub-signer.ts";
+import { ErrorCode, TapwireError } from "../../../protocol/errors.ts";
+import { importPrivatePem, importPublicPem, publicKeyPem } from "../../../protocol/keys.ts";
+import { systemClock, systemRandom, type Clock, type Random } from "../../../protocol/sources.ts";
+import { VirtualBleBindings } from "../../glasses/virtual-ble-bindings.ts";
+import { VirtualGlasses, type VirtualGlassesOptions } from "../../glasses/virtual-glasses.ts";
+import { createVirtualNoble } from "../../glasses/virtual-noble.ts";
+
+export interface SimulatedGlassesHubOptions {
+  /** The settlement broker, e.g. `SettlementNode.url`. */
+  settlementUrl: string;
+  /** The hub's enrolment (certificate, private key, CA, service key): `SettlementNode.enrollHub(...)`. */
+  hubBundle: EnrolmentBundle;
+  /** Whose wallet pays, and who the glasses must recognise. */
+  owner: GlassesOwner;
+  /** The virtual glasses; by default `glasses-1`, owned by `owner.ownerId`. */
+  glasses?: Partial<VirtualGlassesOptions>;
+  /** Purchase machine options (timing, quantityMax…); hubId defaults to the bundle's principal. */
+  hub?: Partial<GlassesHubRuntimeOptions>;
+  link?: GlassesHubAssemblyOptions["link"];
+  /** 4 for the embedded broker (default), 5 for Mosquitto. */
+  protocolVersion?: 4 | 5;
+  /** For start() to reach the settlement broker. Default 5 000 ms. */
+  connectTimeoutMs?: number;
+  /** For pair() to finish and the link to be ready. Default 5 000 ms. */
+  pairTimeoutMs?: number;
+  clock?: Clock;
+  random?: Random;
+}
+
+export interface SimulatedGlassesHubEvents {
+  outcome: [outcome: PurchaseOutcome];
+}
+
+/** The hub's seq counter for a run of the simulator: strictly increasing, gone when the process ends. */
+export class MemorySeqStore implements SeqStore {
+  private lastSeq = 0;
+
+  next(): number {
+    this.lastSeq++;
+    return this.lastSeq;
+  }
+}
+
+/**
+ * A whole glasses hub with no radio: virtual BLE bindings, virtual glasses, real noble and GlassesLink on
+ * them, the purchase machine, and a real HubLink (mTLS MQTT) to a settlement node. Drive the wearer through
+ * `glasses` (seeProduct, say, answerBiometric, fault switches) and watch `outcomes`.
+ */
+export class SimulatedGlassesHub {
+  readonly bindings: VirtualBleBindings;
+  readonly glasses: VirtualGlasses;
+  /** Emits `outcome` for every purchase as it concludes. */
+  readonly outcomes = new EventEmitter<SimulatedGlassesHubEvents>();
+  readonly assembly: GlassesHubAssembly;
+  private readonly connectTimeoutMs: number;
+  private readonly pairTimeoutMs: number;
+  private unsubscribe: (() => void) | undefined;
+
+  constructor(options: SimulatedGlassesHubOptions) {
+    const bundle = options.hubBundle;
+    if (bundle.principal.kind !== "hub" || bundle.keyPem === undefined) {
+      throw new TapwireError("the simulated hub needs a hub enrolment bundle with its private key", ErrorCode.ConfigInvalid);
+    }
+    const clock = options.clock ?? systemClock;
+    const random = options.random ?? systemRandom;
+    this.connectTimeoutMs = options.connectTimeoutMs ?? 5_000;
+    this.pairTimeoutMs = options.pairTimeoutMs ?? 5_000;
+    this.bindings = new VirtualBleBindings();
+    this.glasses = new VirtualGlasses({
+      glassesId: "glasses-1",
+      ownerId: options.owner.ownerId,
+      address: "f0:0d:0a:55:00:01",
+      clock,
+      random,
+      ...options.glasses,
+    });
+    this.bindings.addPeripheral(this.glasses);
+    this.assembly = new GlassesHubAssembly({
+      noble: createVirtualNoble(this.bindings),
+      pairingStore: new MemoryPairingStore(),
+      ...(options.link ? { link: options.link } : {}),
+      settlement: {
+        url: options.settlementUrl,
+        tls: { caPem: bundle.caPem, certPem: bundle.certPem, keyPem: bundle.keyPem },
+        principal: { kind: "hub", id: bundle.principal.id },
+        protocolVersion: options.protocolVersion ?? 4,
+        servicePublicKey: importPublicPem(bundle.servicePublicKeyPem),
+      },
+      owner: options.owner,
+      hub: { hubId: bundle.principal.id, ...options.hub },
+      signer: new KeyHubSigner(importPrivatePem(bundle.keyPem)),
+      seq: new MemorySeqStore(),
+      clock,
+      random,
+    });
+  }
+
+  /** The glasses' public key (SPKI PEM), for enrolling them with settlement against the owner's wallet. */
+  get glassesPublicKeyPem(): string {
+    return publicKeyPem(this.glasses.publicKey);
+  }
+
+  /** Connects to settlement and powers the virtual adapter on; the hub runs once the glasses are paired. */
+  async start(): Promise<void> {
+    this.unsubscribe = this.assembly.onOutcome((outcome) => this.outcomes.emit("outcome", outcome));
+    await this.assembly.start();
+    await this.assembly.settlementLink.waitConnected(this.connectTimeoutMs);
+  }
+
+  /** The glasses show a pairing code, the owner types it on the hub; resolves once the link is ready. */
+  async pair(): Promise<GlassesBinding> {
+    const code = this.glasses.showPairingCode();
+    const binding = await this.assembly.pair(code, { timeoutMs: this.pairTimeoutMs });
+    await this.assembly.link.waitUntilReady(this.pairTimeoutMs);
+    return binding;
+  }
+
+  async stop(): Promise<void> {
+    this.unsubscribe?.();
+    this.unsubscribe = undefined;
+    await this.assembly.stop();
+  }
+}
