@@ -1,0 +1,255 @@
+import { EventEmitter } from "node:events";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { PairedGlassesVerifier } from "../../device/glasses/biometric-verifier.ts";
+import type { PurchaseOutcome } from "../../device/glasses/outcome.ts";
+import type { GlassesCard, GlassesEvent } from "../../device/glasses/ports.ts";
+import { GlassesHubRuntime } from "../../device/glasses-hub-runtime.ts";
+import { TableIntentParser } from "../../device/intent/table-intent-parser.ts";
+import { LinkBiometricVerifier } from "../../firmware-bridge/adapters/glasses-biometric-verifier.ts";
+import { FileKeyHubSigner, KeyHubSigner } from "../../firmware-bridge/adapters/glasses-hub-signer.ts";
+import { GlassesLinkPort, offerIdFor, type GlassesLinkSurface } from "../../firmware-bridge/adapters/glasses-port.ts";
+import { HubLinkSettlementPort, LateDecisions } from "../../firmware-bridge/adapters/glasses-settlement-port.ts";
+import type { GlassesInbound } from "../../firmware-bridge/ble/glasses-link.ts";
+import { openSealed } from "../../protocol/envelope.ts";
+import { ErrorCode, isTapwireError } from "../../protocol/errors.ts";
+import { verifyBiometricAssertion } from "../../protocol/glasses.ts";
+import { generateP256, privateKeyPem } from "../../protocol/keys.ts";
+import { z } from "zod";
+import { makeWorld, startPaired, type World } from "../ble/fixtures.ts";
+import { FakeGlasses, FakeSettlement, FakeVerifier, decisionFor, nikeAir, pairing } from "../glasses-hub/fakes.ts";
+import { eventually } from "./fixtures.ts";
+
+function codeOf(work: () => unknown): number | undefined {
+  try {
+    work();
+  } catch (error) {
+    return isTapwireError(error) ? error.code : -1;
+  }
+  return undefined;
+}
+
+const challenge = new Uint8Array(32).fill(3);
+
+describe("biometric assertions made by VirtualGlasses are accepted by every verifier the hub can use", () => {
+  let world: World | undefined;
+  afterEach(async () => {
+    await world?.link.stop();
+    world = undefined;
+  });
+
+  it("PairedGlassesVerifier (device), verifyBiometricAssertion (protocol) and LinkBiometricVerifier (link) agree", async () => {
+    world = makeWorld({}, { glassesId: "glasses-x", ownerId: "owner-9" });
+    await startPaired(world);
+    const assertion = world.glasses.signAssertion(challenge);
+
+    const paired = new PairedGlassesVerifier({ glassesId: "glasses-x", publicKey: world.glasses.publicKey });
+    expect(paired.verify(assertion, challenge)).toEqual({ glassesId: "glasses-x", ownerId: "owner-9" });
+    const claim = verifyBiometricAssertion(assertion, {
+      publicKey: world.glasses.publicKey,
+      glassesId: "glasses-x",
+      ownerId: "owner-9",
+      challenge,
+      nowMs: Date.now(),
+      ageMsMax: 60_000,
+    });
+    expect(claim).toMatchObject({ userVerified: true, liveness: true, method: "voiceprint" });
+    expect(new LinkBiometricVerifier(world.link).verify(assertion, challenge)).toEqual({ glassesId: "glasses-x", ownerId: "owner-9" });
+  });
+
+  it("both hub-side verifiers refuse the same bad assertions with the port's codes", async () => {
+    world = makeWorld({}, { glassesId: "glasses-x", ownerId: "owner-9" });
+    await startPaired(world);
+    const paired = new PairedGlassesVerifier({ glassesId: "glasses-x", publicKey: world.glasses.publicKey });
+    const linked = new LinkBiometricVerifier(world.link);
+    const impostor = impostorAssertion();
+    const cases: Array<[string, Uint8Array, Uint8Array, number]> = [
+      ["not verified", world.glasses.signAssertion(challenge, { userVerified: false }), challenge, ErrorCode.BiometricFailed],
+      ["not live", world.glasses.signAssertion(challenge, { liveness: false }), challenge, ErrorCode.BiometricFailed],
+      ["another challenge", world.glasses.signAssertion(new Uint8Array(32).fill(4)), challenge, ErrorCode.BiometricFailed],
+      ["other glasses' key", impostor, challenge, ErrorCode.BiometricFailed],
+    ];
+    for (const [, assertion, asked, code] of cases) {
+      expect(codeOf(() => paired.verify(assertion, asked))).toBe(code);
+      expect(codeOf(() => linked.verify(assertion, asked))).toBe(code);
+    }
+  });
+
+  it("LinkBiometricVerifier answers GlassesNotPaired when nothing is paired", () => {
+    world = makeWorld();
+    expect(codeOf(() => new LinkBiometricVerifier(world!.link).verify(challenge, challenge))).toBe(ErrorCode.GlassesNotPaired);
+  });
+});
+
+/** An assertion signed by glasses with the same id but a key the hub never paired. */
+function impostorAssertion(): Uint8Array {
+  const other = makeWorld({}, { glassesId: "glasses-x", ownerId: "owner-9" });
+  return other.glasses.signAssertion(challenge);
+}
+
+/** Records what the port asks of the link; cast to GlassesLinkSurface where the port takes it. */
+class FakeLink extends EventEmitter {
+  readonly offers: unknown[] = [];
+  readonly said: Array<[string, string]> = [];
+  readonly asked: Array<{ timeoutMs: number }> = [];
+  async showOffer(offer: never): Promise<void> {
+    this.offers.push(offer);
+  }
+  async say(text: string, lang: string): Promise<void> {
+    this.said.push([text, lang]);
+  }
+  async requestBiometric(_: Uint8Array, options: { timeoutMs: number }): Promise<Uint8Array> {
+    this.asked.push({ timeoutMs: options.timeoutMs });
+    return new Uint8Array([1, 2, 3]);
+  }
+}
+
+describe("GlassesLinkPort maps the BLE link to device/'s GlassesPort", () => {
+  it("maps product_seen and utterance fields, ignores assertions and battery, and unsubscribes", () => {
+    const link = new FakeLink();
+    const port = new GlassesLinkPort(link as unknown as GlassesLinkSurface);
+    const events: GlassesEvent[] = [];
+    const unsubscribe = port.subscribe((event) => events.push(event));
+    const messages: GlassesInbound[] = [
+      { type: "product_seen", v: 1, productId: "p1", merchantId: "m1", name: "Tea", amountMinor: 200, currency: "EUR" },
+      { type: "utterance", v: 1, text: "oui", lang: "fr", confidence: 0.8 },
+      { type: "battery", v: 1, percent: 50 },
+      { type: "biometric_assertion", v: 1, assertion: new Uint8Array([1]) },
+    ];
+    for (const message of messages) link.emit("message", message);
+    unsubscribe();
+    link.emit("message", messages[0]);
+
+    expect(events).toEqual([
+      { type: "product_seen", product: { productId: "p1", productName: "Tea", merchantId: "m1", amountMinor: 200, currency: "EUR" } },
+      { type: "utterance", utterance: { text: "oui", lang: "fr", asrConfidence: 0.8 } },
+    ]);
+    expect(link.listenerCount("message")).toBe(0);
+  });
+
+  it("shows a card with an offer as show_offer (stable offer id), says text, passes biometric requests through", async () => {
+    const link = new FakeLink();
+    const port = new GlassesLinkPort(link as unknown as GlassesLinkSurface);
+    const offer = { productId: "p1", productName: "Tea", merchantId: "m1", unitAmountMinor: 200, quantity: 2, amountMinor: 400, currency: "EUR" };
+    const card: GlassesCard = { kind: "offer", lang: "en", text: "2 × Tea, €4.00", offer };
+    await port.show(card);
+    await port.show({ kind: "result", lang: "en", text: "Cancelled." });
+    await port.say("hello", "zh");
+    const assertion = await port.requestBiometric(challenge, { timeoutMs: 123, signal: new AbortController().signal });
+
+    expect(link.offers).toEqual([{ offerId: offerIdFor(offer), merchantId: "m1", text: card.text, lang: "en", amountMinor: 400, currency: "EUR" }]);
+    expect(offerIdFor(offer)).toBe(offerIdFor({ ...offer }));
+    expect(offerIdFor(offer)).not.toBe(offerIdFor({ ...offer, quantity: 3, amountMinor: 600 }));
+    expect(link.said).toEqual([["hello", "zh"]]);
+    expect(link.asked).toEqual([{ timeoutMs: 123 }]);
+    expect([...assertion]).toEqual([1, 2, 3]);
+  });
+});
+
+describe("hub signer, settlement port and late decisions", () => {
+  it("KeyHubSigner and FileKeyHubSigner seal what the service can verify; a bad key file fails at start()", () => {
+    const keys = generateP256();
+    const dir = mkdtempSync(join(tmpdir(), "tapwire-glasses-signer-"));
+    try {
+      writeFileSync(join(dir, "key.pem"), privateKeyPem(keys.privateKey));
+      writeFileSync(join(dir, "bad.pem"), "not a key");
+      const fromFile = new FileKeyHubSigner(join(dir, "key.pem"));
+      fromFile.start();
+      const body = { type: "batch_close" };
+      const schema = z.object({ type: z.literal("batch_close") });
+      expect(openSealed(fromFile.seal(body), keys.publicKey, schema).body).toEqual(body);
+      expect(openSealed(new KeyHubSigner(keys.privateKey).seal(body), keys.publicKey, schema).body).toEqual(body);
+      expect(codeOf(() => new FileKeyHubSigner(join(dir, "bad.pem")).start())).toBe(ErrorCode.InvalidKey);
+      expect(codeOf(() => new FileKeyHubSigner(join(dir, "missing.pem")).start())).toBe(ErrorCode.ConfigInvalid);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("HubLinkSettlementPort resolves with the decision; LateDecisions reaches subscribers only", async () => {
+    const decision = decisionFor("h1", "r-1", "approved");
+    const port = new HubLinkSettlementPort({ request: async () => ({ bytes: Buffer.alloc(0), decision }) });
+    expect(await port.send(Buffer.alloc(1), "r-1", 1_000)).toEqual(decision);
+
+    const late = new LateDecisions();
+    late.receive({ bytes: Buffer.alloc(0), decision });
+    const seen: unknown[] = [];
+    const unsubscribe = late.subscribe((d) => seen.push(d));
+    late.receive({ bytes: Buffer.alloc(0), decision });
+    unsubscribe();
+    late.receive({ bytes: Buffer.alloc(0), decision });
+    expect(seen).toEqual([decision]);
+  });
+});
+
+describe("GlassesHubRuntime routes late decisions to the purchase in review", () => {
+  function runtimeOver(reviewTimeoutMs: number) {
+    const glasses = new FakeGlasses();
+    const settlement = new FakeSettlement("h1");
+    settlement.answers = [{ status: "human_review", caseId: "case-1" }];
+    const late = new LateDecisions();
+    let seq = 0;
+    const keys = generateP256();
+    const runtime = new GlassesHubRuntime(
+      {
+        glasses,
+        settlement,
+        verifier: new FakeVerifier(),
+        signer: new KeyHubSigner(keys.privateKey),
+        seq: { next: () => ++seq },
+        parser: new TableIntentParser(),
+        clock: { nowMs: () => Date.now() },
+        random: { bytes: (n) => new Uint8Array(n).fill(9), uuid: () => `req-${seq + 1}` },
+      },
+      late,
+      { hubId: "h1", timing: { reviewTimeoutMs, resultDisplayMs: 10 } },
+    );
+    const outcomes: PurchaseOutcome[] = [];
+    runtime.onOutcome((outcome) => outcomes.push(outcome));
+    runtime.start(pairing);
+    return { glasses, settlement, late, runtime, outcomes };
+  }
+
+  async function inReview(world: ReturnType<typeof runtimeOver>): Promise<string> {
+    world.glasses.see(nikeAir);
+    await eventually(() => JSON.stringify(world.runtime.state()).includes("listening"));
+    world.glasses.hear("I'll take it", "en");
+    await eventually(() => JSON.stringify(world.runtime.state()).includes("awaitingReview"));
+    return world.settlement.ofType("payment_request")[0]!.requestId;
+  }
+
+  it("a reviewer's approval arriving later concludes the purchase approved", async () => {
+    const world = runtimeOver(5_000);
+    const paymentRequestId = await inReview(world);
+    world.late.receive({ bytes: Buffer.alloc(0), decision: decisionFor("h1", "other-request", "approved") });
+    world.late.receive({ bytes: Buffer.alloc(0), decision: decisionFor("h1", paymentRequestId, "approved") });
+    await eventually(() => world.outcomes.length === 1);
+    expect(world.outcomes[0]).toMatchObject({ kind: "approved", paymentRequestId });
+    world.runtime.stop();
+  });
+
+  it("a review that never ends times out and the payment is reversed", async () => {
+    const world = runtimeOver(50);
+    await inReview(world);
+    await eventually(() => world.outcomes.length === 1);
+    expect(world.outcomes[0]).toMatchObject({ kind: "review_timeout", code: ErrorCode.ReviewTimeout });
+    await eventually(() => world.settlement.ofType("reversal").length === 1);
+    world.runtime.stop();
+    expect(world.runtime.state()).toBeUndefined();
+  });
+
+  it("a restart for new glasses keeps outcome listeners, and the old glasses' assertion no longer pays", async () => {
+    const world = runtimeOver(5_000);
+    world.runtime.restart({ ...pairing, glassesId: "glasses-2" });
+    expect(codeOf(() => world.runtime.start(pairing))).toBe(ErrorCode.BusyAlready);
+    world.glasses.see(nikeAir);
+    await eventually(() => JSON.stringify(world.runtime.state()).includes("listening"));
+    world.glasses.hear("I'll take it", "en");
+    await eventually(() => world.outcomes.length === 1);
+    expect(world.outcomes[0]).toMatchObject({ kind: "wrong_person", code: ErrorCode.GlassesNotPaired });
+    expect(world.settlement.sent).toEqual([]);
+    world.runtime.stop();
+  });
+});
