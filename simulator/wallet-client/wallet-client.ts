@@ -27,6 +27,8 @@ export interface WalletClientOptions {
 }
 
 export interface WalletPayment {
+  /** The hub-signed offer as read from the tag. */
+  offerBytes: Uint8Array;
   offer: TagOffer;
   decision: Decision;
 }
@@ -62,7 +64,7 @@ export class WalletClient {
     };
     const sealed = sealMessage(parseBody(walletTagPaymentSchema, body), this.options.privateKey);
     const reply = await this.options.link.request(sealed, offer.offerId, this.options.decisionTimeoutMs);
-    const payment = { offer, decision: reply.decision };
+    const payment = { offerBytes: new Uint8Array(offerBytes), offer, decision: reply.decision };
     this.history.push(payment);
     if (this.history.length > walletHistoryMax) this.history.shift();
     log.info({ offerId: offer.offerId, status: reply.decision.status, code: reply.decision.code }, "tag payment answered");

@@ -106,3 +106,12 @@ export function recordStates(rig: Rig): string[] {
   });
   return states;
 }
+
+/** Polls a condition the ledger or a device answers (no event to wait on); bounded by timeoutMs. */
+export async function until(condition: () => boolean, timeoutMs = waitMs): Promise<void> {
+  const deadlineMs = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadlineMs) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
