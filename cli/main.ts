@@ -1,4 +1,5 @@
 import { errorCodeName, isTapwireError } from "../protocol/errors.ts";
+import { glassesHubCommand, glassesHubUsage } from "./glasses-hub.ts";
 import { enrollUsage, hubEnrollCommand, merchantAddCommand, walletEnrollCommand } from "./enroll.ts";
 import { settleCommand, settleUsage } from "./settle.ts";
 
@@ -10,9 +11,10 @@ const commands: Record<string, Command> = {
   "merchant add": merchantAddCommand,
   "hub enroll": hubEnrollCommand,
   "wallet enroll": walletEnrollCommand,
+  "glasses-hub": glassesHubCommand,
 };
 
-const usage = ["usage:", settleUsage, enrollUsage].join("\n");
+const usage = ["usage:", settleUsage, enrollUsage, glassesHubUsage].join("\n");
 
 async function main(argv: string[]): Promise<number> {
   const two = argv.slice(0, 2).join(" ");

@@ -1,7 +1,4 @@
 import { EventEmitter } from "node:events";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { PairedGlassesVerifier } from "../../device/glasses/biometric-verifier.ts";
 import type { PurchaseOutcome } from "../../device/glasses/outcome.ts";
@@ -9,15 +6,13 @@ import type { GlassesCard, GlassesEvent } from "../../device/glasses/ports.ts";
 import { GlassesHubRuntime } from "../../device/glasses-hub-runtime.ts";
 import { TableIntentParser } from "../../device/intent/table-intent-parser.ts";
 import { LinkBiometricVerifier } from "../../firmware-bridge/adapters/glasses-biometric-verifier.ts";
-import { FileKeyHubSigner, KeyHubSigner } from "../../firmware-bridge/adapters/glasses-hub-signer.ts";
+import { KeyFileHubSigner } from "../../firmware-bridge/adapters/key-file-signer.ts";
 import { GlassesLinkPort, offerIdFor, type GlassesLinkSurface } from "../../firmware-bridge/adapters/glasses-port.ts";
 import { HubLinkSettlementPort, LateDecisions } from "../../firmware-bridge/adapters/glasses-settlement-port.ts";
 import type { GlassesInbound } from "../../firmware-bridge/ble/glasses-link.ts";
-import { openSealed } from "../../protocol/envelope.ts";
 import { ErrorCode, isTapwireError } from "../../protocol/errors.ts";
 import { verifyBiometricAssertion } from "../../protocol/glasses.ts";
-import { generateP256, privateKeyPem } from "../../protocol/keys.ts";
-import { z } from "zod";
+import { generateP256 } from "../../protocol/keys.ts";
 import { makeWorld, startPaired, type World } from "../ble/fixtures.ts";
 import { FakeGlasses, FakeSettlement, FakeVerifier, decisionFor, nikeAir, pairing } from "../glasses-hub/fakes.ts";
 import { eventually } from "./fixtures.ts";
@@ -148,26 +143,7 @@ describe("GlassesLinkPort maps the BLE link to device/'s GlassesPort", () => {
   });
 });
 
-describe("hub signer, settlement port and late decisions", () => {
-  it("KeyHubSigner and FileKeyHubSigner seal what the service can verify; a bad key file fails at start()", () => {
-    const keys = generateP256();
-    const dir = mkdtempSync(join(tmpdir(), "tapwire-glasses-signer-"));
-    try {
-      writeFileSync(join(dir, "key.pem"), privateKeyPem(keys.privateKey));
-      writeFileSync(join(dir, "bad.pem"), "not a key");
-      const fromFile = new FileKeyHubSigner(join(dir, "key.pem"));
-      fromFile.start();
-      const body = { type: "batch_close" };
-      const schema = z.object({ type: z.literal("batch_close") });
-      expect(openSealed(fromFile.seal(body), keys.publicKey, schema).body).toEqual(body);
-      expect(openSealed(new KeyHubSigner(keys.privateKey).seal(body), keys.publicKey, schema).body).toEqual(body);
-      expect(codeOf(() => new FileKeyHubSigner(join(dir, "bad.pem")).start())).toBe(ErrorCode.InvalidKey);
-      expect(codeOf(() => new FileKeyHubSigner(join(dir, "missing.pem")).start())).toBe(ErrorCode.ConfigInvalid);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
-
+describe("settlement port and late decisions", () => {
   it("HubLinkSettlementPort resolves with the decision; LateDecisions reaches subscribers only", async () => {
     const decision = decisionFor("h1", "r-1", "approved");
     const port = new HubLinkSettlementPort({ request: async () => ({ bytes: Buffer.alloc(0), decision }) });
@@ -197,7 +173,7 @@ describe("GlassesHubRuntime routes late decisions to the purchase in review", ()
         glasses,
         settlement,
         verifier: new FakeVerifier(),
-        signer: new KeyHubSigner(keys.privateKey),
+        signer: new KeyFileHubSigner(keys.privateKey),
         seq: { next: () => ++seq },
         parser: new TableIntentParser(),
         clock: { nowMs: () => Date.now() },

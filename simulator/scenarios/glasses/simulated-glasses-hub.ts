@@ -6,9 +6,9 @@ import type { SeqStore } from "../../../device/glasses/ports.ts";
 import type { GlassesBinding } from "../../../firmware-bridge/ble/pairing-store.ts";
 import { MemoryPairingStore } from "../../../firmware-bridge/ble/pairing-store.ts";
 import { GlassesHubAssembly, type GlassesHubAssemblyOptions, type GlassesOwner } from "../../../firmware-bridge/adapters/glasses-hub-assembly.ts";
-import { KeyHubSigner } from "../../../firmware-bridge/adapters/glasses-hub-signer.ts";
+import { KeyFileHubSigner } from "../../../firmware-bridge/adapters/key-file-signer.ts";
 import { ErrorCode, TapwireError } from "../../../protocol/errors.ts";
-import { importPrivatePem, importPublicPem, publicKeyPem } from "../../../protocol/keys.ts";
+import { importPublicPem, publicKeyPem } from "../../../protocol/keys.ts";
 import { systemClock, systemRandom, type Clock, type Random } from "../../../protocol/sources.ts";
 import { VirtualBleBindings } from "../../glasses/virtual-ble-bindings.ts";
 import { VirtualGlasses, type VirtualGlassesOptions } from "../../glasses/virtual-glasses.ts";
@@ -97,7 +97,7 @@ export class SimulatedGlassesHub {
       },
       owner: options.owner,
       hub: { hubId: bundle.principal.id, ...options.hub },
-      signer: new KeyHubSigner(importPrivatePem(bundle.keyPem)),
+      signer: KeyFileHubSigner.fromPem(bundle.keyPem),
       seq: new MemorySeqStore(),
       clock,
       random,

@@ -1,0 +1,137 @@
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import type { PurchaseOutcome } from "../../device/glasses/outcome.ts";
+import { assembleGlassesHub, glassesHubCommand, loadGlassesHubSetup, parseGlassesHubConfig, type GlassesHubRun } from "../../cli/glasses-hub.ts";
+import { ErrorCode, isTapwireError } from "../../protocol/errors.ts";
+import { VirtualBleBindings } from "../../simulator/glasses/virtual-ble-bindings.ts";
+import { VirtualGlasses } from "../../simulator/glasses/virtual-glasses.ts";
+import { createVirtualNoble } from "../../simulator/glasses/virtual-noble.ts";
+import { fastLinkOptions } from "../ble/fixtures.ts";
+import { TestStack } from "../e2e/stack.ts";
+import { espresso, eventually, fastTiming } from "./fixtures.ts";
+
+const valid = {
+  hubId: "h1",
+  owner: { ownerId: "owner-1", walletId: "w1", lang: "fr" },
+  settlement: { url: "mqtts://127.0.0.1:8883", enrolmentDir: "hub" },
+};
+
+async function failure(work: () => unknown): Promise<{ code: number; details: string[] }> {
+  try {
+    await work();
+  } catch (error) {
+    if (!isTapwireError(error)) throw error;
+    return { code: error.code, details: (error.context?.["details"] as string[] | undefined) ?? [] };
+  }
+  throw new Error("expected a failure");
+}
+
+/** The config paths named by the `path: message` details of a ConfigInvalid. */
+function pathsOf(details: string[]): string[] {
+  return details.map((detail) => detail.slice(0, detail.indexOf(":")));
+}
+
+describe("tapwire glasses-hub config", () => {
+  it("accepts a minimal config and fills the defaults", () => {
+    const config = parseGlassesHubConfig(valid);
+    expect(config).toMatchObject({ seqFile: "glasses-seq", pairingFile: "glasses-pairing.json", ble: { hciDeviceId: 0 } });
+    expect(config.settlement.protocolVersion).toBe(4);
+  });
+
+  it.each([
+    ["a missing owner", { ...valid, owner: undefined }, ["owner"]],
+    ["an unknown key", { ...valid, colour: "red" }, ["(config)"]],
+    ["a plain-text broker URL", { ...valid, settlement: { ...valid.settlement, url: "mqtt://127.0.0.1:1883" } }, ["settlement.url"]],
+    ["no credentials", { ...valid, settlement: { url: valid.settlement.url } }, ["settlement"]],
+    ["an unknown language", { ...valid, owner: { ...valid.owner, lang: "de" } }, ["owner.lang"]],
+    ["a zero timeout", { ...valid, timing: { intentTimeoutMs: 0 } }, ["timing.intentTimeoutMs"]],
+    ["an MTU out of range", { ...valid, ble: { mtuRequested: 9 } }, ["ble.mtuRequested"]],
+    ["an unknown BLE timeout", { ...valid, ble: { timeouts: { scanMinutes: 2 } } }, ["ble.timeouts"]],
+  ])("refuses %s with ConfigInvalid naming the key", async (_, input, paths) => {
+    const refused = await failure(() => parseGlassesHubConfig(input));
+    expect(refused.code).toBe(ErrorCode.ConfigInvalid);
+    expect(pathsOf(refused.details)).toEqual(paths);
+  });
+
+  it("runs the purchase machine's own range checks before any radio is opened", async () => {
+    expect((await failure(() => parseGlassesHubConfig({ ...valid, quantityMax: 0 }))).code).toBe(ErrorCode.ConfigInvalid);
+    expect((await failure(() => parseGlassesHubConfig({ ...valid, hubId: "bad id!" }))).code).toBe(ErrorCode.ConfigInvalid);
+  });
+
+  it("the command fails with ConfigInvalid for a missing flag, file or credential, before loading noble", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "tapwire-glasses-cli-"));
+    try {
+      writeFileSync(join(dir, "glasses.json"), JSON.stringify(valid));
+      writeFileSync(join(dir, "broken.json"), "{ not json");
+      expect((await failure(() => glassesHubCommand([]))).code).toBe(ErrorCode.ConfigInvalid);
+      expect((await failure(() => glassesHubCommand(["--config", join(dir, "absent.json")]))).code).toBe(ErrorCode.ConfigInvalid);
+      expect((await failure(() => glassesHubCommand(["--config", join(dir, "broken.json")]))).code).toBe(ErrorCode.ConfigInvalid);
+      expect((await failure(() => glassesHubCommand(["--config", join(dir, "glasses.json")]))).code).toBe(ErrorCode.ConfigInvalid);
+      expect((await failure(() => glassesHubCommand(["--config", join(dir, "glasses.json"), "--colour"]))).code).toBe(ErrorCode.ConfigInvalid);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("tapwire glasses-hub assembled from its config files, on virtual noble, against real settlement", () => {
+  let stack: TestStack | undefined;
+  let run: GlassesHubRun | undefined;
+  let dir: string | undefined;
+
+  afterEach(async () => {
+    await run?.assembly.stop();
+    run?.seq.stop();
+    await stack?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+    stack = undefined;
+    run = undefined;
+    dir = undefined;
+  });
+
+  it("reads the enrolment folder and pairs into the pairing file; a refusal signs nothing (no seq used) and pays nothing", async () => {
+    stack = await TestStack.start();
+    const { hub } = await stack.enrolDefaults();
+    dir = mkdtempSync(join(tmpdir(), "tapwire-glasses-cli-"));
+    mkdirSync(join(dir, "hub"));
+    writeFileSync(join(dir, "hub", "cert.pem"), hub.certPem);
+    writeFileSync(join(dir, "hub", "key.pem"), hub.keyPem!);
+    writeFileSync(join(dir, "hub", "ca.pem"), hub.caPem);
+    writeFileSync(join(dir, "hub", "service.pub.pem"), hub.servicePublicKeyPem);
+    const config = {
+      ...valid,
+      settlement: { url: stack.node.url, enrolmentDir: "hub" },
+      ble: { timeouts: fastLinkOptions.timeouts, reconnect: fastLinkOptions.reconnect },
+      timing: fastTiming,
+      pairingFile: "state/pairing.json",
+      seqFile: "state/seq",
+    };
+    mkdirSync(join(dir, "state"));
+    writeFileSync(join(dir, "glasses.json"), JSON.stringify(config));
+
+    const bindings = new VirtualBleBindings();
+    const glasses = new VirtualGlasses({ glassesId: "glasses-1", ownerId: "owner-1", address: "f0:0d:0c:11:00:01" });
+    bindings.addPeripheral(glasses);
+    run = assembleGlassesHub(loadGlassesHubSetup(join(dir, "glasses.json")), createVirtualNoble(bindings));
+    const outcomes: PurchaseOutcome[] = [];
+    run.assembly.onOutcome((outcome) => outcomes.push(outcome));
+    await run.assembly.start();
+    await run.assembly.settlementLink.waitConnected(5_000);
+    await run.assembly.pair(glasses.showPairingCode(), { timeoutMs: 3_000 });
+    await run.assembly.link.waitUntilReady(3_000);
+
+    expect(JSON.parse(readFileSync(join(dir, "state", "pairing.json"), "utf8"))).toMatchObject({ glassesId: "glasses-1", ownerId: "owner-1" });
+    glasses.seeProduct(espresso);
+    await eventually(() => JSON.stringify(run!.assembly.runtime.state()).includes("listening"));
+    expect(glasses.shown[0]).toMatchObject({ lang: "fr", amountMinor: 350 });
+    glasses.say("non merci", "fr");
+    await eventually(() => outcomes.length === 1);
+
+    expect(outcomes[0]).toMatchObject({ kind: "cancelled", code: ErrorCode.Cancelled });
+    expect(existsSync(join(dir, "state", "seq"))).toBe(false);
+    expect(stack.node.service.ledger.balanceOf("merchant:m1")).toBe(0);
+    stack.node.service.ledger.checkInvariants();
+  });
+});
