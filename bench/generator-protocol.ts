@@ -1,0 +1,57 @@
+import type { ProfileSummary } from "./profile.ts";
+import type { LatencySummary } from "./stats.ts";
+
+/** One simulated hub as the settlement node enrolled it, with the one wallet only this hub charges. */
+export interface HubIdentity {
+  hubId: string;
+  merchantId: string;
+  certPem: string;
+  keyPem: string;
+  walletId: string;
+  walletKeyPem: string;
+}
+
+/** Parent → generator: everything needed to connect; the load starts on "go". */
+export interface SetupMessage {
+  type: "setup";
+  url: string;
+  caPem: string;
+  servicePublicKeyPem: string;
+  currency: string;
+  hubs: HubIdentity[];
+  inflight: number;
+  paymentsMax: number;
+  durationMs: number;
+  amountMinor: number;
+  decisionTimeoutMs: number;
+  connectTimeoutMs: number;
+  profile: boolean;
+}
+
+export type ParentMessage = SetupMessage | { type: "go" };
+
+export interface CpuSpent {
+  userMs: number;
+  systemMs: number;
+  /** Event-loop utilization over the load, 0..1: near 1 means this process was the one saturated. */
+  eventLoopUtilization: number;
+  /** Main thread runnable but not running (Linux only): cores taken by other processes. */
+  runQueueWaitMs?: number;
+  voluntaryContextSwitches: number;
+  involuntaryContextSwitches: number;
+}
+
+export interface GeneratorReport {
+  sent: number;
+  approved: number;
+  declinedByCode: Record<string, number>;
+  failedByCode: Record<string, number>;
+  /** From the first request to the last decision (or failure). */
+  elapsedMs: number;
+  /** Request built and signed → verified decision in hand, approved payments only. */
+  latency: LatencySummary;
+  cpu: CpuSpent;
+  profile?: ProfileSummary;
+}
+
+export type GeneratorMessage = { type: "ready"; connectMs: number } | { type: "done"; report: GeneratorReport } | { type: "failed"; message: string; code?: number };

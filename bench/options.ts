@@ -1,0 +1,89 @@
+import { parseArgs } from "node:util";
+import { ErrorCode, TapwireError } from "../protocol/errors.ts";
+
+/** What one `npm run bench` run does; every count and duration has a bound (house rule 5). */
+export interface BenchOptions {
+  hubs: number;
+  /** Payments each hub keeps waiting for a decision. */
+  inflight: number;
+  /** The run ends at this many payments sent or after `seconds`, whichever comes first. */
+  payments: number;
+  seconds: number;
+  /** Where the JSON report goes; default bench/results/<timestamp>.json. */
+  jsonPath: string | undefined;
+  /** Isolated per-stage measurements (crypto, SQLite, MQTT without crypto) before the end-to-end run. */
+  stages: boolean;
+  /** Sample both processes with the V8 CPU profiler during the end-to-end run and summarise self time. */
+  profile: boolean;
+  /** SettlementService batchMax (group commit size); undefined keeps the service default. */
+  batchMax: number | undefined;
+}
+
+export const benchDefaults = {
+  hubs: 32,
+  inflight: 16,
+  payments: 60_000,
+  seconds: 20,
+} as const;
+
+const usage = `usage: npm run bench -- [--hubs N] [--inflight W] [--payments P] [--seconds S] [--json PATH]
+                     [--no-stages] [--profile] [--batch-max N]
+  --hubs           simulated hubs, each its own mTLS connection and wallet (1..500, default ${benchDefaults.hubs})
+  --inflight       payments each hub keeps in flight (1..256, default ${benchDefaults.inflight})
+  --payments       stop after this many payments (1..10000000, default ${benchDefaults.payments})
+  --seconds        or after this many seconds of load, whichever first (1..600, default ${benchDefaults.seconds})
+  --json           report path (default bench/results/<timestamp>.json)
+  --no-stages      skip the isolated stage measurements
+  --profile        V8 CPU profile of both processes during the load, summarised by function and by area
+  --batch-max      settlement group-commit size (1..10000; default: the service's own)`;
+
+function integerIn(name: string, raw: string | undefined, fallback: number, min: number, max: number, unit: string): number {
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    throw new TapwireError(`--${name} must be an integer between ${min} and ${max} ${unit}, got ${raw}\n${usage}`, ErrorCode.ConfigInvalid, {
+      option: name,
+    });
+  }
+  return value;
+}
+
+function optionalIntegerIn(name: string, raw: string | undefined, min: number, max: number, unit: string): number | undefined {
+  return raw === undefined ? undefined : integerIn(name, raw, min, min, max, unit);
+}
+
+export function parseBenchOptions(argv: readonly string[]): BenchOptions {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      options: {
+        hubs: { type: "string" },
+        inflight: { type: "string" },
+        payments: { type: "string" },
+        seconds: { type: "string" },
+        json: { type: "string" },
+        "no-stages": { type: "boolean" },
+        profile: { type: "boolean" },
+        "batch-max": { type: "string" },
+        help: { type: "boolean" },
+      },
+      strict: true,
+      allowPositionals: false,
+    });
+  } catch (error) {
+    throw new TapwireError(`${(error as Error).message}\n${usage}`, ErrorCode.ConfigInvalid);
+  }
+  const values = parsed.values;
+  if (values.help) throw new TapwireError(usage, ErrorCode.ConfigInvalid, { help: true });
+  return {
+    hubs: integerIn("hubs", values.hubs, benchDefaults.hubs, 1, 500, "hubs"),
+    inflight: integerIn("inflight", values.inflight, benchDefaults.inflight, 1, 256, "payments"),
+    payments: integerIn("payments", values.payments, benchDefaults.payments, 1, 10_000_000, "payments"),
+    seconds: integerIn("seconds", values.seconds, benchDefaults.seconds, 1, 600, "seconds"),
+    jsonPath: values.json,
+    stages: !values["no-stages"],
+    profile: values.profile ?? false,
+    batchMax: optionalIntegerIn("batch-max", values["batch-max"], 1, 10_000, "messages"),
+  };
+}

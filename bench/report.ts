@@ -1,0 +1,148 @@
+import { cpus, loadavg, platform, release, totalmem } from "node:os";
+import type { CpuSpent } from "./generator-protocol.ts";
+import type { BenchOptions } from "./options.ts";
+import type { ProfileSummary } from "./profile.ts";
+import type { LoadResult } from "./settlement-under-load.ts";
+import type { StageResult } from "./stages.ts";
+
+export const targetPaymentsPerSecond = 3_000;
+
+export interface MachineInfo {
+  cpuModel: string;
+  cpuCount: number;
+  nodeVersion: string;
+  platform: string;
+  release: string;
+  memoryMb: number;
+  /** 1-minute load average when the load started and when it ended: others' work shares these cores. */
+  loadAverage1mBefore: number;
+  loadAverage1mAfter: number;
+}
+
+export interface Headline {
+  approvedPerSecond: number;
+  meetsTarget: boolean;
+  /** CPU time each process spent per approved payment. */
+  nodeCpuUsPerPayment: number;
+  generatorCpuUsPerPayment: number;
+  nodeCoreShare: number;
+  generatorCoreShare: number;
+}
+
+export interface BenchReport {
+  startedAt: string;
+  machine: MachineInfo;
+  options: BenchOptions;
+  headline: Headline;
+  load: LoadResult;
+  stages: StageResult[];
+}
+
+export function machineInfo(loadAverage1mBefore: number): MachineInfo {
+  const list = cpus();
+  return {
+    cpuModel: list[0]?.model.trim() ?? "unknown",
+    cpuCount: list.length,
+    nodeVersion: process.version,
+    platform: platform(),
+    release: release(),
+    memoryMb: Math.round(totalmem() / 2 ** 20),
+    loadAverage1mBefore,
+    loadAverage1mAfter: loadAverage1m(),
+  };
+}
+
+export function loadAverage1m(): number {
+  return loadavg()[0] ?? 0;
+}
+
+export function headline(load: LoadResult): Headline {
+  const { generator, node } = load;
+  const approvedPerSecond = generator.elapsedMs > 0 ? (generator.approved / generator.elapsedMs) * 1000 : 0;
+  const perPayment = (cpu: { userMs: number; systemMs: number }) => (generator.approved > 0 ? ((cpu.userMs + cpu.systemMs) * 1000) / generator.approved : 0);
+  const share = (cpu: { userMs: number; systemMs: number }) => (generator.elapsedMs > 0 ? (cpu.userMs + cpu.systemMs) / generator.elapsedMs : 0);
+  return {
+    approvedPerSecond,
+    meetsTarget: approvedPerSecond >= targetPaymentsPerSecond,
+    nodeCpuUsPerPayment: perPayment(node.cpu),
+    generatorCpuUsPerPayment: perPayment(generator.cpu),
+    nodeCoreShare: share(node.cpu),
+    generatorCoreShare: share(generator.cpu),
+  };
+}
+
+const integer = (value: number) => Math.round(value).toLocaleString("en-US");
+const ms = (value: number) => value.toFixed(value < 10 ? 2 : 1);
+const percent = (value: number) => `${(value * 100).toFixed(0)}%`;
+
+function counts(record: Record<string, number>): string {
+  const entries = Object.entries(record);
+  return entries.length === 0 ? "none" : entries.map(([key, count]) => `${key} ×${count}`).join(", ");
+}
+
+function table(headers: string[], rows: string[][], rightAligned: ReadonlySet<number>): string {
+  const widths = headers.map((header, column) => Math.max(header.length, ...rows.map((row) => row[column]!.length)));
+  const line = (cells: string[]) => cells.map((cell, column) => (rightAligned.has(column) ? cell.padStart(widths[column]!) : cell.padEnd(widths[column]!))).join("  ");
+  return [line(headers), widths.map((width) => "-".repeat(width)).join("  "), ...rows.map(line)].join("\n");
+}
+
+function stageTable(stages: StageResult[]): string {
+  const sideTotals = new Map<string, number>();
+  for (const stage of stages) sideTotals.set(stage.side, (sideTotals.get(stage.side) ?? 0) + stage.usPerPayment);
+  const rows = stages.map((stage) => [
+    stage.stage,
+    stage.side,
+    stage.usPerPayment.toFixed(1),
+    percent(stage.usPerPayment / sideTotals.get(stage.side)!),
+    stage.note,
+  ]);
+  for (const [side, totalUs] of sideTotals) {
+    rows.push([`= sum: one core's ceiling ${integer(1e6 / totalUs)}/s`, side, totalUs.toFixed(1), "100%", ""]);
+  }
+  return table(["stage (isolated, one core)", "paid by", "µs/payment", "share", "note"], rows, new Set([2, 3]));
+}
+
+function profileTable(title: string, profile: ProfileSummary): string {
+  const areas = table(["area", "self ms", "share"], profile.byArea.map((e) => [e.name, integer(e.selfMs), percent(e.share)]), new Set([1, 2]));
+  const top = table(["function", "self ms", "share"], profile.topFunctions.map((e) => [e.name, integer(e.selfMs), percent(e.share)]), new Set([1, 2]));
+  return `${title} — ${integer(profile.sampledMs)} ms sampled\n${areas}\n\n${top}`;
+}
+
+export function renderReport(report: BenchReport): string {
+  const { options, machine, load, headline: head } = report;
+  const { generator, node, ledger } = load;
+  const cpuLine = (cpu: CpuSpent, usPerPayment: number, share: number) =>
+    `user ${integer(cpu.userMs)} + sys ${integer(cpu.systemMs)} ms = ${percent(share)} of a core, ${integer(usPerPayment)} µs/payment; ` +
+    `loop busy ${percent(cpu.eventLoopUtilization)}` +
+    (cpu.runQueueWaitMs !== undefined ? `, waited ${integer(cpu.runQueueWaitMs)} ms for a core` : "") +
+    `, ${integer(cpu.voluntaryContextSwitches)} blocking waits`;
+  const rows = [
+    ["approved payments/s", `${integer(head.approvedPerSecond)}  (target ≥ ${integer(targetPaymentsPerSecond)}: ${head.meetsTarget ? "met" : "NOT met"})`],
+    ["approved / sent", `${integer(generator.approved)} / ${integer(generator.sent)} in ${ms(generator.elapsedMs / 1000)} s`],
+    ["declined", counts(generator.declinedByCode)],
+    ["failed", counts(generator.failedByCode)],
+    [
+      "request→decision ms",
+      `p50 ${ms(generator.latency.p50Ms)}  p90 ${ms(generator.latency.p90Ms)}  p99 ${ms(generator.latency.p99Ms)}  max ${ms(generator.latency.maxMs)}  mean ${ms(generator.latency.meanMs)}`,
+    ],
+    ["CPU settlement node", cpuLine(node.cpu, head.nodeCpuUsPerPayment, head.nodeCoreShare)],
+    ["CPU load generator", cpuLine(generator.cpu, head.generatorCpuUsPerPayment, head.generatorCoreShare)],
+    [
+      "ledger",
+      `invariants hold (${integer(ledger.invariants.transfers)} transfers, sums zero); payment transfers ${integer(ledger.paymentTransfers)} ${ledger.consistent ? "=" : "≠"} approved ${integer(generator.approved)}`,
+    ],
+    ["hubs connected in", `${integer(load.connectMs)} ms`],
+  ];
+  const sections = [
+    `tapwire bench — ${options.hubs} hubs × ${options.inflight} in flight, ≤ ${integer(options.payments)} payments or ≤ ${options.seconds} s; ` +
+      `embedded aedes over mTLS on 127.0.0.1, SQLite WAL synchronous=FULL${options.batchMax ? `, batchMax ${options.batchMax}` : ""}`,
+    `machine: ${machine.cpuModel} × ${machine.cpuCount}, node ${machine.nodeVersion}, ${machine.platform} ${machine.release}; ` +
+      `1-min load average ${machine.loadAverage1mBefore.toFixed(2)} before, ${machine.loadAverage1mAfter.toFixed(2)} after` +
+      (machine.loadAverage1mBefore > 0.5 ? " (other work was running: expect lower, noisier numbers)" : ""),
+    table(["measure", "value"], rows, new Set()),
+  ];
+  if (report.stages.length > 0) sections.push(`Where the time goes (each stage alone):\n${stageTable(report.stages)}`);
+  if (node.profile) sections.push(profileTable("CPU profile, settlement node (broker + service) during the load", node.profile));
+  if (generator.profile) sections.push(profileTable("CPU profile, load generator during the load", generator.profile));
+  return sections.join("\n\n");
+}

@@ -1,0 +1,49 @@
+/**
+ * `npm run bench`: N simulated hubs (a forked process) against a settlement node (this process: embedded aedes
+ * broker over mTLS + settlement service on SQLite), all on loopback. Prints a table and writes JSON.
+ * See `npm run bench -- --help` for the flags.
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { ErrorCode, isTapwireError } from "../protocol/errors.ts";
+import { parseBenchOptions, type BenchOptions } from "./options.ts";
+import { headline, loadAverage1m, machineInfo, renderReport, type BenchReport } from "./report.ts";
+import { runUnderLoad } from "./settlement-under-load.ts";
+import { measureStages } from "./stages.ts";
+
+const resultsDir = join(dirname(fileURLToPath(import.meta.url)), "results");
+
+function defaultJsonPath(startedAt: string): string {
+  return join(resultsDir, `${startedAt.replace(/[:.]/g, "-")}.json`);
+}
+
+async function bench(options: BenchOptions): Promise<BenchReport> {
+  const startedAt = new Date().toISOString();
+  const loadBefore = loadAverage1m();
+  const stages = options.stages ? await measureStages() : [];
+  const load = await runUnderLoad(options);
+  return { startedAt, machine: machineInfo(loadBefore), options, headline: headline(load), load, stages };
+}
+
+async function main(): Promise<number> {
+  let options: BenchOptions;
+  try {
+    options = parseBenchOptions(process.argv.slice(2));
+  } catch (error) {
+    if (isTapwireError(error) && error.code === ErrorCode.ConfigInvalid) {
+      console.error(error.message);
+      return error.context?.["help"] ? 0 : 2;
+    }
+    throw error;
+  }
+  const report = await bench(options);
+  console.log(renderReport(report));
+  const jsonPath = options.jsonPath ?? defaultJsonPath(report.startedAt);
+  mkdirSync(dirname(jsonPath), { recursive: true });
+  writeFileSync(jsonPath, `${JSON.stringify(report, null, 2)}\n`);
+  console.log(`\nJSON: ${jsonPath}`);
+  return report.load.ledger.consistent ? 0 : 1;
+}
+
+process.exitCode = await main();

@@ -1,0 +1,138 @@
+import { fork, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { SettlementNode } from "../broker/settlement-node.ts";
+import { merchantAccountId } from "../broker/ledger/ledger.ts";
+import { assert } from "../protocol/assert.ts";
+import { ErrorCode, TapwireError } from "../protocol/errors.ts";
+import type { InvariantReport } from "../broker/ledger/ledger.ts";
+import type { CpuSpent, GeneratorMessage, GeneratorReport, HubIdentity, ParentMessage, SetupMessage } from "./generator-protocol.ts";
+import type { BenchOptions } from "./options.ts";
+import { CpuProfile, type ProfileSummary } from "./profile.ts";
+import { CpuMeter } from "./stats.ts";
+
+export interface LoadResult {
+  generator: GeneratorReport;
+  /** The settlement process: embedded aedes broker, ServiceLink, SettlementService, SQLite. */
+  node: { cpu: CpuSpent; profile?: ProfileSummary };
+  connectMs: number;
+  ledger: { invariants: InvariantReport; paymentTransfers: number; merchantBalanceMinor: number; consistent: boolean };
+}
+
+const currency = "EUR";
+const merchantId = "m1";
+const amountMinor = 100;
+const connectTimeoutMs = 20_000;
+const decisionTimeoutMs = 10_000;
+/** After the load's own deadline, how long the generator may take to drain and report. */
+const reportGraceMs = decisionTimeoutMs + 10_000;
+
+async function enrolHubs(node: SettlementNode, options: BenchOptions): Promise<HubIdentity[]> {
+  node.registry.enrollMerchant({ merchantId, currency });
+  const identities: HubIdentity[] = [];
+  for (let index = 1; index <= options.hubs; index += 1) {
+    const hubId = `h${index}`;
+    const walletId = `w${index}`;
+    const hub = await node.enrollHub({ hubId, merchantId });
+    const wallet = await node.enrollWallet({ walletId, currency, perPaymentMaxMinor: amountMinor });
+    // Enough for every payment of the run to land on this one wallet: funds never decline a payment.
+    node.registry.fundWallet(walletId, options.payments * amountMinor);
+    assert(hub.keyPem !== undefined && wallet.keyPem !== undefined, "enrolment generated the keys");
+    identities.push({ hubId, merchantId, certPem: hub.certPem, keyPem: hub.keyPem, walletId, walletKeyPem: wallet.keyPem });
+  }
+  return identities;
+}
+
+function nextFrom(child: ChildProcess, timeoutMs: number, what: string): Promise<GeneratorMessage> {
+  return new Promise((resolve, reject) => {
+    const cleanup = () => {
+      clearTimeout(timer);
+      child.off("message", onMessage);
+      child.off("exit", onExit);
+    };
+    const onMessage = (message: unknown) => {
+      cleanup();
+      const received = message as GeneratorMessage;
+      if (received.type === "failed") reject(new TapwireError(`load generator failed: ${received.message}`, (received.code as ErrorCode | undefined) ?? ErrorCode.Offline));
+      else resolve(received);
+    };
+    const onExit = (code: number | null) => {
+      cleanup();
+      reject(new TapwireError(`load generator exited (${code}) while waiting for ${what}`, ErrorCode.Offline));
+    };
+    const timer = setTimeout(() => {
+      cleanup();
+      reject(new TapwireError(`load generator sent no ${what} within ${timeoutMs} ms`, ErrorCode.DecisionTimeout));
+    }, timeoutMs);
+    child.on("message", onMessage);
+    child.once("exit", onExit);
+  });
+}
+
+function tell(child: ChildProcess, message: ParentMessage): void {
+  child.send(message);
+}
+
+/**
+ * Starts a settlement node (broker + service, this process) on a temp dir and loopback, enrols the hubs and
+ * their wallets, forks the load generator, runs the load, then proves the books: invariants hold and there is
+ * exactly one payment transfer per approved payment.
+ */
+export async function runUnderLoad(options: BenchOptions): Promise<LoadResult> {
+  const dataDir = mkdtempSync(join(tmpdir(), "tapwire-bench-"));
+  const node = new SettlementNode({
+    dataDir,
+    host: "127.0.0.1",
+    port: 0,
+    settlement: { ...(options.batchMax ? { batchMax: options.batchMax } : {}) },
+  });
+  let child: ChildProcess | undefined;
+  try {
+    await node.start();
+    const hubs = await enrolHubs(node, options);
+    child = fork(new URL("./load-generator.ts", import.meta.url), [], { execArgv: process.execArgv, stdio: ["ignore", "inherit", "inherit", "ipc"] });
+    const setup: SetupMessage = {
+      type: "setup",
+      url: node.url,
+      caPem: node.pki.ca.certPem,
+      servicePublicKeyPem: node.service.publicKey.export({ type: "spki", format: "pem" }).toString(),
+      currency,
+      hubs,
+      inflight: options.inflight,
+      paymentsMax: options.payments,
+      durationMs: options.seconds * 1000,
+      amountMinor,
+      decisionTimeoutMs,
+      connectTimeoutMs,
+      profile: options.profile,
+    };
+    tell(child, setup);
+    const ready = await nextFrom(child, connectTimeoutMs * 2, "ready");
+    assert(ready.type === "ready", `expected ready, got ${ready.type}`);
+    const transfersBefore = node.service.ledger.transferCount();
+    const profile = options.profile ? new CpuProfile() : undefined;
+    await profile?.start();
+    const meter = new CpuMeter();
+    tell(child, { type: "go" });
+    const done = await nextFrom(child, options.seconds * 1000 + reportGraceMs, "report");
+    const cpu = meter.stop();
+    const nodeProfile = await profile?.stop();
+    assert(done.type === "done", `expected done, got ${done.type}`);
+    const generator = done.report;
+    const invariants = node.service.ledger.checkInvariants();
+    const paymentTransfers = node.service.ledger.transferCount() - transfersBefore;
+    const merchantBalanceMinor = node.service.ledger.balanceOf(merchantAccountId(merchantId));
+    const consistent = paymentTransfers === generator.approved && merchantBalanceMinor === generator.approved * amountMinor;
+    return {
+      generator,
+      node: { cpu, ...(nodeProfile ? { profile: nodeProfile } : {}) },
+      connectMs: ready.connectMs,
+      ledger: { invariants, paymentTransfers, merchantBalanceMinor, consistent },
+    };
+  } finally {
+    child?.kill();
+    await node.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
