@@ -2,6 +2,8 @@ import { errorCodeName, isTapwireError } from "../protocol/errors.ts";
 import { glassesHubCommand, glassesHubUsage } from "./glasses-hub.ts";
 import { enrollUsage, hubEnrollCommand, merchantAddCommand, walletEnrollCommand } from "./enroll.ts";
 import { settleCommand, settleUsage } from "./settle.ts";
+import { hubCommand, hubUsage } from "./hub.ts";
+import { simServeCommand, simServeUsage } from "./sim-serve.ts";
 
 type Command = (argv: string[]) => Promise<number>;
 
@@ -12,9 +14,11 @@ const commands: Record<string, Command> = {
   "hub enroll": hubEnrollCommand,
   "wallet enroll": walletEnrollCommand,
   "glasses-hub": glassesHubCommand,
+  hub: hubCommand,
+  "sim serve": simServeCommand,
 };
 
-const usage = ["usage:", settleUsage, enrollUsage, glassesHubUsage].join("\n");
+const usage = ["usage:", settleUsage, enrollUsage, glassesHubUsage, hubUsage, simServeUsage].join("\n");
 
 async function main(argv: string[]): Promise<number> {
   const two = argv.slice(0, 2).join(" ");

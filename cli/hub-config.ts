@@ -1,0 +1,197 @@
+import { readFileSync } from "node:fs";
+import { dirname, isAbsolute, resolve } from "node:path";
+import { z } from "zod";
+import { defaultHubConfig, type HubConfig } from "../device/hub/hub-machine.ts";
+import { defaultTapTiming, validateTapConfig, type TapTiming } from "../device/tap/tap-config.ts";
+import { parseHubPanelConfig, type HubPanelConfig } from "../firmware-bridge/gpio/hub-panel-config.ts";
+import { ErrorCode, isTapwireError, TapwireError } from "../protocol/errors.ts";
+import { idSchema } from "../protocol/ids.ts";
+
+/** Baud rates the serial opener accepts. */
+const baudRates = [9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600] as const;
+
+const milliseconds = (min: number, max: number) =>
+  z
+    .number({ error: `must be a whole number of milliseconds between ${min} and ${max}` })
+    .int(`must be a whole number of milliseconds between ${min} and ${max}`)
+    .min(min, `must be between ${min} and ${max} milliseconds`)
+    .max(max, `must be between ${min} and ${max} milliseconds`);
+
+const filePath = z.string({ error: "must be a file path" }).min(1, "must be a file path");
+
+/** A device path (`/dev/ttyS0`, `/dev/serial/by-id/…`, `COM3`) or `tcp://host:port` for a served simulator. */
+const serialPath = z
+  .string({ error: "must be a device path or tcp://host:port" })
+  .min(1, "must be a device path or tcp://host:port")
+  .refine((path) => !path.startsWith("tcp://") || /^tcp:\/\/[^:/\s]+:\d{1,5}$/.test(path), "must be tcp://host:port with a port number");
+
+const baudRate = z
+  .number({ error: `must be one of ${baudRates.join(", ")}` })
+  .refine((rate) => (baudRates as readonly number[]).includes(rate), `must be one of ${baudRates.join(", ")}`);
+
+const brokerSchema = z.strictObject({
+  /** `mqtts://host:port`: mutual TLS only. */
+  url: z.string({ error: "must be an mqtts://host:port URL" }).regex(/^mqtts:\/\/[^\s/]+:\d{1,5}$/, "must be an mqtts://host:port URL"),
+  caFile: filePath,
+  certFile: filePath,
+  keyFile: filePath,
+  servicePublicKeyFile: filePath,
+  /** 4 for the embedded aedes broker, 5 for Mosquitto. */
+  protocolVersion: z.union([z.literal(4), z.literal(5)], { error: "must be 4 or 5" }).default(4),
+});
+
+const nfcSchema = z.strictObject({
+  path: serialPath,
+  baudRate: baudRate.default(115200),
+  openTimeoutMs: milliseconds(1, 60_000).default(2_000),
+  /** One APDU round trip with a phone before it counts as gone. */
+  apduTimeoutMs: milliseconds(10, 10_000).default(500),
+  /** Reads of one sale after a phone was pulled away mid-read. */
+  readAttemptsMax: z.number({ error: "must be a whole number between 1 and 20" }).int("must be a whole number between 1 and 20").min(1, "must be between 1 and 20").max(20, "must be between 1 and 20").default(5),
+});
+
+/** The panel's own settings (pins, wiring, timings) are HubPanel's; path and baudRate say where it is. */
+const panelSchema = z
+  .looseObject({
+    path: serialPath,
+    baudRate: baudRate.default(57600),
+  })
+  .transform(({ path, baudRate, ...panel }) => ({ path, baudRate, panel: panel as unknown }));
+
+const timingsSchema = z
+  .strictObject({
+    tapTimeoutMs: z.number().optional(),
+    decisionTimeoutMs: z.number().optional(),
+    resultDisplayMs: z.number().optional(),
+    requestTtlMs: z.number().optional(),
+    reversalTtlMs: z.number().optional(),
+    reversalAttemptsMax: z.number().optional(),
+    reversalBackoffBaseMs: z.number().optional(),
+    reversalBackoffMaxMs: z.number().optional(),
+    connectTimeoutMs: milliseconds(100, 120_000).optional(),
+    reconnectBackoffBaseMs: milliseconds(10, 60_000).optional(),
+    reconnectBackoffMaxMs: milliseconds(10, 3_600_000).optional(),
+    reconnectAttemptsMax: z.number().int("must be a whole number between 1 and 1000").min(1, "must be between 1 and 1000").max(1_000, "must be between 1 and 1000").optional(),
+    failedCooldownMs: milliseconds(1_000, 86_400_000).optional(),
+  })
+  .prefault({});
+
+const hubFileSchema = z.strictObject({
+  hubId: idSchema,
+  merchantId: idSchema,
+  broker: brokerSchema,
+  nfc: nfcSchema,
+  panel: panelSchema,
+  /** The seq counter file; it must survive restarts (the service refuses a repeated seq). */
+  seqFile: filePath,
+  timings: timingsSchema,
+});
+
+export interface HubFileConfig {
+  hubId: string;
+  merchantId: string;
+  broker: z.output<typeof brokerSchema>;
+  nfc: z.output<typeof nfcSchema>;
+  panel: { path: string; baudRate: number; config: HubPanelConfig };
+  seqFile: string;
+  tap: TapTiming;
+  hub: HubConfig;
+}
+
+function invalid(details: string[]): TapwireError {
+  return new TapwireError(`invalid hub config: ${details.join("; ")}`, ErrorCode.ConfigInvalid, { details });
+}
+
+/**
+ * Validates a hub config (parsed JSON) and fills defaults; relative file paths are taken from `baseDir` (the
+ * config file's folder). Fails with ConfigInvalid listing every problem as `path: message`.
+ */
+export function parseHubConfig(input: unknown, baseDir: string): HubFileConfig {
+  const result = hubFileSchema.safeParse(input);
+  if (!result.success) {
+    throw invalid(result.error.issues.map((issue) => `${issue.path.join(".") || "(config)"}: ${issue.message}`));
+  }
+  const config = result.data;
+  const details: string[] = [];
+  const panelConfig = nested("panel", details, () => parseHubPanelConfig(config.panel.panel));
+  const { connectTimeoutMs, reconnectBackoffBaseMs, reconnectBackoffMaxMs, reconnectAttemptsMax, failedCooldownMs, ...tapTimings } = config.timings;
+  const tap = { ...defaultTapTiming, ...definedOnly(tapTimings) };
+  nested("timings", details, () => validateTapConfig({ hubId: config.hubId, merchantId: config.merchantId, ...tap }));
+  const hub = { ...defaultHubConfig, ...definedOnly({ connectTimeoutMs, reconnectBackoffBaseMs, reconnectBackoffMaxMs, reconnectAttemptsMax, failedCooldownMs }) };
+  if (hub.reconnectBackoffMaxMs < hub.reconnectBackoffBaseMs) details.push("timings.reconnectBackoffMaxMs: must be at least reconnectBackoffBaseMs");
+  if (details.length > 0 || panelConfig === undefined) throw invalid(details);
+  const file = (path: string) => (isAbsolute(path) ? path : resolve(baseDir, path));
+  return {
+    hubId: config.hubId,
+    merchantId: config.merchantId,
+    broker: {
+      ...config.broker,
+      caFile: file(config.broker.caFile),
+      certFile: file(config.broker.certFile),
+      keyFile: file(config.broker.keyFile),
+      servicePublicKeyFile: file(config.broker.servicePublicKeyFile),
+    },
+    nfc: config.nfc,
+    panel: { path: config.panel.path, baudRate: config.panel.baudRate, config: panelConfig },
+    seqFile: file(config.seqFile),
+    tap,
+    hub,
+  };
+}
+
+/** Reads and validates a JSON config file; ConfigInvalid when it cannot be read or is not JSON. */
+export function loadHubConfig(path: string): HubFileConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (error) {
+    throw invalid([`(config): cannot read ${path}: ${(error as Error).message}`]);
+  }
+  let input: unknown;
+  try {
+    input = JSON.parse(text);
+  } catch (error) {
+    throw invalid([`(config): ${path} is not valid JSON: ${(error as Error).message}`]);
+  }
+  return parseHubConfig(input, dirname(resolve(path)));
+}
+
+export interface HubSecrets {
+  caPem: string;
+  certPem: string;
+  keyPem: string;
+  servicePublicKeyPem: string;
+}
+
+/** Reads the broker's PEM files; ConfigInvalid naming each one that cannot be read. */
+export function readHubSecrets(broker: HubFileConfig["broker"]): HubSecrets {
+  const details: string[] = [];
+  const read = (key: "caFile" | "certFile" | "keyFile" | "servicePublicKeyFile"): string => {
+    try {
+      return readFileSync(broker[key], "utf8");
+    } catch (error) {
+      details.push(`broker.${key}: cannot read ${broker[key]}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+      return "";
+    }
+  };
+  const secrets = { caPem: read("caFile"), certPem: read("certFile"), keyPem: read("keyFile"), servicePublicKeyPem: read("servicePublicKeyFile") };
+  if (details.length > 0) throw invalid(details);
+  return secrets;
+}
+
+/** Runs a validator of another module, prefixing its `path: message` details with `prefix.`. */
+function nested<T>(prefix: string, details: string[], validate: () => T): T | undefined {
+  try {
+    return validate();
+  } catch (error) {
+    if (!isTapwireError(error, ErrorCode.ConfigInvalid)) throw error;
+    const context = error.context ?? {};
+    const found = (context["details"] ?? context["problems"]) as string[] | undefined;
+    details.push(...(found ?? [error.message]).map((detail) => `${prefix}.${detail}`));
+    return undefined;
+  }
+}
+
+function definedOnly<T extends object>(values: T): { [K in keyof T]: Exclude<T[K], undefined> } {
+  return Object.fromEntries(Object.entries(values).filter(([, value]) => value !== undefined)) as { [K in keyof T]: Exclude<T[K], undefined> };
+}

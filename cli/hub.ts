@@ -1,0 +1,201 @@
+import { createInterface } from "node:readline";
+import type { Readable, Writable } from "node:stream";
+import { SerialPort } from "serialport";
+import { FileSeqStore } from "../device/hub/file-seq-store.ts";
+import type { TapMode } from "../device/tap/tap-machine.ts";
+import { TapHub, type TapHubView } from "../device/tap-hub.ts";
+import { KeyFileHubSigner } from "../firmware-bridge/adapters/key-file-signer.ts";
+import { MqttSettlementLink } from "../firmware-bridge/adapters/mqtt-settlement-link.ts";
+import { PanelIndicator } from "../firmware-bridge/adapters/panel-indicator.ts";
+import { RetryingTapReader } from "../firmware-bridge/adapters/retrying-tap-reader.ts";
+import { HubPanel, type FirmataTransport } from "../firmware-bridge/gpio/hub-panel.ts";
+import { NfcTapReader } from "../firmware-bridge/nfc/nfc-tap-reader.ts";
+import { Pn532 } from "../firmware-bridge/nfc/pn532.ts";
+import { openSerialPort } from "../firmware-bridge/serial/open-serial-port.ts";
+import type { SerialPortLike } from "../firmware-bridge/serial/serial-port.ts";
+import { ErrorCode, TapwireError, errorCodeName, isTapwireError } from "../protocol/errors.ts";
+import { importPublicPem } from "../protocol/keys.ts";
+import { currencyExponents, formatMoney, isCurrency, amountMinorMax } from "../protocol/money.ts";
+import { systemClock, systemRandom } from "../protocol/sources.ts";
+import { parseFlags, requireFlag } from "./args.ts";
+import { loadHubConfig, readHubSecrets, type HubFileConfig, type HubSecrets } from "./hub-config.ts";
+
+export const hubUsage = `tapwire hub --config hub.json
+  Runs a tap hub on real hardware: the PN532 on nfc.path (/dev/ttyS0, /dev/serial/by-id/…, or tcp://127.0.0.1:N
+  from \`tapwire sim serve pn532\`), the Firmata status panel on panel.path, and the settlement broker. Reads
+  sales from stdin, one per line: \`12.50 EUR reader\`, \`9.99 EUR tag\`, \`cancel\`, \`status\`, \`quit\`.`;
+
+export type HubInput =
+  | { kind: "sale"; amountMinor: number; currency: string; mode: TapMode }
+  | { kind: "cancel" }
+  | { kind: "status" }
+  | { kind: "quit" };
+
+/** `12.50 EUR reader` → 1250 minor units; decimal text is converted digit by digit, never through a float. */
+export function parseHubInput(line: string): HubInput {
+  const words = line.trim().split(/\s+/);
+  const [first, currency, modeWord, ...rest] = words;
+  if (words.length === 1 && (first === "cancel" || first === "status" || first === "quit")) return { kind: first };
+  if (first === undefined || currency === undefined || rest.length > 0) {
+    throw new TapwireError(`expected "AMOUNT CURRENCY [reader|tag]", "cancel", "status" or "quit", got ${JSON.stringify(line)}`, ErrorCode.ConfigInvalid);
+  }
+  if (!isCurrency(currency)) throw new TapwireError(`unknown currency ${JSON.stringify(currency)}`, ErrorCode.UnknownCurrency);
+  const mode = modeWord ?? "reader";
+  if (mode !== "reader" && mode !== "tag") throw new TapwireError(`mode must be reader or tag, got ${JSON.stringify(mode)}`, ErrorCode.ConfigInvalid);
+  return { kind: "sale", amountMinor: parseAmountMinor(first, currencyExponents[currency]!), currency, mode };
+}
+
+function parseAmountMinor(text: string, exponent: number): number {
+  const match = /^(\d{1,15})(?:\.(\d+))?$/.exec(text);
+  const fraction = match?.[2] ?? "";
+  if (!match || fraction.length > exponent) {
+    throw new TapwireError(`amount ${JSON.stringify(text)} needs at most ${exponent} decimal places`, ErrorCode.InvalidMoney);
+  }
+  const amountMinor = Number(match[1]! + fraction.padEnd(exponent, "0"));
+  if (!Number.isSafeInteger(amountMinor) || amountMinor < 1 || amountMinor > amountMinorMax) {
+    throw new TapwireError(`amount ${text} outside 1..${amountMinorMax} minor units`, ErrorCode.InvalidMoney);
+  }
+  return amountMinor;
+}
+
+/** One line per change a cashier cares about. */
+export function describeView(view: TapHubView): string {
+  const { tap } = view;
+  const sale = tap.sale ? ` ${formatMoney(tap.sale)} (${tap.sale.mode})` : "";
+  const code = tap.lastDecisionCode ? ` E${tap.lastDecisionCode} ${errorCodeName(tap.lastDecisionCode)}` : "";
+  const refusal = tap.refusal && tap.state === "idle" ? ` refused: E${tap.refusal.code} ${errorCodeName(tap.refusal.code)}` : "";
+  return `hub ${view.hub}, ${tap.online ? "online" : "offline"}: ${tap.state}${sale}${code}${refusal}`;
+}
+
+export interface RunningHub {
+  hub: TapHub;
+  stop(): Promise<void>;
+}
+
+/** Opens the NFC reader, the panel and the broker link from a validated config and starts the hub connecting. */
+export async function startHub(config: HubFileConfig, secrets: HubSecrets): Promise<RunningHub> {
+  const undo: Array<() => Promise<void> | void> = [];
+  const stop = async () => {
+    for (const step of undo.splice(0).reverse()) await step();
+  };
+  try {
+    const seq = new FileSeqStore(config.seqFile);
+    seq.start();
+    undo.push(() => seq.stop());
+
+    const nfcPort = await openSerialPort({ path: config.nfc.path, baudRate: config.nfc.baudRate, openTimeoutMs: config.nfc.openTimeoutMs });
+    undo.push(() => closePort(nfcPort));
+    const pn532 = new Pn532(nfcPort);
+    await pn532.start();
+    undo.push(() => pn532.stop());
+
+    const panelTransport = await openPanelTransport(config);
+    undo.push(() => closePort(panelTransport));
+    const panel = new HubPanel(panelTransport, config.panel.config);
+    await panel.start();
+    undo.push(() => panel.stop());
+
+    const settlement = new MqttSettlementLink({
+      link: {
+        url: config.broker.url,
+        tls: { caPem: secrets.caPem, certPem: secrets.certPem, keyPem: secrets.keyPem },
+        principal: { kind: "hub", id: config.hubId },
+        protocolVersion: config.broker.protocolVersion,
+        servicePublicKey: importPublicPem(secrets.servicePublicKeyPem),
+      },
+      connectTimeoutMs: config.hub.connectTimeoutMs,
+    });
+    undo.push(() => settlement.stop());
+    const reader = new RetryingTapReader(
+      new NfcTapReader(pn532, {
+        clock: systemClock,
+        random: systemRandom,
+        waitForCardMs: config.tap.tapTimeoutMs,
+        apduTimeoutMs: config.nfc.apduTimeoutMs,
+        presentTimeoutMs: config.tap.tapTimeoutMs,
+      }),
+      { readAttemptsMax: config.nfc.readAttemptsMax },
+    );
+    const hub = new TapHub(
+      {
+        reader,
+        indicator: new PanelIndicator(panel),
+        settlement,
+        link: settlement,
+        signer: KeyFileHubSigner.fromPem(secrets.keyPem),
+        seq,
+        clock: systemClock,
+        random: systemRandom,
+      },
+      { hubId: config.hubId, merchantId: config.merchantId, timing: config.tap, hub: config.hub },
+    );
+    hub.start();
+    undo.push(() => hub.stop());
+    return { hub, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+/** A Firmata board on a real serial port, or a served virtual one over tcp://. */
+async function openPanelTransport(config: HubFileConfig): Promise<FirmataTransport & SerialPortLike> {
+  const { path, baudRate } = config.panel;
+  if (path.startsWith("tcp://")) return (await openSerialPort({ path, baudRate, openTimeoutMs: config.nfc.openTimeoutMs })) as FirmataTransport & SerialPortLike;
+  return new SerialPort({ path, baudRate, autoOpen: true });
+}
+
+function closePort(port: SerialPortLike): Promise<void> {
+  if (!port.isOpen) return Promise.resolve();
+  return new Promise((resolve) => port.close(() => resolve()));
+}
+
+/** Feeds stdin lines to the hub and prints every state change until `quit`, end of input or a signal. */
+export async function runHubConsole(hub: TapHub, input: Readable, output: Writable, signal: AbortSignal): Promise<void> {
+  let last = "";
+  const unsubscribe = hub.subscribe((view) => {
+    const line = describeView(view);
+    if (line !== last) output.write(`${line}\n`);
+    last = line;
+  });
+  const lines = createInterface({ input, terminal: false });
+  const done = new Promise<void>((resolve) => {
+    lines.once("close", resolve);
+    signal.addEventListener("abort", () => resolve(), { once: true });
+  });
+  lines.on("line", (line) => {
+    if (line.trim() === "") return;
+    try {
+      const command = parseHubInput(line);
+      if (command.kind === "quit") lines.close();
+      else if (command.kind === "cancel") hub.cancel();
+      else if (command.kind === "status") output.write(`${describeView(hub.view())}\n`);
+      else hub.setAmount(command.amountMinor, command.currency, command.mode);
+    } catch (error) {
+      if (!isTapwireError(error)) throw error;
+      output.write(`E${error.code} ${errorCodeName(error.code)}: ${error.message}\n`);
+    }
+  });
+  await done;
+  unsubscribe();
+  lines.close();
+}
+
+export async function hubCommand(argv: string[]): Promise<number> {
+  const { values } = parseFlags(argv, { config: { type: "string" } });
+  const config = loadHubConfig(requireFlag(values.config, "config"));
+  const running = await startHub(config, readHubSecrets(config.broker));
+  process.stdout.write(`tapwire hub ${config.hubId} started; type "12.50 EUR reader", "9.99 EUR tag", "cancel" or "quit"\n`);
+  const stopping = new AbortController();
+  const onSignal = () => stopping.abort();
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  try {
+    await runHubConsole(running.hub, process.stdin, process.stdout, stopping.signal);
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+    await running.stop();
+  }
+  return 0;
+}
