@@ -99,11 +99,26 @@ export const batchCloseSchema = z.object({
 });
 export type BatchClose = z.infer<typeof batchCloseSchema>;
 
+/**
+ * The person's answer to `step_up_required` at a glasses hub: a fresh biometric assertion (payer), bound to
+ * the held payment. `answer` defaults to approve (a hub that gives up sends a reversal instead).
+ */
+export const hubStepUpApprovalSchema = z.object({
+  type: z.literal("step_up_approval"),
+  ...hubRequestBase,
+  paymentRequestId: idSchema,
+  caseId: idSchema.optional(),
+  answer: z.enum(["approve", "deny"]).optional(),
+  payer: payerCredentialSchema,
+});
+export type HubStepUpApproval = z.infer<typeof hubStepUpApprovalSchema>;
+
 export const hubRequestSchema = z.discriminatedUnion("type", [
   paymentRequestSchema,
   refundRequestSchema,
   reversalRequestSchema,
   batchCloseSchema,
+  hubStepUpApprovalSchema,
 ]);
 export type HubRequest = z.infer<typeof hubRequestSchema>;
 

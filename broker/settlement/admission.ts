@@ -1,17 +1,24 @@
-import type { Sign1Parts } from "../../protocol/cose.ts";
+import { verifySign1, type Sign1Parts } from "../../protocol/cose.ts";
 import { decodeBody } from "../../protocol/cbor.ts";
 import { openMessage, readEnvelope } from "../../protocol/envelope.ts";
 import { ErrorCode, TapwireError, isTapwireError } from "../../protocol/errors.ts";
 import { isId } from "../../protocol/ids.ts";
 import {
+  bodyHash,
   hubRequestSchema,
+  parseBody,
   tagOfferSchema,
   walletTagPaymentSchema,
   type HubRequest,
   type TagOffer,
   type WalletTagPayment,
 } from "../../protocol/messages.ts";
-import type { ClientKind } from "../../protocol/topics.ts";
+import { agentPaymentSchema, importAgentKey, mandateRevokeSchema, parseOpenMandate, type AgentPayment, type MandateRevoke, type OpenMandate } from "../../protocol/mandates.ts";
+import { disputeOpenSchema, walletStepUpApprovalSchema, type DisputeOpen, type WalletStepUpApproval } from "../../protocol/review.ts";
+import { principalName, type ClientKind } from "../../protocol/topics.ts";
+import { sha256 } from "../evidence/evidence-store.ts";
+import type { AgentRegistry } from "../agents/agent-registry.ts";
+import type { MandateStore } from "../agents/mandate-store.ts";
 import type { Registry } from "../registry/registry.ts";
 import { describeUnverified, type RequestSummary } from "./decisions.ts";
 
@@ -32,9 +39,11 @@ export interface Recipient {
  * signatures. Everything that depends on state that can change (revocation, seq, idempotency, balances) is
  * checked again, or for the first time, inside the transaction.
  */
+export type WalletMessage = OpenMandate | MandateRevoke | WalletStepUpApproval | DisputeOpen;
+
 export type Admission =
   | { outcome: "refused"; summary: RequestSummary; error: TapwireError; recipients: Recipient[] }
-  | { outcome: "hub_request"; hubId: string; request: HubRequest; hash: Uint8Array; summary: RequestSummary }
+  | { outcome: "hub_request"; hubId: string; request: HubRequest; hash: Uint8Array; summary: RequestSummary; bytes: Uint8Array }
   | {
       outcome: "wallet_tag";
       walletId: string;
@@ -43,20 +52,35 @@ export type Admission =
       offer: TagOffer;
       hash: Uint8Array;
       summary: RequestSummary;
+      bytes: Uint8Array;
+    }
+  | { outcome: "wallet_request"; walletId: string; message: WalletMessage; hash: Uint8Array; summary: RequestSummary; bytes: Uint8Array }
+  | {
+      outcome: "agent_payment";
+      agentId: string;
+      payment: AgentPayment;
+      hash: Uint8Array;
+      /** SHA-256 of the closed mandate's bytes as received: the copy-detection key, consumed once. */
+      closedHash: Uint8Array;
+      summary: RequestSummary;
+      bytes: Uint8Array;
     };
 
-export function admit(inbound: Inbound, registry: Registry): Admission {
+/** What admission reads; all of it is re-checked inside the transaction where it could have changed. */
+export interface AdmissionDeps {
+  registry: Registry;
+  agents: AgentRegistry;
+  mandates: MandateStore;
+}
+
+export function admit(inbound: Inbound, deps: AdmissionDeps): Admission {
   switch (inbound.kind) {
     case "hub":
-      return admitHub(inbound, registry);
+      return admitHub(inbound, deps.registry);
     case "wallet":
-      return admitWallet(inbound, registry);
+      return unverifiedType(inbound.payload) === "wallet_tag_payment" ? admitWallet(inbound, deps.registry) : admitWalletRequest(inbound, deps.registry);
     case "agent":
-      return refused(
-        new TapwireError("agent requests are not handled by this settlement service", ErrorCode.UnsupportedRequest),
-        describeUnverified(undefined, inbound.id),
-        inbound,
-      );
+      return admitAgent(inbound, deps);
   }
 }
 
@@ -79,7 +103,7 @@ function admitHub(inbound: Inbound, registry: Registry): Admission {
       });
     }
     const summary: RequestSummary = { hubId: hub.hubId, requestId: body.requestId, requestType: body.type, requestHash: hash };
-    return { outcome: "hub_request", hubId: hub.hubId, request: body, hash, summary };
+    return { outcome: "hub_request", hubId: hub.hubId, request: body, hash, summary, bytes: inbound.payload };
   } catch (error) {
     if (!isTapwireError(error)) throw error;
     return refused(error, describeUnverified(parts?.payload, inbound.id), inbound);
@@ -110,7 +134,7 @@ function admitWallet(inbound: Inbound, registry: Registry): Admission {
         hubId: hub.hubId,
       });
     }
-    return { outcome: "wallet_tag", walletId: wallet.walletId, hubId, message, offer, hash, summary };
+    return { outcome: "wallet_tag", walletId: wallet.walletId, hubId, message, offer, hash, summary, bytes: inbound.payload };
   } catch (error) {
     if (!isTapwireError(error)) throw error;
     return refused(error, summary ?? describeUnverified(parts?.payload, inbound.id), inbound);
@@ -125,4 +149,104 @@ function unverifiedHubId(payload: Uint8Array): string {
     throw new TapwireError("tag offer does not name a valid hubId", ErrorCode.SchemaInvalid);
   }
   return hubId;
+}
+
+/** A wallet's own requests: register or revoke a mandate, answer a step-up, open a dispute. */
+function admitWalletRequest(inbound: Inbound, registry: Registry): Admission {
+  let parts: Sign1Parts | undefined;
+  let summary: RequestSummary | undefined;
+  try {
+    parts = readEnvelope(inbound.payload);
+    const wallet = registry.getWallet(inbound.id);
+    const payload = verifySign1(parts, registry.walletPublicKey(wallet));
+    const hash = bodyHash(payload);
+    summary = describeUnverified(payload, inbound.id);
+    const body = parseWalletMessage(decodeBody(payload));
+    const requestId = body.type === "open_mandate" ? body.mandateId : body.requestId;
+    summary = { hubId: inbound.id, requestId, requestType: body.type, requestHash: hash };
+    if (body.walletId !== inbound.id) {
+      throw new TapwireError(`body names wallet ${body.walletId}, topic is wallet ${inbound.id}`, ErrorCode.WalletMismatch, { walletId: inbound.id });
+    }
+    return { outcome: "wallet_request", walletId: wallet.walletId, message: body, hash, summary, bytes: inbound.payload };
+  } catch (error) {
+    if (!isTapwireError(error)) throw error;
+    return refused(error, summary ?? describeUnverified(parts?.payload, inbound.id), inbound);
+  }
+}
+
+/** Picks the schema by `type`; an open mandate also refuses constraints it does not know. */
+function parseWalletMessage(body: unknown): WalletMessage {
+  const type = bodyField(body, "type");
+  switch (type) {
+    case "open_mandate":
+      return parseOpenMandate(body);
+    case "mandate_revoke":
+      return parseBody(mandateRevokeSchema, body);
+    case "step_up_approval":
+      return parseBody(walletStepUpApprovalSchema, body);
+    case "dispute_open":
+      return parseBody(disputeOpenSchema, body);
+    default:
+      throw new TapwireError(`wallets cannot send ${JSON.stringify(type)}`, ErrorCode.UnsupportedRequest);
+  }
+}
+
+/**
+ * A closed mandate: checked with the key its open mandate names (cnf), not with the agent's certificate
+ * key, because the person authorised that key and no other to spend.
+ */
+function admitAgent(inbound: Inbound, deps: AdmissionDeps): Admission {
+  let parts: Sign1Parts | undefined;
+  let summary: RequestSummary | undefined;
+  try {
+    parts = readEnvelope(inbound.payload);
+    summary = describeUnverified(parts.payload, inbound.id);
+    const unverified = decodeBody(parts.payload);
+    if (bodyField(unverified, "type") !== "agent_payment") {
+      throw new TapwireError("agents can only send agent_payment", ErrorCode.UnsupportedRequest);
+    }
+    deps.agents.getActiveAgent(inbound.id);
+    const mandateId = bodyField(unverified, "mandateId");
+    const mandate = typeof mandateId === "string" && isId(mandateId) ? deps.mandates.findMandate(mandateId) : undefined;
+    if (!mandate) throw new TapwireError(`no mandate ${String(mandateId)}`, ErrorCode.UnknownMandate);
+    if (mandate.agentId !== inbound.id) {
+      throw new TapwireError(`mandate ${mandate.mandateId} is for agent ${mandate.agentId}, not ${inbound.id}`, ErrorCode.AgentKeyMismatch);
+    }
+    let opened;
+    try {
+      opened = openMessage(parts, importAgentKey(mandate.agentKey), agentPaymentSchema);
+    } catch (error) {
+      if (isTapwireError(error, ErrorCode.BadSignature)) {
+        throw new TapwireError(`closed mandate not signed by the key mandate ${mandate.mandateId} names`, ErrorCode.AgentKeyMismatch);
+      }
+      throw error;
+    }
+    const { body, hash } = opened;
+    if (body.agentId !== inbound.id) {
+      throw new TapwireError(`body names agent ${body.agentId}, topic is agent ${inbound.id}`, ErrorCode.AgentKeyMismatch);
+    }
+    summary = { hubId: inbound.id, requestId: body.requestId, requestType: body.type, requestHash: hash };
+    return { outcome: "agent_payment", agentId: inbound.id, payment: body, hash, closedHash: sha256(inbound.payload), summary, bytes: inbound.payload };
+  } catch (error) {
+    if (!isTapwireError(error)) throw error;
+    return refused(error, summary ?? describeUnverified(parts?.payload, inbound.id), inbound);
+  }
+}
+
+function bodyField(body: unknown, field: string): unknown {
+  return typeof body === "object" && body !== null ? (body as Record<string, unknown>)[field] : undefined;
+}
+
+/** The `type` of a message before its key is known (it decides which key and schema apply). */
+function unverifiedType(bytes: Uint8Array): unknown {
+  try {
+    return bodyField(decodeBody(readEnvelope(bytes).payload), "type");
+  } catch {
+    return undefined;
+  }
+}
+
+/** The idempotency key of an agent's or wallet's own request. */
+export function clientKey(kind: "agent" | "wallet", id: string): string {
+  return principalName({ kind, id });
 }

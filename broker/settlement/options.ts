@@ -2,6 +2,7 @@ import type { KeyObject } from "node:crypto";
 import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
 import type { Clock } from "../../protocol/sources.ts";
 import type { SchemaComponent } from "../ledger/sqlite-db.ts";
+import type { ReviewPolicyOptions } from "../review/risk.ts";
 import type { PayerVerifier } from "./payer-verifier.ts";
 
 export interface SettlementOptions {
@@ -26,6 +27,8 @@ export interface SettlementOptions {
   payerVerifiers?: readonly PayerVerifier[];
   /** Tables of plugged-in modules, migrated after the ledger, registry and settlement ones. */
   schemaComponents?: readonly SchemaComponent[];
+  /** When payments wait for a person's step-up or an operator (see ReviewPolicyOptions); all off by default. */
+  review?: ReviewPolicyOptions;
 }
 
 export interface ResolvedSettlementOptions {

@@ -22,6 +22,11 @@ export interface PayerContext {
 export interface PayerVerifier {
   readonly kind: PayerCredential["kind"];
   verify(request: PaymentRequest, context: PayerContext): Wallet;
+  /**
+   * For payers that can confirm a held payment (step-up): checks a fresh, single-use proof that the person
+   * is present, not bound to an amount, and returns their wallet. Kinds without it cannot answer a step-up.
+   */
+  verifyPresence?(payer: PayerCredential, context: PayerContext): Wallet;
 }
 
 /** EMV-style HCE: cryptogram over amount, currency, the hub's unpredictable number and a forward-only ATC. */

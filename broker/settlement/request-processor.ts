@@ -1,22 +1,25 @@
 import { ErrorCode, TapwireError, isTapwireError } from "../../protocol/errors.ts";
-import type { BatchClose, HubRequest, PaymentRequest, RefundRequest, ReversalRequest } from "../../protocol/messages.ts";
+import type { BatchClose, HubRequest, HubStepUpApproval, PaymentRequest, RefundRequest, ReversalRequest } from "../../protocol/messages.ts";
+import { formatMoney } from "../../protocol/money.ts";
+import { principalName } from "../../protocol/topics.ts";
+import type { AgentPayments } from "../agents/agent-payments.ts";
+import type { AgentRegistry } from "../agents/agent-registry.ts";
+import type { MandateStore } from "../agents/mandate-store.ts";
 import { merchantAccountId, walletAccountId, type Ledger } from "../ledger/ledger.ts";
 import type { SqliteDb } from "../ledger/sqlite-db.ts";
 import type { Hub, Registry, Wallet } from "../registry/registry.ts";
+import { refundDispute, type DisputeDeps } from "../review/disputes.ts";
+import type { ReviewDesk } from "../review/review-desk.ts";
+import type { HeldPayment, ReviewStore } from "../review/review-store.ts";
+import { reviewSignals, type ReviewPolicy } from "../review/risk.ts";
 import type { Admission, Recipient } from "./admission.ts";
+import { outboundOf, type Answerer, type Outbound } from "./answers.ts";
+import { ClientRequests, decide, sameBytes } from "./client-requests.ts";
 import { approvedVerdict, declinedVerdict, maskPayer, type DecisionSigner, type RequestSummary, type Verdict } from "./decisions.ts";
 import type { PayerVerifier } from "./payer-verifier.ts";
 import type { PaymentRecord, SettlementStore, StoredDecision } from "./settlement-store.ts";
 
-/** One signed decision addressed to one principal; the broker publishes it on that principal's `res` topic. */
-export interface Outbound {
-  kind: Recipient["kind"];
-  id: string;
-  /** COSE_Sign1 Decision signed by the service key. */
-  payload: Buffer;
-  /** The decision's own `exp`: publish with a message expiry that ends here. */
-  expiresAtMs: number;
-}
+export type { Outbound } from "./answers.ts";
 
 export interface ProcessorDeps {
   db: SqliteDb;
@@ -27,6 +30,14 @@ export interface ProcessorDeps {
   verifiers: ReadonlyMap<string, PayerVerifier>;
   clockSkewMs: number;
   requestLifetimeMsMax: number;
+  answerer: Answerer;
+  desk: ReviewDesk;
+  reviews: ReviewStore;
+  policy: ReviewPolicy;
+  agentPayments: AgentPayments;
+  agents: AgentRegistry;
+  mandates: MandateStore;
+  disputes: DisputeDeps;
 }
 
 interface Capture {
@@ -47,7 +58,22 @@ type Gate = { replay: StoredDecision } | { hub: Hub };
  * its decision — approved or declined — is signed and stored under (hubId, requestId) before the commit.
  */
 export class RequestProcessor {
-  constructor(private readonly deps: ProcessorDeps) {}
+  private readonly clients: ClientRequests;
+
+  constructor(private readonly deps: ProcessorDeps) {
+    this.clients = new ClientRequests({
+      agents: deps.agents,
+      mandates: deps.mandates,
+      store: deps.store,
+      answerer: deps.answerer,
+      desk: deps.desk,
+      agentPayments: deps.agentPayments,
+      disputes: deps.disputes,
+      clockSkewMs: deps.clockSkewMs,
+      checkTimes: (iatMs, expMs, nowMs) => this.checkTimes(iatMs, expMs, nowMs),
+      refuse: (summary, error, recipients, nowMs) => this.refuse(summary, error, recipients, nowMs),
+    });
+  }
 
   process(admission: Admission, nowMs: number): Outbound[] {
     switch (admission.outcome) {
@@ -57,6 +83,10 @@ export class RequestProcessor {
         return this.processHubRequest(admission, nowMs);
       case "wallet_tag":
         return this.processWalletTag(admission, nowMs);
+      case "wallet_request":
+        return this.clients.processWalletRequest(admission, nowMs);
+      case "agent_payment":
+        return this.clients.processAgentPayment(admission, nowMs);
     }
   }
 
@@ -76,10 +106,10 @@ export class RequestProcessor {
       if (!isTapwireError(error)) throw error;
       return this.refuse(summary, error, sender, nowMs);
     }
-    if ("replay" in gate) return replayed(gate.replay);
+    if ("replay" in gate) return outboundOf(gate.replay);
     const hub = gate.hub;
-    const verdict = decide(() => this.executeHubRequest(hub, request, nowMs));
-    return this.accept(summary, verdict, undefined, nowMs);
+    const verdict = decide(() => this.executeHubRequest(hub, request, summary, nowMs));
+    return this.accept(summary, verdict, undefined, principalName({ kind: "hub", id: a.hubId }), a.bytes, nowMs);
   }
 
   private hubRequestGate({ hubId, request, hash }: Extract<Admission, { outcome: "hub_request" }>, nowMs: number): Gate {
@@ -109,7 +139,7 @@ export class RequestProcessor {
       if (!isTapwireError(error)) throw error;
       return this.refuse(a.summary, error, [{ kind: "wallet", id: a.walletId }], nowMs);
     }
-    if ("replay" in gate) return replayed(gate.replay);
+    if ("replay" in gate) return outboundOf(gate.replay);
     const hub = gate.hub;
     const { offer } = a;
     const verdict = decide(() => {
@@ -117,7 +147,7 @@ export class RequestProcessor {
       const wallet = this.deps.registry.getWallet(a.walletId);
       return this.capture({ hub, requestId: offer.offerId, wallet, amountMinor: offer.amountMinor, currency: offer.currency, mode: "tag" }, nowMs);
     });
-    return this.accept(a.summary, verdict, a.walletId, nowMs);
+    return this.accept(a.summary, verdict, a.walletId, principalName({ kind: "wallet", id: a.walletId }), a.bytes, nowMs);
   }
 
   private walletTagGate({ hubId, walletId, message, offer, hash }: Extract<Admission, { outcome: "wallet_tag" }>, nowMs: number): Gate {
@@ -153,28 +183,16 @@ export class RequestProcessor {
     }
   }
 
-  private accept(summary: RequestSummary, verdict: Verdict, walletId: string | undefined, nowMs: number): Outbound[] {
-    const signed = this.deps.signer.sign(summary, verdict, nowMs);
-    const stored: StoredDecision = {
-      hubId: summary.hubId,
-      requestId: summary.requestId,
-      bodyHash: summary.requestHash,
-      requestType: summary.requestType,
-      status: verdict.status,
-      code: verdict.code,
-      walletId,
-      decision: signed.bytes,
-      expMs: signed.expMs,
-      createdAtMs: nowMs,
-    };
-    this.deps.store.saveDecision(stored);
-    return replayed(stored);
+  private accept(summary: RequestSummary, verdict: Verdict, walletId: string | undefined, principal: string, bytes: Uint8Array, nowMs: number): Outbound[] {
+    return outboundOf(this.deps.answerer.accept(summary.hubId, summary, verdict, { principal, bytes }, walletId, nowMs));
   }
 
-  private executeHubRequest(hub: Hub, request: HubRequest, nowMs: number): Verdict {
+  private executeHubRequest(hub: Hub, request: HubRequest, summary: RequestSummary, nowMs: number): Verdict {
     switch (request.type) {
       case "payment_request":
-        return this.pay(hub, request, nowMs);
+        return this.pay(hub, request, summary, nowMs);
+      case "step_up_approval":
+        return this.answerStepUp(hub, request, nowMs);
       case "refund":
         return this.refund(hub, request, nowMs);
       case "reversal":
@@ -184,15 +202,80 @@ export class RequestProcessor {
     }
   }
 
-  private pay(hub: Hub, request: PaymentRequest, nowMs: number): Verdict {
+  private pay(hub: Hub, request: PaymentRequest, summary: RequestSummary, nowMs: number): Verdict {
     this.refuseVoided(hub.hubId, request.requestId);
     const verifier = this.deps.verifiers.get(request.payer.kind);
     if (!verifier) throw new TapwireError(`no verifier for payer kind ${request.payer.kind}`, ErrorCode.UnsupportedRequest);
     const wallet = verifier.verify(request, { registry: this.deps.registry, db: this.deps.db, hub, nowMs });
-    return this.capture(
-      { hub, requestId: request.requestId, wallet, amountMinor: request.amountMinor, currency: request.currency, mode: request.mode },
-      nowMs,
-    );
+    const capture = { hub, requestId: request.requestId, wallet, amountMinor: request.amountMinor, currency: request.currency, mode: request.mode };
+    this.checkCapture(capture);
+    return this.holdForPerson(capture, request, summary, verifier.verifyPresence !== undefined, nowMs) ?? this.capture(capture, nowMs);
+  }
+
+  /**
+   * Above the hub step-up threshold a payer who can prove presence again (glasses) is asked to; risk signals
+   * send a payment to the operator queue.
+   */
+  private holdForPerson(c: Capture, request: PaymentRequest, summary: RequestSummary, canStepUp: boolean, nowMs: number): Verdict | undefined {
+    const { policy, desk } = this.deps;
+    const stepUp = canStepUp && policy.hubStepUpAboveMinor !== undefined && c.amountMinor > policy.hubStepUpAboveMinor;
+    const signals = reviewSignals({ amountMinor: c.amountMinor, context: request.context, newMerchant: false }, policy);
+    if (!stepUp && signals.length === 0) return undefined;
+    const opening = {
+      requester: { kind: "hub" as const, id: c.hub.hubId },
+      decisionKey: c.hub.hubId,
+      summary,
+      walletId: c.wallet.walletId,
+      held: { source: "hub" as const, hubId: c.hub.hubId, requestId: c.requestId, walletId: c.wallet.walletId, amountMinor: c.amountMinor, currency: c.currency, mode: c.mode },
+      context: {
+        ...(request.context ?? {}),
+        hubId: c.hub.hubId,
+        merchantId: c.hub.merchantId,
+        mode: c.mode,
+        amount: formatMoney({ amountMinor: c.amountMinor, currency: c.currency }),
+        riskSignals: signals.map((s) => `${s.rule}: ${s.detail}`).join("; "),
+      },
+    };
+    if (stepUp) {
+      return desk.hold({ ...opening, kind: "step_up", reason: `person must confirm: above ${policy.hubStepUpAboveMinor}`, code: ErrorCode.LimitExceeded }, nowMs);
+    }
+    return desk.hold({ ...opening, kind: "human_review", reason: `operator review: ${signals.map((s) => s.rule).join(", ")}`, code: ErrorCode.IntentUnclear }, nowMs);
+  }
+
+  /** The person at a glasses hub confirms a held payment with a fresh proof of presence (or says no). */
+  private answerStepUp(hub: Hub, request: HubStepUpApproval, nowMs: number): Verdict {
+    const held = request.caseId !== undefined ? this.deps.reviews.find(request.caseId) : this.deps.reviews.findPendingFor(hub.hubId, request.paymentRequestId);
+    if (!held) throw new TapwireError(`no step-up case for ${request.paymentRequestId}`, ErrorCode.ReviewNotFound, { paymentRequestId: request.paymentRequestId });
+    if (held.held.source !== "hub" || held.held.hubId !== hub.hubId || held.held.requestId !== request.paymentRequestId) {
+      throw new TapwireError(`case ${held.caseId} does not hold payment ${request.paymentRequestId} of hub ${hub.hubId}`, ErrorCode.ApprovalInvalid);
+    }
+    const answer = request.answer ?? "approve";
+    if (answer === "approve") {
+      const verifier = this.deps.verifiers.get(request.payer.kind);
+      if (!verifier?.verifyPresence) throw new TapwireError(`payer kind ${request.payer.kind} cannot confirm a step-up`, ErrorCode.UnsupportedRequest);
+      const wallet = verifier.verifyPresence(request.payer, { registry: this.deps.registry, db: this.deps.db, hub, nowMs });
+      if (wallet.walletId !== held.walletId) throw new TapwireError(`case ${held.caseId} belongs to another wallet`, ErrorCode.WalletMismatch);
+    }
+    return this.deps.desk.answerStepUp(held.caseId, held.walletId, answer, { kind: "hub", id: hub.hubId }, nowMs).verdict;
+  }
+
+  /** Posts what a case held, once it is approved: a savepoint, so a refusal leaves nothing behind. */
+  postHeld(held: HeldPayment, caseId: string, nowMs: number): Verdict {
+    switch (held.source) {
+      case "agent":
+        return this.deps.agentPayments.post(held, nowMs);
+      case "dispute":
+        return refundDispute(this.deps.disputes, held.paymentId, caseId, nowMs);
+      case "hub":
+        return this.deps.db.transaction(() => {
+          this.refuseVoided(held.hubId, held.requestId);
+          const hub = this.deps.registry.getHub(held.hubId);
+          const wallet = this.deps.registry.getWallet(held.walletId);
+          const capture = { hub, requestId: held.requestId, wallet, amountMinor: held.amountMinor, currency: held.currency, mode: held.mode };
+          this.checkCapture(capture);
+          return this.capture(capture, nowMs);
+        })();
+    }
   }
 
   private refuseVoided(hubId: string, requestId: string): void {
@@ -201,9 +284,8 @@ export class RequestProcessor {
     }
   }
 
-  private capture(c: Capture, nowMs: number): Verdict {
-    const { registry, ledger, store } = this.deps;
-    const merchant = registry.getMerchant(c.hub.merchantId);
+  private checkCapture(c: Capture): void {
+    const merchant = this.deps.registry.getMerchant(c.hub.merchantId);
     for (const [holder, currency] of [
       [`wallet ${c.wallet.walletId}`, c.wallet.currency],
       [`merchant ${merchant.merchantId}`, merchant.currency],
@@ -217,6 +299,12 @@ export class RequestProcessor {
         walletId: c.wallet.walletId,
       });
     }
+  }
+
+  private capture(c: Capture, nowMs: number): Verdict {
+    const { registry, ledger, store } = this.deps;
+    const merchant = registry.getMerchant(c.hub.merchantId);
+    this.checkCapture(c);
     const transfer = ledger.postTransfer({
       debitAccountId: walletAccountId(c.wallet.walletId),
       creditAccountId: merchantAccountId(merchant.merchantId),
@@ -334,22 +422,6 @@ export class RequestProcessor {
   }
 }
 
-/** Runs the business step; its typed refusals become a stored declined decision, anything else aborts the batch. */
-function decide(execute: () => Verdict): Verdict {
-  try {
-    return execute();
-  } catch (error) {
-    if (!isTapwireError(error)) throw error;
-    return declinedVerdict(error);
-  }
-}
-
-function replayed(stored: StoredDecision): Outbound[] {
-  const recipients: Recipient[] = [{ kind: "hub", id: stored.hubId }];
-  if (stored.walletId !== undefined) recipients.push({ kind: "wallet", id: stored.walletId });
-  return recipients.map((r) => ({ kind: r.kind, id: r.id, payload: stored.decision, expiresAtMs: stored.expMs }));
-}
-
 function receiptOf(payment: PaymentRecord, amountMinor: number, postedAtMs: number) {
   return {
     paymentId: `pay-${payment.paymentId}`,
@@ -359,8 +431,4 @@ function receiptOf(payment: PaymentRecord, amountMinor: number, postedAtMs: numb
     payerMasked: maskPayer(payment.walletId),
     postedAtMs,
   };
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
 }

@@ -9,7 +9,20 @@ import { openSqliteDb, type SqliteDb } from "../ledger/sqlite-db.ts";
 import { SqliteLedger, ledgerSchema } from "../ledger/sqlite-ledger.ts";
 import { Registry } from "../registry/registry.ts";
 import { registrySchema } from "../registry/registry-schema.ts";
+import type { CaseKind, CaseStatus, OperatorAction } from "../../protocol/review.ts";
+import { AgentPayments } from "../agents/agent-payments.ts";
+import { AgentRegistry } from "../agents/agent-registry.ts";
+import { agentSchema } from "../agents/agent-schema.ts";
+import { MandateStore, type AgentPaymentRecord, type MandateRecord } from "../agents/mandate-store.ts";
+import { evidenceSchema } from "../evidence/evidence-schema.ts";
+import { EvidenceStore } from "../evidence/evidence-store.ts";
+import { verifyEvidenceDb, type EvidenceReport } from "../evidence/verify-evidence.ts";
+import { ReviewDesk } from "../review/review-desk.ts";
+import { reviewSchema } from "../review/review-schema.ts";
+import { ReviewStore, caseListMax, pushBatchMax, type ReviewCase } from "../review/review-store.ts";
+import { resolveReviewPolicy, type ReviewPolicy } from "../review/risk.ts";
 import { admit, type Admission, type Inbound } from "./admission.ts";
+import { Answerer } from "./answers.ts";
 import { DecisionSigner, describeUnverified } from "./decisions.ts";
 import { resolveSettlementOptions, type ResolvedSettlementOptions, type SettlementOptions } from "./options.ts";
 import { hceVerifier, type PayerVerifier } from "./payer-verifier.ts";
@@ -28,12 +41,22 @@ interface Pending {
   reject: (error: TapwireError) => void;
 }
 
+/** Receives decisions made outside any request (an operator's answer, an expired case) for publishing. */
+export type PushListener = (outbound: Outbound) => void;
+export const pushListenersMax = 8;
+
 interface Running {
   db: SqliteDb;
   ledger: SqliteLedger;
   registry: Registry;
   store: SettlementStore;
   processor: RequestProcessor;
+  agents: AgentRegistry;
+  mandates: MandateStore;
+  reviews: ReviewStore;
+  desk: ReviewDesk;
+  evidence: EvidenceStore;
+  sweepTimer: NodeJS.Timeout;
   /** One IMMEDIATE transaction over a whole batch: the group commit. */
   commitBatch: (admitted: ReadonlyArray<Admission | undefined>) => Array<Outbound[] | undefined>;
 }
@@ -49,6 +72,8 @@ interface Running {
 export class SettlementService {
   private readonly options: ResolvedSettlementOptions;
   private readonly signer: DecisionSigner;
+  private readonly policy: ReviewPolicy;
+  private readonly pushListeners = new Set<PushListener>();
   private readonly queue: Pending[] = [];
   private running: Running | undefined;
   private accepting = false;
@@ -59,19 +84,40 @@ export class SettlementService {
   constructor(options: SettlementOptions) {
     this.options = resolveSettlementOptions(options);
     this.signer = new DecisionSigner(this.options.serviceKey, this.options.decisionTtlMs);
+    this.policy = resolveReviewPolicy(options.review);
   }
 
   /** Opens (and migrates) the database; after this `handle`, `ledger` and `registry` work. */
   async start(): Promise<void> {
     assert(!this.running && !this.stopping, "SettlementService started twice or while stopping");
     const { databasePath, clock, payerVerifiers, schemaComponents } = this.options;
-    const components = [ledgerSchema, registrySchema, settlementSchema, ...schemaComponents];
+    const components = [ledgerSchema, registrySchema, settlementSchema, agentSchema, reviewSchema, evidenceSchema, ...schemaComponents];
     const db = openSqliteDb({ path: databasePath, components, clock });
     const ledger = new SqliteLedger(db, clock);
     const registry = new Registry(db, ledger, clock);
     const store = new SettlementStore(db);
+    const agents = new AgentRegistry(db, clock);
+    const mandates = new MandateStore(db);
+    const reviews = new ReviewStore(db);
+    const evidence = new EvidenceStore(db);
+    const answerer = new Answerer({ store, evidence, signer: this.signer });
     const verifiers = new Map<string, PayerVerifier>([hceVerifier, ...payerVerifiers].map((v) => [v.kind, v]));
-    const processor = new RequestProcessor({
+    // The desk posts what it held through the processor, which is built after it: a late-bound poster.
+    let processor: RequestProcessor | undefined;
+    const desk = new ReviewDesk({
+      store: reviews,
+      answerer,
+      evidence,
+      policy: this.policy,
+      poster: {
+        post: (held, caseId, nowMs) => {
+          assert(processor, "processor exists before any case is decided");
+          return processor.postHeld(held, caseId, nowMs);
+        },
+      },
+    });
+    const agentPayments = new AgentPayments({ db, registry, ledger, mandates, desk, policy: this.policy });
+    processor = new RequestProcessor({
       db,
       registry,
       ledger,
@@ -80,12 +126,36 @@ export class SettlementService {
       verifiers,
       clockSkewMs: this.options.clockSkewMs,
       requestLifetimeMsMax: this.options.requestLifetimeMsMax,
+      answerer,
+      desk,
+      reviews,
+      policy: this.policy,
+      agentPayments,
+      agents,
+      mandates,
+      disputes: { db, ledger, store, mandates },
     });
+    const ready = processor;
     const batchTransaction = db.transaction((admitted: ReadonlyArray<Admission | undefined>) => {
       const nowMs = clock.nowMs();
-      return admitted.map((admission) => (admission ? processor.process(admission, nowMs) : undefined));
+      return admitted.map((admission) => (admission ? ready.process(admission, nowMs) : undefined));
     });
-    this.running = { db, ledger, registry, store, processor, commitBatch: (admitted) => batchTransaction.immediate(admitted) };
+    const sweepTimer = setInterval(() => this.sweepQuietly(), this.policy.sweepIntervalMs);
+    sweepTimer.unref();
+    this.running = {
+      db,
+      ledger,
+      registry,
+      store,
+      processor,
+      agents,
+      mandates,
+      reviews,
+      desk,
+      evidence,
+      sweepTimer,
+      commitBatch: (admitted) => batchTransaction.immediate(admitted),
+    };
     this.accepting = true;
     log.info({ databasePath }, "settlement service started");
   }
@@ -99,6 +169,7 @@ export class SettlementService {
 
   private async drainAndClose(running: Running): Promise<void> {
     this.accepting = false;
+    clearInterval(running.sweepTimer);
     await new Promise<void>((resolve) => {
       if (this.queue.length === 0 && !this.drainScheduled) resolve();
       else this.idleWaiters.push(resolve);
@@ -163,6 +234,95 @@ export class SettlementService {
     return this.started().store.batchReportsOf(hubId, limit);
   }
 
+  /** Enrolled agents (their MQTT identities). */
+  get agents(): AgentRegistry {
+    return this.started().agents;
+  }
+
+  findMandate(mandateId: string): MandateRecord | undefined {
+    return this.started().mandates.findMandate(mandateId);
+  }
+
+  mandatesOf(walletId: string): MandateRecord[] {
+    return this.started().mandates.mandatesOf(walletId);
+  }
+
+  agentPaymentsOf(mandateId: string): AgentPaymentRecord[] {
+    return this.started().mandates.paymentsOfMandate(mandateId);
+  }
+
+  listReviews(filter: { status?: CaseStatus; kind?: CaseKind; limit?: number } = {}): ReviewCase[] {
+    return this.started().reviews.list({ ...filter, limit: filter.limit ?? caseListMax });
+  }
+
+  findReview(caseId: string): ReviewCase | undefined {
+    return this.started().reviews.find(caseId);
+  }
+
+  /**
+   * An operator approves or declines a review or a dispute, exactly once (ReviewAlreadyDecided after that,
+   * also from another process on the same file: the IMMEDIATE transaction serialises them). The final
+   * decision is signed, stored as evidence, queued, and handed to onPush listeners.
+   */
+  decideReview(caseId: string, action: OperatorAction, operatorId: string): Outbound[] {
+    const running = this.started();
+    const outcome = running.db.transaction(() => running.desk.decide(caseId, action, operatorId, this.options.clock.nowMs())).immediate();
+    this.flushPushes();
+    return outcome.pushes;
+  }
+
+  /** Declines expired cases and publishes queued pushes; the service runs it every sweepIntervalMs. */
+  sweepReviews(): number {
+    const running = this.started();
+    const expired = running.db.transaction(() => running.desk.expire(this.options.clock.nowMs())).immediate();
+    this.flushPushes();
+    return expired;
+  }
+
+  /** Listens for pushed decisions; returns the function that removes the listener. */
+  onPush(listener: PushListener): () => void {
+    assert(this.pushListeners.size < pushListenersMax, `more than ${pushListenersMax} push listeners`);
+    this.pushListeners.add(listener);
+    return () => this.pushListeners.delete(listener);
+  }
+
+  /**
+   * Hands queued pushes (also those another process queued, e.g. the review CLI) to the listeners, at most
+   * pushBatchMax per call. With no listener they wait. Marked sent once handed over: a requester that missed
+   * one retries its request and gets the final decision, which replaced the held one.
+   */
+  flushPushes(): number {
+    const running = this.started();
+    if (this.pushListeners.size === 0) return 0;
+    const pushes = running.reviews.unsentPushes(pushBatchMax);
+    const nowMs = this.options.clock.nowMs();
+    for (const push of pushes) {
+      for (const listener of this.pushListeners) {
+        try {
+          listener({ kind: push.kind, id: push.id, payload: push.payload, expiresAtMs: push.expMs });
+        } catch (error) {
+          log.error({ err: error, pushId: push.pushId }, "push listener failed");
+        }
+      }
+    }
+    if (pushes.length > 0) running.db.transaction(() => pushes.forEach((push) => running.reviews.markSent(push.pushId, nowMs))).immediate();
+    return pushes.length;
+  }
+
+  /** Checks this database's evidence offline-style: chain, signatures, answered requests, ledger. */
+  verifyEvidence(): EvidenceReport {
+    return verifyEvidenceDb(this.started().db, this.publicKey);
+  }
+
+  private sweepQuietly(): void {
+    if (!this.accepting) return;
+    try {
+      this.sweepReviews();
+    } catch (error) {
+      log.error({ err: error }, "review sweep failed");
+    }
+  }
+
   /** Operators run this now and then: drops idempotency records and nonces older than idempotencyRetentionMs. */
   pruneIdempotency(): { decisions: number; nonces: number } {
     const running = this.started();
@@ -210,7 +370,7 @@ export class SettlementService {
     const running = this.started();
     const admitted: Array<Admission | undefined> = batch.map((item) => {
       try {
-        return admit(item.inbound, running.registry);
+        return admit(item.inbound, running);
       } catch (error) {
         log.error({ err: error, kind: item.inbound.kind, id: item.inbound.id }, "admission failed unexpectedly");
         item.reject(asTapwireError(error, ErrorCode.ServiceUnavailable));

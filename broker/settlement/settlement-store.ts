@@ -172,6 +172,16 @@ export class SettlementStore {
       .run(d.hubId, d.requestId, d.bodyHash, d.requestType, d.status, d.code, d.walletId ?? null, d.decision, d.expMs, d.createdAtMs);
   }
 
+  /** A held request's final answer takes the place of its `step_up_required` / `human_review` decision. */
+  replaceDecision(key: string, requestId: string, status: DecisionStatus, code: number, decision: Buffer, expMs: number): void {
+    const result = this.statements
+      .sql<[string, number, Buffer, number, string, string]>(
+        "UPDATE settlement_decisions SET status = ?, code = ?, decision = ?, exp_ms = ? WHERE hub_id = ? AND request_id = ?",
+      )
+      .run(status, code, decision, expMs, key, requestId);
+    assert(result.changes <= 1, `one decision per (${key}, ${requestId})`);
+  }
+
   insertPayment(p: NewPayment): PaymentRecord {
     const result = this.statements
       .sql<[string, string, string, string, string, number, string, number, number]>(
@@ -320,6 +330,11 @@ export class SettlementStore {
     const decisions = this.statements.sql<[number]>("DELETE FROM settlement_decisions WHERE created_at_ms < ?").run(cutoffMs).changes;
     const nonces = this.statements.sql<[number]>("DELETE FROM settlement_nonces WHERE consumed_at_ms < ?").run(cutoffMs).changes;
     return { decisions, nonces };
+  }
+
+  findPaymentById(paymentId: number): PaymentRecord | undefined {
+    const row = this.statements.sql<[number], PaymentRow>(`SELECT ${paymentColumns} FROM settlement_payments WHERE payment_id = ?`).get(paymentId);
+    return row ? toPayment(row) : undefined;
   }
 
   private paymentById(paymentId: number): PaymentRecord {

@@ -1,0 +1,99 @@
+import { createHash } from "node:crypto";
+import { assert } from "../../protocol/assert.ts";
+import { structCodec } from "../../protocol/cbor.ts";
+import { StatementCache, type SqliteDb } from "../ledger/sqlite-db.ts";
+
+export type EvidenceKind = "request" | "decision" | "operator";
+
+export interface EvidenceRow {
+  seq: number;
+  kind: EvidenceKind;
+  /** `hubs/h1`, `agents/a1`, `wallets/w1`, `services/settlement`, `operators/<name>`. */
+  principal: string;
+  requestId: string;
+  bytes: Uint8Array;
+  bytesHash: Uint8Array;
+  prevHash: Uint8Array;
+  rowHash: Uint8Array;
+  recordedAtMs: number;
+}
+
+export const genesisHash = new Uint8Array(32);
+/** Largest number of rows one read returns (export pages through them). */
+export const evidencePageMax = 10_000;
+
+export function sha256(bytes: Uint8Array): Uint8Array {
+  return new Uint8Array(createHash("sha256").update(bytes).digest());
+}
+
+/** The chain link: everything about a row except its own hash, bound to the previous row's hash. */
+export function evidenceRowHash(row: Omit<EvidenceRow, "rowHash" | "bytes">): Uint8Array {
+  return sha256(structCodec.encode([row.prevHash, row.seq, row.kind, row.principal, row.requestId, row.bytesHash, row.recordedAtMs]));
+}
+
+interface Row {
+  seq: number;
+  kind: EvidenceKind;
+  principal: string;
+  request_id: string;
+  bytes: Buffer;
+  bytes_hash: Buffer;
+  prev_hash: Buffer;
+  row_hash: Buffer;
+  recorded_at_ms: number;
+}
+
+const columns = "seq, kind, principal, request_id, bytes, bytes_hash, prev_hash, row_hash, recorded_at_ms";
+
+const toRow = (r: Row): EvidenceRow => ({
+  seq: r.seq,
+  kind: r.kind,
+  principal: r.principal,
+  requestId: r.request_id,
+  bytes: new Uint8Array(r.bytes),
+  bytesHash: new Uint8Array(r.bytes_hash),
+  prevHash: new Uint8Array(r.prev_hash),
+  rowHash: new Uint8Array(r.row_hash),
+  recordedAtMs: r.recorded_at_ms,
+});
+
+/** Appends inside the caller's transaction, so evidence commits with the decision it records. */
+export class EvidenceStore {
+  private readonly statements: StatementCache;
+
+  constructor(db: SqliteDb) {
+    this.statements = new StatementCache(db);
+  }
+
+  append(kind: EvidenceKind, principal: string, requestId: string, bytes: Uint8Array, nowMs: number): EvidenceRow {
+    const last = this.statements
+      .sql<[], { seq: number; row_hash: Buffer }>("SELECT seq, row_hash FROM evidence ORDER BY seq DESC LIMIT 1")
+      .get();
+    const partial = {
+      seq: (last?.seq ?? 0) + 1,
+      kind,
+      principal,
+      requestId,
+      bytesHash: sha256(bytes),
+      prevHash: last ? new Uint8Array(last.row_hash) : genesisHash,
+      recordedAtMs: nowMs,
+    };
+    const row: EvidenceRow = { ...partial, bytes: new Uint8Array(bytes), rowHash: evidenceRowHash(partial) };
+    this.statements
+      .sql<[number, string, string, string, Uint8Array, Uint8Array, Uint8Array, Uint8Array, number]>(
+        `INSERT INTO evidence (${columns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(row.seq, row.kind, row.principal, row.requestId, row.bytes, row.bytesHash, row.prevHash, row.rowHash, row.recordedAtMs);
+    return row;
+  }
+
+  /** Rows with seq above `afterSeq`, oldest first, at most `limit`. */
+  page(afterSeq: number, limit: number): EvidenceRow[] {
+    assert(Number.isSafeInteger(limit) && limit > 0 && limit <= evidencePageMax, `limit ${limit}`);
+    return this.statements.sql<[number, number], Row>(`SELECT ${columns} FROM evidence WHERE seq > ? ORDER BY seq LIMIT ?`).all(afterSeq, limit).map(toRow);
+  }
+
+  count(): number {
+    return this.statements.sql<[], number>("SELECT COUNT(*) FROM evidence").pluck().get() ?? 0;
+  }
+}

@@ -1,0 +1,107 @@
+import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
+import { formatMoney } from "../../protocol/money.ts";
+import type { DisputeOpen } from "../../protocol/review.ts";
+import { agentPaymentIdPrefix } from "../agents/agent-payments.ts";
+import type { MandateStore } from "../agents/mandate-store.ts";
+import { merchantAccountId, walletAccountId, type Ledger } from "../ledger/ledger.ts";
+import type { SqliteDb } from "../ledger/sqlite-db.ts";
+import { approvedVerdict, maskPayer, type Verdict } from "../settlement/decisions.ts";
+import type { SettlementStore } from "../settlement/settlement-store.ts";
+
+export interface DisputeDeps {
+  db: SqliteDb;
+  ledger: Ledger;
+  store: SettlementStore;
+  mandates: MandateStore;
+}
+
+/** A payment a dispute can name: a hub's (`pay-N`) or an agent's (`agentpay-N`), reduced to what a refund needs. */
+interface Disputable {
+  paymentId: string;
+  walletId: string;
+  merchantId: string;
+  amountMinor: number;
+  refundedMinor: number;
+  currency: string;
+  describe: Record<string, string>;
+  recordRefund(amountMinor: number, transferId: number, caseId: string, nowMs: number): void;
+}
+
+const hubPaymentIdPrefix = "pay-";
+
+function sequenceOf(paymentId: string, prefix: string): number | undefined {
+  if (!paymentId.startsWith(prefix)) return undefined;
+  const n = Number(paymentId.slice(prefix.length));
+  return Number.isSafeInteger(n) && n > 0 ? n : undefined;
+}
+
+function findDisputable(deps: DisputeDeps, paymentId: string): Disputable {
+  const agentSeq = sequenceOf(paymentId, agentPaymentIdPrefix);
+  const agentPayment = agentSeq === undefined ? undefined : deps.mandates.findPayment(agentSeq);
+  if (agentPayment) {
+    return {
+      ...agentPayment,
+      paymentId,
+      describe: { agentId: agentPayment.agentId, mandateId: agentPayment.mandateId, agentRequestId: agentPayment.requestId, category: agentPayment.category },
+      recordRefund: (amountMinor) => deps.mandates.addRefund(agentPayment.paymentId, amountMinor),
+    };
+  }
+  const hubSeq = sequenceOf(paymentId, hubPaymentIdPrefix);
+  const hubPayment = hubSeq === undefined ? undefined : deps.store.findPaymentById(hubSeq);
+  if (hubPayment && hubPayment.status === "captured") {
+    return {
+      ...hubPayment,
+      paymentId,
+      describe: { hubId: hubPayment.hubId, hubRequestId: hubPayment.requestId, mode: hubPayment.mode },
+      recordRefund: (amountMinor, transferId, caseId, nowMs) => deps.store.addRefund(hubPayment, hubPayment.hubId, caseId, amountMinor, transferId, nowMs),
+    };
+  }
+  throw new TapwireError(`no open payment ${paymentId}`, ErrorCode.UnknownPayment, { paymentId });
+}
+
+/** Checks a dispute can be opened and returns what the operator will see. */
+export function disputeContext(deps: DisputeDeps, dispute: DisputeOpen): Record<string, string> {
+  const payment = findDisputable(deps, dispute.paymentId);
+  if (payment.walletId !== dispute.walletId) {
+    throw new TapwireError(`payment ${dispute.paymentId} was not made by wallet ${dispute.walletId}`, ErrorCode.WalletMismatch);
+  }
+  if (payment.refundedMinor >= payment.amountMinor) {
+    throw new TapwireError(`payment ${dispute.paymentId} is already refunded`, ErrorCode.AlreadyReversed);
+  }
+  return {
+    ...payment.describe,
+    paymentId: dispute.paymentId,
+    merchantId: payment.merchantId,
+    amount: formatMoney({ amountMinor: payment.amountMinor, currency: payment.currency }),
+    refunded: formatMoney({ amountMinor: payment.refundedMinor, currency: payment.currency }),
+    reason: dispute.reason,
+  };
+}
+
+/** Resolving in the payer's favour refunds what is left of the payment, once (a savepoint: all or nothing). */
+export function refundDispute(deps: DisputeDeps, paymentId: string, caseId: string, nowMs: number): Verdict {
+  return deps.db.transaction(() => {
+    const payment = findDisputable(deps, paymentId);
+    const remainingMinor = payment.amountMinor - payment.refundedMinor;
+    if (remainingMinor <= 0) throw new TapwireError(`payment ${paymentId} has nothing left to refund`, ErrorCode.AlreadyReversed);
+    const transfer = deps.ledger.postTransfer({
+      debitAccountId: merchantAccountId(payment.merchantId),
+      creditAccountId: walletAccountId(payment.walletId),
+      amountMinor: remainingMinor,
+      currency: payment.currency,
+      kind: "dispute_refund",
+      reference: `disputes/${caseId}`,
+    });
+    payment.recordRefund(remainingMinor, transfer.transferId, caseId, nowMs);
+    return approvedVerdict({
+      receipt: {
+        paymentId,
+        merchantId: payment.merchantId,
+        amountMinor: remainingMinor,
+        currency: payment.currency,
+        payerMasked: maskPayer(payment.walletId),
+        postedAtMs: transfer.postedAtMs,
+      },
+    });
+  })();
+}
