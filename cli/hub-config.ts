@@ -51,23 +51,22 @@ const nfcSchema = z.strictObject({
 });
 
 /** The panel's own settings (pins, wiring, timings) are HubPanel's; path and baudRate say where it is. */
-const panelSchema = z
-  .looseObject({
-    path: serialPath,
-    baudRate: baudRate.default(57600),
-  })
-  .transform(({ path, baudRate, ...panel }) => ({ path, baudRate, panel: panel as unknown }));
+const panelSchema = z.looseObject({
+  path: serialPath,
+  baudRate: baudRate.default(57600),
+});
 
+/** The tap timings' ranges are validateTapConfig's (device/), checked after the schema. */
 const timingsSchema = z
   .strictObject({
-    tapTimeoutMs: z.number().optional(),
-    decisionTimeoutMs: z.number().optional(),
-    resultDisplayMs: z.number().optional(),
-    requestTtlMs: z.number().optional(),
-    reversalTtlMs: z.number().optional(),
-    reversalAttemptsMax: z.number().optional(),
-    reversalBackoffBaseMs: z.number().optional(),
-    reversalBackoffMaxMs: z.number().optional(),
+    tapTimeoutMs: z.unknown().optional(),
+    decisionTimeoutMs: z.unknown().optional(),
+    resultDisplayMs: z.unknown().optional(),
+    requestTtlMs: z.unknown().optional(),
+    reversalTtlMs: z.unknown().optional(),
+    reversalAttemptsMax: z.unknown().optional(),
+    reversalBackoffBaseMs: z.unknown().optional(),
+    reversalBackoffMaxMs: z.unknown().optional(),
     connectTimeoutMs: milliseconds(100, 120_000).optional(),
     reconnectBackoffBaseMs: milliseconds(10, 60_000).optional(),
     reconnectBackoffMaxMs: milliseconds(10, 3_600_000).optional(),
@@ -108,18 +107,21 @@ function invalid(details: string[]): TapwireError {
  */
 export function parseHubConfig(input: unknown, baseDir: string): HubFileConfig {
   const result = hubFileSchema.safeParse(input);
-  if (!result.success) {
-    throw invalid(result.error.issues.map((issue) => `${issue.path.join(".") || "(config)"}: ${issue.message}`));
-  }
+  const details = result.success ? [] : result.error.issues.map((issue) => `${issue.path.join(".") || "(config)"}: ${issue.message}`);
+  // The panel's and the tap timings' own validators run even when the schema failed, so every problem shows at once.
+  const raw = (typeof input === "object" && input !== null ? input : {}) as Record<string, unknown>;
+  const rawPanel = (typeof raw["panel"] === "object" && raw["panel"] !== null ? raw["panel"] : {}) as Record<string, unknown>;
+  const { path: _path, baudRate: _baudRate, ...panelInput } = rawPanel;
+  const panelConfig = nested("panel", details, () => parseHubPanelConfig(panelInput));
+  const rawTimings = (typeof raw["timings"] === "object" && raw["timings"] !== null ? raw["timings"] : {}) as Record<string, unknown>;
+  const tap = { ...defaultTapTiming, ...pick(rawTimings, Object.keys(defaultTapTiming)) } as TapTiming;
+  nested("timings", details, () => validateTapConfig({ hubId: "hub", merchantId: "merchant", ...tap }));
+  if (!result.success || panelConfig === undefined) throw invalid(details);
   const config = result.data;
-  const details: string[] = [];
-  const panelConfig = nested("panel", details, () => parseHubPanelConfig(config.panel.panel));
-  const { connectTimeoutMs, reconnectBackoffBaseMs, reconnectBackoffMaxMs, reconnectAttemptsMax, failedCooldownMs, ...tapTimings } = config.timings;
-  const tap = { ...defaultTapTiming, ...definedOnly(tapTimings) };
-  nested("timings", details, () => validateTapConfig({ hubId: config.hubId, merchantId: config.merchantId, ...tap }));
+  const { connectTimeoutMs, reconnectBackoffBaseMs, reconnectBackoffMaxMs, reconnectAttemptsMax, failedCooldownMs } = config.timings;
   const hub = { ...defaultHubConfig, ...definedOnly({ connectTimeoutMs, reconnectBackoffBaseMs, reconnectBackoffMaxMs, reconnectAttemptsMax, failedCooldownMs }) };
   if (hub.reconnectBackoffMaxMs < hub.reconnectBackoffBaseMs) details.push("timings.reconnectBackoffMaxMs: must be at least reconnectBackoffBaseMs");
-  if (details.length > 0 || panelConfig === undefined) throw invalid(details);
+  if (details.length > 0) throw invalid(details);
   const file = (path: string) => (isAbsolute(path) ? path : resolve(baseDir, path));
   return {
     hubId: config.hubId,
@@ -190,6 +192,10 @@ function nested<T>(prefix: string, details: string[], validate: () => T): T | un
     details.push(...(found ?? [error.message]).map((detail) => `${prefix}.${detail}`));
     return undefined;
   }
+}
+
+function pick(values: Record<string, unknown>, keys: readonly string[]): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(values).filter(([key, value]) => keys.includes(key) && value !== undefined));
 }
 
 function definedOnly<T extends object>(values: T): { [K in keyof T]: Exclude<T[K], undefined> } {
