@@ -1,0 +1,112 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { PassThrough } from "node:stream";
+import { afterEach, describe, expect, it } from "vitest";
+import type { EnrolmentBundle } from "../../broker/enrolment.ts";
+import { parseHubConfig, readHubSecrets } from "../../cli/hub-config.ts";
+import { runHubConsole, startHub, type RunningHub } from "../../cli/hub.ts";
+import { FirmataSerialDevice } from "../../simulator/scenarios/tap/firmata-serial-device.ts";
+import { simulatedPanelPins } from "../../simulator/scenarios/tap/simulated-tap-hub.ts";
+import { serveOverTcp, type TcpDeviceServer } from "../../simulator/serial/serve-over-tcp.ts";
+import { TestStack } from "../e2e/stack.ts";
+import { fastHubConfig, fastTiming, funded } from "./fixture.ts";
+
+const root = join(import.meta.dirname, "..", "..");
+const waitMs = 8_000;
+
+let cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.reverse()) await cleanup();
+  cleanups = [];
+});
+
+function writeBundle(dir: string, bundle: EnrolmentBundle): void {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, "ca.pem"), bundle.caPem);
+  writeFileSync(join(dir, "cert.pem"), bundle.certPem);
+  writeFileSync(join(dir, "key.pem"), bundle.keyPem!);
+  writeFileSync(join(dir, "service.pub.pem"), bundle.servicePublicKeyPem);
+}
+
+/** Resolves with the first match of `pattern` in what `stream` prints; fails after timeoutMs. */
+function waitForOutput(stream: NodeJS.ReadableStream, pattern: RegExp, timeoutMs = waitMs): Promise<RegExpMatchArray> {
+  return new Promise((resolve, reject) => {
+    let text = "";
+    const onData = (chunk: Buffer | string) => {
+      text += chunk.toString();
+      const match = pattern.exec(text);
+      if (!match) return;
+      clearTimeout(timer);
+      stream.off("data", onData);
+      resolve(match);
+    };
+    const timer = setTimeout(() => {
+      stream.off("data", onData);
+      reject(new Error(`no ${pattern} within ${timeoutMs} ms; got: ${text}`));
+    }, timeoutMs);
+    stream.on("data", onData);
+  });
+}
+
+describe("the hub CLI over served simulators (tcp://)", () => {
+  it("a `tapwire sim serve pn532` process and a served Firmata board drive a configured hub to an approved sale", async () => {
+    const stack = await TestStack.start();
+    cleanups.push(() => stack.stop());
+    const { hub, wallet } = await stack.enrolDefaults();
+    const dir = mkdtempSync(join(tmpdir(), "tapwire-cli-hub-"));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    writeBundle(join(dir, "hub"), hub);
+    writeBundle(join(dir, "wallet"), wallet);
+
+    const simulator: ChildProcess = spawn(
+      join(root, "node_modules", ".bin", "tsx"),
+      [join(root, "cli", "main.ts"), "sim", "serve", "pn532", "--port", "0", "--phone", "hce", "--wallet-dir", join(dir, "wallet"), "--wallet-id", "w1"],
+      { cwd: root, stdio: ["pipe", "pipe", "inherit"] },
+    );
+    const exited = new Promise<number | null>((resolve) => simulator.once("exit", (code) => resolve(code)));
+    cleanups.push(async () => {
+      simulator.stdin!.write("quit\n");
+      await exited;
+    });
+    const [, nfcUrl] = await waitForOutput(simulator.stdout!, /virtual PN532 on (tcp:\/\/127\.0\.0\.1:\d+)/);
+    const firmata = new FirmataSerialDevice();
+    const firmataServer: TcpDeviceServer = await serveOverTcp(firmata, 0);
+    cleanups.push(() => firmataServer.close());
+
+    const config = parseHubConfig(
+      {
+        hubId: "h1",
+        merchantId: "m1",
+        broker: { url: stack.node.url, caFile: "hub/ca.pem", certFile: "hub/cert.pem", keyFile: "hub/key.pem", servicePublicKeyFile: "hub/service.pub.pem" },
+        nfc: { path: nfcUrl, apduTimeoutMs: 300 },
+        panel: { path: firmataServer.url, pins: simulatedPanelPins, debounceMs: 15, readyTimeoutMs: 3_000 },
+        seqFile: "hub/seq",
+        timings: { ...fastTiming, ...fastHubConfig },
+      },
+      dir,
+    );
+    const running: RunningHub = await startHub(config, readHubSecrets(config.broker));
+    cleanups.push(() => running.stop());
+    const input = new PassThrough();
+    const output = new PassThrough();
+    const stopConsole = new AbortController();
+    const consoleDone = runHubConsole(running.hub, input, output, stopConsole.signal);
+    cleanups.push(async () => {
+      stopConsole.abort();
+      await consoleDone;
+    });
+
+    await waitForOutput(output, /hub ready, online: idle/);
+    input.write("12.50 EUR reader\n");
+    await waitForOutput(output, /approved 12\.50 EUR \(reader\)/);
+    await firmata.board!.waitUntil(() => firmata.board!.ledOn(simulatedPanelPins.green), waitMs);
+    input.write("7 XXX\n");
+    await waitForOutput(output, /E109 UnknownCurrency/);
+
+    expect(stack.node.service.paymentsOf("m1")).toMatchObject([{ mode: "reader", amountMinor: 1250, walletId: "w1" }]);
+    expect(stack.node.service.ledger.balanceOf("wallet:w1")).toBe(funded - 1250);
+    stack.node.service.ledger.checkInvariants();
+  });
+});
