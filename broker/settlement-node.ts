@@ -4,11 +4,12 @@ import { ErrorCode, TapwireError, errorCodeName } from "../protocol/errors.ts";
 import { logger } from "../protocol/log.ts";
 import { systemClock, systemRandom, type Clock, type Random } from "../protocol/sources.ts";
 import type { Principal } from "../protocol/topics.ts";
-import { enrollHub, enrollWallet, type EnrolmentBundle, type EnrolmentContext } from "./enrolment.ts";
+import { enrollAgent, enrollHub, enrollWallet, type EnrolmentBundle, type EnrolmentContext } from "./enrolment.ts";
 import { EmbeddedBroker } from "./mqtt/embedded-broker.ts";
 import { ServiceLink } from "./mqtt/service-link.ts";
 import { loadOrCreateOperatorPki, servicePrincipal, type OperatorPki } from "./operator-pki.ts";
 import type { Registry } from "./registry/registry.ts";
+import { GlassesPayerVerifier, enrollGlasses, glassesSchema, type GlassesEnrolment } from "./settlement/glasses-payer-verifier.ts";
 import type { SettlementOptions } from "./settlement/options.ts";
 import { SettlementService } from "./settlement/settlement-service.ts";
 
@@ -34,6 +35,8 @@ export interface SettlementNodeOptions {
   clock?: Clock;
   random?: Random;
   settlement?: Partial<Omit<SettlementOptions, "databasePath" | "serviceKey" | "clock">>;
+  /** Every connection, publish and subscription the embedded broker refuses, with its code (monitoring, tests). */
+  onBrokerRefusal?: (refusal: TapwireError) => void;
 }
 
 /**
@@ -47,6 +50,7 @@ export class SettlementNode {
   private broker: EmbeddedBroker | undefined;
   private link: ServiceLink | undefined;
   private unsubscribeRevoked: (() => void) | undefined;
+  private unsubscribePush: (() => void) | undefined;
   private readonly clock: Clock;
   private readonly random: Random;
 
@@ -55,12 +59,28 @@ export class SettlementNode {
     this.random = options.random ?? systemRandom;
   }
 
+  /** On failure, whatever did start is stopped again before the error is thrown. */
   async start(): Promise<void> {
+    try {
+      await this.startParts();
+    } catch (error) {
+      await this.stop();
+      throw error;
+    }
+  }
+
+  private async startParts(): Promise<void> {
     await mkdir(this.options.dataDir, { recursive: true, mode: 0o700 });
     const pki = await loadOrCreateOperatorPki(this.options.dataDir, this.clock, this.random);
     this.pkiLoaded = pki;
+    const settlement = this.options.settlement ?? {};
+    const ownVerifiers = settlement.payerVerifiers ?? [];
+    // Glasses payments work out of the box unless the caller brings its own glasses verifier.
+    const withGlasses = !ownVerifiers.some((verifier) => verifier.kind === "glasses");
     const service = new SettlementService({
-      ...this.options.settlement,
+      ...settlement,
+      payerVerifiers: withGlasses ? [...ownVerifiers, new GlassesPayerVerifier()] : ownVerifiers,
+      schemaComponents: withGlasses ? [...(settlement.schemaComponents ?? []), glassesSchema] : (settlement.schemaComponents ?? []),
       databasePath: join(this.options.dataDir, "ledger.sqlite"),
       serviceKey: pki.serviceSigningKey,
       clock: this.clock,
@@ -74,10 +94,13 @@ export class SettlementNode {
         host: this.options.host ?? "127.0.0.1",
         port: this.options.port ?? brokerPortDefault,
         isActive: (principal) => this.isActive(principal),
-        onRefusal: (refusal) => log.info({ code: refusal.code, codeName: errorCodeName(refusal.code) }, refusal.message),
+        onRefusal: (refusal) => {
+          log.info({ code: refusal.code, codeName: errorCodeName(refusal.code) }, refusal.message);
+          this.options.onBrokerRefusal?.(refusal);
+        },
       });
-      await broker.start();
       this.broker = broker;
+      await broker.start();
       url = broker.url;
       this.unsubscribeRevoked = service.registry.onRevoked((hub) => broker.disconnect({ kind: "hub", id: hub.hubId }));
     }
@@ -93,11 +116,14 @@ export class SettlementNode {
     });
     link.start();
     this.link = link;
+    this.unsubscribePush = service.onPush((outbound) => void link.publish(outbound));
     await link.waitConnected(connectTimeoutMsDefault);
     log.info({ url }, "settlement node ready");
   }
 
   async stop(): Promise<void> {
+    this.unsubscribePush?.();
+    this.unsubscribePush = undefined;
     this.unsubscribeRevoked?.();
     this.unsubscribeRevoked = undefined;
     await this.link?.stop();
@@ -137,11 +163,20 @@ export class SettlementNode {
     return enrollWallet(this.enrolmentContext(), request);
   }
 
+  enrollAgent(request: { agentId: string; publicKeyPem?: string }): Promise<EnrolmentBundle> {
+    return enrollAgent(this.enrolmentContext(), this.service.agents, request);
+  }
+
+  /** Binds glasses (their public key from pairing) to a wallet, for glasses payments and step-ups. */
+  enrollGlasses(enrolment: GlassesEnrolment): void {
+    enrollGlasses(this.service.database, this.registry, enrolment, this.clock.nowMs());
+  }
+
   private enrolmentContext(): EnrolmentContext {
     return { pki: this.pki, registry: this.registry, clock: this.clock, random: this.random };
   }
 
-  /** Who may stay connected: enrolled, non-revoked hubs; enrolled wallets; the service itself. */
+  /** Who may stay connected: enrolled, non-revoked hubs and agents; enrolled wallets; the service itself. */
   private isActive(principal: Principal): boolean {
     const registry = this.service.registry;
     switch (principal.kind) {
@@ -149,6 +184,8 @@ export class SettlementNode {
         return registry.findHub(principal.id)?.status === "active";
       case "wallet":
         return registry.findWallet(principal.id) !== undefined;
+      case "agent":
+        return this.service.agents.findAgent(principal.id)?.status === "active";
       case "service":
         return principal.id === servicePrincipal.id;
       default:

@@ -2,13 +2,31 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { importPublicPem } from "../../protocol/keys.ts";
+import { systemClock, systemRandom } from "../../protocol/sources.ts";
 import { SettlementNode, type SettlementNodeOptions } from "../../broker/settlement-node.ts";
+import { loadOrCreateOperatorPki, type OperatorPki } from "../../broker/operator-pki.ts";
 import type { EnrolmentBundle } from "../../broker/enrolment.ts";
 import { HubLink, type HubLinkOptions } from "../../firmware-bridge/mqtt/hub-link.ts";
+import { RefusalLog } from "../broker/fixtures.ts";
+
+/** A broker the test starts itself (Mosquitto), given the operator PKI its TLS listener must use. */
+export interface ExternalBroker {
+  url: string;
+  stop(): Promise<void>;
+}
+
+export interface TestStackOptions extends Partial<SettlementNodeOptions> {
+  /**
+   * Starts the broker for the node: the operator PKI is created in the data dir first, so the broker can serve
+   * its server certificate and trust its CA; the node then runs against it with MQTT 5.
+   */
+  externalBroker?: (pki: OperatorPki) => Promise<ExternalBroker>;
+}
 
 /**
- * A real settlement stack for end-to-end tests: the embedded aedes broker on a free loopback port with mTLS,
- * the settlement service on a temp-dir SQLite ledger, and helpers to enrol and connect clients.
+ * A real settlement stack for end-to-end tests: the embedded aedes broker on a free loopback port with mTLS
+ * (or an external broker over MQTT 5), the settlement service on a temp-dir SQLite ledger, and helpers to
+ * enrol and connect clients. Embedded-broker refusals are collected in `refusals`.
  */
 export class TestStack {
   private readonly links: HubLink[] = [];
@@ -16,13 +34,33 @@ export class TestStack {
   private constructor(
     readonly dataDir: string,
     readonly node: SettlementNode,
+    readonly refusals: RefusalLog,
+    readonly protocolVersion: 4 | 5,
+    private readonly broker: ExternalBroker | undefined,
   ) {}
 
-  static async start(options: Partial<SettlementNodeOptions> = {}): Promise<TestStack> {
+  static async start(options: TestStackOptions = {}): Promise<TestStack> {
+    const { externalBroker, ...nodeOptions } = options;
     const dataDir = mkdtempSync(join(tmpdir(), "tapwire-e2e-"));
-    const node = new SettlementNode({ dataDir, port: 0, ...options });
-    await node.start();
-    return new TestStack(dataDir, node);
+    const refusals = new RefusalLog();
+    let broker: ExternalBroker | undefined;
+    try {
+      if (externalBroker) broker = await externalBroker(await loadOrCreateOperatorPki(dataDir, systemClock, systemRandom));
+      const protocolVersion = broker ? 5 : (nodeOptions.protocolVersion ?? 4);
+      const node = new SettlementNode({
+        dataDir,
+        port: 0,
+        onBrokerRefusal: refusals.record,
+        ...nodeOptions,
+        ...(broker ? { externalBrokerUrl: broker.url, protocolVersion } : {}),
+      });
+      await node.start();
+      return new TestStack(dataDir, node, refusals, protocolVersion, broker);
+    } catch (error) {
+      await broker?.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+      throw error;
+    }
   }
 
   /** Merchant m1 (EUR), hub h1 at m1, wallet w1 funded with `fundedMinor`. */
@@ -40,7 +78,7 @@ export class TestStack {
       url: this.node.url,
       tls: { caPem: bundle.caPem, certPem: bundle.certPem, keyPem: bundle.keyPem },
       principal: { kind: bundle.principal.kind as "hub" | "wallet" | "agent", id: bundle.principal.id },
-      protocolVersion: 4,
+      protocolVersion: this.protocolVersion,
       servicePublicKey: importPublicPem(bundle.servicePublicKeyPem),
       reconnectAttemptsMax: 3,
       ...options,
@@ -54,6 +92,7 @@ export class TestStack {
   async stop(): Promise<void> {
     for (const link of this.links.splice(0)) await link.stop();
     await this.node.stop();
+    await this.broker?.stop();
     rmSync(this.dataDir, { recursive: true, force: true });
   }
 }
