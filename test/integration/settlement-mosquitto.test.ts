@@ -1,0 +1,129 @@
+import { connect as tlsConnect } from "node:tls";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { MqttConnection } from "../../firmware-bridge/mqtt/connection.ts";
+import { messageBytesMax } from "../../protocol/envelope.ts";
+import { ErrorCode, isTapwireError } from "../../protocol/errors.ts";
+import { topicFor } from "../../protocol/topics.ts";
+import { PaymentWorld } from "../e2e/payment-world.ts";
+import { settlementScenarios } from "../e2e/settlement-scenarios.ts";
+import { TestStack } from "../e2e/stack.ts";
+import { startMosquitto, type RunningMosquitto } from "../support/mosquitto.ts";
+
+/**
+ * The same scenarios as test/e2e, with the settlement node as an MQTT 5 client of a private Mosquitto that
+ * authenticates by client certificate (CN = username) and authorizes with the tapwire ACL (%u patterns).
+ */
+let world: PaymentWorld;
+let mosquitto: RunningMosquitto;
+
+beforeAll(async () => {
+  const stack = await TestStack.start({
+    externalBroker: async (pki) => {
+      mosquitto = await startMosquitto({ caPem: pki.ca.certPem, certPem: pki.server.certPem, keyPem: pki.server.keyPem });
+      return mosquitto;
+    },
+  });
+  world = await PaymentWorld.create(stack);
+});
+
+afterAll(async () => {
+  await world?.stop();
+});
+
+describe("settlement through Mosquitto (MQTT 5, mTLS, ACL from the certificate identity)", () => {
+  settlementScenarios(() => world);
+});
+
+describe("Mosquitto's own refusals, each followed by a good payment", () => {
+  it("drops a payload over message_size_limit before the service sees it", async () => {
+    const before = world.snapshot();
+
+    // QoS 0: Mosquitto answers a too-large QoS 1 publish with PUBACK 0x95, which mqtt.js cannot parse.
+    await world.hub("h1").link.publishRaw(topicFor("hub", "h1", "req"), Buffer.alloc(messageBytesMax + 1), { qos: 0 });
+    await expectLogged("Dropped too large PUBLISH from hubs/h1");
+
+    world.expectNothingPosted(before, "h1", []);
+    await world.expectServing();
+  });
+
+  it("refuses a publish to another hub's request topic (PUBACK 0x87 → PublishNotAllowed), even of that hub's genuine request", async () => {
+    const stolen = world.hub("h2").signer.payment(world.w1, 300);
+    const before = world.snapshot();
+
+    const refused = await world.hub("h1").link.publishRaw(topicFor("hub", "h2", "req"), stolen.bytes, { qos: 1 }).catch((error: unknown) => error);
+
+    expect(isTapwireError(refused, ErrorCode.PublishNotAllowed)).toBe(true);
+    world.expectNothingPosted(before, "h2", [stolen.requestId]);
+    await world.expectServing();
+  });
+
+  it("never delivers another hub's decisions to a hub that subscribes to them", async () => {
+    // Mosquitto 2.0 grants the SUBACK and applies the read ACL at delivery, so the proof is what arrives.
+    const seen: string[] = [];
+    const h1 = world.hub("h1").bundle;
+    const snoop = new MqttConnection({
+      url: mosquitto.url,
+      tls: { caPem: h1.caPem, certPem: h1.certPem, keyPem: h1.keyPem! },
+      clientId: "hubs/h1@snoop",
+      protocolVersion: 5,
+      reconnectAttemptsMax: 0,
+      onMessage: (topic) => seen.push(topic),
+    });
+    snoop.start();
+    try {
+      await snoop.waitConnected(5_000);
+      await snoop.subscribe(topicFor("hub", "h2", "res"), 1).catch(() => undefined);
+      await snoop.subscribe("tapwire/v1/#", 1).catch(() => undefined);
+
+      const victim = await world.pay("h2", 200);
+      await snoop.subscribe(topicFor("hub", "h1", "res"), 1);
+
+      expect(victim.decision.status).toBe("approved");
+      expect(seen).toEqual([]);
+    } finally {
+      await snoop.stop();
+    }
+    await world.expectServing();
+  });
+
+  it("refuses a TLS client without a certificate: its CONNECT gets no CONNACK", async () => {
+    const connectPacket = Buffer.from([0x10, 0x0d, 0x00, 0x04, ...Buffer.from("MQTT"), 0x04, 0x02, 0x00, 0x1e, 0x00, 0x01, 0x78]);
+
+    const received = await new Promise<number>((resolve) => {
+      let bytes = 0;
+      const socket = tlsConnect({ host: mosquitto.host, port: mosquitto.port, ca: world.stack.node.pki.ca.certPem, servername: "localhost" });
+      socket.on("secureConnect", () => socket.write(connectPacket));
+      socket.on("data", (chunk: Buffer) => (bytes += chunk.length));
+      socket.on("error", () => undefined);
+      socket.on("close", () => resolve(bytes));
+    });
+
+    expect(received).toBe(0);
+    await world.expectServing();
+  });
+
+  it("refuses every message of a revoked hub (HubRevoked), though Mosquitto keeps it connected", async () => {
+    const revoked = world.hub("h3");
+    expect((await world.pay("h3", 200)).decision.status).toBe("approved");
+
+    world.stack.node.registry.revokeHub("h3");
+    const before = world.snapshot();
+    const late = revoked.signer.payment(world.w1, 200);
+    const refused = await world.send("h3", late);
+
+    expect(revoked.link.connected).toBe(true);
+    expect(refused.decision).toMatchObject({ status: "declined", code: ErrorCode.HubRevoked, requestId: late.requestId });
+    world.expectNothingPosted(before, "h3", [late.requestId]);
+    await world.expectServing();
+  });
+});
+
+/** Mosquitto reports this refusal only in its log; waits (bounded) for the line to be written. */
+async function expectLogged(line: string, timeoutMs = 3_000): Promise<void> {
+  const stepMs = 20;
+  for (let waitedMs = 0; waitedMs < timeoutMs; waitedMs += stepMs) {
+    if ((await mosquitto.log()).includes(line)) return;
+    await new Promise((resolve) => setTimeout(resolve, stepMs));
+  }
+  expect(await mosquitto.log()).toContain(line);
+}
