@@ -4,6 +4,7 @@ import type { Clock, Random } from "../protocol/sources.ts";
 import { ErrorCode, TapwireError } from "../protocol/errors.ts";
 import { principalName, type Principal } from "../protocol/topics.ts";
 import { certifyPrincipal, type OperatorPki } from "./operator-pki.ts";
+import type { AgentRegistry } from "./agents/agent-registry.ts";
 import type { Registry } from "./registry/registry.ts";
 
 /**
@@ -64,4 +65,20 @@ export async function enrollWallet(
   const principal: Principal = { kind: "wallet", id: request.walletId };
   context.registry.enrollWallet({ walletId: request.walletId, publicKeyPem: publicKeyPem(publicKey), currency: request.currency, perPaymentMaxMinor: request.perPaymentMaxMinor });
   return (await certify(context, principal, publicKey, keyPem)).bundle;
+}
+
+/** An agent's MQTT identity (CN agents/<id>). What it may spend is set by the mandates people sign for it. */
+export async function enrollAgent(
+  context: EnrolmentContext,
+  agents: AgentRegistry,
+  request: { agentId: string; publicKeyPem?: string },
+): Promise<EnrolmentBundle> {
+  if (agents.findAgent(request.agentId)) {
+    throw new TapwireError(`agent ${request.agentId} is already enrolled`, ErrorCode.AgentAlreadyEnrolled);
+  }
+  const { publicKey, keyPem } = keyFor(request.publicKeyPem);
+  const principal: Principal = { kind: "agent", id: request.agentId };
+  const { bundle, serialHex } = await certify(context, principal, publicKey, keyPem);
+  agents.enrollAgent({ agentId: request.agentId, publicKeyPem: publicKeyPem(publicKey), certificateSerial: serialHex });
+  return bundle;
 }

@@ -118,6 +118,14 @@ export class ServiceLink {
     await connection?.stop();
   }
 
+  /**
+   * Publishes a decision made outside any request (an operator's answer, an expired case) to its
+   * addressee's `res` topic. Not awaited by callers for the same reason as replies (see callHandler).
+   */
+  publish(reply: OutboundReply): Promise<void> {
+    return this.sendReply(reply, undefined);
+  }
+
   private capacity(): Promise<void> | undefined {
     if (this.inFlight < this.callsMax) return undefined;
     return new Promise((resolve) => this.slotWaiters.push(resolve));
@@ -167,7 +175,7 @@ export class ServiceLink {
     }
   }
 
-  private async sendReply(reply: OutboundReply, inbound: InboundRequest): Promise<void> {
+  private async sendReply(reply: OutboundReply, inbound: InboundRequest | undefined): Promise<void> {
     const connection = this.connection;
     const remainingMs = reply.expiresAtMs - this.clock.nowMs();
     if (connection === undefined || remainingMs <= 0) {
@@ -175,7 +183,7 @@ export class ServiceLink {
       return;
     }
     const topic = topicFor(reply.kind, reply.id, "res");
-    const toRequester = reply.kind === inbound.kind && reply.id === inbound.id;
+    const toRequester = inbound !== undefined && reply.kind === inbound.kind && reply.id === inbound.id;
     const properties =
       this.options.protocolVersion === 5
         ? {

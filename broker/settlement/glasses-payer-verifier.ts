@@ -1,0 +1,130 @@
+import { ErrorCode, TapwireError, isTapwireError } from "../../protocol/errors.ts";
+import { openSealed } from "../../protocol/envelope.ts";
+import { biometricClaimSchema, type BiometricClaim } from "../../protocol/glasses.ts";
+import { isId } from "../../protocol/ids.ts";
+import { importPublicPem } from "../../protocol/keys.ts";
+import type { PayerCredential } from "../../protocol/messages.ts";
+import type { SchemaComponent, SqliteDb } from "../ledger/sqlite-db.ts";
+import type { Registry, Wallet } from "../registry/registry.ts";
+import type { PayerContext, PayerVerifier } from "./payer-verifier.ts";
+
+/**
+ * Paid with smart glasses: the hub forwards the biometric assertion its paired glasses signed. The service
+ * checks it against the glasses' own key, enrolled and bound to the owner's wallet, so a hub cannot pay
+ * from a wallet whose glasses did not confirm. The hub's challenge is random and unknown here; freshness is
+ * `iat` within assertionAgeMsMax plus each (glasses, challenge) accepted once, so an assertion pays once.
+ */
+export const glassesSchema: SchemaComponent = {
+  name: "glasses",
+  migrations: [
+    {
+      version: 1,
+      description: "glasses bound to wallets, consumed biometric challenges",
+      sql: `
+        CREATE TABLE glasses_enrolments (
+          glasses_id TEXT PRIMARY KEY,
+          wallet_id TEXT NOT NULL REFERENCES registry_wallets (wallet_id),
+          public_key_pem TEXT NOT NULL,
+          owner_id TEXT,
+          enrolled_at_ms INTEGER NOT NULL
+        ) STRICT;
+        CREATE TABLE glasses_challenges (
+          glasses_id TEXT NOT NULL,
+          challenge BLOB NOT NULL,
+          consumed_at_ms INTEGER NOT NULL,
+          PRIMARY KEY (glasses_id, challenge)
+        ) STRICT, WITHOUT ROWID;
+      `,
+    },
+  ],
+};
+
+export interface GlassesEnrolment {
+  glassesId: string;
+  walletId: string;
+  publicKeyPem: string;
+  /** When set, assertions must name this owner (OwnerMismatch otherwise). */
+  ownerId?: string;
+}
+
+/** Binds glasses (their P-256 key, learned at pairing) to a wallet. Pairing again means enrolling new glasses. */
+export function enrollGlasses(db: SqliteDb, registry: Registry, enrolment: GlassesEnrolment, nowMs: number): void {
+  if (!isId(enrolment.glassesId)) throw new TapwireError(`glassesId ${JSON.stringify(enrolment.glassesId)} is not a valid id`, ErrorCode.SchemaInvalid);
+  importPublicPem(enrolment.publicKeyPem);
+  registry.getWallet(enrolment.walletId);
+  db.transaction(() => {
+    if (db.prepare<[string], number>("SELECT 1 FROM glasses_enrolments WHERE glasses_id = ?").pluck().get(enrolment.glassesId) !== undefined) {
+      throw new TapwireError(`glasses ${enrolment.glassesId} are already enrolled`, ErrorCode.GlassesAlreadyEnrolled);
+    }
+    db.prepare("INSERT INTO glasses_enrolments (glasses_id, wallet_id, public_key_pem, owner_id, enrolled_at_ms) VALUES (?, ?, ?, ?, ?)").run(
+      enrolment.glassesId,
+      enrolment.walletId,
+      enrolment.publicKeyPem,
+      enrolment.ownerId ?? null,
+      nowMs,
+    );
+  })();
+}
+
+export interface GlassesPayerVerifierOptions {
+  /** How far `iat` of an assertion may be from the service clock. Default 120 000 ms. */
+  assertionAgeMsMax?: number;
+}
+
+interface EnrolmentRow {
+  wallet_id: string;
+  public_key_pem: string;
+  owner_id: string | null;
+}
+
+export class GlassesPayerVerifier implements PayerVerifier {
+  readonly kind = "glasses" as const;
+  private readonly assertionAgeMsMax: number;
+
+  constructor(options: GlassesPayerVerifierOptions = {}) {
+    this.assertionAgeMsMax = options.assertionAgeMsMax ?? 120_000;
+    if (!Number.isSafeInteger(this.assertionAgeMsMax) || this.assertionAgeMsMax < 1_000 || this.assertionAgeMsMax > 600_000) {
+      throw new TapwireError(`assertionAgeMsMax must be an integer between 1000 and 600000 milliseconds, got ${this.assertionAgeMsMax}`, ErrorCode.ConfigInvalid);
+    }
+  }
+
+  verify(request: Parameters<PayerVerifier["verify"]>[0], context: PayerContext): Wallet {
+    return this.verifyPresence(request.payer, context);
+  }
+
+  verifyPresence(payer: PayerCredential, { registry, db, nowMs }: PayerContext): Wallet {
+    if (payer.kind !== "glasses") throw new TapwireError(`glasses verifier got ${payer.kind}`, ErrorCode.UnsupportedRequest);
+    const enrolment = db
+      .prepare<[string], EnrolmentRow>("SELECT wallet_id, public_key_pem, owner_id FROM glasses_enrolments WHERE glasses_id = ?")
+      .get(payer.glassesId);
+    if (!enrolment || enrolment.wallet_id !== payer.walletId) {
+      throw new TapwireError(`glasses ${payer.glassesId} are not bound to wallet ${payer.walletId}`, ErrorCode.PayerCredentialInvalid, { glassesId: payer.glassesId });
+    }
+    const claim = this.openAssertion(payer.assertion, enrolment.public_key_pem, payer.glassesId);
+    if (enrolment.owner_id !== null && claim.ownerId !== enrolment.owner_id) {
+      throw new TapwireError(`assertion names owner ${claim.ownerId}`, ErrorCode.OwnerMismatch, { glassesId: payer.glassesId });
+    }
+    if (Math.abs(nowMs - claim.iat) > this.assertionAgeMsMax) {
+      throw new TapwireError(`assertion iat ${claim.iat} outside ±${this.assertionAgeMsMax} ms of ${nowMs}`, ErrorCode.MessageExpired);
+    }
+    const consumed = db
+      .prepare<[string, Uint8Array, number]>("INSERT OR IGNORE INTO glasses_challenges (glasses_id, challenge, consumed_at_ms) VALUES (?, ?, ?)")
+      .run(payer.glassesId, claim.challenge, nowMs);
+    if (consumed.changes === 0) throw new TapwireError("biometric assertion already used", ErrorCode.NonceReplayed, { glassesId: payer.glassesId });
+    if (!claim.userVerified) throw new TapwireError(`${claim.method} did not verify the wearer`, ErrorCode.BiometricFailed);
+    if (!claim.liveness) throw new TapwireError("liveness check failed", ErrorCode.BiometricFailed);
+    return registry.getWallet(enrolment.wallet_id);
+  }
+
+  private openAssertion(assertion: Uint8Array, publicKeyPem: string, glassesId: string): BiometricClaim {
+    let claim: BiometricClaim;
+    try {
+      claim = openSealed(assertion, importPublicPem(publicKeyPem), biometricClaimSchema).body;
+    } catch (error) {
+      if (!isTapwireError(error)) throw error;
+      throw new TapwireError(`biometric assertion rejected: ${error.message}`, ErrorCode.PayerCredentialInvalid, { glassesId });
+    }
+    if (claim.glassesId !== glassesId) throw new TapwireError(`assertion names glasses ${claim.glassesId}`, ErrorCode.PayerCredentialInvalid, { glassesId });
+    return claim;
+  }
+}
