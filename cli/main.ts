@@ -1,4 +1,5 @@
 import { errorCodeName, isTapwireError } from "../protocol/errors.ts";
+import { demoCommand, demoUsage } from "./demo.ts";
 import { glassesHubCommand, glassesHubUsage } from "./glasses-hub.ts";
 import { enrollUsage, hubEnrollCommand, merchantAddCommand, walletEnrollCommand } from "./enroll.ts";
 import { settleCommand, settleUsage } from "./settle.ts";
@@ -9,6 +10,7 @@ type Command = (argv: string[]) => Promise<number>;
 
 /** `tapwire <command> [sub-command] [flags]`: one table of every command, each in its own file. */
 const commands: Record<string, Command> = {
+  demo: demoCommand,
   settle: settleCommand,
   "merchant add": merchantAddCommand,
   "hub enroll": hubEnrollCommand,
@@ -18,7 +20,7 @@ const commands: Record<string, Command> = {
   "sim serve": simServeCommand,
 };
 
-const usage = ["usage:", settleUsage, enrollUsage, glassesHubUsage, hubUsage, simServeUsage].join("\n");
+const usage = ["usage:", demoUsage, settleUsage, enrollUsage, glassesHubUsage, hubUsage, simServeUsage].join("\n");
 
 async function main(argv: string[]): Promise<number> {
   const two = argv.slice(0, 2).join(" ");

@@ -1,0 +1,53 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { merchantAccountId, walletAccountId } from "../../broker/ledger/ledger.ts";
+import { SettlementNode } from "../../broker/settlement-node.ts";
+import { Narrator, money } from "./narrator.ts";
+import { runTapScenes } from "./tap-scenes.ts";
+
+export interface DemoOptions {
+  /** Embedded broker port; 0 picks a free one so the demo never fights a running `tapwire settle`. */
+  port: number;
+  /** Keep the data directory (ledger, PKI, evidence) for inspection instead of deleting it. */
+  keepDataDir: boolean;
+  write: (line: string) => void;
+}
+
+const merchantId = "cafe-lumiere";
+const currency = "EUR";
+
+/**
+ * `npm start`: a settlement node (embedded mTLS broker, SQLite ledger) and simulated hubs doing real
+ * payments end to end, narrated for a person; then a ledger summary. Resolves with the exit code.
+ */
+export async function runDemo(options: DemoOptions): Promise<number> {
+  const workDir = mkdtempSync(join(tmpdir(), "tapwire-demo-"));
+  const narrator = new Narrator(options.write);
+  const node = new SettlementNode({ dataDir: join(workDir, "settlement"), port: options.port });
+  narrator.heading("Settlement service");
+  await node.start();
+  try {
+    narrator.step(`embedded broker (MQTT 3.1.1 over mutual TLS) on ${node.url}; ledger in ${join(workDir, "settlement", "ledger.sqlite")}`);
+    node.registry.enrollMerchant({ merchantId, currency, displayName: "Café Lumière" });
+    const tapHub = await node.enrollHub({ hubId: "tap-hub-1", merchantId });
+    const alice = await node.enrollWallet({ walletId: "alice", currency, perPaymentMaxMinor: 20_000 });
+    node.registry.fundWallet("alice", 5_000);
+    narrator.step(`enrolled merchant ${merchantId}, hub tap-hub-1 (certificate CN hubs/tap-hub-1), wallet alice funded ${money(5_000, currency)}`);
+
+    await runTapScenes({ node, hub: tapHub, wallet: alice, merchantId, workDir, narrator });
+
+    narrator.heading("Summary");
+    const ledger = node.service.ledger;
+    const invariants = ledger.checkInvariants();
+    narrator.step(`merchant ${merchantId}: ${money(ledger.balanceOf(merchantAccountId(merchantId)), currency)}; alice: ${money(ledger.balanceOf(walletAccountId("alice")), currency)}`);
+    narrator.step(`${invariants.transfers} transfers over ${invariants.accounts} accounts; balances sum to zero per currency: ${JSON.stringify(invariants.balanceSumMinorByCurrency)}`);
+    const failures = narrator.failures;
+    narrator.step(`${narrator.outcomes.length - failures.length} of ${narrator.outcomes.length} scenes ended as expected`);
+    return failures.length === 0 ? 0 : 1;
+  } finally {
+    await node.stop();
+    if (options.keepDataDir) narrator.step(`data kept in ${workDir}`);
+    else rmSync(workDir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,82 @@
+import { join } from "node:path";
+import type { EnrolmentBundle } from "../../broker/enrolment.ts";
+import type { SettlementNode } from "../../broker/settlement-node.ts";
+import type { TapHubView } from "../../device/tap-hub.ts";
+import type { TapMode } from "../../device/tap/tap-machine.ts";
+import { SimulatedTapHub } from "../scenarios/tap/simulated-tap-hub.ts";
+import { codeText, money, type Narrator } from "./narrator.ts";
+
+const waitMs = 10_000;
+
+export interface TapScenesInput {
+  node: SettlementNode;
+  hub: EnrolmentBundle;
+  wallet: EnrolmentBundle;
+  merchantId: string;
+  workDir: string;
+  narrator: Narrator;
+}
+
+/**
+ * A tap hub on virtual hardware (PN532 on a mock serial port, johnny-five panel on a virtual Firmata board),
+ * talking to the settlement node over mTLS MQTT: one approved payment in each mode, one declined, one cancelled
+ * with the button.
+ */
+export async function runTapScenes(input: TapScenesInput): Promise<void> {
+  const { narrator } = input;
+  narrator.heading("Tap hub: NFC phone payments (virtual PN532, virtual LED panel, real drivers and machines)");
+  const hub = new SimulatedTapHub({
+    brokerUrl: input.node.url,
+    hub: input.hub,
+    wallet: input.wallet,
+    merchantId: input.merchantId,
+    seqFile: join(input.workDir, "tap-hub.seq"),
+    timing: { tapTimeoutMs: 5_000, resultDisplayMs: 400 },
+  });
+  let lastState = "";
+  hub.on("state", (view) => {
+    if (view.tap.state === lastState) return;
+    lastState = view.tap.state;
+    narrator.step(`   hub ${view.hub.padEnd(12)} tap ${describe(view)}`);
+  });
+  await hub.start();
+  try {
+    await hub.waitFor((view) => view.hub === "ready" && view.tap.online && view.tap.state === "idle", waitMs);
+    await hub.board.waitUntil(() => hub.panelView().blue, waitMs);
+    narrator.step(`tap hub ${hub.hubId} online: blue LED on`);
+
+    await sale(hub, narrator, "reader mode (HCE phone)", 450, "reader", () => hub.placePhone(hub.hcePhone()), "approved");
+    hub.removePhone();
+    await sale(hub, narrator, "tag mode (phone reads the hub's signed offer, pays online)", 320, "tag", () => hub.placePhone(hub.tagPhone()), "approved");
+    hub.removePhone();
+    await sale(hub, narrator, "reader mode, more than the wallet holds", 9_000, "reader", () => hub.placePhone(hub.hcePhone(10)), "declined");
+    hub.removePhone();
+    await sale(hub, narrator, "cancel button pressed while waiting for the tap", 600, "reader", () => void hub.pressCancel(), "cancelled");
+  } finally {
+    await hub.stop();
+  }
+}
+
+const resultLed: Record<string, "green" | "red"> = { approved: "green", declined: "red", failed: "red" };
+const resultBeeps: Record<string, number> = { approved: 1, declined: 2, failed: 3 };
+
+function describe(view: TapHubView): string {
+  const sale = view.tap.sale ? ` ${money(view.tap.sale.amountMinor, view.tap.sale.currency)} (${view.tap.sale.mode})` : "";
+  return `${view.tap.state}${sale}${codeText(view.tap.lastDecisionCode)}`;
+}
+
+async function sale(hub: SimulatedTapHub, narrator: Narrator, scene: string, amountMinor: number, mode: TapMode, act: () => void, expected: string): Promise<void> {
+  await hub.waitFor((view) => view.tap.state === "idle", waitMs);
+  narrator.step(`-- ${scene}: ${money(amountMinor, "EUR")}`);
+  hub.setAmount(amountMinor, "EUR", mode);
+  await hub.waitFor((view) => view.tap.state === "waitingForTap", waitMs);
+  const beepsBefore = hub.panelView().beeps;
+  act();
+  const final = await hub.waitFor((view) => ["approved", "declined", "cancelled", "timedOut", "failed"].includes(view.tap.state), waitMs);
+  // The panel follows over Firmata a moment later: wait for the result's LED (none for a cancel) and its beeps.
+  const led = resultLed[final.tap.state];
+  const beeps = resultBeeps[final.tap.state] ?? 0;
+  await hub.board.waitUntil(() => (led === undefined || hub.panelView()[led]) && hub.panelView().beeps >= beepsBefore + beeps, waitMs);
+  narrator.record(scene, expected, final.tap.state);
+  narrator.step(`   panel: ${led ?? "no"} LED, ${hub.panelView().beeps - beepsBefore} beep(s); reason: ${final.tap.reason ?? "-"}`);
+}
