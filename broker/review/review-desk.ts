@@ -96,7 +96,7 @@ export class ReviewDesk {
 
   /** The person's signed answer (from the wallet, or a glasses hub's fresh biometric assertion). */
   answerStepUp(caseId: string, walletId: string, answer: StepUpAnswer, answeredBy: Recipient, nowMs: number): CaseOutcome {
-    const held = this.pending(caseId, nowMs);
+    const held = this.requirePending(caseId, nowMs);
     if (held.kind !== "step_up") throw new TapwireError(`case ${caseId} is not a step-up`, ErrorCode.ApprovalInvalid, { caseId });
     if (held.walletId !== walletId) {
       throw new TapwireError(`case ${caseId} belongs to another wallet`, ErrorCode.WalletMismatch, { caseId });
@@ -108,7 +108,7 @@ export class ReviewDesk {
 
   /** An operator's answer to a review or a dispute. Step-ups need the person, not an operator. */
   decide(caseId: string, action: OperatorAction, operatorId: string, nowMs: number): CaseOutcome {
-    const held = this.pending(caseId, nowMs);
+    const held = this.requirePending(caseId, nowMs);
     if (held.kind === "step_up") throw new TapwireError(`case ${caseId} waits for the person, not an operator`, ErrorCode.ApprovalInvalid, { caseId });
     const operator = `operators/${operatorId}`;
     this.deps.evidence.append("operator", operator, held.requestId, encodeBody({ type: "operator_decision", caseId, action, operatorId, atMs: nowMs }), nowMs);
@@ -129,7 +129,8 @@ export class ReviewDesk {
     return expired.length;
   }
 
-  private pending(caseId: string, nowMs: number): ReviewCase {
+  /** The case, if it can still be answered: ReviewNotFound, ReviewAlreadyDecided or ReviewExpired otherwise. */
+  requirePending(caseId: string, nowMs: number): ReviewCase {
     const held = this.deps.store.find(caseId);
     if (!held) throw new TapwireError(`no case ${caseId}`, ErrorCode.ReviewNotFound, { caseId });
     if (held.status !== "pending") {

@@ -149,10 +149,10 @@ export class ReviewStore {
     return row ? toCase(row) : undefined;
   }
 
-  /** The pending case holding a request, if any. */
-  findPendingFor(decisionKey: string, requestId: string): ReviewCase | undefined {
+  /** The latest case holding a request, decided or not. */
+  findLatestFor(decisionKey: string, requestId: string): ReviewCase | undefined {
     const row = this.statements
-      .sql<[string, string], CaseRow>(`SELECT ${caseColumns} FROM review_cases WHERE decision_key = ? AND request_id = ? AND status = 'pending'`)
+      .sql<[string, string], CaseRow>(`SELECT ${caseColumns} FROM review_cases WHERE decision_key = ? AND request_id = ? ORDER BY case_seq DESC LIMIT 1`)
       .get(decisionKey, requestId);
     return row ? toCase(row) : undefined;
   }

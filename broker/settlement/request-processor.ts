@@ -244,8 +244,9 @@ export class RequestProcessor {
 
   /** The person at a glasses hub confirms a held payment with a fresh proof of presence (or says no). */
   private answerStepUp(hub: Hub, request: HubStepUpApproval, nowMs: number): Verdict {
-    const held = request.caseId !== undefined ? this.deps.reviews.find(request.caseId) : this.deps.reviews.findPendingFor(hub.hubId, request.paymentRequestId);
-    if (!held) throw new TapwireError(`no step-up case for ${request.paymentRequestId}`, ErrorCode.ReviewNotFound, { paymentRequestId: request.paymentRequestId });
+    const caseId = request.caseId ?? this.deps.reviews.findLatestFor(hub.hubId, request.paymentRequestId)?.caseId;
+    if (caseId === undefined) throw new TapwireError(`no step-up case for ${request.paymentRequestId}`, ErrorCode.ReviewNotFound, { paymentRequestId: request.paymentRequestId });
+    const held = this.deps.desk.requirePending(caseId, nowMs);
     if (held.held.source !== "hub" || held.held.hubId !== hub.hubId || held.held.requestId !== request.paymentRequestId) {
       throw new TapwireError(`case ${held.caseId} does not hold payment ${request.paymentRequestId} of hub ${hub.hubId}`, ErrorCode.ApprovalInvalid);
     }
