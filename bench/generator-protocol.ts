@@ -1,14 +1,14 @@
 import type { ProfileSummary } from "./profile.ts";
 import type { LatencySummary } from "./stats.ts";
 
-/** One simulated hub as the settlement node enrolled it, with the one wallet only this hub charges. */
+/** One simulated hub as the settlement node enrolled it, with the wallets only this hub charges. */
 export interface HubIdentity {
   hubId: string;
   merchantId: string;
   certPem: string;
   keyPem: string;
-  walletId: string;
-  walletKeyPem: string;
+  /** Used one after the other: a wallet has 65 535 ATCs, then it is spent. */
+  wallets: Array<{ walletId: string; keyPem: string }>;
 }
 
 /** Parent → generator: everything needed to connect; the load starts on "go". */
@@ -50,6 +50,8 @@ export interface GeneratorReport {
   elapsedMs: number;
   /** Request built and signed → verified decision in hand, approved payments only. */
   latency: LatencySummary;
+  /** Sends that repeated an earlier request's bytes after a timeout or an outage. */
+  retried: number;
   cpu: CpuSpent;
   profile?: ProfileSummary;
 }

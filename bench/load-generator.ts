@@ -1,70 +1,43 @@
 /**
  * The load generator, run as its own process (forked by bench/run.ts) so it has its own core: N simulated
- * hubs, each a HubLink with its own mTLS certificate, each keeping W payments in flight. Every payment is what
- * a real tap produces: the wallet's HCE cryptogram (signed by the wallet key, fresh ATC and unpredictable
- * number) inside a payment request sealed with the hub key; every decision is verified with the service key.
+ * hubs, each a HubLink with its own mTLS certificate under the simulator's hub client (requests signed once by
+ * HubRequestSigner, sent in seq order, retried with the same bytes), each keeping W payments in flight. Every
+ * payment is what a real tap produces: a SimWallet's HCE cryptogram (wallet key, fresh ATC and unpredictable
+ * number) inside a request sealed with the hub key; every decision is verified with the service key.
  */
-import { createPrivateKey, type KeyObject } from "node:crypto";
+import { createPrivateKey } from "node:crypto";
 import { performance } from "node:perf_hooks";
-import { sealMessage } from "../protocol/envelope.ts";
 import { ErrorCode, asTapwireError, errorCodeName } from "../protocol/errors.ts";
 import { importPublicPem } from "../protocol/keys.ts";
-import { protocolVersion, type PaymentRequest } from "../protocol/messages.ts";
-import { signCryptogram } from "../protocol/payer.ts";
-import { systemRandom } from "../protocol/sources.ts";
 import { HubLink } from "../firmware-bridge/mqtt/hub-link.ts";
+import { HubRequestSigner } from "../simulator/hub-client/request-signer.ts";
+import { SimHubClient } from "../simulator/hub-client/sim-hub-client.ts";
+import { SimWallet, atcMax } from "../simulator/hub-client/sim-wallet.ts";
 import type { GeneratorMessage, GeneratorReport, HubIdentity, ParentMessage, SetupMessage } from "./generator-protocol.ts";
 import { CpuProfile } from "./profile.ts";
 import { CpuMeter, LatencyRecorder, countInto } from "./stats.ts";
 
-const requestLifetimeMs = 60_000;
 /** Hubs connect in waves: the broker's listen backlog and TLS handshakes stay well inside their limits. */
 const connectWaveSize = 16;
+/** Sends of one request: a timeout or an outage is retried with the same bytes, but a bench must not hang on it. */
+const attemptsMax = 3;
 
-/** One hub and the one wallet it charges: seq and ATC only move forward, in the order requests are published. */
+/** One hub and the wallets only it charges, so seq and every ATC move forward in the order requests go out. */
 class SimulatedHub {
-  private seq = 0;
-  private atc = 0;
-  readonly hubKey: KeyObject;
-  readonly walletKey: KeyObject;
+  private walletIndex = 0;
 
   constructor(
-    readonly identity: HubIdentity,
     readonly link: HubLink,
-    private readonly currency: string,
-    private readonly amountMinor: number,
-  ) {
-    this.hubKey = createPrivateKey(identity.keyPem);
-    this.walletKey = createPrivateKey(identity.walletKeyPem);
-  }
+    readonly client: SimHubClient,
+    private readonly signer: HubRequestSigner,
+    private readonly wallets: readonly SimWallet[],
+  ) {}
 
-  /** Builds and signs the next payment; its seq and ATC are above every earlier one from this hub. */
-  nextPayment(): { requestId: string; bytes: Buffer } {
-    this.seq += 1;
-    this.atc += 1;
-    const { hubId, merchantId, walletId } = this.identity;
-    const requestId = `${hubId}-r${this.seq}`;
-    const unpredictableNumber = new Uint8Array(systemRandom.bytes(4));
-    const cryptogram = new Uint8Array(signCryptogram(
-      { walletId, hubId, amountMinor: this.amountMinor, currency: this.currency, unpredictableNumber, atc: this.atc },
-      this.walletKey,
-    ));
-    const iat = Date.now();
-    const body: PaymentRequest = {
-      type: "payment_request",
-      v: protocolVersion,
-      hubId,
-      merchantId,
-      requestId,
-      seq: this.seq,
-      iat,
-      exp: iat + requestLifetimeMs,
-      amountMinor: this.amountMinor,
-      currency: this.currency,
-      mode: "reader",
-      payer: { kind: "hce", walletId, atc: this.atc, unpredictableNumber, cryptogram },
-    };
-    return { requestId, bytes: sealMessage(body, this.hubKey) };
+  /** The next payment from the first wallet with ATCs left; undefined once all of this hub's wallets are spent. */
+  nextPayment(amountMinor: number) {
+    while (this.walletIndex < this.wallets.length && this.wallets[this.walletIndex]!.atc > atcMax) this.walletIndex += 1;
+    const wallet = this.wallets[this.walletIndex];
+    return wallet === undefined ? undefined : this.signer.payment(wallet, amountMinor);
   }
 }
 
@@ -96,17 +69,22 @@ class LoadRun {
       failedByCode: this.failedByCode,
       elapsedMs: performance.now() - startedMs,
       latency: this.latencies.summary(),
+      retried: this.hubs.reduce((sum, hub) => sum + hub.client.stats.retried, 0),
     };
   }
 
   /** One payment at a time; a hub's W lanes are its W payments in flight. Ends at the count or the deadline. */
   private async lane(hub: SimulatedHub): Promise<void> {
     while (this.sent < this.setup.paymentsMax && performance.now() < this.deadlineMs) {
-      this.sent += 1;
       const startedMs = performance.now();
-      const { requestId, bytes } = hub.nextPayment();
+      const request = hub.nextPayment(this.setup.amountMinor);
+      if (request === undefined) {
+        countInto(this.failedByCode, "WalletsSpent");
+        return;
+      }
+      this.sent += 1;
       try {
-        const { decision } = await hub.link.request(bytes, requestId, this.setup.decisionTimeoutMs);
+        const { decision } = await hub.client.submit(request);
         if (decision.status === "approved") {
           this.approved += 1;
           this.latencies.record(performance.now() - startedMs);
@@ -116,8 +94,8 @@ class LoadRun {
       } catch (error) {
         const failure = asTapwireError(error, ErrorCode.Offline);
         countInto(this.failedByCode, errorCodeName(failure.code));
-        // A link that went away stays away for this run: stop this lane instead of spinning on Offline.
-        if (failure.code === ErrorCode.Offline) return;
+        // The client already retried; a hub that still cannot get through stays out for the rest of the run.
+        return;
       }
     }
   }
@@ -125,7 +103,7 @@ class LoadRun {
 
 async function connectHubs(setup: SetupMessage): Promise<SimulatedHub[]> {
   const servicePublicKey = importPublicPem(setup.servicePublicKeyPem);
-  const hubs = setup.hubs.map((identity) => {
+  const hubs = setup.hubs.map((identity: HubIdentity) => {
     const link = new HubLink({
       url: setup.url,
       tls: { caPem: setup.caPem, certPem: identity.certPem, keyPem: identity.keyPem },
@@ -135,7 +113,12 @@ async function connectHubs(setup: SetupMessage): Promise<SimulatedHub[]> {
       requestsInFlightMax: setup.inflight,
       reconnectAttemptsMax: 3,
     });
-    return new SimulatedHub(identity, link, setup.currency, setup.amountMinor);
+    const client = new SimHubClient({ transport: link, inFlightMax: setup.inflight, decisionTimeoutMs: setup.decisionTimeoutMs, attemptsMax });
+    const signer = new HubRequestSigner({ hubId: identity.hubId, merchantId: identity.merchantId, privateKey: createPrivateKey(identity.keyPem) });
+    const wallets = identity.wallets.map(
+      (wallet) => new SimWallet({ walletId: wallet.walletId, currency: setup.currency, privateKey: createPrivateKey(wallet.keyPem) }),
+    );
+    return new SimulatedHub(link, client, signer, wallets);
   });
   for (let first = 0; first < hubs.length; first += connectWaveSize) {
     const wave = hubs.slice(first, first + connectWaveSize);
@@ -168,7 +151,10 @@ async function main(): Promise<void> {
   const cpu = meter.stop();
   const profileSummary = await profile?.stop();
   send({ type: "done", report: { ...result, cpu, ...(profileSummary ? { profile: profileSummary } : {}) } });
-  for (const hub of hubs) await hub.link.stop();
+  for (const hub of hubs) {
+    hub.client.stop();
+    await hub.link.stop();
+  }
 }
 
 main().catch((error: unknown) => {

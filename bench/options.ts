@@ -30,7 +30,7 @@ const usage = `usage: npm run bench -- [--hubs N] [--inflight W] [--payments P] 
                      [--no-stages] [--profile] [--batch-max N]
   --hubs           simulated hubs, each its own mTLS connection and wallet (1..500, default ${benchDefaults.hubs})
   --inflight       payments each hub keeps in flight (1..256, default ${benchDefaults.inflight})
-  --payments       stop after this many payments (1..10000000, default ${benchDefaults.payments})
+  --payments       stop after this many payments (1..2000000, default ${benchDefaults.payments})
   --seconds        or after this many seconds of load, whichever first (1..600, default ${benchDefaults.seconds})
   --json           report path (default bench/results/<timestamp>.json)
   --no-stages      skip the isolated stage measurements
@@ -79,7 +79,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
   return {
     hubs: integerIn("hubs", values.hubs, benchDefaults.hubs, 1, 500, "hubs"),
     inflight: integerIn("inflight", values.inflight, benchDefaults.inflight, 1, 256, "payments"),
-    payments: integerIn("payments", values.payments, benchDefaults.payments, 1, 10_000_000, "payments"),
+    payments: integerIn("payments", values.payments, benchDefaults.payments, 1, 2_000_000, "payments"),
     seconds: integerIn("seconds", values.seconds, benchDefaults.seconds, 1, 600, "seconds"),
     jsonPath: values.json,
     stages: !values["no-stages"],

@@ -120,7 +120,7 @@ export function renderReport(report: BenchReport): string {
     ["approved payments/s", `${integer(head.approvedPerSecond)}  (target ≥ ${integer(targetPaymentsPerSecond)}: ${head.meetsTarget ? "met" : "NOT met"})`],
     ["approved / sent", `${integer(generator.approved)} / ${integer(generator.sent)} in ${ms(generator.elapsedMs / 1000)} s`],
     ["declined", counts(generator.declinedByCode)],
-    ["failed", counts(generator.failedByCode)],
+    ["failed", `${counts(generator.failedByCode)}; ${integer(generator.retried)} sends retried with the same bytes`],
     [
       "request→decision ms",
       `p50 ${ms(generator.latency.p50Ms)}  p90 ${ms(generator.latency.p90Ms)}  p99 ${ms(generator.latency.p99Ms)}  max ${ms(generator.latency.maxMs)}  mean ${ms(generator.latency.meanMs)}`,

@@ -7,6 +7,7 @@ import { merchantAccountId } from "../broker/ledger/ledger.ts";
 import { assert } from "../protocol/assert.ts";
 import { ErrorCode, TapwireError } from "../protocol/errors.ts";
 import type { InvariantReport } from "../broker/ledger/ledger.ts";
+import { atcMax } from "../simulator/hub-client/sim-wallet.ts";
 import type { CpuSpent, GeneratorMessage, GeneratorReport, HubIdentity, ParentMessage, SetupMessage } from "./generator-protocol.ts";
 import type { BenchOptions } from "./options.ts";
 import { CpuProfile, type ProfileSummary } from "./profile.ts";
@@ -28,18 +29,29 @@ const decisionTimeoutMs = 10_000;
 /** After the load's own deadline, how long the generator may take to drain and report. */
 const reportGraceMs = decisionTimeoutMs + 10_000;
 
+/** Wallets per hub so that even a hub doing twice its share of the payments never runs out of ATCs. */
+export function walletsPerHub(payments: number, hubs: number): number {
+  return Math.max(1, Math.ceil((2 * payments) / (hubs * atcMax)));
+}
+
 async function enrolHubs(node: SettlementNode, options: BenchOptions): Promise<HubIdentity[]> {
   node.registry.enrollMerchant({ merchantId, currency });
   const identities: HubIdentity[] = [];
+  const walletCount = walletsPerHub(options.payments, options.hubs);
   for (let index = 1; index <= options.hubs; index += 1) {
     const hubId = `h${index}`;
-    const walletId = `w${index}`;
     const hub = await node.enrollHub({ hubId, merchantId });
-    const wallet = await node.enrollWallet({ walletId, currency, perPaymentMaxMinor: amountMinor });
-    // Enough for every payment of the run to land on this one wallet: funds never decline a payment.
-    node.registry.fundWallet(walletId, options.payments * amountMinor);
-    assert(hub.keyPem !== undefined && wallet.keyPem !== undefined, "enrolment generated the keys");
-    identities.push({ hubId, merchantId, certPem: hub.certPem, keyPem: hub.keyPem, walletId, walletKeyPem: wallet.keyPem });
+    assert(hub.keyPem !== undefined, "enrolment generated the hub key");
+    const wallets: HubIdentity["wallets"] = [];
+    for (let walletIndex = 1; walletIndex <= walletCount; walletIndex += 1) {
+      const walletId = `w${index}-${walletIndex}`;
+      const wallet = await node.enrollWallet({ walletId, currency, perPaymentMaxMinor: amountMinor });
+      assert(wallet.keyPem !== undefined, "enrolment generated the wallet key");
+      // Funds for every ATC the wallet has: funds never decline a payment.
+      node.registry.fundWallet(walletId, Math.min(options.payments, atcMax) * amountMinor);
+      wallets.push({ walletId, keyPem: wallet.keyPem });
+    }
+    identities.push({ hubId, merchantId, certPem: hub.certPem, keyPem: hub.keyPem, wallets });
   }
   return identities;
 }
