@@ -185,16 +185,27 @@ function checkChain(rows: readonly EvidenceRow[], problem: (text: string) => voi
   });
 }
 
-/** Receipts (one per posting, however many decisions repeat it) against non-funding transfers, one for one. */
+/** Requests whose receipt gives money back to the payer; every other receipt is a payment. */
+const givesBack = new Set(["refund", "reversal", "dispute_open"]);
+const transferGivesBack = new Set(["refund", "reversal", "dispute_refund"]);
+
+/**
+ * Receipts (one per posting, however many decisions repeat it: a held payment's final decision and the
+ * approval's answer carry the same one) against non-funding transfers, one for one, by direction.
+ */
 function checkMoney(decisions: readonly Decision[], transfers: readonly BundleTransfer[], problem: (text: string) => void): number {
   const receipts = new Map<string, string>();
   for (const d of decisions) {
     if (d.status !== "approved" || !d.receipt) continue;
     const r = d.receipt;
-    receipts.set(`${r.paymentId}|${r.amountMinor}|${r.currency}|${r.postedAtMs}`, `${r.amountMinor}|${r.currency}|${r.postedAtMs}`);
+    const movement = `${givesBack.has(d.requestType) ? "back" : "pay"}|${r.amountMinor}|${r.currency}|${r.postedAtMs}`;
+    receipts.set(`${r.paymentId}|${movement}`, movement);
   }
   const said = [...receipts.values()].sort();
-  const moved = transfers.filter((t) => t.kind !== "funding").map((t) => `${t.amountMinor}|${t.currency}|${t.postedAtMs}`).sort();
+  const moved = transfers
+    .filter((t) => t.kind !== "funding")
+    .map((t) => `${transferGivesBack.has(t.kind) ? "back" : "pay"}|${t.amountMinor}|${t.currency}|${t.postedAtMs}`)
+    .sort();
   const count = (list: readonly string[]) => list.reduce((m, k) => m.set(k, (m.get(k) ?? 0) + 1), new Map<string, number>());
   const saidCount = count(said);
   const movedCount = count(moved);
