@@ -1,3 +1,4 @@
+import { assert } from "../protocol/assert.ts";
 import { ErrorCode, TapwireError } from "../protocol/errors.ts";
 import { logger } from "../protocol/log.ts";
 import type { Decision } from "../protocol/messages.ts";
@@ -65,9 +66,7 @@ export class GlassesHubRuntime {
   }
 
   onOutcome(listener: (outcome: PurchaseOutcome) => void): () => void {
-    if (this.listeners.size >= outcomeListenersMax) {
-      throw new TapwireError(`at most ${outcomeListenersMax} outcome listeners`, ErrorCode.BusyAlready);
-    }
+    assert(this.listeners.size < outcomeListenersMax, `at most ${outcomeListenersMax} outcome listeners`);
     this.listeners.add(listener);
     return () => {
       this.listeners.delete(listener);

@@ -90,7 +90,10 @@ export class GlassesHubAssembly {
     if (binding !== undefined) this.runtime.start(this.pairingFor(binding));
   }
 
-  /** Pairs the glasses showing `code` (replacing any previous pair) and runs the hub for them. */
+  /**
+   * Pairs the glasses showing `code` and runs the hub for them. The previous glasses are forgotten at once
+   * and the hub stops selling until the new pairing succeeds (a failed pairing leaves nothing paired).
+   */
   async pair(code: string, options: { timeoutMs?: number } = {}): Promise<GlassesBinding> {
     this.runtime.stop();
     const binding = await this.link.pair(code, options);

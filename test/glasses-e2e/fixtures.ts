@@ -1,6 +1,7 @@
 import type { GlassesHubTiming } from "../../device/glasses/config.ts";
 import type { PurchaseOutcome } from "../../device/glasses/outcome.ts";
 import type { Transfer } from "../../broker/ledger/ledger.ts";
+import type { SettlementNodeOptions } from "../../broker/settlement-node.ts";
 import type { ProductSighting, VirtualGlassesOptions } from "../../simulator/glasses/virtual-glasses.ts";
 import { SimulatedGlassesHub } from "../../simulator/scenarios/glasses/simulated-glasses-hub.ts";
 import { fastLinkOptions } from "../ble/fixtures.ts";
@@ -12,7 +13,7 @@ export const fastTiming: GlassesHubTiming = {
   intentTimeoutMs: 400,
   biometricTimeoutMs: 500,
   decisionTimeoutMs: 2_000,
-  reviewTimeoutMs: 1_500,
+  reviewTimeoutMs: 800,
   resultDisplayMs: 30,
 };
 
@@ -28,20 +29,15 @@ export interface GlassesWorld {
 
 export interface WorldOptions {
   glasses?: Partial<VirtualGlassesOptions>;
-  /** Enrol the glasses with settlement against the owner's wallet (when the registry can). */
+  /** Settlement service options (review policy: step-up and operator review thresholds). */
+  settlement?: SettlementNodeOptions["settlement"];
+  /** Enrol the glasses with settlement against the owner's wallet (default true). */
   enrolGlasses?: boolean;
-}
-
-type GlassesRegistry = { enrolGlasses?: (glassesId: string, walletId: string, publicKeyPem: string) => unknown };
-
-/** Settlement can check glasses assertions once the registry knows glasses (the glasses payer verifier). */
-export function settlementKnowsGlasses(stack: TestStack): boolean {
-  return typeof (stack.node.registry as unknown as GlassesRegistry).enrolGlasses === "function";
 }
 
 /** A real settlement stack (broker, service, SQLite), a simulated glasses hub on it, paired and ready. */
 export async function startWorld(options: WorldOptions = {}): Promise<GlassesWorld> {
-  const stack = await TestStack.start();
+  const stack = await TestStack.start(options.settlement ? { settlement: options.settlement } : {});
   try {
     const { hub: hubBundle } = await stack.enrolDefaults(fundedMinor);
     const hub = new SimulatedGlassesHub({
@@ -58,9 +54,8 @@ export async function startWorld(options: WorldOptions = {}): Promise<GlassesWor
     hub.outcomes.on("outcome", (outcome) => outcomes.push(outcome));
     await hub.start();
     await hub.pair();
-    const registry = stack.node.registry as unknown as GlassesRegistry;
-    if ((options.enrolGlasses ?? true) && registry.enrolGlasses) {
-      registry.enrolGlasses(hub.glasses.glassesId, "w1", hub.glassesPublicKeyPem);
+    if (options.enrolGlasses ?? true) {
+      stack.node.enrollGlasses({ glassesId: hub.glasses.glassesId, walletId: "w1", publicKeyPem: hub.glassesPublicKeyPem, ownerId: hub.glasses.ownerId });
     }
     return { stack, hub, outcomes };
   } catch (error) {

@@ -123,3 +123,13 @@ describe("glasses purchases that must never pay, through the real BLE stack, bro
     expect(world.hub.glasses.said.length).toBeGreaterThan(0);
   });
 });
+
+describe("SimulatedGlassesHub.purchase scripts a whole purchase in one call", () => {
+  it("a scripted refusal in Chinese concludes cancelled and pays nothing", async () => {
+    world = await startWorld();
+    const outcome = await world.hub.purchase({ product: espresso, answer: "算了", lang: "zh", timeoutMs: 3_000 });
+    expect(outcome).toMatchObject({ kind: "cancelled", code: ErrorCode.Cancelled });
+    await eventually(() => world!.hub.glasses.said.at(-1)?.lang === "zh", 2_000, "result said in Chinese");
+    expect(ledgerSummary(world)).toEqual(nothingPaid);
+  });
+});

@@ -11,7 +11,13 @@ import { ErrorCode, TapwireError } from "../../../protocol/errors.ts";
 import { importPublicPem, publicKeyPem } from "../../../protocol/keys.ts";
 import { systemClock, systemRandom, type Clock, type Random } from "../../../protocol/sources.ts";
 import { VirtualBleBindings } from "../../glasses/virtual-ble-bindings.ts";
-import { VirtualGlasses, type VirtualGlassesOptions } from "../../glasses/virtual-glasses.ts";
+import {
+  VirtualGlasses,
+  type BiometricAnswer,
+  type ProductSighting,
+  type VirtualGlassesOptions,
+} from "../../glasses/virtual-glasses.ts";
+import type { GlassesLang } from "../../../protocol/glasses.ts";
 import { createVirtualNoble } from "../../glasses/virtual-noble.ts";
 
 export interface SimulatedGlassesHubOptions {
@@ -35,6 +41,20 @@ export interface SimulatedGlassesHubOptions {
   clock?: Clock;
   random?: Random;
 }
+
+export interface PurchaseScript {
+  product: ProductSighting;
+  /** What the wearer says once the offer is shown ("I'll take it", "non", "算了"…). */
+  answer: string;
+  lang: GlassesLang;
+  asrConfidence?: number;
+  /** How the glasses answer the hub's biometric challenges; "none" leaves them unanswered. Default: verified. */
+  biometric?: Partial<BiometricAnswer> | "none";
+  /** For the whole purchase. Default 10 000 ms. */
+  timeoutMs?: number;
+}
+
+const statePollMs = 5;
 
 export interface SimulatedGlassesHubEvents {
   outcome: [outcome: PurchaseOutcome];
@@ -122,6 +142,45 @@ export class SimulatedGlassesHub {
     const binding = await this.assembly.pair(code, { timeoutMs: this.pairTimeoutMs });
     await this.assembly.link.waitUntilReady(this.pairTimeoutMs);
     return binding;
+  }
+
+  /**
+   * One scripted purchase for demos: the glasses see `product`, the wearer answers `answer` once the offer is
+   * shown, and confirms identity with `biometric` (or never: "none"). Resolves with the outcome; HubNotReady
+   * if the hub is not listening or concludes nothing within `timeoutMs`.
+   */
+  async purchase(script: PurchaseScript): Promise<PurchaseOutcome> {
+    const timeoutMs = script.timeoutMs ?? 10_000;
+    const concluded = this.nextOutcome(timeoutMs);
+    concluded.catch(() => undefined);
+    this.glasses.autoAnswerBiometric =
+      script.biometric === "none" ? undefined : { userVerified: true, liveness: true, method: "voiceprint", ...script.biometric };
+    this.glasses.seeProduct(script.product);
+    await this.untilListening(timeoutMs);
+    this.glasses.say(script.answer, script.lang, script.asrConfidence);
+    return concluded;
+  }
+
+  private nextOutcome(timeoutMs: number): Promise<PurchaseOutcome> {
+    return new Promise<PurchaseOutcome>((resolve, reject) => {
+      const onOutcome = (outcome: PurchaseOutcome) => {
+        clearTimeout(timer);
+        resolve(outcome);
+      };
+      const timer = setTimeout(() => {
+        this.outcomes.off("outcome", onOutcome);
+        reject(new TapwireError(`no purchase concluded within ${timeoutMs} ms`, ErrorCode.HubNotReady, { timeoutMs }));
+      }, timeoutMs);
+      this.outcomes.once("outcome", onOutcome);
+    });
+  }
+
+  /** The machine has no listening event of its own, so its state is polled (bounded by `timeoutMs`). */
+  private async untilListening(timeoutMs: number): Promise<void> {
+    for (let waitedMs = 0; !JSON.stringify(this.assembly.runtime.state() ?? null).includes('"listening"'); waitedMs += statePollMs) {
+      if (waitedMs >= timeoutMs) throw new TapwireError(`hub not listening within ${timeoutMs} ms`, ErrorCode.HubNotReady, { timeoutMs });
+      await new Promise((resolve) => setTimeout(resolve, statePollMs));
+    }
   }
 
   async stop(): Promise<void> {
