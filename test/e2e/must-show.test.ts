@@ -1,5 +1,6 @@
 import { connect as tlsConnect } from "node:tls";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { MqttConnection } from "../../firmware-bridge/mqtt/connection.ts";
 import { messageBytesMax } from "../../protocol/envelope.ts";
 import { ErrorCode, isTapwireError } from "../../protocol/errors.ts";
 import { topicFor } from "../../protocol/topics.ts";
@@ -49,17 +50,32 @@ describe("the embedded broker's own refusals, each followed by a good payment", 
   });
 
   it("refuses a subscription to another hub's decisions (SubscribeNotAllowed); that hub's decisions stay its own", async () => {
-    const snoop = world.hub("h1");
+    const seen: string[] = [];
+    const h1 = world.hub("h1").bundle;
+    const snoop = new MqttConnection({
+      url: world.stack.node.url,
+      tls: { caPem: h1.caPem, certPem: h1.certPem, keyPem: h1.keyPem! },
+      clientId: "hubs/h1@snoop",
+      protocolVersion: 4,
+      reconnectAttemptsMax: 0,
+      onMessage: (topic) => seen.push(topic),
+    });
+    snoop.start();
+    try {
+      await snoop.waitConnected(5_000);
+      const refused = await snoop.subscribe(topicFor("hub", "h2", "res"), 1).catch((error: unknown) => error);
+      const wildcard = await snoop.subscribe("tapwire/v1/#", 1).catch((error: unknown) => error);
+      const victim = await world.pay("h2", 200);
+      await snoop.subscribe(topicFor("hub", "h1", "res"), 1);
 
-    const refused = await snoop.link.subscribe(topicFor("hub", "h2", "res")).catch((error: unknown) => error);
-    const wildcard = await snoop.link.subscribe("tapwire/v1/#").catch((error: unknown) => error);
-    const victim = await world.pay("h2", 200);
-
-    expect(isTapwireError(refused, ErrorCode.SubscribeNotAllowed)).toBe(true);
-    expect(isTapwireError(wildcard, ErrorCode.SubscribeNotAllowed)).toBe(true);
-    expect(world.stack.refusals.codes()).toEqual([ErrorCode.SubscribeNotAllowed, ErrorCode.SubscribeNotAllowed]);
-    expect(victim.decision.status).toBe("approved");
-    expect(snoop.inbox.size).toBe(0);
+      expect(isTapwireError(refused, ErrorCode.SubscribeNotAllowed)).toBe(true);
+      expect(isTapwireError(wildcard, ErrorCode.SubscribeNotAllowed)).toBe(true);
+      expect(world.stack.refusals.codes()).toEqual([ErrorCode.SubscribeNotAllowed, ErrorCode.SubscribeNotAllowed]);
+      expect(victim.decision.status).toBe("approved");
+      expect(seen).toEqual([]);
+    } finally {
+      await snoop.stop();
+    }
     await world.expectServing();
   });
 
