@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { PurchaseOutcome } from "../../device/glasses/outcome.ts";
 import { assembleGlassesHub, glassesHubCommand, loadGlassesHubSetup, parseGlassesHubConfig, type GlassesHubRun } from "../../cli/glasses-hub.ts";
 import { ErrorCode, isTapwireError } from "../../protocol/errors.ts";
+import { publicKeyPem } from "../../protocol/keys.ts";
 import { VirtualBleBindings } from "../../simulator/glasses/virtual-ble-bindings.ts";
 import { VirtualGlasses } from "../../simulator/glasses/virtual-glasses.ts";
 import { createVirtualNoble } from "../../simulator/glasses/virtual-noble.ts";
@@ -91,7 +92,7 @@ describe("tapwire glasses-hub assembled from its config files, on virtual noble,
     dir = undefined;
   });
 
-  it("reads the enrolment folder and pairs into the pairing file; a refusal signs nothing (no seq used) and pays nothing", async () => {
+  it("reads the enrolment folder, pairs into the pairing file; a refusal signs nothing, a purchase pays once with the seq on disk", async () => {
     stack = await TestStack.start();
     const { hub } = await stack.enrolDefaults();
     dir = mkdtempSync(join(tmpdir(), "tapwire-glasses-cli-"));
@@ -132,6 +133,18 @@ describe("tapwire glasses-hub assembled from its config files, on virtual noble,
     expect(outcomes[0]).toMatchObject({ kind: "cancelled", code: ErrorCode.Cancelled });
     expect(existsSync(join(dir, "state", "seq"))).toBe(false);
     expect(stack.node.service.ledger.balanceOf("merchant:m1")).toBe(0);
+
+    stack.node.enrollGlasses({ glassesId: "glasses-1", walletId: "w1", publicKeyPem: publicKeyPem(glasses.publicKey) });
+    await eventually(() => JSON.stringify(run!.assembly.runtime.state()).includes('"paired"'));
+    glasses.autoAnswerBiometric = { userVerified: true, liveness: true, method: "voiceprint" };
+    glasses.seeProduct(espresso);
+    await eventually(() => JSON.stringify(run!.assembly.runtime.state()).includes("listening"));
+    glasses.say("je le prends", "fr");
+    await eventually(() => outcomes.length === 2);
+
+    expect(outcomes[1]).toMatchObject({ kind: "approved", code: 0 });
+    expect(readFileSync(join(dir, "state", "seq"), "utf8").trim()).toBe("1");
+    expect(stack.node.service.ledger.balanceOf("merchant:m1")).toBe(espresso.amountMinor);
     stack.node.service.ledger.checkInvariants();
   });
 });
