@@ -53,6 +53,8 @@ interface Entry {
 
 /** Failures after which the same bytes may safely go out again: the request may or may not have arrived. */
 const retryableCodes: ReadonlySet<number> = new Set([ErrorCode.DecisionTimeout, ErrorCode.Offline, ErrorCode.InflightFull]);
+/** Dequeued slots kept before the fresh queue is compacted. */
+const freshCompactMin = 1_024;
 /** Refusals the service does not record, so the same bytes may be sent again later. */
 const retryableDeclines: ReadonlySet<number> = new Set([ErrorCode.Overloaded]);
 
@@ -63,7 +65,11 @@ const retryableDeclines: ReadonlySet<number> = new Set([ErrorCode.Overloaded]);
  * the oldest undecided request goes first, so the service sees seqs in order again after an outage.
  */
 export class SimHubClient {
-  private readonly waiting: Entry[] = [];
+  /** Requests never sent, oldest first; `freshHead` is the next one (a head index keeps dequeuing O(1)). */
+  private fresh: Entry[] = [];
+  private freshHead = 0;
+  /** Requests whose send failed, oldest first: all older than any fresh one, so they go out first. */
+  private readonly retrying: Entry[] = [];
   private readonly onWire = new Set<Entry>();
   private readonly random: Random;
   private readonly inFlightMax: number;
@@ -92,7 +98,7 @@ export class SimHubClient {
 
   /** Requests submitted and not yet decided. */
   get pending(): number {
-    return this.waiting.length + this.onWire.size;
+    return this.retrying.length + this.fresh.length - this.freshHead + this.onWire.size;
   }
 
   get inFlight(): number {
@@ -114,7 +120,7 @@ export class SimHubClient {
     }
     return new Promise((resolve, reject) => {
       this.submitted += 1;
-      this.waiting.push({ order: this.submitted, request, attempts: 0, resolve, reject });
+      this.fresh.push({ order: this.submitted, request, attempts: 0, resolve, reject });
       this.pump();
     });
   }
@@ -124,7 +130,10 @@ export class SimHubClient {
     this.stopped = true;
     clearTimeout(this.holdTimer);
     this.holdTimer = undefined;
-    for (const entry of this.waiting.splice(0)) this.fail(entry, new TapwireError("hub client stopped", ErrorCode.Cancelled, { requestId: entry.request.requestId }));
+    const undecided = [...this.retrying.splice(0), ...this.fresh.slice(this.freshHead)];
+    this.fresh = [];
+    this.freshHead = 0;
+    for (const entry of undecided) this.fail(entry, new TapwireError("hub client stopped", ErrorCode.Cancelled, { requestId: entry.request.requestId }));
   }
 
   private pump(): void {
@@ -133,7 +142,22 @@ export class SimHubClient {
       if (this.onWire.size > 0) return;
       this.recovering = false;
     }
-    while (this.onWire.size < this.inFlightMax && this.waiting.length > 0) this.send(this.waiting.shift()!);
+    while (this.onWire.size < this.inFlightMax) {
+      const entry = this.retrying.shift() ?? this.takeFresh();
+      if (entry === undefined) return;
+      this.send(entry);
+    }
+  }
+
+  private takeFresh(): Entry | undefined {
+    if (this.freshHead >= this.fresh.length) return undefined;
+    const entry = this.fresh[this.freshHead]!;
+    this.freshHead += 1;
+    if (this.freshHead >= freshCompactMin && this.freshHead * 2 >= this.fresh.length) {
+      this.fresh = this.fresh.slice(this.freshHead);
+      this.freshHead = 0;
+    }
+    return entry;
   }
 
   private send(entry: Entry): void {
@@ -173,9 +197,9 @@ export class SimHubClient {
 
   /** Puts the entry back in submission order and holds all sending for the backoff. */
   private retryLater(entry: Entry): void {
-    let index = this.waiting.length;
-    while (index > 0 && this.waiting[index - 1]!.order > entry.order) index -= 1;
-    this.waiting.splice(index, 0, entry);
+    let index = this.retrying.length;
+    while (index > 0 && this.retrying[index - 1]!.order > entry.order) index -= 1;
+    this.retrying.splice(index, 0, entry);
     this.recovering = true;
     if (this.holdTimer !== undefined) return;
     const delayMs = this.backoffMs(this.failuresInRow);

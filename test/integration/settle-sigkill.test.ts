@@ -37,7 +37,7 @@ beforeAll(async () => {
 afterAll(async () => {
   client?.stop();
   await link?.stop();
-  for (const process of processes) process.signal("SIGKILL");
+  for (const child of processes) child.signal("SIGKILL");
   rmSync(dataDir, { recursive: true, force: true });
 });
 
