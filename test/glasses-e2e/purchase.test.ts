@@ -54,10 +54,15 @@ describe("a glasses purchase paid through the real BLE stack, broker and ledger"
     world.hub.glasses.autoAnswerBiometric = { userVerified: true, liveness: true, method: "voiceprint" };
     world.hub.glasses.say("yes", "en");
 
-    const outcome = await outcomeNumber(world, 1);
-    expect(outcome.kind).toBe("declined");
-    expect(outcome.code).not.toBe(0);
-    expect(outcome.code).not.toBe(ErrorCode.UnsupportedRequest);
+    expect(await outcomeNumber(world, 1)).toMatchObject({ kind: "declined", code: ErrorCode.LimitExceeded });
+    expect(ledgerSummary(world)).toEqual({ payments: 0, walletMinor: fundedMinor, merchantMinor: 0 });
+  });
+
+  it("glasses the settlement service never bound to the wallet are declined there: nothing is posted", async () => {
+    world = await startWorld({ enrolGlasses: false });
+    const outcome = await world.hub.purchase({ product: espresso, answer: "I'll take it", lang: "en", timeoutMs: 3_000 });
+
+    expect(outcome).toMatchObject({ kind: "declined", code: ErrorCode.PayerCredentialInvalid });
     expect(ledgerSummary(world)).toEqual({ payments: 0, walletMinor: fundedMinor, merchantMinor: 0 });
   });
 });
