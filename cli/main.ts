@@ -5,6 +5,7 @@ import { enrollUsage, hubEnrollCommand, merchantAddCommand, walletEnrollCommand 
 import { settleCommand, settleUsage } from "./settle.ts";
 import { hubCommand, hubUsage } from "./hub.ts";
 import { simServeCommand, simServeUsage } from "./sim-serve.ts";
+import { reviewCommands, reviewUsage } from "./review.ts";
 
 type Command = (argv: string[]) => Promise<number>;
 
@@ -18,9 +19,10 @@ const commands: Record<string, Command> = {
   "glasses-hub": glassesHubCommand,
   hub: hubCommand,
   "sim serve": simServeCommand,
+  ...reviewCommands,
 };
 
-const usage = ["usage:", demoUsage, settleUsage, enrollUsage, glassesHubUsage, hubUsage, simServeUsage].join("\n");
+const usage = ["usage:", demoUsage, settleUsage, enrollUsage, glassesHubUsage, hubUsage, simServeUsage, reviewUsage].join("\n");
 
 async function main(argv: string[]): Promise<number> {
   const two = argv.slice(0, 2).join(" ");

@@ -79,6 +79,25 @@ describe("the operator review queue", () => {
     a.service.ledger.checkInvariants();
   });
 
+  it("publishes through the running service a decision another process (the review CLI) made", async () => {
+    a = await AgentFixture.create();
+    await a.registerMandate();
+    const pushed: Decision[] = [];
+    a.service.onPush((outbound) => pushed.push(a.f.open(outbound.payload)));
+    const { decision, requestId } = await ambiguousAgentPayment();
+    const cli = new SettlementService({ databasePath: a.f.databasePath, serviceKey: a.f.serviceKeys.privateKey, clock: a.f.clock });
+    await cli.start();
+
+    cli.decideReview(decision.caseId!, "approve", "alice");
+    await cli.stop();
+    const beforeSweep = pushed.length;
+    a.service.sweepReviews();
+    a.service.sweepReviews();
+
+    expect(beforeSweep).toBe(0);
+    expect(pushed).toEqual([expect.objectContaining({ status: "approved", requestId })]);
+  });
+
   it("queues a hub payment flagged ambiguous and amounts above the review threshold; an operator cannot answer a step-up", async () => {
     a = await AgentFixture.create({ service: { review: { humanReviewAboveMinor: 4_000 } } });
     await a.registerMandate({ perPaymentMaxMinor: 5_000, budgetMinor: 9_000 });
