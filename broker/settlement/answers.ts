@@ -57,6 +57,17 @@ export class Answerer {
   }
 
   /**
+   * A refusal of a request whose signature verified (a replay, an expired or reused one): signed and kept as
+   * evidence with the request it answers, but not stored as its idempotency record.
+   */
+  record(summary: RequestSummary, verdict: Verdict, request: ReceivedRequest, nowMs: number): SignedDecision {
+    const signed = this.deps.signer.sign(summary, verdict, nowMs);
+    this.deps.evidence.append("request", request.principal, summary.requestId, request.bytes, nowMs);
+    this.deps.evidence.append("decision", request.principal, summary.requestId, signed.bytes, nowMs);
+    return signed;
+  }
+
+  /**
    * The final answer to a request that was held (step-up, review): replaces its stored decision, so a retry
    * of the original request now gets the outcome, and joins the evidence.
    */

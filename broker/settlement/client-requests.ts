@@ -6,7 +6,7 @@ import type { MandateStore } from "../agents/mandate-store.ts";
 import { disputeContext, type DisputeDeps } from "../review/disputes.ts";
 import type { ReviewDesk } from "../review/review-desk.ts";
 import type { Admission, Recipient, WalletMessage } from "./admission.ts";
-import { outboundOf, type Answerer, type Outbound } from "./answers.ts";
+import { outboundOf, type Answerer, type Outbound, type ReceivedRequest } from "./answers.ts";
 import { approvedVerdict, declinedVerdict, type RequestSummary, type Verdict } from "./decisions.ts";
 import type { SettlementStore, StoredDecision } from "./settlement-store.ts";
 
@@ -21,7 +21,8 @@ export interface ClientRequestDeps {
   /** Checks iat/exp against the clock and the lifetime limit (the same rules as hub requests). */
   checkTimes: (iatMs: number, expMs: number, nowMs: number) => void;
   clockSkewMs: number;
-  refuse: (summary: RequestSummary, error: TapwireError, recipients: readonly Recipient[], nowMs: number) => Outbound[];
+  /** Declines a verified request at a gate: signed, kept as evidence, not stored for idempotency. */
+  refuse: (summary: RequestSummary, error: TapwireError, recipients: readonly Recipient[], request: ReceivedRequest, nowMs: number) => Outbound[];
 }
 
 type AgentAdmission = Extract<Admission, { outcome: "agent_payment" }>;
@@ -43,7 +44,7 @@ export class ClientRequests {
       replay = this.agentGate(a, key, nowMs);
     } catch (error) {
       if (!isTapwireError(error)) throw error;
-      return this.deps.refuse(a.summary, error, sender, nowMs);
+      return this.deps.refuse(a.summary, error, sender, { principal: key, bytes: a.bytes }, nowMs);
     }
     if (replay) return outboundOf(replay);
     const verdict = decide(() => this.deps.agentPayments.evaluate(a.payment, a.summary, key, nowMs));
@@ -78,7 +79,7 @@ export class ClientRequests {
       replay = this.walletGate(a, key, nowMs);
     } catch (error) {
       if (!isTapwireError(error)) throw error;
-      return this.deps.refuse(a.summary, error, [sender], nowMs);
+      return this.deps.refuse(a.summary, error, [sender], { principal: key, bytes: a.bytes }, nowMs);
     }
     if (replay) return outboundOf(replay);
     const pushes: Outbound[] = [];

@@ -4,7 +4,7 @@ import { biometricClaimSchema, type BiometricClaim } from "../../protocol/glasse
 import { isId } from "../../protocol/ids.ts";
 import { importPublicPem } from "../../protocol/keys.ts";
 import type { PayerCredential } from "../../protocol/messages.ts";
-import type { SchemaComponent, SqliteDb } from "../ledger/sqlite-db.ts";
+import { StatementCache, type SchemaComponent, type SqliteDb } from "../ledger/sqlite-db.ts";
 import type { Registry, Wallet } from "../registry/registry.ts";
 import type { PayerContext, PayerVerifier } from "./payer-verifier.ts";
 
@@ -80,6 +80,8 @@ interface EnrolmentRow {
 export class GlassesPayerVerifier implements PayerVerifier {
   readonly kind = "glasses" as const;
   private readonly assertionAgeMsMax: number;
+  /** One cache per database: the same verifier may serve a service that restarts on a new connection. */
+  private readonly statements = new WeakMap<SqliteDb, StatementCache>();
 
   constructor(options: GlassesPayerVerifierOptions = {}) {
     this.assertionAgeMsMax = options.assertionAgeMsMax ?? 120_000;
@@ -94,8 +96,9 @@ export class GlassesPayerVerifier implements PayerVerifier {
 
   verifyPresence(payer: PayerCredential, { registry, db, nowMs }: PayerContext): Wallet {
     if (payer.kind !== "glasses") throw new TapwireError(`glasses verifier got ${payer.kind}`, ErrorCode.UnsupportedRequest);
-    const enrolment = db
-      .prepare<[string], EnrolmentRow>("SELECT wallet_id, public_key_pem, owner_id FROM glasses_enrolments WHERE glasses_id = ?")
+    const sql = this.statementsOf(db);
+    const enrolment = sql
+      .sql<[string], EnrolmentRow>("SELECT wallet_id, public_key_pem, owner_id FROM glasses_enrolments WHERE glasses_id = ?")
       .get(payer.glassesId);
     if (!enrolment || enrolment.wallet_id !== payer.walletId) {
       throw new TapwireError(`glasses ${payer.glassesId} are not bound to wallet ${payer.walletId}`, ErrorCode.PayerCredentialInvalid, { glassesId: payer.glassesId });
@@ -107,13 +110,22 @@ export class GlassesPayerVerifier implements PayerVerifier {
     if (Math.abs(nowMs - claim.iat) > this.assertionAgeMsMax) {
       throw new TapwireError(`assertion iat ${claim.iat} outside ±${this.assertionAgeMsMax} ms of ${nowMs}`, ErrorCode.MessageExpired);
     }
-    const consumed = db
-      .prepare<[string, Uint8Array, number]>("INSERT OR IGNORE INTO glasses_challenges (glasses_id, challenge, consumed_at_ms) VALUES (?, ?, ?)")
+    const consumed = sql
+      .sql<[string, Uint8Array, number]>("INSERT OR IGNORE INTO glasses_challenges (glasses_id, challenge, consumed_at_ms) VALUES (?, ?, ?)")
       .run(payer.glassesId, claim.challenge, nowMs);
     if (consumed.changes === 0) throw new TapwireError("biometric assertion already used", ErrorCode.NonceReplayed, { glassesId: payer.glassesId });
     if (!claim.userVerified) throw new TapwireError(`${claim.method} did not verify the wearer`, ErrorCode.BiometricFailed);
     if (!claim.liveness) throw new TapwireError("liveness check failed", ErrorCode.BiometricFailed);
     return registry.getWallet(enrolment.wallet_id);
+  }
+
+  private statementsOf(db: SqliteDb): StatementCache {
+    let cache = this.statements.get(db);
+    if (!cache) {
+      cache = new StatementCache(db);
+      this.statements.set(db, cache);
+    }
+    return cache;
   }
 
   private openAssertion(assertion: Uint8Array, publicKeyPem: string, glassesId: string): BiometricClaim {

@@ -13,7 +13,7 @@ import type { ReviewDesk } from "../review/review-desk.ts";
 import type { HeldPayment, ReviewStore } from "../review/review-store.ts";
 import { reviewSignals, type ReviewPolicy } from "../review/risk.ts";
 import type { Admission, Recipient } from "./admission.ts";
-import { outboundOf, type Answerer, type Outbound } from "./answers.ts";
+import { outboundOf, type Answerer, type Outbound, type ReceivedRequest } from "./answers.ts";
 import { ClientRequests, decide, sameBytes } from "./client-requests.ts";
 import { approvedVerdict, declinedVerdict, maskPayer, type DecisionSigner, type RequestSummary, type Verdict } from "./decisions.ts";
 import type { PayerVerifier } from "./payer-verifier.ts";
@@ -71,7 +71,7 @@ export class RequestProcessor {
       disputes: deps.disputes,
       clockSkewMs: deps.clockSkewMs,
       checkTimes: (iatMs, expMs, nowMs) => this.checkTimes(iatMs, expMs, nowMs),
-      refuse: (summary, error, recipients, nowMs) => this.refuse(summary, error, recipients, nowMs),
+      refuse: (summary, error, recipients, request, nowMs) => this.refuseVerified(summary, error, recipients, request, nowMs),
     });
   }
 
@@ -96,6 +96,12 @@ export class RequestProcessor {
     return recipients.map((r) => ({ kind: r.kind, id: r.id, payload: signed.bytes, expiresAtMs: signed.expMs }));
   }
 
+  /** A gate refusal of a verified request: answered like `refuse`, and kept as evidence. */
+  refuseVerified(summary: RequestSummary, error: TapwireError, recipients: readonly Recipient[], request: ReceivedRequest, nowMs: number): Outbound[] {
+    const signed = this.deps.answerer.record(summary, declinedVerdict(error), request, nowMs);
+    return recipients.map((r) => ({ kind: r.kind, id: r.id, payload: signed.bytes, expiresAtMs: signed.expMs }));
+  }
+
   private processHubRequest(a: Extract<Admission, { outcome: "hub_request" }>, nowMs: number): Outbound[] {
     const { request, summary } = a;
     const sender: Recipient[] = [{ kind: "hub", id: a.hubId }];
@@ -104,7 +110,7 @@ export class RequestProcessor {
       gate = this.hubRequestGate(a, nowMs);
     } catch (error) {
       if (!isTapwireError(error)) throw error;
-      return this.refuse(summary, error, sender, nowMs);
+      return this.refuseVerified(summary, error, sender, { principal: principalName({ kind: "hub", id: a.hubId }), bytes: a.bytes }, nowMs);
     }
     if ("replay" in gate) return outboundOf(gate.replay);
     const hub = gate.hub;
@@ -137,7 +143,8 @@ export class RequestProcessor {
       gate = this.walletTagGate(a, nowMs);
     } catch (error) {
       if (!isTapwireError(error)) throw error;
-      return this.refuse(a.summary, error, [{ kind: "wallet", id: a.walletId }], nowMs);
+      const wallet = { kind: "wallet" as const, id: a.walletId };
+      return this.refuseVerified(a.summary, error, [wallet], { principal: principalName(wallet), bytes: a.bytes }, nowMs);
     }
     if ("replay" in gate) return outboundOf(gate.replay);
     const hub = gate.hub;

@@ -11,7 +11,9 @@ beforeEach(async () => {
   a = await AgentFixture.create();
   await a.registerMandate();
   const hubPaid = await a.f.decisionFor(a.f.hub, a.f.hub.paymentRequest(a.f.wallet, 1_000).bytes);
-  await a.fromAgent(a.agent.payment("mandate-1", 600).bytes);
+  const first = a.agent.payment("mandate-1", 600);
+  await a.fromAgent(first.bytes);
+  await a.fromAgent(first.bytes);
   await a.fromAgent(a.agent.payment("mandate-1", 600, { context: { ambiguous: "true" } }).bytes).then((d) => a.service.decideReview(d.caseId!, "approve", "alice"));
   const held = await a.fromAgent(a.agent.payment("mandate-1", 2_500).bytes);
   await a.fromWallet(a.f.wallet, stepUpAnswer(a.f.wallet, a.f.clock, held.caseId!, "approve"));
@@ -43,6 +45,8 @@ describe("evidence", () => {
     expect(live.operatorActions).toBe(2);
     expect(live.transfers).toBe(5);
     expect(live.receipts).toBe(5);
+    const decisions = bundle.rows.filter((r) => r.kind === "decision").map((r) => a.f.open(Buffer.from(r.bytesBase64, "base64")));
+    expect(decisions.some((d) => d.code === ErrorCode.MandateReplayed)).toBe(true);
     expect(offline).toEqual(live);
     expect(fromBundle).toEqual(live);
   });
