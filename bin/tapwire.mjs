@@ -1,10 +1,7 @@
 #!/usr/bin/env node
-// Runs the TypeScript CLI through tsx, so the same sources run on a Pi, a laptop and in CI.
-import { spawnSync } from "node:child_process";
-import { fileURLToPath } from "node:url";
-import { dirname, join } from "node:path";
+// Runs the TypeScript CLI in this very process (tsx registered as a loader), so signals reach the
+// command itself: killing `tapwire settle` never leaves an orphaned server holding its port.
+import { register } from "tsx/esm/api";
 
-const root = dirname(dirname(fileURLToPath(import.meta.url)));
-const tsx = join(root, "node_modules", ".bin", "tsx");
-const result = spawnSync(tsx, [join(root, "cli", "main.ts"), ...process.argv.slice(2)], { stdio: "inherit" });
-process.exit(result.status ?? 1);
+register();
+await import("../cli/main.ts");

@@ -91,6 +91,15 @@ export class FrameLimitedConnection extends Duplex {
     this.socket.write(chunk, encoding, callback);
   }
 
+  /**
+   * aedes corks while it writes a packet's pieces (header, topic, payload). Without _writev a Duplex hands
+   * them over one by one, each its own TLS record and syscall; joined, a packet is one record (~2.5x less CPU
+   * per round trip measured here).
+   */
+  override _writev(chunks: Array<{ chunk: Buffer; encoding: BufferEncoding }>, callback: (error?: Error | null) => void): void {
+    this.socket.write(chunks.length === 1 ? chunks[0]!.chunk : Buffer.concat(chunks.map((piece) => piece.chunk)), callback);
+  }
+
   override _final(callback: (error?: Error | null) => void): void {
     this.socket.end(callback);
   }

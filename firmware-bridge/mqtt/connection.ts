@@ -53,6 +53,7 @@ export class MqttConnection {
   private client: MqttClient | undefined;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private reconnectAttempts = 0;
+  private subscriptionsRenewed = false;
   private lastRefusal: TapwireError | undefined;
   private readonly waiters = new Set<{ resolve: () => void; reject: (error: TapwireError) => void }>();
   private readonly log: Logger;
@@ -67,8 +68,9 @@ export class MqttConnection {
     this.log = logger(options.logNamespace ?? "tapwire:mqtt-client");
   }
 
+  /** True once the broker accepted us AND our subscriptions are renewed: a request sent earlier could lose its reply. */
   get connected(): boolean {
-    return this.client?.connected ?? false;
+    return this.subscriptionsRenewed && (this.client?.connected ?? false);
   }
 
   /** Starts connecting; the connection then keeps itself up (with backoff) until stop(). */
@@ -189,9 +191,11 @@ export class MqttConnection {
   private onConnect(): void {
     this.reconnectAttempts = 0;
     this.lastRefusal = undefined;
+    this.subscriptionsRenewed = false;
     this.log.info({ clientId: this.options.clientId }, "connected");
     void this.renewSubscriptions().then(() => {
-      if (!this.connected) return;
+      if (!this.client?.connected) return;
+      this.subscriptionsRenewed = true;
       for (const waiter of [...this.waiters]) waiter.resolve();
       this.options.onConnected?.();
     });
@@ -227,6 +231,7 @@ export class MqttConnection {
   }
 
   private onClose(): void {
+    this.subscriptionsRenewed = false;
     const client = this.client;
     if (client === undefined) return;
     // Each reconnect starts a clean session with fresh stores, so nothing in flight will ever be acknowledged:
