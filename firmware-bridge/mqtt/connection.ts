@@ -1,4 +1,5 @@
-import { connect as tlsConnect } from "node:tls";
+import { X509Certificate } from "node:crypto";
+import { connect as tlsConnect, createSecureContext } from "node:tls";
 import { MqttClient, type IClientOptions, type IClientPublishOptions, type IPublishPacket } from "mqtt";
 import { assert } from "../../protocol/assert.ts";
 import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
@@ -66,6 +67,14 @@ export class MqttConnection {
     this.host = url.hostname;
     this.port = Number(url.port || 8883);
     this.log = logger(options.logNamespace ?? "tapwire:mqtt-client");
+    // Unreadable TLS material fails here, typed, instead of inside mqtt.js's stream builder on every reconnect.
+    try {
+      // createSecureContext silently skips an unreadable CA, so parse it on its own.
+      new X509Certificate(options.tls.caPem);
+      createSecureContext({ ca: options.tls.caPem, cert: options.tls.certPem, key: options.tls.keyPem });
+    } catch (error) {
+      throw new TapwireError(`TLS material unusable: ${(error as Error).message}`, ErrorCode.CertificateInvalid, { url: options.url });
+    }
   }
 
   /** True once the broker accepted us AND our subscriptions are renewed: a request sent earlier could lose its reply. */
