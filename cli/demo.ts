@@ -1,14 +1,27 @@
 import { runDemo } from "../simulator/demo/run-demo.ts";
 import { integerFlag, parseFlags } from "./args.ts";
 
-export const demoUsage = `tapwire demo [--port 0] [--keep]
-  What \`npm start\` runs: a settlement node and simulated hubs doing real payments end to end, narrated.`;
+export const demoUsage = `tapwire demo [--port 0] [--keep] [--dashboard PORT]
+  What \`npm start\` runs: a settlement node and simulated hubs doing real payments end to end, narrated.
+  --dashboard serves the live dashboard on 127.0.0.1:PORT (0 = a free one) and keeps it up until Ctrl-C.`;
 
 export async function demoCommand(argv: string[]): Promise<number> {
-  const { values } = parseFlags(argv, { port: { type: "string" }, keep: { type: "boolean", default: false } });
+  const { values } = parseFlags(argv, {
+    port: { type: "string" },
+    keep: { type: "boolean", default: false },
+    dashboard: { type: "string" },
+  });
   return runDemo({
     port: integerFlag(values.port, "port", 0, 65_535, 0),
     keepDataDir: values.keep,
     write: (line) => process.stdout.write(`${line}\n`),
+    ...(values.dashboard === undefined ? {} : { dashboardPort: integerFlag(values.dashboard, "dashboard", 0, 65_535), holdOpen: untilInterrupted }),
+  });
+}
+
+function untilInterrupted(): Promise<void> {
+  return new Promise((resolve) => {
+    process.once("SIGINT", resolve);
+    process.once("SIGTERM", resolve);
   });
 }

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { merchantAccountId, walletAccountId } from "../../broker/ledger/ledger.ts";
 import { SettlementNode } from "../../broker/settlement-node.ts";
+import { startNodeDashboard, type RunningDashboard } from "../dashboard/dashboards.ts";
 import { Narrator, money } from "./narrator.ts";
 import { runTapScenes } from "./tap-scenes.ts";
 
@@ -12,6 +13,10 @@ export interface DemoOptions {
   /** Keep the data directory (ledger, PKI, evidence) for inspection instead of deleting it. */
   keepDataDir: boolean;
   write: (line: string) => void;
+  /** Serve the live dashboard on 127.0.0.1 at this port (0 = a free one) while the demo runs. */
+  dashboardPort?: number;
+  /** With a dashboard: awaited after the summary, before anything stops, so a person can still look. */
+  holdOpen?: () => Promise<void>;
 }
 
 const merchantId = "cafe-lumiere";
@@ -27,8 +32,13 @@ export async function runDemo(options: DemoOptions): Promise<number> {
   const node = new SettlementNode({ dataDir: join(workDir, "settlement"), port: options.port });
   narrator.heading("Settlement service");
   await node.start();
+  let dashboard: RunningDashboard | undefined;
   try {
     narrator.step(`embedded broker (MQTT 3.1.1 over mutual TLS) on ${node.url}; ledger in ${join(workDir, "settlement", "ledger.sqlite")}`);
+    if (options.dashboardPort !== undefined) {
+      dashboard = await startNodeDashboard(node, { port: options.dashboardPort, label: "demo (in-process)" });
+      narrator.step(`live dashboard on ${dashboard.url}`);
+    }
     node.registry.enrollMerchant({ merchantId, currency, displayName: "Café Lumière" });
     const tapHub = await node.enrollHub({ hubId: "tap-hub-1", merchantId });
     const alice = await node.enrollWallet({ walletId: "alice", currency, perPaymentMaxMinor: 20_000 });
@@ -44,8 +54,13 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     narrator.step(`${invariants.transfers} transfers over ${invariants.accounts} accounts; balances sum to zero per currency: ${JSON.stringify(invariants.balanceSumMinorByCurrency)}`);
     const failures = narrator.failures;
     narrator.step(`${narrator.outcomes.length - failures.length} of ${narrator.outcomes.length} scenes ended as expected`);
+    if (dashboard && options.holdOpen) {
+      narrator.step(`dashboard still on ${dashboard.url}: Ctrl-C ends the demo`);
+      await options.holdOpen();
+    }
     return failures.length === 0 ? 0 : 1;
   } finally {
+    await dashboard?.stop();
     await node.stop();
     if (options.keepDataDir) narrator.step(`data kept in ${workDir}`);
     else rmSync(workDir, { recursive: true, force: true });

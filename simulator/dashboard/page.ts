@@ -1,0 +1,230 @@
+import { createHash } from "node:crypto";
+
+/**
+ * The one page: static HTML with inline CSS and JS, no build step and nothing fetched from elsewhere. It
+ * listens to `/events` and redraws from each snapshot with textContent only (ids, reasons and review context
+ * are data, never markup). The Content-Security-Policy allows exactly this script and this style by hash.
+ */
+const style = `
+:root { --bg:#f4f5f7; --card:#fff; --ink:#1d2330; --muted:#6b7383; --line:#e3e6eb; --ok:#17803d; --okbg:#e3f5e9;
+  --bad:#b42318; --badbg:#fde8e6; --warn:#9a6700; --warnbg:#fff4d6; --info:#5b3cc4; --infobg:#eee9fd; }
+* { box-sizing: border-box; }
+body { margin: 0; font: 14px/1.4 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; background: var(--bg); color: var(--ink); }
+header { display: flex; align-items: center; gap: 16px; padding: 12px 24px; background: #1d2330; color: #fff; }
+header h1 { font-size: 18px; margin: 0; font-weight: 600; }
+header .source { color: #aab2c0; font-size: 13px; }
+header .live { margin-left: auto; display: flex; align-items: center; gap: 8px; font-size: 13px; }
+.dot { width: 10px; height: 10px; border-radius: 50%; background: #888; display: inline-block; }
+.dot.ok { background: #3ccf6e; } .dot.warn { background: #f0b429; } .dot.bad { background: #ef4444; }
+main { padding: 16px 24px 24px; }
+.stats { display: grid; grid-template-columns: repeat(5, 1fr); gap: 12px; margin-bottom: 16px; }
+.stat { background: var(--card); border: 1px solid var(--line); border-radius: 8px; padding: 10px 14px; }
+.stat .label { color: var(--muted); font-size: 12px; text-transform: uppercase; letter-spacing: .04em; }
+.stat .value { font-size: 22px; font-weight: 600; margin-top: 2px; }
+.stat .value.ok { color: var(--ok); } .stat .value.bad { color: var(--bad); } .stat .value.warn { color: var(--warn); }
+.grid { display: grid; grid-template-columns: 3fr 2fr; gap: 16px; align-items: start; }
+.col { display: grid; gap: 16px; }
+section { background: var(--card); border: 1px solid var(--line); border-radius: 8px; overflow: hidden; }
+section h2 { font-size: 14px; margin: 0; padding: 10px 14px; border-bottom: 1px solid var(--line); display: flex; gap: 8px; align-items: baseline; }
+section h2 .note { color: var(--muted); font-weight: 400; font-size: 12px; margin-left: auto; }
+table { width: 100%; border-collapse: collapse; }
+th, td { text-align: left; padding: 6px 14px; border-bottom: 1px solid var(--line); vertical-align: top; }
+th { color: var(--muted); font-weight: 500; font-size: 12px; background: #fafbfc; }
+tr:last-child td { border-bottom: none; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+td.mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 12.5px; }
+td.muted, .muted { color: var(--muted); }
+.badge { display: inline-block; padding: 1px 8px; border-radius: 999px; font-size: 12px; font-weight: 600; white-space: nowrap; }
+.badge.ok { color: var(--ok); background: var(--okbg); } .badge.bad { color: var(--bad); background: var(--badbg); }
+.badge.warn { color: var(--warn); background: var(--warnbg); } .badge.info { color: var(--info); background: var(--infobg); }
+.badge.idle { color: var(--muted); background: #eef0f3; }
+.code { color: var(--bad); font-size: 12px; }
+.reason { color: var(--muted); font-size: 12px; }
+tr.sum td { background: #fafbfc; font-weight: 600; }
+.empty { padding: 14px; color: var(--muted); }
+`;
+
+const script = `
+"use strict";
+const $ = (id) => document.getElementById(id);
+function el(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined && text !== null) node.textContent = String(text);
+  return node;
+}
+function row(cells) {
+  const tr = el("tr");
+  for (const cell of cells) tr.append(cell);
+  return tr;
+}
+function td(text, className) { return el("td", className, text); }
+function badgeCell(text, tone) { const cell = el("td"); cell.append(el("span", "badge " + tone, text)); return cell; }
+function time(ms) { return ms === undefined || ms === null ? "" : new Date(ms).toLocaleTimeString([], { hour12: false }); }
+function fill(body, rows, columns, emptyText) {
+  body.replaceChildren();
+  if (rows.length === 0) {
+    const cell = el("td", "empty", emptyText);
+    cell.colSpan = columns;
+    body.append(row([cell]));
+    return;
+  }
+  for (const r of rows) body.append(r);
+}
+const statusTone = { approved: "ok", declined: "bad", step_up_required: "warn", human_review: "info" };
+const presenceTone = { online: "ok", offline: "bad", unknown: "idle" };
+
+function renderHubs(s) {
+  const online = s.hubs.shown.filter((h) => h.presence === "online").length;
+  $("stat-hubs").textContent = online + " / " + s.hubs.total;
+  $("hubs-note").textContent = s.presenceConnected ? "live hub state" : "hub-state feed disconnected";
+  fill($("hubs"), s.hubs.shown.map((h) => row([
+    td(h.hubId, "mono"), td(h.merchantId, "mono"),
+    badgeCell(h.presence, presenceTone[h.presence] || "idle"),
+    h.status === "active" ? td("active", "muted") : badgeCell(h.status, "bad"),
+    td(h.presenceSeenAtMs ? "since " + time(h.presenceSeenAtMs) : "never seen", "muted"),
+  ])), 5, "no hubs enrolled");
+}
+
+function renderActivity(s) {
+  const approved = s.activity.filter((a) => a.status === "approved").length;
+  $("stat-decisions").textContent = approved + " ok / " + (s.activity.length - approved) + " not";
+  fill($("activity"), s.activity.map((a) => {
+    const status = el("td");
+    status.append(el("span", "badge " + (statusTone[a.status] || "idle"), a.status.replace(/_/g, " ")));
+    if (a.code !== 0) status.append(el("div", "code", "E" + a.code + " " + (a.codeName || "")));
+    const what = el("td");
+    what.append(el("div", "", a.mode ? a.mode + " " + a.requestType.replace(/_/g, " ") : a.requestType.replace(/_/g, " ")));
+    what.append(el("div", "reason", a.requestId + (a.caseId ? " · case " + a.caseId : "")));
+    const who = el("td", "mono");
+    who.append(el("div", "", a.hubId));
+    if (a.principal !== "hubs/" + a.hubId) who.append(el("div", "reason", "from " + a.principal));
+    return row([td(time(a.atMs), "muted"), who, what, td(a.amount || "—", "num"), status, td(a.reason, "reason")]);
+  }), 6, "no decisions yet");
+}
+
+function renderLedger(s) {
+  const ledger = s.ledger;
+  const balanced = $("stat-ledger");
+  balanced.textContent = ledger.balanced ? "zero-sum ✓" : "UNBALANCED";
+  balanced.className = "value " + (ledger.balanced ? "ok" : "bad");
+  $("stat-transfers").textContent = String(ledger.transfers);
+  $("accounts-note").textContent = s.accounts.shown.length < s.accounts.total ? s.accounts.shown.length + " of " + s.accounts.total + " accounts" : s.accounts.total + " accounts";
+  const rows = s.accounts.shown.map((a) => row([td(a.accountId, "mono"), td(a.kind, "muted"), td(a.balance, "num")]));
+  for (const sum of ledger.sums) {
+    const tr = row([td("sum of " + sum.accounts + " " + sum.currency + " accounts"), td(sum.sumMinor === 0 ? "✓ zero" : "✗ not zero"), td(sum.sum, "num")]);
+    tr.className = "sum";
+    rows.push(tr);
+  }
+  fill($("accounts"), rows, 3, "no accounts");
+}
+
+function renderReviews(s) {
+  const section = $("reviews-section");
+  if (!s.reviews) { section.hidden = true; $("stat-reviews").textContent = "—"; return; }
+  section.hidden = false;
+  const counts = s.reviews.countsByStatus;
+  $("stat-reviews").textContent = String(counts.pending || 0) + " pending";
+  $("reviews-note").textContent = Object.keys(counts).map((k) => counts[k] + " " + k).join(" · ");
+  fill($("reviews"), s.reviews.pending.map((c) => {
+    const what = el("td");
+    what.append(el("div", "", c.kind.replace(/_/g, " ") + " " + c.caseId));
+    what.append(el("div", "reason", c.reason));
+    for (const line of c.context) what.append(el("div", "reason", line));
+    return row([what, td(c.requester, "mono"), td(c.amount || (c.paymentId ? "payment " + c.paymentId : "—"), "num"),
+      td(c.expiresAtMs ? "until " + time(c.expiresAtMs) : "", "muted")]);
+  }), 4, "queue empty");
+}
+
+function render(s) {
+  $("source").textContent = s.source;
+  $("updated").textContent = "updated " + time(s.generatedAtMs);
+  renderHubs(s);
+  renderActivity(s);
+  renderLedger(s);
+  renderReviews(s);
+  setLive(s.presenceConnected ? "ok" : "warn", s.presenceConnected ? "live" : "live (no hub-state feed)");
+}
+
+function setLive(tone, text) {
+  $("live-dot").className = "dot " + tone;
+  $("live-text").textContent = text;
+}
+
+const events = new EventSource("events");
+events.addEventListener("snapshot", (event) => render(JSON.parse(event.data)));
+events.addEventListener("error", () => setLive("bad", "disconnected, retrying"));
+`;
+
+function sha256Source(text: string): string {
+  return `'sha256-${createHash("sha256").update(text, "utf8").digest("base64")}'`;
+}
+
+const html = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>tapwire dashboard</title>
+<link rel="icon" href="data:,">
+<style>${style}</style>
+</head>
+<body>
+<header>
+  <h1>tapwire · settlement</h1>
+  <span class="source" id="source"></span>
+  <span class="live"><span class="dot" id="live-dot"></span><span id="live-text">connecting…</span><span class="source" id="updated"></span></span>
+</header>
+<main>
+  <div class="stats">
+    <div class="stat"><div class="label">Hubs online</div><div class="value" id="stat-hubs">–</div></div>
+    <div class="stat"><div class="label">Recent decisions</div><div class="value" id="stat-decisions">–</div></div>
+    <div class="stat"><div class="label">Ledger transfers</div><div class="value" id="stat-transfers">–</div></div>
+    <div class="stat"><div class="label">Ledger check</div><div class="value" id="stat-ledger">–</div></div>
+    <div class="stat"><div class="label">Review queue</div><div class="value" id="stat-reviews">–</div></div>
+  </div>
+  <div class="grid">
+    <div class="col">
+      <section>
+        <h2>Recent decisions <span class="note">newest first, from the evidence chain</span></h2>
+        <table><thead><tr><th>time</th><th>hub</th><th>request</th><th class="num">amount</th><th>status</th><th>reason</th></tr></thead>
+        <tbody id="activity"></tbody></table>
+      </section>
+    </div>
+    <div class="col">
+      <section>
+        <h2>Hubs <span class="note" id="hubs-note"></span></h2>
+        <table><thead><tr><th>hub</th><th>merchant</th><th>state</th><th>registry</th><th>seen</th></tr></thead>
+        <tbody id="hubs"></tbody></table>
+      </section>
+      <section>
+        <h2>Ledger balances <span class="note" id="accounts-note"></span></h2>
+        <table><thead><tr><th>account</th><th>kind</th><th class="num">balance</th></tr></thead>
+        <tbody id="accounts"></tbody></table>
+      </section>
+      <section id="reviews-section">
+        <h2>Human review queue <span class="note" id="reviews-note"></span></h2>
+        <table><thead><tr><th>case</th><th>requester</th><th class="num">amount</th><th>expires</th></tr></thead>
+        <tbody id="reviews"></tbody></table>
+      </section>
+    </div>
+  </div>
+</main>
+<script>${script}</script>
+</body>
+</html>
+`;
+
+export const dashboardPage = {
+  html,
+  contentSecurityPolicy: [
+    "default-src 'none'",
+    `script-src ${sha256Source(script)}`,
+    `style-src ${sha256Source(style)}`,
+    "connect-src 'self'",
+    "img-src data:",
+    "base-uri 'none'",
+    "form-action 'none'",
+    "frame-ancestors 'none'",
+  ].join("; "),
+} as const;

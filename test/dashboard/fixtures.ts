@@ -1,0 +1,103 @@
+import { createPrivateKey } from "node:crypto";
+import { request as httpRequest, type IncomingHttpHeaders } from "node:http";
+import type { EnrolmentBundle } from "../../broker/enrolment.ts";
+import type { DecisionReply, HubLink } from "../../firmware-bridge/mqtt/hub-link.ts";
+import { sealMessage } from "../../protocol/envelope.ts";
+import type { PaymentRequest } from "../../protocol/messages.ts";
+import { signCryptogram } from "../../protocol/payer.ts";
+import type { DashboardSnapshot } from "../../simulator/dashboard/snapshot.ts";
+
+/** A reader-mode payment from hub h1 of merchant m1 by wallet w1, as a hub and an HCE phone make it. */
+export async function payReader(
+  link: HubLink,
+  hub: EnrolmentBundle,
+  wallet: EnrolmentBundle,
+  sale: { requestId: string; seq: number; atc: number; amountMinor: number },
+): Promise<DecisionReply> {
+  const now = Date.now();
+  const un = Buffer.from([1, 2, 3, sale.seq & 0xff]);
+  const cryptogram = signCryptogram(
+    { walletId: "w1", hubId: "h1", amountMinor: sale.amountMinor, currency: "EUR", unpredictableNumber: un, atc: sale.atc },
+    createPrivateKey(wallet.keyPem!),
+  );
+  const body: PaymentRequest = {
+    type: "payment_request", v: 1, hubId: "h1", merchantId: "m1", requestId: sale.requestId, seq: sale.seq, iat: now, exp: now + 60_000,
+    amountMinor: sale.amountMinor, currency: "EUR", mode: "reader",
+    payer: { kind: "hce", walletId: "w1", atc: sale.atc, unpredictableNumber: un, cryptogram: Buffer.from(cryptogram) },
+  };
+  return link.request(sealMessage(body, createPrivateKey(hub.keyPem!)), sale.requestId, 5_000);
+}
+
+export interface HttpAnswer {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+/** One GET on loopback; `host` overrides the Host header. */
+export function get(port: number, path: string, options: { host?: string; method?: string; address?: string } = {}): Promise<HttpAnswer> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      { host: options.address ?? "127.0.0.1", port, path, method: options.method ?? "GET", headers: options.host ? { host: options.host } : {}, timeout: 5_000 },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (chunk: Buffer) => chunks.push(chunk));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString("utf8") }));
+      },
+    );
+    req.on("timeout", () => req.destroy(new Error("GET timed out")));
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+/** Reads Server-Sent Events from `/events`, each `snapshot` event parsed; close() ends the stream. */
+export class SseReader {
+  readonly snapshots: DashboardSnapshot[] = [];
+  status = 0;
+  private buffered = "";
+  private closeRequest: (() => void) | undefined;
+
+  static open(port: number): Promise<SseReader> {
+    const reader = new SseReader();
+    return new Promise((resolve, reject) => {
+      const req = httpRequest({ host: "127.0.0.1", port, path: "/events", timeout: 5_000 }, (res) => {
+        reader.status = res.statusCode ?? 0;
+        res.setEncoding("utf8");
+        res.on("data", (chunk: string) => reader.receive(chunk));
+        resolve(reader);
+      });
+      reader.closeRequest = () => req.destroy();
+      req.on("error", reject);
+      req.end();
+    });
+  }
+
+  /** Resolves with the first snapshot (from index `from` on) that satisfies `predicate`. */
+  async next(predicate: (snapshot: DashboardSnapshot) => boolean, from = 0, timeoutMs = 5_000): Promise<DashboardSnapshot> {
+    const stepMs = 5;
+    for (let waitedMs = 0; waitedMs <= timeoutMs; waitedMs += stepMs) {
+      const found = this.snapshots.slice(from).find(predicate);
+      if (found) return found;
+      await new Promise((resolve) => setTimeout(resolve, stepMs));
+    }
+    throw new Error(`no matching snapshot within ${timeoutMs} ms (${this.snapshots.length} received)`);
+  }
+
+  close(): void {
+    this.closeRequest?.();
+  }
+
+  private receive(chunk: string): void {
+    this.buffered += chunk;
+    let end = this.buffered.indexOf("\n\n");
+    while (end >= 0) {
+      const event = this.buffered.slice(0, end);
+      this.buffered = this.buffered.slice(end + 2);
+      const lines = event.split("\n");
+      const data = lines.filter((line) => line.startsWith("data: ")).map((line) => line.slice(6)).join("\n");
+      if (lines.includes("event: snapshot")) this.snapshots.push(JSON.parse(data) as DashboardSnapshot);
+      end = this.buffered.indexOf("\n\n");
+    }
+  }
+}
