@@ -120,11 +120,13 @@ export class RequestProcessor {
 
   private hubRequestGate({ hubId, request, hash }: Extract<Admission, { outcome: "hub_request" }>, nowMs: number): Gate {
     const { registry, store } = this.deps;
+    // A retry of a request already decided gets that decision back even once it has expired: answering
+    // "declined, expired" for a payment that was captured would tell the hub the customer was not charged.
+    const stored = store.findDecision(hubId, request.requestId);
+    if (stored && sameBytes(stored.bodyHash, hash)) return { replay: stored };
     const hub = registry.getActiveHub(hubId);
     this.checkTimes(request.iat, request.exp, nowMs);
-    const stored = store.findDecision(hubId, request.requestId);
     if (stored) {
-      if (sameBytes(stored.bodyHash, hash)) return { replay: stored };
       throw new TapwireError(`request id ${request.requestId} was used for a different request`, ErrorCode.RequestIdReused, {
         hubId,
         requestId: request.requestId,
@@ -159,13 +161,13 @@ export class RequestProcessor {
 
   private walletTagGate({ hubId, walletId, message, offer, hash }: Extract<Admission, { outcome: "wallet_tag" }>, nowMs: number): Gate {
     const { registry, store } = this.deps;
+    const stored = store.findDecision(hubId, offer.offerId);
+    if (stored && sameBytes(stored.bodyHash, hash)) return { replay: stored };
     const hub = registry.getActiveHub(hubId);
     this.checkTimes(offer.iat, offer.exp, nowMs);
     if (message.iat > nowMs + this.deps.clockSkewMs) {
       throw new TapwireError(`wallet message iat ${message.iat} is ahead of ${nowMs}`, ErrorCode.MessageNotYetValid, { walletId });
     }
-    const stored = store.findDecision(hubId, offer.offerId);
-    if (stored && sameBytes(stored.bodyHash, hash)) return { replay: stored };
     if (store.isNonceConsumed(hubId, offer.nonce)) {
       throw new TapwireError(`offer nonce of ${offer.offerId} was already used`, ErrorCode.NonceReplayed, { hubId, offerId: offer.offerId });
     }

@@ -201,6 +201,18 @@ describe("refused before anything is stored", () => {
     await expectNextPaymentApproved();
   });
 
+  it("answers a retry of an approved payment with the same approval even after the request expired", async () => {
+    const paid = f.hub.paymentRequest(f.wallet, 100);
+    const firstAnswer = await f.fromHub(f.hub, paid.bytes);
+    f.clock.advance(60_001);
+
+    const retry = await f.fromHub(f.hub, paid.bytes);
+
+    expect(retry[0]!.payload.equals(firstAnswer[0]!.payload)).toBe(true);
+    expect((await f.decisionFor(f.hub, paid.bytes)).status).toBe("approved");
+    expect(f.service.ledger.transferCount()).toBe(2);
+  });
+
   it("refuses a reused request id with a changed amount and keeps the first decision", async () => {
     const first = f.hub.paymentRequest(f.wallet, 100);
     const firstAnswer = await f.fromHub(f.hub, first.bytes);
