@@ -5,6 +5,8 @@ import { merchantAccountId, walletAccountId } from "../../broker/ledger/ledger.t
 import { SettlementNode } from "../../broker/settlement-node.ts";
 import { startNodeDashboard, type RunningDashboard } from "../dashboard/dashboards.ts";
 import { Narrator, money } from "./narrator.ts";
+import { runAgentScenes } from "./agent-scenes.ts";
+import { runGlassesScenes } from "./glasses-scenes.ts";
 import { runTapScenes } from "./tap-scenes.ts";
 
 export interface DemoOptions {
@@ -41,17 +43,23 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     }
     node.registry.enrollMerchant({ merchantId, currency, displayName: "Café Lumière" });
     const tapHub = await node.enrollHub({ hubId: "tap-hub-1", merchantId });
+    const glassesHub = await node.enrollHub({ hubId: "glasses-hub-1", merchantId });
     const alice = await node.enrollWallet({ walletId: "alice", currency, perPaymentMaxMinor: 20_000 });
-    node.registry.fundWallet("alice", 5_000);
-    narrator.step(`enrolled merchant ${merchantId}, hub tap-hub-1 (certificate CN hubs/tap-hub-1), wallet alice funded ${money(5_000, currency)}`);
+    const agent = await node.enrollAgent({ agentId: "alice-shopping-agent" });
+    node.registry.fundWallet("alice", 10_000);
+    narrator.step(`enrolled merchant ${merchantId}, hubs tap-hub-1 and glasses-hub-1, wallet alice funded ${money(10_000, currency)}, agent alice-shopping-agent (each with its own client certificate)`);
 
     await runTapScenes({ node, hub: tapHub, wallet: alice, merchantId, workDir, narrator });
+    await runGlassesScenes({ node, hub: glassesHub, walletId: "alice", merchantId, narrator });
+    await runAgentScenes({ node, wallet: alice, agent, merchantId, narrator });
 
     narrator.heading("Summary");
     const ledger = node.service.ledger;
     const invariants = ledger.checkInvariants();
     narrator.step(`merchant ${merchantId}: ${money(ledger.balanceOf(merchantAccountId(merchantId)), currency)}; alice: ${money(ledger.balanceOf(walletAccountId("alice")), currency)}`);
     narrator.step(`${invariants.transfers} transfers over ${invariants.accounts} accounts; balances sum to zero per currency: ${JSON.stringify(invariants.balanceSumMinorByCurrency)}`);
+    const evidence = node.service.verifyEvidence();
+    narrator.step(`evidence chain verified offline from the stored messages: ${evidence.ok ? "ok" : "BROKEN"} (${evidence.receipts} receipts match ${evidence.transfers} transfers)`);
     const failures = narrator.failures;
     narrator.step(`${narrator.outcomes.length - failures.length} of ${narrator.outcomes.length} scenes ended as expected`);
     if (dashboard && options.holdOpen) {

@@ -49,7 +49,7 @@ export async function runTapScenes(input: TapScenesInput): Promise<void> {
     hub.removePhone();
     await sale(hub, narrator, "tag mode (phone reads the hub's signed offer, pays online)", 320, "tag", () => hub.placePhone(hub.tagPhone()), "approved");
     hub.removePhone();
-    await sale(hub, narrator, "reader mode, more than the wallet holds", 9_000, "reader", () => hub.placePhone(hub.hcePhone(10)), "declined");
+    await sale(hub, narrator, "reader mode, more than the wallet holds", 19_000, "reader", () => hub.placePhone(hub.hcePhone(10)), "declined");
     hub.removePhone();
     await sale(hub, narrator, "cancel button pressed while waiting for the tap", 600, "reader", () => void hub.pressCancel(), "cancelled");
   } finally {

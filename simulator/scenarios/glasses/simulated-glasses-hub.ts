@@ -155,8 +155,10 @@ export class SimulatedGlassesHub {
     concluded.catch(() => undefined);
     this.glasses.autoAnswerBiometric =
       script.biometric === "none" ? undefined : { userVerified: true, liveness: true, method: "voiceprint", ...script.biometric };
+    // A product seen while the last result is still shown is ignored by the hub: wait until it is back to paired.
+    await this.untilState("paired", timeoutMs);
     this.glasses.seeProduct(script.product);
-    await this.untilListening(timeoutMs);
+    await this.untilState("listening", timeoutMs);
     this.glasses.say(script.answer, script.lang, script.asrConfidence);
     return concluded;
   }
@@ -175,10 +177,10 @@ export class SimulatedGlassesHub {
     });
   }
 
-  /** The machine has no listening event of its own, so its state is polled (bounded by `timeoutMs`). */
-  private async untilListening(timeoutMs: number): Promise<void> {
-    for (let waitedMs = 0; !JSON.stringify(this.assembly.runtime.state() ?? null).includes('"listening"'); waitedMs += statePollMs) {
-      if (waitedMs >= timeoutMs) throw new TapwireError(`hub not listening within ${timeoutMs} ms`, ErrorCode.HubNotReady, { timeoutMs });
+  /** The machine emits no event per state, so its state is polled (bounded by `timeoutMs`). */
+  private async untilState(state: "paired" | "listening", timeoutMs: number): Promise<void> {
+    for (let waitedMs = 0; !JSON.stringify(this.assembly.runtime.state() ?? null).includes(`"${state}"`); waitedMs += statePollMs) {
+      if (waitedMs >= timeoutMs) throw new TapwireError(`hub not ${state} within ${timeoutMs} ms`, ErrorCode.HubNotReady, { timeoutMs });
       await new Promise((resolve) => setTimeout(resolve, statePollMs));
     }
   }

@@ -1,0 +1,82 @@
+import type { EnrolmentBundle } from "../../broker/enrolment.ts";
+import type { SettlementNode } from "../../broker/settlement-node.ts";
+import type { Decision } from "../../protocol/messages.ts";
+import { MandateWallet } from "../agent/mandate-wallet.ts";
+import { SimAgent, type AgentPurchase } from "../agent/sim-agent.ts";
+import { codeText, money, type Narrator } from "./narrator.ts";
+
+export interface AgentScenesInput {
+  node: SettlementNode;
+  wallet: EnrolmentBundle;
+  agent: EnrolmentBundle;
+  merchantId: string;
+  narrator: Narrator;
+}
+
+const pushedWaitMs = 5_000;
+
+/**
+ * AI Pay: the person signs an open mandate for their agent on their phone; the agent pays within it with no
+ * person present; a payment above the step-up threshold waits for the person's signed approval; an unclear
+ * one goes to an operator; the budget holds; a byte-identical closed mandate is refused.
+ */
+export async function runAgentScenes(input: AgentScenesInput): Promise<void> {
+  const { narrator, node } = input;
+  narrator.heading("Agent payments: an AI agent pays within limits the person signed; a human has the final say");
+  const phone = new MandateWallet(input.wallet, node.url);
+  const agent = new SimAgent({ bundle: input.agent, url: node.url });
+  await phone.start();
+  await agent.start();
+  try {
+    const nowMs = Date.now();
+    const granted = await phone.grant(agent.agentId, agent.publicKey, {
+      mandateId: "groceries-november",
+      perPaymentMaxMinor: 1_500,
+      budgetMinor: 3_000,
+      currency: "EUR",
+      allowedMerchants: [input.merchantId],
+      stepUpAboveMinor: 1_000,
+      notBefore: nowMs,
+      expiresAt: nowMs + 7 * 24 * 3600 * 1000,
+    });
+    narrator.step(`alice signs an open mandate on her phone for agent ${agent.agentId}: budget ${money(3_000, "EUR")}, at most ${money(1_500, "EUR")} a payment, step-up above ${money(1_000, "EUR")}, only at ${input.merchantId} → ${granted.status}`);
+    const purchase = (amountMinor: number, summary: string, context?: Record<string, string>): AgentPurchase => ({
+      mandateId: "groceries-november",
+      merchantId: input.merchantId,
+      category: "groceries",
+      amountMinor,
+      currency: "EUR",
+      cart: { summary },
+      ...(context ? { context } : {}),
+    });
+
+    const beans = agent.close(purchase(800, "1 kg coffee beans"));
+    await scene(narrator, "agent buys coffee beans within the mandate", money(800, "EUR"), await agent.send(beans), "approved");
+    await scene(narrator, "the same closed mandate sent again, byte for byte", money(800, "EUR"), await agent.send(beans), "declined");
+
+    const held = await agent.send(agent.close(purchase(1_200, "cheese platter")));
+    await scene(narrator, "agent buys above the step-up threshold", money(1_200, "EUR"), held, "step_up_required");
+    const answered = await phone.answerStepUp(held.caseId!, "approve");
+    narrator.step(`   alice approves case ${held.caseId} on her phone (signed) → ${answered.status}`);
+    await scene(narrator, "held payment after alice's approval", money(1_200, "EUR"), await agent.nextPushed(pushedWaitMs), "approved");
+
+    const unclear = await agent.send(agent.close(purchase(500, "\"the usual\"", { utterance: "get me the usual", ambiguous: "true" })));
+    await scene(narrator, "agent order flagged ambiguous", money(500, "EUR"), unclear, "human_review");
+    const review = node.service.findReview(unclear.caseId!);
+    narrator.step(`   operator queue: case ${unclear.caseId} (${review?.kind ?? "?"}) — operator declines`);
+    node.service.decideReview(unclear.caseId!, "decline", "operator-1");
+    await scene(narrator, "ambiguous order after the operator's decision", money(500, "EUR"), await agent.nextPushed(pushedWaitMs), "declined");
+
+    await scene(narrator, "agent tries to spend past the budget", money(1_100, "EUR"), await agent.send(agent.close(purchase(1_100, "wine"))), "declined");
+    const mandate = node.service.findMandate("groceries-november");
+    narrator.step(`   mandate spent ${money(mandate?.spentMinor ?? 0, "EUR")} of ${money(3_000, "EUR")}`);
+  } finally {
+    await agent.stop();
+    await phone.stop();
+  }
+}
+
+async function scene(narrator: Narrator, name: string, amount: string, decision: Decision, expected: Decision["status"]): Promise<void> {
+  narrator.record(`${name} (${amount})`, expected, decision.status);
+  if (decision.code !== 0) narrator.step(`   ${decision.reason}${codeText(decision.code)}`);
+}
