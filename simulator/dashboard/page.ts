@@ -21,18 +21,23 @@ main { padding: 16px 24px 24px; }
 .stat { background: var(--card); border: 1px solid var(--line); border-radius: 8px; padding: 10px 14px; }
 .stat .label { color: var(--muted); font-size: 12px; text-transform: uppercase; letter-spacing: .04em; }
 .stat .value { font-size: 22px; font-weight: 600; margin-top: 2px; }
+.stat .sub { color: var(--muted); font-size: 12px; min-height: 16px; }
 .stat .value.ok { color: var(--ok); } .stat .value.bad { color: var(--bad); } .stat .value.warn { color: var(--warn); }
 .grid { display: grid; grid-template-columns: 3fr 2fr; gap: 16px; align-items: start; }
 .col { display: grid; gap: 16px; }
 section { background: var(--card); border: 1px solid var(--line); border-radius: 8px; overflow: hidden; }
-section h2 { font-size: 14px; margin: 0; padding: 10px 14px; border-bottom: 1px solid var(--line); display: flex; gap: 8px; align-items: baseline; }
-section h2 .note { color: var(--muted); font-weight: 400; font-size: 12px; margin-left: auto; }
+section h2 { font-size: 14px; margin: 0; padding: 10px 14px; border-bottom: 1px solid var(--line); display: flex; gap: 8px; align-items: baseline; white-space: nowrap; }
+section h2 .note { color: var(--muted); font-weight: 400; font-size: 12px; margin-left: auto; white-space: normal; text-align: right; }
+table.fixed { table-layout: fixed; }
+table.fixed td { overflow: hidden; text-overflow: ellipsis; }
+table.fixed .mono { overflow: hidden; text-overflow: ellipsis; }
+col.time { width: 92px; } col.hub { width: 19%; } col.amount { width: 122px; } col.decision { width: 32%; }
 table { width: 100%; border-collapse: collapse; }
 th, td { text-align: left; padding: 6px 14px; border-bottom: 1px solid var(--line); vertical-align: top; }
 th { color: var(--muted); font-weight: 500; font-size: 12px; background: #fafbfc; }
 tr:last-child td { border-bottom: none; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-td.mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 12.5px; }
+.mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 12.5px; white-space: nowrap; }
 td.muted, .muted { color: var(--muted); }
 .badge { display: inline-block; padding: 1px 8px; border-radius: 999px; font-size: 12px; font-weight: 600; white-space: nowrap; }
 .badge.ok { color: var(--ok); background: var(--okbg); } .badge.bad { color: var(--bad); background: var(--badbg); }
@@ -60,6 +65,17 @@ function row(cells) {
 }
 function td(text, className) { return el("td", className, text); }
 function badgeCell(text, tone) { const cell = el("td"); cell.append(el("span", "badge " + tone, text)); return cell; }
+function shortId(id) { return id.length > 14 ? id.slice(0, 8) + "…" : id; }
+function words(text) { return text.replace(/_/g, " "); }
+function requestLabel(a) {
+  const payment = a.requestType === "payment_request" || a.requestType === "wallet_tag_payment";
+  return payment && a.mode ? a.mode + " payment" : words(a.requestType);
+}
+function reasonText(a) {
+  if (a.status === "approved") return "";
+  const prefix = (a.codeName || "") + ": ";
+  return a.reason.startsWith(prefix) ? a.reason.slice(prefix.length) : a.reason;
+}
 function time(ms) { return ms === undefined || ms === null ? "" : new Date(ms).toLocaleTimeString([], { hour12: false }); }
 function fill(body, rows, columns, emptyText) {
   body.replaceChildren();
@@ -77,30 +93,37 @@ const presenceTone = { online: "ok", offline: "bad", unknown: "idle" };
 function renderHubs(s) {
   const online = s.hubs.shown.filter((h) => h.presence === "online").length;
   $("stat-hubs").textContent = online + " / " + s.hubs.total;
+  $("sub-hubs").textContent = s.presenceConnected ? "online now" : "as last seen";
   $("hubs-note").textContent = s.presenceConnected ? "live hub state" : "hub-state feed disconnected";
-  fill($("hubs"), s.hubs.shown.map((h) => row([
-    td(h.hubId, "mono"), td(h.merchantId, "mono"),
-    badgeCell(h.presence, presenceTone[h.presence] || "idle"),
-    h.status === "active" ? td("active", "muted") : badgeCell(h.status, "bad"),
-    td(h.presenceSeenAtMs ? "since " + time(h.presenceSeenAtMs) : "never seen", "muted"),
-  ])), 5, "no hubs enrolled");
+  fill($("hubs"), s.hubs.shown.map((h) => {
+    const state = badgeCell(h.presence, presenceTone[h.presence] || "idle");
+    if (h.status !== "active") state.append(" ", el("span", "badge bad", h.status));
+    return row([td(h.hubId, "mono"), td(h.merchantId, "mono"), state,
+      td(h.presenceSeenAtMs ? "since " + time(h.presenceSeenAtMs) : "never seen", "muted mono")]);
+  }), 4, "no hubs enrolled");
 }
 
 function renderActivity(s) {
-  const approved = s.activity.filter((a) => a.status === "approved").length;
-  $("stat-decisions").textContent = approved + " ok / " + (s.activity.length - approved) + " not";
+  const count = (status) => s.activity.filter((a) => a.status === status).length;
+  const held = count("step_up_required") + count("human_review");
+  $("stat-decisions").textContent = String(s.activity.length);
+  $("sub-decisions").textContent = count("approved") + " approved · " + count("declined") + " declined" + (held ? " · " + held + " held" : "");
   fill($("activity"), s.activity.map((a) => {
     const status = el("td");
-    status.append(el("span", "badge " + (statusTone[a.status] || "idle"), a.status.replace(/_/g, " ")));
+    status.append(el("span", "badge " + (statusTone[a.status] || "idle"), words(a.status)));
     if (a.code !== 0) status.append(el("div", "code", "E" + a.code + " " + (a.codeName || "")));
+    if (reasonText(a)) status.append(el("div", "reason", reasonText(a)));
     const what = el("td");
-    what.append(el("div", "", a.mode ? a.mode + " " + a.requestType.replace(/_/g, " ") : a.requestType.replace(/_/g, " ")));
-    what.append(el("div", "reason", a.requestId + (a.caseId ? " · case " + a.caseId : "")));
-    const who = el("td", "mono");
-    who.append(el("div", "", a.hubId));
+    what.append(el("div", "", requestLabel(a)));
+    const id = el("div", "reason mono", shortId(a.requestId));
+    id.title = a.requestId;
+    what.append(id);
+    if (a.caseId) what.append(el("div", "reason mono", "case " + a.caseId));
+    const who = el("td");
+    who.append(el("div", "mono", a.hubId));
     if (a.principal !== "hubs/" + a.hubId) who.append(el("div", "reason", "from " + a.principal));
-    return row([td(time(a.atMs), "muted"), who, what, td(a.amount || "—", "num"), status, td(a.reason, "reason")]);
-  }), 6, "no decisions yet");
+    return row([td(time(a.atMs), "muted"), who, what, td(a.amount || "—", "num"), status]);
+  }), 5, "no decisions yet");
 }
 
 function renderLedger(s) {
@@ -109,6 +132,7 @@ function renderLedger(s) {
   balanced.textContent = ledger.balanced ? "zero-sum ✓" : "UNBALANCED";
   balanced.className = "value " + (ledger.balanced ? "ok" : "bad");
   $("stat-transfers").textContent = String(ledger.transfers);
+  $("sub-ledger").textContent = "balances summed per currency (" + ledger.sums.map((sum) => sum.currency).join(", ") + ")";
   $("accounts-note").textContent = s.accounts.shown.length < s.accounts.total ? s.accounts.shown.length + " of " + s.accounts.total + " accounts" : s.accounts.total + " accounts";
   const rows = s.accounts.shown.map((a) => row([td(a.accountId, "mono"), td(a.kind, "muted"), td(a.balance, "num")]));
   for (const sum of ledger.sums) {
@@ -121,19 +145,20 @@ function renderLedger(s) {
 
 function renderReviews(s) {
   const section = $("reviews-section");
-  if (!s.reviews) { section.hidden = true; $("stat-reviews").textContent = "—"; return; }
+  if (!s.reviews) { section.hidden = true; $("stat-reviews").textContent = "—"; $("sub-reviews").textContent = "no review cases here"; return; }
   section.hidden = false;
   const counts = s.reviews.countsByStatus;
-  $("stat-reviews").textContent = String(counts.pending || 0) + " pending";
+  $("stat-reviews").textContent = String(counts.pending || 0);
+  $("sub-reviews").textContent = "pending, for a person or an operator";
   $("reviews-note").textContent = Object.keys(counts).map((k) => counts[k] + " " + k).join(" · ");
   fill($("reviews"), s.reviews.pending.map((c) => {
     const what = el("td");
-    what.append(el("div", "", c.kind.replace(/_/g, " ") + " " + c.caseId));
-    what.append(el("div", "reason", c.reason));
+    what.append(el("div", "mono", c.caseId));
+    what.append(el("div", "reason", words(c.kind) + ": " + c.reason));
     for (const line of c.context) what.append(el("div", "reason", line));
-    return row([what, td(c.requester, "mono"), td(c.amount || (c.paymentId ? "payment " + c.paymentId : "—"), "num"),
-      td(c.expiresAtMs ? "until " + time(c.expiresAtMs) : "", "muted")]);
-  }), 4, "queue empty");
+    what.append(el("div", "reason", "opened " + time(c.createdAtMs) + (c.expiresAtMs ? " · expires " + time(c.expiresAtMs) : "")));
+    return row([what, td(c.requester, "mono"), td(c.amount || (c.paymentId ? "payment " + c.paymentId : "—"), "num")]);
+  }), 3, "queue empty");
 }
 
 function render(s) {
@@ -177,24 +202,25 @@ const html = `<!doctype html>
 </header>
 <main>
   <div class="stats">
-    <div class="stat"><div class="label">Hubs online</div><div class="value" id="stat-hubs">–</div></div>
-    <div class="stat"><div class="label">Recent decisions</div><div class="value" id="stat-decisions">–</div></div>
-    <div class="stat"><div class="label">Ledger transfers</div><div class="value" id="stat-transfers">–</div></div>
-    <div class="stat"><div class="label">Ledger check</div><div class="value" id="stat-ledger">–</div></div>
-    <div class="stat"><div class="label">Review queue</div><div class="value" id="stat-reviews">–</div></div>
+    <div class="stat"><div class="label">Hubs online</div><div class="value" id="stat-hubs">–</div><div class="sub" id="sub-hubs"></div></div>
+    <div class="stat"><div class="label">Recent decisions</div><div class="value" id="stat-decisions">–</div><div class="sub" id="sub-decisions"></div></div>
+    <div class="stat"><div class="label">Ledger transfers</div><div class="value" id="stat-transfers">–</div><div class="sub">money movements posted</div></div>
+    <div class="stat"><div class="label">Ledger check</div><div class="value" id="stat-ledger">–</div><div class="sub" id="sub-ledger"></div></div>
+    <div class="stat"><div class="label">Review queue</div><div class="value" id="stat-reviews">–</div><div class="sub" id="sub-reviews"></div></div>
   </div>
   <div class="grid">
     <div class="col">
       <section>
         <h2>Recent decisions <span class="note">newest first, from the evidence chain</span></h2>
-        <table><thead><tr><th>time</th><th>hub</th><th>request</th><th class="num">amount</th><th>status</th><th>reason</th></tr></thead>
+        <table class="fixed"><colgroup><col class="time"><col class="hub"><col><col class="amount"><col class="decision"></colgroup>
+        <thead><tr><th>time</th><th>hub</th><th>request</th><th class="num">amount</th><th>decision</th></tr></thead>
         <tbody id="activity"></tbody></table>
       </section>
     </div>
     <div class="col">
       <section>
         <h2>Hubs <span class="note" id="hubs-note"></span></h2>
-        <table><thead><tr><th>hub</th><th>merchant</th><th>state</th><th>registry</th><th>seen</th></tr></thead>
+        <table><thead><tr><th>hub</th><th>merchant</th><th>state</th><th>seen</th></tr></thead>
         <tbody id="hubs"></tbody></table>
       </section>
       <section>
@@ -204,7 +230,7 @@ const html = `<!doctype html>
       </section>
       <section id="reviews-section">
         <h2>Human review queue <span class="note" id="reviews-note"></span></h2>
-        <table><thead><tr><th>case</th><th>requester</th><th class="num">amount</th><th>expires</th></tr></thead>
+        <table><thead><tr><th>case</th><th>requester</th><th class="num">amount</th></tr></thead>
         <tbody id="reviews"></tbody></table>
       </section>
     </div>
