@@ -1,4 +1,5 @@
 import { errorCodeName, isTapwireError } from "../protocol/errors.ts";
+import { dashboardCommand, dashboardUsage } from "./dashboard.ts";
 import { demoCommand, demoUsage } from "./demo.ts";
 import { glassesHubCommand, glassesHubUsage } from "./glasses-hub.ts";
 import { enrollUsage, hubEnrollCommand, merchantAddCommand, walletEnrollCommand } from "./enroll.ts";
@@ -13,6 +14,7 @@ type Command = (argv: string[]) => Promise<number>;
 const commands: Record<string, Command> = {
   demo: demoCommand,
   settle: settleCommand,
+  dashboard: dashboardCommand,
   "merchant add": merchantAddCommand,
   "hub enroll": hubEnrollCommand,
   "wallet enroll": walletEnrollCommand,
@@ -22,7 +24,7 @@ const commands: Record<string, Command> = {
   ...reviewCommands,
 };
 
-const usage = ["usage:", demoUsage, settleUsage, enrollUsage, glassesHubUsage, hubUsage, simServeUsage, reviewUsage].join("\n");
+const usage = ["usage:", demoUsage, settleUsage, dashboardUsage, enrollUsage, glassesHubUsage, hubUsage, simServeUsage, reviewUsage].join("\n");
 
 async function main(argv: string[]): Promise<number> {
   const two = argv.slice(0, 2).join(" ");
