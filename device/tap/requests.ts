@@ -38,6 +38,24 @@ export const offerNonceBytes = 16;
 
 export type ReversalReason = ReversalRequest["reason"];
 
+/** What a payment request and a reversal share: both are counted requests (`seq`) with their own id and lifetime. */
+function requestHeader(
+  sources: SealingSources,
+  identity: HubIdentity,
+  ttlMs: number,
+): Pick<PaymentRequest, "v" | "hubId" | "merchantId" | "requestId" | "seq" | "iat" | "exp"> {
+  const iat = sources.clock.nowMs();
+  return {
+    v: protocolVersion,
+    hubId: identity.hubId,
+    merchantId: identity.merchantId,
+    requestId: sources.random.uuid(),
+    seq: sources.seq.next(),
+    iat,
+    exp: iat + ttlMs,
+  };
+}
+
 /** Validates before signing (paired with the service's check after parsing) so the hub never signs junk. */
 function seal<T extends { exp: number }>(signer: HubSigner, schema: z.ZodType<T>, body: T, requestId: string): SealedRequest {
   const checked = parseBody(schema, body);
@@ -49,16 +67,9 @@ export function sealPaymentRequest(
   identity: HubIdentity,
   input: { amountMinor: number; currency: string; credential: HceCredential; ttlMs: number },
 ): SealedRequest {
-  const iat = sources.clock.nowMs();
   const body: PaymentRequest = {
     type: "payment_request",
-    v: protocolVersion,
-    hubId: identity.hubId,
-    merchantId: identity.merchantId,
-    requestId: sources.random.uuid(),
-    seq: sources.seq.next(),
-    iat,
-    exp: iat + input.ttlMs,
+    ...requestHeader(sources, identity, input.ttlMs),
     amountMinor: input.amountMinor,
     currency: input.currency,
     mode: "reader",
@@ -93,16 +104,9 @@ export function sealReversal(
   identity: HubIdentity,
   input: { paymentRequestId: string; reason: ReversalReason; ttlMs: number },
 ): SealedRequest {
-  const iat = sources.clock.nowMs();
   const body: ReversalRequest = {
     type: "reversal",
-    v: protocolVersion,
-    hubId: identity.hubId,
-    merchantId: identity.merchantId,
-    requestId: sources.random.uuid(),
-    seq: sources.seq.next(),
-    iat,
-    exp: iat + input.ttlMs,
+    ...requestHeader(sources, identity, input.ttlMs),
     paymentRequestId: input.paymentRequestId,
     reason: input.reason,
   };
