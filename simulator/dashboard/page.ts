@@ -31,7 +31,7 @@ section h2 .note { color: var(--muted); font-weight: 400; font-size: 12px; margi
 table.fixed { table-layout: fixed; }
 table.fixed td { overflow: hidden; text-overflow: ellipsis; }
 table.fixed .mono { overflow: hidden; text-overflow: ellipsis; }
-col.time { width: 92px; } col.hub { width: 19%; } col.amount { width: 122px; } col.decision { width: 32%; }
+col.time { width: 92px; } col.hub { width: 21%; } col.amount { width: 122px; } col.decision { width: 32%; }
 table { width: 100%; border-collapse: collapse; }
 th, td { text-align: left; padding: 6px 14px; border-bottom: 1px solid var(--line); vertical-align: top; }
 th { color: var(--muted); font-weight: 500; font-size: 12px; background: #fafbfc; }
@@ -65,7 +65,6 @@ function row(cells) {
 }
 function td(text, className) { return el("td", className, text); }
 function badgeCell(text, tone) { const cell = el("td"); cell.append(el("span", "badge " + tone, text)); return cell; }
-function shortId(id) { return id.length > 14 ? id.slice(0, 8) + "…" : id; }
 function words(text) { return text.replace(/_/g, " "); }
 function requestLabel(a) {
   const payment = a.requestType === "payment_request" || a.requestType === "wallet_tag_payment";
@@ -115,13 +114,16 @@ function renderActivity(s) {
     if (reasonText(a)) status.append(el("div", "reason", reasonText(a)));
     const what = el("td");
     what.append(el("div", "", requestLabel(a)));
-    const id = el("div", "reason mono", shortId(a.requestId));
+    const id = el("div", "reason mono", a.requestId);
     id.title = a.requestId;
     what.append(id);
     if (a.caseId) what.append(el("div", "reason mono", "case " + a.caseId));
     const who = el("td");
-    who.append(el("div", "mono", a.hubId));
-    if (a.principal !== "hubs/" + a.hubId) who.append(el("div", "reason", "from " + a.principal));
+    const byHub = a.principal === "hubs/" + a.hubId;
+    const name = el("div", "mono", byHub ? a.hubId : a.principal);
+    name.title = a.principal;
+    who.append(name);
+    if (!byHub && !a.principal.endsWith("/" + a.hubId)) who.append(el("div", "reason", "at hub " + a.hubId));
     return row([td(time(a.atMs), "muted"), who, what, td(a.amount || "—", "num"), status]);
   }), 5, "no decisions yet");
 }
@@ -213,7 +215,7 @@ const html = `<!doctype html>
       <section>
         <h2>Recent decisions <span class="note">newest first, from the evidence chain</span></h2>
         <table class="fixed"><colgroup><col class="time"><col class="hub"><col><col class="amount"><col class="decision"></colgroup>
-        <thead><tr><th>time</th><th>hub</th><th>request</th><th class="num">amount</th><th>decision</th></tr></thead>
+        <thead><tr><th>time</th><th>from</th><th>request</th><th class="num">amount</th><th>decision</th></tr></thead>
         <tbody id="activity"></tbody></table>
       </section>
     </div>
