@@ -49,22 +49,7 @@ export class ReviewDesk {
 
   hold(opening: CaseOpening, nowMs: number): Verdict {
     const ttlMs = opening.kind === "step_up" ? this.deps.policy.stepUpTtlMs : this.deps.policy.humanReviewTtlMs;
-    const opened = this.deps.store.insert({
-      kind: opening.kind,
-      requesterKind: opening.requester.kind,
-      requesterId: opening.requester.id,
-      decisionKey: opening.decisionKey,
-      decisionHubId: opening.summary.hubId,
-      requestId: opening.summary.requestId,
-      requestType: opening.summary.requestType,
-      requestHash: opening.summary.requestHash,
-      walletId: opening.walletId,
-      held: opening.held,
-      context: opening.context,
-      reason: opening.reason,
-      createdAtMs: nowMs,
-      expiresAtMs: nowMs + ttlMs,
-    });
+    const opened = this.openCase(opening.kind, opening, nowMs, nowMs + ttlMs);
     return {
       status: opening.kind === "step_up" ? "step_up_required" : "human_review",
       code: opening.code,
@@ -75,8 +60,13 @@ export class ReviewDesk {
 
   /** A dispute waits for an operator with no expiry; its final decision answers the dispute_open request. */
   openDispute(opening: Omit<CaseOpening, "kind" | "code">, nowMs: number): Verdict {
-    const opened = this.deps.store.insert({
-      kind: "dispute",
+    const opened = this.openCase("dispute", opening, nowMs, undefined);
+    return { status: "human_review", code: 0, reason: "dispute opened; an operator will decide", caseId: opened.caseId };
+  }
+
+  private openCase(kind: CaseKind, opening: Omit<CaseOpening, "kind" | "code">, nowMs: number, expiresAtMs: number | undefined): ReviewCase {
+    return this.deps.store.insert({
+      kind,
       requesterKind: opening.requester.kind,
       requesterId: opening.requester.id,
       decisionKey: opening.decisionKey,
@@ -89,9 +79,8 @@ export class ReviewDesk {
       context: opening.context,
       reason: opening.reason,
       createdAtMs: nowMs,
-      expiresAtMs: undefined,
+      expiresAtMs,
     });
-    return { status: "human_review", code: 0, reason: "dispute opened; an operator will decide", caseId: opened.caseId };
   }
 
   /** The person's signed answer (from the wallet, or a glasses hub's fresh biometric assertion). */
