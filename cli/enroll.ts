@@ -1,9 +1,7 @@
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { enrollHub, enrollWallet, type EnrolmentBundle } from "../broker/enrolment.ts";
-import { loadOrCreateOperatorPki } from "../broker/operator-pki.ts";
-import { SettlementService } from "../broker/settlement/settlement-service.ts";
-import { systemClock, systemRandom } from "../protocol/sources.ts";
+import { enrollHub, enrollWallet } from "../broker/enrolment.ts";
+import { dataDirFlag, enrolmentContext, withAdmin, writeBundle } from "./admin.ts";
 import { integerFlag, parseFlags, requireFlag } from "./args.ts";
 
 export const enrollUsage = `tapwire merchant add --merchant-id M --currency EUR [--data-dir DIR]
@@ -13,28 +11,8 @@ tapwire hub enroll --hub-id H --merchant-id M [--public-key hub.pub.pem] [--out 
   element and sends only the public half). Writes cert, key, CA and the service's public key to --out.
 tapwire wallet enroll --wallet-id W --currency EUR --per-payment-max-minor N [--fund-minor N] [--out DIR] [--data-dir DIR]`;
 
-/** Opens the registry of a data directory (works while `tapwire settle` runs: SQLite WAL). */
-async function withAdmin<T>(dataDir: string, work: (service: SettlementService, pki: Awaited<ReturnType<typeof loadOrCreateOperatorPki>>) => Promise<T>): Promise<T> {
-  const pki = await loadOrCreateOperatorPki(dataDir, systemClock, systemRandom);
-  const service = new SettlementService({ databasePath: join(dataDir, "ledger.sqlite"), serviceKey: pki.serviceSigningKey, clock: systemClock });
-  await service.start();
-  try {
-    return await work(service, pki);
-  } finally {
-    await service.stop();
-  }
-}
-
-async function writeBundle(outDir: string, bundle: EnrolmentBundle): Promise<void> {
-  await mkdir(outDir, { recursive: true, mode: 0o700 });
-  await writeFile(join(outDir, "cert.pem"), bundle.certPem);
-  await writeFile(join(outDir, "ca.pem"), bundle.caPem);
-  await writeFile(join(outDir, "service.pub.pem"), bundle.servicePublicKeyPem);
-  if (bundle.keyPem) await writeFile(join(outDir, "key.pem"), bundle.keyPem, { mode: 0o600 });
-}
-
 export async function merchantAddCommand(argv: string[]): Promise<number> {
-  const { values } = parseFlags(argv, { "data-dir": { type: "string", default: ".tapwire" }, "merchant-id": { type: "string" }, currency: { type: "string" } });
+  const { values } = parseFlags(argv, { ...dataDirFlag, "merchant-id": { type: "string" }, currency: { type: "string" } });
   await withAdmin(values["data-dir"], async (service) => {
     service.registry.enrollMerchant({ merchantId: requireFlag(values["merchant-id"], "merchant-id"), currency: requireFlag(values.currency, "currency") });
   });
@@ -44,7 +22,7 @@ export async function merchantAddCommand(argv: string[]): Promise<number> {
 
 export async function hubEnrollCommand(argv: string[]): Promise<number> {
   const { values } = parseFlags(argv, {
-    "data-dir": { type: "string", default: ".tapwire" },
+    ...dataDirFlag,
     "hub-id": { type: "string" },
     "merchant-id": { type: "string" },
     "public-key": { type: "string" },
@@ -53,7 +31,7 @@ export async function hubEnrollCommand(argv: string[]): Promise<number> {
   const hubId = requireFlag(values["hub-id"], "hub-id");
   const publicKeyPem = values["public-key"] ? await readFile(values["public-key"], "utf8") : undefined;
   const bundle = await withAdmin(values["data-dir"], (service, pki) =>
-    enrollHub({ pki, registry: service.registry, clock: systemClock, random: systemRandom }, {
+    enrollHub(enrolmentContext(service, pki), {
       hubId,
       merchantId: requireFlag(values["merchant-id"], "merchant-id"),
       ...(publicKeyPem ? { publicKeyPem } : {}),
@@ -67,7 +45,7 @@ export async function hubEnrollCommand(argv: string[]): Promise<number> {
 
 export async function walletEnrollCommand(argv: string[]): Promise<number> {
   const { values } = parseFlags(argv, {
-    "data-dir": { type: "string", default: ".tapwire" },
+    ...dataDirFlag,
     "wallet-id": { type: "string" },
     currency: { type: "string" },
     "per-payment-max-minor": { type: "string" },
@@ -76,7 +54,7 @@ export async function walletEnrollCommand(argv: string[]): Promise<number> {
   });
   const walletId = requireFlag(values["wallet-id"], "wallet-id");
   const bundle = await withAdmin(values["data-dir"], async (service, pki) => {
-    const enrolled = await enrollWallet({ pki, registry: service.registry, clock: systemClock, random: systemRandom }, {
+    const enrolled = await enrollWallet(enrolmentContext(service, pki), {
       walletId,
       currency: requireFlag(values.currency, "currency"),
       perPaymentMaxMinor: integerFlag(values["per-payment-max-minor"], "per-payment-max-minor", 1, Number.MAX_SAFE_INTEGER),

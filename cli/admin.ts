@@ -1,0 +1,41 @@
+import { createPublicKey, type KeyObject } from "node:crypto";
+import { mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { EnrolmentBundle, EnrolmentContext } from "../broker/enrolment.ts";
+import { loadOrCreateOperatorPki, type OperatorPki } from "../broker/operator-pki.ts";
+import { SettlementService } from "../broker/settlement/settlement-service.ts";
+import { systemClock, systemRandom } from "../protocol/sources.ts";
+
+/** The flag every administration command takes: where the operator PKI and the settlement database live. */
+export const dataDirFlag = { "data-dir": { type: "string", default: ".tapwire" } } as const;
+
+/** Opens the settlement database of a data directory (works while `tapwire settle` runs: SQLite WAL). */
+export async function withAdmin<T>(dataDir: string, work: (service: SettlementService, pki: OperatorPki) => Promise<T> | T): Promise<T> {
+  const pki = await loadOrCreateOperatorPki(dataDir, systemClock, systemRandom);
+  const service = new SettlementService({ databasePath: join(dataDir, "ledger.sqlite"), serviceKey: pki.serviceSigningKey, clock: systemClock });
+  await service.start();
+  try {
+    return await work(service, pki);
+  } finally {
+    await service.stop();
+  }
+}
+
+export function enrolmentContext(service: SettlementService, pki: OperatorPki): EnrolmentContext {
+  return { pki, registry: service.registry, clock: systemClock, random: systemRandom };
+}
+
+/** The public half of the key the service signs decisions with, to read them back offline. */
+export async function serviceKeyOf(dataDir: string): Promise<KeyObject> {
+  const pki = await loadOrCreateOperatorPki(dataDir, systemClock, systemRandom);
+  return createPublicKey(pki.serviceSigningKey);
+}
+
+/** Writes what a principal needs to connect; the private key (when generated here) readable by the owner only. */
+export async function writeBundle(outDir: string, bundle: EnrolmentBundle): Promise<void> {
+  await mkdir(outDir, { recursive: true, mode: 0o700 });
+  await writeFile(join(outDir, "cert.pem"), bundle.certPem);
+  await writeFile(join(outDir, "ca.pem"), bundle.caPem);
+  await writeFile(join(outDir, "service.pub.pem"), bundle.servicePublicKeyPem);
+  if (bundle.keyPem) await writeFile(join(outDir, "key.pem"), bundle.keyPem, { mode: 0o600 });
+}
