@@ -27,3 +27,12 @@ export function integerFlag(value: string | undefined, name: string, min: number
   }
   return parsed;
 }
+
+/** An optional flag limited to a fixed set of words; anything else fails with the list. */
+export function oneOfFlag<T extends string>(value: string | undefined, allowed: readonly T[], name: string): T | undefined {
+  if (value === undefined) return undefined;
+  if (!(allowed as readonly string[]).includes(value)) {
+    throw new TapwireError(`--${name} must be one of ${allowed.join(", ")}, got ${JSON.stringify(value)}`, ErrorCode.ConfigInvalid);
+  }
+  return value as T;
+}

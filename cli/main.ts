@@ -6,7 +6,11 @@ import { enrollUsage, hubEnrollCommand, merchantAddCommand, walletEnrollCommand 
 import { settleCommand, settleUsage } from "./settle.ts";
 import { hubCommand, hubUsage } from "./hub.ts";
 import { simServeCommand, simServeUsage } from "./sim-serve.ts";
-import { reviewCommands, reviewUsage } from "./review.ts";
+import { reviewApproveCommand, reviewDeclineCommand, reviewListCommand, reviewShowCommand, reviewUsage } from "./review.ts";
+import { disputeListCommand, disputeResolveCommand, disputeUsage } from "./dispute.ts";
+import { agentEnrollCommand, agentUsage } from "./agent.ts";
+import { mandateRegisterCommand, mandateUsage } from "./mandate.ts";
+import { evidenceExportCommand, evidenceUsage, evidenceVerifyCommand } from "./evidence.ts";
 
 type Command = (argv: string[]) => Promise<number>;
 
@@ -21,10 +25,33 @@ const commands: Record<string, Command> = {
   "glasses-hub": glassesHubCommand,
   hub: hubCommand,
   "sim serve": simServeCommand,
-  ...reviewCommands,
+  "review list": reviewListCommand,
+  "review show": reviewShowCommand,
+  "review approve": reviewApproveCommand,
+  "review decline": reviewDeclineCommand,
+  "dispute list": disputeListCommand,
+  "dispute resolve": disputeResolveCommand,
+  "agent enroll": agentEnrollCommand,
+  "mandate register": mandateRegisterCommand,
+  "evidence export": evidenceExportCommand,
+  "evidence verify": evidenceVerifyCommand,
 };
 
-const usage = ["usage:", demoUsage, settleUsage, dashboardUsage, enrollUsage, glassesHubUsage, hubUsage, simServeUsage, reviewUsage].join("\n");
+const usage = [
+  "usage:",
+  demoUsage,
+  settleUsage,
+  dashboardUsage,
+  enrollUsage,
+  glassesHubUsage,
+  hubUsage,
+  simServeUsage,
+  reviewUsage,
+  disputeUsage,
+  agentUsage,
+  mandateUsage,
+  evidenceUsage,
+].join("\n");
 
 async function main(argv: string[]): Promise<number> {
   const two = argv.slice(0, 2).join(" ");

@@ -1,0 +1,36 @@
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { dirname } from "node:path";
+import { exportEvidence, requireValidEvidence, verifyEvidenceBundle, type EvidenceBundle } from "../broker/evidence/verify-evidence.ts";
+import { importPublicPem } from "../protocol/keys.ts";
+import { dataDirFlag, serviceKeyOf, withAdmin } from "./admin.ts";
+import { parseFlags, requireFlag } from "./args.ts";
+
+export const evidenceUsage = `tapwire evidence export --out FILE [--data-dir DIR]
+tapwire evidence verify [--bundle FILE [--service-key service.pub.pem]] [--data-dir DIR]
+  Checks offline that every decision is signed by the service, answers a stored request, and that the
+  ledger's transfers are exactly the approved receipts; exit 1 with the findings otherwise.`;
+
+export async function evidenceExportCommand(argv: string[]): Promise<number> {
+  const { values } = parseFlags(argv, { ...dataDirFlag, out: { type: "string" } });
+  const out = requireFlag(values.out, "out");
+  const bundle = await withAdmin(values["data-dir"], (service) => exportEvidence(service.database));
+  await mkdir(dirname(out), { recursive: true });
+  await writeFile(out, JSON.stringify(bundle));
+  process.stdout.write(`${bundle.rows.length} evidence rows and ${bundle.transfers.length} transfers written to ${out}\n`);
+  return 0;
+}
+
+export async function evidenceVerifyCommand(argv: string[]): Promise<number> {
+  const { values } = parseFlags(argv, { ...dataDirFlag, bundle: { type: "string" }, "service-key": { type: "string" } });
+  const key = values["service-key"] ? importPublicPem(await readFile(values["service-key"], "utf8")) : await serviceKeyOf(values["data-dir"]);
+  const report = values.bundle
+    ? verifyEvidenceBundle(JSON.parse(await readFile(values.bundle, "utf8")) as EvidenceBundle, key)
+    : await withAdmin(values["data-dir"], (service) => service.verifyEvidence());
+  process.stdout.write(
+    `${report.rows} rows: ${report.requests} requests, ${report.decisions} decisions, ${report.operatorActions} operator actions; ${report.transfers} transfers, ${report.receipts} receipts\n`,
+  );
+  for (const problem of report.problems) process.stdout.write(`  ${problem}\n`);
+  requireValidEvidence(report);
+  process.stdout.write("evidence ok\n");
+  return 0;
+}
