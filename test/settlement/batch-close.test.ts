@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ErrorCode } from "../../protocol/errors.ts";
 import { SettlementFixture } from "./fixtures.ts";
+import { approvedPayment } from "./preamble.ts";
 
 let f: SettlementFixture;
 
@@ -12,11 +13,7 @@ afterEach(async () => {
   await f.close();
 });
 
-async function paid(amountMinor: number): Promise<string> {
-  const request = f.hub.paymentRequest(f.wallet, amountMinor);
-  expect((await f.decisionFor(f.hub, request.bytes)).status).toBe("approved");
-  return request.body.requestId;
-}
+const paid = (amountMinor: number) => approvedPayment(f, amountMinor);
 
 describe("batch close", () => {
   it("approves matching totals net of reversals and starts the next batch empty", async () => {

@@ -2,11 +2,12 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { ErrorCode, isTapwireError } from "../../protocol/errors.ts";
+import { ErrorCode } from "../../protocol/errors.ts";
 import { ManualClock } from "../../protocol/sources.ts";
 import { fundingAccountId, merchantAccountId, walletAccountId } from "../../broker/ledger/ledger.ts";
 import { openSqliteDb, schemaVersion, type SqliteDb } from "../../broker/ledger/sqlite-db.ts";
 import { SqliteLedger, ledgerSchema } from "../../broker/ledger/sqlite-ledger.ts";
+import { codeOf } from "./preamble.ts";
 
 let dir: string;
 let db: SqliteDb;
@@ -16,16 +17,6 @@ const clock = new ManualClock();
 function open(): void {
   db = openSqliteDb({ path: join(dir, "ledger.sqlite"), components: [ledgerSchema], clock });
   ledger = new SqliteLedger(db, clock);
-}
-
-function codeOf(action: () => unknown): number | undefined {
-  try {
-    action();
-  } catch (error) {
-    if (isTapwireError(error)) return error.code;
-    throw error;
-  }
-  return undefined;
 }
 
 beforeEach(() => {

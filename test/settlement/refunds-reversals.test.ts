@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ErrorCode } from "../../protocol/errors.ts";
 import { merchantAccountId, walletAccountId } from "../../broker/ledger/ledger.ts";
 import { SettlementFixture } from "./fixtures.ts";
+import { approvedPayment } from "./preamble.ts";
 
 let f: SettlementFixture;
 
@@ -13,11 +14,7 @@ afterEach(async () => {
   await f.close();
 });
 
-async function paid(amountMinor: number): Promise<string> {
-  const request = f.hub.paymentRequest(f.wallet, amountMinor);
-  expect((await f.decisionFor(f.hub, request.bytes)).status).toBe("approved");
-  return request.body.requestId;
-}
+const paid = (amountMinor: number) => approvedPayment(f, amountMinor);
 
 const walletBalance = () => f.service.ledger.balanceOf(walletAccountId("w1"));
 

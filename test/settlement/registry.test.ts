@@ -1,8 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { ErrorCode, isTapwireError } from "../../protocol/errors.ts";
+import { ErrorCode } from "../../protocol/errors.ts";
 import { generateP256, publicKeyPem } from "../../protocol/keys.ts";
 import { fundingAccountId, walletAccountId } from "../../broker/ledger/ledger.ts";
 import { SettlementFixture } from "./fixtures.ts";
+import { codeOf } from "./preamble.ts";
 
 let f: SettlementFixture;
 
@@ -13,16 +14,6 @@ beforeEach(async () => {
 afterEach(async () => {
   await f.close();
 });
-
-function codeOf(action: () => unknown): number | undefined {
-  try {
-    action();
-  } catch (error) {
-    if (isTapwireError(error)) return error.code;
-    throw error;
-  }
-  return undefined;
-}
 
 const pem = () => publicKeyPem(generateP256().publicKey);
 
