@@ -21,6 +21,7 @@ import type { AgentRegistry } from "../agents/agent-registry.ts";
 import type { MandateStore } from "../agents/mandate-store.ts";
 import type { Registry } from "../registry/registry.ts";
 import { describeUnverified, type RequestSummary } from "./decisions.ts";
+import { inlineChecks, type SignatureChecks } from "./prechecks.ts";
 
 /** A message as it arrives from the broker. (kind, id) come from the topic, which only its owner may publish to. */
 export interface Inbound {
@@ -43,7 +44,16 @@ export type WalletMessage = OpenMandate | MandateRevoke | WalletStepUpApproval |
 
 export type Admission =
   | { outcome: "refused"; summary: RequestSummary; error: TapwireError; recipients: Recipient[] }
-  | { outcome: "hub_request"; hubId: string; request: HubRequest; hash: Uint8Array; summary: RequestSummary; bytes: Uint8Array }
+  | {
+      outcome: "hub_request";
+      hubId: string;
+      request: HubRequest;
+      hash: Uint8Array;
+      summary: RequestSummary;
+      bytes: Uint8Array;
+      /** Also checks the payer's cryptogram inside the transaction: answered from the same precheck. */
+      checks: SignatureChecks;
+    }
   | {
       outcome: "wallet_tag";
       walletId: string;
@@ -73,10 +83,11 @@ export interface AdmissionDeps {
   mandates: MandateStore;
 }
 
-export function admit(inbound: Inbound, deps: AdmissionDeps): Admission {
+/** `checks` answers signature checks a worker already made for this message (see prechecks.ts). */
+export function admit(inbound: Inbound, deps: AdmissionDeps, checks: SignatureChecks = inlineChecks): Admission {
   switch (inbound.kind) {
     case "hub":
-      return admitHub(inbound, deps.registry);
+      return admitHub(inbound, deps.registry, checks);
     case "wallet":
       return unverifiedType(inbound.payload) === "wallet_tag_payment" ? admitWallet(inbound, deps.registry) : admitWalletRequest(inbound, deps.registry);
     case "agent":
@@ -88,12 +99,15 @@ function refused(error: TapwireError, summary: RequestSummary, sender: Inbound):
   return { outcome: "refused", summary, error, recipients: [{ kind: sender.kind, id: sender.id }] };
 }
 
-function admitHub(inbound: Inbound, registry: Registry): Admission {
+function admitHub(inbound: Inbound, registry: Registry, checks: SignatureChecks): Admission {
   let parts: Sign1Parts | undefined;
   try {
     parts = readEnvelope(inbound.payload);
     const hub = registry.getActiveHub(inbound.id);
-    const { body, hash } = openMessage(parts, registry.hubPublicKey(hub), hubRequestSchema);
+    // openMessage, with the signature check asked of `checks`.
+    const payload = checks.verifyEnvelope(inbound.payload, parts, registry.hubPublicKey(hub), hub.publicKeyPem);
+    const body = parseBody(hubRequestSchema, decodeBody(payload));
+    const hash = bodyHash(payload);
     if (body.hubId !== inbound.id) {
       throw new TapwireError(`body names hub ${body.hubId}, topic is hub ${inbound.id}`, ErrorCode.HubMismatch, { hubId: inbound.id });
     }
@@ -103,7 +117,7 @@ function admitHub(inbound: Inbound, registry: Registry): Admission {
       });
     }
     const summary: RequestSummary = { hubId: hub.hubId, requestId: body.requestId, requestType: body.type, requestHash: hash };
-    return { outcome: "hub_request", hubId: hub.hubId, request: body, hash, summary, bytes: inbound.payload };
+    return { outcome: "hub_request", hubId: hub.hubId, request: body, hash, summary, bytes: inbound.payload, checks };
   } catch (error) {
     if (!isTapwireError(error)) throw error;
     return refused(error, describeUnverified(parts?.payload, inbound.id), inbound);

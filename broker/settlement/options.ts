@@ -1,9 +1,11 @@
 import type { KeyObject } from "node:crypto";
+import { availableParallelism } from "node:os";
 import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
 import type { Clock } from "../../protocol/sources.ts";
 import type { SchemaComponent } from "../ledger/sqlite-db.ts";
 import type { ReviewPolicyOptions } from "../review/risk.ts";
 import type { PayerVerifier } from "./payer-verifier.ts";
+import { verifyWorkersMax } from "./verify-pool.ts";
 
 export interface SettlementOptions {
   /** SQLite file path, or ":memory:" (gone when the service stops). */
@@ -23,6 +25,12 @@ export interface SettlementOptions {
   batchMax?: number;
   /** How long idempotency records and consumed nonces are kept before pruneIdempotency may drop them. Default and minimum 24 h. */
   idempotencyRetentionMs?: number;
+  /**
+   * Worker threads that check hub requests' signatures (envelope and HCE cryptogram) while they wait for the
+   * drain loop, so the main thread spends its time in the transaction. Default: one per core but one, at
+   * least 1. 0 checks everything on the main thread, as a tiny deployment may prefer.
+   */
+  verifyWorkers?: number;
   /** Payer verifiers beyond the built-in `hce` one, e.g. `glasses`; one per payer kind. */
   payerVerifiers?: readonly PayerVerifier[];
   /** Tables of plugged-in modules, migrated after the ledger, registry and settlement ones. */
@@ -40,6 +48,7 @@ export interface ResolvedSettlementOptions {
   requestLifetimeMsMax: number;
   queueMax: number;
   batchMax: number;
+  verifyWorkers: number;
   idempotencyRetentionMs: number;
   payerVerifiers: readonly PayerVerifier[];
   schemaComponents: readonly SchemaComponent[];
@@ -76,6 +85,7 @@ export function resolveSettlementOptions(options: SettlementOptions): ResolvedSe
   const decisionTtlMs = inRange("decisionTtlMs", options.decisionTtlMs ?? ttlMin, ttlMin, 24 * hourMs, "milliseconds");
   const queueMax = inRange("queueMax", options.queueMax ?? 8_192, 1, 1_000_000, "messages");
   const batchMax = inRange("batchMax", options.batchMax ?? 256, 1, 10_000, "messages");
+  const verifyWorkers = inRange("verifyWorkers", options.verifyWorkers ?? Math.max(1, availableParallelism() - 1), 0, verifyWorkersMax, "threads");
   const idempotencyRetentionMs = inRange("idempotencyRetentionMs", options.idempotencyRetentionMs ?? 24 * hourMs, 24 * hourMs, 365 * 24 * hourMs, "milliseconds");
   const payerVerifiers = options.payerVerifiers ?? [];
   const kinds = payerVerifiers.map((verifier) => verifier.kind);
@@ -93,6 +103,7 @@ export function resolveSettlementOptions(options: SettlementOptions): ResolvedSe
     requestLifetimeMsMax,
     queueMax,
     batchMax,
+    verifyWorkers,
     idempotencyRetentionMs,
     payerVerifiers,
     schemaComponents: options.schemaComponents ?? [],

@@ -1,8 +1,8 @@
 import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
 import type { PayerCredential, PaymentRequest } from "../../protocol/messages.ts";
-import { verifyCryptogram } from "../../protocol/payer.ts";
 import type { SqliteDb } from "../ledger/sqlite-db.ts";
 import type { Hub, Registry, Wallet } from "../registry/registry.ts";
+import { inlineChecks, type SignatureChecks } from "./prechecks.ts";
 
 export interface PayerContext {
   registry: Registry;
@@ -11,6 +11,8 @@ export interface PayerContext {
   /** The hub that sent the request (active, signature checked). */
   hub: Hub;
   nowMs: number;
+  /** Signature checks a worker may already have made for this request (prechecks.ts); inline when absent. */
+  checks?: SignatureChecks;
 }
 
 /**
@@ -32,7 +34,7 @@ export interface PayerVerifier {
 /** EMV-style HCE: cryptogram over amount, currency, the hub's unpredictable number and a forward-only ATC. */
 export const hceVerifier: PayerVerifier = {
   kind: "hce",
-  verify(request, { registry, hub }) {
+  verify(request, { registry, hub, checks = inlineChecks }) {
     const payer = request.payer;
     if (payer.kind !== "hce") throw new TapwireError(`hce verifier got ${payer.kind}`, ErrorCode.UnsupportedRequest);
     const wallet = registry.getWallet(payer.walletId);
@@ -41,7 +43,7 @@ export const hceVerifier: PayerVerifier = {
         walletId: wallet.walletId,
       });
     }
-    verifyCryptogram(
+    checks.verifyCryptogram(
       {
         walletId: wallet.walletId,
         hubId: hub.hubId,
@@ -52,6 +54,7 @@ export const hceVerifier: PayerVerifier = {
       },
       payer.cryptogram,
       registry.walletPublicKey(wallet),
+      wallet.publicKeyPem,
     );
     if (payer.atc <= wallet.lastAtc) {
       throw new TapwireError(`ATC ${payer.atc} is not above ${wallet.lastAtc}`, ErrorCode.CounterReplayed, {

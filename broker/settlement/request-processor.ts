@@ -7,7 +7,7 @@ import type { AgentRegistry } from "../agents/agent-registry.ts";
 import type { MandateStore } from "../agents/mandate-store.ts";
 import { merchantAccountId, walletAccountId, type Ledger } from "../ledger/ledger.ts";
 import type { SqliteDb } from "../ledger/sqlite-db.ts";
-import type { Hub, Registry, Wallet } from "../registry/registry.ts";
+import type { Hub, Merchant, Registry, Wallet } from "../registry/registry.ts";
 import { refundDispute, type DisputeDeps } from "../review/disputes.ts";
 import type { ReviewDesk } from "../review/review-desk.ts";
 import type { HeldPayment, ReviewStore } from "../review/review-store.ts";
@@ -17,6 +17,7 @@ import { outboundOf, type Answerer, type Outbound, type ReceivedRequest } from "
 import { ClientRequests, decide, sameBytes } from "./client-requests.ts";
 import { approvedVerdict, declinedVerdict, maskPayer, type DecisionSigner, type RequestSummary, type Verdict } from "./decisions.ts";
 import type { PayerVerifier } from "./payer-verifier.ts";
+import type { SignatureChecks } from "./prechecks.ts";
 import type { PaymentRecord, SettlementStore, StoredDecision } from "./settlement-store.ts";
 
 export type { Outbound } from "./answers.ts";
@@ -114,7 +115,7 @@ export class RequestProcessor {
     }
     if ("replay" in gate) return outboundOf(gate.replay);
     const hub = gate.hub;
-    const verdict = decide(() => this.executeHubRequest(hub, request, summary, nowMs));
+    const verdict = decide(() => this.executeHubRequest(hub, request, summary, a.checks, nowMs));
     return this.accept(summary, verdict, undefined, principalName({ kind: "hub", id: a.hubId }), a.bytes, nowMs);
   }
 
@@ -196,10 +197,10 @@ export class RequestProcessor {
     return outboundOf(this.deps.answerer.accept(summary.hubId, summary, verdict, { principal, bytes }, walletId, nowMs));
   }
 
-  private executeHubRequest(hub: Hub, request: HubRequest, summary: RequestSummary, nowMs: number): Verdict {
+  private executeHubRequest(hub: Hub, request: HubRequest, summary: RequestSummary, checks: SignatureChecks, nowMs: number): Verdict {
     switch (request.type) {
       case "payment_request":
-        return this.pay(hub, request, summary, nowMs);
+        return this.pay(hub, request, summary, checks, nowMs);
       case "step_up_approval":
         return this.answerStepUp(hub, request, nowMs);
       case "refund":
@@ -211,11 +212,11 @@ export class RequestProcessor {
     }
   }
 
-  private pay(hub: Hub, request: PaymentRequest, summary: RequestSummary, nowMs: number): Verdict {
+  private pay(hub: Hub, request: PaymentRequest, summary: RequestSummary, checks: SignatureChecks, nowMs: number): Verdict {
     this.refuseVoided(hub.hubId, request.requestId);
     const verifier = this.deps.verifiers.get(request.payer.kind);
     if (!verifier) throw new TapwireError(`no verifier for payer kind ${request.payer.kind}`, ErrorCode.UnsupportedRequest);
-    const wallet = verifier.verify(request, { registry: this.deps.registry, db: this.deps.db, hub, nowMs });
+    const wallet = verifier.verify(request, { registry: this.deps.registry, db: this.deps.db, hub, nowMs, checks });
     const capture = { hub, requestId: request.requestId, wallet, amountMinor: request.amountMinor, currency: request.currency, mode: request.mode };
     this.checkCapture(capture);
     return this.holdForPerson(capture, request, summary, verifier.verifyPresence !== undefined, nowMs) ?? this.capture(capture, nowMs);
@@ -294,7 +295,8 @@ export class RequestProcessor {
     }
   }
 
-  private checkCapture(c: Capture): void {
+  /** Returns the merchant it checked, for the capture that follows. */
+  private checkCapture(c: Capture): Merchant {
     const merchant = this.deps.registry.getMerchant(c.hub.merchantId);
     for (const [holder, currency] of [
       [`wallet ${c.wallet.walletId}`, c.wallet.currency],
@@ -309,12 +311,12 @@ export class RequestProcessor {
         walletId: c.wallet.walletId,
       });
     }
+    return merchant;
   }
 
   private capture(c: Capture, nowMs: number): Verdict {
-    const { registry, ledger, store } = this.deps;
-    const merchant = registry.getMerchant(c.hub.merchantId);
-    this.checkCapture(c);
+    const { ledger, store } = this.deps;
+    const merchant = this.checkCapture(c);
     const transfer = ledger.postTransfer({
       debitAccountId: walletAccountId(c.wallet.walletId),
       creditAccountId: merchantAccountId(merchant.merchantId),

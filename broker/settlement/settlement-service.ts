@@ -26,9 +26,11 @@ import { Answerer } from "./answers.ts";
 import { DecisionSigner, describeUnverified } from "./decisions.ts";
 import { resolveSettlementOptions, type ResolvedSettlementOptions, type SettlementOptions } from "./options.ts";
 import { hceVerifier, type PayerVerifier } from "./payer-verifier.ts";
+import { PrecheckJobs, Prechecked, inlineChecks, type PrecheckJob, type PrecheckResult, type SignatureChecks } from "./prechecks.ts";
 import { RequestProcessor, type Outbound } from "./request-processor.ts";
 import { settlementSchema } from "./settlement-schema.ts";
 import { SettlementStore, settlementListMax, type BatchRecord, type PaymentRecord } from "./settlement-store.ts";
+import { VerifyPool } from "./verify-pool.ts";
 
 export type { Inbound } from "./admission.ts";
 export type { Outbound } from "./request-processor.ts";
@@ -39,6 +41,11 @@ interface Pending {
   inbound: Inbound;
   resolve: (outbound: Outbound[]) => void;
   reject: (error: TapwireError) => void;
+  /** A worker is checking its signatures; the drain loop stops in front of it to keep arrival order. */
+  checking: boolean;
+  checks: SignatureChecks;
+  /** The worker that held its checks failed: rejected without an answer, as if never received. */
+  failure?: TapwireError;
 }
 
 /** Receives decisions made outside any request (an operator's answer, an expired case) for publishing. */
@@ -57,6 +64,7 @@ interface Running {
   desk: ReviewDesk;
   evidence: EvidenceStore;
   sweepTimer: NodeJS.Timeout;
+  prechecks: { pool: VerifyPool; jobs: PrecheckJobs } | undefined;
   /** One IMMEDIATE transaction over a whole batch: the group commit. */
   commitBatch: (admitted: ReadonlyArray<Admission | undefined>) => Array<Outbound[] | undefined>;
 }
@@ -68,6 +76,10 @@ interface Running {
  * enqueues; a drain loop takes up to batchMax messages, checks their signatures, then runs all of them in one
  * SQLite transaction — gates, postings, decisions signed and stored — commits, and only then resolves the
  * callers. Nothing is announced approved before it is durable, and one fsync covers the whole batch.
+ *
+ * With verifyWorkers > 0, a hub request's signatures are checked on a worker thread while it waits in the
+ * queue (prechecks.ts, verify-pool.ts). The drain loop takes only the queue's head up to the first message
+ * still being checked, so messages reach the transaction in arrival order (a hub's seq stays increasing).
  */
 export class SettlementService {
   private readonly options: ResolvedSettlementOptions;
@@ -142,6 +154,10 @@ export class SettlementService {
     });
     const sweepTimer = setInterval(() => this.sweepQuietly(), this.policy.sweepIntervalMs);
     sweepTimer.unref();
+    const { verifyWorkers, queueMax } = this.options;
+    const pool = verifyWorkers > 0 ? new VerifyPool({ size: verifyWorkers, jobsQueuedMax: queueMax }) : undefined;
+    pool?.start();
+    const prechecks = pool ? { pool, jobs: new PrecheckJobs(registry) } : undefined;
     this.running = {
       db,
       ledger,
@@ -154,6 +170,7 @@ export class SettlementService {
       desk,
       evidence,
       sweepTimer,
+      prechecks,
       commitBatch: (admitted) => batchTransaction.immediate(admitted),
     };
     this.accepting = true;
@@ -175,6 +192,7 @@ export class SettlementService {
       else this.idleWaiters.push(resolve);
     });
     running.db.close();
+    await running.prechecks?.pool.stop();
     this.running = undefined;
     this.stopping = undefined;
     log.info("settlement service stopped");
@@ -191,7 +209,9 @@ export class SettlementService {
     }
     if (this.queue.length >= this.options.queueMax) return Promise.resolve(this.overloaded(inbound));
     return new Promise<Outbound[]>((resolve, reject) => {
-      this.queue.push({ inbound, resolve, reject });
+      const pending: Pending = { inbound, resolve, reject, checking: false, checks: inlineChecks };
+      this.queue.push(pending);
+      this.precheck(pending);
       this.scheduleDrain();
     });
   }
@@ -348,6 +368,35 @@ export class SettlementService {
     return running.processor.refuse(summary, error, [{ kind: inbound.kind, id: inbound.id }], this.options.clock.nowMs());
   }
 
+  /** Hands the message's signature checks to a worker when there is one to take them. */
+  private precheck(pending: Pending): void {
+    const prechecks = this.started().prechecks;
+    if (prechecks === undefined) return;
+    let job: PrecheckJob | undefined;
+    try {
+      job = prechecks.jobs.jobFor(pending.inbound);
+    } catch (error) {
+      // Admission meets the same fault inline and answers it as it always did.
+      log.warn({ err: error, kind: pending.inbound.kind, id: pending.inbound.id }, "precheck skipped");
+      return;
+    }
+    const checked = job && prechecks.pool.submit(job);
+    if (!job || !checked) return;
+    const submitted = job;
+    pending.checking = true;
+    checked.then(
+      (result: PrecheckResult) => this.prechecked(pending, new Prechecked(submitted, result), undefined),
+      (error: unknown) => this.prechecked(pending, inlineChecks, asTapwireError(error, ErrorCode.ServiceUnavailable)),
+    );
+  }
+
+  private prechecked(pending: Pending, checks: SignatureChecks, failure: TapwireError | undefined): void {
+    pending.checking = false;
+    pending.checks = checks;
+    if (failure) pending.failure = failure;
+    this.scheduleDrain();
+  }
+
   private scheduleDrain(): void {
     if (this.drainScheduled) return;
     this.drainScheduled = true;
@@ -357,20 +406,28 @@ export class SettlementService {
 
   private drainOnce(): void {
     this.drainScheduled = false;
-    const batch = this.queue.splice(0, this.options.batchMax);
+    const limit = Math.min(this.queue.length, this.options.batchMax);
+    let ready = 0;
+    while (ready < limit && !this.queue[ready]!.checking) ready += 1;
+    const batch = this.queue.splice(0, ready);
     if (batch.length > 0) this.processBatch(batch);
-    if (this.queue.length > 0) {
-      this.scheduleDrain();
+    if (this.queue.length === 0) {
+      for (const wake of this.idleWaiters.splice(0)) wake();
       return;
     }
-    for (const wake of this.idleWaiters.splice(0)) wake();
+    // A head still being checked schedules the next drain itself when its check ends.
+    if (!this.queue[0]!.checking) this.scheduleDrain();
   }
 
   private processBatch(batch: Pending[]): void {
     const running = this.started();
     const admitted: Array<Admission | undefined> = batch.map((item) => {
+      if (item.failure) {
+        item.reject(item.failure);
+        return undefined;
+      }
       try {
-        return admit(item.inbound, running);
+        return admit(item.inbound, running, item.checks);
       } catch (error) {
         log.error({ err: error, kind: item.inbound.kind, id: item.inbound.id }, "admission failed unexpectedly");
         item.reject(asTapwireError(error, ErrorCode.ServiceUnavailable));

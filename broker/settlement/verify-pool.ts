@@ -1,0 +1,231 @@
+import { Worker } from "node:worker_threads";
+import { assert } from "../../protocol/assert.ts";
+import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
+import { logger } from "../../protocol/log.ts";
+import type { PrecheckJob, PrecheckResult } from "./prechecks.ts";
+import type { PoolRequest, WorkerReply } from "./verify-worker.ts";
+
+const log = logger("tapwire:verify-pool");
+
+export const verifyWorkersMax = 64;
+
+export interface VerifyPoolOptions {
+  /** Worker threads, 1..verifyWorkersMax. */
+  size: number;
+  /** Jobs submitted and not yet answered, over all workers; beyond it `submit` declines (the caller checks inline). */
+  jobsQueuedMax: number;
+  /** A worker holding jobs that answers nothing for this long is replaced and its jobs fail. Default 5 000 ms. */
+  stallTimeoutMs?: number;
+  /** A worker not loaded after this long is replaced. Default 30 000 ms. */
+  bootTimeoutMs?: number;
+  /** Consecutive failures after which a worker is not replaced again (its share is then checked inline). Default 5. */
+  respawnsMax?: number;
+  /** First wait before replacing a failed worker, doubled per consecutive failure up to respawnDelayMsMax. Default 100 ms. */
+  respawnDelayMsMin?: number;
+  /** Default 5 000 ms. */
+  respawnDelayMsMax?: number;
+  /** Testing hook: the worker entry to load instead of verify-worker.mjs (e.g. one that crashes or hangs). */
+  workerUrl?: URL;
+}
+
+interface Waiter {
+  resolve: (result: PrecheckResult) => void;
+  reject: (error: TapwireError) => void;
+}
+
+/** One worker thread and the jobs it holds; replaced as a whole when the worker fails. */
+interface Slot {
+  worker: Worker | undefined;
+  ready: boolean;
+  /** Jobs given to this worker, answered or failed together with it. */
+  waiters: Map<number, Waiter>;
+  /** Jobs submitted during this turn of the event loop, posted as one message. */
+  outbox: PoolRequest["jobs"];
+  watchdog: NodeJS.Timeout | undefined;
+  respawnTimer: NodeJS.Timeout | undefined;
+  failures: number;
+}
+
+/** Room for tsx and the protocol modules; a worker over it dies and is replaced like any failed one. */
+const workerHeapMbMax = 256;
+
+/**
+ * A bounded pool of worker threads for the pure signature checks of incoming messages (prechecks.ts).
+ * `submit` answers immediately with undefined when no worker is ready or the pool is full, so the caller
+ * checks inline instead of waiting. A worker that crashes, exits or stalls fails the jobs it holds with
+ * ServiceUnavailable and is replaced after a backoff, at most respawnsMax times in a row.
+ */
+export class VerifyPool {
+  private readonly slots: Slot[] = [];
+  private running = false;
+  private nextJobId = 1;
+  private queued = 0;
+  private readonly workerUrl: URL;
+  private readonly stallTimeoutMs: number;
+  private readonly bootTimeoutMs: number;
+  private readonly respawnsMax: number;
+  private readonly respawnDelayMsMin: number;
+  private readonly respawnDelayMsMax: number;
+
+  constructor(private readonly options: VerifyPoolOptions) {
+    assert(Number.isSafeInteger(options.size) && options.size >= 1 && options.size <= verifyWorkersMax, `size must be 1..${verifyWorkersMax}`);
+    assert(Number.isSafeInteger(options.jobsQueuedMax) && options.jobsQueuedMax >= 1, "jobsQueuedMax must be a positive integer");
+    this.workerUrl = options.workerUrl ?? new URL("./verify-worker.mjs", import.meta.url);
+    this.stallTimeoutMs = options.stallTimeoutMs ?? 5_000;
+    this.bootTimeoutMs = options.bootTimeoutMs ?? 30_000;
+    this.respawnsMax = options.respawnsMax ?? 5;
+    this.respawnDelayMsMin = options.respawnDelayMsMin ?? 100;
+    this.respawnDelayMsMax = options.respawnDelayMsMax ?? 5_000;
+  }
+
+  /** Spawns the workers without waiting for them: until one is ready, every job is checked inline. */
+  start(): void {
+    assert(!this.running, "VerifyPool already started");
+    this.running = true;
+    for (let index = 0; index < this.options.size; index += 1) {
+      const slot: Slot = { worker: undefined, ready: false, waiters: new Map(), outbox: [], watchdog: undefined, respawnTimer: undefined, failures: 0 };
+      this.slots.push(slot);
+      this.spawn(slot);
+    }
+  }
+
+  /** Fails whatever is still queued with ServiceUnavailable and ends the workers. */
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    const stopped = new TapwireError("verify pool stopped", ErrorCode.ServiceUnavailable);
+    const exits = this.slots.map((slot) => {
+      clearTimeout(slot.respawnTimer);
+      return this.retire(slot, stopped);
+    });
+    this.slots.length = 0;
+    await Promise.all(exits);
+  }
+
+  /** Workers loaded and taking jobs. */
+  get workersReady(): number {
+    return this.slots.filter((slot) => slot.ready).length;
+  }
+
+  get jobsQueued(): number {
+    return this.queued;
+  }
+
+  /** Checks the job on the least busy ready worker; undefined when none is ready or jobsQueuedMax are queued. */
+  submit(job: PrecheckJob): Promise<PrecheckResult> | undefined {
+    if (!this.running || this.queued >= this.options.jobsQueuedMax) return undefined;
+    let slot: Slot | undefined;
+    for (const candidate of this.slots) {
+      if (candidate.ready && (slot === undefined || candidate.waiters.size < slot.waiters.size)) slot = candidate;
+    }
+    if (slot === undefined) return undefined;
+    const chosen = slot;
+    const id = this.nextJobId;
+    this.nextJobId += 1;
+    this.queued += 1;
+    return new Promise<PrecheckResult>((resolve, reject) => {
+      chosen.waiters.set(id, { resolve, reject });
+      chosen.outbox.push({ id, job });
+      // Everything submitted in this turn (one socket read can carry many requests) goes as one message.
+      if (chosen.outbox.length === 1) queueMicrotask(() => this.flush(chosen));
+    });
+  }
+
+  private flush(slot: Slot): void {
+    const worker = slot.worker;
+    if (worker === undefined || slot.outbox.length === 0) return;
+    const request: PoolRequest = { jobs: slot.outbox };
+    slot.outbox = [];
+    worker.ref();
+    if (slot.watchdog === undefined) this.armWatchdog(slot);
+    worker.postMessage(request);
+  }
+
+  private spawn(slot: Slot): void {
+    const worker = new Worker(this.workerUrl, { resourceLimits: { maxOldGenerationSizeMb: workerHeapMbMax } });
+    slot.worker = worker;
+    slot.ready = false;
+    // An idle pool must not keep the process alive; a worker holding jobs does (see flush and answer).
+    worker.unref();
+    const bootTimer = setTimeout(() => {
+      if (slot.worker === worker && !slot.ready) void this.fail(slot, new TapwireError(`verify worker not ready after ${this.bootTimeoutMs} ms`, ErrorCode.ServiceUnavailable));
+    }, this.bootTimeoutMs);
+    bootTimer.unref();
+    worker.on("message", (reply: WorkerReply) => {
+      if (slot.worker !== worker) return;
+      if (reply.type === "ready") {
+        clearTimeout(bootTimer);
+        slot.ready = true;
+        return;
+      }
+      this.answer(slot, reply.results);
+    });
+    worker.on("error", (error) => {
+      if (slot.worker === worker) void this.fail(slot, new TapwireError(`verify worker failed: ${error.message}`, ErrorCode.ServiceUnavailable));
+    });
+    worker.on("messageerror", (error) => {
+      if (slot.worker === worker) void this.fail(slot, new TapwireError(`verify worker message unreadable: ${error.message}`, ErrorCode.ServiceUnavailable));
+    });
+    worker.on("exit", (exitCode) => {
+      clearTimeout(bootTimer);
+      if (slot.worker === worker) void this.fail(slot, new TapwireError(`verify worker exited with code ${exitCode}`, ErrorCode.ServiceUnavailable));
+    });
+  }
+
+  private answer(slot: Slot, results: Array<{ id: number; result: PrecheckResult }>): void {
+    slot.failures = 0;
+    for (const { id, result } of results) {
+      const waiter = slot.waiters.get(id);
+      assert(waiter !== undefined, `verify worker answered unknown job ${id}`);
+      slot.waiters.delete(id);
+      this.queued -= 1;
+      waiter.resolve(result);
+    }
+    clearTimeout(slot.watchdog);
+    slot.watchdog = undefined;
+    const posted = slot.waiters.size - slot.outbox.length;
+    if (posted > 0) this.armWatchdog(slot);
+    else slot.worker?.unref();
+  }
+
+  /** Progress resets it: it fires only when the worker holds posted jobs and answered none for stallTimeoutMs. */
+  private armWatchdog(slot: Slot): void {
+    slot.watchdog = setTimeout(() => {
+      slot.watchdog = undefined;
+      void this.fail(slot, new TapwireError(`verify worker answered nothing for ${this.stallTimeoutMs} ms`, ErrorCode.ServiceUnavailable));
+    }, this.stallTimeoutMs);
+    slot.watchdog.unref();
+  }
+
+  private async fail(slot: Slot, failure: TapwireError): Promise<void> {
+    log.error({ code: failure.code, jobs: slot.waiters.size, failures: slot.failures + 1 }, failure.message);
+    slot.failures += 1;
+    await this.retire(slot, failure);
+    if (!this.running || !this.slots.includes(slot)) return;
+    if (slot.failures > this.respawnsMax) {
+      log.error({ code: failure.code, respawnsMax: this.respawnsMax }, "verify worker not replaced again; its share is checked on the main thread");
+      return;
+    }
+    const delayMs = Math.min(this.respawnDelayMsMax, this.respawnDelayMsMin * 2 ** (slot.failures - 1));
+    slot.respawnTimer = setTimeout(() => {
+      slot.respawnTimer = undefined;
+      if (this.running) this.spawn(slot);
+    }, delayMs);
+    slot.respawnTimer.unref();
+  }
+
+  /** Detaches the worker from its slot first, so its late events are ignored, then fails its jobs and ends it. */
+  private async retire(slot: Slot, failure: TapwireError): Promise<void> {
+    const worker = slot.worker;
+    slot.worker = undefined;
+    slot.ready = false;
+    clearTimeout(slot.watchdog);
+    slot.watchdog = undefined;
+    const waiters = [...slot.waiters.values()];
+    slot.waiters.clear();
+    slot.outbox = [];
+    this.queued -= waiters.length;
+    for (const waiter of waiters) waiter.reject(failure);
+    await worker?.terminate();
+  }
+}
