@@ -103,7 +103,7 @@ function startReversal(context: TapContext, reason: ReversalReason, then: AfterR
   return { paymentRequestId, reason, then, request: undefined, attempts: 0, status: "pending" };
 }
 
-export const tapMachine = setup({
+const tapSetup = setup({
   types: {
     context: {} as TapContext,
     events: {} as TapEvent,
@@ -146,7 +146,55 @@ export const tapMachine = setup({
     reversalBackoff: ({ context }) =>
       backoffMs(context.reversal?.attempts ?? 1, context.config.reversalBackoffBaseMs, context.config.reversalBackoffMaxMs),
   },
-}).createMachine({
+});
+
+type TapStateConfig = NonNullable<Parameters<typeof tapSetup.createMachine>[0]["states"]>[string];
+/** The config of one invoke of `src`, typed as the machine types it (its done event carries the actor's output). */
+type InvokeOf<Src extends string> = Extract<Exclude<NonNullable<TapStateConfig["invoke"]>, readonly unknown[]>, { src: Src }>;
+/** What sendRequest and awaitDecision finish with: both answer with a Decision. */
+type DecisionTransitions = Extract<InvokeOf<"awaitDecision">["onDone"], readonly unknown[]>;
+type FailureTransitions = Extract<InvokeOf<"awaitDecision">["onError"], readonly unknown[]>;
+
+/**
+ * Where a decision from the service takes the sale: one for another request, or a pending one (step-up, human
+ * review), keeps it waiting in `waitTarget`.
+ */
+function routeDecision(waitTarget: "#tap.authorizing.awaiting" | "awaiting", reenter: boolean): DecisionTransitions {
+  return [
+    { guard: ({ context, event }) => event.output.requestId !== context.sealed?.requestId, target: waitTarget, reenter },
+    {
+      guard: ({ event }) => event.output.status === "approved",
+      target: "#tap.approved",
+      actions: assign(({ event }) => decisionFields(event.output)),
+    },
+    {
+      guard: ({ event }) => event.output.status === "declined",
+      target: "#tap.declined",
+      actions: assign(({ event }) => decisionFields(event.output)),
+    },
+    { target: waitTarget, reenter, actions: assign(({ event }) => decisionFields(event.output)) },
+  ];
+}
+
+/** A send or a wait failed once the request may have reached the service: void it before telling anyone it failed. */
+function reverseAfterFailure(): FailureTransitions {
+  return [
+    {
+      guard: ({ event }) => isTapwireError(event.error, ErrorCode.Offline),
+      target: "#tap.reversing",
+      actions: ["recordOffline", assign({ reversal: ({ context }) => startReversal(context, "timeout", "declined") })],
+    },
+    {
+      target: "#tap.reversing",
+      actions: assign(({ context, event }) => ({
+        ...errorFields(event.error),
+        reversal: startReversal(context, "timeout", "timedOut"),
+      })),
+    },
+  ];
+}
+
+export const tapMachine = tapSetup.createMachine({
   id: "tap",
   context: ({ input }) => ({
     ports: input.ports,
@@ -280,23 +328,7 @@ export const tapMachine = setup({
                     requestId: context.sealed!.requestId,
                     timeoutMs: context.config.tapTimeoutMs + context.config.decisionTimeoutMs,
                   }),
-                  onDone: [
-                    {
-                      guard: ({ context, event }) => event.output.requestId !== context.sealed?.requestId,
-                      target: "#tap.authorizing.awaiting",
-                    },
-                    {
-                      guard: ({ event }) => event.output.status === "approved",
-                      target: "#tap.approved",
-                      actions: assign(({ event }) => decisionFields(event.output)),
-                    },
-                    {
-                      guard: ({ event }) => event.output.status === "declined",
-                      target: "#tap.declined",
-                      actions: assign(({ event }) => decisionFields(event.output)),
-                    },
-                    { target: "#tap.authorizing.awaiting", actions: assign(({ event }) => decisionFields(event.output)) },
-                  ],
+                  onDone: routeDecision("#tap.authorizing.awaiting", false),
                   // Losing this early listener is harmless: authorizing listens again and the tap timeout bounds the wait.
                   onError: {},
                 },
@@ -386,42 +418,14 @@ export const tapMachine = setup({
           invoke: {
             src: "sendRequest",
             input: ({ context }) => ({ outbox: context.ports.outbox, request: context.sealed! }),
-            onDone: [
-              { guard: ({ context, event }) => event.output.requestId !== context.sealed?.requestId, target: "awaiting" },
-              {
-                guard: ({ event }) => event.output.status === "approved",
-                target: "#tap.approved",
-                actions: assign(({ event }) => decisionFields(event.output)),
-              },
-              {
-                guard: ({ event }) => event.output.status === "declined",
-                target: "#tap.declined",
-                actions: assign(({ event }) => decisionFields(event.output)),
-              },
-              { target: "awaiting", actions: assign(({ event }) => decisionFields(event.output)) },
-            ],
+            onDone: routeDecision("awaiting", false),
             onError: [
               {
                 guard: ({ event }) => neverLeftHub(event.error),
                 target: "#tap.declined",
                 actions: assign(({ event }) => errorFields(event.error)),
               },
-              {
-                // The request may have reached the service: void it before telling anyone it failed.
-                guard: ({ event }) => isTapwireError(event.error, ErrorCode.Offline),
-                target: "#tap.reversing",
-                actions: [
-                  "recordOffline",
-                  assign({ reversal: ({ context }) => startReversal(context, "timeout", "declined") }),
-                ],
-              },
-              {
-                target: "#tap.reversing",
-                actions: assign(({ context, event }) => ({
-                  ...errorFields(event.error),
-                  reversal: startReversal(context, "timeout", "timedOut"),
-                })),
-              },
+              ...reverseAfterFailure(),
             ],
           },
         },
@@ -434,41 +438,8 @@ export const tapMachine = setup({
               requestId: context.sealed!.requestId,
               timeoutMs: context.config.decisionTimeoutMs,
             }),
-            onDone: [
-              {
-                guard: ({ context, event }) => event.output.requestId !== context.sealed?.requestId,
-                target: "awaiting",
-                reenter: true,
-              },
-              {
-                guard: ({ event }) => event.output.status === "approved",
-                target: "#tap.approved",
-                actions: assign(({ event }) => decisionFields(event.output)),
-              },
-              {
-                guard: ({ event }) => event.output.status === "declined",
-                target: "#tap.declined",
-                actions: assign(({ event }) => decisionFields(event.output)),
-              },
-              { target: "awaiting", reenter: true, actions: assign(({ event }) => decisionFields(event.output)) },
-            ],
-            onError: [
-              {
-                guard: ({ event }) => isTapwireError(event.error, ErrorCode.Offline),
-                target: "#tap.reversing",
-                actions: [
-                  "recordOffline",
-                  assign({ reversal: ({ context }) => startReversal(context, "timeout", "declined") }),
-                ],
-              },
-              {
-                target: "#tap.reversing",
-                actions: assign(({ context, event }) => ({
-                  ...errorFields(event.error),
-                  reversal: startReversal(context, "timeout", "timedOut"),
-                })),
-              },
-            ],
+            onDone: routeDecision("awaiting", true),
+            onError: reverseAfterFailure(),
           },
         },
       },
