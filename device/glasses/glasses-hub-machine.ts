@@ -108,6 +108,22 @@ function codeOf(error: unknown, fallback: ErrorCode): number {
   return asTapwireError(error, fallback).code;
 }
 
+/** Ends the purchase as `kind` with `code`. */
+function concludeAs(kind: OutcomeKind, code: number) {
+  return { target: "#glassesHub.concluded", actions: { type: "conclude" as const, params: { kind, code } } };
+}
+
+/** Ends the purchase as `kind` with the error's own code, or `fallbackCode` when it carries none. */
+function concludeOnError(kind: OutcomeKind, fallbackCode: ErrorCode) {
+  return {
+    target: "#glassesHub.concluded",
+    actions: {
+      type: "conclude" as const,
+      params: ({ event }: { event: { error: unknown } }) => ({ kind, code: codeOf(event.error, fallbackCode) }),
+    },
+  };
+}
+
 interface StampInput {
   hubId: string;
   merchantId: string;
@@ -321,10 +337,7 @@ export function createGlassesHubMachine(deps: GlassesHubDeps) {
           offer: {
             initial: "presenting",
             after: {
-              offerTimeout: {
-                target: "#glassesHub.concluded",
-                actions: { type: "conclude", params: { kind: "offer_expired", code: ErrorCode.OfferExpired } },
-              },
+              offerTimeout: concludeAs("offer_expired", ErrorCode.OfferExpired),
             },
             states: {
               presenting: {
@@ -332,21 +345,12 @@ export function createGlassesHubMachine(deps: GlassesHubDeps) {
                   src: "present",
                   input: ({ context }) => ({ card: card(context, "offer", speech[context.lang].offer(currentOffer(context))) }),
                   onDone: "listening",
-                  onError: {
-                    target: "#glassesHub.concluded",
-                    actions: {
-                      type: "conclude",
-                      params: ({ event }) => ({ kind: "failed", code: codeOf(event.error, ErrorCode.GlassesUnavailable) }),
-                    },
-                  },
+                  onError: concludeOnError("failed", ErrorCode.GlassesUnavailable),
                 },
               },
               listening: {
                 after: {
-                  intentTimeout: {
-                    target: "#glassesHub.concluded",
-                    actions: { type: "conclude", params: { kind: "silence", code: ErrorCode.IntentTimeout } },
-                  },
+                  intentTimeout: concludeAs("silence", ErrorCode.IntentTimeout),
                 },
                 on: {
                   "glasses.utterance": {
@@ -379,8 +383,7 @@ export function createGlassesHubMachine(deps: GlassesHubDeps) {
                 always: [
                   {
                     guard: { type: "intentIs", params: { kind: "cancel" } },
-                    target: "#glassesHub.concluded",
-                    actions: { type: "conclude", params: { kind: "cancelled", code: ErrorCode.Cancelled } },
+                    ...concludeAs("cancelled", ErrorCode.Cancelled),
                   },
                   {
                     guard: "unclearWithRetryLeft",
@@ -389,13 +392,11 @@ export function createGlassesHubMachine(deps: GlassesHubDeps) {
                   },
                   {
                     guard: { type: "intentIs", params: { kind: "unclear" } },
-                    target: "#glassesHub.concluded",
-                    actions: { type: "conclude", params: { kind: "unclear", code: ErrorCode.IntentUnclear } },
+                    ...concludeAs("unclear", ErrorCode.IntentUnclear),
                   },
                   {
                     guard: "quantityRefused",
-                    target: "#glassesHub.concluded",
-                    actions: { type: "conclude", params: { kind: "quantity_refused", code: ErrorCode.QuantityRefused } },
+                    ...concludeAs("quantity_refused", ErrorCode.QuantityRefused),
                   },
                   { guard: "quantityUnconfirmed", target: "presenting", actions: "applyQuantity" },
                   { target: "#glassesHub.purchase.biometric", actions: "applyQuantity" },
@@ -406,13 +407,7 @@ export function createGlassesHubMachine(deps: GlassesHubDeps) {
                   src: "present",
                   input: ({ context }) => ({ card: card(context, "prompt", speech[context.lang].reprompt()) }),
                   onDone: "listening",
-                  onError: {
-                    target: "#glassesHub.concluded",
-                    actions: {
-                      type: "conclude",
-                      params: ({ event }) => ({ kind: "failed", code: codeOf(event.error, ErrorCode.GlassesUnavailable) }),
-                    },
-                  },
+                  onError: concludeOnError("failed", ErrorCode.GlassesUnavailable),
                 },
               },
             },
@@ -420,10 +415,7 @@ export function createGlassesHubMachine(deps: GlassesHubDeps) {
           biometric: {
             initial: "prompting",
             after: {
-              biometricTimeout: {
-                target: "#glassesHub.concluded",
-                actions: { type: "conclude", params: { kind: "biometric_timeout", code: ErrorCode.BiometricTimeout } },
-              },
+              biometricTimeout: concludeAs("biometric_timeout", ErrorCode.BiometricTimeout),
             },
             states: {
               prompting: {
@@ -435,13 +427,7 @@ export function createGlassesHubMachine(deps: GlassesHubDeps) {
                     return { card: card(context, "prompt", text) };
                   },
                   onDone: "challenging",
-                  onError: {
-                    target: "#glassesHub.concluded",
-                    actions: {
-                      type: "conclude",
-                      params: ({ event }) => ({ kind: "failed", code: codeOf(event.error, ErrorCode.GlassesUnavailable) }),
-                    },
-                  },
+                  onError: concludeOnError("failed", ErrorCode.GlassesUnavailable),
                 },
               },
               challenging: {
@@ -458,24 +444,16 @@ export function createGlassesHubMachine(deps: GlassesHubDeps) {
                         type: "errorHasCode",
                         params: ({ event }) => ({ error: event.error, codes: [ErrorCode.BiometricTimeout, ErrorCode.BleTimeout] }),
                       },
-                      target: "#glassesHub.concluded",
-                      actions: { type: "conclude", params: { kind: "biometric_timeout", code: ErrorCode.BiometricTimeout } },
+                      ...concludeAs("biometric_timeout", ErrorCode.BiometricTimeout),
                     },
                     {
                       guard: {
                         type: "errorHasCode",
                         params: ({ event }) => ({ error: event.error, codes: [ErrorCode.BiometricFailed] }),
                       },
-                      target: "#glassesHub.concluded",
-                      actions: { type: "conclude", params: { kind: "biometric_failed", code: ErrorCode.BiometricFailed } },
+                      ...concludeAs("biometric_failed", ErrorCode.BiometricFailed),
                     },
-                    {
-                      target: "#glassesHub.concluded",
-                      actions: {
-                        type: "conclude",
-                        params: ({ event }) => ({ kind: "failed", code: codeOf(event.error, ErrorCode.GlassesUnavailable) }),
-                      },
-                    },
+                    concludeOnError("failed", ErrorCode.GlassesUnavailable),
                   ],
                 },
               },
@@ -496,16 +474,9 @@ export function createGlassesHubMachine(deps: GlassesHubDeps) {
                         type: "errorHasCode",
                         params: ({ event }) => ({ error: event.error, codes: [ErrorCode.OwnerMismatch, ErrorCode.GlassesNotPaired] }),
                       },
-                      target: "#glassesHub.concluded",
-                      actions: {
-                        type: "conclude",
-                        params: ({ event }) => ({ kind: "wrong_person", code: codeOf(event.error, ErrorCode.OwnerMismatch) }),
-                      },
+                      ...concludeOnError("wrong_person", ErrorCode.OwnerMismatch),
                     },
-                    {
-                      target: "#glassesHub.concluded",
-                      actions: { type: "conclude", params: { kind: "biometric_failed", code: ErrorCode.BiometricFailed } },
-                    },
+                    concludeAs("biometric_failed", ErrorCode.BiometricFailed),
                   ],
                 },
               },
@@ -513,13 +484,11 @@ export function createGlassesHubMachine(deps: GlassesHubDeps) {
                 always: [
                   {
                     guard: "glassesMismatch",
-                    target: "#glassesHub.concluded",
-                    actions: { type: "conclude", params: { kind: "wrong_person", code: ErrorCode.GlassesNotPaired } },
+                    ...concludeAs("wrong_person", ErrorCode.GlassesNotPaired),
                   },
                   {
                     guard: "ownerMismatch",
-                    target: "#glassesHub.concluded",
-                    actions: { type: "conclude", params: { kind: "wrong_person", code: ErrorCode.OwnerMismatch } },
+                    ...concludeAs("wrong_person", ErrorCode.OwnerMismatch),
                   },
                   { guard: "inStepUp", target: "#glassesHub.purchase.sealingApproval" },
                   { target: "#glassesHub.purchase.sealingPayment" },
@@ -544,13 +513,7 @@ export function createGlassesHubMachine(deps: GlassesHubDeps) {
                 target: "submitting",
                 actions: { type: "recordPaymentSealed", params: ({ event }) => ({ sealed: event.output }) },
               },
-              onError: {
-                target: "#glassesHub.concluded",
-                actions: {
-                  type: "conclude",
-                  params: ({ event }) => ({ kind: "failed", code: codeOf(event.error, ErrorCode.HubNotReady) }),
-                },
-              },
+              onError: concludeOnError("failed", ErrorCode.HubNotReady),
             },
           },
           sealingApproval: {
@@ -570,21 +533,12 @@ export function createGlassesHubMachine(deps: GlassesHubDeps) {
                 target: "submitting",
                 actions: { type: "recordApprovalSealed", params: ({ event }) => ({ sealed: event.output }) },
               },
-              onError: {
-                target: "#glassesHub.concluded",
-                actions: {
-                  type: "conclude",
-                  params: ({ event }) => ({ kind: "failed", code: codeOf(event.error, ErrorCode.HubNotReady) }),
-                },
-              },
+              onError: concludeOnError("failed", ErrorCode.HubNotReady),
             },
           },
           submitting: {
             after: {
-              decisionTimeout: {
-                target: "#glassesHub.concluded",
-                actions: { type: "conclude", params: { kind: "no_decision", code: ErrorCode.DecisionTimeout } },
-              },
+              decisionTimeout: concludeAs("no_decision", ErrorCode.DecisionTimeout),
             },
             invoke: {
               src: "submit",
@@ -596,26 +550,18 @@ export function createGlassesHubMachine(deps: GlassesHubDeps) {
                 target: "routingDecision",
                 actions: { type: "recordDecision", params: ({ event }) => ({ decision: event.output }) },
               },
-              onError: {
-                target: "#glassesHub.concluded",
-                actions: {
-                  type: "conclude",
-                  params: ({ event }) => ({ kind: "no_decision", code: codeOf(event.error, ErrorCode.DecisionTimeout) }),
-                },
-              },
+              onError: concludeOnError("no_decision", ErrorCode.DecisionTimeout),
             },
           },
           routingDecision: {
             always: [
               {
                 guard: "decisionMismatch",
-                target: "#glassesHub.concluded",
-                actions: { type: "conclude", params: { kind: "no_decision", code: ErrorCode.DecisionMismatch } },
+                ...concludeAs("no_decision", ErrorCode.DecisionMismatch),
               },
               {
                 guard: { type: "decisionIs", params: { status: "approved" } },
-                target: "#glassesHub.concluded",
-                actions: { type: "conclude", params: { kind: "approved", code: 0 } },
+                ...concludeAs("approved", 0),
               },
               {
                 guard: { type: "decisionIs", params: { status: "declined" } },
@@ -632,8 +578,7 @@ export function createGlassesHubMachine(deps: GlassesHubDeps) {
               },
               {
                 guard: { type: "decisionIs", params: { status: "step_up_required" } },
-                target: "#glassesHub.concluded",
-                actions: { type: "conclude", params: { kind: "step_up_exhausted", code: ErrorCode.StepUpExhausted } },
+                ...concludeAs("step_up_exhausted", ErrorCode.StepUpExhausted),
               },
               { target: "awaitingReview" },
             ],
@@ -645,10 +590,7 @@ export function createGlassesHubMachine(deps: GlassesHubDeps) {
               onError: { actions: { type: "logIgnored", params: ({ event }) => ({ reason: "review notice not shown", error: event.error }) } },
             },
             after: {
-              reviewTimeout: {
-                target: "#glassesHub.concluded",
-                actions: { type: "conclude", params: { kind: "review_timeout", code: ErrorCode.ReviewTimeout } },
-              },
+              reviewTimeout: concludeAs("review_timeout", ErrorCode.ReviewTimeout),
             },
             on: {
               "settlement.decision": {
