@@ -10,21 +10,12 @@ import { KeyFileHubSigner } from "../../firmware-bridge/adapters/key-file-signer
 import { GlassesLinkPort, offerIdFor, type GlassesLinkSurface } from "../../firmware-bridge/adapters/glasses-port.ts";
 import { HubLinkSettlementPort, LateDecisions } from "../../firmware-bridge/adapters/glasses-settlement-port.ts";
 import type { GlassesInbound } from "../../firmware-bridge/ble/glasses-link.ts";
-import { ErrorCode, isTapwireError } from "../../protocol/errors.ts";
+import { ErrorCode } from "../../protocol/errors.ts";
 import { verifyBiometricAssertion } from "../../protocol/glasses.ts";
 import { generateP256 } from "../../protocol/keys.ts";
 import { makeWorld, startPaired, type World } from "../ble/fixtures.ts";
 import { FakeGlasses, FakeSettlement, FakeVerifier, decisionFor, nikeAir, pairing } from "../glasses-hub/fakes.ts";
-import { eventually } from "./fixtures.ts";
-
-function codeOf(work: () => unknown): number | undefined {
-  try {
-    work();
-  } catch (error) {
-    return isTapwireError(error) ? error.code : -1;
-  }
-  return undefined;
-}
+import { codeOf, eventually } from "./fixtures.ts";
 
 const challenge = new Uint8Array(32).fill(3);
 

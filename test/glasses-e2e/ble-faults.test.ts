@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { ErrorCode, isTapwireError } from "../../protocol/errors.ts";
+import { ErrorCode } from "../../protocol/errors.ts";
 import { nextEvent } from "../ble/fixtures.ts";
 import {
+  codeOf,
   espresso,
   eventually,
   fundedMinor,
@@ -23,15 +24,6 @@ afterEach(async () => {
 });
 
 const paidOnce = { payments: 1, walletMinor: fundedMinor - espresso.amountMinor, merchantMinor: espresso.amountMinor };
-
-function codeOf(work: () => unknown): number | undefined {
-  try {
-    work();
-  } catch (error) {
-    return isTapwireError(error) ? error.code : -1;
-  }
-  return undefined;
-}
 
 /** Resolves when the link is back (reconnect with backoff, session proof) after the drop that follows. */
 function linkBackAfterDrop(current: GlassesWorld): Promise<unknown> {

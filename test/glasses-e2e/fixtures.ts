@@ -3,6 +3,7 @@ import type { PurchaseOutcome } from "../../device/glasses/outcome.ts";
 import type { Transfer } from "../../broker/ledger/ledger.ts";
 import type { SettlementNodeOptions } from "../../broker/settlement-node.ts";
 import type { ProductSighting, VirtualGlassesOptions } from "../../simulator/glasses/virtual-glasses.ts";
+import { isTapwireError } from "../../protocol/errors.ts";
 import { SimulatedGlassesHub } from "../../simulator/scenarios/glasses/simulated-glasses-hub.ts";
 import { fastLinkOptions } from "../ble/fixtures.ts";
 import { TestStack } from "../e2e/stack.ts";
@@ -68,6 +69,16 @@ export async function stopWorld(world: GlassesWorld | undefined): Promise<void> 
   if (!world) return;
   await world.hub.stop();
   await world.stack.stop();
+}
+
+/** The TapwireError code `work` throws (-1 for any other throw), or undefined when it returns. */
+export function codeOf(work: () => unknown): number | undefined {
+  try {
+    work();
+  } catch (error) {
+    return isTapwireError(error) ? error.code : -1;
+  }
+  return undefined;
 }
 
 const pollMs = 5;
