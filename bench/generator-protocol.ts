@@ -37,6 +37,8 @@ export interface CpuSpent {
   eventLoopUtilization: number;
   /** Main thread runnable but not running (Linux only): cores taken by other processes. */
   runQueueWaitMs?: number;
+  /** CPU time of the main thread alone (Linux only); user + system minus this is worker and helper threads. */
+  mainThreadCpuMs?: number;
   voluntaryContextSwitches: number;
   involuntaryContextSwitches: number;
 }

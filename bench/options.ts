@@ -17,6 +17,10 @@ export interface BenchOptions {
   profile: boolean;
   /** SettlementService batchMax (group commit size); undefined keeps the service default. */
   batchMax: number | undefined;
+  /** SettlementService verifyWorkers (signature-check threads; 0 = on the main thread); undefined keeps the default. */
+  verifyWorkers: number | undefined;
+  /** SettlementNode handlerCallsInFlightMax (requests the service works on at once); undefined keeps the default. */
+  handlerCalls: number | undefined;
 }
 
 export const benchDefaults = {
@@ -27,7 +31,7 @@ export const benchDefaults = {
 } as const;
 
 const usage = `usage: npm run bench -- [--hubs N] [--inflight W] [--payments P] [--seconds S] [--json PATH]
-                     [--no-stages] [--profile] [--batch-max N]
+                     [--no-stages] [--profile] [--batch-max N] [--verify-workers N] [--handler-calls N]
   --hubs           simulated hubs, each its own mTLS connection and wallet (1..500, default ${benchDefaults.hubs})
   --inflight       payments each hub keeps in flight (1..256, default ${benchDefaults.inflight})
   --payments       stop after this many payments (1..2000000, default ${benchDefaults.payments})
@@ -35,7 +39,9 @@ const usage = `usage: npm run bench -- [--hubs N] [--inflight W] [--payments P] 
   --json           report path (default bench/results/<timestamp>.json)
   --no-stages      skip the isolated stage measurements
   --profile        V8 CPU profile of both processes during the load, summarised by function and by area
-  --batch-max      settlement group-commit size (1..10000; default: the service's own)`;
+  --batch-max      settlement group-commit size (1..10000; default: the service's own)
+  --verify-workers signature-check worker threads (0..64, 0 = main thread; default: the service's own)
+  --handler-calls  requests the service works on at once (1..4096; default: the node's own)`;
 
 function integerIn(name: string, raw: string | undefined, fallback: number, min: number, max: number, unit: string): number {
   if (raw === undefined) return fallback;
@@ -66,6 +72,8 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
         "no-stages": { type: "boolean" },
         profile: { type: "boolean" },
         "batch-max": { type: "string" },
+        "verify-workers": { type: "string" },
+        "handler-calls": { type: "string" },
         help: { type: "boolean" },
       },
       strict: true,
@@ -85,5 +93,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
     stages: !values["no-stages"],
     profile: values.profile ?? false,
     batchMax: optionalIntegerIn("batch-max", values["batch-max"], 1, 10_000, "messages"),
+    verifyWorkers: optionalIntegerIn("verify-workers", values["verify-workers"], 0, 64, "threads"),
+    handlerCalls: optionalIntegerIn("handler-calls", values["handler-calls"], 1, 4_096, "requests"),
   };
 }

@@ -24,6 +24,8 @@ export interface Headline {
   meetsTarget: boolean;
   /** CPU time each process spent per approved payment. */
   nodeCpuUsPerPayment: number;
+  /** The node's main thread alone (event loop: broker, link, transaction); Linux only. */
+  nodeMainThreadCpuUsPerPayment?: number;
   generatorCpuUsPerPayment: number;
   nodeCoreShare: number;
   generatorCoreShare: number;
@@ -61,10 +63,12 @@ export function headline(load: LoadResult): Headline {
   const approvedPerSecond = generator.elapsedMs > 0 ? (generator.approved / generator.elapsedMs) * 1000 : 0;
   const perPayment = (cpu: { userMs: number; systemMs: number }) => (generator.approved > 0 ? ((cpu.userMs + cpu.systemMs) * 1000) / generator.approved : 0);
   const share = (cpu: { userMs: number; systemMs: number }) => (generator.elapsedMs > 0 ? (cpu.userMs + cpu.systemMs) / generator.elapsedMs : 0);
+  const mainMs = node.cpu.mainThreadCpuMs;
   return {
     approvedPerSecond,
     meetsTarget: approvedPerSecond >= targetPaymentsPerSecond,
     nodeCpuUsPerPayment: perPayment(node.cpu),
+    ...(mainMs !== undefined ? { nodeMainThreadCpuUsPerPayment: perPayment({ userMs: mainMs, systemMs: 0 }) } : {}),
     generatorCpuUsPerPayment: perPayment(generator.cpu),
     nodeCoreShare: share(node.cpu),
     generatorCoreShare: share(generator.cpu),
@@ -111,8 +115,10 @@ function profileTable(title: string, profile: ProfileSummary): string {
 export function renderReport(report: BenchReport): string {
   const { options, machine, load, headline: head } = report;
   const { generator, node, ledger } = load;
-  const cpuLine = (cpu: CpuSpent, usPerPayment: number, share: number) =>
-    `user ${integer(cpu.userMs)} + sys ${integer(cpu.systemMs)} ms = ${percent(share)} of a core, ${integer(usPerPayment)} µs/payment; ` +
+  const cpuLine = (cpu: CpuSpent, usPerPayment: number, share: number, mainUsPerPayment?: number) =>
+    `user ${integer(cpu.userMs)} + sys ${integer(cpu.systemMs)} ms = ${percent(share)} of a core, ${integer(usPerPayment)} µs/payment` +
+    (mainUsPerPayment !== undefined ? ` (main thread ${integer(mainUsPerPayment)})` : "") +
+    "; " +
     `loop busy ${percent(cpu.eventLoopUtilization)}` +
     (cpu.runQueueWaitMs !== undefined ? `, waited ${integer(cpu.runQueueWaitMs)} ms for a core` : "") +
     `, ${integer(cpu.voluntaryContextSwitches)} blocking waits`;
@@ -125,7 +131,7 @@ export function renderReport(report: BenchReport): string {
       "request→decision ms",
       `p50 ${ms(generator.latency.p50Ms)}  p90 ${ms(generator.latency.p90Ms)}  p99 ${ms(generator.latency.p99Ms)}  max ${ms(generator.latency.maxMs)}  mean ${ms(generator.latency.meanMs)}`,
     ],
-    ["CPU settlement node", cpuLine(node.cpu, head.nodeCpuUsPerPayment, head.nodeCoreShare)],
+    ["CPU settlement node", cpuLine(node.cpu, head.nodeCpuUsPerPayment, head.nodeCoreShare, head.nodeMainThreadCpuUsPerPayment)],
     ["CPU load generator", cpuLine(generator.cpu, head.generatorCpuUsPerPayment, head.generatorCoreShare)],
     [
       "ledger",
@@ -135,7 +141,10 @@ export function renderReport(report: BenchReport): string {
   ];
   const sections = [
     `tapwire bench — ${options.hubs} hubs × ${options.inflight} in flight, ≤ ${integer(options.payments)} payments or ≤ ${options.seconds} s; ` +
-      `embedded aedes over mTLS on 127.0.0.1, SQLite WAL synchronous=FULL${options.batchMax ? `, batchMax ${options.batchMax}` : ""}`,
+      `embedded aedes over mTLS on 127.0.0.1, SQLite WAL synchronous=FULL` +
+      (options.batchMax !== undefined ? `, batchMax ${options.batchMax}` : "") +
+      (options.verifyWorkers !== undefined ? `, verifyWorkers ${options.verifyWorkers}` : "") +
+      (options.handlerCalls !== undefined ? `, handlerCalls ${options.handlerCalls}` : ""),
     `machine: ${machine.cpuModel} × ${machine.cpuCount}, node ${machine.nodeVersion}, ${machine.platform} ${machine.release}; ` +
       `1-min load average ${machine.loadAverage1mBefore.toFixed(2)} before, ${machine.loadAverage1mAfter.toFixed(2)} after` +
       (machine.loadAverage1mBefore > 0.5 ? " (other work was running: expect lower, noisier numbers)" : ""),

@@ -97,7 +97,11 @@ export async function runUnderLoad(options: BenchOptions): Promise<LoadResult> {
     dataDir,
     host: "127.0.0.1",
     port: 0,
-    settlement: { ...(options.batchMax ? { batchMax: options.batchMax } : {}) },
+    settlement: {
+      ...(options.batchMax !== undefined ? { batchMax: options.batchMax } : {}),
+      ...(options.verifyWorkers !== undefined ? { verifyWorkers: options.verifyWorkers } : {}),
+    },
+    ...(options.handlerCalls !== undefined ? { handlerCallsInFlightMax: options.handlerCalls } : {}),
   });
   let child: ChildProcess | undefined;
   try {

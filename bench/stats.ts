@@ -45,14 +45,15 @@ export function summarize(sortedMs: Float64Array): LatencySummary {
 }
 
 /**
- * Nanoseconds the main thread spent runnable but waiting for a core (Linux /proc/self/schedstat, field 2).
- * On a shared machine this is the time other processes took from us; undefined elsewhere.
+ * The main thread's Linux /proc/self/schedstat: nanoseconds on a core, and nanoseconds runnable but waiting
+ * for one (on a shared machine, the time other processes took from us); undefined elsewhere.
  */
-function runQueueWaitNs(): number | undefined {
+function mainThreadSchedNs(): { runNs: number; waitNs: number } | undefined {
   try {
     const fields = readFileSync("/proc/self/schedstat", "utf8").trim().split(/\s+/);
+    const runNs = Number(fields[0]);
     const waitNs = Number(fields[1]);
-    return Number.isFinite(waitNs) ? waitNs : undefined;
+    return Number.isFinite(runNs) && Number.isFinite(waitNs) ? { runNs, waitNs } : undefined;
   } catch {
     return undefined;
   }
@@ -67,18 +68,21 @@ export class CpuMeter {
   private readonly cpuStart = process.cpuUsage();
   private readonly eluStart: EventLoopUtilization = performance.eventLoopUtilization();
   private readonly usageStart = process.resourceUsage();
-  private readonly waitStartNs = runQueueWaitNs();
+  private readonly schedStart = mainThreadSchedNs();
 
   stop(): CpuSpent {
     const cpu = process.cpuUsage(this.cpuStart);
     const elu = performance.eventLoopUtilization(this.eluStart);
     const usage = process.resourceUsage();
-    const waitNs = runQueueWaitNs();
+    const sched = mainThreadSchedNs();
+    const start = this.schedStart;
     return {
       userMs: cpu.user / 1000,
       systemMs: cpu.system / 1000,
       eventLoopUtilization: elu.utilization,
-      ...(waitNs !== undefined && this.waitStartNs !== undefined ? { runQueueWaitMs: (waitNs - this.waitStartNs) / 1e6 } : {}),
+      ...(sched !== undefined && start !== undefined
+        ? { runQueueWaitMs: (sched.waitNs - start.waitNs) / 1e6, mainThreadCpuMs: (sched.runNs - start.runNs) / 1e6 }
+        : {}),
       voluntaryContextSwitches: usage.voluntaryContextSwitches - this.usageStart.voluntaryContextSwitches,
       involuntaryContextSwitches: usage.involuntaryContextSwitches - this.usageStart.involuntaryContextSwitches,
     };

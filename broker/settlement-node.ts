@@ -17,6 +17,7 @@ const log = logger("tapwire:settlement-node");
 
 export const brokerPortDefault = 8883;
 export const connectTimeoutMsDefault = 10_000;
+export const handlerCallsInFlightMaxDefault = 256;
 
 export interface SettlementNodeOptions {
   /** Holds `ledger.sqlite` and `pki/`; created on first start. */
@@ -35,6 +36,11 @@ export interface SettlementNodeOptions {
   clock?: Clock;
   random?: Random;
   settlement?: Partial<Omit<SettlementOptions, "databasePath" | "serviceKey" | "clock">>;
+  /**
+   * Requests the service works on at once (ServiceLink handlerCallsInFlightMax); more wait unacknowledged at
+   * the broker. Default 256: several group-commit batches, so workers check one while another commits.
+   */
+  handlerCallsInFlightMax?: number;
   /** Every connection, publish and subscription the embedded broker refuses, with its code (monitoring, tests). */
   onBrokerRefusal?: (refusal: TapwireError) => void;
 }
@@ -111,6 +117,7 @@ export class SettlementNode {
       ...(this.options.sharedGroup ? { sharedGroup: this.options.sharedGroup } : {}),
       ...(this.options.instance ? { instance: this.options.instance } : {}),
       handler: (inbound) => service.handle(inbound),
+      handlerCallsInFlightMax: this.options.handlerCallsInFlightMax ?? handlerCallsInFlightMaxDefault,
       clock: this.clock,
       random: this.random,
     });

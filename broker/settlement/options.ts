@@ -31,6 +31,8 @@ export interface SettlementOptions {
    * least 1. 0 checks everything on the main thread, as a tiny deployment may prefer.
    */
   verifyWorkers?: number;
+  /** For tests only: the verify pool's worker entry (e.g. one that crashes), see VerifyPoolOptions.workerUrl. */
+  testingHooks?: { verifyWorkerUrl?: URL };
   /** Payer verifiers beyond the built-in `hce` one, e.g. `glasses`; one per payer kind. */
   payerVerifiers?: readonly PayerVerifier[];
   /** Tables of plugged-in modules, migrated after the ledger, registry and settlement ones. */
@@ -49,6 +51,7 @@ export interface ResolvedSettlementOptions {
   queueMax: number;
   batchMax: number;
   verifyWorkers: number;
+  verifyWorkerUrl: URL | undefined;
   idempotencyRetentionMs: number;
   payerVerifiers: readonly PayerVerifier[];
   schemaComponents: readonly SchemaComponent[];
@@ -104,6 +107,7 @@ export function resolveSettlementOptions(options: SettlementOptions): ResolvedSe
     queueMax,
     batchMax,
     verifyWorkers,
+    verifyWorkerUrl: options.testingHooks?.verifyWorkerUrl,
     idempotencyRetentionMs,
     payerVerifiers,
     schemaComponents: options.schemaComponents ?? [],

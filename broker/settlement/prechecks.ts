@@ -1,7 +1,6 @@
 import type { KeyObject } from "node:crypto";
 import { decodeBody } from "../../protocol/cbor.ts";
-import { verifySign1, type Sign1Parts } from "../../protocol/cose.ts";
-import { readEnvelope } from "../../protocol/envelope.ts";
+import { decodeSign1, verifySign1, type Sign1Parts } from "../../protocol/cose.ts";
 import { TapwireError, isTapwireError, type ErrorCode } from "../../protocol/errors.ts";
 import { importPublicPem } from "../../protocol/keys.ts";
 import { verifyCryptogram, type CryptogramInput } from "../../protocol/payer.ts";
@@ -37,7 +36,10 @@ export interface CryptogramVerdict {
 }
 
 export interface PrecheckResult {
-  /** verifySign1(readEnvelope(bytes), hub key); absent when the envelope does not decode or the key does not import. */
+  /**
+   * verifySign1(decodeSign1(bytes), hub key); absent when the envelope does not decode or the key does not
+   * import. (Admission's readEnvelope adds only the size check, which it makes before asking for this.)
+   */
   envelope?: CheckOutcome;
   payer?: CryptogramVerdict;
 }
@@ -124,7 +126,7 @@ export class PrecheckJobs {
     if (inbound.kind !== "hub") return undefined;
     let payload: Uint8Array;
     try {
-      payload = readEnvelope(inbound.payload).payload;
+      payload = decodeSign1(inbound.payload).payload;
     } catch {
       return undefined;
     }
@@ -195,7 +197,7 @@ export class PublicKeyCache {
 export function runPrecheck(job: PrecheckJob, keys: PublicKeyCache): PrecheckResult {
   let parts: Sign1Parts;
   try {
-    parts = readEnvelope(job.bytes);
+    parts = decodeSign1(job.bytes);
   } catch {
     return {};
   }

@@ -154,8 +154,9 @@ export class SettlementService {
     });
     const sweepTimer = setInterval(() => this.sweepQuietly(), this.policy.sweepIntervalMs);
     sweepTimer.unref();
-    const { verifyWorkers, queueMax } = this.options;
-    const pool = verifyWorkers > 0 ? new VerifyPool({ size: verifyWorkers, jobsQueuedMax: queueMax }) : undefined;
+    const { verifyWorkers, verifyWorkerUrl, queueMax } = this.options;
+    const pool =
+      verifyWorkers > 0 ? new VerifyPool({ size: verifyWorkers, jobsQueuedMax: queueMax, ...(verifyWorkerUrl ? { workerUrl: verifyWorkerUrl } : {}) }) : undefined;
     pool?.start();
     const prechecks = pool ? { pool, jobs: new PrecheckJobs(registry) } : undefined;
     this.running = {
@@ -235,6 +236,11 @@ export class SettlementService {
   /** The key hubs and wallets verify decisions with. */
   get publicKey(): KeyObject {
     return createPublicKey(this.options.serviceKey);
+  }
+
+  /** Signature-check workers loaded and taking jobs (they load in the background after start). */
+  get verifyWorkersReady(): number {
+    return this.started().prechecks?.pool.workersReady ?? 0;
   }
 
   /** Messages waiting for the drain loop. */
