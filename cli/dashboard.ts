@@ -1,6 +1,7 @@
 import { brokerPortDefault } from "../broker/settlement-node.ts";
 import { startDataDirDashboard } from "../simulator/dashboard/dashboards.ts";
 import { integerFlag, parseFlags } from "./args.ts";
+import { untilStopSignal } from "./signals.ts";
 
 export const dashboardPortDefault = 8080;
 
@@ -22,10 +23,7 @@ export async function dashboardCommand(argv: string[]): Promise<number> {
     protocolVersion: integerFlag(values.protocol, "protocol", 4, 5, 4) as 4 | 5,
   });
   process.stdout.write(`tapwire dashboard on ${dashboard.url} (data in ${values["data-dir"]}); Ctrl-C stops it\n`);
-  await new Promise<void>((resolve) => {
-    process.once("SIGINT", resolve);
-    process.once("SIGTERM", resolve);
-  });
+  await untilStopSignal();
   await dashboard.stop();
   return 0;
 }

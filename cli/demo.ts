@@ -1,5 +1,6 @@
 import { runDemo } from "../simulator/demo/run-demo.ts";
 import { integerFlag, parseFlags } from "./args.ts";
+import { untilStopSignal } from "./signals.ts";
 
 export const demoUsage = `tapwire demo [--port 0] [--keep] [--dashboard PORT]
   What \`npm start\` runs: a settlement node and simulated hubs doing real payments end to end, narrated.
@@ -15,13 +16,6 @@ export async function demoCommand(argv: string[]): Promise<number> {
     port: integerFlag(values.port, "port", 0, 65_535, 0),
     keepDataDir: values.keep,
     write: (line) => process.stdout.write(`${line}\n`),
-    ...(values.dashboard === undefined ? {} : { dashboardPort: integerFlag(values.dashboard, "dashboard", 0, 65_535), holdOpen: untilInterrupted }),
-  });
-}
-
-function untilInterrupted(): Promise<void> {
-  return new Promise((resolve) => {
-    process.once("SIGINT", resolve);
-    process.once("SIGTERM", resolve);
+    ...(values.dashboard === undefined ? {} : { dashboardPort: integerFlag(values.dashboard, "dashboard", 0, 65_535), holdOpen: untilStopSignal }),
   });
 }

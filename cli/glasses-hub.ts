@@ -17,6 +17,7 @@ import { idSchema } from "../protocol/ids.ts";
 import { importPrivatePem, importPublicPem } from "../protocol/keys.ts";
 import { pairingCodePattern } from "../protocol/glasses.ts";
 import { parseFlags, requireFlag } from "./args.ts";
+import { untilStopSignal } from "./signals.ts";
 
 export const glassesHubUsage = `tapwire glasses-hub --config glasses.json [--pair CODE]
   Runs a smart-glasses payment hub on this board's Bluetooth adapter (HCI) against a settlement broker.
@@ -254,10 +255,7 @@ export async function glassesHubCommand(argv: string[]): Promise<number> {
       throw new TapwireError("no glasses are paired: run again with --pair CODE (the code the glasses show)", ErrorCode.GlassesNotPaired);
     }
     process.stdout.write(`tapwire glasses hub ${setup.config.hubId} running (Ctrl-C to stop)\n`);
-    await new Promise<void>((resolveSignal) => {
-      process.once("SIGINT", resolveSignal);
-      process.once("SIGTERM", resolveSignal);
-    });
+    await untilStopSignal();
   } finally {
     await assembly.stop();
     seq.stop();

@@ -19,6 +19,7 @@ import { currencyExponents, formatMoney, isCurrency, amountMinorMax } from "../p
 import { systemClock, systemRandom } from "../protocol/sources.ts";
 import { parseFlags, requireFlag } from "./args.ts";
 import { loadHubConfig, readHubSecrets, type HubFileConfig, type HubSecrets } from "./hub-config.ts";
+import { stopSignal } from "./signals.ts";
 
 export const hubUsage = `tapwire hub --config hub.json
   Runs a tap hub on real hardware: the PN532 on nfc.path (/dev/ttyS0, /dev/serial/by-id/…, or tcp://127.0.0.1:N
@@ -186,15 +187,11 @@ export async function hubCommand(argv: string[]): Promise<number> {
   const config = loadHubConfig(requireFlag(values.config, "config"));
   const running = await startHub(config, readHubSecrets(config.broker));
   process.stdout.write(`tapwire hub ${config.hubId} started; type "12.50 EUR reader", "9.99 EUR tag", "cancel" or "quit"\n`);
-  const stopping = new AbortController();
-  const onSignal = () => stopping.abort();
-  process.once("SIGINT", onSignal);
-  process.once("SIGTERM", onSignal);
+  const stopping = stopSignal();
   try {
     await runHubConsole(running.hub, process.stdin, process.stdout, stopping.signal);
   } finally {
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
+    stopping.dispose();
     await running.stop();
   }
   return 0;

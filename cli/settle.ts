@@ -1,5 +1,6 @@
 import { SettlementNode, brokerPortDefault } from "../broker/settlement-node.ts";
 import { integerFlag, parseFlags } from "./args.ts";
+import { untilStopSignal } from "./signals.ts";
 
 export const settleUsage = `tapwire settle [--data-dir DIR] [--host 127.0.0.1] [--port ${brokerPortDefault}] [--broker-url mqtts://HOST:PORT --protocol 5 [--shared-group G --instance I]]
   Runs the settlement service on its SQLite ledger with the embedded mTLS broker (or against an external
@@ -26,10 +27,7 @@ export async function settleCommand(argv: string[]): Promise<number> {
   });
   await node.start();
   process.stdout.write(`tapwire settlement ready on ${node.url} (data in ${values["data-dir"]})\n`);
-  await new Promise<void>((resolve) => {
-    process.once("SIGINT", resolve);
-    process.once("SIGTERM", resolve);
-  });
+  await untilStopSignal();
   await node.stop();
   return 0;
 }

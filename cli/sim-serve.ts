@@ -15,6 +15,7 @@ import { VirtualPn532 } from "../simulator/pn532/virtual-pn532.ts";
 import { serveOverTcp, type TcpDeviceServer } from "../simulator/serial/serve-over-tcp.ts";
 import { WalletClient } from "../simulator/wallet-client/wallet-client.ts";
 import { integerFlag, parseFlags } from "./args.ts";
+import { stopSignal } from "./signals.ts";
 
 export const simServeUsage = `tapwire sim serve pn532 --port N [--phone hce|tag] [--wallet-dir DIR --wallet-id W [--broker-url mqtts://HOST:PORT]]
   Serves a virtual PN532 on tcp://127.0.0.1:N for a hub whose nfc.path is that URL. stdin: "hce" or "tag" puts a
@@ -60,18 +61,14 @@ export interface ServeIo {
 
 export async function simServeCommand(argv: string[]): Promise<number> {
   const [device, ...rest] = argv;
-  const stopping = new AbortController();
-  const onSignal = () => stopping.abort();
-  process.once("SIGINT", onSignal);
-  process.once("SIGTERM", onSignal);
+  const stopping = stopSignal();
   const io: ServeIo = { input: process.stdin, output: process.stdout, signal: stopping.signal };
   try {
     if (device === "pn532") await servePn532(rest, io);
     else if (device === "firmata") await serveFirmata(rest, io);
     else throw new TapwireError(`sim serve needs a device: pn532 or firmata, got ${JSON.stringify(device ?? "")}`, ErrorCode.ConfigInvalid);
   } finally {
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
+    stopping.dispose();
   }
   return 0;
 }
