@@ -1,20 +1,14 @@
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { encodeBody } from "../../protocol/cbor.ts";
 import { signSign1 } from "../../protocol/cose.ts";
 import { messageBytesMax } from "../../protocol/envelope.ts";
 import { ErrorCode } from "../../protocol/errors.ts";
 import { merchantAccountId, walletAccountId } from "../../broker/ledger/ledger.ts";
-import { SettlementFixture, type TestHub } from "./fixtures.ts";
+import type { SettlementFixture, TestHub } from "./fixtures.ts";
+import { freshFixtureEachTest } from "./preamble.ts";
 
 let f: SettlementFixture;
-
-beforeEach(async () => {
-  f = await SettlementFixture.create();
-});
-
-afterEach(async () => {
-  await f.close();
-});
+freshFixtureEachTest((created) => (f = created));
 
 /** A fresh, valid payment from the fixture hub must still be approved: bad input never wedges the service. */
 async function expectNextPaymentApproved(hub: TestHub = f.hub): Promise<void> {

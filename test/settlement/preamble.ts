@@ -1,6 +1,6 @@
-import { expect } from "vitest";
+import { afterEach, beforeEach, expect } from "vitest";
 import { isTapwireError } from "../../protocol/errors.ts";
-import type { SettlementFixture } from "./fixtures.ts";
+import { SettlementFixture, type FixtureOptions } from "./fixtures.ts";
 
 /** The code of the TapwireError `action` throws, or undefined when it returns; anything else is rethrown. */
 export function codeOf(action: () => unknown): number | undefined {
@@ -18,4 +18,17 @@ export async function approvedPayment(f: SettlementFixture, amountMinor: number)
   const request = f.hub.paymentRequest(f.wallet, amountMinor);
   expect((await f.decisionFor(f.hub, request.bytes)).status).toBe("approved");
   return request.body.requestId;
+}
+
+/** Gives every test of the calling file a fresh fixture through `use`, and closes it after the test. */
+export function freshFixtureEachTest(use: (f: SettlementFixture) => void, options: FixtureOptions = {}): void {
+  let current: SettlementFixture | undefined;
+  beforeEach(async () => {
+    current = await SettlementFixture.create(options);
+    use(current);
+  });
+  afterEach(async () => {
+    await current?.close();
+    current = undefined;
+  });
 }

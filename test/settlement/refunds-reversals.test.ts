@@ -1,18 +1,11 @@
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ErrorCode } from "../../protocol/errors.ts";
 import { merchantAccountId, walletAccountId } from "../../broker/ledger/ledger.ts";
-import { SettlementFixture } from "./fixtures.ts";
-import { approvedPayment } from "./preamble.ts";
+import type { SettlementFixture } from "./fixtures.ts";
+import { approvedPayment, freshFixtureEachTest } from "./preamble.ts";
 
 let f: SettlementFixture;
-
-beforeEach(async () => {
-  f = await SettlementFixture.create();
-});
-
-afterEach(async () => {
-  await f.close();
-});
+freshFixtureEachTest((created) => (f = created));
 
 const paid = (amountMinor: number) => approvedPayment(f, amountMinor);
 

@@ -1,19 +1,12 @@
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ErrorCode } from "../../protocol/errors.ts";
 import { generateP256, publicKeyPem } from "../../protocol/keys.ts";
 import { fundingAccountId, walletAccountId } from "../../broker/ledger/ledger.ts";
-import { SettlementFixture } from "./fixtures.ts";
-import { codeOf } from "./preamble.ts";
+import type { SettlementFixture } from "./fixtures.ts";
+import { codeOf, freshFixtureEachTest } from "./preamble.ts";
 
 let f: SettlementFixture;
-
-beforeEach(async () => {
-  f = await SettlementFixture.create({ fundMinor: 2_500 });
-});
-
-afterEach(async () => {
-  await f.close();
-});
+freshFixtureEachTest((created) => (f = created), { fundMinor: 2_500 });
 
 const pem = () => publicKeyPem(generateP256().publicKey);
 

@@ -1,19 +1,13 @@
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ErrorCode } from "../../protocol/errors.ts";
 import { generateP256 } from "../../protocol/keys.ts";
 import { sealMessage } from "../../protocol/envelope.ts";
 import { merchantAccountId, walletAccountId } from "../../broker/ledger/ledger.ts";
-import { SettlementFixture } from "./fixtures.ts";
+import type { SettlementFixture } from "./fixtures.ts";
+import { freshFixtureEachTest } from "./preamble.ts";
 
 let f: SettlementFixture;
-
-beforeEach(async () => {
-  f = await SettlementFixture.create();
-});
-
-afterEach(async () => {
-  await f.close();
-});
+freshFixtureEachTest((created) => (f = created));
 
 describe("tag mode (wallet reads the hub's signed offer)", () => {
   it("approves a wallet payment and sends the same decision to the hub and the wallet", async () => {
