@@ -14,20 +14,20 @@ const stepUpAbove = { review: { hubStepUpAboveMinor: 1_000 } };
 const reviewAbove = { review: { humanReviewAboveMinor: 1_000 } };
 
 /** Confirms by voice and biometric, then waits for the bank's step-up challenge (a second biometric request). */
-async function confirmUntilStepUp(current: GlassesWorld): Promise<Uint8Array> {
+async function confirmUntilStepUp(current: GlassesWorld): Promise<{ first: Uint8Array; stepUp: Uint8Array }> {
   await offerShown(current, pricey);
   current.hub.glasses.say("I'll take it", "en");
   await reachState(current, "challenging");
   const first = current.hub.glasses.lastChallenge!;
   current.hub.glasses.answerBiometric();
   await eventually(() => current.hub.glasses.lastChallenge !== first, 3_000, "step-up challenge");
-  return current.hub.glasses.lastChallenge!;
+  return { first, stepUp: current.hub.glasses.lastChallenge! };
 }
 
 describe("step-up at a glasses hub, through real settlement", () => {
   it("approved: the bank asks again, a fresh voiceprint confirms, and the held payment is posted once", async () => {
     world = await startWorld({ settlement: stepUpAbove });
-    const stepUpChallenge = await confirmUntilStepUp(world);
+    const { stepUp: stepUpChallenge } = await confirmUntilStepUp(world);
     world.hub.glasses.answerBiometric(stepUpChallenge);
 
     const outcome = await outcomeNumber(world, 1);
@@ -39,7 +39,7 @@ describe("step-up at a glasses hub, through real settlement", () => {
 
   it("denied: the wearer fails the step-up voiceprint; the held payment is voided and nothing is posted", async () => {
     world = await startWorld({ settlement: stepUpAbove });
-    const stepUpChallenge = await confirmUntilStepUp(world);
+    const { stepUp: stepUpChallenge } = await confirmUntilStepUp(world);
     world.hub.glasses.answerBiometric(stepUpChallenge, { userVerified: false });
 
     const outcome = await outcomeNumber(world, 1);
@@ -60,12 +60,7 @@ describe("step-up at a glasses hub, through real settlement", () => {
 
   it("replaying the first assertion as the step-up answer is refused: nothing is posted", async () => {
     world = await startWorld({ settlement: stepUpAbove });
-    await offerShown(world, pricey);
-    world.hub.glasses.say("I'll take it", "en");
-    await reachState(world, "challenging");
-    const first = world.hub.glasses.lastChallenge!;
-    world.hub.glasses.answerBiometric();
-    await eventually(() => world!.hub.glasses.lastChallenge !== first, 3_000, "step-up challenge");
+    const { first } = await confirmUntilStepUp(world);
     world.hub.glasses.answerBiometric(first);
 
     expect((await outcomeNumber(world, 1)).kind).toBe("biometric_failed");
