@@ -157,6 +157,8 @@ async function serviceStage(dir: string): Promise<{ usPerPayment: number; wallMs
     clock: systemClock,
     batchMax: serviceStageBatchMax,
     queueMax: serviceStagePayments,
+    // One core, as every stage here: the signature checks stay on this thread (the load shows the workers).
+    verifyWorkers: 0,
   });
   await service.start();
   try {

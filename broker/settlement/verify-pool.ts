@@ -156,6 +156,7 @@ export class VerifyPool {
       if (reply.type === "ready") {
         clearTimeout(bootTimer);
         slot.ready = true;
+        log.info({ workersReady: this.workersReady }, "verify worker ready");
         return;
       }
       this.answer(slot, reply.results);
