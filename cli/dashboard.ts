@@ -16,6 +16,7 @@ export async function dashboardCommand(argv: string[]): Promise<number> {
     "broker-url": { type: "string", default: `mqtts://127.0.0.1:${brokerPortDefault}` },
     protocol: { type: "string" },
   });
+  const stopRequested = untilStopSignal();
   const dashboard = await startDataDirDashboard({
     dataDir: values["data-dir"],
     port: integerFlag(values.port, "port", 0, 65_535, dashboardPortDefault),
@@ -23,7 +24,7 @@ export async function dashboardCommand(argv: string[]): Promise<number> {
     protocolVersion: integerFlag(values.protocol, "protocol", 4, 5, 4) as 4 | 5,
   });
   process.stdout.write(`tapwire dashboard on ${dashboard.url} (data in ${values["data-dir"]}); Ctrl-C stops it\n`);
-  await untilStopSignal();
+  await stopRequested;
   await dashboard.stop();
   return 0;
 }

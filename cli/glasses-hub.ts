@@ -244,6 +244,7 @@ export async function glassesHubCommand(argv: string[]): Promise<number> {
   const noble = await hciNoble(setup.config.ble.hciDeviceId);
   const { assembly, seq } = assembleGlassesHub(setup, noble);
   assembly.onOutcome((outcome) => process.stdout.write(describeOutcome(outcome)));
+  const stopRequested = untilStopSignal();
   try {
     await assembly.start();
     if (values.pair !== undefined) {
@@ -255,7 +256,7 @@ export async function glassesHubCommand(argv: string[]): Promise<number> {
       throw new TapwireError("no glasses are paired: run again with --pair CODE (the code the glasses show)", ErrorCode.GlassesNotPaired);
     }
     process.stdout.write(`tapwire glasses hub ${setup.config.hubId} running (Ctrl-C to stop)\n`);
-    await untilStopSignal();
+    await stopRequested;
   } finally {
     await assembly.stop();
     seq.stop();

@@ -3,6 +3,7 @@ import { dashboardCommand, dashboardUsage } from "./dashboard.ts";
 import { demoCommand, demoUsage } from "./demo.ts";
 import { glassesHubCommand, glassesHubUsage } from "./glasses-hub.ts";
 import { enrollUsage, hubEnrollCommand, merchantAddCommand, walletEnrollCommand } from "./enroll.ts";
+import { hubListCommand, hubRegistryUsage, hubRevokeCommand } from "./hub-registry.ts";
 import { settleCommand, settleUsage } from "./settle.ts";
 import { hubCommand, hubUsage } from "./hub.ts";
 import { simServeCommand, simServeUsage } from "./sim-serve.ts";
@@ -21,6 +22,8 @@ const commands: Record<string, Command> = {
   dashboard: dashboardCommand,
   "merchant add": merchantAddCommand,
   "hub enroll": hubEnrollCommand,
+  "hub list": hubListCommand,
+  "hub revoke": hubRevokeCommand,
   "wallet enroll": walletEnrollCommand,
   "glasses-hub": glassesHubCommand,
   hub: hubCommand,
@@ -43,6 +46,7 @@ const usage = [
   settleUsage,
   dashboardUsage,
   enrollUsage,
+  hubRegistryUsage,
   glassesHubUsage,
   hubUsage,
   simServeUsage,

@@ -25,9 +25,11 @@ export async function settleCommand(argv: string[]): Promise<number> {
     ...(values["shared-group"] ? { sharedGroup: values["shared-group"] } : {}),
     ...(values.instance ? { instance: values.instance } : {}),
   });
+  // Listen before announcing "ready": a supervisor may signal the moment it reads that line.
+  const stopRequested = untilStopSignal();
   await node.start();
   process.stdout.write(`tapwire settlement ready on ${node.url} (data in ${values["data-dir"]})\n`);
-  await untilStopSignal();
+  await stopRequested;
   await node.stop();
   return 0;
 }
