@@ -6,6 +6,7 @@ import { systemClock, systemRandom, type Clock, type Random } from "../protocol/
 import type { Principal } from "../protocol/topics.ts";
 import { enrollAgent, enrollHub, enrollWallet, type EnrolmentBundle, type EnrolmentContext } from "./enrolment.ts";
 import { EmbeddedBroker } from "./mqtt/embedded-broker.ts";
+import { RevocationWatch } from "./revocation-watch.ts";
 import { ServiceLink } from "./mqtt/service-link.ts";
 import { loadOrCreateOperatorPki, servicePrincipal, type OperatorPki } from "./operator-pki.ts";
 import type { Registry } from "./registry/registry.ts";
@@ -55,7 +56,7 @@ export class SettlementNode {
   private serviceStarted: SettlementService | undefined;
   private broker: EmbeddedBroker | undefined;
   private link: ServiceLink | undefined;
-  private unsubscribeRevoked: (() => void) | undefined;
+  private revocationWatch: RevocationWatch | undefined;
   private unsubscribePush: (() => void) | undefined;
   private readonly clock: Clock;
   private readonly random: Random;
@@ -108,7 +109,8 @@ export class SettlementNode {
       this.broker = broker;
       await broker.start();
       url = broker.url;
-      this.unsubscribeRevoked = service.registry.onRevoked((hub) => broker.disconnect({ kind: "hub", id: hub.hubId }));
+      this.revocationWatch = new RevocationWatch(service.registry, (principal) => broker.disconnect(principal));
+      this.revocationWatch.start();
     }
     const link = new ServiceLink({
       url,
@@ -131,8 +133,8 @@ export class SettlementNode {
   async stop(): Promise<void> {
     this.unsubscribePush?.();
     this.unsubscribePush = undefined;
-    this.unsubscribeRevoked?.();
-    this.unsubscribeRevoked = undefined;
+    this.revocationWatch?.stop();
+    this.revocationWatch = undefined;
     await this.link?.stop();
     this.link = undefined;
     await this.serviceStarted?.stop();
