@@ -31,6 +31,20 @@ export function evidenceRowHash(row: Omit<EvidenceRow, "rowHash" | "bytes">): Ui
   return sha256(structCodec.encode([row.prevHash, row.seq, row.kind, row.principal, row.requestId, row.bytesHash, row.recordedAtMs]));
 }
 
+/** The row that follows `head` (none: the first row) in the chain. */
+function linkedRow(content: Omit<EvidenceRow, "seq" | "prevHash" | "rowHash">, head: ChainHead | undefined): EvidenceRow {
+  const partial = {
+    seq: (head?.seq ?? 0) + 1,
+    kind: content.kind,
+    principal: content.principal,
+    requestId: content.requestId,
+    bytesHash: content.bytesHash,
+    prevHash: head?.rowHash ?? genesisHash,
+    recordedAtMs: content.recordedAtMs,
+  };
+  return { ...partial, bytes: content.bytes, rowHash: evidenceRowHash(partial) };
+}
+
 interface Row {
   seq: number;
   kind: EvidenceKind;
@@ -57,33 +71,55 @@ const toRow = (r: Row): EvidenceRow => ({
   recordedAtMs: r.recorded_at_ms,
 });
 
+type ChainHead = Pick<EvidenceRow, "seq" | "rowHash">;
+
 /** Appends inside the caller's transaction, so evidence commits with the decision it records. */
 export class EvidenceStore {
   private readonly statements: StatementCache;
+  /**
+   * The last row this store appended: a guess at the chain head that saves reading it on every append. Never
+   * trusted: the insert that builds on it checks, in the same statement, that the chain still ends there. A
+   * rolled-back batch or savepoint, or another process's append since, makes the guess stale, and then the
+   * head is read again.
+   */
+  private head: ChainHead | undefined;
 
   constructor(db: SqliteDb) {
     this.statements = new StatementCache(db);
   }
 
   append(kind: EvidenceKind, principal: string, requestId: string, bytes: Uint8Array, nowMs: number): EvidenceRow {
+    const content = { kind, principal, requestId, bytes: new Uint8Array(bytes), bytesHash: sha256(bytes), recordedAtMs: nowMs };
+    const guessed = this.head;
+    if (guessed !== undefined) {
+      const row = linkedRow(content, guessed);
+      if (this.insertAfter(row, guessed.rowHash)) return this.remember(row);
+    }
     const last = this.statements
       .sql<[], { seq: number; row_hash: Buffer }>("SELECT seq, row_hash FROM evidence ORDER BY seq DESC LIMIT 1")
       .get();
-    const partial = {
-      seq: (last?.seq ?? 0) + 1,
-      kind,
-      principal,
-      requestId,
-      bytesHash: sha256(bytes),
-      prevHash: last ? new Uint8Array(last.row_hash) : genesisHash,
-      recordedAtMs: nowMs,
-    };
-    const row: EvidenceRow = { ...partial, bytes: new Uint8Array(bytes), rowHash: evidenceRowHash(partial) };
+    const row = linkedRow(content, last ? { seq: last.seq, rowHash: new Uint8Array(last.row_hash) } : undefined);
     this.statements
       .sql<[number, string, string, string, Uint8Array, Uint8Array, Uint8Array, Uint8Array, number]>(
         `INSERT INTO evidence (${columns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
       .run(row.seq, row.kind, row.principal, row.requestId, row.bytes, row.bytesHash, row.prevHash, row.rowHash, row.recordedAtMs);
+    return this.remember(row);
+  }
+
+  /** Inserts `row` only if the chain ends at the row whose hash is `headHash`; false when it does not. */
+  private insertAfter(row: EvidenceRow, headHash: Uint8Array): boolean {
+    const result = this.statements
+      .sql<[number, string, string, string, Uint8Array, Uint8Array, Uint8Array, Uint8Array, number, Uint8Array]>(
+        `INSERT INTO evidence (${columns}) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?
+         WHERE (SELECT row_hash FROM evidence ORDER BY seq DESC LIMIT 1) = ?`,
+      )
+      .run(row.seq, row.kind, row.principal, row.requestId, row.bytes, row.bytesHash, row.prevHash, row.rowHash, row.recordedAtMs, headHash);
+    return result.changes === 1;
+  }
+
+  private remember(row: EvidenceRow): EvidenceRow {
+    this.head = { seq: row.seq, rowHash: row.rowHash };
     return row;
   }
 

@@ -190,7 +190,23 @@ export class SettlementStore {
          VALUES (?, ?, ?, ?, ?, ?, ?, 0, 'captured', ?, ?)`,
       )
       .run(p.hubId, p.requestId, p.merchantId, p.walletId, p.mode, p.amountMinor, p.currency, p.transferId, p.capturedAtMs);
-    return this.paymentById(Number(result.lastInsertRowid));
+    // The row is exactly what was inserted plus the column defaults above: no need to read it back.
+    return {
+      paymentId: Number(result.lastInsertRowid),
+      hubId: p.hubId,
+      requestId: p.requestId,
+      merchantId: p.merchantId,
+      walletId: p.walletId,
+      mode: p.mode,
+      amountMinor: p.amountMinor,
+      currency: p.currency,
+      refundedMinor: 0,
+      status: "captured",
+      batchId: undefined,
+      transferId: p.transferId,
+      capturedAtMs: p.capturedAtMs,
+      reversedAtMs: undefined,
+    };
   }
 
   findPayment(hubId: string, requestId: string): PaymentRecord | undefined {
@@ -335,11 +351,5 @@ export class SettlementStore {
   findPaymentById(paymentId: number): PaymentRecord | undefined {
     const row = this.statements.sql<[number], PaymentRow>(`SELECT ${paymentColumns} FROM settlement_payments WHERE payment_id = ?`).get(paymentId);
     return row ? toPayment(row) : undefined;
-  }
-
-  private paymentById(paymentId: number): PaymentRecord {
-    const row = this.statements.sql<[number], PaymentRow>(`SELECT ${paymentColumns} FROM settlement_payments WHERE payment_id = ?`).get(paymentId);
-    assert(row, `payment ${paymentId} exists`);
-    return toPayment(row);
   }
 }
