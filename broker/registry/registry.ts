@@ -267,12 +267,18 @@ export class Registry {
     return this.publicKeyOf(hub.publicKeyPem);
   }
 
-  /** Settlement only: called inside its transaction once a request passed the seq check. */
-  recordHubSeq(hubId: string, seq: number): void {
-    const result = this.statements
-      .sql<[number, string, number]>("UPDATE registry_hubs SET last_seq = ? WHERE hub_id = ? AND last_seq < ?")
-      .run(seq, hubId, seq);
-    assert(result.changes === 1, `hub ${hubId} seq ${seq} must move forward`);
+  /**
+   * Settlement only, inside its transaction: moves an active hub's seq forward to `seq` and returns the hub as
+   * it now is, in one statement. Undefined, changing nothing, when the hub is unknown, revoked, or already at
+   * or past `seq`: the caller then finds out which, and refuses the request.
+   */
+  advanceHubSeq(hubId: string, seq: number): Hub | undefined {
+    const row = this.statements
+      .sql<[number, string, number], HubRow>(
+        `UPDATE registry_hubs SET last_seq = ? WHERE hub_id = ? AND status = 'active' AND last_seq < ? RETURNING ${hubColumns}`,
+      )
+      .get(seq, hubId, seq);
+    return row ? toHub(row) : undefined;
   }
 
   enrollWallet(enrollment: WalletEnrollment): Wallet {

@@ -1,3 +1,4 @@
+import { assert } from "../../protocol/assert.ts";
 import { ErrorCode, TapwireError, isTapwireError } from "../../protocol/errors.ts";
 import type { BatchClose, HubRequest, HubStepUpApproval, PaymentRequest, RefundRequest, ReversalRequest } from "../../protocol/messages.ts";
 import { formatMoney } from "../../protocol/money.ts";
@@ -125,19 +126,24 @@ export class RequestProcessor {
     // "declined, expired" for a payment that was captured would tell the hub the customer was not charged.
     const stored = store.findDecision(hubId, request.requestId);
     if (stored && sameBytes(stored.bodyHash, hash)) return { replay: stored };
-    const hub = registry.getActiveHub(hubId);
+    // The usual request passes every gate: its seq is consumed and its hub read in one statement.
+    const hub = stored || this.timesError(request.iat, request.exp, nowMs) ? undefined : registry.advanceHubSeq(hubId, request.seq);
+    if (hub) return { hub };
+    throw this.hubRequestRefusal(hubId, request, stored, nowMs);
+  }
+
+  /** Why a hub request was refused at the gate, by the first gate it fails in their usual order. */
+  private hubRequestRefusal(hubId: string, request: HubRequest, stored: StoredDecision | undefined, nowMs: number): TapwireError {
+    const hub = this.deps.registry.getActiveHub(hubId);
     this.checkTimes(request.iat, request.exp, nowMs);
     if (stored) {
-      throw new TapwireError(`request id ${request.requestId} was used for a different request`, ErrorCode.RequestIdReused, {
+      return new TapwireError(`request id ${request.requestId} was used for a different request`, ErrorCode.RequestIdReused, {
         hubId,
         requestId: request.requestId,
       });
     }
-    if (request.seq <= hub.lastSeq) {
-      throw new TapwireError(`seq ${request.seq} is not above ${hub.lastSeq}`, ErrorCode.SeqReplayed, { hubId, seq: request.seq });
-    }
-    registry.recordHubSeq(hubId, request.seq);
-    return { hub: { ...hub, lastSeq: request.seq } };
+    assert(request.seq <= hub.lastSeq, `hub ${hubId} seq ${request.seq} passed every gate but was not consumed`);
+    return new TapwireError(`seq ${request.seq} is not above ${hub.lastSeq}`, ErrorCode.SeqReplayed, { hubId, seq: request.seq });
   }
 
   private processWalletTag(a: Extract<Admission, { outcome: "wallet_tag" }>, nowMs: number): Outbound[] {
@@ -155,7 +161,8 @@ export class RequestProcessor {
     const verdict = decide(() => {
       this.refuseVoided(hub.hubId, offer.offerId);
       const wallet = this.deps.registry.getWallet(a.walletId);
-      return this.capture({ hub, requestId: offer.offerId, wallet, amountMinor: offer.amountMinor, currency: offer.currency, mode: "tag" }, nowMs);
+      const capture = { hub, requestId: offer.offerId, wallet, amountMinor: offer.amountMinor, currency: offer.currency, mode: "tag" };
+      return this.capture(capture, this.checkCapture(capture), nowMs);
     });
     return this.accept(a.summary, verdict, a.walletId, principalName({ kind: "wallet", id: a.walletId }), a.bytes, nowMs);
   }
@@ -183,14 +190,20 @@ export class RequestProcessor {
   }
 
   private checkTimes(iatMs: number, expMs: number, nowMs: number): void {
-    if (expMs <= iatMs) throw new TapwireError(`exp ${expMs} is not after iat ${iatMs}`, ErrorCode.SchemaInvalid);
-    if (expMs <= nowMs) throw new TapwireError(`expired at ${expMs}, now ${nowMs}`, ErrorCode.MessageExpired);
+    const error = this.timesError(iatMs, expMs, nowMs);
+    if (error) throw error;
+  }
+
+  private timesError(iatMs: number, expMs: number, nowMs: number): TapwireError | undefined {
+    if (expMs <= iatMs) return new TapwireError(`exp ${expMs} is not after iat ${iatMs}`, ErrorCode.SchemaInvalid);
+    if (expMs <= nowMs) return new TapwireError(`expired at ${expMs}, now ${nowMs}`, ErrorCode.MessageExpired);
     if (iatMs > nowMs + this.deps.clockSkewMs) {
-      throw new TapwireError(`iat ${iatMs} is more than ${this.deps.clockSkewMs} ms ahead of ${nowMs}`, ErrorCode.MessageNotYetValid);
+      return new TapwireError(`iat ${iatMs} is more than ${this.deps.clockSkewMs} ms ahead of ${nowMs}`, ErrorCode.MessageNotYetValid);
     }
     if (expMs - iatMs > this.deps.requestLifetimeMsMax) {
-      throw new TapwireError(`lifetime ${expMs - iatMs} ms above ${this.deps.requestLifetimeMsMax} ms`, ErrorCode.MessageLifetimeTooLong);
+      return new TapwireError(`lifetime ${expMs - iatMs} ms above ${this.deps.requestLifetimeMsMax} ms`, ErrorCode.MessageLifetimeTooLong);
     }
+    return undefined;
   }
 
   private accept(summary: RequestSummary, verdict: Verdict, walletId: string | undefined, principal: string, bytes: Uint8Array, nowMs: number): Outbound[] {
@@ -218,8 +231,8 @@ export class RequestProcessor {
     if (!verifier) throw new TapwireError(`no verifier for payer kind ${request.payer.kind}`, ErrorCode.UnsupportedRequest);
     const wallet = verifier.verify(request, { registry: this.deps.registry, db: this.deps.db, hub, nowMs, checks });
     const capture = { hub, requestId: request.requestId, wallet, amountMinor: request.amountMinor, currency: request.currency, mode: request.mode };
-    this.checkCapture(capture);
-    return this.holdForPerson(capture, request, summary, verifier.verifyPresence !== undefined, nowMs) ?? this.capture(capture, nowMs);
+    const merchant = this.checkCapture(capture);
+    return this.holdForPerson(capture, request, summary, verifier.verifyPresence !== undefined, nowMs) ?? this.capture(capture, merchant, nowMs);
   }
 
   /**
@@ -283,8 +296,7 @@ export class RequestProcessor {
           const hub = this.deps.registry.getHub(held.hubId);
           const wallet = this.deps.registry.getWallet(held.walletId);
           const capture = { hub, requestId: held.requestId, wallet, amountMinor: held.amountMinor, currency: held.currency, mode: held.mode };
-          this.checkCapture(capture);
-          return this.capture(capture, nowMs);
+          return this.capture(capture, this.checkCapture(capture), nowMs);
         })();
     }
   }
@@ -314,9 +326,9 @@ export class RequestProcessor {
     return merchant;
   }
 
-  private capture(c: Capture, nowMs: number): Verdict {
+  /** `merchant` is what checkCapture(c) returned, in this transaction. */
+  private capture(c: Capture, merchant: Merchant, nowMs: number): Verdict {
     const { ledger, store } = this.deps;
-    const merchant = this.checkCapture(c);
     const transfer = ledger.postTransfer({
       debitAccountId: walletAccountId(c.wallet.walletId),
       creditAccountId: merchantAccountId(merchant.merchantId),
