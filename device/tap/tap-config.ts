@@ -1,5 +1,5 @@
-import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
 import { isId } from "../../protocol/ids.ts";
+import { assertNoProblems, rangeProblems, type Ranges } from "../../protocol/ranges.ts";
 
 /** Who the hub is and how long each wait of the tap flow lasts. Durations are milliseconds. */
 export interface TapConfig {
@@ -33,7 +33,7 @@ export const defaultTapTiming: TapTiming = {
   reversalBackoffMaxMs: 30_000,
 };
 
-const ranges: Record<keyof TapTiming, readonly [number, number, string]> = {
+const ranges: Required<Ranges<TapTiming>> = {
   tapTimeoutMs: [1_000, 600_000, "milliseconds"],
   decisionTimeoutMs: [1_000, 120_000, "milliseconds"],
   resultDisplayMs: [0, 60_000, "milliseconds"],
@@ -49,19 +49,12 @@ export function validateTapConfig(config: TapConfig): TapConfig {
   const problems: string[] = [];
   if (!isId(config.hubId)) problems.push("hubId: must be 1-64 characters of A-Z a-z 0-9 . _ : -");
   if (!isId(config.merchantId)) problems.push("merchantId: must be 1-64 characters of A-Z a-z 0-9 . _ : -");
-  for (const [key, [min, max, unit]] of Object.entries(ranges)) {
-    const value = config[key as keyof TapTiming];
-    if (!Number.isSafeInteger(value) || value < min || value > max) {
-      problems.push(`${key}: must be an integer between ${min} and ${max} ${unit}, got ${String(value)}`);
-    }
-  }
+  problems.push(...rangeProblems(config, ranges));
   if (config.requestTtlMs < config.decisionTimeoutMs) problems.push("requestTtlMs: must be at least decisionTimeoutMs");
   if (config.reversalBackoffMaxMs < config.reversalBackoffBaseMs) {
     problems.push("reversalBackoffMaxMs: must be at least reversalBackoffBaseMs");
   }
-  if (problems.length > 0) {
-    throw new TapwireError(`invalid tap configuration: ${problems.join("; ")}`, ErrorCode.ConfigInvalid, { problems });
-  }
+  assertNoProblems(problems, "tap configuration");
   return config;
 }
 
