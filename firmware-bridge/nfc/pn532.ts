@@ -1,6 +1,7 @@
 import { assert } from "../../protocol/assert.ts";
 import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
 import { logger } from "../../protocol/log.ts";
+import { assertInRanges, type Ranges } from "../../protocol/ranges.ts";
 import type { SerialPortLike } from "../serial/serial-port.ts";
 import {
   ackBytes,
@@ -59,7 +60,7 @@ export const defaultPn532Options: Pn532Options = {
   inboxLengthMax: 32,
 };
 
-const optionRanges: Record<keyof Pn532Options, [number, number, string]> = {
+const optionRanges: Required<Ranges<Pn532Options>> = {
   ackTimeoutMs: [1, 10_000, "milliseconds"],
   responseTimeoutMs: [1, 600_000, "milliseconds"],
   retriesMax: [0, 10, "retries"],
@@ -70,14 +71,7 @@ const optionRanges: Record<keyof Pn532Options, [number, number, string]> = {
 };
 
 export function validatePn532Options(partial: Partial<Pn532Options>): Pn532Options {
-  const options = { ...defaultPn532Options, ...partial };
-  for (const [key, [min, max, unit]] of Object.entries(optionRanges) as Array<[keyof Pn532Options, [number, number, string]]>) {
-    const value = options[key];
-    if (!Number.isInteger(value) || value < min || value > max) {
-      throw new TapwireError(`pn532.${key} must be between ${min} and ${max} ${unit}, got ${value}`, ErrorCode.ConfigInvalid, { key, value });
-    }
-  }
-  return options;
+  return assertInRanges({ ...defaultPn532Options, ...partial }, optionRanges, "PN532 options", "pn532.");
 }
 
 export interface CommandOptions {
