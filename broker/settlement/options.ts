@@ -1,6 +1,7 @@
 import type { KeyObject } from "node:crypto";
 import { availableParallelism } from "node:os";
 import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
+import { assertInRanges } from "../../protocol/ranges.ts";
 import type { Clock } from "../../protocol/sources.ts";
 import type { SchemaComponent } from "../ledger/sqlite-db.ts";
 import type { ReviewPolicyOptions } from "../review/risk.ts";
@@ -59,14 +60,14 @@ export interface ResolvedSettlementOptions {
 
 const hourMs = 3_600_000;
 
-function inRange(name: string, value: number, min: number, max: number, unit: string): number {
-  if (!Number.isSafeInteger(value) || value < min || value > max) {
-    throw new TapwireError(`${name} must be an integer between ${min} and ${max} ${unit}, got ${value}`, ErrorCode.ConfigInvalid, {
-      option: name,
-    });
-  }
-  return value;
-}
+const sizedRanges = {
+  clockSkewMs: [0, 300_000, "milliseconds"],
+  requestLifetimeMsMax: [1_000, hourMs, "milliseconds"],
+  queueMax: [1, 1_000_000, "messages"],
+  batchMax: [1, 10_000, "messages"],
+  verifyWorkers: [0, verifyWorkersMax, "threads"],
+  idempotencyRetentionMs: [24 * hourMs, 365 * 24 * hourMs, "milliseconds"],
+} as const;
 
 /**
  * Idempotency records outlive any request that could still pass the time checks (requests live at most
@@ -82,14 +83,25 @@ export function resolveSettlementOptions(options: SettlementOptions): ResolvedSe
   if (key.type !== "private" || key.asymmetricKeyType !== "ec" || key.asymmetricKeyDetails?.namedCurve !== "prime256v1") {
     throw new TapwireError("serviceKey must be a P-256 private key", ErrorCode.ConfigInvalid, { option: "serviceKey" });
   }
-  const clockSkewMs = inRange("clockSkewMs", options.clockSkewMs ?? 30_000, 0, 300_000, "milliseconds");
-  const requestLifetimeMsMax = inRange("requestLifetimeMsMax", options.requestLifetimeMsMax ?? 300_000, 1_000, hourMs, "milliseconds");
-  const ttlMin = requestLifetimeMsMax + clockSkewMs;
-  const decisionTtlMs = inRange("decisionTtlMs", options.decisionTtlMs ?? ttlMin, ttlMin, 24 * hourMs, "milliseconds");
-  const queueMax = inRange("queueMax", options.queueMax ?? 8_192, 1, 1_000_000, "messages");
-  const batchMax = inRange("batchMax", options.batchMax ?? 256, 1, 10_000, "messages");
-  const verifyWorkers = inRange("verifyWorkers", options.verifyWorkers ?? Math.max(1, availableParallelism() - 1), 0, verifyWorkersMax, "threads");
-  const idempotencyRetentionMs = inRange("idempotencyRetentionMs", options.idempotencyRetentionMs ?? 24 * hourMs, 24 * hourMs, 365 * 24 * hourMs, "milliseconds");
+  const sized = assertInRanges(
+    {
+      clockSkewMs: options.clockSkewMs ?? 30_000,
+      requestLifetimeMsMax: options.requestLifetimeMsMax ?? 300_000,
+      queueMax: options.queueMax ?? 8_192,
+      batchMax: options.batchMax ?? 256,
+      verifyWorkers: options.verifyWorkers ?? Math.max(1, availableParallelism() - 1),
+      idempotencyRetentionMs: options.idempotencyRetentionMs ?? 24 * hourMs,
+    },
+    sizedRanges,
+    "settlement options",
+  );
+  // The floor of decisionTtlMs depends on two checked options, so it is checked after them.
+  const ttlMin = sized.requestLifetimeMsMax + sized.clockSkewMs;
+  const { decisionTtlMs } = assertInRanges(
+    { decisionTtlMs: options.decisionTtlMs ?? ttlMin },
+    { decisionTtlMs: [ttlMin, 24 * hourMs, "milliseconds"] },
+    "settlement options",
+  );
   const payerVerifiers = options.payerVerifiers ?? [];
   const kinds = payerVerifiers.map((verifier) => verifier.kind);
   if (new Set(kinds).size !== kinds.length || kinds.includes("hce")) {
@@ -102,13 +114,8 @@ export function resolveSettlementOptions(options: SettlementOptions): ResolvedSe
     serviceKey: key,
     clock: options.clock,
     decisionTtlMs,
-    clockSkewMs,
-    requestLifetimeMsMax,
-    queueMax,
-    batchMax,
-    verifyWorkers,
+    ...sized,
     verifyWorkerUrl: options.testingHooks?.verifyWorkerUrl,
-    idempotencyRetentionMs,
     payerVerifiers,
     schemaComponents: options.schemaComponents ?? [],
   };
