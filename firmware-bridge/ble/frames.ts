@@ -1,5 +1,6 @@
 import { assert } from "../../protocol/assert.ts";
 import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
+import { assertInRanges, type Ranges } from "../../protocol/ranges.ts";
 
 /**
  * The BLE link layer between hub and glasses. One message (CBOR) is cut into frames that each fit one ATT
@@ -48,21 +49,16 @@ export const defaultFrameLimits: FrameLimits = {
   deliveredRememberedMax: 64,
 };
 
+const frameLimitRanges: Required<Ranges<FrameLimits>> = {
+  messageBytesMax: [1, 0xffff, "bytes"],
+  fragmentsMax: [1, 0xffff, "fragments"],
+  messagesInFlightMax: [1, 256, "messages"],
+  reassemblyTimeoutMs: [1, 600_000, "milliseconds"],
+  deliveredRememberedMax: [1, 4096, "sequence numbers"],
+};
+
 export function checkFrameLimits(limits: FrameLimits): FrameLimits {
-  const ranges: Array<[keyof FrameLimits, number, number, string]> = [
-    ["messageBytesMax", 1, 0xffff, "bytes"],
-    ["fragmentsMax", 1, 0xffff, "fragments"],
-    ["messagesInFlightMax", 1, 256, "messages"],
-    ["reassemblyTimeoutMs", 1, 600_000, "milliseconds"],
-    ["deliveredRememberedMax", 1, 4096, "sequence numbers"],
-  ];
-  for (const [name, min, max, unit] of ranges) {
-    const value = limits[name];
-    if (!Number.isSafeInteger(value) || value < min || value > max) {
-      throw new TapwireError(`${name} must be between ${min} and ${max} ${unit}, got ${value}`, ErrorCode.ConfigInvalid);
-    }
-  }
-  return limits;
+  return assertInRanges(limits, frameLimitRanges, "BLE frame limits");
 }
 
 const crcTable = (() => {

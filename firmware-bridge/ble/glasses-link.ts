@@ -24,6 +24,7 @@ import {
 } from "../../protocol/glasses.ts";
 import { importPublicPem, publicKeyPem } from "../../protocol/keys.ts";
 import { logger } from "../../protocol/log.ts";
+import { assertNoProblems, rangeProblems, type Ranges } from "../../protocol/ranges.ts";
 import { protocolVersion } from "../../protocol/messages.ts";
 import { systemClock, systemRandom, type Clock, type Random } from "../../protocol/sources.ts";
 import {
@@ -228,24 +229,36 @@ export class GlassesLink extends EventEmitter<GlassesLinkEvents> {
   }
 
   private checkOptions(): void {
-    const ranges: Array<[string, number, number, number, string]> = [
-      ["mtuRequested", this.mtuRequested, attMtuMin, attMtuMax, "bytes"],
-      ["sendQueueMax", this.sendQueueMax, 1, 1024, "messages"],
-      ["expireIntervalMs", this.expireIntervalMs, 1, 60_000, "milliseconds"],
-      ["batteryLowPercent", this.batteryLowPercent, 0, 100, "percent"],
-      ["assertionAgeMsMax", this.assertionAgeMsMax, 1, 3_600_000, "milliseconds"],
-      ["reconnect.delayMsInitial", this.reconnect.delayMsInitial, 1, 600_000, "milliseconds"],
-      ["reconnect.delayMsMax", this.reconnect.delayMsMax, this.reconnect.delayMsInitial, 3_600_000, "milliseconds"],
-      ["reconnect.attemptsMax", this.reconnect.attemptsMax, 1, 1_000_000, "attempts"],
-      ...Object.entries(this.timeouts).map(
-        ([name, value]) => [`timeouts.${name}`, value, 1, 3_600_000, "milliseconds"] as [string, number, number, number, string],
+    const options = {
+      mtuRequested: this.mtuRequested,
+      sendQueueMax: this.sendQueueMax,
+      expireIntervalMs: this.expireIntervalMs,
+      batteryLowPercent: this.batteryLowPercent,
+      assertionAgeMsMax: this.assertionAgeMsMax,
+    };
+    const timeoutRanges: Ranges<GlassesLinkTimeouts> = Object.fromEntries(
+      Object.keys(this.timeouts).map((name) => [name, [1, 3_600_000, "milliseconds"] as const]),
+    );
+    const problems = [
+      ...rangeProblems(options, {
+        mtuRequested: [attMtuMin, attMtuMax, "bytes"],
+        sendQueueMax: [1, 1024, "messages"],
+        expireIntervalMs: [1, 60_000, "milliseconds"],
+        batteryLowPercent: [0, 100, "percent"],
+        assertionAgeMsMax: [1, 3_600_000, "milliseconds"],
+      }),
+      ...rangeProblems(
+        this.reconnect,
+        {
+          delayMsInitial: [1, 600_000, "milliseconds"],
+          delayMsMax: [this.reconnect.delayMsInitial, 3_600_000, "milliseconds"],
+          attemptsMax: [1, 1_000_000, "attempts"],
+        },
+        "reconnect.",
       ),
+      ...rangeProblems(this.timeouts, timeoutRanges, "timeouts."),
     ];
-    for (const [name, value, min, max, unit] of ranges) {
-      if (!Number.isSafeInteger(value) || value < min || value > max) {
-        throw new TapwireError(`${name} must be between ${min} and ${max} ${unit}, got ${value}`, ErrorCode.ConfigInvalid);
-      }
-    }
+    assertNoProblems(problems, "glasses link options");
   }
 
   get state(): GlassesLinkState {
