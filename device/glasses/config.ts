@@ -1,5 +1,6 @@
 import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
 import { isId } from "../../protocol/ids.ts";
+import { assertNoProblems, rangeProblems, type Ranges } from "../../protocol/ranges.ts";
 import { isLang } from "../intent/intent.ts";
 import type { Pairing } from "./ports.ts";
 
@@ -47,11 +48,12 @@ export const defaultGlassesHubTiming: GlassesHubTiming = {
 
 const timingMsMax = 3_600_000;
 
-function checkInteger(name: string, value: number, min: number, max: number, unit: string): void {
-  if (!Number.isSafeInteger(value) || value < min || value > max) {
-    throw new TapwireError(`${name} must be between ${min} and ${max} ${unit}, got ${value}`, ErrorCode.ConfigInvalid);
-  }
-}
+const countRanges: Ranges<GlassesHubConfig> = {
+  quantityMax: [1, 1000, "units"],
+  unclearRetriesMax: [0, 5, "retries"],
+  stepUpsMax: [0, 3, "step-ups"],
+  requestTtlMs: [1000, 600_000, "milliseconds"],
+};
 
 function checkId(name: string, value: string): void {
   if (!isId(value)) throw new TapwireError(`${name} must be an id (1-64 of A-Z a-z 0-9 . _ : -)`, ErrorCode.ConfigInvalid);
@@ -75,12 +77,12 @@ export function glassesHubConfig(options: GlassesHubOptions): GlassesHubConfig {
   if (!isLang(config.pairing.lang)) {
     throw new TapwireError(`pairing.lang must be one of fr, en, zh`, ErrorCode.ConfigInvalid);
   }
-  checkInteger("quantityMax", config.quantityMax, 1, 1000, "units");
-  checkInteger("unclearRetriesMax", config.unclearRetriesMax, 0, 5, "retries");
-  checkInteger("stepUpsMax", config.stepUpsMax, 0, 3, "step-ups");
-  checkInteger("requestTtlMs", config.requestTtlMs, 1000, 600_000, "milliseconds");
-  for (const [name, value] of Object.entries(config.timing)) {
-    checkInteger(`timing.${name}`, value, 1, timingMsMax, "milliseconds");
-  }
+  const timingRanges: Ranges<GlassesHubTiming> = Object.fromEntries(
+    Object.keys(config.timing).map((name) => [name, [1, timingMsMax, "milliseconds"] as const]),
+  );
+  assertNoProblems(
+    [...rangeProblems(config, countRanges), ...rangeProblems(config.timing, timingRanges, "timing.")],
+    "glasses hub configuration",
+  );
   return config;
 }
