@@ -1,5 +1,5 @@
-import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
 import { amountMinorMax } from "../../protocol/money.ts";
+import { assertInRanges, type Range, type Ranges } from "../../protocol/ranges.ts";
 
 /**
  * When a payment goes to a person (step-up) or to the operator queue (human review). Agent mandates carry
@@ -36,30 +36,30 @@ export interface RiskSignal {
 
 const hourMs = 3_600_000;
 
-function optionalAmount(name: string, value: number | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  if (!Number.isSafeInteger(value) || value < 1 || value > amountMinorMax) {
-    throw new TapwireError(`${name} must be an integer between 1 and ${amountMinorMax} minor units, got ${value}`, ErrorCode.ConfigInvalid, { option: name });
-  }
-  return value;
-}
+const amountRange: Range = [1, amountMinorMax, "minor units"];
 
-function durationMs(name: string, value: number, min: number, max: number): number {
-  if (!Number.isSafeInteger(value) || value < min || value > max) {
-    throw new TapwireError(`${name} must be an integer between ${min} and ${max} milliseconds, got ${value}`, ErrorCode.ConfigInvalid, { option: name });
-  }
-  return value;
-}
+const durationRanges = {
+  stepUpTtlMs: [1_000, 24 * hourMs, "milliseconds"],
+  humanReviewTtlMs: [60_000, 30 * 24 * hourMs, "milliseconds"],
+  sweepIntervalMs: [10, 60_000, "milliseconds"],
+} as const;
 
 export function resolveReviewPolicy(options: ReviewPolicyOptions = {}): ReviewPolicy {
-  return {
-    hubStepUpAboveMinor: optionalAmount("review.hubStepUpAboveMinor", options.hubStepUpAboveMinor),
-    humanReviewAboveMinor: optionalAmount("review.humanReviewAboveMinor", options.humanReviewAboveMinor),
+  const policy: ReviewPolicy = {
+    hubStepUpAboveMinor: options.hubStepUpAboveMinor,
+    humanReviewAboveMinor: options.humanReviewAboveMinor,
     reviewNewMerchants: options.reviewNewMerchants ?? false,
-    stepUpTtlMs: durationMs("review.stepUpTtlMs", options.stepUpTtlMs ?? 300_000, 1_000, 24 * hourMs),
-    humanReviewTtlMs: durationMs("review.humanReviewTtlMs", options.humanReviewTtlMs ?? 24 * hourMs, 60_000, 30 * 24 * hourMs),
-    sweepIntervalMs: durationMs("review.sweepIntervalMs", options.sweepIntervalMs ?? 1_000, 10, 60_000),
+    stepUpTtlMs: options.stepUpTtlMs ?? 300_000,
+    humanReviewTtlMs: options.humanReviewTtlMs ?? 24 * hourMs,
+    sweepIntervalMs: options.sweepIntervalMs ?? 1_000,
   };
+  const ranges: Ranges<ReviewPolicy> = {
+    ...durationRanges,
+    // A threshold left out is off, so only one that is given is checked.
+    ...(policy.hubStepUpAboveMinor === undefined ? {} : { hubStepUpAboveMinor: amountRange }),
+    ...(policy.humanReviewAboveMinor === undefined ? {} : { humanReviewAboveMinor: amountRange }),
+  };
+  return assertInRanges(policy, ranges, "review policy", "review.");
 }
 
 /** The reasons a payment should wait for an operator; empty when none applies. */
