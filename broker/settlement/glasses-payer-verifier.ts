@@ -3,6 +3,7 @@ import { openSealed } from "../../protocol/envelope.ts";
 import { biometricClaimSchema, type BiometricClaim } from "../../protocol/glasses.ts";
 import { isId } from "../../protocol/ids.ts";
 import { importPublicPem } from "../../protocol/keys.ts";
+import { assertInRanges } from "../../protocol/ranges.ts";
 import type { PayerCredential } from "../../protocol/messages.ts";
 import { StatementCache, type SchemaComponent, type SqliteDb } from "../ledger/sqlite-db.ts";
 import type { Registry, Wallet } from "../registry/registry.ts";
@@ -84,10 +85,12 @@ export class GlassesPayerVerifier implements PayerVerifier {
   private readonly statements = new WeakMap<SqliteDb, StatementCache>();
 
   constructor(options: GlassesPayerVerifierOptions = {}) {
-    this.assertionAgeMsMax = options.assertionAgeMsMax ?? 120_000;
-    if (!Number.isSafeInteger(this.assertionAgeMsMax) || this.assertionAgeMsMax < 1_000 || this.assertionAgeMsMax > 600_000) {
-      throw new TapwireError(`assertionAgeMsMax must be an integer between 1000 and 600000 milliseconds, got ${this.assertionAgeMsMax}`, ErrorCode.ConfigInvalid);
-    }
+    const checked = assertInRanges(
+      { assertionAgeMsMax: options.assertionAgeMsMax ?? 120_000 },
+      { assertionAgeMsMax: [1_000, 600_000, "milliseconds"] },
+      "glasses payer verifier options",
+    );
+    this.assertionAgeMsMax = checked.assertionAgeMsMax;
   }
 
   verify(request: Parameters<PayerVerifier["verify"]>[0], context: PayerContext): Wallet {
