@@ -4,6 +4,7 @@ import type { BindingInterface } from "@serialport/bindings-interface" with { "r
 import { SerialPortStream } from "@serialport/stream";
 import { SerialPort } from "serialport";
 import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
+import { assertInRanges } from "../../protocol/ranges.ts";
 import type { SerialPortLike } from "./serial-port.ts";
 
 export interface SerialPortConfig {
@@ -22,9 +23,7 @@ export async function openSerialPort(config: SerialPortConfig): Promise<SerialPo
   if (!baudRates.includes(config.baudRate)) {
     throw new TapwireError(`serial.baudRate must be one of ${baudRates.join(", ")}, got ${config.baudRate}`, ErrorCode.ConfigInvalid);
   }
-  if (!Number.isInteger(config.openTimeoutMs) || config.openTimeoutMs < 1 || config.openTimeoutMs > 60_000) {
-    throw new TapwireError(`serial.openTimeoutMs must be between 1 and 60000 milliseconds, got ${config.openTimeoutMs}`, ErrorCode.ConfigInvalid);
-  }
+  assertInRanges(config, { openTimeoutMs: [1, 60_000, "milliseconds"] }, "serial port configuration", "serial.");
   if (config.path.startsWith("tcp://")) return openTcp(config.path, config.openTimeoutMs);
   const port = config.binding
     ? new SerialPortStream({ binding: config.binding, path: config.path, baudRate: config.baudRate, autoOpen: false })
