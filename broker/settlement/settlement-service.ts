@@ -44,8 +44,6 @@ interface Pending {
   /** A worker is checking its signatures; the drain loop stops in front of it to keep arrival order. */
   checking: boolean;
   checks: SignatureChecks;
-  /** The worker that held its checks failed: rejected without an answer, as if never received. */
-  failure?: TapwireError;
 }
 
 /** Receives decisions made outside any request (an operator's answer, an expired case) for publishing. */
@@ -391,15 +389,19 @@ export class SettlementService {
     const submitted = job;
     pending.checking = true;
     checked.then(
-      (result: PrecheckResult) => this.prechecked(pending, new Prechecked(submitted, result), undefined),
-      (error: unknown) => this.prechecked(pending, inlineChecks, asTapwireError(error, ErrorCode.ServiceUnavailable)),
+      (result: PrecheckResult) => this.prechecked(pending, new Prechecked(submitted, result)),
+      // The worker died or stalled: check this request on the main thread instead. Failing it would make the
+      // hub retry after later seqs were accepted, and its payment would then be refused as SeqReplayed.
+      (error: unknown) => {
+        log.warn({ err: error, kind: pending.inbound.kind, id: pending.inbound.id }, "worker check failed; checking inline");
+        this.prechecked(pending, inlineChecks);
+      },
     );
   }
 
-  private prechecked(pending: Pending, checks: SignatureChecks, failure: TapwireError | undefined): void {
+  private prechecked(pending: Pending, checks: SignatureChecks): void {
     pending.checking = false;
     pending.checks = checks;
-    if (failure) pending.failure = failure;
     this.scheduleDrain();
   }
 
@@ -428,10 +430,6 @@ export class SettlementService {
   private processBatch(batch: Pending[]): void {
     const running = this.started();
     const admitted: Array<Admission | undefined> = batch.map((item) => {
-      if (item.failure) {
-        item.reject(item.failure);
-        return undefined;
-      }
       try {
         return admit(item.inbound, running, item.checks);
       } catch (error) {
