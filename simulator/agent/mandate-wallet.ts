@@ -8,7 +8,7 @@ import { agentKeyDer, sealOpenMandate, type OpenMandate } from "../../protocol/m
 import type { Decision } from "../../protocol/messages.ts";
 import type { StepUpAnswer, WalletStepUpApproval } from "../../protocol/review.ts";
 import { systemClock, systemRandom, type Clock, type Random } from "../../protocol/sources.ts";
-import { clientLink } from "./client-link.ts";
+import { clientLink } from "../client-link.ts";
 
 export type MandateTerms = Omit<OpenMandate, "type" | "v" | "walletId" | "agentId" | "agentKey" | "iat">;
 

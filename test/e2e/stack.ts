@@ -1,11 +1,11 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { importPublicPem } from "../../protocol/keys.ts";
 import { systemClock, systemRandom } from "../../protocol/sources.ts";
 import { SettlementNode, type SettlementNodeOptions } from "../../broker/settlement-node.ts";
 import { loadOrCreateOperatorPki, type OperatorPki } from "../../broker/operator-pki.ts";
 import type { EnrolmentBundle } from "../../broker/enrolment.ts";
+import { linkOptionsFor } from "../../simulator/client-link.ts";
 import { HubLink, type HubLinkOptions } from "../../firmware-bridge/mqtt/hub-link.ts";
 import { RefusalLog } from "../broker/fixtures.ts";
 
@@ -73,16 +73,7 @@ export class TestStack {
   }
 
   async connect(bundle: EnrolmentBundle, options: Partial<HubLinkOptions> = {}): Promise<HubLink> {
-    if (bundle.keyPem === undefined) throw new Error("bundle has no private key");
-    const link = new HubLink({
-      url: this.node.url,
-      tls: { caPem: bundle.caPem, certPem: bundle.certPem, keyPem: bundle.keyPem },
-      principal: { kind: bundle.principal.kind as "hub" | "wallet" | "agent", id: bundle.principal.id },
-      protocolVersion: this.protocolVersion,
-      servicePublicKey: importPublicPem(bundle.servicePublicKeyPem),
-      reconnectAttemptsMax: 3,
-      ...options,
-    });
+    const link = new HubLink({ ...linkOptionsFor(bundle, this.node.url, this.protocolVersion), reconnectAttemptsMax: 3, ...options });
     link.start();
     this.links.push(link);
     await link.waitConnected(5_000);

@@ -8,7 +8,7 @@ import { MemoryPairingStore } from "../../../firmware-bridge/ble/pairing-store.t
 import { GlassesHubAssembly, type GlassesHubAssemblyOptions, type GlassesOwner } from "../../../firmware-bridge/adapters/glasses-hub-assembly.ts";
 import { KeyFileHubSigner } from "../../../firmware-bridge/adapters/key-file-signer.ts";
 import { ErrorCode, TapwireError } from "../../../protocol/errors.ts";
-import { importPublicPem, publicKeyPem } from "../../../protocol/keys.ts";
+import { publicKeyPem } from "../../../protocol/keys.ts";
 import { systemClock, systemRandom, type Clock, type Random } from "../../../protocol/sources.ts";
 import { VirtualBleBindings } from "../../glasses/virtual-ble-bindings.ts";
 import {
@@ -18,6 +18,7 @@ import {
   type VirtualGlassesOptions,
 } from "../../glasses/virtual-glasses.ts";
 import type { GlassesLang } from "../../../protocol/glasses.ts";
+import { linkOptionsFor } from "../../client-link.ts";
 import { createVirtualNoble } from "../../glasses/virtual-noble.ts";
 
 export interface SimulatedGlassesHubOptions {
@@ -108,13 +109,7 @@ export class SimulatedGlassesHub {
       noble: createVirtualNoble(this.bindings),
       pairingStore: new MemoryPairingStore(),
       ...(options.link ? { link: options.link } : {}),
-      settlement: {
-        url: options.settlementUrl,
-        tls: { caPem: bundle.caPem, certPem: bundle.certPem, keyPem: bundle.keyPem },
-        principal: { kind: "hub", id: bundle.principal.id },
-        protocolVersion: options.protocolVersion ?? 4,
-        servicePublicKey: importPublicPem(bundle.servicePublicKeyPem),
-      },
+      settlement: linkOptionsFor(bundle, options.settlementUrl, options.protocolVersion),
       owner: options.owner,
       hub: { hubId: bundle.principal.id, ...options.hub },
       signer: KeyFileHubSigner.fromPem(bundle.keyPem),

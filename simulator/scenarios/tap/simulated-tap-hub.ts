@@ -21,7 +21,7 @@ import { openSerialPort } from "../../../firmware-bridge/serial/open-serial-port
 import type { SerialPortLike } from "../../../firmware-bridge/serial/serial-port.ts";
 import { assert } from "../../../protocol/assert.ts";
 import { ErrorCode, TapwireError } from "../../../protocol/errors.ts";
-import { importPrivatePem, importPublicPem } from "../../../protocol/keys.ts";
+import { importPrivatePem } from "../../../protocol/keys.ts";
 import { logger } from "../../../protocol/log.ts";
 import { systemClock, systemRandom, type Clock, type Random } from "../../../protocol/sources.ts";
 import { VirtualFirmataBoard } from "../../firmata/virtual-firmata-board.ts";
@@ -31,6 +31,7 @@ import { TagReadingWallet } from "../../phones/tag-reading-wallet.ts";
 import type { FieldDevice } from "../../pn532/field.ts";
 import { VirtualPn532 } from "../../pn532/virtual-pn532.ts";
 import { MockSerialBinding } from "../../serial/mock-binding.ts";
+import { linkOptionsFor } from "../../client-link.ts";
 import { WalletClient, type WalletPayment } from "../../wallet-client/wallet-client.ts";
 
 const log = logger("tapwire:sim:tap-hub");
@@ -176,14 +177,7 @@ export class SimulatedTapHub extends EventEmitter<SimulatedTapHubEvents> {
 
     const tapTimeoutMs = options.timing?.tapTimeoutMs ?? 30_000;
     parts.settlement = new MqttSettlementLink({
-      link: {
-        url: options.brokerUrl,
-        tls: tlsOf(options.hub),
-        principal: { kind: "hub", id: this.hubId },
-        protocolVersion: options.protocolVersion ?? 4,
-        servicePublicKey: importPublicPem(options.hub.servicePublicKeyPem),
-        random: this.random,
-      },
+      link: { ...linkOptionsFor(options.hub, options.brokerUrl, options.protocolVersion), random: this.random },
       connectTimeoutMs: 5_000,
     });
     const reader = new RetryingTapReader(
@@ -314,15 +308,7 @@ export class SimulatedTapHub extends EventEmitter<SimulatedTapHubEvents> {
   }
 
   private walletLink(bundle: EnrolmentBundle): HubLink {
-    assert(bundle.keyPem !== undefined, "the wallet bundle needs its private key");
-    return new HubLink({
-      url: this.options.brokerUrl,
-      tls: tlsOf(bundle),
-      principal: { kind: "wallet", id: bundle.principal.id },
-      protocolVersion: this.options.protocolVersion ?? 4,
-      servicePublicKey: importPublicPem(bundle.servicePublicKeyPem),
-      random: this.random,
-    });
+    return new HubLink({ ...linkOptionsFor(bundle, this.options.brokerUrl, this.options.protocolVersion), random: this.random });
   }
 
   private recording(indicator: IndicatorPort): IndicatorPort {
@@ -340,10 +326,6 @@ export class SimulatedTapHub extends EventEmitter<SimulatedTapHubEvents> {
   }
 }
 
-function tlsOf(bundle: EnrolmentBundle): { caPem: string; certPem: string; keyPem: string } {
-  assert(bundle.keyPem !== undefined, `bundle of ${bundle.principal.id} has no private key`);
-  return { caPem: bundle.caPem, certPem: bundle.certPem, keyPem: bundle.keyPem };
-}
 
 async function stopParts(parts: Partial<Running>): Promise<void> {
   parts.hub?.stop();
