@@ -13,7 +13,12 @@ export const revocationPollMsDefault = 1_000;
  * refused by the broker's isActive check, and its messages by the service.
  */
 export class RevocationWatch {
-  private readonly handled = new Set<string>();
+  /**
+   * Revocations at this instant or later are still to be read; `handledAtMark` are the ones seen at it. A revocation
+   * stamped earlier by a process with a slower clock is missed here, but still refused at reconnect and per message.
+   */
+  private markMs = 0;
+  private handledAtMark = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   private unsubscribe: (() => void) | undefined;
 
@@ -24,7 +29,8 @@ export class RevocationWatch {
   ) {}
 
   start(): void {
-    for (const hub of this.registry.listHubs()) if (hub.status === "revoked") this.handled.add(hub.hubId);
+    // Hubs revoked before we started are refused at connect already; only newer revocations need a drop.
+    this.advance(this.registry.hubsRevokedSince(this.markMs));
     this.unsubscribe = this.registry.onRevoked((hub) => this.drop(hub.hubId));
     this.timer = setInterval(() => this.poll(), this.pollMs);
     this.timer.unref();
@@ -39,14 +45,26 @@ export class RevocationWatch {
 
   private poll(): void {
     try {
-      for (const hub of this.registry.listHubs()) if (hub.status === "revoked" && !this.handled.has(hub.hubId)) this.drop(hub.hubId);
+      const revoked = this.registry.hubsRevokedSince(this.markMs).filter((hub) => !this.handledAtMark.has(hub.hubId));
+      for (const hub of revoked) this.drop(hub.hubId);
+      this.advance(revoked);
     } catch (error) {
       log.warn({ err: error }, "revocation poll failed; retrying at the next interval");
     }
   }
 
+  /** Moves the mark to the newest revocation read, remembering the hubs revoked at exactly that instant. */
+  private advance(revoked: ReadonlyArray<{ hubId: string; revokedAtMs: number }>): void {
+    for (const hub of revoked) {
+      if (hub.revokedAtMs > this.markMs) {
+        this.markMs = hub.revokedAtMs;
+        this.handledAtMark = new Set();
+      }
+      if (hub.revokedAtMs === this.markMs) this.handledAtMark.add(hub.hubId);
+    }
+  }
+
   private drop(hubId: string): void {
-    this.handled.add(hubId);
     const closed = this.disconnect({ kind: "hub", id: hubId });
     log.info({ hubId, closed }, "revoked hub disconnected");
   }

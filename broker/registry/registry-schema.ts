@@ -35,5 +35,10 @@ export const registrySchema: SchemaComponent = {
         ) STRICT;
       `,
     },
+    {
+      version: 2,
+      description: "revoked hubs by time, for the revocation watch",
+      sql: `CREATE INDEX registry_hubs_revoked ON registry_hubs (revoked_at_ms) WHERE status = 'revoked';`,
+    },
   ],
 };

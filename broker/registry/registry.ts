@@ -263,6 +263,16 @@ export class Registry {
       .map(toHub);
   }
 
+  /** Hubs revoked at or after `sinceMs`, oldest first (at most registryListMax): what a poller has not seen yet. */
+  hubsRevokedSince(sinceMs: number): Array<{ hubId: string; revokedAtMs: number }> {
+    return this.statements
+      .sql<[number, number], { hub_id: string; revoked_at_ms: number }>(
+        `SELECT hub_id, revoked_at_ms FROM registry_hubs WHERE status = 'revoked' AND revoked_at_ms >= ? ORDER BY revoked_at_ms LIMIT ?`,
+      )
+      .all(sinceMs, registryListMax)
+      .map((row) => ({ hubId: row.hub_id, revokedAtMs: row.revoked_at_ms }));
+  }
+
   hubPublicKey(hub: Hub): KeyObject {
     return this.publicKeyOf(hub.publicKeyPem);
   }
