@@ -86,5 +86,13 @@ export const settlementSchema: SchemaComponent = {
         ) STRICT, WITHOUT ROWID;
       `,
     },
+    {
+      version: 2,
+      description: "idempotency records and nonces by age, for pruning in bounded steps",
+      sql: `
+        CREATE INDEX settlement_decisions_by_age ON settlement_decisions (created_at_ms);
+        CREATE INDEX settlement_nonces_by_age ON settlement_nonces (consumed_at_ms);
+      `,
+    },
   ],
 };

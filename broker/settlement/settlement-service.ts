@@ -37,6 +37,9 @@ export type { Outbound } from "./request-processor.ts";
 
 const log = logger("tapwire:settlement");
 
+/** Rows of each kind one sweep may prune: well above the rate records are written at the bench's ~3k payments/s. */
+export const pruneRowsPerSweepMax = 10_000;
+
 interface Pending {
   inbound: Inbound;
   resolve: (outbound: Outbound[]) => void;
@@ -342,16 +345,21 @@ export class SettlementService {
     if (!this.accepting) return;
     try {
       this.sweepReviews();
+      this.pruneIdempotency();
     } catch (error) {
-      log.error({ err: error }, "review sweep failed");
+      log.error({ err: error }, "sweep failed");
     }
   }
 
-  /** Operators run this now and then: drops idempotency records and nonces older than idempotencyRetentionMs. */
-  pruneIdempotency(): { decisions: number; nonces: number } {
+  /**
+   * Drops idempotency records and nonces older than idempotencyRetentionMs, at most rowsMax of each per call;
+   * every sweep runs it, which keeps up with pruneRowsPerSweepMax per sweep interval. A request that old is
+   * refused by its own exp long before, so no retry can slip through once its record is gone.
+   */
+  pruneIdempotency(rowsMax = pruneRowsPerSweepMax): { decisions: number; nonces: number } {
     const running = this.started();
     const cutoffMs = this.options.clock.nowMs() - this.options.idempotencyRetentionMs;
-    return running.db.transaction(() => running.store.pruneBefore(cutoffMs)).immediate();
+    return running.db.transaction(() => running.store.pruneBefore(cutoffMs, rowsMax)).immediate();
   }
 
   private started(): Running {

@@ -342,9 +342,20 @@ export class SettlementStore {
    * Drops idempotency records and consumed nonces created before the cutoff. Voids, payments and batch
    * reports stay: they are the books.
    */
-  pruneBefore(cutoffMs: number): { decisions: number; nonces: number } {
-    const decisions = this.statements.sql<[number]>("DELETE FROM settlement_decisions WHERE created_at_ms < ?").run(cutoffMs).changes;
-    const nonces = this.statements.sql<[number]>("DELETE FROM settlement_nonces WHERE consumed_at_ms < ?").run(cutoffMs).changes;
+  /** Deletes at most `rowsMax` of each kind older than `cutoffMs`, oldest first, so one call never blocks for long. */
+  pruneBefore(cutoffMs: number, rowsMax: number): { decisions: number; nonces: number } {
+    const decisions = this.statements
+      .sql<[number, number]>(
+        `DELETE FROM settlement_decisions WHERE (hub_id, request_id) IN
+           (SELECT hub_id, request_id FROM settlement_decisions WHERE created_at_ms < ? ORDER BY created_at_ms LIMIT ?)`,
+      )
+      .run(cutoffMs, rowsMax).changes;
+    const nonces = this.statements
+      .sql<[number, number]>(
+        `DELETE FROM settlement_nonces WHERE (hub_id, nonce) IN
+           (SELECT hub_id, nonce FROM settlement_nonces WHERE consumed_at_ms < ? ORDER BY consumed_at_ms LIMIT ?)`,
+      )
+      .run(cutoffMs, rowsMax).changes;
     return { decisions, nonces };
   }
 

@@ -148,8 +148,10 @@ describe("settlement service", () => {
 });
 
 describe("idempotency retention", () => {
+  const sweepRarely = { service: { review: { sweepIntervalMs: 60_000 } } };
+
   it("prunes records only after idempotencyRetentionMs, when their requests are long expired", async () => {
-    f = await SettlementFixture.create();
+    f = await SettlementFixture.create(sweepRarely);
     const request = f.hub.paymentRequest(f.wallet, 100);
     await f.fromHub(f.hub, request.bytes);
     f.clock.advance(24 * 3_600_000 - 1);
@@ -162,5 +164,27 @@ describe("idempotency retention", () => {
     expect(pruned.decisions).toBe(1);
     expect(replay.code).toBe(ErrorCode.MessageExpired);
     expect(f.service.paymentsOf("m1")).toHaveLength(1);
+  });
+
+  it("prunes at most rowsMax records per call, oldest first", async () => {
+    f = await SettlementFixture.create(sweepRarely);
+    for (let i = 0; i < 3; i++) await f.fromHub(f.hub, f.hub.paymentRequest(f.wallet, 100).bytes);
+    f.clock.advance(25 * 3_600_000);
+
+    expect(f.service.pruneIdempotency(2).decisions).toBe(2);
+    expect(f.service.pruneIdempotency(2).decisions).toBe(1);
+    expect(f.service.pruneIdempotency(2).decisions).toBe(0);
+  });
+
+  it("is pruned by the service's own sweep, without an operator", async () => {
+    f = await SettlementFixture.create({ service: { review: { sweepIntervalMs: 20 } } });
+    await f.fromHub(f.hub, f.hub.paymentRequest(f.wallet, 100).bytes);
+    f.clock.advance(25 * 3_600_000);
+
+    const decisionCount = () => (f!.service.database.prepare("SELECT count(*) AS n FROM settlement_decisions").get() as { n: number }).n;
+    expect(decisionCount()).toBe(1);
+    const deadlineMs = Date.now() + 2_000;
+    while (decisionCount() > 0 && Date.now() < deadlineMs) await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(decisionCount()).toBe(0);
   });
 });
