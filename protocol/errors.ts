@@ -57,6 +57,10 @@ export const ErrorCode = {
   WalletMismatch: 321,
   UnsupportedRequest: 322,
   BatchAlreadyClosed: 323,
+  /** A forwarded offline capture outside the merchant's floor limits, or older than the contract allows. */
+  OfflineLimitExceeded: 324,
+  /** The merchant accepts no offline sales (no floor limits on its record). */
+  OfflineNotAllowed: 325,
 
   // 400–499 ledger
   LedgerUnbalanced: 400,
@@ -107,6 +111,18 @@ export const ErrorCode = {
   ReversalFailed: 807,
   HubNotReady: 808,
   TapTimeout: 809,
+  /** The hub's clock disagrees with the service's beyond the contract's skew (or a certificate is not yet valid). */
+  ClockWrong: 810,
+  /** The NFC reader stopped answering (unplugged, its served simulator restarted); the hub is reopening it. */
+  ReaderGone: 811,
+  /** The hub journal holds as many unresolved requests (or bytes) as it may; no new sale until some resolve. */
+  JournalFull: 812,
+  /** The hub journal cannot be written or read (disk full, read-only, corrupt): nothing may leave unjournaled. */
+  JournalUnavailable: 813,
+  /** An offline sale above one of the hub's floor limits (amount, total, count, age). */
+  OfflineFloorExceeded: 814,
+  /** Offline sales are off, or not possible in this mode (tag, glasses and agent payments are online only). */
+  OfflineUnavailable: 815,
 
   // 900–999 agents, mandates and human review
   MandateInvalid: 900,

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
+import { contract } from "./contract.ts";
 import { ErrorCode, TapwireError } from "./errors.ts";
 import { idSchema } from "./ids.ts";
 import { amountMinorMax, isCurrency } from "./money.ts";
@@ -113,12 +114,60 @@ export const hubStepUpApprovalSchema = z.object({
 });
 export type HubStepUpApproval = z.infer<typeof hubStepUpApprovalSchema>;
 
+/** The floor limits a hub applied to an offline sale (protocol/contract.ts OfflineLimits), as it signed them. */
+export const offlineLimitsSchema = z.object({
+  saleMaxMinor: amountMinor,
+  totalMaxMinor: amountMinor,
+  countMax: z.number().int().min(1).max(contract.offlineCountMax),
+  ageMsMax: z.number().int().min(1).max(contract.offlineAgeMsMax),
+});
+
+/**
+ * Store and forward: a reader-mode sale the hub approved while its link was down, forwarded once the link is
+ * back. The wallet's cryptogram was taken at the sale (`capturedAt`, the hub's clock) and kept in the hub's
+ * journal; the envelope (seq, iat, exp) is made at forwarding, so its lifetime follows the usual rules and
+ * forwards stay in seq order. `requestId` is fixed at the sale: every forward of one sale carries the same one.
+ * The service checks the capture against the merchant's own floor limits again and settles it under its own
+ * decision; a capture it declines (funds, limits, age) is recorded as the merchant's offline loss.
+ */
+export const offlineCaptureSchema = z.object({
+  type: z.literal("offline_capture"),
+  ...hubRequestBase,
+  amountMinor,
+  currency,
+  payer: hceCredentialSchema,
+  capturedAt: timestampMs,
+  /** Where the sale stood in the hub's backlog of unforwarded captures when it was approved (this one included). */
+  backlog: z.object({
+    position: z.number().int().min(1).max(contract.offlineCountMax),
+    totalMinor: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
+    oldestCapturedAt: timestampMs,
+  }),
+  limits: offlineLimitsSchema,
+});
+export type OfflineCapture = z.infer<typeof offlineCaptureSchema>;
+
+/**
+ * What became of a payment the hub lost track of (it restarted mid-sale, e.g. a tag offer a phone may have paid).
+ * Read-only: the decision is `approved` with the receipt when the payment is captured and not reversed,
+ * `declined` AlreadyReversed when it was reversed or voided, `declined` UnknownPayment when the service has no
+ * payment under that id (the hub then voids it with a reversal, which is final).
+ */
+export const paymentStatusSchema = z.object({
+  type: z.literal("payment_status"),
+  ...hubRequestBase,
+  paymentRequestId: idSchema,
+});
+export type PaymentStatus = z.infer<typeof paymentStatusSchema>;
+
 export const hubRequestSchema = z.discriminatedUnion("type", [
   paymentRequestSchema,
   refundRequestSchema,
   reversalRequestSchema,
   batchCloseSchema,
   hubStepUpApprovalSchema,
+  offlineCaptureSchema,
+  paymentStatusSchema,
 ]);
 export type HubRequest = z.infer<typeof hubRequestSchema>;
 

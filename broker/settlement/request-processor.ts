@@ -222,6 +222,9 @@ export class RequestProcessor {
         return this.reverse(hub, request, nowMs);
       case "batch_close":
         return this.closeBatch(hub, request, nowMs);
+      case "offline_capture":
+      case "payment_status":
+        throw new TapwireError(`${request.type} is not settled by this service yet`, ErrorCode.UnsupportedRequest);
     }
   }
 

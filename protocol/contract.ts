@@ -1,0 +1,36 @@
+/**
+ * What hubs and the settlement service must agree on, defined once. Hubs are installed and updated apart from
+ * the service, so these are protocol constants rather than options: a hub validates its own lifetimes against
+ * them at start-up, and the service may be more lenient than they say but never stricter (its options are
+ * range-checked against them). A hub or service configured outside them does not start (ConfigInvalid).
+ */
+export const contract = {
+  /** Largest `exp − iat` of any online request: payment, reversal, refund, step-up, status query, capture forward. */
+  requestLifetimeMsMax: 300_000,
+  /**
+   * How far a sender's clock may run ahead of the service's (`iat` in the future), and how far a hub lets the
+   * service's clock differ from its own (a decision's `iat`) before it says "clock wrong".
+   */
+  clockSkewMs: 30_000,
+  /** Oldest offline capture (forward time − capture time) the service still settles; older ones are refused. */
+  offlineCaptureAgeMsMax: 72 * 3_600_000,
+  /** Ceilings on any merchant's offline floor limits (hub config and merchant record alike). */
+  offlineCountMax: 1_000,
+  offlineAgeMsMax: 72 * 3_600_000,
+} as const;
+
+/**
+ * The floor limits under which a tap hub may approve a reader-mode sale while its link is down (store and
+ * forward). Set by the merchant on the hub and on the merchant's record; the service checks every forwarded
+ * capture against the record again, so a hub set above it loses those sales to the merchant.
+ */
+export interface OfflineLimits {
+  /** Largest single offline sale, in minor units of the hub's currency. */
+  saleMaxMinor: number;
+  /** Largest sum of the captures not yet forwarded. */
+  totalMaxMinor: number;
+  /** Most captures not yet forwarded. */
+  countMax: number;
+  /** Oldest capture not yet forwarded: past it the hub accepts no more offline sales. */
+  ageMsMax: number;
+}
