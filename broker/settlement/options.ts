@@ -1,5 +1,6 @@
 import type { KeyObject } from "node:crypto";
 import { availableParallelism } from "node:os";
+import { contract } from "../../protocol/contract.ts";
 import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
 import { assertInRanges } from "../../protocol/ranges.ts";
 import type { Clock } from "../../protocol/sources.ts";
@@ -16,9 +17,12 @@ export interface SettlementOptions {
   clock: Clock;
   /** How long a decision stays valid. Default and minimum: requestLifetimeMsMax + clockSkewMs (see below). */
   decisionTtlMs?: number;
-  /** How far ahead of our clock a sender's `iat` may be. Default 30 000 ms. */
+  /**
+   * How far ahead of our clock a sender's `iat` may be. Default and minimum: contract.clockSkewMs (30 000 ms);
+   * it may be raised, never lowered, or the service would refuse what hubs within the contract send.
+   */
   clockSkewMs?: number;
-  /** Largest `exp − iat` a request may ask for. Default 300 000 ms (5 min). */
+  /** Largest `exp − iat` a request may ask for. Default and minimum: contract.requestLifetimeMsMax (5 min). */
   requestLifetimeMsMax?: number;
   /** Messages waiting for the drain loop; beyond it a request is declined with Overloaded. Default 8 192. */
   queueMax?: number;
@@ -60,9 +64,12 @@ export interface ResolvedSettlementOptions {
 
 const hourMs = 3_600_000;
 
+/** The unit of an option the protocol contract sets a floor for: its message names the contract. */
+const contractFloor = (name: keyof typeof contract) => `milliseconds (never below protocol contract.${name}: hubs within it would be refused)`;
+
 const sizedRanges = {
-  clockSkewMs: [0, 300_000, "milliseconds"],
-  requestLifetimeMsMax: [1_000, hourMs, "milliseconds"],
+  clockSkewMs: [contract.clockSkewMs, 300_000, contractFloor("clockSkewMs")],
+  requestLifetimeMsMax: [contract.requestLifetimeMsMax, hourMs, contractFloor("requestLifetimeMsMax")],
   queueMax: [1, 1_000_000, "messages"],
   batchMax: [1, 10_000, "messages"],
   verifyWorkers: [0, verifyWorkersMax, "threads"],
@@ -85,8 +92,8 @@ export function resolveSettlementOptions(options: SettlementOptions): ResolvedSe
   }
   const sized = assertInRanges(
     {
-      clockSkewMs: options.clockSkewMs ?? 30_000,
-      requestLifetimeMsMax: options.requestLifetimeMsMax ?? 300_000,
+      clockSkewMs: options.clockSkewMs ?? contract.clockSkewMs,
+      requestLifetimeMsMax: options.requestLifetimeMsMax ?? contract.requestLifetimeMsMax,
       queueMax: options.queueMax ?? 8_192,
       batchMax: options.batchMax ?? 256,
       verifyWorkers: options.verifyWorkers ?? Math.max(1, availableParallelism() - 1),

@@ -1,5 +1,6 @@
 import { generateP256 } from "../../protocol/keys.ts";
 import { afterEach, describe, expect, it } from "vitest";
+import { contract } from "../../protocol/contract.ts";
 import { ErrorCode, TapwireError, isTapwireError } from "../../protocol/errors.ts";
 import { ManualClock } from "../../protocol/sources.ts";
 import { walletAccountId } from "../../broker/ledger/ledger.ts";
@@ -33,6 +34,24 @@ describe("settlement service", () => {
     expect(configCode({ clockSkewMs: -1 })).toBe(ErrorCode.ConfigInvalid);
     expect(configCode({ serviceKey: generateP256().publicKey })).toBe(ErrorCode.ConfigInvalid);
     expect(configCode({ databasePath: "" })).toBe(ErrorCode.ConfigInvalid);
+  });
+
+  it("takes the protocol contract as the floor of its request lifetime and clock skew: more lenient, never stricter", () => {
+    expect(configCode({ clockSkewMs: contract.clockSkewMs - 1 })).toBe(ErrorCode.ConfigInvalid);
+    expect(configCode({ requestLifetimeMsMax: contract.requestLifetimeMsMax - 1 })).toBe(ErrorCode.ConfigInvalid);
+    expect(configCode({ clockSkewMs: contract.clockSkewMs, requestLifetimeMsMax: contract.requestLifetimeMsMax })).toBeUndefined();
+    expect(configCode({ clockSkewMs: 2 * contract.clockSkewMs, requestLifetimeMsMax: 3 * contract.requestLifetimeMsMax })).toBeUndefined();
+  });
+
+  it("accepts a request living as long as the contract allows, and refuses one beyond it", async () => {
+    f = await SettlementFixture.create();
+    const iat = f.clock.nowMs();
+
+    const atContract = await f.decisionFor(f.hub, f.hub.paymentRequest(f.wallet, 100, { exp: iat + contract.requestLifetimeMsMax }).bytes);
+    const beyond = await f.decisionFor(f.hub, f.hub.paymentRequest(f.wallet, 100, { exp: iat + contract.requestLifetimeMsMax + 1 }).bytes);
+
+    expect(atContract.status).toBe("approved");
+    expect(beyond.code).toBe(ErrorCode.MessageLifetimeTooLong);
   });
 
   it("runs on an in-memory database", async () => {
