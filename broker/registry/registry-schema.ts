@@ -40,5 +40,37 @@ export const registrySchema: SchemaComponent = {
       description: "revoked hubs by time, for the revocation watch",
       sql: `CREATE INDEX registry_hubs_revoked ON registry_hubs (revoked_at_ms) WHERE status = 'revoked';`,
     },
+    {
+      version: 3,
+      description: "merchants' offline floor limits (none: no offline sales)",
+      // All four or none: the last column's check covers the set, so no half-configured merchant exists.
+      sql: `
+        ALTER TABLE registry_merchants ADD COLUMN offline_sale_max_minor INTEGER CHECK (offline_sale_max_minor > 0);
+        ALTER TABLE registry_merchants ADD COLUMN offline_total_max_minor INTEGER CHECK (offline_total_max_minor > 0);
+        ALTER TABLE registry_merchants ADD COLUMN offline_count_max INTEGER CHECK (offline_count_max > 0);
+        ALTER TABLE registry_merchants ADD COLUMN offline_age_ms_max INTEGER CHECK (
+          (offline_age_ms_max IS NULL OR offline_age_ms_max > 0)
+          AND (offline_age_ms_max IS NULL) = (offline_sale_max_minor IS NULL)
+          AND (offline_age_ms_max IS NULL) = (offline_total_max_minor IS NULL)
+          AND (offline_age_ms_max IS NULL) = (offline_count_max IS NULL)
+        );
+      `,
+    },
+    {
+      version: 4,
+      description: "consumed HCE counters, one row per (wallet, ATC), so a late offline capture is accepted exactly once",
+      // Counters accepted before this table existed left only the highest in last_atc: every one at or below it
+      // stays consumed (atc_tracked_above), so none can be spent again as a late capture.
+      sql: `
+        ALTER TABLE registry_wallets ADD COLUMN atc_tracked_above INTEGER NOT NULL DEFAULT 0 CHECK (atc_tracked_above >= 0);
+        UPDATE registry_wallets SET atc_tracked_above = last_atc;
+        CREATE TABLE registry_wallet_atcs (
+          wallet_id TEXT NOT NULL REFERENCES registry_wallets (wallet_id),
+          atc INTEGER NOT NULL CHECK (atc BETWEEN 1 AND 65535),
+          consumed_at_ms INTEGER NOT NULL,
+          PRIMARY KEY (wallet_id, atc)
+        ) STRICT, WITHOUT ROWID;
+      `,
+    },
   ],
 };

@@ -1,5 +1,6 @@
 import type { KeyObject } from "node:crypto";
 import { assert } from "../../protocol/assert.ts";
+import type { OfflineLimits } from "../../protocol/contract.ts";
 import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
 import { isId } from "../../protocol/ids.ts";
 import { importPublicPem } from "../../protocol/keys.ts";
@@ -8,6 +9,7 @@ import { assertMoney, isCurrency } from "../../protocol/money.ts";
 import type { Clock } from "../../protocol/sources.ts";
 import { fundingAccountId, merchantAccountId, walletAccountId, type Ledger, type Transfer } from "../ledger/ledger.ts";
 import { StatementCache, type SqliteDb } from "../ledger/sqlite-db.ts";
+import { checkedOfflineLimits } from "./offline-limits.ts";
 
 const log = logger("tapwire:registry");
 
@@ -19,6 +21,8 @@ export interface Merchant {
   currency: string;
   displayName: string;
   enrolledAtMs: number;
+  /** The floor limits its hubs may approve offline sales under; undefined: no offline sales for this merchant. */
+  offlineLimits: OfflineLimits | undefined;
 }
 
 export interface Hub {
@@ -38,7 +42,10 @@ export interface Wallet {
   publicKeyPem: string;
   currency: string;
   perPaymentMaxMinor: number;
-  /** Highest HCE application transaction counter accepted; the next must be greater. */
+  /**
+   * Highest HCE application transaction counter accepted; an online payment's must be greater, a late
+   * offline capture's only unused (see consumeWalletAtc).
+   */
   lastAtc: number;
   enrolledAtMs: number;
 }
@@ -47,7 +54,16 @@ export interface MerchantEnrollment {
   merchantId: string;
   currency: string;
   displayName?: string;
+  /** Omitted: the merchant accepts no offline sales until setOfflineLimits. */
+  offlineLimits?: OfflineLimits;
 }
+
+/**
+ * How an HCE counter is consumed. `forward` (an online payment, made now): above every counter accepted so
+ * far, as EMV terminals require. `unused` (an offline capture forwarded late, when the phone may have paid
+ * online since): only never consumed before.
+ */
+export type AtcRule = "forward" | "unused";
 
 export interface HubEnrollment {
   hubId: string;
@@ -97,11 +113,16 @@ interface MerchantRow {
   currency: string;
   display_name: string;
   enrolled_at_ms: number;
+  offline_sale_max_minor: number | null;
+  offline_total_max_minor: number | null;
+  offline_count_max: number | null;
+  offline_age_ms_max: number | null;
 }
 
 const hubColumns = "hub_id, merchant_id, public_key_pem, status, last_seq, certificate_serial, enrolled_at_ms, revoked_at_ms";
 const walletColumns = "wallet_id, public_key_pem, currency, per_payment_max_minor, last_atc, enrolled_at_ms";
-const merchantColumns = "merchant_id, currency, display_name, enrolled_at_ms";
+const merchantColumns =
+  "merchant_id, currency, display_name, enrolled_at_ms, offline_sale_max_minor, offline_total_max_minor, offline_count_max, offline_age_ms_max";
 
 const toHub = (r: HubRow): Hub => ({
   hubId: r.hub_id,
@@ -128,7 +149,24 @@ const toMerchant = (r: MerchantRow): Merchant => ({
   currency: r.currency,
   displayName: r.display_name,
   enrolledAtMs: r.enrolled_at_ms,
+  offlineLimits: offlineLimitsOf(r),
 });
+
+/** The schema keeps the four columns all set or all null. */
+function offlineLimitsOf(r: MerchantRow): OfflineLimits | undefined {
+  if (r.offline_sale_max_minor === null || r.offline_total_max_minor === null || r.offline_count_max === null || r.offline_age_ms_max === null) {
+    return undefined;
+  }
+  return { saleMaxMinor: r.offline_sale_max_minor, totalMaxMinor: r.offline_total_max_minor, countMax: r.offline_count_max, ageMsMax: r.offline_age_ms_max };
+}
+
+type OfflineLimitColumns = [number | null, number | null, number | null, number | null];
+
+function offlineLimitColumns(limits: OfflineLimits | undefined): OfflineLimitColumns {
+  if (limits === undefined) return [null, null, null, null];
+  const checked = checkedOfflineLimits(limits);
+  return [checked.saleMaxMinor, checked.totalMaxMinor, checked.countMax, checked.ageMsMax];
+}
 
 /**
  * Who may talk to the settlement service and with which key. Every write that enrolls also opens the
@@ -153,6 +191,7 @@ export class Registry {
       throw new TapwireError(`unknown currency ${JSON.stringify(enrollment.currency)}`, ErrorCode.UnknownCurrency);
     }
     const displayName = (enrollment.displayName ?? enrollment.merchantId).slice(0, displayNameMax);
+    const limits = offlineLimitColumns(enrollment.offlineLimits);
     return this.db.transaction(() => {
       if (this.findMerchant(enrollment.merchantId)) {
         throw new TapwireError(`merchant ${enrollment.merchantId} is already enrolled`, ErrorCode.MerchantAlreadyEnrolled, {
@@ -161,10 +200,27 @@ export class Registry {
       }
       this.ledger.ensureAccount(merchantAccountId(enrollment.merchantId), enrollment.currency);
       this.statements
-        .sql<[string, string, string, number]>(`INSERT INTO registry_merchants (${merchantColumns}) VALUES (?, ?, ?, ?)`)
-        .run(enrollment.merchantId, enrollment.currency, displayName, this.clock.nowMs());
+        .sql<[string, string, string, number, ...OfflineLimitColumns]>(`INSERT INTO registry_merchants (${merchantColumns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
+        .run(enrollment.merchantId, enrollment.currency, displayName, this.clock.nowMs(), ...limits);
       return this.getMerchant(enrollment.merchantId);
     })();
+  }
+
+  /**
+   * Sets the merchant's offline floor limits (each within the contract's ceilings, else ConfigInvalid), or
+   * with undefined stops its offline sales: captures forwarded from then on are declined OfflineNotAllowed.
+   */
+  setOfflineLimits(merchantId: string, limits: OfflineLimits | undefined): Merchant {
+    const columns = offlineLimitColumns(limits);
+    const row = this.statements
+      .sql<[...OfflineLimitColumns, string], MerchantRow>(
+        `UPDATE registry_merchants SET offline_sale_max_minor = ?, offline_total_max_minor = ?, offline_count_max = ?, offline_age_ms_max = ?
+         WHERE merchant_id = ? RETURNING ${merchantColumns}`,
+      )
+      .get(...columns, merchantId);
+    if (!row) throw new TapwireError(`unknown merchant ${merchantId}`, ErrorCode.UnknownMerchant, { merchantId });
+    log.info({ merchantId, offlineLimits: limits ?? "off" }, "merchant offline limits set");
+    return toMerchant(row);
   }
 
   findMerchant(merchantId: string): Merchant | undefined {
@@ -344,13 +400,27 @@ export class Registry {
     })();
   }
 
-  /** Settlement only: consumes an HCE counter inside its transaction. */
-  recordWalletAtc(walletId: string, atc: number): void {
+  /**
+   * Settlement only, inside its transaction: consumes one HCE counter of an enrolled wallet under `rule`
+   * (see AtcRule), recording it and moving lastAtc up to it. A counter consumed before, or one not above the
+   * wallet's lastAtc under `forward`, is refused with CounterReplayed: a cloned phone replaying any ATC fails.
+   */
+  consumeWalletAtc(walletId: string, atc: number, rule: AtcRule, nowMs: number): void {
     assert(Number.isSafeInteger(atc) && atc > 0, `atc ${atc}`);
-    const result = this.statements
-      .sql<[number, string, number]>("UPDATE registry_wallets SET last_atc = ? WHERE wallet_id = ? AND last_atc < ?")
-      .run(atc, walletId, atc);
-    assert(result.changes === 1, `wallet ${walletId} atc ${atc} must move forward`);
+    const row = this.statements
+      .sql<[string], { last_atc: number; atc_tracked_above: number }>("SELECT last_atc, atc_tracked_above FROM registry_wallets WHERE wallet_id = ?")
+      .get(walletId);
+    assert(row, `wallet ${walletId} is enrolled before its counter is consumed`);
+    if (rule === "forward" && atc <= row.last_atc) {
+      throw new TapwireError(`ATC ${atc} is not above ${row.last_atc}`, ErrorCode.CounterReplayed, { walletId, atc });
+    }
+    const recorded =
+      atc > row.atc_tracked_above &&
+      this.statements
+        .sql<[string, number, number]>("INSERT INTO registry_wallet_atcs (wallet_id, atc, consumed_at_ms) VALUES (?, ?, ?) ON CONFLICT DO NOTHING")
+        .run(walletId, atc, nowMs).changes === 1;
+    if (!recorded) throw new TapwireError(`ATC ${atc} was already used`, ErrorCode.CounterReplayed, { walletId, atc });
+    this.statements.sql<[number, string]>("UPDATE registry_wallets SET last_atc = max(last_atc, ?) WHERE wallet_id = ?").run(atc, walletId);
   }
 
   private publicKeyOf(pem: string): KeyObject {

@@ -1,7 +1,7 @@
 import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
-import type { PayerCredential, PaymentRequest } from "../../protocol/messages.ts";
+import type { HceCredential, PayerCredential, PaymentRequest } from "../../protocol/messages.ts";
 import type { SqliteDb } from "../ledger/sqlite-db.ts";
-import type { Hub, Registry, Wallet } from "../registry/registry.ts";
+import type { AtcRule, Hub, Registry, Wallet } from "../registry/registry.ts";
 import { inlineChecks, type SignatureChecks } from "./prechecks.ts";
 
 export interface PayerContext {
@@ -31,38 +31,44 @@ export interface PayerVerifier {
   verifyPresence?(payer: PayerCredential, context: PayerContext): Wallet;
 }
 
-/** EMV-style HCE: cryptogram over amount, currency, the hub's unpredictable number and a forward-only ATC. */
+/**
+ * EMV-style HCE: the cryptogram over amount, currency, the hub's unpredictable number and the ATC must verify
+ * with the wallet's key, and the ATC is consumed under `rule` (forward-only for a payment made now).
+ */
+export function verifyHce(
+  payer: HceCredential,
+  sale: { amountMinor: number; currency: string },
+  { registry, hub, nowMs, checks = inlineChecks }: PayerContext,
+  rule: AtcRule,
+): Wallet {
+  const wallet = registry.getWallet(payer.walletId);
+  if (wallet.currency !== sale.currency) {
+    throw new TapwireError(`wallet holds ${wallet.currency}, payment is in ${sale.currency}`, ErrorCode.CurrencyMismatch, {
+      walletId: wallet.walletId,
+    });
+  }
+  checks.verifyCryptogram(
+    {
+      walletId: wallet.walletId,
+      hubId: hub.hubId,
+      amountMinor: sale.amountMinor,
+      currency: sale.currency,
+      unpredictableNumber: payer.unpredictableNumber,
+      atc: payer.atc,
+    },
+    payer.cryptogram,
+    registry.walletPublicKey(wallet),
+    wallet.publicKeyPem,
+  );
+  registry.consumeWalletAtc(wallet.walletId, payer.atc, rule, nowMs);
+  return { ...wallet, lastAtc: Math.max(wallet.lastAtc, payer.atc) };
+}
+
 export const hceVerifier: PayerVerifier = {
   kind: "hce",
-  verify(request, { registry, hub, checks = inlineChecks }) {
+  verify(request, context) {
     const payer = request.payer;
     if (payer.kind !== "hce") throw new TapwireError(`hce verifier got ${payer.kind}`, ErrorCode.UnsupportedRequest);
-    const wallet = registry.getWallet(payer.walletId);
-    if (wallet.currency !== request.currency) {
-      throw new TapwireError(`wallet holds ${wallet.currency}, payment is in ${request.currency}`, ErrorCode.CurrencyMismatch, {
-        walletId: wallet.walletId,
-      });
-    }
-    checks.verifyCryptogram(
-      {
-        walletId: wallet.walletId,
-        hubId: hub.hubId,
-        amountMinor: request.amountMinor,
-        currency: request.currency,
-        unpredictableNumber: payer.unpredictableNumber,
-        atc: payer.atc,
-      },
-      payer.cryptogram,
-      registry.walletPublicKey(wallet),
-      wallet.publicKeyPem,
-    );
-    if (payer.atc <= wallet.lastAtc) {
-      throw new TapwireError(`ATC ${payer.atc} is not above ${wallet.lastAtc}`, ErrorCode.CounterReplayed, {
-        walletId: wallet.walletId,
-        atc: payer.atc,
-      });
-    }
-    registry.recordWalletAtc(wallet.walletId, payer.atc);
-    return { ...wallet, lastAtc: payer.atc };
+    return verifyHce(payer, request, context, "forward");
   },
 };
