@@ -213,7 +213,10 @@ export function runPrecheck(job: PrecheckJob, keys: PublicKeyCache): PrecheckRes
   return outcome === undefined ? { envelope } : { envelope, payer: { ...payer, outcome } };
 }
 
-/** The cryptogram input a payment request body carries, if its fields have the types the schema demands. */
+/** Hub requests whose `payer` is a cryptogram over the body's own amount and currency. */
+const cryptogramBodyTypes: ReadonlySet<unknown> = new Set(["payment_request", "offline_capture"]);
+
+/** The cryptogram input a payment or offline capture body carries, if its fields have the types the schema demands. */
 function hcePayerOf(payload: Uint8Array, walletId: string, hubId: string): Omit<CryptogramVerdict, "outcome"> | undefined {
   let body: unknown;
   try {
@@ -228,7 +231,7 @@ function hcePayerOf(payload: Uint8Array, walletId: string, hubId: string): Omit<
   const unpredictableNumber = field(payer, "unpredictableNumber");
   const cryptogram = field(payer, "cryptogram");
   if (
-    field(body, "type") !== "payment_request" ||
+    !cryptogramBodyTypes.has(field(body, "type")) ||
     field(payer, "kind") !== "hce" ||
     field(payer, "walletId") !== walletId ||
     typeof amountMinor !== "number" ||

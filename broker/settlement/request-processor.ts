@@ -1,6 +1,6 @@
 import { assert } from "../../protocol/assert.ts";
 import { ErrorCode, TapwireError, isTapwireError } from "../../protocol/errors.ts";
-import type { BatchClose, HubRequest, HubStepUpApproval, PaymentRequest, RefundRequest, ReversalRequest } from "../../protocol/messages.ts";
+import type { BatchClose, HubRequest, HubStepUpApproval, PaymentRequest, PaymentStatus, RefundRequest, ReversalRequest } from "../../protocol/messages.ts";
 import { formatMoney } from "../../protocol/money.ts";
 import { principalName } from "../../protocol/topics.ts";
 import type { AgentPayments } from "../agents/agent-payments.ts";
@@ -17,6 +17,8 @@ import type { Admission, Recipient } from "./admission.ts";
 import { outboundOf, type Answerer, type Outbound, type ReceivedRequest } from "./answers.ts";
 import { ClientRequests, decide, sameBytes } from "./client-requests.ts";
 import { approvedVerdict, declinedVerdict, maskPayer, type DecisionSigner, type RequestSummary, type Verdict } from "./decisions.ts";
+import { OfflineCaptures } from "./offline-captures.ts";
+import type { OfflineStore } from "./offline-store.ts";
 import type { PayerVerifier } from "./payer-verifier.ts";
 import type { SignatureChecks } from "./prechecks.ts";
 import type { PaymentRecord, SettlementStore, StoredDecision } from "./settlement-store.ts";
@@ -28,6 +30,7 @@ export interface ProcessorDeps {
   registry: Registry;
   ledger: Ledger;
   store: SettlementStore;
+  offline: OfflineStore;
   signer: DecisionSigner;
   verifiers: ReadonlyMap<string, PayerVerifier>;
   clockSkewMs: number;
@@ -42,7 +45,7 @@ export interface ProcessorDeps {
   disputes: DisputeDeps;
 }
 
-interface Capture {
+export interface Capture {
   hub: Hub;
   requestId: string;
   wallet: Wallet;
@@ -61,8 +64,17 @@ type Gate = { replay: StoredDecision } | { hub: Hub };
  */
 export class RequestProcessor {
   private readonly clients: ClientRequests;
+  private readonly offline: OfflineCaptures;
 
   constructor(private readonly deps: ProcessorDeps) {
+    this.offline = new OfflineCaptures({
+      db: deps.db,
+      registry: deps.registry,
+      offline: deps.offline,
+      clockSkewMs: deps.clockSkewMs,
+      refuseVoided: (hubId, requestId) => this.refuseVoided(hubId, requestId),
+      post: (capture, nowMs) => this.capture(capture, this.checkCapture(capture), nowMs),
+    });
     this.clients = new ClientRequests({
       agents: deps.agents,
       mandates: deps.mandates,
@@ -223,9 +235,27 @@ export class RequestProcessor {
       case "batch_close":
         return this.closeBatch(hub, request, nowMs);
       case "offline_capture":
+        return this.offline.settle(hub, request, checks, nowMs);
       case "payment_status":
-        throw new TapwireError(`${request.type} is not settled by this service yet`, ErrorCode.UnsupportedRequest);
+        return this.paymentStatus(hub, request);
     }
+  }
+
+  /** What became of a payment the hub lost track of, answered from the books; moves no money. */
+  private paymentStatus(hub: Hub, request: PaymentStatus): Verdict {
+    const { store } = this.deps;
+    const payment = store.findMerchantPayment(hub.merchantId, request.paymentRequestId, hub.hubId);
+    if (payment?.status === "captured") {
+      // The capture's own receipt, to the millisecond: evidence counts it once however many decisions repeat it.
+      return approvedVerdict({ receipt: receiptOf(payment, payment.amountMinor, store.postedAtMsOf(payment.transferId)) });
+    }
+    if (payment || store.isVoided(hub.hubId, request.paymentRequestId)) {
+      throw new TapwireError(`payment ${request.paymentRequestId} was reversed`, ErrorCode.AlreadyReversed, { paymentRequestId: request.paymentRequestId });
+    }
+    throw new TapwireError(`no payment ${request.paymentRequestId} for merchant ${hub.merchantId}`, ErrorCode.UnknownPayment, {
+      merchantId: hub.merchantId,
+      paymentRequestId: request.paymentRequestId,
+    });
   }
 
   private pay(hub: Hub, request: PaymentRequest, summary: RequestSummary, checks: SignatureChecks, nowMs: number): Verdict {

@@ -2,8 +2,8 @@ import type { SchemaComponent } from "../ledger/sqlite-db.ts";
 
 /**
  * Decisions double as the idempotency records: (hub_id, request_id) → body hash and the exact signed bytes.
- * Payments, refunds, voids, consumed tag nonces and batch reports sit beside them so one transaction covers
- * a request, its postings and its answer.
+ * Payments, refunds, voids, consumed tag nonces, batch reports, offline captures and losses sit beside them so
+ * one transaction covers a request, its postings and its answer.
  */
 export const settlementSchema: SchemaComponent = {
   name: "settlement",
@@ -92,6 +92,38 @@ export const settlementSchema: SchemaComponent = {
       sql: `
         CREATE INDEX settlement_decisions_by_age ON settlement_decisions (created_at_ms);
         CREATE INDEX settlement_nonces_by_age ON settlement_nonces (consumed_at_ms);
+      `,
+    },
+    {
+      version: 3,
+      description: "offline captures (hub capture time, for the sliding-window floor check) and merchants' offline losses",
+      // Books, like payments: never pruned. A loss has its own id because a capture forwarded again after its
+      // decision was pruned is declined again, and that decline is recorded too.
+      sql: `
+        CREATE TABLE settlement_offline_captures (
+          hub_id TEXT NOT NULL,
+          request_id TEXT NOT NULL,
+          amount_minor INTEGER NOT NULL CHECK (amount_minor > 0),
+          captured_at_ms INTEGER NOT NULL,
+          forwarded_at_ms INTEGER NOT NULL,
+          PRIMARY KEY (hub_id, request_id),
+          FOREIGN KEY (hub_id, request_id) REFERENCES settlement_payments (hub_id, request_id)
+        ) STRICT, WITHOUT ROWID;
+        CREATE INDEX settlement_offline_captures_by_time ON settlement_offline_captures (hub_id, captured_at_ms);
+        CREATE TABLE settlement_offline_losses (
+          loss_id INTEGER PRIMARY KEY,
+          hub_id TEXT NOT NULL REFERENCES registry_hubs (hub_id),
+          request_id TEXT NOT NULL,
+          merchant_id TEXT NOT NULL REFERENCES registry_merchants (merchant_id),
+          wallet_id TEXT NOT NULL,
+          amount_minor INTEGER NOT NULL CHECK (amount_minor > 0),
+          currency TEXT NOT NULL,
+          code INTEGER NOT NULL CHECK (code > 0),
+          reason TEXT NOT NULL,
+          captured_at_ms INTEGER NOT NULL,
+          recorded_at_ms INTEGER NOT NULL
+        ) STRICT;
+        CREATE INDEX settlement_offline_losses_by_merchant ON settlement_offline_losses (merchant_id, loss_id);
       `,
     },
   ],

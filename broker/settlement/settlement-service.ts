@@ -27,6 +27,7 @@ import { DecisionSigner, describeUnverified } from "./decisions.ts";
 import { resolveSettlementOptions, type ResolvedSettlementOptions, type SettlementOptions } from "./options.ts";
 import { hceVerifier, type PayerVerifier } from "./payer-verifier.ts";
 import { PrecheckJobs, Prechecked, inlineChecks, type PrecheckJob, type PrecheckResult, type SignatureChecks } from "./prechecks.ts";
+import { OfflineStore, type OfflineLoss } from "./offline-store.ts";
 import { RequestProcessor, type Outbound } from "./request-processor.ts";
 import { settlementSchema } from "./settlement-schema.ts";
 import { SettlementStore, settlementListMax, type BatchRecord, type PaymentRecord } from "./settlement-store.ts";
@@ -58,6 +59,7 @@ interface Running {
   ledger: SqliteLedger;
   registry: Registry;
   store: SettlementStore;
+  offline: OfflineStore;
   processor: RequestProcessor;
   agents: AgentRegistry;
   mandates: MandateStore;
@@ -109,6 +111,7 @@ export class SettlementService {
     const ledger = new SqliteLedger(db, clock);
     const registry = new Registry(db, ledger, clock);
     const store = new SettlementStore(db);
+    const offline = new OfflineStore(db);
     const agents = new AgentRegistry(db, clock);
     const mandates = new MandateStore(db);
     const reviews = new ReviewStore(db);
@@ -135,6 +138,7 @@ export class SettlementService {
       registry,
       ledger,
       store,
+      offline,
       signer: this.signer,
       verifiers,
       clockSkewMs: this.options.clockSkewMs,
@@ -165,6 +169,7 @@ export class SettlementService {
       ledger,
       registry,
       store,
+      offline,
       processor,
       agents,
       mandates,
@@ -259,6 +264,11 @@ export class SettlementService {
 
   batchReportsOf(hubId: string, limit = settlementListMax): BatchRecord[] {
     return this.started().store.batchReportsOf(hubId, limit);
+  }
+
+  /** Offline sales declined when forwarded, oldest first: of one merchant, or of all (at most `limit`). */
+  offlineLosses(filter: { merchantId?: string; limit?: number } = {}): OfflineLoss[] {
+    return this.started().offline.losses({ ...filter, limit: filter.limit ?? settlementListMax });
   }
 
   /** Enrolled agents (their MQTT identities). */

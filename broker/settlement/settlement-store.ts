@@ -359,6 +359,16 @@ export class SettlementStore {
     return { decisions, nonces };
   }
 
+  /** When the ledger posted a payment's transfer: the time its receipt carries. */
+  postedAtMsOf(transferId: number): number {
+    const postedAtMs = this.statements
+      .sql<[number], number>("SELECT posted_at_ms FROM ledger_transfers WHERE transfer_id = ?")
+      .pluck()
+      .get(transferId);
+    assert(postedAtMs !== undefined, `transfer ${transferId} of a payment exists`);
+    return postedAtMs;
+  }
+
   findPaymentById(paymentId: number): PaymentRecord | undefined {
     const row = this.statements.sql<[number], PaymentRow>(`SELECT ${paymentColumns} FROM settlement_payments WHERE payment_id = ?`).get(paymentId);
     return row ? toPayment(row) : undefined;

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { KeyObject } from "node:crypto";
 import { openSealed, sealMessage } from "../../protocol/envelope.ts";
+import type { OfflineLimits } from "../../protocol/contract.ts";
 import { generateP256, publicKeyPem, type KeyPair } from "../../protocol/keys.ts";
 import {
   decisionSchema,
@@ -10,7 +11,9 @@ import {
   type BatchClose,
   type Decision,
   type HceCredential,
+  type OfflineCapture,
   type PaymentRequest,
+  type PaymentStatus,
   type RefundRequest,
   type ReversalRequest,
   type TagOffer,
@@ -73,6 +76,32 @@ export class TestHub {
 
   batchClose(totals: { batchId: string; currency: string; count: number; totalMinor: number }, overrides: Partial<BatchClose> = {}): SignedMessage<BatchClose> {
     return this.signed({ type: "batch_close", ...this.requestBase(), ...totals, ...overrides });
+  }
+
+  /**
+   * A reader-mode sale approved offline, forwarded now: the envelope (seq, iat, exp) is made here, the sale's
+   * fields default to a sale made now, alone in the hub's backlog. A sale made earlier passes its own
+   * `capturedAt`, `backlog` and `payer` (the cryptogram taken at the sale).
+   */
+  offlineCapture(wallet: TestWallet, amountMinor: number, limits: OfflineLimits, overrides: Partial<OfflineCapture> = {}): SignedMessage<OfflineCapture> {
+    const base = this.requestBase();
+    const capturedAt = overrides.capturedAt ?? base.iat;
+    const draft = {
+      type: "offline_capture" as const,
+      ...base,
+      amountMinor,
+      currency: wallet.currency,
+      capturedAt,
+      backlog: { position: 1, totalMinor: overrides.amountMinor ?? amountMinor, oldestCapturedAt: capturedAt },
+      limits,
+      ...overrides,
+    } as OfflineCapture;
+    const payer = overrides.payer ?? wallet.hceCredential(draft.hubId, draft.amountMinor, draft.currency);
+    return this.signed({ ...draft, payer });
+  }
+
+  paymentStatus(paymentRequestId: string, overrides: Partial<PaymentStatus> = {}): SignedMessage<PaymentStatus> {
+    return this.signed({ type: "payment_status", ...this.requestBase(), paymentRequestId, ...overrides });
   }
 
   /** The hub-signed TagOffer it would present on its NFC tag. */
