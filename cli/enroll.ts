@@ -3,8 +3,11 @@ import { join } from "node:path";
 import { enrollHub, enrollWallet } from "../broker/enrolment.ts";
 import { dataDirFlag, enrolmentContext, withAdmin, writeBundle } from "./admin.ts";
 import { integerFlag, parseFlags, requireFlag } from "./args.ts";
+import { describeOfflineLimits, offlineLimitFlags, offlineLimitsFromFlags } from "./offline.ts";
 
 export const enrollUsage = `tapwire merchant add --merchant-id M --currency EUR [--data-dir DIR]
+    [--offline-sale-max-minor N --offline-total-max-minor N --offline-count-max N --offline-age-max-ms N]
+  Without the four offline limits the merchant's hubs may not sell offline (see merchant set-offline).
 tapwire hub enroll --hub-id H --merchant-id M [--public-key hub.pub.pem] [--out DIR] [--data-dir DIR]
   Issues the hub's client certificate (CN hubs/H) from the operator CA and registers its key. Without
   --public-key a key pair is generated (simulators and development; a real hub keeps its key in its secure
@@ -12,11 +15,14 @@ tapwire hub enroll --hub-id H --merchant-id M [--public-key hub.pub.pem] [--out 
 tapwire wallet enroll --wallet-id W --currency EUR --per-payment-max-minor N [--fund-minor N] [--out DIR] [--data-dir DIR]`;
 
 export async function merchantAddCommand(argv: string[]): Promise<number> {
-  const { values } = parseFlags(argv, { ...dataDirFlag, "merchant-id": { type: "string" }, currency: { type: "string" } });
-  await withAdmin(values["data-dir"], async (service) => {
-    service.registry.enrollMerchant({ merchantId: requireFlag(values["merchant-id"], "merchant-id"), currency: requireFlag(values.currency, "currency") });
-  });
-  process.stdout.write(`merchant ${values["merchant-id"]} added\n`);
+  const { values } = parseFlags(argv, { ...dataDirFlag, "merchant-id": { type: "string" }, currency: { type: "string" }, ...offlineLimitFlags });
+  const merchantId = requireFlag(values["merchant-id"], "merchant-id");
+  const currency = requireFlag(values.currency, "currency");
+  const offlineLimits = offlineLimitsFromFlags(values);
+  const merchant = await withAdmin(values["data-dir"], (service) =>
+    service.registry.enrollMerchant({ merchantId, currency, ...(offlineLimits ? { offlineLimits } : {}) }),
+  );
+  process.stdout.write(`merchant ${merchant.merchantId} added; ${describeOfflineLimits(merchant.offlineLimits)}\n`);
   return 0;
 }
 

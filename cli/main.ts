@@ -4,6 +4,7 @@ import { demoCommand, demoUsage } from "./demo.ts";
 import { glassesHubCommand, glassesHubUsage } from "./glasses-hub.ts";
 import { enrollUsage, hubEnrollCommand, merchantAddCommand, walletEnrollCommand } from "./enroll.ts";
 import { hubListCommand, hubRegistryUsage, hubRevokeCommand } from "./hub-registry.ts";
+import { merchantSetOfflineCommand, offlineLossesCommand, offlineUsage } from "./offline.ts";
 import { settleCommand, settleUsage } from "./settle.ts";
 import { hubCommand, hubUsage } from "./hub.ts";
 import { simServeCommand, simServeUsage } from "./sim-serve.ts";
@@ -21,6 +22,8 @@ const commands: Record<string, Command> = {
   settle: settleCommand,
   dashboard: dashboardCommand,
   "merchant add": merchantAddCommand,
+  "merchant set-offline": merchantSetOfflineCommand,
+  "offline losses": offlineLossesCommand,
   "hub enroll": hubEnrollCommand,
   "hub list": hubListCommand,
   "hub revoke": hubRevokeCommand,
@@ -46,6 +49,7 @@ const usage = [
   settleUsage,
   dashboardUsage,
   enrollUsage,
+  offlineUsage,
   hubRegistryUsage,
   glassesHubUsage,
   hubUsage,
