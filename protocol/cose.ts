@@ -5,7 +5,7 @@ import { ErrorCode, TapwireError } from "./errors.ts";
 
 /**
  * COSE_Sign1 (RFC 9052 §4.2) with ES256 only: the one algorithm the secure elements a Pi hub carries
- * (ATECC608, TPM 2.0) can sign with. Checked against the cose-wg vectors in ../shared/vectors/cose/.
+ * (ATECC608, TPM 2.0) can sign with. Checked against the cose-wg vectors in test/vectors/cose/.
  */
 export const coseSign1Tag = 18;
 export const headerAlg = 1;
