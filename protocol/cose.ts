@@ -1,6 +1,6 @@
 import { createSign, createVerify, type KeyObject } from "node:crypto";
 import { Tag } from "cbor-x";
-import { decodeCbor, structCodec } from "./cbor.ts";
+import { structCodec } from "./cbor.ts";
 import { ErrorCode, TapwireError } from "./errors.ts";
 
 /**
@@ -55,7 +55,7 @@ function asBytes(value: unknown, what: string): Uint8Array {
 
 /** Parses the structure without checking the signature (callers must then call verifySign1). */
 export function decodeSign1(bytes: Uint8Array): Sign1Parts {
-  let item = decodeCbor(structCodec, bytes);
+  let item = structCodec.decode(bytes);
   if (item instanceof Tag) {
     if (item.tag !== coseSign1Tag) throw malformed(`CBOR tag ${item.tag} is not COSE_Sign1 (18)`);
     item = item.value;
@@ -68,7 +68,7 @@ export function decodeSign1(bytes: Uint8Array): Sign1Parts {
   const signature = asBytes(signatureRaw, "signature");
   let protectedHeader = new Map<unknown, unknown>();
   if (protectedBytes.length > 0) {
-    const decoded = decodeCbor(structCodec, protectedBytes);
+    const decoded = structCodec.decode(protectedBytes);
     if (!(decoded instanceof Map)) throw malformed("protected header must encode a map");
     protectedHeader = decoded;
   }
