@@ -20,6 +20,8 @@ export type MapMode = "maps" | "objects";
 const breakByte = 0xff;
 const indefinite = 31;
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+/** Short ASCII strings (keys, ids) are built directly: TextDecoder's call costs more than they do. */
+const asciiFastLengthMax = 64;
 
 function malformed(message: string): TapwireError {
   return new TapwireError(`malformed CBOR: ${message}`, ErrorCode.MalformedCbor);
@@ -99,7 +101,7 @@ class Reader {
       case 2:
         return info === indefinite ? Buffer.concat(this.chunks(2)) : this.byteString(info);
       case 3:
-        return info === indefinite ? this.chunks(3).map((chunk) => this.text(chunk)).join("") : this.text(this.byteString(info));
+        return info === indefinite ? this.chunks(3).map((chunk) => this.text(chunk)).join("") : this.text(this.span(info));
       case 4:
         return info === indefinite ? this.indefiniteArray(depth) : this.definiteArray(info, depth);
       case 5:
@@ -116,14 +118,32 @@ class Reader {
     return typeof argument === "number" && argument < Number.MAX_SAFE_INTEGER ? -1 - argument : asInteger(-1n - BigInt(argument));
   }
 
-  private byteString(info: number): Buffer {
+  /** A view of the string's bytes in the input; byte strings are then copied, text strings decoded. */
+  private span(info: number): Uint8Array {
     const length = this.length(info);
     const start = this.position;
     this.position += length;
-    return Buffer.from(this.bytes.subarray(start, this.position));
+    return this.bytes.subarray(start, this.position);
+  }
+
+  private byteString(info: number): Buffer {
+    return Buffer.from(this.span(info));
   }
 
   private text(bytes: Uint8Array): string {
+    if (bytes.length <= asciiFastLengthMax) {
+      let ascii = "";
+      for (let index = 0; index < bytes.length; index++) {
+        const byte = bytes[index] as number;
+        if (byte >= 0x80) return this.utf8Text(bytes);
+        ascii += String.fromCharCode(byte);
+      }
+      return ascii;
+    }
+    return this.utf8Text(bytes);
+  }
+
+  private utf8Text(bytes: Uint8Array): string {
     try {
       return utf8.decode(bytes);
     } catch {
@@ -223,7 +243,11 @@ class Reader {
   }
 }
 
-/** Collects one map's entries, refusing duplicate keys (§5.6: a map with them is not valid). */
+/**
+ * Collects one map's entries, refusing duplicate keys (a map with them is not valid CBOR data). Keys compare by
+ * value, whatever their encoding (1 and 0x1801 are one key); byte-string or array keys, which no tapwire
+ * structure uses, compare by identity.
+ */
 class MapBuilder {
   readonly result: Map<unknown, unknown> | Record<string, unknown>;
 
@@ -240,7 +264,8 @@ class MapBuilder {
     }
     if (typeof key !== "string") throw malformed("message body maps are keyed by text strings");
     if (Object.hasOwn(result, key)) throw malformed(`duplicate map key ${key}`);
-    Object.defineProperty(result, key, { value, enumerable: true, writable: true, configurable: true });
+    if (key === "__proto__") Object.defineProperty(result, key, { value, enumerable: true, writable: true, configurable: true });
+    else result[key] = value;
   }
 }
 

@@ -14,10 +14,11 @@ import { cborNestingMax } from "./cbor-decode.ts";
  * what the decoder accepts, is a programmer error.
  */
 const uint64Max = (1n << 64n) - 1n;
-const initialBytes = 64;
+const initialBytes = 512;
 
+/** Grows by doubling; callers get a view of the written prefix only. */
 class ByteSink {
-  private bytes = Buffer.alloc(initialBytes);
+  private bytes = Buffer.allocUnsafe(initialBytes);
   private view = new DataView(this.bytes.buffer, this.bytes.byteOffset, this.bytes.byteLength);
   private length = 0;
 
@@ -29,7 +30,7 @@ class ByteSink {
   private reserve(count: number): number {
     const start = this.length;
     if (start + count > this.bytes.length) {
-      const grown = Buffer.alloc(Math.max(this.bytes.length * 2, start + count));
+      const grown = Buffer.allocUnsafe(Math.max(this.bytes.length * 2, start + count));
       this.bytes.copy(grown, 0, 0, start);
       this.bytes = grown;
       this.view = new DataView(grown.buffer, grown.byteOffset, grown.byteLength);
@@ -74,6 +75,19 @@ class ByteSink {
     this.view.setFloat64(at, value);
   }
 
+  text(value: string): void {
+    if (value.length < 24 && isAscii(value)) {
+      const at = this.reserve(value.length + 1);
+      this.bytes[at] = 0x60 | value.length;
+      for (let index = 0; index < value.length; index++) this.bytes[at + 1 + index] = value.charCodeAt(index);
+      return;
+    }
+    const length = Buffer.byteLength(value, "utf8");
+    this.head(3, length);
+    const at = this.reserve(length);
+    this.bytes.write(value, at, length, "utf8");
+  }
+
   /** §4.2.1: the argument in the shortest of the immediate, 1-, 2-, 4- and 8-byte forms. */
   head(major: number, argument: number | bigint): void {
     const type = major << 5;
@@ -93,6 +107,20 @@ class ByteSink {
       this.uint32(argument);
     }
   }
+}
+
+const asciiPattern = /^[\x00-\x7f]*$/;
+
+function isAscii(value: string): boolean {
+  return asciiPattern.test(value);
+}
+
+/**
+ * The §4.2.1 order of two text keys: a key's encoding starts with its UTF-8 length in a head that sorts by
+ * that length, so shorter keys come first, then bytewise; for ASCII keys that is code-unit order.
+ */
+function asciiKeyOrder(a: string, b: string): number {
+  return a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);
 }
 
 const floatView = new DataView(new ArrayBuffer(4));
@@ -159,6 +187,18 @@ function writeMap(sink: ByteSink, entries: Array<[unknown, unknown]>, depth: num
   });
 }
 
+/** Plain objects have text keys only, so when all are ASCII they sort without being encoded first. */
+function writeRecord(sink: ByteSink, value: Record<string, unknown>, depth: number): void {
+  const keys = Object.keys(value);
+  if (!keys.every(isAscii)) return writeMap(sink, Object.entries(value), depth);
+  keys.sort(asciiKeyOrder);
+  sink.head(5, keys.length);
+  for (const key of keys) {
+    sink.text(key);
+    writeItem(sink, value[key], depth + 1);
+  }
+}
+
 function writeObject(sink: ByteSink, value: object, depth: number): void {
   if (value instanceof Uint8Array) {
     sink.head(2, value.length);
@@ -174,7 +214,7 @@ function writeObject(sink: ByteSink, value: object, depth: number): void {
     writeItem(sink, value.value, depth + 1);
   } else {
     assert(isPlainObject(value), `cannot encode a ${value.constructor?.name ?? "class instance"} as CBOR`);
-    writeMap(sink, Object.entries(value), depth);
+    writeRecord(sink, value, depth);
   }
 }
 
@@ -185,11 +225,8 @@ function writeItem(sink: ByteSink, value: unknown, depth: number): void {
       return writeNumber(sink, value);
     case "bigint":
       return writeBigInt(sink, value);
-    case "string": {
-      const bytes = Buffer.from(value, "utf8");
-      sink.head(3, bytes.length);
-      return sink.raw(bytes);
-    }
+    case "string":
+      return sink.text(value);
     case "boolean":
       return sink.byte(value ? 0xf5 : 0xf4);
     case "undefined":
