@@ -1,28 +1,26 @@
-import { Encoder } from "cbor-x";
-import { ErrorCode, TapwireError } from "./errors.ts";
+import { decodeCbor } from "./cbor-decode.ts";
+import { encodeCbor } from "./cbor-encode.ts";
 
 /**
- * Two CBOR codecs. `structCodec` keeps integer-keyed maps as Map (COSE headers need integer labels);
- * `bodyCodec` turns string-keyed maps into plain objects for message bodies. Neither tags byte strings
- * (cbor-x's default tag 64 on Uint8Array is not what RFC 9052 peers expect) nor uses cbor-x records.
+ * The two ways tapwire reads and writes CBOR. Both write core deterministic encoding (cbor-encode.ts) and
+ * read any well-formed encoding strictly (cbor-decode.ts). `structCodec` keeps every map a Map (COSE headers
+ * have integer labels); `bodyCodec` reads message bodies, whose maps are text-keyed, as plain objects.
+ *
+ * Hashes and signatures always cover the bytes as received: nothing decodes and re-encodes to hash.
  */
-const common = { useRecords: false, tagUint8Array: false, variableMapSize: true, pack: false } as const;
-
-export const structCodec = new Encoder({ ...common, mapsAsObjects: false });
-export const bodyCodec = new Encoder({ ...common, mapsAsObjects: true });
-
-export function decodeCbor(codec: Encoder, bytes: Uint8Array): unknown {
-  try {
-    return codec.decode(bytes);
-  } catch (error) {
-    throw new TapwireError(`malformed CBOR: ${(error as Error).message}`, ErrorCode.MalformedCbor);
-  }
+export interface CborCodec {
+  encode(value: unknown): Buffer;
+  /** Throws MalformedCbor for anything that is not exactly one well-formed item. */
+  decode(bytes: Uint8Array): unknown;
 }
+
+export const structCodec: CborCodec = { encode: encodeCbor, decode: (bytes) => decodeCbor(bytes, "maps") };
+export const bodyCodec: CborCodec = { encode: encodeCbor, decode: (bytes) => decodeCbor(bytes, "objects") };
 
 export function encodeBody(value: unknown): Buffer {
   return bodyCodec.encode(value);
 }
 
 export function decodeBody(bytes: Uint8Array): unknown {
-  return decodeCbor(bodyCodec, bytes);
+  return bodyCodec.decode(bytes);
 }

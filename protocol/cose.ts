@@ -1,11 +1,11 @@
 import { createSign, createVerify, type KeyObject } from "node:crypto";
 import { Tag } from "cbor-x";
-import { decodeCbor, structCodec } from "./cbor.ts";
+import { structCodec } from "./cbor.ts";
 import { ErrorCode, TapwireError } from "./errors.ts";
 
 /**
  * COSE_Sign1 (RFC 9052 §4.2) with ES256 only: the one algorithm the secure elements a Pi hub carries
- * (ATECC608, TPM 2.0) can sign with. Checked against the cose-wg vectors in ../shared/vectors/cose/.
+ * (ATECC608, TPM 2.0) can sign with. Checked against the cose-wg vectors in test/vectors/cose/.
  */
 export const coseSign1Tag = 18;
 export const headerAlg = 1;
@@ -55,7 +55,7 @@ function asBytes(value: unknown, what: string): Uint8Array {
 
 /** Parses the structure without checking the signature (callers must then call verifySign1). */
 export function decodeSign1(bytes: Uint8Array): Sign1Parts {
-  let item = decodeCbor(structCodec, bytes);
+  let item = structCodec.decode(bytes);
   if (item instanceof Tag) {
     if (item.tag !== coseSign1Tag) throw malformed(`CBOR tag ${item.tag} is not COSE_Sign1 (18)`);
     item = item.value;
@@ -68,7 +68,7 @@ export function decodeSign1(bytes: Uint8Array): Sign1Parts {
   const signature = asBytes(signatureRaw, "signature");
   let protectedHeader = new Map<unknown, unknown>();
   if (protectedBytes.length > 0) {
-    const decoded = decodeCbor(structCodec, protectedBytes);
+    const decoded = structCodec.decode(protectedBytes);
     if (!(decoded instanceof Map)) throw malformed("protected header must encode a map");
     protectedHeader = decoded;
   }

@@ -11,6 +11,13 @@ import { amountMinorMax, isCurrency } from "./money.ts";
  */
 export const protocolVersion = 1;
 
+/*
+ * Integer fields (times, money, counters) are numbers in the safe-integer range: zod 4's `.int()` refuses
+ * anything beyond ±(2^53−1), and the decoder hands larger CBOR integers over as bigints, which `z.number()`
+ * refuses, so an out-of-range value is SchemaInvalid and never rounded. CBOR keeps integers and floats apart;
+ * taking an integral float (float16/32/64) where an integer is wanted is our choice as the application,
+ * because some encoders write times as float64, as tapwire itself did before it wrote them as integers.
+ */
 const amountMinor = z.number().int().min(1).max(amountMinorMax);
 const currency = z.string().refine(isCurrency, "unknown ISO 4217 currency");
 const timestampMs = z.number().int().min(0);

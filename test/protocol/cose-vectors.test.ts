@@ -6,7 +6,7 @@ import { decodeSign1, openSign1, sign1ToBeSigned, signSign1, verifySign1 } from 
 import { ErrorCode, isTapwireError } from "../../protocol/errors.ts";
 import { generateP256, importJwk } from "../../protocol/keys.ts";
 
-const vectorsDir = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "shared", "vectors", "cose");
+const vectorsDir = join(dirname(fileURLToPath(import.meta.url)), "..", "vectors", "cose");
 
 interface Vector {
   title: string;
