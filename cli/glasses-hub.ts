@@ -5,8 +5,10 @@ import type { Noble } from "@stoprocent/noble";
 import { z } from "zod";
 import { glassesHubConfig } from "../device/glasses/config.ts";
 import type { PurchaseOutcome } from "../device/glasses/outcome.ts";
-import { FileSeqStore } from "../device/hub/file-seq-store.ts";
+import { HubJournal } from "../device/journal/hub-journal.ts";
 import { langs } from "../device/intent/intent.ts";
+import { defaultLinkConfig } from "../device/link/link-machine.ts";
+import { systemClock } from "../protocol/sources.ts";
 import { GlassesHubAssembly } from "../firmware-bridge/adapters/glasses-hub-assembly.ts";
 import { KeyFileHubSigner } from "../firmware-bridge/adapters/key-file-signer.ts";
 import { attMtuMax, attMtuMin } from "../firmware-bridge/ble/frames.ts";
@@ -22,8 +24,8 @@ import { untilStopSignal } from "./signals.ts";
 export const glassesHubUsage = `tapwire glasses-hub --config glasses.json [--pair CODE]
   Runs a smart-glasses payment hub on this board's Bluetooth adapter (HCI) against a settlement broker.
   --pair CODE pairs the glasses showing that 6-digit code first (replacing any paired glasses).
-  Config keys: hubId, owner {ownerId, walletId, lang}, settlement {url, enrolmentDir | caFile, certFile,
-  keyFile, servicePublicKeyFile, protocolVersion}, signingKeyFile, seqFile, pairingFile,
+  Config keys: hubId, merchantId, owner {ownerId, walletId, lang}, settlement {url, enrolmentDir | caFile, certFile,
+  keyFile, servicePublicKeyFile, protocolVersion}, signingKeyFile, journalFile, pairingFile,
   ble {hciDeviceId, mtuRequested, timeouts, reconnect}, quantityMax, unclearRetriesMax, stepUpsMax,
   requestTtlMs, timing. Relative paths are read from the config file's folder.`;
 
@@ -39,6 +41,8 @@ const timeoutKeys = Object.keys(defaultGlassesLinkTimeouts) as Array<keyof typeo
 export const glassesHubFileSchema = z
   .object({
     hubId: idSchema,
+    /** The merchant the hub is enrolled for (the service refuses requests naming another). */
+    merchantId: idSchema,
     owner: z.object({ ownerId: idSchema, walletId: idSchema, lang: z.enum(langs).default("en") }).strict(),
     settlement: z
       .object({
@@ -58,7 +62,8 @@ export const glassesHubFileSchema = z
       ),
     /** The key requests are signed with; the settlement client key by default (the one enrolled). */
     signingKeyFile: path.optional(),
-    seqFile: path.default("glasses-seq"),
+    /** The hub journal (SQLite): every signed request and the seq counter; it must survive restarts. */
+    journalFile: path.default("glasses-journal.sqlite"),
     pairingFile: path.default("glasses-pairing.json"),
     ble: z
       .object({
@@ -98,7 +103,7 @@ export interface GlassesHubSetup {
   tls: { caPem: string; certPem: string; keyPem: string };
   servicePublicKeyPem: string;
   signingKeyPath: string;
-  seqPath: string;
+  journalPath: string;
   pairingPath: string;
 }
 
@@ -114,13 +119,15 @@ export function parseGlassesHubConfig(input: unknown): GlassesHubFileConfig {
   }
   const config = result.data;
   // The purchase machine's own checks (units and ranges), run now rather than after pairing.
-  glassesHubConfig({ ...hubOptionsOf(config), pairing: { ...config.owner, glassesId: "unpaired" } });
+  const { merchantId: _merchantId, ...machineOptions } = hubOptionsOf(config);
+  glassesHubConfig({ ...machineOptions, pairing: { ...config.owner, glassesId: "unpaired" } });
   return config;
 }
 
 function hubOptionsOf(config: GlassesHubFileConfig) {
   return {
     hubId: config.hubId,
+    merchantId: config.merchantId,
     ...(config.quantityMax === undefined ? {} : { quantityMax: config.quantityMax }),
     ...(config.unclearRetriesMax === undefined ? {} : { unclearRetriesMax: config.unclearRetriesMax }),
     ...(config.stepUpsMax === undefined ? {} : { stepUpsMax: config.stepUpsMax }),
@@ -178,21 +185,20 @@ export function loadGlassesHubSetup(configPath: string): GlassesHubSetup {
     tls: { caPem: readCertificate(files.ca, "CA certificate"), certPem: readCertificate(files.cert, "hub certificate"), keyPem },
     servicePublicKeyPem,
     signingKeyPath: config.signingKeyFile ? at(config.signingKeyFile) : files.key,
-    seqPath: at(config.seqFile),
+    journalPath: at(config.journalFile),
     pairingPath: at(config.pairingFile),
   };
 }
 
 export interface GlassesHubRun {
   assembly: GlassesHubAssembly;
-  seq: FileSeqStore;
+  journal: HubJournal;
 }
 
 /** Builds the hub from a checked setup over the noble it is handed (HCI from the command, virtual in tests). */
 export function assembleGlassesHub(setup: GlassesHubSetup, noble: Noble): GlassesHubRun {
   const { config } = setup;
-  const seq = new FileSeqStore(setup.seqPath);
-  seq.start();
+  const journal = HubJournal.open({ path: setup.journalPath, clock: systemClock });
   const assembly = new GlassesHubAssembly({
     noble,
     pairingStore: new JsonFilePairingStore(setup.pairingPath),
@@ -202,18 +208,21 @@ export function assembleGlassesHub(setup: GlassesHubSetup, noble: Noble): Glasse
       ...(config.ble.reconnect === undefined ? {} : { reconnect: config.ble.reconnect }),
     },
     settlement: {
-      url: config.settlement.url,
-      tls: setup.tls,
-      principal: { kind: "hub", id: config.hubId },
-      protocolVersion: config.settlement.protocolVersion,
-      servicePublicKey: importPublicPem(setup.servicePublicKeyPem),
+      link: {
+        url: config.settlement.url,
+        tls: setup.tls,
+        principal: { kind: "hub", id: config.hubId },
+        protocolVersion: config.settlement.protocolVersion,
+        servicePublicKey: importPublicPem(setup.servicePublicKeyPem),
+      },
+      connectTimeoutMs: defaultLinkConfig.connectTimeoutMs,
     },
     owner: config.owner,
     hub: hubOptionsOf(config),
     signer: KeyFileHubSigner.fromFile(setup.signingKeyPath),
-    seq,
+    journal,
   });
-  return { assembly, seq };
+  return { assembly, journal };
 }
 
 type WithBindings = typeof import("@stoprocent/noble").withBindings;
@@ -242,7 +251,7 @@ export async function glassesHubCommand(argv: string[]): Promise<number> {
     throw new TapwireError("--pair must be the 6 digits the glasses show", ErrorCode.ConfigInvalid);
   }
   const noble = await hciNoble(setup.config.ble.hciDeviceId);
-  const { assembly, seq } = assembleGlassesHub(setup, noble);
+  const { assembly, journal } = assembleGlassesHub(setup, noble);
   assembly.onOutcome((outcome) => process.stdout.write(describeOutcome(outcome)));
   const stopRequested = untilStopSignal();
   try {
@@ -259,7 +268,7 @@ export async function glassesHubCommand(argv: string[]): Promise<number> {
     await stopRequested;
   } finally {
     await assembly.stop();
-    seq.stop();
+    journal.close();
     noble.stop();
   }
   return 0;

@@ -1,8 +1,10 @@
 import { readFileSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { z } from "zod";
-import { defaultHubConfig, type HubConfig } from "../device/hub/hub-machine.ts";
-import { defaultTapTiming, validateTapConfig, type TapTiming } from "../device/tap/tap-config.ts";
+import { defaultLinkConfig, linkConfigRanges, type LinkConfig } from "../device/link/link-machine.ts";
+import { defaultResendConfig, resendConfigRanges, type ResendConfig } from "../device/link/outbox.ts";
+import { defaultTapTiming, validateTapConfig, type OfflineConfig, type TapTiming } from "../device/tap/tap-config.ts";
+import { rangeProblems } from "../protocol/ranges.ts";
 import { parseHubPanelConfig, type HubPanelConfig } from "../firmware-bridge/gpio/hub-panel-config.ts";
 import { ErrorCode, isTapwireError, TapwireError } from "../protocol/errors.ts";
 import { idSchema } from "../protocol/ids.ts";
@@ -56,24 +58,18 @@ const panelSchema = z.looseObject({
   baudRate: baudRate.default(57600),
 });
 
-/** The tap timings' ranges are validateTapConfig's (device/), checked after the schema. */
-const timingsSchema = z
-  .strictObject({
-    tapTimeoutMs: z.unknown().optional(),
-    decisionTimeoutMs: z.unknown().optional(),
-    resultDisplayMs: z.unknown().optional(),
-    requestTtlMs: z.unknown().optional(),
-    reversalTtlMs: z.unknown().optional(),
-    reversalAttemptsMax: z.unknown().optional(),
-    reversalBackoffBaseMs: z.unknown().optional(),
-    reversalBackoffMaxMs: z.unknown().optional(),
-    connectTimeoutMs: milliseconds(100, 120_000).optional(),
-    reconnectBackoffBaseMs: milliseconds(10, 60_000).optional(),
-    reconnectBackoffMaxMs: milliseconds(10, 3_600_000).optional(),
-    reconnectAttemptsMax: z.number().int("must be a whole number between 1 and 1000").min(1, "must be between 1 and 1000").max(1_000, "must be between 1 and 1000").optional(),
-    failedCooldownMs: milliseconds(1_000, 86_400_000).optional(),
-  })
-  .prefault({});
+/** Every timing's range is its owner's (tap flow, link, outbox resends), checked after the schema. */
+const timingKeys = [...Object.keys(defaultTapTiming), ...Object.keys(defaultLinkConfig), ...Object.keys(defaultResendConfig)];
+const timingsSchema = z.strictObject(Object.fromEntries(timingKeys.map((key) => [key, z.unknown().optional()]))).prefault({});
+
+/** Store and forward (reader mode while the link is down); the limits' ranges are validateTapConfig's. */
+const offlineSchema = z.strictObject({
+  currency: z.string(),
+  saleMaxMinor: z.number(),
+  totalMaxMinor: z.number(),
+  countMax: z.number(),
+  ageMsMax: z.number(),
+});
 
 const hubFileSchema = z.strictObject({
   hubId: idSchema,
@@ -81,8 +77,9 @@ const hubFileSchema = z.strictObject({
   broker: brokerSchema,
   nfc: nfcSchema,
   panel: panelSchema,
-  /** The seq counter file; it must survive restarts (the service refuses a repeated seq). */
-  seqFile: filePath,
+  /** The hub journal (SQLite): every signed request and the seq counter; it must survive restarts. */
+  journalFile: filePath,
+  offline: offlineSchema.optional(),
   timings: timingsSchema,
 });
 
@@ -92,9 +89,11 @@ export interface HubFileConfig {
   broker: z.output<typeof brokerSchema>;
   nfc: z.output<typeof nfcSchema>;
   panel: { path: string; baudRate: number; config: HubPanelConfig };
-  seqFile: string;
+  journalFile: string;
+  offline: OfflineConfig | undefined;
   tap: TapTiming;
-  hub: HubConfig;
+  link: LinkConfig;
+  resend: ResendConfig;
 }
 
 function invalid(details: string[]): TapwireError {
@@ -115,12 +114,15 @@ export function parseHubConfig(input: unknown, baseDir: string): HubFileConfig {
   const panelConfig = nested("panel", details, () => parseHubPanelConfig(panelInput));
   const rawTimings = (typeof raw["timings"] === "object" && raw["timings"] !== null ? raw["timings"] : {}) as Record<string, unknown>;
   const tap = { ...defaultTapTiming, ...pick(rawTimings, Object.keys(defaultTapTiming)) } as TapTiming;
-  nested("timings", details, () => validateTapConfig({ hubId: "hub", merchantId: "merchant", ...tap }));
+  const link = { ...defaultLinkConfig, ...pick(rawTimings, Object.keys(defaultLinkConfig)) } as LinkConfig;
+  const resend = { ...defaultResendConfig, ...pick(rawTimings, Object.keys(defaultResendConfig)) } as ResendConfig;
+  const rawOffline = result.success ? result.data.offline : undefined;
+  const offline = rawOffline && { currency: rawOffline.currency, limits: { saleMaxMinor: rawOffline.saleMaxMinor, totalMaxMinor: rawOffline.totalMaxMinor, countMax: rawOffline.countMax, ageMsMax: rawOffline.ageMsMax } };
+  nested("timings", details, () => validateTapConfig({ hubId: "hub", merchantId: "merchant", ...tap, offline }));
+  details.push(...rangeProblems(link, linkConfigRanges, "timings."), ...rangeProblems(resend, resendConfigRanges, "timings."));
+  if (link.reconnectBackoffMaxMs < link.reconnectBackoffBaseMs) details.push("timings.reconnectBackoffMaxMs: must be at least reconnectBackoffBaseMs");
   if (!result.success || panelConfig === undefined) throw invalid(details);
   const config = result.data;
-  const { connectTimeoutMs, reconnectBackoffBaseMs, reconnectBackoffMaxMs, reconnectAttemptsMax, failedCooldownMs } = config.timings;
-  const hub = { ...defaultHubConfig, ...definedOnly({ connectTimeoutMs, reconnectBackoffBaseMs, reconnectBackoffMaxMs, reconnectAttemptsMax, failedCooldownMs }) };
-  if (hub.reconnectBackoffMaxMs < hub.reconnectBackoffBaseMs) details.push("timings.reconnectBackoffMaxMs: must be at least reconnectBackoffBaseMs");
   if (details.length > 0) throw invalid(details);
   const file = (path: string) => (isAbsolute(path) ? path : resolve(baseDir, path));
   return {
@@ -135,9 +137,11 @@ export function parseHubConfig(input: unknown, baseDir: string): HubFileConfig {
     },
     nfc: config.nfc,
     panel: { path: config.panel.path, baudRate: config.panel.baudRate, config: panelConfig },
-    seqFile: file(config.seqFile),
+    journalFile: file(config.journalFile),
+    offline,
     tap,
-    hub,
+    link,
+    resend,
   };
 }
 
@@ -196,8 +200,4 @@ function nested<T>(prefix: string, details: string[], validate: () => T): T | un
 
 function pick(values: Record<string, unknown>, keys: readonly string[]): Record<string, unknown> {
   return Object.fromEntries(Object.entries(values).filter(([key, value]) => keys.includes(key) && value !== undefined));
-}
-
-function definedOnly<T extends object>(values: T): { [K in keyof T]: Exclude<T[K], undefined> } {
-  return Object.fromEntries(Object.entries(values).filter(([, value]) => value !== undefined)) as { [K in keyof T]: Exclude<T[K], undefined> };
 }

@@ -1,30 +1,29 @@
 import { createInterface } from "node:readline";
 import type { Readable, Writable } from "node:stream";
 import { SerialPort } from "serialport";
-import { FileSeqStore } from "../device/hub/file-seq-store.ts";
+import { HubJournal } from "../device/journal/hub-journal.ts";
 import type { TapMode } from "../device/tap/tap-machine.ts";
-import { TapHub, type TapHubView } from "../device/tap-hub.ts";
+import type { TapHub, TapHubView } from "../device/tap-hub.ts";
 import { KeyFileHubSigner } from "../firmware-bridge/adapters/key-file-signer.ts";
-import { MqttSettlementLink } from "../firmware-bridge/adapters/mqtt-settlement-link.ts";
-import { PanelIndicator } from "../firmware-bridge/adapters/panel-indicator.ts";
-import { RetryingTapReader } from "../firmware-bridge/adapters/retrying-tap-reader.ts";
-import { HubPanel, type FirmataTransport } from "../firmware-bridge/gpio/hub-panel.ts";
-import { NfcTapReader } from "../firmware-bridge/nfc/nfc-tap-reader.ts";
-import { Pn532 } from "../firmware-bridge/nfc/pn532.ts";
+import { TapHubAssembly } from "../firmware-bridge/adapters/tap-hub-assembly.ts";
+import type { FirmataTransport } from "../firmware-bridge/gpio/hub-panel.ts";
 import { openSerialPort } from "../firmware-bridge/serial/open-serial-port.ts";
 import type { SerialPortLike } from "../firmware-bridge/serial/serial-port.ts";
 import { ErrorCode, TapwireError, errorCodeName, isTapwireError } from "../protocol/errors.ts";
 import { importPublicPem } from "../protocol/keys.ts";
 import { currencyExponents, formatMoney, isCurrency, amountMinorMax } from "../protocol/money.ts";
-import { systemClock, systemRandom } from "../protocol/sources.ts";
+import { systemClock, systemRandom, systemTimers } from "../protocol/sources.ts";
 import { parseFlags, requireFlag } from "./args.ts";
+import { crashPointFromEnv } from "./crash-points.ts";
 import { loadHubConfig, readHubSecrets, type HubFileConfig, type HubSecrets } from "./hub-config.ts";
 import { stopSignal } from "./signals.ts";
 
 export const hubUsage = `tapwire hub --config hub.json
   Runs a tap hub on real hardware: the PN532 on nfc.path (/dev/ttyS0, /dev/serial/by-id/…, or tcp://127.0.0.1:N
-  from \`tapwire sim serve pn532\`), the Firmata status panel on panel.path, and the settlement broker. Reads
-  sales from stdin, one per line: \`12.50 EUR reader\`, \`9.99 EUR tag\`, \`cancel\`, \`status\`, \`quit\`.`;
+  from \`tapwire sim serve pn532\`), the Firmata status panel on panel.path, and the settlement broker. Every signed
+  request is journaled in journalFile before it leaves; a restart resumes or reverses what was under way. Reads
+  sales from stdin, one per line: \`12.50 EUR reader\`, \`9.99 EUR tag\`, \`cancel\`, \`status\`, \`quit\`.
+  Testing hook: TAPWIRE_CRASH_AT=reading|sealed|sent|decided|reversing kills the process (SIGKILL) at that step.`;
 
 export type HubInput =
   | { kind: "sale"; amountMinor: number; currency: string; mode: TapMode }
@@ -62,10 +61,15 @@ function parseAmountMinor(text: string, exponent: number): number {
 /** One line per change a cashier cares about. */
 export function describeView(view: TapHubView): string {
   const { tap } = view;
-  const sale = tap.sale ? ` ${formatMoney(tap.sale)} (${tap.sale.mode})` : "";
+  const sale = tap.sale ? ` ${formatMoney(tap.sale)} (${tap.sale.offline ? "offline" : tap.sale.mode})` : "";
   const code = tap.lastDecisionCode ? ` E${tap.lastDecisionCode} ${errorCodeName(tap.lastDecisionCode)}` : "";
-  const refusal = tap.refusal && tap.state === "idle" ? ` refused: E${tap.refusal.code} ${errorCodeName(tap.refusal.code)}` : "";
-  return `hub ${view.hub}, ${tap.online ? "online" : "offline"}: ${tap.state}${sale}${code}${refusal}`;
+  const refusal = tap.refusal ? ` refused: E${tap.refusal.code} ${errorCodeName(tap.refusal.code)}` : "";
+  const faults = [tap.readerPresent ? "" : ", reader gone", tap.clockWrong ? ", clock wrong" : ""].join("");
+  const last = tap.lastSale
+    ? `; last sale: ${tap.lastSale.outcome.replace("_", " ")} ${formatMoney(tap.lastSale)}${tap.lastSale.code ? ` E${tap.lastSale.code}` : ""}`
+    : "";
+  const backlog = view.offlineBacklog.count > 0 ? `; ${view.offlineBacklog.count} offline to forward` : "";
+  return `hub ${view.hub}, ${tap.online ? "online" : "offline"}${faults}: ${tap.state}${sale}${code}${refusal}${last}${backlog}`;
 }
 
 export interface RunningHub {
@@ -73,66 +77,50 @@ export interface RunningHub {
   stop(): Promise<void>;
 }
 
-/** Opens the NFC reader, the panel and the broker link from a validated config and starts the hub connecting. */
+/** Opens the journal, the NFC reader, the panel and the broker link from a validated config and starts the hub. */
 export async function startHub(config: HubFileConfig, secrets: HubSecrets): Promise<RunningHub> {
-  const undo: Array<() => Promise<void> | void> = [];
+  const journal = HubJournal.open({ path: config.journalFile, clock: systemClock });
+  let panelTransport: (FirmataTransport & SerialPortLike) | undefined;
+  let assembly: TapHubAssembly | undefined;
   const stop = async () => {
-    for (const step of undo.splice(0).reverse()) await step();
+    await assembly?.stop();
+    if (panelTransport) await closePort(panelTransport);
+    journal.close();
   };
   try {
-    const seq = new FileSeqStore(config.seqFile);
-    seq.start();
-    undo.push(() => seq.stop());
-
-    const nfcPort = await openSerialPort({ path: config.nfc.path, baudRate: config.nfc.baudRate, openTimeoutMs: config.nfc.openTimeoutMs });
-    undo.push(() => closePort(nfcPort));
-    const pn532 = new Pn532(nfcPort);
-    await pn532.start();
-    undo.push(() => pn532.stop());
-
-    const panelTransport = await openPanelTransport(config);
-    undo.push(() => closePort(panelTransport));
-    const panel = new HubPanel(panelTransport, config.panel.config);
-    await panel.start();
-    undo.push(() => panel.stop());
-
-    const settlement = new MqttSettlementLink({
-      link: {
-        url: config.broker.url,
-        tls: { caPem: secrets.caPem, certPem: secrets.certPem, keyPem: secrets.keyPem },
-        principal: { kind: "hub", id: config.hubId },
-        protocolVersion: config.broker.protocolVersion,
-        servicePublicKey: importPublicPem(secrets.servicePublicKeyPem),
-      },
-      connectTimeoutMs: config.hub.connectTimeoutMs,
-    });
-    undo.push(() => settlement.stop());
-    const reader = new RetryingTapReader(
-      new NfcTapReader(pn532, {
-        clock: systemClock,
-        random: systemRandom,
-        waitForCardMs: config.tap.tapTimeoutMs,
+    panelTransport = await openPanelTransport(config);
+    assembly = new TapHubAssembly({
+      hubId: config.hubId,
+      merchantId: config.merchantId,
+      nfc: {
+        openPort: () => openSerialPort({ path: config.nfc.path, baudRate: config.nfc.baudRate, openTimeoutMs: config.nfc.openTimeoutMs }),
         apduTimeoutMs: config.nfc.apduTimeoutMs,
-        presentTimeoutMs: config.tap.tapTimeoutMs,
-      }),
-      { readAttemptsMax: config.nfc.readAttemptsMax },
-    );
-    const hub = new TapHub(
-      {
-        reader,
-        indicator: new PanelIndicator(panel),
-        settlement,
-        link: settlement,
-        signer: KeyFileHubSigner.fromPem(secrets.keyPem),
-        seq,
-        clock: systemClock,
-        random: systemRandom,
+        readAttemptsMax: config.nfc.readAttemptsMax,
       },
-      { hubId: config.hubId, merchantId: config.merchantId, timing: config.tap, hub: config.hub },
-    );
-    hub.start();
-    undo.push(() => hub.stop());
-    return { hub, stop };
+      panel: { transport: panelTransport, config: config.panel.config },
+      settlement: {
+        link: {
+          url: config.broker.url,
+          tls: { caPem: secrets.caPem, certPem: secrets.certPem, keyPem: secrets.keyPem },
+          principal: { kind: "hub", id: config.hubId },
+          protocolVersion: config.broker.protocolVersion,
+          servicePublicKey: importPublicPem(secrets.servicePublicKeyPem),
+        },
+        connectTimeoutMs: config.link.connectTimeoutMs,
+      },
+      signer: KeyFileHubSigner.fromPem(secrets.keyPem),
+      journal,
+      timing: config.tap,
+      ...(config.offline ? { offline: config.offline } : {}),
+      link: config.link,
+      resend: config.resend,
+      clock: systemClock,
+      timers: systemTimers,
+      random: systemRandom,
+      crashPoint: crashPointFromEnv(process.env),
+    });
+    await assembly.start();
+    return { hub: assembly.hub, stop };
   } catch (error) {
     await stop();
     throw error;

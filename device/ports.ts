@@ -19,9 +19,31 @@ export interface TapReaderPort {
    * resolves once a phone has read the whole record. After `signal` aborts the tag must no longer answer.
    */
   presentOffer(input: { offer: Buffer; signal: AbortSignal }): Promise<void>;
+  /** Whether the reader answers now; the reader adapter owns this fact. */
+  readonly present: boolean;
+  /**
+   * Calls `listener` on every change of whether the reader answers (false: unplugged, its link gone, being
+   * reopened); returns the unsubscribe function. A reader that never goes away never calls it.
+   */
+  onPresence(listener: (present: boolean) => void): () => void;
 }
 
-export const indicatorStates = ["idle", "offline", "waiting", "authorizing", "approved", "declined", "error", "cancelled"] as const;
+/** The reading half of a reader, without its presence: what a driver adapter offers before it is supervised. */
+export type TapReading = Pick<TapReaderPort, "readCard" | "presentOffer">;
+
+export const indicatorStates = [
+  "idle",
+  "offline",
+  "waiting",
+  "authorizing",
+  "approved",
+  "approvedOffline",
+  "declined",
+  "error",
+  "cancelled",
+  "clockWrong",
+  "readerGone",
+] as const;
 export type IndicatorState = (typeof indicatorStates)[number];
 export type BeepPattern = "approved" | "declined" | "error";
 
@@ -33,25 +55,18 @@ export interface IndicatorPort {
   onCancel(listener: () => void): () => void;
 }
 
-/** The MQTT request/response link to the settlement service. */
+/**
+ * The hub's link to the settlement service, as the outbox sees it: publish bytes, hear decisions. It owns the
+ * fact "link up": `online` is that fact and onStatus tells its changes; nobody else keeps a copy.
+ */
 export interface SettlementPort {
-  /**
-   * Publishes the signed request and resolves with the service's Decision for `requestId`, its signature
-   * already verified. Rejects TapwireError Offline (801) when not connected or the connection drops while
-   * waiting, DecisionTimeout (802) after `timeoutMs`. Resending the same bytes is safe: the service answers
-   * retries idempotently.
-   */
-  send(payload: Buffer, requestId: string, timeoutMs: number): Promise<Decision>;
-  /**
-   * Waits for a verified Decision for `requestId` without publishing anything (tag mode: the wallet pays
-   * online and the service answers the hub). Rejects DecisionTimeout after `timeoutMs`, Offline if the
-   * connection drops, Cancelled (803) when `signal` aborts.
-   */
-  awaitDecision(requestId: string, timeoutMs: number, signal?: AbortSignal): Promise<Decision>;
-  /**
-   * Calls `listener` on every change of the connection state (true once connected and subscribed, false when
-   * lost); returns the unsubscribe function. The hub machine and the outbox's resend-on-reconnect rely on it.
-   */
+  /** True once connected and subscribed to the hub's `res` topic (a request sent earlier could lose its reply). */
+  readonly online: boolean;
+  /** Publishes signed request bytes (QoS 1); resolves once the broker has them. Rejects Offline when not connected. */
+  publish(payload: Buffer): Promise<void>;
+  /** Every verified decision addressed to this hub, with its bytes as received; returns the unsubscribe function. */
+  onDecision(listener: (decision: Decision, bytes: Buffer) => void): () => void;
+  /** Calls `listener` on every change of `online`; returns the unsubscribe function. */
   onStatus(listener: (online: boolean) => void): () => void;
 }
 
@@ -60,16 +75,14 @@ export interface SettlementPort {
  * adapter must not reconnect by itself (MQTT.js: `reconnectPeriod: 0`).
  */
 export interface LinkPort {
-  /** Resolves once connected and subscribed to the hub's `res` topic; rejects (or aborts) on failure. */
+  /**
+   * Resolves once connected and subscribed to the hub's `res` topic; rejects (or aborts) on failure: ClockWrong
+   * when the broker's certificate is not yet valid by the hub's clock, the broker's refusal, or Offline.
+   */
   connect(input: { signal: AbortSignal }): Promise<void>;
 }
 
 /** Signs a message body into COSE_Sign1 ES256 with the hub's key: a secure element or a key file. */
 export interface HubSigner {
   seal(body: object): Buffer;
-}
-
-/** The per-hub monotonic request counter (`seq`); it must never repeat a value, across restarts too. */
-export interface SeqStore {
-  next(): number;
 }

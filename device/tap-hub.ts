@@ -1,11 +1,19 @@
 import { createActor, type Actor, type Subscription } from "xstate";
-import { ErrorCode, TapwireError } from "../protocol/errors.ts";
-import type { Clock, Random } from "../protocol/sources.ts";
-import { defaultHubConfig, hubMachine, type HubConfig, type HubSnapshot } from "./hub/hub-machine.ts";
-import { Outbox } from "./link/outbox.ts";
-import type { HubSigner, IndicatorPort, LinkPort, SeqStore, SettlementPort, TapReaderPort } from "./ports.ts";
-import { defaultTapTiming, type TapTiming } from "./tap/tap-config.ts";
-import { tapView, type TapMode, type TapSnapshot, type TapView } from "./tap/tap-machine.ts";
+import { ErrorCode, TapwireError, isTapwireError } from "../protocol/errors.ts";
+import { logger } from "../protocol/log.ts";
+import type { Clock, Random, Timers } from "../protocol/sources.ts";
+import { defaultLinkConfig, linkMachine, type LinkConfig, type LinkStateName } from "./link/link-machine.ts";
+import type { HubJournal } from "./journal/hub-journal.ts";
+import { ClockWatch } from "./link/clock-watch.ts";
+import { defaultResendConfig, Outbox, type ResendConfig } from "./link/outbox.ts";
+import { RequestSealer } from "./link/sealer.ts";
+import type { HubSigner, IndicatorPort, LinkPort, SettlementPort, TapReaderPort } from "./ports.ts";
+import { defaultTapTiming, type OfflineConfig, type TapTiming } from "./tap/tap-config.ts";
+import { tapMachine, type TapMode } from "./tap/tap-machine.ts";
+import { tapView, type TapView } from "./tap/tap-view.ts";
+import { crashOutside, type CrashPoint } from "./crash.ts";
+
+const log = logger("tapwire:tap-hub");
 
 /** Everything a tap hub talks to, already adapted from drivers (firmware-bridge/) or simulated. */
 export interface TapHubPorts {
@@ -14,8 +22,11 @@ export interface TapHubPorts {
   settlement: SettlementPort;
   link: LinkPort;
   signer: HubSigner;
-  seq: SeqStore;
+  /** Opened by the caller (a file on the hub, ":memory:" in a simulation); the hub closes nothing it did not open. */
+  journal: HubJournal;
   clock: Clock;
+  /** The machines' timers and the outbox's: the same object, so a virtual clock moves them all. */
+  timers: Timers;
   random: Random;
 }
 
@@ -23,30 +34,42 @@ export interface TapHubOptions {
   hubId: string;
   merchantId: string;
   timing?: Partial<TapTiming>;
-  hub?: Partial<HubConfig>;
-  /** Signed requests held without a decision; one more is refused (OutboxFull). Default 32. */
-  outboxMax?: number;
+  /** Store and forward while the link is down; off when absent. */
+  offline?: OfflineConfig;
+  link?: Partial<LinkConfig>;
+  resend?: Partial<ResendConfig>;
+  /**
+   * Called with a bug (an assertion, a non-TapwireError) that stopped a machine. The default rethrows it outside
+   * the machine so the process crashes and its supervisor restarts it: the journal makes that safe.
+   */
+  onCrash?: (error: unknown) => void;
+  /** Testing hook: see crash.ts. */
+  crashPoint?: CrashPoint;
 }
-
-export const outboxMaxDefault = 32;
-
-export type HubStateName = "boot" | "connecting" | "ready" | "reconnecting" | "failed";
 
 /** What a UI or a log shows: the hub's link state and the tap flow's view. Plain data. */
 export interface TapHubView {
-  hub: HubStateName;
+  hub: LinkStateName;
+  /** The last connect failure's code (ClockWrong, ConnectRefused, Offline …) while not ready. */
+  linkErrorCode: number | undefined;
   tap: TapView;
+  /** Offline captures the service has not settled yet. */
+  offlineBacklog: { count: number; totalMinor: number };
 }
 
-type HubActor = Actor<typeof hubMachine>;
+interface Running {
+  link: Actor<typeof linkMachine>;
+  tap: Actor<typeof tapMachine>;
+  outbox: Outbox;
+}
 
 /**
- * The tap hub composed from its ports: the hub machine (connect, reconnect with backoff) running the tap
- * machine, with the outbox between them and the settlement link. No hardware here: the caller hands in
- * adapters. The constructor stores; start() creates and runs the actors; stop() stops them.
+ * The tap hub composed from its ports: the link machine (connect, reconnect with backoff), the tap machine, and
+ * between them and the settlement link the journal-backed outbox that alone sends and resends. No hardware here:
+ * the caller hands in adapters. The constructor stores; start() recovers the journal and runs; stop() undoes it.
  */
 export class TapHub {
-  private actor: HubActor | undefined;
+  private running: Running | undefined;
   private subscriptions: Subscription[] = [];
   private readonly listeners = new Set<(view: TapHubView) => void>();
 
@@ -55,33 +78,49 @@ export class TapHub {
     private readonly options: TapHubOptions,
   ) {}
 
-  /** Validates the configuration (ConfigInvalid with every problem) and starts connecting. */
+  /** Validates the configuration (ConfigInvalid with every problem), takes over the journal and starts connecting. */
   start(): void {
-    if (this.actor) throw new TapwireError("tap hub already started", ErrorCode.BusyAlready);
-    const tapConfig = { hubId: this.options.hubId, merchantId: this.options.merchantId, ...defaultTapTiming, ...this.options.timing };
-    const { settlement, clock } = this.ports;
+    if (this.running) throw new TapwireError("tap hub already started", ErrorCode.BusyAlready);
+    const { hubId, merchantId } = this.options;
+    const tapConfig = { hubId, merchantId, ...defaultTapTiming, ...this.options.timing, offline: this.options.offline };
+    const { reader, indicator, settlement, journal, signer, clock, timers, random } = this.ports;
+    const clockWatch = new ClockWatch(clock);
+    const sealer = new RequestSealer({ journal, signer, clock, random, identity: { hubId, merchantId } });
     const outbox = new Outbox({
+      hubId,
+      journal,
+      sealer,
       settlement,
       clock,
-      outboxMax: this.options.outboxMax ?? outboxMaxDefault,
-      attemptTimeoutMs: tapConfig.decisionTimeoutMs,
+      timers,
+      random,
+      clockWatch,
+      ...(this.options.crashPoint ? { crashPoint: this.options.crashPoint } : {}),
+      config: { ...defaultResendConfig, ...this.options.resend, reversalTtlMs: tapConfig.reversalTtlMs, requestTtlMs: tapConfig.requestTtlMs },
     });
-    const { reader, indicator, signer, seq, random } = this.ports;
-    const actor = createActor(hubMachine, {
-      input: {
-        tap: { ports: { reader, indicator, settlement, outbox, signer, seq, clock, random }, config: tapConfig },
-        link: this.ports.link,
-        config: { ...defaultHubConfig, ...this.options.hub },
-      },
+    const tap = createActor(tapMachine, {
+      clock: timers,
+      input: { ports: { reader, indicator, settlement, outbox, sealer, clockWatch, random }, config: tapConfig, lastSale: journal.lastSale() },
     });
-    this.actor = actor;
+    const link = createActor(linkMachine, {
+      clock: timers,
+      input: { link: this.ports.link, settlement, clockWatch, config: { ...defaultLinkConfig, ...this.options.link } },
+    });
+    const crash = this.options.onCrash ?? crashOutside;
     const notify = () => this.notify();
-    this.subscriptions.push(actor.subscribe({ next: notify, error: notify }));
-    actor.start();
-    // The tap machine is the hub's child for the hub's whole life; its changes do not change the hub's snapshot.
-    const tap = actor.getSnapshot().children.tap;
-    if (tap) this.subscriptions.push(tap.subscribe({ next: notify, error: notify }));
-    if (actor.getSnapshot().status === "error") {
+    const fail = (error: unknown) => {
+      log.fatal({ err: error }, "tap hub machine stopped on a bug");
+      crash(error);
+    };
+    this.subscriptions.push(tap.subscribe({ next: notify, error: fail }), link.subscribe({ next: notify, error: fail }));
+    this.subscriptions.push({ unsubscribe: outbox.onSale(notify) }, { unsubscribe: outbox.onSale(() => this.prune()) });
+    this.running = { link, tap, outbox };
+    this.prune();
+    outbox.start();
+    tap.start();
+    link.start();
+    for (const actor of [tap, link]) {
+      if (actor.getSnapshot().status !== "error") continue;
       const error = actor.getSnapshot().error;
       this.stop();
       throw error;
@@ -90,32 +129,34 @@ export class TapHub {
 
   stop(): void {
     for (const subscription of this.subscriptions.splice(0)) subscription.unsubscribe();
-    this.actor?.stop();
-    this.actor = undefined;
+    const running = this.running;
+    this.running = undefined;
+    running?.link.stop();
+    running?.tap.stop();
+    running?.outbox.stop();
   }
 
   get started(): boolean {
-    return this.actor !== undefined;
+    return this.running !== undefined;
   }
 
-  /** Starts a sale; the view's `tap.refusal` says why one was refused (HubNotReady, InvalidMoney …). */
+  /** Starts a sale; the view's `tap.refusal` says why one was refused (BusyAlready, ReaderGone, OfflineUnavailable …). */
   setAmount(amountMinor: number, currency: string, mode: TapMode): void {
-    this.running().send({ type: "SET_AMOUNT", amountMinor, currency, mode });
+    this.current().tap.send({ type: "SET_AMOUNT", amountMinor, currency, mode });
   }
 
   /** The same as the cancel button. */
   cancel(): void {
-    this.running().send({ type: "CANCEL" });
+    this.current().tap.send({ type: "CANCEL" });
   }
 
   /** Skips the cooldown of a hub that gave up reconnecting (state `failed`). */
   reconnect(): void {
-    this.running().send({ type: "RECONNECT" });
+    this.current().link.send({ type: "RECONNECT" });
   }
 
   view(): TapHubView {
-    const snapshot = this.running().getSnapshot();
-    return viewOf(snapshot);
+    return this.viewOf(this.current());
   }
 
   /** Calls `listener` with the view after every change of the hub or the tap flow; returns the unsubscribe. */
@@ -124,20 +165,35 @@ export class TapHub {
     return () => this.listeners.delete(listener);
   }
 
-  private running(): HubActor {
-    if (!this.actor) throw new TapwireError("tap hub is not started", ErrorCode.HubNotReady);
-    return this.actor;
+  /** Keeps the journal within its bounds; a failure is logged and the hub goes on (the next sale tries again). */
+  private prune(): void {
+    try {
+      this.ports.journal.prune();
+    } catch (error) {
+      if (!isTapwireError(error)) throw error;
+      log.error({ err: error, code: error.code }, "journal prune failed");
+    }
+  }
+
+  private current(): Running {
+    if (!this.running) throw new TapwireError("tap hub is not started", ErrorCode.HubNotReady);
+    return this.running;
   }
 
   private notify(): void {
-    if (!this.actor || this.listeners.size === 0) return;
-    const view = viewOf(this.actor.getSnapshot());
+    if (!this.running || this.listeners.size === 0) return;
+    const view = this.viewOf(this.running);
     for (const listener of [...this.listeners]) listener(view);
   }
-}
 
-function viewOf(snapshot: HubSnapshot): TapHubView {
-  const tap = snapshot.children.tap;
-  if (!tap) throw new TapwireError("tap machine is not running", ErrorCode.HubNotReady);
-  return { hub: snapshot.value as HubStateName, tap: tapView(tap.getSnapshot() as TapSnapshot) };
+  private viewOf(running: Running): TapHubView {
+    const link = running.link.getSnapshot();
+    const backlog = this.ports.journal.offlineBacklog();
+    return {
+      hub: link.value as LinkStateName,
+      linkErrorCode: link.context.lastErrorCode,
+      tap: tapView(running.tap.getSnapshot()),
+      offlineBacklog: { count: backlog.count, totalMinor: backlog.totalMinor },
+    };
+  }
 }

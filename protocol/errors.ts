@@ -181,8 +181,9 @@ export class TapwireError extends Error {
     message: string,
     readonly code: ErrorCode,
     readonly context?: Record<string, unknown>,
+    options?: { cause?: unknown },
   ) {
-    super(message);
+    super(message, options);
   }
 
   /** `E303 LimitExceeded: amount 5000 above per-payment limit 2000` */

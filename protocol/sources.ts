@@ -14,7 +14,21 @@ export interface Random {
   uuid(): string;
 }
 
+/**
+ * One-shot timers, injected like the clock. The shape is XState's own clock interface, so the same object drives
+ * the machines (`createActor(machine, { clock })`) and everything beside them (outbox retries, waits).
+ */
+export interface Timers {
+  setTimeout(callback: () => void, delayMs: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
 export const systemClock: Clock = { nowMs: () => Date.now() };
+
+export const systemTimers: Timers = {
+  setTimeout: (callback, delayMs) => setTimeout(callback, delayMs),
+  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+};
 
 export const systemRandom: Random = {
   bytes: (length) => new Uint8Array(randomBytes(length)),
@@ -29,6 +43,61 @@ export class ManualClock implements Clock {
   }
   advance(ms: number): void {
     this.currentMs += ms;
+  }
+}
+
+/**
+ * Virtual time for a whole simulated hub (and, later, a whole stack): `advance(ms)` moves the clock and runs every
+ * timer that falls due, in due order (ties in the order they were set), each at its own time. Nothing here waits
+ * for real time; callers flush promise chains between steps themselves.
+ */
+export class VirtualClock implements Clock, Timers {
+  private currentMs: number;
+  private nextId = 1;
+  private readonly timers = new Map<number, { dueMs: number; callback: () => void }>();
+
+  constructor(startMs = Date.UTC(2026, 10, 23, 12, 0, 0)) {
+    this.currentMs = startMs;
+  }
+
+  nowMs(): number {
+    return this.currentMs;
+  }
+
+  setTimeout(callback: () => void, delayMs: number): number {
+    const id = this.nextId++;
+    this.timers.set(id, { dueMs: this.currentMs + Math.max(0, delayMs), callback });
+    return id;
+  }
+
+  clearTimeout(handle: unknown): void {
+    this.timers.delete(handle as number);
+  }
+
+  /** Timers set and not yet run. */
+  get pending(): number {
+    return this.timers.size;
+  }
+
+  /** When the next timer is due, if any. */
+  get nextDueMs(): number | undefined {
+    let due: number | undefined;
+    for (const timer of this.timers.values()) if (due === undefined || timer.dueMs < due) due = timer.dueMs;
+    return due;
+  }
+
+  /** Runs due timers one at a time up to now + ms; `timersMax` bounds a timer that keeps re-arming itself at 0 ms. */
+  advance(ms: number, timersMax = 100_000): void {
+    const targetMs = this.currentMs + ms;
+    for (let ran = 0; ran < timersMax; ran++) {
+      let next: [number, { dueMs: number; callback: () => void }] | undefined;
+      for (const entry of this.timers) if (entry[1].dueMs <= targetMs && (next === undefined || entry[1].dueMs < next[1].dueMs)) next = entry;
+      if (next === undefined) break;
+      this.timers.delete(next[0]);
+      this.currentMs = next[1].dueMs;
+      next[1].callback();
+    }
+    this.currentMs = Math.max(this.currentMs, targetMs);
   }
 }
 

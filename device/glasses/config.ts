@@ -1,3 +1,4 @@
+import { contract } from "../../protocol/contract.ts";
 import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
 import { isId } from "../../protocol/ids.ts";
 import { assertNoProblems, rangeProblems, type Ranges } from "../../protocol/ranges.ts";
@@ -52,7 +53,7 @@ const countRanges: Ranges<GlassesHubConfig> = {
   quantityMax: [1, 1000, "units"],
   unclearRetriesMax: [0, 5, "retries"],
   stepUpsMax: [0, 3, "step-ups"],
-  requestTtlMs: [1000, 600_000, "milliseconds"],
+  requestTtlMs: [1000, contract.requestLifetimeMsMax, "milliseconds"],
 };
 
 function checkId(name: string, value: string): void {
@@ -80,9 +81,8 @@ export function glassesHubConfig(options: GlassesHubOptions): GlassesHubConfig {
   const timingRanges: Ranges<GlassesHubTiming> = Object.fromEntries(
     Object.keys(config.timing).map((name) => [name, [1, timingMsMax, "milliseconds"] as const]),
   );
-  assertNoProblems(
-    [...rangeProblems(config, countRanges), ...rangeProblems(config.timing, timingRanges, "timing.")],
-    "glasses hub configuration",
-  );
+  const problems = [...rangeProblems(config, countRanges), ...rangeProblems(config.timing, timingRanges, "timing.")];
+  if (config.requestTtlMs <= config.timing.decisionTimeoutMs) problems.push("requestTtlMs: must be longer than timing.decisionTimeoutMs");
+  assertNoProblems(problems, "glasses hub configuration");
   return config;
 }

@@ -2,10 +2,11 @@ import { assign, emit, fromCallback, fromPromise, setup } from "xstate";
 import { assert } from "../../protocol/assert.ts";
 import { ErrorCode, asTapwireError, isTapwireError } from "../../protocol/errors.ts";
 import { logger } from "../../protocol/log.ts";
-import type { Decision, DecisionStatus } from "../../protocol/messages.ts";
+import { hubStepUpApprovalSchema, paymentRequestSchema, type Decision, type DecisionStatus } from "../../protocol/messages.ts";
+import type { JournalRequest, JournalSale } from "../journal/hub-journal.ts";
 import { isLang, type Intent, type Lang } from "../intent/intent.ts";
 import type { GlassesHubConfig } from "./config.ts";
-import { paymentRequestBody, reversalBody, stepUpApprovalBody, type RequestStamp } from "./hub-requests.ts";
+import { paymentFields, stepUpApprovalFields } from "./hub-requests.ts";
 import { isOfferable, isQuantityAllowed, offerFor } from "./offer.ts";
 import type { OutcomeKind, PurchaseOutcome } from "./outcome.ts";
 import type {
@@ -37,11 +38,6 @@ export type GlassesHubEvent =
 
 export type GlassesHubEmitted = { type: "outcome"; outcome: PurchaseOutcome };
 
-export interface SealedRequest {
-  requestId: string;
-  payload: Buffer;
-}
-
 export interface GlassesHubContext {
   config: GlassesHubConfig;
   /** The customer's language: the owner's until they speak, then the language they spoke. */
@@ -56,7 +52,10 @@ export interface GlassesHubContext {
   challenge: Uint8Array | undefined;
   assertion: Uint8Array | undefined;
   identity: BiometricIdentity | undefined;
-  sealed: SealedRequest | undefined;
+  /** The request in flight (payment or step-up approval), journaled. */
+  sealed: JournalRequest | undefined;
+  /** The journal's sale of this purchase, once its payment is signed. */
+  saleId: string | undefined;
   paymentRequestId: string | undefined;
   /** Every request sent for this purchase; a decision must answer one of them. */
   requestIds: string[];
@@ -80,6 +79,7 @@ function freshPurchase(config: GlassesHubConfig): GlassesHubContext {
     assertion: undefined,
     identity: undefined,
     sealed: undefined,
+    saleId: undefined,
     paymentRequestId: undefined,
     requestIds: [],
     caseId: undefined,
@@ -124,34 +124,22 @@ function concludeOnError(kind: OutcomeKind, fallbackCode: ErrorCode) {
   };
 }
 
-interface StampInput {
-  hubId: string;
-  merchantId: string;
+interface PaymentInput {
   ttlMs: number;
-}
-
-interface PaymentInput extends StampInput {
   offer: Offer;
   pairing: Pairing;
   assertion: Uint8Array;
   utterance: Utterance | undefined;
 }
 
-interface ApprovalInput extends StampInput {
+interface ApprovalInput {
+  ttlMs: number;
+  saleId: string;
+  merchantId: string;
   paymentRequestId: string;
   caseId: string | undefined;
   pairing: Pairing;
   assertion: Uint8Array;
-}
-
-interface ReversalInput extends StampInput {
-  paymentRequestId: string;
-  timeoutMs: number;
-}
-
-function stampInput(context: GlassesHubContext): StampInput {
-  assert(context.product !== undefined, "a request needs a product");
-  return { hubId: context.config.hubId, merchantId: context.product.merchantId, ttlMs: context.config.requestTtlMs };
 }
 
 function toHubEvent(event: GlassesEvent): GlassesHubEvent {
@@ -167,10 +155,6 @@ function toHubEvent(event: GlassesEvent): GlassesHubEvent {
  * a distinct outcome (emitted as `outcome`) and never reaches `settlement.send` with a payment.
  */
 export function createGlassesHubMachine(deps: GlassesHubDeps) {
-  function stamp(input: StampInput): RequestStamp {
-    return { ...input, requestId: deps.random.uuid(), seq: deps.seq.next(), iatMs: deps.clock.nowMs() };
-  }
-
   return setup({
     types: {
       context: {} as GlassesHubContext,
@@ -199,23 +183,28 @@ export function createGlassesHubMachine(deps: GlassesHubDeps) {
       verifyBiometric: fromPromise<BiometricIdentity, { assertion: Uint8Array; challenge: Uint8Array }>(async ({ input }) =>
         deps.verifier.verify(input.assertion, input.challenge),
       ),
-      sealPayment: fromPromise<SealedRequest, PaymentInput>(async ({ input }) => {
-        const requestStamp = stamp(input);
-        const body = paymentRequestBody(requestStamp, input.offer, input.pairing, input.assertion, input.utterance);
-        return { requestId: requestStamp.requestId, payload: deps.signer.seal(body) };
+      sealPayment: fromPromise<JournalRequest, PaymentInput>(async ({ input }) => {
+        const { offer } = input;
+        const sale = { saleId: deps.random.uuid(), mode: "glasses", amountMinor: offer.amountMinor, currency: offer.currency };
+        return deps.sealer.seal(
+          paymentRequestSchema,
+          { kind: "payment", saleId: sale.saleId, sale, ttlMs: input.ttlMs },
+          paymentFields(offer, input.pairing, input.assertion, input.utterance),
+        );
       }),
-      sealApproval: fromPromise<SealedRequest, ApprovalInput>(async ({ input }) => {
-        const requestStamp = stamp(input);
-        const body = stepUpApprovalBody(requestStamp, input.paymentRequestId, input.caseId, input.pairing, input.assertion);
-        return { requestId: requestStamp.requestId, payload: deps.signer.seal(body) };
-      }),
-      submit: fromPromise<Decision, { sealed: SealedRequest; timeoutMs: number }>(async ({ input }) =>
-        deps.settlement.send(input.sealed.payload, input.sealed.requestId, input.timeoutMs),
+      sealApproval: fromPromise<JournalRequest, ApprovalInput>(async ({ input }) =>
+        deps.sealer.seal(
+          hubStepUpApprovalSchema,
+          { kind: "step_up", saleId: input.saleId, targetRequestId: input.paymentRequestId, ttlMs: input.ttlMs },
+          stepUpApprovalFields(input.merchantId, input.paymentRequestId, input.caseId, input.pairing, input.assertion),
+        ),
       ),
-      reverse: fromPromise<Decision, ReversalInput>(async ({ input }) => {
-        const requestStamp = stamp(input);
-        const payload = deps.signer.seal(reversalBody(requestStamp, input.paymentRequestId, "timeout"));
-        return deps.settlement.send(payload, requestStamp.requestId, input.timeoutMs);
+      /** Sent (and resent) by the outbox; resolves with the first answer that is not a retry. */
+      submit: fromPromise<Decision, { sealed: JournalRequest }>(async ({ input, signal }) => (await deps.outbox.send(input.sealed, signal)).decision),
+      /** Journals the reversal and waits for the sale's outcome; the outbox goes on after the machine stops waiting. */
+      reverse: fromPromise<JournalSale, { saleId: string; paymentRequestId: string }>(async ({ input, signal }) => {
+        deps.outbox.reverse(input.saleId, input.paymentRequestId, "timeout");
+        return deps.outbox.saleOutcome(input.saleId, signal);
       }),
     },
     actions: {
@@ -238,12 +227,13 @@ export function createGlassesHubMachine(deps: GlassesHubDeps) {
         assertion: params.assertion,
       })),
       recordIdentity: assign((_, params: { identity: BiometricIdentity }) => ({ identity: params.identity })),
-      recordPaymentSealed: assign(({ context }, params: { sealed: SealedRequest }) => ({
+      recordPaymentSealed: assign(({ context }, params: { sealed: JournalRequest }) => ({
         sealed: params.sealed,
+        saleId: params.sealed.saleId,
         paymentRequestId: params.sealed.requestId,
         requestIds: [...context.requestIds, params.sealed.requestId],
       })),
-      recordApprovalSealed: assign(({ context }, params: { sealed: SealedRequest }) => ({
+      recordApprovalSealed: assign(({ context }, params: { sealed: JournalRequest }) => ({
         sealed: params.sealed,
         requestIds: [...context.requestIds, params.sealed.requestId],
       })),
@@ -502,7 +492,7 @@ export function createGlassesHubMachine(deps: GlassesHubDeps) {
               input: ({ context }) => {
                 assert(context.assertion !== undefined, "a payment needs a verified assertion");
                 return {
-                  ...stampInput(context),
+                  ttlMs: context.config.requestTtlMs,
                   offer: currentOffer(context),
                   pairing: context.config.pairing,
                   assertion: context.assertion,
@@ -521,8 +511,11 @@ export function createGlassesHubMachine(deps: GlassesHubDeps) {
               src: "sealApproval",
               input: ({ context }) => {
                 assert(context.assertion !== undefined && context.paymentRequestId !== undefined, "an approval needs a payment");
+                assert(context.saleId !== undefined && context.product !== undefined, "an approval needs the sale");
                 return {
-                  ...stampInput(context),
+                  ttlMs: context.config.requestTtlMs,
+                  saleId: context.saleId,
+                  merchantId: context.product.merchantId,
                   paymentRequestId: context.paymentRequestId,
                   caseId: context.caseId,
                   pairing: context.config.pairing,
@@ -544,7 +537,7 @@ export function createGlassesHubMachine(deps: GlassesHubDeps) {
               src: "submit",
               input: ({ context }) => {
                 assert(context.sealed !== undefined, "submitting needs a sealed request");
-                return { sealed: context.sealed, timeoutMs: context.config.timing.decisionTimeoutMs };
+                return { sealed: context.sealed };
               },
               onDone: {
                 target: "routingDecision",
@@ -606,22 +599,21 @@ export function createGlassesHubMachine(deps: GlassesHubDeps) {
         entry: ["logOutcome", "emitOutcome"],
         always: [{ guard: "needsReversal", target: "reversing" }, { target: "showingResult" }],
       },
+      // The reversal is journaled first; the outbox then owns it until the service has undone the payment, so
+      // the glasses stop waiting after the decision timeout but the reversal is never dropped.
       reversing: {
         after: { decisionTimeout: "showingResult" },
         invoke: {
           src: "reverse",
           input: ({ context }) => {
-            assert(context.paymentRequestId !== undefined, "reversing needs a payment");
-            return {
-              ...stampInput(context),
-              paymentRequestId: context.paymentRequestId,
-              timeoutMs: context.config.timing.decisionTimeoutMs,
-            };
+            assert(context.paymentRequestId !== undefined && context.saleId !== undefined, "reversing needs a payment");
+            return { saleId: context.saleId, paymentRequestId: context.paymentRequestId };
           },
           onDone: "showingResult",
           onError: {
+            guard: ({ event }) => isTapwireError(event.error),
             target: "showingResult",
-            actions: { type: "logIgnored", params: ({ event }) => ({ reason: "reversal failed", error: event.error }) },
+            actions: ({ event }) => log.error({ err: event.error }, "reversal could not be journaled; the payment stays in the journal and is resolved by resending it"),
           },
         },
       },

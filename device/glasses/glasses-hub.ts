@@ -1,6 +1,7 @@
 import { createActor, type Actor } from "xstate";
 import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
 import type { Decision } from "../../protocol/messages.ts";
+import type { Timers } from "../../protocol/sources.ts";
 import { glassesHubConfig, type GlassesHubOptions } from "./config.ts";
 import { createGlassesHubMachine, type GlassesHubMachine } from "./glasses-hub-machine.ts";
 import type { PurchaseOutcome } from "./outcome.ts";
@@ -14,13 +15,16 @@ export class GlassesHub {
   constructor(
     private readonly deps: GlassesHubDeps,
     private readonly options: GlassesHubOptions,
+    private readonly timers: Timers,
+    private readonly onCrash: (error: unknown) => void,
   ) {}
 
   start(): void {
     if (this.actor) throw new TapwireError("glasses hub already started", ErrorCode.BusyAlready);
     const config = glassesHubConfig(this.options);
-    const actor = createActor(createGlassesHubMachine(this.deps), { input: { config } });
+    const actor = createActor(createGlassesHubMachine(this.deps), { input: { config }, clock: this.timers });
     actor.on("outcome", (event) => this.listeners.forEach((listener) => listener(event.outcome)));
+    actor.subscribe({ error: (error) => this.onCrash(error) });
     this.actor = actor;
     actor.start();
   }

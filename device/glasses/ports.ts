@@ -1,11 +1,12 @@
-import type { Decision } from "../../protocol/messages.ts";
-import type { Clock, Random } from "../../protocol/sources.ts";
+import type { Random } from "../../protocol/sources.ts";
+import type { Outbox } from "../link/outbox.ts";
+import type { RequestSealer } from "../link/sealer.ts";
 import type { IntentParser, Lang } from "../intent/intent.ts";
 
 /**
- * What the glasses hub needs from the world, kept minimal: the BLE link to the glasses, the settlement
- * link, a biometric verifier, the hub's signing key and its sequence counter. The hub machine reaches all
- * of them through named actors only, so the simulator and tests pass fakes and the machine stays pure.
+ * What the glasses hub needs from the world, kept minimal: the BLE link to the glasses, a biometric verifier,
+ * and the journal-backed sealer and outbox every hub sends through. The hub machine reaches all of them through
+ * named actors only, so the simulator and tests pass fakes and the machine stays pure.
  */
 
 /** The glasses recognised a product (or a merchant's code) and its unit price. */
@@ -65,11 +66,6 @@ export interface GlassesPort {
   subscribe(listener: (event: GlassesEvent) => void): () => void;
 }
 
-export interface SettlementPort {
-  /** Publishes a sealed hub request and resolves with the service's verified decision for `requestId`. */
-  send(payload: Buffer, requestId: string, timeoutMs: number): Promise<Decision>;
-}
-
 /** Who a verified biometric assertion names. */
 export interface BiometricIdentity {
   ownerId: string;
@@ -84,16 +80,6 @@ export interface BiometricVerifier {
   verify(assertion: Uint8Array, challenge: Uint8Array): BiometricIdentity | Promise<BiometricIdentity>;
 }
 
-export interface HubSigner {
-  /** COSE_Sign1 over the CBOR body with the hub's key. */
-  seal(body: object): Buffer;
-}
-
-export interface SeqStore {
-  /** The next request sequence number: strictly increasing, persisted before it is returned. */
-  next(): number;
-}
-
 /** The binding made at pairing: one pair of glasses, its owner, and the owner's wallet. */
 export interface Pairing {
   ownerId: string;
@@ -103,13 +89,14 @@ export interface Pairing {
   lang: Lang;
 }
 
+/** What one purchase machine runs on; the outbox and sealer outlive pairings (GlassesHubRuntime owns them). */
 export interface GlassesHubDeps {
   glasses: GlassesPort;
-  settlement: SettlementPort;
   verifier: BiometricVerifier;
-  signer: HubSigner;
-  seq: SeqStore;
   parser: IntentParser;
-  clock: Clock;
+  /** Signs and journals every request; nothing signed exists outside the journal. */
+  sealer: RequestSealer;
+  /** The one sender and resender of journaled requests. */
+  outbox: Outbox;
   random: Random;
 }

@@ -1,64 +1,138 @@
 import { assert } from "../../protocol/assert.ts";
-import { ErrorCode, isTapwireError, TapwireError } from "../../protocol/errors.ts";
+import type { OfflineLimits } from "../../protocol/contract.ts";
+import { decodeSign1 } from "../../protocol/cose.ts";
+import { ErrorCode, TapwireError, isTapwireError } from "../../protocol/errors.ts";
 import { logger } from "../../protocol/log.ts";
-import type { Decision } from "../../protocol/messages.ts";
-import type { Clock } from "../../protocol/sources.ts";
+import type { Ranges } from "../../protocol/ranges.ts";
+import { bodyHash, type Decision, type HceCredential } from "../../protocol/messages.ts";
+import type { Clock, Random, Timers } from "../../protocol/sources.ts";
+import type { HubJournal, JournalRequest, JournalSale, NewSale, SaleOutcome } from "../journal/hub-journal.ts";
 import type { SettlementPort } from "../ports.ts";
+import { classifyAnswer, reversalTookEffect, type AnswerClass } from "./answer-class.ts";
+import type { CrashPoint } from "../crash.ts";
+import type { ClockWatch } from "./clock-watch.ts";
+import { checkOfflineFloor } from "./offline-floor.ts";
+import type { RequestSealer, ReversalReason } from "./sealer.ts";
 
 const log = logger("tapwire:outbox");
 
-/** A signed request awaiting its decision. `expMs` is the `exp` inside the signed body. */
-export interface OutboxEntry {
-  requestId: string;
-  payload: Buffer;
-  expMs: number;
+/** How the outbox resends; durations in milliseconds. */
+export interface ResendConfig {
+  /** How long one send waits for its decision before the same bytes go again (then doubling, with jitter). */
+  attemptTimeoutMs: number;
+  /** The longest wait between two sends of one request. */
+  resendBackoffMaxMs: number;
+  /** How often a payment held for a person or an operator is asked again, in case its final decision was missed. */
+  heldResendMs: number;
 }
 
-export interface OutboxOptions {
+export const defaultResendConfig: ResendConfig = { attemptTimeoutMs: 5_000, resendBackoffMaxMs: 60_000, heldResendMs: 30_000 };
+
+export const resendConfigRanges: Required<Ranges<ResendConfig>> = {
+  attemptTimeoutMs: [100, 120_000, "milliseconds"],
+  resendBackoffMaxMs: [100, 3_600_000, "milliseconds"],
+  heldResendMs: [1_000, 3_600_000, "milliseconds"],
+};
+
+export interface OutboxConfig extends ResendConfig {
+  /** Lifetime of a reversal's envelope; an envelope that expires unprocessed is replaced by a new one. */
+  reversalTtlMs: number;
+  /** Lifetime of a status query's and an offline capture forward's envelope. */
+  requestTtlMs: number;
+}
+
+export interface OutboxDeps {
+  hubId: string;
+  journal: HubJournal;
+  sealer: RequestSealer;
   settlement: SettlementPort;
   clock: Clock;
-  /** Requests held at once; one more is refused with OutboxFull rather than growing without bound. */
-  outboxMax: number;
-  /** How long one attempt waits for the decision before it counts as lost (DecisionTimeout). */
-  attemptTimeoutMs: number;
+  timers: Timers;
+  random: Random;
+  clockWatch: ClockWatch;
+  config: OutboxConfig;
+  /** Testing hook (crash.ts): called as a sale's payment is journaled, handed to the broker, decided, reversed. */
+  crashPoint?: CrashPoint;
+}
+
+/** One decision about one request, and what it means (answer-class.ts). Retries never reach anyone. */
+export interface Answer {
+  requestId: string;
+  decision: Decision;
+  class: Exclude<AnswerClass, "retry">;
 }
 
 interface Slot {
-  entry: OutboxEntry;
-  inFlight: Promise<Decision> | undefined;
+  request: JournalRequest;
+  /** SHA-256 of the signed body: a decision must carry it (offers excepted: the wallet's body is hashed there). */
+  bodyHash: Uint8Array | undefined;
+  attempts: number;
+  held: boolean;
+  timer: unknown;
 }
 
-export type DecisionListener = (requestId: string, decision: Decision) => void;
+interface Waiter<T> {
+  resolve: (value: T) => void;
+  reject: (error: TapwireError) => void;
+}
+
+/** Answers and sales kept for a late `answer()` or `saleOutcome()` call (the machine subscribes a tick late). */
+const recentMax = 64;
+/** Envelopes replaced in a row for one sale before the hub waits the longest backoff between them. */
+const resealBackoffAttemptsMax = 16;
 
 /**
- * Signed requests that have been handed to the link and have no decision yet. A request stays until its
- * decision arrives or its `exp` passes; whenever the link comes back, every request is sent again with the
- * SAME bytes (re-signing would change the body hash the service keys idempotency on). The reversal retry in
- * the tap machine goes through here too, so a retried reversal is byte-identical to the first.
+ * The one owner of sending and resending for a hub (tap or glasses). Every request is already in the journal when
+ * it gets here (the sealer puts it there); the outbox sends it, sends the SAME bytes again (on reconnect, and with
+ * backoff while no decision comes), matches each decision to its request, and records in the journal, in one
+ * transaction, the decision and what it means for the sale. It decides nothing a person sees; the machines ask it.
+ *
+ * Sales always end: a payment is answered (or refused unprocessed: not charged); a reversal is resent, and its
+ * envelope replaced when it expires, until the service has undone the payment (or refused for good, which a person
+ * must look at); a tag offer the hub lost track of is asked about (payment_status) and voided if unpaid; offline
+ * captures are forwarded one at a time, oldest first, until each is settled.
  */
 export class Outbox {
-  /** Insertion order is resend order. */
   private readonly slots = new Map<string, Slot>();
-  private readonly listeners = new Set<DecisionListener>();
-  private unsubscribeStatus: (() => void) | undefined;
+  private readonly answerWaiters = new Map<string, Set<Waiter<Answer>>>();
+  private readonly saleWaiters = new Map<string, Set<Waiter<JournalSale>>>();
+  private readonly answerListeners = new Set<(answer: Answer) => void>();
+  private readonly saleListeners = new Set<(sale: JournalSale) => void>();
+  private readonly recentAnswers = new Map<string, Answer>();
+  private readonly resealAttempts = new Map<string, number>();
+  private readonly unsubscribes: Array<() => void> = [];
+  private forwarding: string | undefined;
+  private started = false;
 
-  constructor(private readonly options: OutboxOptions) {
-    assert(Number.isSafeInteger(options.outboxMax) && options.outboxMax > 0, "outboxMax must be a positive integer");
-    assert(options.attemptTimeoutMs > 0, "attemptTimeoutMs must be positive");
+  constructor(private readonly deps: OutboxDeps) {
+    const { config } = deps;
+    for (const [key, value] of Object.entries(config)) assert(Number.isSafeInteger(value) && value > 0, `outbox ${key} must be a positive integer`);
   }
 
+  /** Takes over every open request of the journal (a restart mid-sale), then sends whatever the link allows. */
   start(): void {
-    assert(this.unsubscribeStatus === undefined, "Outbox started twice");
-    this.unsubscribeStatus = this.options.settlement.onStatus((online) => {
-      if (online) this.resendAll();
-    });
+    assert(!this.started, "Outbox started twice");
+    this.started = true;
+    this.unsubscribes.push(
+      this.deps.settlement.onStatus((online) => (online ? this.flush() : this.pauseTimers())),
+      this.deps.settlement.onDecision((decision, bytes) => this.receive(decision, bytes)),
+    );
+    this.recover();
+    if (this.deps.settlement.online) this.flush();
   }
 
   stop(): void {
-    this.unsubscribeStatus?.();
-    this.unsubscribeStatus = undefined;
+    this.started = false;
+    for (const unsubscribe of this.unsubscribes.splice(0)) unsubscribe();
+    this.pauseTimers();
+    this.slots.clear();
+    const stopped = () => new TapwireError("outbox stopped", ErrorCode.Cancelled);
+    for (const waiters of [...this.answerWaiters.values(), ...this.saleWaiters.values()]) for (const waiter of waiters) waiter.reject(stopped());
+    this.answerWaiters.clear();
+    this.saleWaiters.clear();
   }
 
+  /** Requests this outbox is sending (or holding for a reconnect). */
   get size(): number {
     return this.slots.size;
   }
@@ -67,92 +141,352 @@ export class Outbox {
     return this.slots.has(requestId);
   }
 
+  /** Sends a journaled request and resolves with its first answer that is not a retry. */
+  send(request: JournalRequest, signal?: AbortSignal): Promise<Answer> {
+    const answer = this.answer(request.requestId, signal);
+    this.track(request);
+    return answer;
+  }
+
+  /** Tag mode: the hub never sends its offer, but the wallet's payment of it is answered to the hub too. */
+  expect(offer: JournalRequest, signal?: AbortSignal): Promise<Answer> {
+    assert(offer.kind === "offer", "expect() is for tag offers");
+    return this.send(offer, signal);
+  }
+
+  /** The next answer to `requestId` that is not a retry (at once if it came moments ago). */
+  answer(requestId: string, signal?: AbortSignal): Promise<Answer> {
+    const recent = this.recentAnswers.get(requestId);
+    if (recent) return Promise.resolve(recent);
+    return this.wait(this.answerWaiters, requestId, signal);
+  }
+
+  /** Resolves once the sale has an outcome (at once if it has one). */
+  saleOutcome(saleId: string, signal?: AbortSignal): Promise<JournalSale> {
+    const sale = this.deps.journal.sale(saleId);
+    assert(sale !== undefined, `no sale ${saleId}`);
+    if (sale.outcome !== "pending") return Promise.resolve(sale);
+    return this.wait(this.saleWaiters, saleId, signal);
+  }
+
   /**
-   * Holds the request and makes one attempt (or joins the attempt already under way). Resolves with the
-   * decision; rejects Offline / DecisionTimeout with the request still held for the next reconnect, OutboxFull
-   * when `outboxMax` requests are already held, MessageExpired when `expMs` has passed.
+   * Undoes a sale's payment (or offer): the reversal is journaled, superseding the payment, in one transaction,
+   * and resent until the service has undone it. Its sale's outcome then says what happened.
    */
-  send(entry: OutboxEntry): Promise<Decision> {
-    this.dropExpired();
-    const existing = this.slots.get(entry.requestId);
-    if (existing) {
-      assert(existing.entry.payload.equals(entry.payload), `requestId ${entry.requestId} resent with different bytes`);
-      return this.attempt(existing);
-    }
-    if (entry.expMs <= this.options.clock.nowMs()) {
-      throw new TapwireError(`request ${entry.requestId} expired before sending`, ErrorCode.MessageExpired, { requestId: entry.requestId });
-    }
-    if (this.slots.size >= this.options.outboxMax) {
-      throw new TapwireError(`outbox holds ${this.slots.size} requests (max ${this.options.outboxMax})`, ErrorCode.OutboxFull, {
-        outboxMax: this.options.outboxMax,
-      });
-    }
-    const slot: Slot = { entry, inFlight: undefined };
-    this.slots.set(entry.requestId, slot);
-    return this.attempt(slot);
+  reverse(saleId: string, paymentRequestId: string, reason: ReversalReason): JournalRequest {
+    const target = this.deps.journal.findRequest(paymentRequestId);
+    const supersedes = target?.state === "open" ? paymentRequestId : undefined;
+    const reversal = this.deps.sealer.reversal(saleId, paymentRequestId, reason, this.deps.config.reversalTtlMs, supersedes);
+    this.deps.crashPoint?.("reversing");
+    if (supersedes) this.untrack(supersedes);
+    this.track(reversal);
+    log.info({ saleId, paymentRequestId, reason, requestId: reversal.requestId }, "reversal journaled");
+    return reversal;
   }
 
-  /** Forgets a request (a reversal supersedes the payment it undoes); true if it was held. */
-  drop(requestId: string): boolean {
-    return this.slots.delete(requestId);
+  /**
+   * Store and forward: approves a reader-mode sale while the link is down, within the floor limits (else
+   * OfflineFloorExceeded), with the wallet's cryptogram kept in the journal until it is forwarded.
+   */
+  captureOffline(sale: NewSale, credential: HceCredential, limits: OfflineLimits): JournalSale {
+    const nowMs = this.deps.clock.nowMs();
+    const backlog = this.deps.journal.offlineBacklog();
+    checkOfflineFloor(limits, backlog, sale.amountMinor, nowMs);
+    const requestId = this.deps.random.uuid();
+    const capture = this.deps.journal.storeCapture(sale, requestId, {
+      credential,
+      capturedAtMs: nowMs,
+      backlog: {
+        position: backlog.count + 1,
+        totalMinor: backlog.totalMinor + sale.amountMinor,
+        oldestCapturedAtMs: backlog.oldestCapturedAtMs ?? nowMs,
+      },
+      limits,
+    });
+    this.track(capture);
+    const stored = this.deps.journal.sale(sale.saleId);
+    assert(stored !== undefined, "stored capture without its sale");
+    return stored;
   }
 
-  /** Every decision that settles a held request, including ones won by a resend nobody is awaiting. */
-  onDecision(listener: DecisionListener): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+  /** Every answer matched to a journaled request (glasses: the end of a human review). */
+  onAnswer(listener: (answer: Answer) => void): () => void {
+    this.answerListeners.add(listener);
+    return () => this.answerListeners.delete(listener);
   }
 
-  private attempt(slot: Slot): Promise<Decision> {
-    if (slot.inFlight) return slot.inFlight;
-    const { requestId, payload } = slot.entry;
-    const inFlight = (async () => this.options.settlement.send(payload, requestId, this.options.attemptTimeoutMs))().then(
-      (decision) => {
-        slot.inFlight = undefined;
-        this.settle(slot, decision);
-        return decision;
+  /** Every sale the moment its outcome is known (also offline captures settled by the service later). */
+  onSale(listener: (sale: JournalSale) => void): () => void {
+    this.saleListeners.add(listener);
+    return () => this.saleListeners.delete(listener);
+  }
+
+  private recover(): void {
+    for (const request of this.deps.journal.openRequests()) {
+      if (request.kind === "offer") {
+        // The offer's sale was interrupted: a phone may have paid it. Ask; an unpaid one is voided afterwards.
+        const query = this.deps.sealer.statusQuery(request.saleId, request.requestId, this.deps.config.requestTtlMs);
+        log.warn({ saleId: request.saleId, offerId: request.requestId }, "tag offer interrupted; asking the service what became of it");
+        this.track(query);
+      } else {
+        if (request.kind !== "capture") log.warn({ saleId: request.saleId, requestId: request.requestId, kind: request.kind }, "resuming an interrupted request");
+        this.track(request);
+      }
+    }
+  }
+
+  private track(request: JournalRequest): void {
+    if (this.slots.has(request.requestId)) return;
+    const hashable = request.payload !== undefined && request.kind !== "offer";
+    const slot: Slot = { request, bodyHash: hashable ? bodyHash(decodeSign1(request.payload!).payload) : undefined, attempts: 0, held: false, timer: undefined };
+    this.slots.set(request.requestId, slot);
+    if (request.kind === "payment" || request.kind === "offer") this.deps.crashPoint?.("sealed");
+    if (!this.started || !this.deps.settlement.online) return;
+    if (request.kind === "capture") this.forwardNext();
+    else this.transmit(slot);
+  }
+
+  private untrack(requestId: string): void {
+    const slot = this.slots.get(requestId);
+    if (slot === undefined) return;
+    this.deps.timers.clearTimeout(slot.timer);
+    this.slots.delete(requestId);
+    if (this.forwarding === requestId) this.forwarding = undefined;
+  }
+
+  /** The link is up: every open request goes out again, in seq order, then the next capture. */
+  private flush(): void {
+    const ordered = [...this.slots.values()].filter((slot) => slot.request.kind !== "capture").sort(bySeq);
+    for (const slot of ordered) this.transmit(slot);
+    if (this.forwarding !== undefined) {
+      const forwarding = this.slots.get(this.forwarding);
+      if (forwarding) this.transmit(forwarding);
+    } else {
+      this.forwardNext();
+    }
+  }
+
+  private pauseTimers(): void {
+    for (const slot of this.slots.values()) {
+      this.deps.timers.clearTimeout(slot.timer);
+      slot.timer = undefined;
+    }
+  }
+
+  private transmit(slot: Slot): void {
+    this.deps.timers.clearTimeout(slot.timer);
+    slot.timer = undefined;
+    const { payload, kind, requestId } = slot.request;
+    if (kind === "offer" || payload === undefined || !this.deps.settlement.online) return;
+    slot.attempts += 1;
+    this.deps.settlement.publish(payload).then(
+      () => {
+        if (kind === "payment") this.deps.crashPoint?.("sent");
       },
       (error: unknown) => {
-        slot.inFlight = undefined;
-        if (!isRetryable(error) && this.slots.get(requestId) === slot) this.slots.delete(requestId);
-        throw error;
+        if (isTapwireError(error, ErrorCode.Offline)) return;
+        log.error({ err: error, requestId }, "publish failed; the request stays in the journal and goes again");
       },
     );
-    slot.inFlight = inFlight;
-    return inFlight;
+    const delayMs = slot.held ? this.deps.config.heldResendMs : this.backoffMs(slot.attempts);
+    slot.timer = this.deps.timers.setTimeout(() => {
+      slot.timer = undefined;
+      if (this.slots.get(requestId) === slot && this.deps.settlement.online) this.transmit(slot);
+    }, delayMs);
   }
 
-  private settle(slot: Slot, decision: Decision): void {
-    const { requestId } = slot.entry;
-    // The link matches decisions to requests; one for another request settles nothing and the request stays.
-    if (decision.requestId !== requestId) {
-      log.warn({ requestId, decisionRequestId: decision.requestId }, "decision for another request ignored");
+  /** Offline captures go one at a time, oldest first: each gets its envelope (and seq) as it leaves. */
+  private forwardNext(): void {
+    if (this.forwarding !== undefined || !this.deps.settlement.online) return;
+    const next = [...this.slots.values()].find((slot) => slot.request.kind === "capture");
+    if (next === undefined) return;
+    this.forwarding = next.request.requestId;
+    if (next.request.payload === undefined) this.reseal(next);
+    else this.transmit(next);
+  }
+
+  private reseal(slot: Slot): void {
+    slot.request = this.deps.sealer.forward(slot.request, this.deps.config.requestTtlMs);
+    slot.bodyHash = bodyHash(decodeSign1(slot.request.payload!).payload);
+    slot.attempts = 0;
+    this.transmit(slot);
+  }
+
+  private receive(decision: Decision, bytes: Buffer): void {
+    if (decision.hubId !== this.deps.hubId) {
+      log.warn({ requestId: decision.requestId, hubId: decision.hubId }, "decision for another hub ignored");
       return;
     }
-    if (this.slots.get(requestId) === slot) this.slots.delete(requestId);
-    for (const listener of this.listeners) listener(requestId, decision);
+    const slot = this.slots.get(decision.requestId);
+    const request = slot?.request ?? this.deps.journal.findRequest(decision.requestId);
+    if (request === undefined || request.state === "decided") {
+      log.debug({ requestId: decision.requestId, status: decision.status }, "decision for no open request; ignored");
+      return;
+    }
+    const expectedHash = slot?.bodyHash ?? (request.payload && request.kind !== "offer" ? bodyHash(decodeSign1(request.payload).payload) : undefined);
+    if (expectedHash && Buffer.compare(expectedHash, decision.requestHash) !== 0) {
+      log.error({ requestId: decision.requestId }, "decision answers other bytes than the hub sent; ignored");
+      return;
+    }
+    this.deps.clockWatch.observe(decision, request.kind === "offer" ? undefined : request.iatMs);
+    const answerClass = classifyAnswer(decision);
+    if (answerClass === "retry") {
+      if (slot) this.retryLater(slot, decision);
+      return;
+    }
+    if (answerClass === "held") {
+      if (slot) {
+        slot.held = true;
+        this.rearm(slot, this.deps.config.heldResendMs);
+      }
+    } else if (answerClass === "not_processed") {
+      this.notProcessed(request, decision, bytes);
+    } else {
+      this.final(request, decision, bytes);
+    }
+    this.deliver({ requestId: request.requestId, decision, class: answerClass });
   }
 
-  private resendAll(): void {
-    this.dropExpired();
-    for (const slot of this.slots.values()) {
-      if (slot.inFlight) continue;
-      this.attempt(slot).catch((error: unknown) => {
-        log.debug({ requestId: slot.entry.requestId, err: error }, "resend failed; kept for the next reconnect");
-      });
+  private retryLater(slot: Slot, decision: Decision): void {
+    log.info({ requestId: decision.requestId, code: decision.code }, "service asks to retry later");
+    this.rearm(slot, this.backoffMs(slot.attempts));
+  }
+
+  private rearm(slot: Slot, delayMs: number): void {
+    this.deps.timers.clearTimeout(slot.timer);
+    slot.timer = this.deps.timers.setTimeout(() => {
+      slot.timer = undefined;
+      if (this.slots.get(slot.request.requestId) === slot && this.deps.settlement.online) this.transmit(slot);
+    }, delayMs);
+  }
+
+  /** A stored answer: record it, settle the sale when it decides it, and take the next step if there is one. */
+  private final(request: JournalRequest, decision: Decision, bytes: Buffer): void {
+    const decides = request.state === "open" ? saleOutcomeOf(request, decision) : undefined;
+    this.deps.journal.recordDecision(request.requestId, { status: decision.status, code: decision.code, bytes }, decides);
+    if (decides && (request.kind === "payment" || request.kind === "offer")) this.deps.crashPoint?.("decided");
+    this.untrack(request.requestId);
+    this.resealAttempts.delete(request.saleId);
+    if (decides) this.announceSale(request.saleId);
+    if (request.kind === "capture") {
+      if (decision.status !== "approved") {
+        log.error({ requestId: request.requestId, code: decision.code }, "offline capture declined by the service: the merchant's loss");
+      }
+      this.forwardNext();
+    }
+    if (request.kind === "status" && request.state === "open" && decides === undefined) {
+      // The service has no payment under the offer: void it, so no phone can pay it any more.
+      this.reverse(request.saleId, request.targetRequestId!, "timeout");
     }
   }
 
-  private dropExpired(): void {
-    const nowMs = this.options.clock.nowMs();
-    for (const [requestId, slot] of this.slots) {
-      if (slot.entry.expMs > nowMs) continue;
-      this.slots.delete(requestId);
-      log.warn({ requestId, expMs: slot.entry.expMs }, "request expired without a decision; dropped");
+  /** Refused unprocessed for good: a payment is then not charged; anything that must still arrive gets a new envelope. */
+  private notProcessed(request: JournalRequest, decision: Decision, bytes: Buffer): void {
+    if (request.kind === "payment" || request.kind === "step_up" || request.state !== "open") {
+      const decides = request.kind === "payment" && request.state === "open" ? { outcome: "declined" as const, code: decision.code } : undefined;
+      this.deps.journal.recordDecision(request.requestId, { status: decision.status, code: decision.code, bytes }, decides);
+      this.untrack(request.requestId);
+      if (decides) this.announceSale(request.saleId);
+      return;
     }
+    const attempts = (this.resealAttempts.get(request.saleId) ?? 0) + 1;
+    this.resealAttempts.set(request.saleId, attempts);
+    const delayMs = this.backoffMs(Math.min(attempts, resealBackoffAttemptsMax)) - this.deps.config.attemptTimeoutMs;
+    log.warn({ requestId: request.requestId, kind: request.kind, code: decision.code, delayMs }, "envelope refused unprocessed; a new one follows");
+    const slot = this.slots.get(request.requestId);
+    if (slot) this.deps.timers.clearTimeout(slot.timer);
+    const replace = () => {
+      if (!this.started) return;
+      if (request.kind === "capture") {
+        const current = this.slots.get(request.requestId);
+        if (current) this.reseal(current);
+      } else {
+        this.untrack(request.requestId);
+        const renewed =
+          request.kind === "reversal"
+            ? this.deps.sealer.reversal(request.saleId, request.targetRequestId!, (request.reason ?? "timeout") as ReversalReason, this.deps.config.reversalTtlMs, request.requestId)
+            : this.deps.sealer.statusQuery(request.saleId, request.targetRequestId!, this.deps.config.requestTtlMs);
+        if (request.kind === "status") this.deps.journal.recordDecision(request.requestId, { status: decision.status, code: decision.code, bytes });
+        this.track(renewed);
+      }
+    };
+    if (delayMs <= 0) replace();
+    else this.deps.timers.setTimeout(replace, delayMs);
+  }
+
+  private announceSale(saleId: string): void {
+    const sale = this.deps.journal.sale(saleId);
+    assert(sale !== undefined, `no sale ${saleId}`);
+    log.info({ saleId, outcome: sale.outcome, code: sale.code }, "sale settled");
+    const waiters = this.saleWaiters.get(saleId);
+    this.saleWaiters.delete(saleId);
+    for (const waiter of waiters ?? []) waiter.resolve(sale);
+    for (const listener of [...this.saleListeners]) listener(sale);
+  }
+
+  private deliver(answer: Answer): void {
+    this.recentAnswers.set(answer.requestId, answer);
+    if (this.recentAnswers.size > recentMax) this.recentAnswers.delete(this.recentAnswers.keys().next().value!);
+    const waiters = this.answerWaiters.get(answer.requestId);
+    this.answerWaiters.delete(answer.requestId);
+    for (const waiter of waiters ?? []) waiter.resolve(answer);
+    for (const listener of [...this.answerListeners]) listener(answer);
+  }
+
+  private wait<T>(table: Map<string, Set<Waiter<T>>>, key: string, signal: AbortSignal | undefined): Promise<T> {
+    if (signal?.aborted) return Promise.reject(new TapwireError("wait aborted", ErrorCode.Cancelled, { key }));
+    return new Promise<T>((resolve, reject) => {
+      const waiters = table.get(key) ?? new Set<Waiter<T>>();
+      table.set(key, waiters);
+      const onAbort = () => {
+        waiters.delete(waiter);
+        if (waiters.size === 0) table.delete(key);
+        reject(new TapwireError("wait aborted", ErrorCode.Cancelled, { key }));
+      };
+      const waiter: Waiter<T> = {
+        resolve: (value) => {
+          signal?.removeEventListener("abort", onAbort);
+          resolve(value);
+        },
+        reject: (error) => {
+          signal?.removeEventListener("abort", onAbort);
+          reject(error);
+        },
+      };
+      waiters.add(waiter);
+      signal?.addEventListener("abort", onAbort, { once: true });
+    });
+  }
+
+  /** attemptTimeoutMs, doubling per attempt up to resendBackoffMaxMs, ±20 % so a fleet does not resend in step. */
+  private backoffMs(attempt: number): number {
+    const { attemptTimeoutMs, resendBackoffMaxMs } = this.deps.config;
+    const baseMs = Math.min(resendBackoffMaxMs, attemptTimeoutMs * 2 ** Math.min(Math.max(attempt - 1, 0), 20));
+    const jitter = (this.deps.random.bytes(1)[0]! / 255 - 0.5) * 0.4;
+    return Math.max(1, Math.round(baseMs * (1 + jitter)));
   }
 }
 
-function isRetryable(error: unknown): boolean {
-  return isTapwireError(error, ErrorCode.Offline) || isTapwireError(error, ErrorCode.DecisionTimeout);
+function bySeq(a: Slot, b: Slot): number {
+  return (a.request.seq ?? Number.MAX_SAFE_INTEGER) - (b.request.seq ?? Number.MAX_SAFE_INTEGER);
+}
+
+/** What a stored answer to an open request means for its sale, if it decides it. */
+function saleOutcomeOf(request: JournalRequest, decision: Decision): { outcome: SaleOutcome; code: number } | undefined {
+  const approved = decision.status === "approved";
+  switch (request.kind) {
+    case "payment":
+    case "offer":
+      return { outcome: approved ? "approved" : "declined", code: decision.code };
+    case "step_up":
+      return approved ? { outcome: "approved", code: 0 } : undefined;
+    case "capture":
+      return { outcome: "approved_offline", code: decision.code };
+    case "reversal":
+      return reversalTookEffect(decision) ? { outcome: "reversed", code: 0 } : { outcome: "reversal_refused", code: decision.code };
+    case "status":
+      if (approved) return { outcome: "approved", code: 0 };
+      if (decision.code === ErrorCode.AlreadyReversed) return { outcome: "reversed", code: 0 };
+      return undefined;
+  }
 }

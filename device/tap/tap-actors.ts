@@ -1,63 +1,103 @@
 import { fromCallback, fromPromise } from "xstate";
-import type { Decision, HceCredential } from "../../protocol/messages.ts";
-import type { Outbox } from "../link/outbox.ts";
+import type { HceCredential } from "../../protocol/messages.ts";
+import { paymentRequestSchema } from "../../protocol/messages.ts";
+import type { Random } from "../../protocol/sources.ts";
+import type { JournalRequest, JournalSale, NewSale } from "../journal/hub-journal.ts";
+import type { ClockWatch } from "../link/clock-watch.ts";
+import type { Answer, Outbox } from "../link/outbox.ts";
+import type { RequestSealer, ReversalReason } from "../link/sealer.ts";
 import type { IndicatorPort, SettlementPort, TapReaderPort } from "../ports.ts";
-import {
-  sealPaymentRequest,
-  sealReversal,
-  sealTagOffer,
-  type HubIdentity,
-  type ReversalReason,
-  type SealedRequest,
-  type SealingSources,
-} from "./requests.ts";
+import type { OfflineConfig } from "./tap-config.ts";
 
 /**
- * The tap machine's side effects, each a named actor over a port. Tests replace any of them with
- * `tapMachine.provide({ actors: { ... } })`; the real ones only forward to the ports the lead wires in.
- * They are async so that a port (or the outbox) throwing synchronously still lands in the state's onError.
+ * The tap machine's side effects, each a named actor over a port or the outbox. Tests replace any of them with
+ * `tapMachine.provide({ actors: { ... } })`; the real ones only forward. They are async so that a port throwing
+ * synchronously still lands in the state's onError.
  */
 
-export const watchCancelButton = fromCallback<{ type: "CANCEL" }, { indicator: IndicatorPort }>(({ input, sendBack }) =>
+export type TapWorldEvent =
+  | { type: "CANCEL" }
+  | { type: "SALE_SETTLED"; sale: JournalSale }
+  | { type: "READER"; present: boolean }
+  | { type: "LINK"; online: boolean }
+  | { type: "CLOCK" };
+
+export const watchCancelButton = fromCallback<TapWorldEvent, { indicator: IndicatorPort }>(({ input, sendBack }) =>
   input.indicator.onCancel(() => sendBack({ type: "CANCEL" })),
 );
 
+/** Sales the outbox settles (also long after the customer left: an offline capture, a late reversal). */
+export const watchSales = fromCallback<TapWorldEvent, { outbox: Outbox }>(({ input, sendBack }) =>
+  input.outbox.onSale((sale) => sendBack({ type: "SALE_SETTLED", sale })),
+);
+
+export const watchReader = fromCallback<TapWorldEvent, { reader: TapReaderPort }>(({ input, sendBack }) =>
+  input.reader.onPresence((present) => sendBack({ type: "READER", present })),
+);
+
+export const watchLink = fromCallback<TapWorldEvent, { settlement: SettlementPort }>(({ input, sendBack }) =>
+  input.settlement.onStatus((online) => sendBack({ type: "LINK", online })),
+);
+
+export const watchClock = fromCallback<TapWorldEvent, { clockWatch: ClockWatch }>(({ input, sendBack }) =>
+  input.clockWatch.onChange(() => sendBack({ type: "CLOCK" })),
+);
+
 export const readCard = fromPromise<HceCredential, { reader: TapReaderPort; hubId: string; amountMinor: number; currency: string }>(
-  async ({ input, signal }) =>
-    input.reader.readCard({ hubId: input.hubId, amountMinor: input.amountMinor, currency: input.currency, signal }),
+  async ({ input, signal }) => input.reader.readCard({ hubId: input.hubId, amountMinor: input.amountMinor, currency: input.currency, signal }),
 );
 
 export const presentOffer = fromPromise<void, { reader: TapReaderPort; offer: Buffer }>(async ({ input, signal }) =>
   input.reader.presentOffer({ offer: input.offer, signal }),
 );
 
-interface SealInput {
-  sources: SealingSources;
-  identity: HubIdentity;
+export interface SaleInput {
+  sealer: RequestSealer;
+  random: Random;
+  amountMinor: number;
+  currency: string;
+  ttlMs: number;
 }
 
-export const sealOffer = fromPromise<SealedRequest, SealInput & { amountMinor: number; currency: string; ttlMs: number }>(
-  async ({ input }) => sealTagOffer(input.sources, input.identity, input),
-);
+function newSale(input: SaleInput, mode: string): NewSale {
+  return { saleId: input.random.uuid(), mode, amountMinor: input.amountMinor, currency: input.currency };
+}
 
-export const sealPayment = fromPromise<
-  SealedRequest,
-  SealInput & { amountMinor: number; currency: string; credential: HceCredential; ttlMs: number }
->(async ({ input }) => sealPaymentRequest(input.sources, input.identity, input));
-
-/** The reversal supersedes the payment: the outbox stops resending the payment it undoes. */
-export const sealReversalRequest = fromPromise<
-  SealedRequest,
-  SealInput & { outbox: Outbox; paymentRequestId: string; reason: ReversalReason; ttlMs: number }
->(async ({ input }) => {
-  input.outbox.drop(input.paymentRequestId);
-  return sealReversal(input.sources, input.identity, input);
+/** Signs the reader-mode payment and journals it with its sale; nothing has left the hub yet. */
+export const sealPayment = fromPromise<JournalRequest, SaleInput & { credential: HceCredential }>(async ({ input }) => {
+  const sale = newSale(input, "reader");
+  return input.sealer.seal(
+    paymentRequestSchema,
+    { kind: "payment", saleId: sale.saleId, sale, ttlMs: input.ttlMs },
+    { type: "payment_request", amountMinor: input.amountMinor, currency: input.currency, mode: "reader", payer: input.credential },
+  );
 });
 
-export const sendRequest = fromPromise<Decision, { outbox: Outbox; request: SealedRequest }>(async ({ input }) =>
-  input.outbox.send(input.request),
+export const sealOffer = fromPromise<JournalRequest, SaleInput>(async ({ input }) => input.sealer.offer(newSale(input, "tag"), input.ttlMs));
+
+/** Approves a reader-mode sale offline within the floor limits: the capture is journaled before anyone is told. */
+export const storeOffline = fromPromise<JournalSale, { outbox: Outbox; random: Random; offline: OfflineConfig; amountMinor: number; credential: HceCredential }>(
+  async ({ input }) =>
+    input.outbox.captureOffline(
+      { saleId: input.random.uuid(), mode: "offline", amountMinor: input.amountMinor, currency: input.offline.currency },
+      input.credential,
+      input.offline.limits,
+    ),
 );
 
-export const awaitDecision = fromPromise<Decision, { settlement: SettlementPort; requestId: string; timeoutMs: number }>(
-  async ({ input, signal }) => input.settlement.awaitDecision(input.requestId, input.timeoutMs, signal),
+export const sendRequest = fromPromise<Answer, { outbox: Outbox; request: JournalRequest }>(async ({ input, signal }) =>
+  input.request.kind === "offer" ? input.outbox.expect(input.request, signal) : input.outbox.send(input.request, signal),
+);
+
+export const awaitAnswer = fromPromise<Answer, { outbox: Outbox; requestId: string }>(async ({ input, signal }) =>
+  input.outbox.answer(input.requestId, signal),
+);
+
+/** Journals the reversal (superseding the payment) and hands it to the outbox, which sends it until it is decided. */
+export const reverse = fromPromise<JournalRequest, { outbox: Outbox; saleId: string; paymentRequestId: string; reason: ReversalReason }>(
+  async ({ input }) => input.outbox.reverse(input.saleId, input.paymentRequestId, input.reason),
+);
+
+export const awaitSale = fromPromise<JournalSale, { outbox: Outbox; saleId: string }>(async ({ input, signal }) =>
+  input.outbox.saleOutcome(input.saleId, signal),
 );

@@ -1,197 +1,192 @@
 import { assign, setup, type SnapshotFrom } from "xstate";
 import { assert } from "../../protocol/assert.ts";
 import { ErrorCode, isTapwireError, type ErrorCode as ErrorCodeValue } from "../../protocol/errors.ts";
-import type { Decision, HceCredential } from "../../protocol/messages.ts";
+import type { HceCredential } from "../../protocol/messages.ts";
 import { amountMinorMax, isCurrency } from "../../protocol/money.ts";
-import type { Clock, Random } from "../../protocol/sources.ts";
-import type { Outbox } from "../link/outbox.ts";
-import type { BeepPattern, HubSigner, IndicatorPort, IndicatorState, SeqStore, SettlementPort, TapReaderPort } from "../ports.ts";
-import type { ReversalReason, SealedRequest, SealingSources } from "./requests.ts";
+import type { Random } from "../../protocol/sources.ts";
+import type { JournalRequest, JournalSale } from "../journal/hub-journal.ts";
+import type { ClockWatch } from "../link/clock-watch.ts";
+import type { Answer, Outbox } from "../link/outbox.ts";
+import type { RequestSealer, ReversalReason } from "../link/sealer.ts";
+import type { BeepPattern, IndicatorPort, IndicatorState, SettlementPort, TapReaderPort } from "../ports.ts";
 import {
-  awaitDecision,
+  awaitAnswer,
+  awaitSale,
   presentOffer,
   readCard,
+  reverse,
   sealOffer,
   sealPayment,
-  sealReversalRequest,
   sendRequest,
+  storeOffline,
   watchCancelButton,
+  watchClock,
+  watchLink,
+  watchReader,
+  watchSales,
+  type TapWorldEvent,
 } from "./tap-actors.ts";
-import { backoffMs, validateTapConfig, type TapConfig } from "./tap-config.ts";
+import { validateTapConfig, type TapConfig } from "./tap-config.ts";
 
 export type TapMode = "reader" | "tag";
 
 export interface TapPorts {
   reader: TapReaderPort;
   indicator: IndicatorPort;
-  /** Tag mode waits on it for the decision the wallet's online payment produces. */
+  /** Read for one fact only: whether the link is up (it owns that fact). Requests go through the outbox. */
   settlement: SettlementPort;
-  /** Every hub-signed request (payment, reversal) goes out through the outbox. */
   outbox: Outbox;
-  signer: HubSigner;
-  seq: SeqStore;
-  clock: Clock;
+  sealer: RequestSealer;
+  clockWatch: ClockWatch;
   random: Random;
 }
 
 export interface TapInput {
   ports: TapPorts;
   config: TapConfig;
-  /** Whether the settlement link is up at start; LINK events keep it current. Defaults to false. */
-  online?: boolean;
+  /** The journal's most recent sale at start: an unfinished one is followed to its end before the hub sells again. */
+  lastSale: JournalSale | undefined;
 }
 
-export type TapEvent =
-  | { type: "SET_AMOUNT"; amountMinor: number; currency: string; mode: TapMode }
-  | { type: "CANCEL" }
-  | { type: "LINK"; online: boolean };
+export type TapEvent = { type: "SET_AMOUNT"; amountMinor: number; currency: string; mode: TapMode } | TapWorldEvent;
 
 export interface Sale {
   amountMinor: number;
   currency: string;
   mode: TapMode;
+  /** Taken with the link down: reader mode only, within the floor limits. */
+  offline: boolean;
 }
 
-/** Where the flow goes once the reversal is through. */
+/** Where the flow goes once the reversal is journaled and (within the wait) decided. */
 export type AfterReversal = "cancelled" | "timedOut" | "declined";
 
 export interface ReversalRecord {
-  /** requestId of the payment (reader) or offerId (tag) being undone. */
+  saleId: string;
   paymentRequestId: string;
   reason: ReversalReason;
   then: AfterReversal;
-  /** The signed reversal; every retry sends these same bytes. */
-  request: SealedRequest | undefined;
-  attempts: number;
-  status: "pending" | "approved" | "failed";
+  /** pending: journaled and being resent by the outbox; the panel says so and the outbox finishes it. */
+  status: "pending" | "reversed" | "refused";
 }
 
 export interface TapContext {
   readonly ports: TapPorts;
   readonly config: TapConfig;
-  online: boolean;
   sale: Sale | undefined;
   credential: HceCredential | undefined;
-  /** The hub-signed payment request (reader) or tag offer (tag) of the current sale. */
-  sealed: SealedRequest | undefined;
-  decision: Decision | undefined;
+  /** The journaled request that charges the customer: the payment (reader) or offer (tag). */
+  request: JournalRequest | undefined;
+  answer: Answer | undefined;
   /** 0 when approved, else a TapwireError code (from the service's decision or the hub itself). */
   lastDecisionCode: number | undefined;
   reason: string | undefined;
   reversal: ReversalRecord | undefined;
-  /** Why the last SET_AMOUNT was refused (hub not ready, bad amount). */
+  /** Why the last SET_AMOUNT was refused (busy, reader gone, offline limits, bad amount). */
   refusal: { code: ErrorCodeValue; reason: string } | undefined;
+  /** The journal's latest sale as the outbox last reported it: what the panel shows after a reboot. */
+  lastSale: JournalSale | undefined;
 }
 
-function errorFields(error: unknown): { lastDecisionCode: number | undefined; reason: string } {
-  if (isTapwireError(error)) return { lastDecisionCode: error.code, reason: error.message };
-  return { lastDecisionCode: undefined, reason: error instanceof Error ? error.message : String(error) };
+function errorFields(error: unknown): { lastDecisionCode: number; reason: string } {
+  // Only TapwireErrors reach here (the guards let anything else through to crash the hub): operating faults.
+  assert(isTapwireError(error), `tap flow met a non-TapwireError: ${String(error)}`);
+  return { lastDecisionCode: error.code, reason: error.message };
 }
 
-/** Errors a send fails with before the request could have left the hub: nothing to reverse. */
-function neverLeftHub(error: unknown): boolean {
-  return isTapwireError(error, ErrorCode.OutboxFull) || isTapwireError(error, ErrorCode.MessageExpired);
+function reversalOf(context: TapContext, reason: ReversalReason, then: AfterReversal): ReversalRecord {
+  const request = context.request;
+  assert(request !== undefined, "reversal without a journaled payment");
+  return { saleId: request.saleId, paymentRequestId: request.requestId, reason, then, status: "pending" };
 }
 
-function sealingSources(ports: TapPorts): SealingSources {
-  return { signer: ports.signer, seq: ports.seq, clock: ports.clock, random: ports.random };
-}
-
-function startReversal(context: TapContext, reason: ReversalReason, then: AfterReversal): ReversalRecord {
-  const paymentRequestId = context.sealed?.requestId;
-  assert(paymentRequestId !== undefined, "reversal without a sealed payment");
-  return { paymentRequestId, reason, then, request: undefined, attempts: 0, status: "pending" };
+function answerFields(answer: Answer): Pick<TapContext, "answer" | "lastDecisionCode" | "reason"> {
+  return { answer, lastDecisionCode: answer.decision.code, reason: answer.decision.reason };
 }
 
 const tapSetup = setup({
-  types: {
-    context: {} as TapContext,
-    events: {} as TapEvent,
-    input: {} as TapInput,
-  },
+  types: { context: {} as TapContext, events: {} as TapEvent, input: {} as TapInput },
   actors: {
     watchCancelButton,
+    watchSales,
+    watchReader,
+    watchLink,
+    watchClock,
     readCard,
     presentOffer,
-    sealOffer,
     sealPayment,
-    sealReversalRequest,
+    sealOffer,
+    storeOffline,
     sendRequest,
-    awaitDecision,
+    awaitAnswer,
+    reverse,
+    awaitSale,
   },
   actions: {
     show: ({ context }, params: { state: IndicatorState }) => context.ports.indicator.show(params.state),
     beep: ({ context }, params: { pattern: BeepPattern }) => context.ports.indicator.beep(params.pattern),
-    showLinkState: ({ context }) => context.ports.indicator.show(context.online ? "idle" : "offline"),
-    showBusyOrOffline: ({ context }) => context.ports.indicator.show(context.online ? "authorizing" : "offline"),
-    showDeclined: ({ context }) =>
-      context.ports.indicator.show(context.lastDecisionCode === ErrorCode.Offline ? "offline" : "declined"),
-    recordLink: assign({ online: ({ event }) => (event.type === "LINK" ? event.online : false) }),
-    recordOffline: assign({ lastDecisionCode: ErrorCode.Offline, reason: "settlement link offline" }),
+    showResting: ({ context }) => context.ports.indicator.show(restingState(context)),
+    showProgress: ({ context }) => context.ports.indicator.show(context.ports.settlement.online ? "authorizing" : "offline"),
+    recordSale: assign({ lastSale: ({ context, event }) => (event.type === "SALE_SETTLED" ? event.sale : context.lastSale) }),
     recordCancelled: assign({ lastDecisionCode: ErrorCode.Cancelled, reason: "cancelled" }),
     recordTapTimeout: assign({ lastDecisionCode: ErrorCode.TapTimeout, reason: "no tap before the tap timeout" }),
-    clearSale: assign({ sale: undefined, credential: undefined, sealed: undefined, decision: undefined }),
+    refuseBusy: assign({ refusal: { code: ErrorCode.BusyAlready, reason: "the hub is busy with a sale" } }),
+    clearSale: assign({ sale: undefined, credential: undefined, request: undefined, answer: undefined }),
   },
   guards: {
-    isOffline: ({ context }) => !context.online,
+    isOnline: ({ context }) => context.ports.settlement.online,
     isTagMode: ({ context }) => context.sale?.mode === "tag",
-    linkWentDown: ({ event }) => event.type === "LINK" && !event.online,
-    linkCameUp: ({ event }) => event.type === "LINK" && event.online,
-    reversalAttemptsLeft: ({ context }) => (context.reversal?.attempts ?? 0) < context.config.reversalAttemptsMax,
+    isOfflineSale: ({ context }) => context.sale?.offline === true,
+    canSellOffline: ({ context }) => context.config.offline !== undefined && context.sale?.mode === "reader",
+    isTapwire: ({ event }) => isTapwireError((event as { error?: unknown }).error),
+    lastSalePending: ({ context }) => context.lastSale?.outcome === "pending",
   },
   delays: {
     tapTimeout: ({ context }) => context.config.tapTimeoutMs,
     decisionTimeout: ({ context }) => context.config.decisionTimeoutMs,
     resultDisplay: ({ context }) => context.config.resultDisplayMs,
-    reversalBackoff: ({ context }) =>
-      backoffMs(context.reversal?.attempts ?? 1, context.config.reversalBackoffBaseMs, context.config.reversalBackoffMaxMs),
   },
 });
 
-type TapStateConfig = NonNullable<Parameters<typeof tapSetup.createMachine>[0]["states"]>[string];
-/** The config of one invoke of `src`, typed as the machine types it (its done event carries the actor's output). */
-type InvokeOf<Src extends string> = Extract<Exclude<NonNullable<TapStateConfig["invoke"]>, readonly unknown[]>, { src: Src }>;
-/** What sendRequest and awaitDecision finish with: both answer with a Decision. */
-type DecisionTransitions = Extract<InvokeOf<"awaitDecision">["onDone"], readonly unknown[]>;
-type FailureTransitions = Extract<InvokeOf<"awaitDecision">["onError"], readonly unknown[]>;
-
-/**
- * Where a decision from the service takes the sale: one for another request, or a pending one (step-up, human
- * review), keeps it waiting in `waitTarget`.
- */
-function routeDecision(waitTarget: "#tap.authorizing.awaiting" | "awaiting", reenter: boolean): DecisionTransitions {
-  return [
-    { guard: ({ context, event }) => event.output.requestId !== context.sealed?.requestId, target: waitTarget, reenter },
-    {
-      guard: ({ event }) => event.output.status === "approved",
-      target: "#tap.approved",
-      actions: assign(({ event }) => decisionFields(event.output)),
-    },
-    {
-      guard: ({ event }) => event.output.status === "declined",
-      target: "#tap.declined",
-      actions: assign(({ event }) => decisionFields(event.output)),
-    },
-    { target: waitTarget, reenter, actions: assign(({ event }) => decisionFields(event.output)) },
-  ];
+/** The LED state when no sale runs: the first fault a cashier must know about, else idle/offline. */
+function restingState(context: TapContext): IndicatorState {
+  if (!context.ports.reader.present) return "readerGone";
+  if (context.ports.clockWatch.status.state === "wrong") return "clockWrong";
+  return context.ports.settlement.online ? "idle" : "offline";
 }
 
-/** A send or a wait failed once the request may have reached the service: void it before telling anyone it failed. */
-function reverseAfterFailure(): FailureTransitions {
-  return [
-    {
-      guard: ({ event }) => isTapwireError(event.error, ErrorCode.Offline),
-      target: "#tap.reversing",
-      actions: ["recordOffline", assign({ reversal: ({ context }) => startReversal(context, "timeout", "declined") })],
-    },
-    {
-      target: "#tap.reversing",
-      actions: assign(({ context, event }) => ({
-        ...errorFields(event.error),
-        reversal: startReversal(context, "timeout", "timedOut"),
-      })),
-    },
-  ];
+/** What the LEDs say about the last sale: green if the customer was charged, dark if not, red if a person must look. */
+function lastSaleIndicator(sale: JournalSale | undefined): IndicatorState {
+  switch (sale?.outcome) {
+    case "approved":
+      return "approved";
+    case "approved_offline":
+      return "approvedOffline";
+    case "reversal_refused":
+      return "error";
+    case "pending":
+      return "authorizing";
+    default:
+      return "cancelled";
+  }
+}
+
+type SetAmount = Extract<TapEvent, { type: "SET_AMOUNT" }>;
+
+/** Why a sale cannot start, checked in order; undefined when it can. */
+function saleRefusal(context: TapContext, event: SetAmount): { code: ErrorCodeValue; reason: string } | undefined {
+  if (!Number.isSafeInteger(event.amountMinor) || event.amountMinor < 1 || event.amountMinor > amountMinorMax) {
+    return { code: ErrorCode.InvalidMoney, reason: "amount must be a positive integer of minor units" };
+  }
+  if (!isCurrency(event.currency)) return { code: ErrorCode.UnknownCurrency, reason: "unknown currency" };
+  if (event.mode !== "reader" && event.mode !== "tag") return { code: ErrorCode.ConfigInvalid, reason: "mode must be reader or tag" };
+  if (!context.ports.reader.present) return { code: ErrorCode.ReaderGone, reason: "the NFC reader is not answering; the hub is reopening it" };
+  if (context.ports.settlement.online) return undefined;
+  const offline = context.config.offline;
+  if (offline === undefined) return { code: ErrorCode.OfflineUnavailable, reason: "no link to the settlement service, and offline sales are off" };
+  if (event.mode !== "reader") return { code: ErrorCode.OfflineUnavailable, reason: "tag-mode payments need the link to the settlement service" };
+  if (event.currency !== offline.currency) return { code: ErrorCode.OfflineUnavailable, reason: `offline sales are in ${offline.currency} only` };
+  return undefined;
 }
 
 export const tapMachine = tapSetup.createMachine({
@@ -199,49 +194,73 @@ export const tapMachine = tapSetup.createMachine({
   context: ({ input }) => ({
     ports: input.ports,
     config: validateTapConfig(input.config),
-    online: input.online ?? false,
     sale: undefined,
     credential: undefined,
-    sealed: undefined,
-    decision: undefined,
+    request: undefined,
+    answer: undefined,
     lastDecisionCode: undefined,
     reason: undefined,
     reversal: undefined,
     refusal: undefined,
+    lastSale: input.lastSale,
   }),
-  invoke: { src: "watchCancelButton", input: ({ context }) => ({ indicator: context.ports.indicator }) },
-  on: { LINK: { actions: "recordLink" } },
-  initial: "idle",
+  invoke: [
+    { src: "watchCancelButton", input: ({ context }) => ({ indicator: context.ports.indicator }) },
+    { src: "watchSales", input: ({ context }) => ({ outbox: context.ports.outbox }) },
+    { src: "watchReader", input: ({ context }) => ({ reader: context.ports.reader }) },
+    { src: "watchLink", input: ({ context }) => ({ settlement: context.ports.settlement }) },
+    { src: "watchClock", input: ({ context }) => ({ clockWatch: context.ports.clockWatch }) },
+  ],
+  on: {
+    SALE_SETTLED: { actions: "recordSale" },
+    SET_AMOUNT: { actions: "refuseBusy" },
+  },
+  initial: "boot",
   states: {
+    // After a (re)start the panel first says what became of the last sale, so a power cut never ends in a blank idle.
+    boot: {
+      always: [
+        { guard: "lastSalePending", target: "recovering" },
+        { guard: ({ context }) => context.lastSale !== undefined, target: "showingLastSale" },
+        { target: "idle" },
+      ],
+    },
+
+    // A reboot mid-sale: the outbox resends or asks until the sale is settled; the panel then shows how it ended.
+    recovering: {
+      entry: "showProgress",
+      invoke: {
+        src: "awaitSale",
+        input: ({ context }) => ({ outbox: context.ports.outbox, saleId: context.lastSale!.saleId }),
+        onDone: { target: "showingLastSale", actions: assign({ lastSale: ({ event }) => event.output }) },
+      },
+      after: { decisionTimeout: "idle" },
+    },
+    showingLastSale: {
+      entry: ({ context }) => context.ports.indicator.show(lastSaleIndicator(context.lastSale)),
+      after: { resultDisplay: "idle" },
+    },
+
     idle: {
-      entry: ["clearSale", "showLinkState"],
+      entry: ["clearSale", "showResting"],
       on: {
-        LINK: { actions: ["recordLink", "showLinkState"] },
+        READER: { actions: "showResting" },
+        LINK: { actions: "showResting" },
+        CLOCK: { actions: "showResting" },
         SET_AMOUNT: [
           {
-            guard: "isOffline",
-            actions: [
-              assign({ refusal: { code: ErrorCode.HubNotReady, reason: "hub is not connected to the settlement service" } }),
-              { type: "show", params: { state: "offline" } },
-            ],
+            guard: ({ context, event }) => saleRefusal(context, event) !== undefined,
+            actions: [assign({ refusal: ({ context, event }) => saleRefusal(context, event) }), "showResting"],
           },
           {
-            guard: ({ event }) =>
-              !Number.isSafeInteger(event.amountMinor) || event.amountMinor < 1 || event.amountMinor > amountMinorMax,
-            actions: assign({ refusal: { code: ErrorCode.InvalidMoney, reason: "amount must be a positive integer of minor units" } }),
-          },
-          {
-            guard: ({ event }) => !isCurrency(event.currency),
-            actions: assign({ refusal: { code: ErrorCode.UnknownCurrency, reason: "unknown currency" } }),
-          },
-          {
-            guard: ({ event }) => event.mode !== "reader" && event.mode !== "tag",
-            actions: assign({ refusal: { code: ErrorCode.ConfigInvalid, reason: "mode must be reader or tag" } }),
-          },
-          {
-            target: "amountSet",
+            target: "waitingForTap",
             actions: assign({
-              sale: ({ event }) => ({ amountMinor: event.amountMinor, currency: event.currency, mode: event.mode }),
+              sale: ({ context, event }) => ({
+                amountMinor: event.amountMinor,
+                currency: event.currency,
+                mode: event.mode,
+                offline: !context.ports.settlement.online,
+              }),
               refusal: undefined,
               lastDecisionCode: undefined,
               reason: undefined,
@@ -252,14 +271,11 @@ export const tapMachine = tapSetup.createMachine({
       },
     },
 
-    amountSet: {
-      always: [{ guard: "isTagMode", target: "waitingForTap.tag" }, { target: "waitingForTap.reader" }],
-    },
-
     waitingForTap: {
       entry: { type: "show", params: { state: "waiting" } },
-      initial: "reader",
+      initial: "choosing",
       states: {
+        choosing: { always: [{ guard: "isTagMode", target: "tag" }, { target: "reader" }] },
         reader: {
           invoke: {
             src: "readCard",
@@ -270,22 +286,20 @@ export const tapMachine = tapSetup.createMachine({
               currency: context.sale!.currency,
             }),
             onDone: [
-              { guard: "isOffline", target: "#tap.declined", actions: "recordOffline" },
-              { target: "#tap.authorizing.sealing", actions: assign({ credential: ({ event }) => event.output }) },
+              // The link decides at the moment of the tap, not at the moment the amount was typed.
+              { guard: "isOnline", target: "#tap.authorizing", actions: assign({ credential: ({ event }) => event.output }) },
+              { guard: "canSellOffline", target: "#tap.storingOffline", actions: assign({ credential: ({ event }) => event.output }) },
+              {
+                target: "#tap.declined",
+                actions: assign({ lastDecisionCode: ErrorCode.Offline, reason: "the link went down and offline sales are off" }),
+              },
             ],
-            onError: { target: "#tap.failed", actions: assign(({ event }) => errorFields(event.error)) },
+            onError: { guard: "isTapwire", target: "#tap.failed", actions: assign(({ event }) => errorFields(event.error)) },
           },
           after: { tapTimeout: { target: "#tap.timedOut", actions: "recordTapTimeout" } },
-          on: {
-            // Aborting the read (leaving the state aborts the actor's signal) is all a cancel needs: nothing was sent.
-            CANCEL: { target: "#tap.cancelled", actions: "recordCancelled" },
-            LINK: [
-              { guard: "linkWentDown", target: "#tap.declined", actions: ["recordLink", "recordOffline"] },
-              { actions: "recordLink" },
-            ],
-          },
+          // Aborting the read (leaving the state aborts the actor's signal) is all a cancel needs: nothing was sent.
+          on: { CANCEL: { target: "#tap.cancelled", actions: "recordCancelled" } },
         },
-
         tag: {
           initial: "sealing",
           states: {
@@ -293,16 +307,15 @@ export const tapMachine = tapSetup.createMachine({
               invoke: {
                 src: "sealOffer",
                 input: ({ context }) => ({
-                  sources: sealingSources(context.ports),
-                  identity: context.config,
+                  sealer: context.ports.sealer,
+                  random: context.ports.random,
                   amountMinor: context.sale!.amountMinor,
                   currency: context.sale!.currency,
                   ttlMs: context.config.tapTimeoutMs + context.config.decisionTimeoutMs,
                 }),
-                onDone: { target: "offered", actions: assign({ sealed: ({ event }) => event.output }) },
-                onError: { target: "#tap.failed", actions: assign(({ event }) => errorFields(event.error)) },
+                onDone: { target: "offered", actions: assign({ request: ({ event }) => event.output }) },
+                onError: { guard: "isTapwire", target: "#tap.declined", actions: assign(({ event }) => errorFields(event.error)) },
               },
-              on: { CANCEL: { target: "#tap.cancelled", actions: "recordCancelled" } },
             },
             // Once presented, a phone may have read the offer and be paying online, so every way out except a
             // decision voids the offer: the service refuses a wallet payment for a reversed offerId.
@@ -310,58 +323,36 @@ export const tapMachine = tapSetup.createMachine({
               invoke: [
                 {
                   src: "presentOffer",
-                  input: ({ context }) => ({ reader: context.ports.reader, offer: context.sealed!.payload }),
+                  input: ({ context }) => ({ reader: context.ports.reader, offer: context.request!.payload! }),
                   onDone: { target: "#tap.authorizing.awaiting" },
                   onError: {
+                    guard: "isTapwire",
                     target: "#tap.reversing",
-                    actions: assign(({ context, event }) => ({
-                      ...errorFields(event.error),
-                      reversal: startReversal(context, "cancelled", "declined"),
-                    })),
+                    actions: assign(({ context, event }) => ({ ...errorFields(event.error), reversal: reversalOf(context, "cancelled", "declined") })),
                   },
                 },
                 {
                   // The wallet's decision can beat the reader's "read complete"; listen from the start.
-                  src: "awaitDecision",
-                  input: ({ context }) => ({
-                    settlement: context.ports.settlement,
-                    requestId: context.sealed!.requestId,
-                    timeoutMs: context.config.tapTimeoutMs + context.config.decisionTimeoutMs,
-                  }),
-                  onDone: routeDecision("#tap.authorizing.awaiting", false),
-                  // Losing this early listener is harmless: authorizing listens again and the tap timeout bounds the wait.
-                  onError: {},
+                  src: "sendRequest",
+                  input: ({ context }) => ({ outbox: context.ports.outbox, request: context.request! }),
+                  onDone: [
+                    { guard: ({ event }) => event.output.class === "held", target: "#tap.authorizing.awaiting", actions: assign(({ event }) => answerFields(event.output)) },
+                    { guard: ({ event }) => event.output.decision.status === "approved", target: "#tap.approved", actions: assign(({ event }) => answerFields(event.output)) },
+                    { target: "#tap.declined", actions: assign(({ event }) => answerFields(event.output)) },
+                  ],
                 },
               ],
               after: {
                 tapTimeout: {
                   target: "#tap.reversing",
-                  actions: [
-                    "recordTapTimeout",
-                    assign({ reversal: ({ context }) => startReversal(context, "timeout", "timedOut") }),
-                  ],
+                  actions: ["recordTapTimeout", assign({ reversal: ({ context }) => reversalOf(context, "timeout", "timedOut") })],
                 },
               },
               on: {
                 CANCEL: {
                   target: "#tap.reversing",
-                  actions: [
-                    "recordCancelled",
-                    assign({ reversal: ({ context }) => startReversal(context, "cancelled", "cancelled") }),
-                  ],
+                  actions: ["recordCancelled", assign({ reversal: ({ context }) => reversalOf(context, "cancelled", "cancelled") })],
                 },
-                LINK: [
-                  {
-                    guard: "linkWentDown",
-                    target: "#tap.reversing",
-                    actions: [
-                      "recordLink",
-                      "recordOffline",
-                      assign({ reversal: ({ context }) => startReversal(context, "timeout", "declined") }),
-                    ],
-                  },
-                  { actions: "recordLink" },
-                ],
               },
             },
           },
@@ -369,14 +360,30 @@ export const tapMachine = tapSetup.createMachine({
       },
     },
 
+    storingOffline: {
+      invoke: {
+        src: "storeOffline",
+        input: ({ context }) => ({
+          outbox: context.ports.outbox,
+          random: context.ports.random,
+          offline: context.config.offline!,
+          amountMinor: context.sale!.amountMinor,
+          credential: context.credential!,
+        }),
+        onDone: { target: "approvedOffline", actions: assign({ lastSale: ({ event }) => event.output, lastDecisionCode: 0, reason: "approved offline" }) },
+        // Over a floor limit, or the journal cannot take it: nothing was promised and nothing is charged.
+        onError: { guard: "isTapwire", target: "declined", actions: assign(({ event }) => errorFields(event.error)) },
+      },
+    },
+
     authorizing: {
-      entry: "showBusyOrOffline",
+      entry: "showProgress",
       initial: "sealing",
       after: {
         decisionTimeout: [
+          // Still signing or journaling (a slow secure element or disk): nothing has left the hub.
           {
-            // Still signing (a slow secure element): nothing has left the hub.
-            guard: ({ context }) => context.sealed === undefined,
+            guard: ({ context }) => context.request === undefined,
             target: "timedOut",
             actions: assign({ lastDecisionCode: ErrorCode.DecisionTimeout, reason: "request not signed in time" }),
           },
@@ -384,147 +391,108 @@ export const tapMachine = tapSetup.createMachine({
             target: "reversing",
             actions: [
               assign({ lastDecisionCode: ErrorCode.DecisionTimeout, reason: "no decision before the decision timeout" }),
-              assign({ reversal: ({ context }) => startReversal(context, "timeout", "timedOut") }),
+              assign({ reversal: ({ context }) => reversalOf(context, "timeout", "timedOut") }),
             ],
           },
         ],
       },
       on: {
-        CANCEL: {
-          target: "reversing",
-          actions: ["recordCancelled", assign({ reversal: ({ context }) => startReversal(context, "cancelled", "cancelled") })],
-        },
-        LINK: { actions: ["recordLink", "showBusyOrOffline"] },
+        CANCEL: [
+          { guard: ({ context }) => context.request === undefined, target: "cancelled", actions: "recordCancelled" },
+          { target: "reversing", actions: ["recordCancelled", assign({ reversal: ({ context }) => reversalOf(context, "cancelled", "cancelled") })] },
+        ],
+        LINK: { actions: "showProgress" },
       },
       states: {
         sealing: {
           invoke: {
             src: "sealPayment",
             input: ({ context }) => ({
-              sources: sealingSources(context.ports),
-              identity: context.config,
+              sealer: context.ports.sealer,
+              random: context.ports.random,
               amountMinor: context.sale!.amountMinor,
               currency: context.sale!.currency,
               credential: context.credential!,
               ttlMs: context.config.requestTtlMs,
             }),
-            onDone: { target: "sending", actions: assign({ sealed: ({ event }) => event.output }) },
-            onError: { target: "#tap.failed", actions: assign(({ event }) => errorFields(event.error)) },
+            onDone: { target: "sending", actions: assign({ request: ({ event }) => event.output }) },
+            // JournalFull, JournalUnavailable: nothing was signed into the journal, so nothing can leave.
+            onError: { guard: "isTapwire", target: "#tap.declined", actions: assign(({ event }) => errorFields(event.error)) },
           },
-          // Nothing signed has left the hub yet, so there is nothing to reverse.
-          on: { CANCEL: { target: "#tap.cancelled", actions: "recordCancelled" } },
         },
         sending: {
           invoke: {
             src: "sendRequest",
-            input: ({ context }) => ({ outbox: context.ports.outbox, request: context.sealed! }),
-            onDone: routeDecision("awaiting", false),
-            onError: [
-              {
-                guard: ({ event }) => neverLeftHub(event.error),
-                target: "#tap.declined",
-                actions: assign(({ event }) => errorFields(event.error)),
-              },
-              ...reverseAfterFailure(),
+            input: ({ context }) => ({ outbox: context.ports.outbox, request: context.request! }),
+            onDone: [
+              { guard: ({ event }) => event.output.class === "held", target: "awaiting", actions: assign(({ event }) => answerFields(event.output)) },
+              { guard: ({ event }) => event.output.decision.status === "approved", target: "#tap.approved", actions: assign(({ event }) => answerFields(event.output)) },
+              { target: "#tap.declined", actions: assign(({ event }) => answerFields(event.output)) },
             ],
           },
         },
-        // A decision for another request, or a pending one (step-up, human review): keep listening.
+        // Held for a person or an operator: the final answer follows; the decision timeout still bounds the wait.
         awaiting: {
           invoke: {
-            src: "awaitDecision",
-            input: ({ context }) => ({
-              settlement: context.ports.settlement,
-              requestId: context.sealed!.requestId,
-              timeoutMs: context.config.decisionTimeoutMs,
-            }),
-            onDone: routeDecision("awaiting", true),
-            onError: reverseAfterFailure(),
+            src: "awaitAnswer",
+            input: ({ context }) => ({ outbox: context.ports.outbox, requestId: context.request!.requestId }),
+            onDone: [
+              { guard: ({ event }) => event.output.class === "held", target: "awaiting", reenter: true, actions: assign(({ event }) => answerFields(event.output)) },
+              { guard: ({ event }) => event.output.decision.status === "approved", target: "#tap.approved", actions: assign(({ event }) => answerFields(event.output)) },
+              { target: "#tap.declined", actions: assign(({ event }) => answerFields(event.output)) },
+            ],
           },
         },
       },
     },
 
-    // Undo the payment before showing anything final: a cancelled or failed sale must never become a
-    // silent charge. Retries send the same signed bytes through the outbox, with backoff, a bounded number
-    // of times; a reversal that runs out of attempts stays in the outbox and goes out again on reconnect.
+    // Undo the payment before showing anything final: a cancelled or failed sale must never become a silent
+    // charge. The reversal is journaled before anything else; the outbox owns sending it until it is decided.
     reversing: {
-      entry: "showBusyOrOffline",
-      initial: "sealing",
-      on: {
-        LINK: { actions: ["recordLink", "showBusyOrOffline"] },
-        CANCEL: {},
-      },
+      entry: "showProgress",
+      initial: "journaling",
+      on: { LINK: { actions: "showProgress" }, CANCEL: {} },
       states: {
-        sealing: {
+        journaling: {
           invoke: {
-            src: "sealReversalRequest",
+            src: "reverse",
             input: ({ context }) => ({
-              sources: sealingSources(context.ports),
-              identity: context.config,
               outbox: context.ports.outbox,
+              saleId: context.reversal!.saleId,
               paymentRequestId: context.reversal!.paymentRequestId,
               reason: context.reversal!.reason,
-              ttlMs: context.config.reversalTtlMs,
             }),
-            onDone: {
-              target: "sending",
-              actions: assign({ reversal: ({ context, event }) => ({ ...context.reversal!, request: event.output }) }),
-            },
+            onDone: "confirming",
             onError: {
+              guard: "isTapwire",
               target: "#tap.failed",
-              actions: assign(({ context, event }) => ({
-                ...errorFields(event.error),
-                reversal: { ...context.reversal!, status: "failed" as const },
-              })),
+              actions: assign(({ context, event }) => ({ ...errorFields(event.error), reversal: { ...context.reversal!, status: "refused" as const } })),
             },
           },
         },
-        sending: {
-          entry: assign({ reversal: ({ context }) => ({ ...context.reversal!, attempts: context.reversal!.attempts + 1 }) }),
+        confirming: {
           invoke: {
-            src: "sendRequest",
-            input: ({ context }) => ({ outbox: context.ports.outbox, request: context.reversal!.request! }),
+            src: "awaitSale",
+            input: ({ context }) => ({ outbox: context.ports.outbox, saleId: context.reversal!.saleId }),
             onDone: [
               {
-                guard: ({ context, event }) => event.output.requestId !== context.reversal?.request?.requestId,
-                target: "backoff",
-              },
-              {
-                guard: ({ event }) => reversalTookEffect(event.output),
+                guard: ({ event }) => event.output.outcome === "reversed",
                 target: "done",
-                actions: assign({ reversal: ({ context }) => ({ ...context.reversal!, status: "approved" as const }) }),
+                actions: assign({ reversal: ({ context }) => ({ ...context.reversal!, status: "reversed" as const }), lastSale: ({ event }) => event.output }),
               },
               {
                 target: "#tap.failed",
                 actions: assign(({ context, event }) => ({
                   lastDecisionCode: ErrorCode.ReversalFailed,
-                  reason: `reversal refused: ${event.output.reason}`,
-                  reversal: { ...context.reversal!, status: "failed" as const },
-                })),
-              },
-            ],
-            onError: [
-              { guard: "reversalAttemptsLeft", target: "backoff" },
-              {
-                target: "#tap.failed",
-                actions: assign(({ context }) => ({
-                  lastDecisionCode: ErrorCode.ReversalFailed,
-                  reason: `reversal not confirmed after ${context.reversal!.attempts} attempts`,
-                  reversal: { ...context.reversal!, status: "failed" as const },
+                  reason: `reversal refused: E${event.output.code}`,
+                  reversal: { ...context.reversal!, status: "refused" as const },
+                  lastSale: event.output,
                 })),
               },
             ],
           },
-        },
-        backoff: {
-          after: { reversalBackoff: "sending" },
-          on: {
-            LINK: [
-              { guard: "linkCameUp", target: "sending", actions: ["recordLink", "showBusyOrOffline"] },
-              { actions: ["recordLink", "showBusyOrOffline"] },
-            ],
-          },
+          // The customer is not kept waiting: the outbox goes on resending, and the sale's outcome follows.
+          after: { decisionTimeout: "done" },
         },
         done: {
           always: [
@@ -540,8 +508,12 @@ export const tapMachine = tapSetup.createMachine({
       entry: [{ type: "show", params: { state: "approved" } }, { type: "beep", params: { pattern: "approved" } }],
       after: { resultDisplay: "idle" },
     },
+    approvedOffline: {
+      entry: [{ type: "show", params: { state: "approvedOffline" } }, { type: "beep", params: { pattern: "approved" } }],
+      after: { resultDisplay: "idle" },
+    },
     declined: {
-      entry: ["showDeclined", { type: "beep", params: { pattern: "declined" } }],
+      entry: [{ type: "show", params: { state: "declined" } }, { type: "beep", params: { pattern: "declined" } }],
       after: { resultDisplay: "idle" },
     },
     timedOut: {
@@ -559,55 +531,4 @@ export const tapMachine = tapSetup.createMachine({
   },
 });
 
-function decisionFields(decision: Decision): Pick<TapContext, "decision" | "lastDecisionCode" | "reason"> {
-  return { decision, lastDecisionCode: decision.code, reason: decision.reason };
-}
-
-/** A reversal that finds the payment already reversed has still done its job. */
-function reversalTookEffect(decision: Decision): boolean {
-  return decision.status === "approved" || decision.code === ErrorCode.AlreadyReversed;
-}
-
 export type TapSnapshot = SnapshotFrom<typeof tapMachine>;
-export const tapStateNames = [
-  "idle",
-  "amountSet",
-  "waitingForTap",
-  "authorizing",
-  "reversing",
-  "approved",
-  "declined",
-  "timedOut",
-  "cancelled",
-  "failed",
-] as const;
-export type TapStateName = (typeof tapStateNames)[number];
-
-/** What a UI shows: plain data, no ports. */
-export interface TapView {
-  state: TapStateName;
-  online: boolean;
-  sale: Sale | undefined;
-  lastDecisionCode: number | undefined;
-  reason: string | undefined;
-  reversal: { status: ReversalRecord["status"]; attempts: number; reason: ReversalReason } | undefined;
-  refusal: TapContext["refusal"];
-}
-
-export function tapView(snapshot: TapSnapshot): TapView {
-  const { context } = snapshot;
-  const state = (typeof snapshot.value === "string" ? snapshot.value : Object.keys(snapshot.value)[0]) as TapStateName;
-  return {
-    state,
-    online: context.online,
-    sale: context.sale,
-    lastDecisionCode: context.lastDecisionCode,
-    reason: context.reason,
-    reversal: context.reversal && {
-      status: context.reversal.status,
-      attempts: context.reversal.attempts,
-      reason: context.reversal.reason,
-    },
-    refusal: context.refusal,
-  };
-}

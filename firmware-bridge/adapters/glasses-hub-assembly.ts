@@ -1,17 +1,21 @@
 import type { Noble } from "@stoprocent/noble";
+import { createActor, type Actor } from "xstate";
 import type { PurchaseOutcome } from "../../device/glasses/outcome.ts";
-import type { HubSigner, Pairing, SeqStore } from "../../device/glasses/ports.ts";
+import type { Pairing } from "../../device/glasses/ports.ts";
 import { GlassesHubRuntime, type GlassesHubRuntimeOptions } from "../../device/glasses-hub-runtime.ts";
 import type { IntentParser, Lang } from "../../device/intent/intent.ts";
 import { TableIntentParser } from "../../device/intent/table-intent-parser.ts";
+import type { HubJournal } from "../../device/journal/hub-journal.ts";
+import { ClockWatch } from "../../device/link/clock-watch.ts";
+import { defaultLinkConfig, linkMachine, type LinkConfig } from "../../device/link/link-machine.ts";
+import type { HubSigner } from "../../device/ports.ts";
 import { logger } from "../../protocol/log.ts";
-import { systemClock, systemRandom, type Clock, type Random } from "../../protocol/sources.ts";
+import { systemClock, systemRandom, systemTimers, type Clock, type Random, type Timers } from "../../protocol/sources.ts";
 import { GlassesLink, type GlassesLinkOptions } from "../ble/glasses-link.ts";
 import type { GlassesBinding, PairingStore } from "../ble/pairing-store.ts";
-import { HubLink, type HubLinkOptions } from "../mqtt/hub-link.ts";
 import { LinkBiometricVerifier } from "./glasses-biometric-verifier.ts";
 import { GlassesLinkPort } from "./glasses-port.ts";
-import { HubLinkSettlementPort, LateDecisions } from "./glasses-settlement-port.ts";
+import { MqttSettlementLink, type MqttSettlementLinkOptions } from "./mqtt-settlement-link.ts";
 
 const log = logger("tapwire:glasses-hub");
 
@@ -29,65 +33,85 @@ export interface GlassesHubAssemblyOptions {
   pairingStore: PairingStore;
   /** GlassesLink limits (timeouts, reconnect, frames…). */
   link?: Omit<GlassesLinkOptions, "noble" | "store" | "clock" | "random">;
-  /** The settlement link; its unmatched decisions are routed to the hub by the assembly. */
-  settlement: Omit<HubLinkOptions, "onUnmatchedDecision" | "random">;
+  /** The settlement link: the same adapter, journal and outbox as a tap hub's. */
+  settlement: MqttSettlementLinkOptions;
+  /** Connect and reconnect with backoff, as a tap hub does. */
+  linkConfig?: Partial<LinkConfig>;
   owner: GlassesOwner;
   hub: GlassesHubRuntimeOptions;
   signer: HubSigner;
-  seq: SeqStore;
+  /** Opened by the caller; it outlives the hub (the caller closes it after stop()). */
+  journal: HubJournal;
   parser?: IntentParser;
   clock?: Clock;
+  timers?: Timers;
   random?: Random;
 }
 
 /**
- * A whole glasses hub from its drivers: the BLE link to the glasses, the MQTT link to settlement, and the
- * purchase machine between them through device/'s ports. Hardware-neutral: the caller hands in noble,
- * the pairing store, the signer and the seq store, so the CLI and the simulator assemble the same thing.
+ * A whole glasses hub from its drivers: the BLE link to the glasses, the MQTT link to settlement kept up by the
+ * same link machine a tap hub runs, and the purchase machine between them over the journal-backed outbox.
+ * Hardware-neutral: the caller hands in noble, the pairing store, the signer and the journal, so the CLI and the
+ * simulator assemble the same thing.
  */
 export class GlassesHubAssembly {
   readonly link: GlassesLink;
-  readonly settlementLink: HubLink;
+  readonly settlement: MqttSettlementLink;
   readonly runtime: GlassesHubRuntime;
+  private linkActor: Actor<typeof linkMachine> | undefined;
   private readonly owner: GlassesOwner;
+  private readonly clockWatch: ClockWatch;
 
-  constructor(options: GlassesHubAssemblyOptions) {
+  constructor(private readonly options: GlassesHubAssemblyOptions) {
     const clock = options.clock ?? systemClock;
+    const timers = options.timers ?? systemTimers;
     const random = options.random ?? systemRandom;
-    const lateDecisions = new LateDecisions();
     this.owner = options.owner;
+    this.clockWatch = new ClockWatch(clock);
     this.link = new GlassesLink({ ...options.link, noble: options.noble, store: options.pairingStore, clock, random });
-    this.settlementLink = new HubLink({ ...options.settlement, random, onUnmatchedDecision: lateDecisions.receive });
+    this.settlement = new MqttSettlementLink(options.settlement);
     this.runtime = new GlassesHubRuntime(
       {
         glasses: new GlassesLinkPort(this.link),
-        settlement: new HubLinkSettlementPort(this.settlementLink),
         verifier: new LinkBiometricVerifier(this.link),
-        signer: options.signer,
-        seq: options.seq,
         parser: options.parser ?? new TableIntentParser(),
+        settlement: this.settlement,
+        signer: options.signer,
+        journal: options.journal,
         clock,
+        timers,
         random,
       },
-      lateDecisions,
       options.hub,
     );
   }
 
   /**
-   * Connects to settlement (in the background, with the link's own retries), waits for the BLE adapter, and
-   * runs the hub for the stored pairing if there is one; otherwise the hub waits for pair().
+   * Takes over the journal (interrupted requests resume), connects to settlement in the background (with the link
+   * machine's backoff), waits for the BLE adapter, and runs the hub for the stored pairing if there is one;
+   * otherwise the hub waits for pair().
    */
   async start(): Promise<void> {
-    this.settlementLink.start();
+    this.runtime.open();
+    const linkActor = createActor(linkMachine, {
+      clock: this.options.timers ?? systemTimers,
+      input: { link: this.settlement, settlement: this.settlement, clockWatch: this.clockWatch, config: { ...defaultLinkConfig, ...this.options.linkConfig } },
+    });
+    this.linkActor = linkActor;
+    linkActor.start();
     try {
       await this.link.start();
     } catch (error) {
-      await this.settlementLink.stop();
+      await this.stop();
       throw error;
     }
     const binding = this.link.binding;
     if (binding !== undefined) this.runtime.start(this.pairingFor(binding));
+  }
+
+  /** Whether the settlement link is up (the adapter owns that fact). */
+  get online(): boolean {
+    return this.settlement.online;
   }
 
   /**
@@ -106,9 +130,11 @@ export class GlassesHubAssembly {
   }
 
   async stop(): Promise<void> {
-    this.runtime.stop();
+    this.runtime.close();
+    this.linkActor?.stop();
+    this.linkActor = undefined;
     await this.link.stop();
-    await this.settlementLink.stop();
+    await this.settlement.stop();
   }
 
   private pairingFor(binding: GlassesBinding): Pairing {

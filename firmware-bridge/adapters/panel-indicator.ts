@@ -8,7 +8,8 @@ const log = logger("tapwire:adapters:indicator");
  * What the panel shows for each of device/'s indicator states, and what it says about the link. The panel has
  * no "offline" or "cancelled" colour: offline is the blue LED off with the payment LEDs dark, cancelled is the
  * payment LEDs dark. The tap machine shows idle/waiting/authorizing only while the link is up, so those turn
- * the blue LED on; the result states leave it as it was.
+ * the blue LED on; the result states leave it as it was. Approved offline is green with the blue LED off;
+ * a reader gone or a clock wrong is the fault pattern (red and amber).
  */
 const panelStateFor: Record<IndicatorState, { state: PanelState; online?: boolean }> = {
   idle: { state: "idle", online: true },
@@ -19,6 +20,9 @@ const panelStateFor: Record<IndicatorState, { state: PanelState; online?: boolea
   declined: { state: "declined" },
   error: { state: "error" },
   cancelled: { state: "idle" },
+  approvedOffline: { state: "approved", online: false },
+  clockWrong: { state: "fault" },
+  readerGone: { state: "fault" },
 };
 
 /**

@@ -1,4 +1,4 @@
-import type { TapReaderPort } from "../../device/ports.ts";
+import type { TapReading } from "../../device/ports.ts";
 import { assert } from "../../protocol/assert.ts";
 import { ErrorCode, isTapwireError } from "../../protocol/errors.ts";
 import { logger } from "../../protocol/log.ts";
@@ -19,9 +19,9 @@ export interface RetryingTapReaderOptions {
  * failed sale but another wait for a tap, until the machine aborts (tap timeout, cancel) or the attempts run
  * out. Tag mode already listens for the next tap itself (TagMode's tapsMax).
  */
-export class RetryingTapReader implements TapReaderPort {
+export class RetryingTapReader implements TapReading {
   constructor(
-    private readonly inner: TapReaderPort,
+    private readonly inner: TapReading,
     private readonly options: RetryingTapReaderOptions,
   ) {
     assert(Number.isSafeInteger(options.readAttemptsMax) && options.readAttemptsMax >= 1, "readAttemptsMax must be a positive integer");

@@ -41,13 +41,14 @@ export interface HubPanelDependencies {
 type Firmata = InstanceType<typeof firmataIo.Firmata>;
 type LedRole = "green" | "red" | "amber" | "blue";
 
-const ledForState: Record<IndicatorState, LedRole | null> = {
-  idle: null,
-  waiting: "amber",
-  authorizing: "amber",
-  approved: "green",
-  declined: "red",
-  error: "red",
+const ledsForState: Record<IndicatorState, readonly LedRole[]> = {
+  idle: [],
+  waiting: ["amber"],
+  authorizing: ["amber"],
+  approved: ["green"],
+  declined: ["red"],
+  error: ["red"],
+  fault: ["red", "amber"],
 };
 
 /** Events on which firmata-io listens to the transport; stop() removes exactly the listeners it added. */
@@ -136,10 +137,10 @@ export class HubPanel extends EventEmitter<HubPanelEvents> implements StatusIndi
     const ready = this.ready();
     if (ready === null || ready.session.shownState === state) return;
     ready.session.shownState = state;
-    const lit = ledForState[state];
+    const lit = ledsForState[state];
     const { leds } = ready.components;
-    for (const role of ["green", "red", "amber"] as const) if (role !== lit) leds[role].off();
-    if (lit !== null) leds[lit].on();
+    for (const role of ["green", "red", "amber"] as const) if (!lit.includes(role)) leds[role].off();
+    for (const role of lit) leds[role].on();
   }
 
   showOnline(online: boolean): void {

@@ -3,8 +3,11 @@
  * (hub-panel.ts), a screen, or a test fake implements it.
  */
 
-/** The payment flow's state; the colour follows from it (green approved, red declined/error, amber in between). */
-export const indicatorStates = ["idle", "waiting", "authorizing", "approved", "declined", "error"] as const;
+/**
+ * The payment flow's state; the colour follows from it (green approved, red declined/error, amber in between,
+ * red and amber together for a fault the cashier must fix: reader gone, clock wrong).
+ */
+export const indicatorStates = ["idle", "waiting", "authorizing", "approved", "declined", "error", "fault"] as const;
 export type IndicatorState = (typeof indicatorStates)[number];
 
 export const beepPatterns = ["approved", "declined", "error"] as const;

@@ -222,17 +222,23 @@ export class MqttConnection {
     }
   }
 
-  /** Numeric codes are CONNACK refusals; `ERR_SSL_*` are TLS alerts (the broker refused our certificate). */
+  /**
+   * Numeric codes are CONNACK refusals; `ERR_SSL_*` are TLS alerts (the broker refused our certificate);
+   * CERT_NOT_YET_VALID is the broker's certificate seen through our clock: the clock is behind, not the broker.
+   */
   private onError(error: Error & { code?: number | string }): void {
-    const refused = typeof error.code === "number" || (typeof error.code === "string" && error.code.startsWith("ERR_SSL_"));
+    const clockWrong = error.code === "CERT_NOT_YET_VALID";
+    const refused = clockWrong || typeof error.code === "number" || (typeof error.code === "string" && error.code.startsWith("ERR_SSL_"));
     if (!refused) {
       this.log.debug({ err: error.message }, "connection error");
       return;
     }
-    this.lastRefusal = new TapwireError(`broker refused the connection: ${error.message}`, ErrorCode.ConnectRefused, {
-      reasonCode: error.code,
-      clientId: this.options.clientId,
-    });
+    this.lastRefusal = clockWrong
+      ? new TapwireError(`the broker's certificate is not yet valid by this clock: ${error.message}`, ErrorCode.ClockWrong, { url: this.options.url })
+      : new TapwireError(`broker refused the connection: ${error.message}`, ErrorCode.ConnectRefused, {
+          reasonCode: error.code,
+          clientId: this.options.clientId,
+        });
     this.log.warn({ code: this.lastRefusal.code, reasonCode: error.code }, "connection refused");
     this.options.onRefused?.(this.lastRefusal);
     // Reconnecting goes on with backoff (the registry may re-admit us), but nobody should wait on it blindly.
@@ -249,6 +255,13 @@ export class MqttConnection {
     this.options.onOffline?.();
     if (this.reconnectTimer !== undefined) return;
     const attemptsMax = this.options.reconnectAttemptsMax ?? 1_000;
+    if (attemptsMax === 0) {
+      // The caller owns reconnecting (a hub's machine, with its own backoff): a close is news, not a failure.
+      this.log.debug("connection closed; the owner reconnects");
+      const error = this.lastRefusal ?? new TapwireError("connection closed", ErrorCode.Offline);
+      for (const waiter of [...this.waiters]) waiter.reject(error);
+      return;
+    }
     if (this.reconnectAttempts >= attemptsMax) {
       this.log.error({ attemptsMax }, "giving up reconnecting");
       const error = this.lastRefusal ?? new TapwireError(`gave up after ${attemptsMax} reconnect attempts`, ErrorCode.Offline);

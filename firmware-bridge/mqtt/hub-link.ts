@@ -146,6 +146,18 @@ export class HubLink {
     return reply;
   }
 
+  /**
+   * Publishes sealed request bytes on the principal's own `req` topic without waiting for a decision here: a hub's
+   * outbox matches decisions itself (onUnmatchedDecision then carries every decision). Rejects Offline when not
+   * connected or not acknowledged.
+   */
+  publishRequest(payload: Buffer): Promise<void> {
+    const connection = this.connection;
+    if (connection === undefined || !connection.connected) return Promise.reject(new TapwireError("not connected", ErrorCode.Offline));
+    const properties = this.options.protocolVersion === 5 ? { responseTopic: this.resTopic } : undefined;
+    return connection.publish(this.reqTopic, payload, { qos: 1, ...(properties ? { properties } : {}) });
+  }
+
   /** Any bytes to any topic, bypassing every check here: tests use it to offer the broker bad input. */
   publishRaw(topic: string, payload: Buffer, options: IClientPublishOptions = { qos: 1 }): Promise<void> {
     assert(this.connection !== undefined, "HubLink not started");

@@ -1,4 +1,4 @@
-import type { TapReaderPort } from "../../device/ports.ts";
+import type { TapReading } from "../../device/ports.ts";
 import { assert } from "../../protocol/assert.ts";
 import type { HceCredential } from "../../protocol/messages.ts";
 import type { Clock, Random } from "../../protocol/sources.ts";
@@ -17,7 +17,7 @@ export interface NfcTapReaderOptions {
 }
 
 /** The PN532 (or anything with its initiator and target commands) as device/'s TapReaderPort. */
-export class NfcTapReader implements TapReaderPort {
+export class NfcTapReader implements TapReading {
   private readonly tagMode: TagMode;
 
   constructor(

@@ -24,6 +24,7 @@ export async function runGlassesScenes(input: GlassesScenesInput): Promise<void>
   const hub = new SimulatedGlassesHub({
     settlementUrl: node.url,
     hubBundle: input.hub,
+    merchantId: input.merchantId,
     owner: { ownerId: "alice", walletId: input.walletId, lang: "en" },
     hub: { timing: { resultDisplayMs: 600 } },
   });

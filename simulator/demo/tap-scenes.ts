@@ -30,7 +30,7 @@ export async function runTapScenes(input: TapScenesInput): Promise<void> {
     hub: input.hub,
     wallet: input.wallet,
     merchantId: input.merchantId,
-    seqFile: join(input.workDir, "tap-hub.seq"),
+    journalFile: join(input.workDir, "tap-hub-journal.sqlite"),
     timing: { tapTimeoutMs: 5_000, resultDisplayMs: 400 },
   });
   let lastState = "";

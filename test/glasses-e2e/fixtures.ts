@@ -44,6 +44,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<GlassesWor
     const hub = new SimulatedGlassesHub({
       settlementUrl: stack.node.url,
       hubBundle,
+      merchantId: "m1",
       owner: { ownerId: "owner-1", walletId: "w1", lang: "en" },
       ...(options.glasses ? { glasses: options.glasses } : {}),
       hub: { timing: fastTiming, requestTtlMs: 30_000 },

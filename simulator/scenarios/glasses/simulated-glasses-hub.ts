@@ -2,14 +2,14 @@ import { EventEmitter } from "node:events";
 import type { EnrolmentBundle } from "../../../broker/enrolment.ts";
 import type { GlassesHubRuntimeOptions } from "../../../device/glasses-hub-runtime.ts";
 import type { PurchaseOutcome } from "../../../device/glasses/outcome.ts";
-import type { SeqStore } from "../../../device/glasses/ports.ts";
+import { HubJournal } from "../../../device/journal/hub-journal.ts";
 import type { GlassesBinding } from "../../../firmware-bridge/ble/pairing-store.ts";
 import { MemoryPairingStore } from "../../../firmware-bridge/ble/pairing-store.ts";
 import { GlassesHubAssembly, type GlassesHubAssemblyOptions, type GlassesOwner } from "../../../firmware-bridge/adapters/glasses-hub-assembly.ts";
 import { KeyFileHubSigner } from "../../../firmware-bridge/adapters/key-file-signer.ts";
 import { ErrorCode, TapwireError } from "../../../protocol/errors.ts";
 import { publicKeyPem } from "../../../protocol/keys.ts";
-import { systemClock, systemRandom, type Clock, type Random } from "../../../protocol/sources.ts";
+import { systemClock, systemRandom, systemTimers, type Clock, type Random, type Timers } from "../../../protocol/sources.ts";
 import { VirtualBleBindings } from "../../glasses/virtual-ble-bindings.ts";
 import {
   VirtualGlasses,
@@ -26,12 +26,16 @@ export interface SimulatedGlassesHubOptions {
   settlementUrl: string;
   /** The hub's enrolment (certificate, private key, CA, service key): `SettlementNode.enrollHub(...)`. */
   hubBundle: EnrolmentBundle;
+  /** The merchant the hub is enrolled for. */
+  merchantId: string;
   /** Whose wallet pays, and who the glasses must recognise. */
   owner: GlassesOwner;
+  /** The hub journal: a file to keep it across restarts; in memory by default. */
+  journalFile?: string;
   /** The virtual glasses; by default `glasses-1`, owned by `owner.ownerId`. */
   glasses?: Partial<VirtualGlassesOptions>;
   /** Purchase machine options (timing, quantityMax…); hubId defaults to the bundle's principal. */
-  hub?: Partial<GlassesHubRuntimeOptions>;
+  hub?: Partial<Omit<GlassesHubRuntimeOptions, "hubId" | "merchantId">>;
   link?: GlassesHubAssemblyOptions["link"];
   /** 4 for the embedded broker (default), 5 for Mosquitto. */
   protocolVersion?: 4 | 5;
@@ -40,6 +44,7 @@ export interface SimulatedGlassesHubOptions {
   /** For pair() to finish and the link to be ready. Default 5 000 ms. */
   pairTimeoutMs?: number;
   clock?: Clock;
+  timers?: Timers;
   random?: Random;
 }
 
@@ -61,16 +66,6 @@ export interface SimulatedGlassesHubEvents {
   outcome: [outcome: PurchaseOutcome];
 }
 
-/** The hub's seq counter for a run of the simulator: strictly increasing, gone when the process ends. */
-export class MemorySeqStore implements SeqStore {
-  private lastSeq = 0;
-
-  next(): number {
-    this.lastSeq++;
-    return this.lastSeq;
-  }
-}
-
 /**
  * A whole glasses hub with no radio: virtual BLE bindings, virtual glasses, real noble and GlassesLink on
  * them, the purchase machine, and a real HubLink (mTLS MQTT) to a settlement node. Drive the wearer through
@@ -82,6 +77,7 @@ export class SimulatedGlassesHub {
   /** Emits `outcome` for every purchase as it concludes. */
   readonly outcomes = new EventEmitter<SimulatedGlassesHubEvents>();
   readonly assembly: GlassesHubAssembly;
+  readonly journal: HubJournal;
   private readonly connectTimeoutMs: number;
   private readonly pairTimeoutMs: number;
   private unsubscribe: (() => void) | undefined;
@@ -105,16 +101,18 @@ export class SimulatedGlassesHub {
       ...options.glasses,
     });
     this.bindings.addPeripheral(this.glasses);
+    this.journal = HubJournal.open({ path: options.journalFile ?? ":memory:", clock });
     this.assembly = new GlassesHubAssembly({
       noble: createVirtualNoble(this.bindings),
       pairingStore: new MemoryPairingStore(),
       ...(options.link ? { link: options.link } : {}),
-      settlement: linkOptionsFor(bundle, options.settlementUrl, options.protocolVersion),
+      settlement: { link: { ...linkOptionsFor(bundle, options.settlementUrl, options.protocolVersion), random }, connectTimeoutMs: this.connectTimeoutMs },
       owner: options.owner,
-      hub: { hubId: bundle.principal.id, ...options.hub },
+      hub: { ...options.hub, hubId: bundle.principal.id, merchantId: options.merchantId },
       signer: KeyFileHubSigner.fromPem(bundle.keyPem),
-      seq: new MemorySeqStore(),
+      journal: this.journal,
       clock,
+      timers: options.timers ?? systemTimers,
       random,
     });
   }
@@ -128,7 +126,23 @@ export class SimulatedGlassesHub {
   async start(): Promise<void> {
     this.unsubscribe = this.assembly.onOutcome((outcome) => this.outcomes.emit("outcome", outcome));
     await this.assembly.start();
-    await this.assembly.settlementLink.waitConnected(this.connectTimeoutMs);
+    await this.untilOnline(this.connectTimeoutMs);
+  }
+
+  private untilOnline(timeoutMs: number): Promise<void> {
+    if (this.assembly.online) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const unsubscribe = this.assembly.settlement.onStatus((online) => {
+        if (!online) return;
+        clearTimeout(timer);
+        unsubscribe();
+        resolve();
+      });
+      const timer = setTimeout(() => {
+        unsubscribe();
+        reject(new TapwireError(`settlement link not up within ${timeoutMs} ms`, ErrorCode.Offline, { timeoutMs }));
+      }, timeoutMs);
+    });
   }
 
   /** The glasses show a pairing code, the owner types it on the hub; resolves once the link is ready. */
@@ -184,5 +198,6 @@ export class SimulatedGlassesHub {
     this.unsubscribe?.();
     this.unsubscribe = undefined;
     await this.assembly.stop();
+    this.journal.close();
   }
 }

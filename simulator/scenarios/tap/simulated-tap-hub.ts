@@ -2,28 +2,25 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { EventEmitter } from "node:events";
 import type { EnrolmentBundle } from "../../../broker/enrolment.ts";
-import { FileSeqStore } from "../../../device/hub/file-seq-store.ts";
-import type { HubConfig } from "../../../device/hub/hub-machine.ts";
+import type { CrashPoint } from "../../../device/crash.ts";
+import { HubJournal } from "../../../device/journal/hub-journal.ts";
+import type { LinkConfig } from "../../../device/link/link-machine.ts";
+import type { ResendConfig } from "../../../device/link/outbox.ts";
 import type { BeepPattern, IndicatorPort, IndicatorState } from "../../../device/ports.ts";
-import type { TapTiming } from "../../../device/tap/tap-config.ts";
+import { defaultTapTiming, type OfflineConfig, type TapTiming } from "../../../device/tap/tap-config.ts";
 import type { TapMode } from "../../../device/tap/tap-machine.ts";
-import { TapHub, type TapHubView } from "../../../device/tap-hub.ts";
+import type { TapHub, TapHubView } from "../../../device/tap-hub.ts";
 import { KeyFileHubSigner } from "../../../firmware-bridge/adapters/key-file-signer.ts";
-import { MqttSettlementLink } from "../../../firmware-bridge/adapters/mqtt-settlement-link.ts";
-import { PanelIndicator } from "../../../firmware-bridge/adapters/panel-indicator.ts";
-import { RetryingTapReader } from "../../../firmware-bridge/adapters/retrying-tap-reader.ts";
-import { HubPanel } from "../../../firmware-bridge/gpio/hub-panel.ts";
-import type { HubPanelPins } from "../../../firmware-bridge/gpio/hub-panel-config.ts";
+import { TapHubAssembly } from "../../../firmware-bridge/adapters/tap-hub-assembly.ts";
+import { parseHubPanelConfig, type HubPanelPins } from "../../../firmware-bridge/gpio/hub-panel-config.ts";
 import { HubLink } from "../../../firmware-bridge/mqtt/hub-link.ts";
-import { NfcTapReader } from "../../../firmware-bridge/nfc/nfc-tap-reader.ts";
-import { Pn532, type Pn532Options } from "../../../firmware-bridge/nfc/pn532.ts";
+import type { Pn532Options } from "../../../firmware-bridge/nfc/pn532.ts";
 import { openSerialPort } from "../../../firmware-bridge/serial/open-serial-port.ts";
-import type { SerialPortLike } from "../../../firmware-bridge/serial/serial-port.ts";
 import { assert } from "../../../protocol/assert.ts";
 import { ErrorCode, TapwireError } from "../../../protocol/errors.ts";
 import { importPrivatePem } from "../../../protocol/keys.ts";
 import { logger } from "../../../protocol/log.ts";
-import { systemClock, systemRandom, type Clock, type Random } from "../../../protocol/sources.ts";
+import { systemClock, systemRandom, systemTimers, type Clock, type Random, type Timers } from "../../../protocol/sources.ts";
 import { VirtualFirmataBoard } from "../../firmata/virtual-firmata-board.ts";
 import type { SerialLinkEnd } from "../../firmata/serial-link-pair.ts";
 import { HceWallet } from "../../phones/hce-wallet.ts";
@@ -48,18 +45,22 @@ export interface SimulatedTapHubOptions {
   /** The hub's enrolment bundle, private key included. */
   hub: EnrolmentBundle;
   merchantId: string;
-  /** The hub's seq counter; kept across runs so a restarted demo never repeats a seq. */
-  seqFile: string;
+  /** The hub journal (SQLite, or ":memory:"); kept across runs so a restarted hub resumes and never repeats a seq. */
+  journalFile: string;
   /** A wallet enrolment bundle (private key included): HCE phones sign with its key, tag phones pay over its link. */
   wallet?: EnrolmentBundle;
   protocolVersion?: 4 | 5;
   timing?: Partial<TapTiming>;
-  hubConfig?: Partial<HubConfig>;
+  offline?: OfflineConfig;
+  link?: Partial<LinkConfig>;
+  resend?: Partial<ResendConfig>;
+  crashPoint?: CrashPoint;
   pins?: HubPanelPins;
   /** How long a simulated press of the cancel button is held, in milliseconds (above the panel's debounce). */
   buttonHoldMs?: number;
   pn532?: Partial<Pn532Options>;
   clock?: Clock;
+  timers?: Timers;
   random?: Random;
 }
 
@@ -96,12 +97,9 @@ const debounceMs = 15;
 const beepTimings = { shortMs: 20, longMs: 60, gapMs: 20 };
 
 interface Running {
+  assembly: TapHubAssembly;
   hub: TapHub;
-  settlement: MqttSettlementLink;
-  panel: HubPanel;
-  pn532: Pn532;
-  port: SerialPortLike;
-  seq: FileSeqStore;
+  journal: HubJournal;
   walletLink: HubLink | undefined;
   wallet: WalletClient | undefined;
 }
@@ -149,18 +147,8 @@ export class SimulatedTapHub extends EventEmitter<SimulatedTapHubEvents> {
 
   private async startParts(parts: Partial<Running>): Promise<void> {
     const { options } = this;
-    mkdirSync(dirname(options.seqFile), { recursive: true });
-    parts.seq = new FileSeqStore(options.seqFile);
-    parts.seq.start();
-
-    const binding = new MockSerialBinding();
-    binding.attach(simulatedNfcPath, this.chip);
-    parts.port = await openSerialPort({ path: simulatedNfcPath, baudRate: 115200, openTimeoutMs: 1_000, binding });
-    parts.pn532 = new Pn532(parts.port, options.pn532);
-    await parts.pn532.start();
-
-    parts.panel = new HubPanel(this.transport, { pins: this.pins, debounceMs, beepTimings, readyTimeoutMs: 3_000 });
-    await parts.panel.start();
+    if (options.journalFile !== ":memory:") mkdirSync(dirname(options.journalFile), { recursive: true });
+    parts.journal = HubJournal.open({ path: options.journalFile, clock: this.clock });
 
     if (options.wallet) {
       parts.walletLink = this.walletLink(options.wallet);
@@ -175,36 +163,34 @@ export class SimulatedTapHub extends EventEmitter<SimulatedTapHubEvents> {
       });
     }
 
-    const tapTimeoutMs = options.timing?.tapTimeoutMs ?? 30_000;
-    parts.settlement = new MqttSettlementLink({
-      link: { ...linkOptionsFor(options.hub, options.brokerUrl, options.protocolVersion), random: this.random },
-      connectTimeoutMs: 5_000,
-    });
-    const reader = new RetryingTapReader(
-      new NfcTapReader(parts.pn532, {
-        clock: this.clock,
-        random: this.random,
-        waitForCardMs: tapTimeoutMs,
+    const binding = new MockSerialBinding();
+    binding.attach(simulatedNfcPath, this.chip);
+    parts.assembly = new TapHubAssembly({
+      hubId: this.hubId,
+      merchantId: options.merchantId,
+      nfc: {
+        openPort: () => openSerialPort({ path: simulatedNfcPath, baudRate: 115200, openTimeoutMs: 1_000, binding }),
+        ...(options.pn532 ? { pn532: options.pn532 } : {}),
         apduTimeoutMs: 300,
-        presentTimeoutMs: tapTimeoutMs,
-      }),
-      { readAttemptsMax: 8 },
-    );
-    parts.hub = new TapHub(
-      {
-        reader,
-        indicator: this.recording(new PanelIndicator(parts.panel)),
-        settlement: parts.settlement,
-        link: parts.settlement,
-        signer: KeyFileHubSigner.fromPem(options.hub.keyPem!),
-        seq: parts.seq,
-        clock: this.clock,
-        random: this.random,
+        readAttemptsMax: 8,
       },
-      { hubId: this.hubId, merchantId: options.merchantId, ...(options.timing ? { timing: options.timing } : {}), ...(options.hubConfig ? { hub: options.hubConfig } : {}) },
-    );
+      panel: { transport: this.transport, config: parseHubPanelConfig({ pins: this.pins, debounceMs, beepTimings, readyTimeoutMs: 3_000 }) },
+      settlement: { link: { ...linkOptionsFor(options.hub, options.brokerUrl, options.protocolVersion), random: this.random }, connectTimeoutMs: 5_000 },
+      signer: KeyFileHubSigner.fromPem(options.hub.keyPem!),
+      journal: parts.journal,
+      timing: { ...defaultTapTiming, ...options.timing },
+      ...(options.offline ? { offline: options.offline } : {}),
+      ...(options.link ? { link: options.link } : {}),
+      ...(options.resend ? { resend: options.resend } : {}),
+      ...(options.crashPoint ? { crashPoint: options.crashPoint } : {}),
+      clock: this.clock,
+      timers: options.timers ?? systemTimers,
+      random: this.random,
+      indicator: (panel) => this.recording(panel),
+    });
+    await parts.assembly.start();
+    parts.hub = parts.assembly.hub;
     parts.hub.subscribe((view) => this.emit("state", view));
-    parts.hub.start();
     this.running = parts as Running;
     log.info({ hubId: this.hubId }, "simulated tap hub started");
   }
@@ -328,12 +314,7 @@ export class SimulatedTapHub extends EventEmitter<SimulatedTapHubEvents> {
 
 
 async function stopParts(parts: Partial<Running>): Promise<void> {
-  parts.hub?.stop();
-  await parts.settlement?.stop();
+  await parts.assembly?.stop();
   await parts.walletLink?.stop();
-  await parts.panel?.stop();
-  parts.pn532?.stop();
-  const port = parts.port;
-  if (port?.isOpen) await new Promise<void>((resolve) => port.close(() => resolve()));
-  parts.seq?.stop();
+  parts.journal?.close();
 }

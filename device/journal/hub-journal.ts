@@ -1,0 +1,458 @@
+import Database from "better-sqlite3";
+import { assert } from "../../protocol/assert.ts";
+import { decodeBody, encodeBody } from "../../protocol/cbor.ts";
+import type { OfflineLimits } from "../../protocol/contract.ts";
+import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
+import type { HceCredential } from "../../protocol/messages.ts";
+import type { Clock } from "../../protocol/sources.ts";
+import { journalMigrations } from "./journal-schema.ts";
+
+/** What a journaled request is: the sale's payment (reader, glasses), a tag offer, or what the hub sends about one. */
+export const requestKinds = ["payment", "offer", "reversal", "capture", "status", "step_up"] as const;
+export type RequestKind = (typeof requestKinds)[number];
+export type RequestState = "open" | "decided" | "superseded";
+
+/**
+ * What became of a sale, as the customer and the cashier are told. `declined` means not charged (the service
+ * declined it, or it never reached the service before its lifetime ended); `reversed` means the hub undid it
+ * (reversed or voided: not charged either); `reversal_refused` needs a person (the service refused to undo it).
+ */
+export const saleOutcomes = ["pending", "approved", "approved_offline", "declined", "reversed", "reversal_refused"] as const;
+export type SaleOutcome = (typeof saleOutcomes)[number];
+
+export interface NewSale {
+  saleId: string;
+  mode: string;
+  amountMinor: number;
+  currency: string;
+}
+
+export interface JournalSale extends NewSale {
+  /** The request that charges the customer: the payment, the tag offer, or the offline capture. */
+  paymentRequestId: string;
+  outcome: SaleOutcome;
+  /** 0 or the TapwireError code that goes with the outcome. */
+  code: number;
+  createdAtMs: number;
+  resolvedAtMs: number | undefined;
+}
+
+/** An offline sale as taken at the counter: the wallet's cryptogram and where it stood in the backlog. */
+export interface StoredCapture {
+  credential: HceCredential;
+  capturedAtMs: number;
+  backlog: { position: number; totalMinor: number; oldestCapturedAtMs: number };
+  limits: OfflineLimits;
+}
+
+export interface JournalRequest {
+  requestId: string;
+  saleId: string;
+  kind: RequestKind;
+  /** The payment a reversal or status query is about. */
+  targetRequestId: string | undefined;
+  reason: string | undefined;
+  /** Undefined for tag offers (not counted requests) and for captures not yet forwarded. */
+  seq: number | undefined;
+  /** The COSE_Sign1 bytes exactly as sent; every resend sends these. Undefined for a capture not yet forwarded. */
+  payload: Buffer | undefined;
+  iatMs: number | undefined;
+  expMs: number | undefined;
+  capture: StoredCapture | undefined;
+  state: RequestState;
+  status: string | undefined;
+  code: number | undefined;
+  createdAtMs: number;
+}
+
+/** A signed envelope and the times inside it. */
+export interface SealedEnvelope {
+  payload: Buffer;
+  iatMs: number;
+  expMs: number;
+}
+
+export interface JournalLimits {
+  /** Requests waiting for a decision at once (offline captures not counted: their floor limits bound them). */
+  openRequestsMax: number;
+  /** Bytes of payloads and captures held; beyond it no new sale is journaled. */
+  bytesMax: number;
+  /** How long a resolved sale (and its requests) is kept: the "last sale" after a reboot, audits. */
+  retentionMs: number;
+  /** Most sales kept; the oldest resolved ones go first. */
+  salesMax: number;
+}
+
+export const journalLimitsDefault: JournalLimits = {
+  openRequestsMax: 32,
+  bytesMax: 16 * 1024 * 1024,
+  retentionMs: 7 * 24 * 3_600_000,
+  salesMax: 10_000,
+};
+
+export interface HubJournalOptions {
+  /** A file path, or ":memory:" (simulations and unit tests: nothing survives the process). */
+  path: string;
+  clock: Clock;
+  limits?: Partial<JournalLimits>;
+}
+
+interface SaleRow {
+  sale_id: string;
+  mode: string;
+  amount_minor: number;
+  currency: string;
+  payment_request_id: string;
+  outcome: SaleOutcome;
+  code: number;
+  created_at_ms: number;
+  resolved_at_ms: number | null;
+}
+
+interface RequestRow {
+  request_id: string;
+  sale_id: string;
+  kind: RequestKind;
+  target_request_id: string | null;
+  reason: string | null;
+  seq: number | null;
+  payload: Buffer | null;
+  iat_ms: number | null;
+  exp_ms: number | null;
+  capture: Buffer | null;
+  state: RequestState;
+  status: string | null;
+  code: number | null;
+  created_at_ms: number;
+}
+
+const requestColumns =
+  "request_id, sale_id, kind, target_request_id, reason, seq, payload, iat_ms, exp_ms, capture, state, status, code, created_at_ms";
+const saleColumns = "sale_id, mode, amount_minor, currency, payment_request_id, outcome, code, created_at_ms, resolved_at_ms";
+
+/** Rows pruned per call, so a prune never holds the disk for long. */
+const pruneRowsMax = 500;
+
+/**
+ * The hub's durable memory of every sale and every signed request, written before the request's first byte leaves
+ * (SQLite in WAL mode with synchronous=FULL: a commit is on disk when it returns; a torn last write is a WAL frame
+ * whose checksum fails, which SQLite drops on open, so the journal reads as it was before that write). The hub's
+ * `seq` counter lives here too and is taken in the same transaction as the request that uses it: one fsync per
+ * sealed request. Every storage failure (disk full, read-only, vanished, corrupt) is JournalUnavailable, and the
+ * sale that needed the write does not go ahead.
+ */
+export class HubJournal {
+  private readonly limits: JournalLimits;
+
+  private constructor(
+    private readonly db: Database.Database,
+    private readonly clock: Clock,
+    limits: Partial<JournalLimits> | undefined,
+  ) {
+    this.limits = { ...journalLimitsDefault, ...limits };
+    for (const [key, value] of Object.entries(this.limits)) {
+      assert(Number.isSafeInteger(value) && value > 0, `journal limit ${key} must be a positive integer`);
+    }
+  }
+
+  static open(options: HubJournalOptions): HubJournal {
+    const db = storage("open the journal", () => {
+      const opened = new Database(options.path);
+      opened.pragma("journal_mode = WAL");
+      opened.pragma("synchronous = FULL");
+      opened.pragma("foreign_keys = ON");
+      migrate(opened);
+      return opened;
+    });
+    return new HubJournal(db, options.clock, options.limits);
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+
+  get lastSeq(): number {
+    return storage("read the seq counter", () => (this.db.prepare("SELECT value FROM meta WHERE key = 'seq_last'").get() as { value: number }).value);
+  }
+
+  /**
+   * Takes the next seq, builds and signs the request with it (`build`), and journals it, in one transaction: the
+   * request exists on disk, with its seq spent, before anyone can send it. `sale` opens the sale it starts.
+   * `seq: false` is for tag offers, which carry no counter.
+   */
+  seal(
+    input: {
+      kind: RequestKind;
+      saleId: string;
+      requestId: string;
+      sale?: NewSale;
+      targetRequestId?: string;
+      reason?: string;
+      seq?: boolean;
+      /** A request this one takes over from (a reversal supersedes its payment), in the same transaction. */
+      supersedes?: string;
+    },
+    build: (seq: number) => SealedEnvelope,
+  ): JournalRequest {
+    return this.write("journal a request", () => {
+      this.checkRoom(input.kind);
+      if (input.supersedes !== undefined) this.markSuperseded(input.supersedes);
+      if (input.sale) this.insertSale(input.sale, input.requestId);
+      const seq = input.seq === false ? undefined : this.takeSeq();
+      const sealed = build(seq ?? 0);
+      this.db
+        .prepare(
+          `INSERT INTO requests (request_id, sale_id, kind, target_request_id, reason, seq, payload, iat_ms, exp_ms, state, bytes, created_at_ms, updated_at_ms)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, ?)`,
+        )
+        .run(input.requestId, input.saleId, input.kind, input.targetRequestId ?? null, input.reason ?? null, seq ?? null, sealed.payload,
+          sealed.iatMs, sealed.expMs, sealed.payload.length, this.clock.nowMs(), this.clock.nowMs());
+      return this.requireRequest(input.requestId);
+    });
+  }
+
+  /** An offline sale: the sale and its capture, not yet signed for the service (forward() does that later). */
+  storeCapture(sale: NewSale, requestId: string, capture: StoredCapture): JournalRequest {
+    return this.write("journal an offline capture", () => {
+      this.checkRoom("capture");
+      this.insertSale(sale, requestId, "approved_offline");
+      const bytes = encodeBody(capture);
+      const nowMs = this.clock.nowMs();
+      this.db
+        .prepare(
+          `INSERT INTO requests (request_id, sale_id, kind, capture, state, bytes, created_at_ms, updated_at_ms)
+           VALUES (?, ?, 'capture', ?, 'open', ?, ?, ?)`,
+        )
+        .run(requestId, sale.saleId, bytes, bytes.length, nowMs, nowMs);
+      return this.requireRequest(requestId);
+    });
+  }
+
+  /**
+   * Gives an open capture a (new) envelope under the same requestId: when it is first forwarded, and again when the
+   * service said the previous envelope was never processed (expired, seq overtaken). Seq and signature in one
+   * transaction, as seal() does.
+   */
+  reseal(requestId: string, build: (seq: number) => SealedEnvelope): JournalRequest {
+    return this.write("journal a forward", () => {
+      const request = this.requireRequest(requestId);
+      assert(request.kind === "capture" && request.state === "open", `only an open capture is resealed, not ${request.kind} ${request.state}`);
+      const seq = this.takeSeq();
+      const sealed = build(seq);
+      const captureBytes = request.capture ? encodeBody(request.capture).length : 0;
+      this.db
+        .prepare("UPDATE requests SET seq = ?, payload = ?, iat_ms = ?, exp_ms = ?, bytes = ?, updated_at_ms = ? WHERE request_id = ?")
+        .run(seq, sealed.payload, sealed.iatMs, sealed.expMs, sealed.payload.length + captureBytes, this.clock.nowMs(), requestId);
+      return this.requireRequest(requestId);
+    });
+  }
+
+  /**
+   * The service's answer that settles a request (its decision bytes kept for receipts and audits), and, in the
+   * same transaction, the outcome of its sale when this answer decides it.
+   */
+  recordDecision(requestId: string, decision: { status: string; code: number; bytes: Buffer }, sale?: { outcome: SaleOutcome; code: number }): void {
+    this.write("journal a decision", () => {
+      const nowMs = this.clock.nowMs();
+      this.db
+        .prepare("UPDATE requests SET state = 'decided', status = ?, code = ?, decision = ?, updated_at_ms = ? WHERE request_id = ? AND state != 'decided'")
+        .run(decision.status, decision.code, decision.bytes, nowMs, requestId);
+      if (sale) this.updateSale(this.requireRequest(requestId).saleId, sale.outcome, sale.code);
+    });
+  }
+
+  resolveSale(saleId: string, outcome: SaleOutcome, code: number): void {
+    this.write("journal a sale's outcome", () => this.updateSale(saleId, outcome, code));
+  }
+
+  /** Requests still waiting for a decision, in the order they must go out (seq order; captures to forward last, oldest first). */
+  openRequests(): JournalRequest[] {
+    return storage("read open requests", () =>
+      (this.db.prepare(`SELECT ${requestColumns} FROM requests WHERE state = 'open' ORDER BY seq IS NULL, seq, entry_id`).all() as RequestRow[]).map(toRequest),
+    );
+  }
+
+  findRequest(requestId: string): JournalRequest | undefined {
+    return storage("read a request", () => {
+      const row = this.db.prepare(`SELECT ${requestColumns} FROM requests WHERE request_id = ?`).get(requestId) as RequestRow | undefined;
+      return row ? toRequest(row) : undefined;
+    });
+  }
+
+  requestsOf(saleId: string): JournalRequest[] {
+    return storage("read a sale's requests", () =>
+      (this.db.prepare(`SELECT ${requestColumns} FROM requests WHERE sale_id = ? ORDER BY entry_id`).all(saleId) as RequestRow[]).map(toRequest),
+    );
+  }
+
+  sale(saleId: string): JournalSale | undefined {
+    return storage("read a sale", () => {
+      const row = this.db.prepare(`SELECT ${saleColumns} FROM sales WHERE sale_id = ?`).get(saleId) as SaleRow | undefined;
+      return row ? toSale(row) : undefined;
+    });
+  }
+
+  /** The most recent sale: what the panel shows after a reboot. */
+  lastSale(): JournalSale | undefined {
+    return storage("read the last sale", () => {
+      const row = this.db.prepare(`SELECT ${saleColumns} FROM sales ORDER BY created_at_ms DESC, rowid DESC LIMIT 1`).get() as SaleRow | undefined;
+      return row ? toSale(row) : undefined;
+    });
+  }
+
+  /** Sales whose outcome is still open (at most `limit`, oldest first). */
+  pendingSales(limit = this.limits.openRequestsMax): JournalSale[] {
+    return storage("read pending sales", () =>
+      (this.db.prepare(`SELECT ${saleColumns} FROM sales WHERE outcome = 'pending' ORDER BY created_at_ms, rowid LIMIT ?`).all(limit) as SaleRow[]).map(toSale),
+    );
+  }
+
+  /** The offline captures the service has not settled yet: what the floor limits are measured against. */
+  offlineBacklog(): { count: number; totalMinor: number; oldestCapturedAtMs: number | undefined } {
+    return storage("read the offline backlog", () => {
+      const row = this.db
+        .prepare(
+          `SELECT count(*) AS n, coalesce(sum(s.amount_minor), 0) AS total, min(s.created_at_ms) AS oldest
+             FROM requests r JOIN sales s ON s.sale_id = r.sale_id WHERE r.kind = 'capture' AND r.state = 'open'`,
+        )
+        .get() as { n: number; total: number; oldest: number | null };
+      return { count: row.n, totalMinor: row.total, oldestCapturedAtMs: row.oldest ?? undefined };
+    });
+  }
+
+  /**
+   * Forgets resolved sales older than the retention (and the oldest resolved ones beyond salesMax), with their
+   * requests, at most pruneRowsMax sales per call. Unresolved sales and open requests are never pruned.
+   */
+  prune(): number {
+    const cutoffMs = this.clock.nowMs() - this.limits.retentionMs;
+    return this.write("prune the journal", () => {
+      const total = (this.db.prepare("SELECT count(*) AS n FROM sales").get() as { n: number }).n;
+      const overflow = Math.max(0, total - this.limits.salesMax);
+      const victims = this.db
+        .prepare(
+          `SELECT sale_id FROM sales s WHERE outcome != 'pending'
+             AND NOT EXISTS (SELECT 1 FROM requests r WHERE r.sale_id = s.sale_id AND r.state = 'open')
+             AND (created_at_ms < ? OR rowid IN (SELECT rowid FROM sales WHERE outcome != 'pending' ORDER BY created_at_ms, rowid LIMIT ?))
+           ORDER BY created_at_ms LIMIT ?`,
+        )
+        .all(cutoffMs, overflow, pruneRowsMax) as Array<{ sale_id: string }>;
+      const dropRequests = this.db.prepare("DELETE FROM requests WHERE sale_id = ?");
+      const dropSale = this.db.prepare("DELETE FROM sales WHERE sale_id = ?");
+      for (const { sale_id } of victims) {
+        dropRequests.run(sale_id);
+        dropSale.run(sale_id);
+      }
+      return victims.length;
+    });
+  }
+
+  private updateSale(saleId: string, outcome: SaleOutcome, code: number): void {
+    assert(outcome !== "pending", "a sale is resolved to an outcome, not to pending");
+    this.db.prepare("UPDATE sales SET outcome = ?, code = ?, resolved_at_ms = ? WHERE sale_id = ?").run(outcome, code, this.clock.nowMs(), saleId);
+  }
+
+  private markSuperseded(requestId: string): void {
+    this.db.prepare("UPDATE requests SET state = 'superseded', updated_at_ms = ? WHERE request_id = ? AND state = 'open'").run(this.clock.nowMs(), requestId);
+  }
+
+  private takeSeq(): number {
+    const row = this.db.prepare("UPDATE meta SET value = value + 1 WHERE key = 'seq_last' RETURNING value").get() as { value: number };
+    assert(Number.isSafeInteger(row.value), "seq exhausted");
+    return row.value;
+  }
+
+  private insertSale(sale: NewSale, paymentRequestId: string, outcome: SaleOutcome = "pending"): void {
+    this.db
+      .prepare(`INSERT INTO sales (sale_id, mode, amount_minor, currency, payment_request_id, outcome, created_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?)`)
+      .run(sale.saleId, sale.mode, sale.amountMinor, sale.currency, paymentRequestId, outcome, this.clock.nowMs());
+  }
+
+  /** JournalFull when one more request would pass a bound; checked inside the writing transaction. */
+  private checkRoom(kind: RequestKind): void {
+    const { n, bytes } = this.db
+      .prepare("SELECT count(*) FILTER (WHERE kind != 'capture' AND state = 'open') AS n, coalesce(sum(bytes), 0) AS bytes FROM requests")
+      .get() as { n: number; bytes: number };
+    if (kind !== "capture" && kind !== "reversal" && n >= this.limits.openRequestsMax) {
+      throw new TapwireError(`${n} requests wait for a decision (max ${this.limits.openRequestsMax})`, ErrorCode.JournalFull, {
+        openRequestsMax: this.limits.openRequestsMax,
+      });
+    }
+    if (bytes >= this.limits.bytesMax) {
+      throw new TapwireError(`journal holds ${bytes} bytes (max ${this.limits.bytesMax})`, ErrorCode.JournalFull, { bytesMax: this.limits.bytesMax });
+    }
+  }
+
+  private requireRequest(requestId: string): JournalRequest {
+    const row = this.db.prepare(`SELECT ${requestColumns} FROM requests WHERE request_id = ?`).get(requestId) as RequestRow | undefined;
+    assert(row !== undefined, `journal has no request ${requestId}`);
+    return toRequest(row);
+  }
+
+  private write<T>(what: string, work: () => T): T {
+    return storage(what, () => this.db.transaction(work).immediate());
+  }
+}
+
+function migrate(db: Database.Database): void {
+  const version = db.pragma("user_version", { simple: true }) as number;
+  if (version > journalMigrations.length) {
+    throw new TapwireError(`journal schema ${version} is newer than this hub knows (${journalMigrations.length})`, ErrorCode.JournalUnavailable);
+  }
+  for (let index = version; index < journalMigrations.length; index++) {
+    db.transaction(() => {
+      db.exec(journalMigrations[index]!);
+      db.pragma(`user_version = ${index + 1}`);
+    }).immediate();
+  }
+}
+
+/** Storage faults (SQLITE_FULL, SQLITE_IOERR_*, SQLITE_READONLY, SQLITE_CANTOPEN, SQLITE_CORRUPT …) are typed; anything else is a bug. */
+function storage<T>(what: string, work: () => T): T {
+  try {
+    return work();
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    if (typeof code === "string" && code.startsWith("SQLITE_")) {
+      throw new TapwireError(`cannot ${what}: ${(error as Error).message}`, ErrorCode.JournalUnavailable, { sqliteCode: code }, { cause: error });
+    }
+    throw error;
+  }
+}
+
+function parseCapture(bytes: Buffer): StoredCapture {
+  return decodeBody(bytes) as StoredCapture;
+}
+
+function toRequest(row: RequestRow): JournalRequest {
+  return {
+    requestId: row.request_id,
+    saleId: row.sale_id,
+    kind: row.kind,
+    targetRequestId: row.target_request_id ?? undefined,
+    reason: row.reason ?? undefined,
+    seq: row.seq ?? undefined,
+    payload: row.payload ?? undefined,
+    iatMs: row.iat_ms ?? undefined,
+    expMs: row.exp_ms ?? undefined,
+    capture: row.capture ? parseCapture(row.capture) : undefined,
+    state: row.state,
+    status: row.status ?? undefined,
+    code: row.code ?? undefined,
+    createdAtMs: row.created_at_ms,
+  };
+}
+
+function toSale(row: SaleRow): JournalSale {
+  return {
+    saleId: row.sale_id,
+    mode: row.mode,
+    amountMinor: row.amount_minor,
+    currency: row.currency,
+    paymentRequestId: row.payment_request_id,
+    outcome: row.outcome,
+    code: row.code,
+    createdAtMs: row.created_at_ms,
+    resolvedAtMs: row.resolved_at_ms ?? undefined,
+  };
+}
