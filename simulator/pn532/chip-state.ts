@@ -58,6 +58,8 @@ export interface HostLink {
 export interface PowerState {
   /** In LowVBat after reset or in PowerDown: the first byte on HSU wakes the chip and is lost (UM0701-02 §7.2.11). */
   asleep: boolean;
+  /** PowerDown answered: the chip falls asleep once it has taken in the host's current write (postamble included). */
+  sleepRequested: boolean;
   wakeOnHsu: boolean;
   wakeOnRfField: boolean;
 }
@@ -75,7 +77,7 @@ export class ChipState {
   pendingBaudRateBps: number | undefined;
   /** Err of GetGeneralStatus: the status of the last command that reported one. */
   lastStatus: number = Status.ok;
-  readonly power: PowerState = { asleep: true, wakeOnHsu: true, wakeOnRfField: false };
+  readonly power: PowerState = { asleep: true, sleepRequested: false, wakeOnHsu: true, wakeOnRfField: false };
   field: FieldDevice | undefined;
   /** The reader in the field has already activated the emulated tag once (one activation per placement). */
   readerActivated = false;

@@ -1,23 +1,20 @@
 import { logger } from "../../protocol/log.ts";
 import { dataBytesMax, moreInformationBit, ParameterFlag, retriesEndless, Status, type ChipState, type HostLink } from "./chip-state.ts";
 import type { VirtualCard } from "./field.ts";
+import { DepCommands } from "./dep-commands.ts";
 import { chainedApduBytesMax, IsoDepCard } from "./iso-dep-card.ts";
 import { Register, txControlRfOnBits } from "./register-file.ts";
 
 const log = logger("tapwire:sim:pn532");
 
-/** Initiator (reader) commands, UM0701-02 §7.3.3–§7.3.13. */
+/** Initiator (reader) commands for ISO/IEC 14443 targets, UM0701-02 §7.3.5–§7.3.13; the DEP ones are in dep-commands.ts. */
 export const InitiatorCode = {
   inDataExchange: 0x40,
   inCommunicateThru: 0x42,
   inDeselect: 0x44,
-  inJumpForPsl: 0x46,
   inListPassiveTarget: 0x4a,
-  inPsl: 0x4e,
-  inAtr: 0x50,
   inRelease: 0x52,
   inSelect: 0x54,
-  inJumpForDep: 0x56,
   inAutoPoll: 0x60,
 } as const;
 
@@ -35,7 +32,6 @@ const selResIso14443_4 = 0x20;
 const cascadeTag = 0x88;
 /** SENS_REQ (REQA), the first command of a type A poll. */
 const sensReq = 0x26;
-const generalBytesMax = 48;
 
 interface ListedTarget {
   readonly tg: number;
@@ -75,10 +71,10 @@ export class InitiatorRole {
       [C.inDeselect, (p) => this.deselect(p)],
       [C.inRelease, (p) => this.release(p)],
       [C.inSelect, (p) => this.select(p)],
-      [C.inJumpForDep, (p) => this.jumpForDep(C.inJumpForDep, p)],
-      [C.inJumpForPsl, (p) => this.jumpForDep(C.inJumpForPsl, p)],
-      [C.inAtr, (p) => this.atr(p)],
-      [C.inPsl, (p) => this.psl(p)],
+      ...new DepCommands(chip, host, {
+        isListed: (tg) => tg !== 0 && this.named(tg) !== undefined,
+        beginPolling: () => this.beginPolling(),
+      }).handlers,
     ]);
   }
 
@@ -285,37 +281,6 @@ export class InitiatorRole {
     if (this.chip.has(ParameterFlag.automaticRats)) target.isoDep?.activateByChip();
     this.chip.reply(this.host, 0x55, Status.ok);
   }
-
-  /** This field never holds an NFCIP-1 target (a card or a phone in reader mode), so activation times out. */
-  private jumpForDep(code: number, params: Uint8Array): void {
-    if (!validJumpParams(params)) return this.host.syntaxError();
-    this.beginPolling();
-    this.chip.reply(this.host, code + 1, Status.timeout);
-  }
-
-  /** ATR_REQ to a listed target: the ISO/IEC 14443-4 cards of this field do not answer it. */
-  private atr(params: Uint8Array): void {
-    const next = params[1];
-    if (next === undefined || next > 0x03 || ((next & 0x01) !== 0 && params.length < 12)) return this.host.syntaxError();
-    const target = params[0] !== 0 ? this.named(params[0]!)?.[0] : undefined;
-    this.chip.reply(this.host, 0x51, target ? Status.timeout : Status.notInContext);
-  }
-
-  /** PSL needs a target activated with ATR, which no target here ever is. */
-  private psl(params: Uint8Array): void {
-    if (params.length !== 3 || params[1]! > 2 || params[2]! > 2) return this.host.syntaxError();
-    this.chip.reply(this.host, 0x4f, Status.notInContext);
-  }
-}
-
-/** InJumpForDEP / InJumpForPSL: ActPass, BR, Next, then what Next announces (§7.3.3, §7.3.4). */
-function validJumpParams(params: Uint8Array): boolean {
-  const [actPass, br, next] = params;
-  if (actPass === undefined || br === undefined || next === undefined || actPass > 1 || br > 2 || next > 0x07) return false;
-  const expectedBytes = 3 + ((next & 0x01) !== 0 ? (br === 0 ? 4 : 5) : 0) + ((next & 0x02) !== 0 ? 10 : 0);
-  if ((next & 0x04) === 0) return params.length === expectedBytes;
-  const generalBytes = params.length - expectedBytes;
-  return generalBytes >= 1 && generalBytes <= generalBytesMax;
 }
 
 /** InitiatorData of a 106 kbps type A poll is the UID with cascade tags where a longer UID has them (nfcpy `sense_tta`). */

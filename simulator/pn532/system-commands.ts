@@ -167,7 +167,7 @@ export class SystemCommands {
     this.initiator.releaseAll();
     this.target.stop();
     this.chip.registers.update(Register.ciuTxControl, txControlRfOnBits, 0x00);
-    this.chip.power.asleep = true;
+    this.chip.power.sleepRequested = true;
     this.chip.power.wakeOnHsu = (wakeUpEnable & WakeUpEnable.hsu) !== 0;
     this.chip.power.wakeOnRfField = (wakeUpEnable & WakeUpEnable.rfLevelDetector) !== 0;
   }

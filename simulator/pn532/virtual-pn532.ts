@@ -146,6 +146,13 @@ export class VirtualPn532 implements SerialDevice {
         this.wake();
       }
     }
+    if (this.chip.power.sleepRequested) this.fallAsleep();
+  }
+
+  private fallAsleep(): void {
+    this.chip.power.sleepRequested = false;
+    this.chip.power.asleep = true;
+    this.reader.reset();
   }
 
   /** The byte that wakes the chip is lost; hosts send `55 55 00 00 00…` first for this (libnfc `pn532_uart_wakeup`). */
