@@ -84,3 +84,20 @@ export class ScriptedReader implements VirtualReader {
     for (const apdu of this.apdus) this.answers.push(await tag.transceive(apdu, 5_000));
   }
 }
+
+/**
+ * An information frame for the tests that need frames too long to write out: normal up to 255 bytes of TFI + data,
+ * extended above (UM0701-02 §6.2.1.1, §6.2.1.2). Short traces stay as literal bytes.
+ */
+export function informationFrame(tfi: number, data: ArrayLike<number>): Uint8Array {
+  const body = [tfi, ...Array.from(data)];
+  const length = body.length;
+  const complement = (sum: number): number => (0x100 - (sum & 0xff)) & 0xff;
+  const head =
+    length <= 255 ? [length, complement(length)] : [0xff, 0xff, length >> 8, length & 0xff, complement((length >> 8) + (length & 0xff))];
+  return Uint8Array.from([0x00, 0x00, 0xff, ...head, ...body, complement(body.reduce((sum, byte) => sum + byte, 0)), 0x00]);
+}
+
+export function bytesCounting(count: number, from = 0): number[] {
+  return Array.from({ length: count }, (_, i) => (from + i) & 0xff);
+}
