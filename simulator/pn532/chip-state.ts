@@ -6,22 +6,19 @@ export const Status = {
   ok: 0x00,
   timeout: 0x01,
   internalBufferOverflow: 0x0e,
-  invalidParameter: 0x10,
   invalidDepState: 0x25,
   notInContext: 0x27,
   released: 0x29,
 } as const;
 
-/** Status bit 6: more information follows (MI, chaining; UM0701-02 §7.3.8, §7.3.14). */
+/** Status bit 6: more information follows (MI, chaining; UM0701-02 §7.3.8, §7.3.16). */
 export const moreInformationBit = 0x40;
 
 /** Packet data after TFI, command code and status: 265 − 3 (UM0701-02 §7.3.8 DataOut / DataIn arrays). */
 export const dataBytesMax = 262;
 
-/** SetParameters flags (UM0701-02 §7.2.9). */
+/** SetParameters flags (UM0701-02 §7.2.9) of the default set and of the chip's behaviour; the others are kept, not used. */
 export const ParameterFlag = {
-  nadUsed: 0x01,
-  didUsed: 0x02,
   automaticAtrRes: 0x04,
   automaticRats: 0x10,
   iso14443_4Picc: 0x20,
@@ -68,10 +65,7 @@ export interface PowerState {
 export class ChipState {
   readonly registers = new RegisterFile();
   parameters: number = defaultParameters;
-  samMode = 0x01;
   passiveActivationRetries: number = retriesEndless;
-  /** CfgItem → ConfigurationData last written with RFConfiguration. */
-  readonly rfConfiguration = new Map<number, Uint8Array>();
   serialBaudRateBps = 115_200;
   /** SetSerialBaudRate takes effect when the host ACKs its response (UM0701-02 §7.2.8). */
   pendingBaudRateBps: number | undefined;

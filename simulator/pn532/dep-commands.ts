@@ -1,7 +1,7 @@
 import { Status, type ChipState, type HostLink } from "./chip-state.ts";
 
 /** Initiator commands of ISO/IEC 18092 (NFCIP-1 DEP), UM0701-02 §7.3.3, §7.3.4, §7.3.6, §7.3.7. */
-export const DepCode = {
+const DepCode = {
   inJumpForPsl: 0x46,
   inPsl: 0x4e,
   inAtr: 0x50,

@@ -8,7 +8,7 @@ import { Register, txControlRfOnBits } from "./register-file.ts";
 const log = logger("tapwire:sim:pn532");
 
 /** Initiator (reader) commands for ISO/IEC 14443 targets, UM0701-02 §7.3.5–§7.3.13; the DEP ones are in dep-commands.ts. */
-export const InitiatorCode = {
+const InitiatorCode = {
   inDataExchange: 0x40,
   inCommunicateThru: 0x42,
   inDeselect: 0x44,

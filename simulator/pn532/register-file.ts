@@ -1,20 +1,13 @@
 import { assert } from "../../protocol/assert.ts";
 
 /**
- * Addresses host stacks read and write with ReadRegister / WriteRegister (UM0701-02 §7.2.4, §7.2.5): the CIU block at
- * 0x6301–0x633E and the 80C51 SFRs at 0xFFxx. Names follow libnfc `pn53x-internal.h`.
+ * Registers the chip logic itself reads or writes, among those host stacks use with ReadRegister / WriteRegister
+ * (UM0701-02 §7.2.4, §7.2.5): the CIU block at 0x6301–0x633E, the 80C51 SFRs at 0xFFxx. Names as in libnfc
+ * `pn53x-internal.h`.
  */
 export const Register = {
-  ciuMode: 0x6301,
-  ciuTxMode: 0x6302,
-  ciuRxMode: 0x6303,
   ciuTxControl: 0x6304,
-  ciuTxAuto: 0x6305,
-  ciuManualRcv: 0x630d,
-  ciuStatus2: 0x6338,
   ciuFifoData: 0x6339,
-  ciuControl: 0x633c,
-  ciuBitFraming: 0x633d,
   sfrP3: 0xffb0,
   sfrP7: 0xfff7,
 } as const;

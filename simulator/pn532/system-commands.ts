@@ -4,7 +4,7 @@ import { Register, txControlRfOnBits } from "./register-file.ts";
 import type { TargetRole } from "./target-commands.ts";
 
 /** Miscellaneous and RF commands, UM0701-02 §7.2 and §7.3.1–§7.3.2. */
-export const SystemCode = {
+const SystemCode = {
   diagnose: 0x00,
   getFirmwareVersion: 0x02,
   getGeneralStatus: 0x04,
@@ -150,12 +150,12 @@ export class SystemCommands {
     this.chip.parameters = params[0]!;
   }
 
+  /** No SAM is wired to this chip, so every valid mode behaves as normal mode. */
   private samConfiguration(params: Uint8Array): void {
     const mode = params[0];
     if (!mode || mode > samModeMax || params.length > 3 || (mode === samModeVirtualCard && params.length < 2)) {
       return this.host.syntaxError();
     }
-    this.chip.samMode = mode;
     this.host.respond([0x15]);
   }
 
@@ -172,11 +172,11 @@ export class SystemCommands {
     this.chip.power.wakeOnRfField = (wakeUpEnable & WakeUpEnable.rfLevelDetector) !== 0;
   }
 
+  /** Timings, MaxRtyCOM and the analog settings are accepted and have no effect here: no time passes, no RF is sent. */
   private rfConfiguration(params: Uint8Array): void {
     const item = params[0];
     const data = params.slice(1);
     if (item === undefined || rfConfigurationBytes.get(item) !== data.length) return this.host.syntaxError();
-    this.chip.rfConfiguration.set(item, data);
     if (item === CfgItem.rfField) {
       this.chip.registers.update(Register.ciuTxControl, txControlRfOnBits, (data[0]! & rfFieldOn) !== 0 ? txControlRfOnBits : 0x00);
     }

@@ -6,7 +6,7 @@ import { TargetSession } from "./target-session.ts";
 const log = logger("tapwire:sim:pn532");
 
 /** Target (card emulation) commands, UM0701-02 §7.3.14–§7.3.21. */
-export const TargetCode = {
+const TargetCode = {
   tgGetData: 0x86,
   tgGetInitiatorCommand: 0x88,
   tgGetTargetStatus: 0x8a,
@@ -182,7 +182,7 @@ export class TargetRole {
     this.chip.reply(this.host, 0x8f, session.deliverResponse(apdu) ? Status.ok : Status.invalidDepState);
   }
 
-  /** Part of an R-APDU sent with MI (§7.3.19); TgSetData sends the last part. */
+  /** Part of an R-APDU sent with MI (§7.3.18); TgSetData sends the last part. */
   private setMetaData(params: Uint8Array): void {
     const active = this.activated(0x95, true);
     if (!active) return;

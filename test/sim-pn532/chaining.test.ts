@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { ack, bytesCounting, ChipProbe, hex, informationFrame, ScriptedCard, ScriptedReader, settle } from "./probe.ts";
 
 // MI (More Information) is bit 6 of the Tg byte the host sends and of the Status byte the chip returns; DataOut and
-// DataIn carry at most 262 bytes per frame (UM0701-02 §7.3.8 InDataExchange, §7.3.16 TgGetData, §7.3.19 TgSetMetaData).
+// DataIn carry at most 262 bytes per frame (UM0701-02 §7.3.8 InDataExchange, §7.3.16 TgGetData, §7.3.18 TgSetMetaData).
 const host = (data: number[]): Uint8Array => informationFrame(0xd4, data);
 const chip = (data: number[]): string => hex(informationFrame(0xd5, data));
 const inListPassiveTarget106A = "00 00 FF 04 FC D4 4A 01 00 E1 00";
@@ -50,7 +50,7 @@ describe("InDataExchange chaining (40, MI bit)", () => {
   });
 });
 
-describe("ISO-DEP chaining through InCommunicateThru (42), the host framing blocks itself (ISO/IEC 14443-4 §7.5)", () => {
+describe("ISO-DEP chaining through InCommunicateThru (42), the host framing blocks itself (ISO/IEC 14443-4 chaining)", () => {
   it("acknowledges a chained I-block with R(ACK), splits a long answer to the FSD and sends the rest on R(ACK)", async () => {
     const rapdu = [...bytesCounting(100), 0x90, 0x00];
     const card = new ScriptedCard(() => Uint8Array.from(rapdu));
