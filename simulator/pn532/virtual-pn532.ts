@@ -1,17 +1,22 @@
-import {
-  ackBytes,
-  encodeInformationFrame,
-  errorFrameBytes,
-  nackBytes,
-  Pn532FrameParser,
-  tfiHostToPn532,
-  tfiPn532ToHost,
-  type Pn532Frame,
-} from "../../firmware-bridge/nfc/pn532-frame.ts";
-import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
 import { logger } from "../../protocol/log.ts";
 import type { SerialDevice } from "../serial/serial-device.ts";
-import type { FieldDevice, TagLink } from "./field.ts";
+import { ChipState, ParameterFlag, type HostLink } from "./chip-state.ts";
+import type { FieldDevice } from "./field.ts";
+import {
+  dcsOffset,
+  encodeAck,
+  encodeInformation,
+  encodeNack,
+  encodeSyntaxError,
+  HostFrameReader,
+  tfiFromHost,
+  tfiToHost,
+  type FrameStyle,
+  type HostLinkEvent,
+} from "./frame-codec.ts";
+import { InitiatorRole } from "./initiator-commands.ts";
+import { SystemCommands } from "./system-commands.ts";
+import { TargetRole } from "./target-commands.ts";
 
 const log = logger("tapwire:sim:pn532");
 
@@ -41,15 +46,20 @@ export interface WireRecord {
 /** Records kept of the bytes on the wire; older ones are dropped. */
 export const wireRecordsMax = 512;
 const garbage = Uint8Array.of(0x55, 0x13, 0x00, 0xff, 0x7e, 0x00);
-/** TgInitAsTarget parameters: mode, MIFARE params (6), FeliCa params (18), NFCID3t (10), two lengths. */
-const tgInitParamsBytesMin = 37;
 
-const Status = { ok: 0x00, timeout: 0x01, invalidState: 0x25, notInContext: 0x27, released: 0x29 } as const;
+interface SentResponse {
+  frame: Uint8Array;
+  /** Where a bad-checksum fault flips a byte; undefined for the error frame, which faults leave alone. */
+  dcsAt: number | undefined;
+}
 
 /**
- * A PN532 on the device side of a serial link. It parses the host's real frames, ACKs them and answers
- * the commands tapwire uses, routing APDUs to whatever is placed in its field: a card or HCE phone in
- * reader mode, a phone in reader mode when the hub emulates a tag.
+ * A PN532 (firmware V1.6) on the device side of a serial link, for host stacks written by anyone: it reads the host's
+ * frames with its own codec (frame-codec.ts), ACKs them, runs the command set of UM0701-02 §7 against the register
+ * file and whatever is in its field (a card or HCE phone to read, a phone in reader mode to present a tag to), and
+ * answers as the chip does — status bytes, the syntax error frame, silence on a bad checksum, the last response again
+ * on NACK. It starts asleep in LowVBat: the first byte on HSU wakes it and is lost. No timers: a command that waits
+ * for the field (InListPassiveTarget, InAutoPoll, TgInitAsTarget, TgGetData) answers when the field changes.
  */
 export class VirtualPn532 implements SerialDevice {
   readonly faults: Pn532Faults = {
@@ -64,18 +74,39 @@ export class VirtualPn532 implements SerialDevice {
   readonly wire: WireRecord[] = [];
   /** Commands the chip executed, by code. */
   readonly commandsSeen: number[] = [];
+  private readonly chip = new ChipState();
+  private readonly reader = new HostFrameReader();
+  private readonly link: HostLink = {
+    respond: (data) => this.respond(data),
+    syntaxError: () => this.sendSyntaxError(),
+    hold: (attempt) => this.hold(attempt),
+    retryHeld: () => this.retryHeld(),
+    currentCommand: () => this.commandSeq,
+  };
+  private readonly initiator: InitiatorRole;
+  private readonly target: TargetRole;
+  private readonly handlers: ReadonlyMap<number, (params: Uint8Array) => void>;
   private toHost: ((bytes: Uint8Array) => void) | undefined;
-  private readonly parser = new Pn532FrameParser();
-  private awake = false;
-  private field: FieldDevice | undefined;
-  private readerActivated = false;
-  private listedTg: number | undefined;
-  private session: TargetSession | undefined;
-  private pending: { code: number } | undefined;
-  private lastResponse: Uint8Array | undefined;
+  private held: (() => boolean) | undefined;
+  private lastResponse: SentResponse | undefined;
   private outgoing: Promise<void> = Promise.resolve();
   /** Bumped by every command and abort, so a slow card's answer to an aborted command is dropped. */
   private commandSeq = 0;
+
+  constructor() {
+    this.initiator = new InitiatorRole(this.chip, this.link, {
+      stopTargetEmulation: () => this.target.stop(),
+      beforeDataExchange: () => this.removeTargetIfDue(),
+    });
+    this.target = new TargetRole(this.chip, this.link, () => this.initiator.releaseAll());
+    const system = new SystemCommands(this.chip, this.link, this.initiator, this.target);
+    this.handlers = new Map([...system.handlers, ...this.initiator.handlers, ...this.target.handlers]);
+  }
+
+  /** The HSU rate the chip uses now (SetSerialBaudRate changes it once the host ACKs the response). */
+  get serialBaudRateBps(): number {
+    return this.chip.serialBaudRateBps;
+  }
 
   setFaults(faults: Partial<Pn532Faults>): void {
     Object.assign(this.faults, faults);
@@ -83,14 +114,16 @@ export class VirtualPn532 implements SerialDevice {
 
   placeInField(device: FieldDevice): void {
     this.removeFromField();
-    this.field = device;
-    this.readerActivated = false;
-    this.completePending();
+    this.chip.field = device;
+    this.chip.readerActivated = false;
+    // A reader's field wakes a chip powered down with the RF level detector as a wake-up source.
+    if (device.role === "reader" && this.chip.power.asleep && this.chip.power.wakeOnRfField) this.wake();
+    this.retryHeld();
   }
 
   removeFromField(): void {
-    this.field = undefined;
-    this.session?.end();
+    this.chip.field = undefined;
+    this.target.readerLeft();
   }
 
   connect(toHost: (bytes: Uint8Array) => void): void {
@@ -99,176 +132,121 @@ export class VirtualPn532 implements SerialDevice {
 
   disconnect(): void {
     this.toHost = undefined;
-    this.pending = undefined;
-    this.parser.reset();
+    this.held = undefined;
+    this.reader.reset();
   }
 
   receive(bytes: Uint8Array): void {
     this.record("host", bytes);
-    // Asleep in LowVBat until the HSU wake-up (0x55) arrives; frames before it are lost.
-    if (!this.awake && !bytes.includes(0x55)) return;
-    this.awake = true;
-    for (const event of this.parser.push(bytes)) {
-      if (event.type === "frame") this.onHostFrame(event.frame);
-      else log.debug({ event }, "host frame rejected");
+    for (const byte of bytes) {
+      if (!this.chip.power.asleep) {
+        const event = this.reader.feed(byte);
+        if (event) this.onHostEvent(event);
+      } else if (this.chip.power.wakeOnHsu) {
+        this.wake();
+      }
+    }
+    if (this.chip.power.sleepRequested) this.fallAsleep();
+  }
+
+  private fallAsleep(): void {
+    this.chip.power.sleepRequested = false;
+    this.chip.power.asleep = true;
+    this.reader.reset();
+  }
+
+  /** The byte that wakes the chip is lost; hosts send `55 55 00 00 00…` first for this (libnfc `pn532_uart_wakeup`). */
+  private wake(): void {
+    this.chip.power.asleep = false;
+    this.reader.reset();
+  }
+
+  private onHostEvent(event: HostLinkEvent): void {
+    switch (event.kind) {
+      case "ack":
+        return this.onAck();
+      case "nack":
+        if (this.lastResponse) this.send(this.lastResponse);
+        return;
+      case "dropped":
+        log.debug({ reason: event.reason }, "host frame dropped without an answer");
+        return;
+      case "information":
+        // A frame that is not a host command (wrong TFI, no command code) is ACKed, then refused as a syntax error.
+        return this.command(event.tfi === tfiFromHost ? event.data[0] : undefined, event.data.subarray(1));
     }
   }
 
-  private onHostFrame(frame: Pn532Frame): void {
-    if (frame.kind === "ack") {
-      this.commandSeq++;
-      this.pending = undefined;
-      return;
-    }
-    if (frame.kind === "nack") {
-      if (this.lastResponse) this.send(this.lastResponse, this.lastResponse !== errorFrameBytes);
-      return;
-    }
-    if (frame.kind === "information" && frame.tfi === tfiHostToPn532 && frame.data.length >= 1) {
-      this.command(frame.data[0]!, frame.data.subarray(1));
-    }
-  }
-
-  private command(code: number, params: Uint8Array): void {
+  /** An ACK from the host aborts the command in progress (§6.2.1.3) and confirms a baud rate change (§7.2.8). */
+  private onAck(): void {
     this.commandSeq++;
-    this.pending = undefined;
+    this.held = undefined;
+    const rateBps = this.chip.pendingBaudRateBps;
+    this.chip.pendingBaudRateBps = undefined;
+    if (rateBps !== undefined) this.chip.serialBaudRateBps = rateBps;
+  }
+
+  private command(code: number | undefined, params: Uint8Array): void {
+    this.commandSeq++;
+    this.held = undefined;
+    this.chip.pendingBaudRateBps = undefined;
     if (this.faults.silentCommands > 0) {
       this.faults.silentCommands--;
       return;
     }
     if (this.faults.nackCommands > 0) {
       this.faults.nackCommands--;
-      this.send(nackBytes, false);
+      this.send({ frame: encodeNack(this.style()), dcsAt: undefined });
       return;
     }
-    this.send(ackBytes, false);
+    this.send({ frame: encodeAck(this.style()), dcsAt: undefined });
+    if (code === undefined) return this.sendSyntaxError();
     this.commandsSeen.push(code);
     if (this.faults.applicationErrorCommands > 0) {
       this.faults.applicationErrorCommands--;
-      return this.sendApplicationError();
+      return this.sendSyntaxError();
     }
-    switch (code) {
-      case 0x02:
-        return this.respond([0x03, 0x32, 0x01, 0x06, 0x07]);
-      case 0x14:
-        return params.length >= 1 && params[0]! >= 1 && params[0]! <= 4 ? this.respond([0x15]) : this.sendApplicationError();
-      case 0x4a:
-        if (params.length < 2 || params[0]! < 1 || params[0]! > 2 || params[1] !== 0x00) return this.sendApplicationError();
-        return this.wait(code);
-      case 0x40:
-        return void this.dataExchange(params);
-      case 0x52:
-        this.listedTg = undefined;
-        return this.respond([0x53, Status.ok]);
-      case 0x8c:
-        if (params.length < tgInitParamsBytesMin) return this.sendApplicationError();
-        this.session?.end();
-        this.session = undefined;
-        return this.wait(code);
-      case 0x86:
-        return this.wait(code);
-      case 0x8e:
-        return this.setData(params);
-      default:
-        return this.sendApplicationError();
-    }
+    const handler = this.handlers.get(code);
+    if (!handler) return this.sendSyntaxError();
+    handler(params);
   }
 
-  private wait(code: number): void {
-    this.pending = { code };
-    this.completePending();
+  private hold(attempt: () => boolean): void {
+    this.held = attempt;
+    this.retryHeld();
   }
 
-  /** Answers the waiting command if what it waits for is there now. */
-  private completePending(): void {
-    const code = this.pending?.code;
-    if (code === 0x4a && this.field?.role === "card") {
-      const { sensRes, selRes, nfcId, ats } = this.field.identity;
-      this.listedTg = 1;
-      this.pending = undefined;
-      this.respond([0x4b, 0x01, this.listedTg, ...sensRes, selRes, nfcId.length, ...nfcId, ...ats]);
-    } else if (code === 0x8c && this.field?.role === "reader" && !this.readerActivated) {
-      this.readerActivated = true;
-      this.pending = undefined;
-      this.activateReader(this.field.read.bind(this.field));
-    } else if (code === 0x86) {
-      this.completeGetData();
-    }
+  private retryHeld(): void {
+    const attempt = this.held;
+    if (attempt?.() && this.held === attempt) this.held = undefined;
   }
 
-  private activateReader(read: (tag: TagLink) => Promise<void>): void {
-    const session = new TargetSession(() => this.completePending());
-    this.session = session;
-    // Mode 0x08: 106 kbps, ISO/IEC 14443-4 PICC; the reader's first command was RATS (E0 80).
-    this.respond([0x8d, 0x08, 0xe0, 0x80]);
-    setImmediate(() => {
-      read(session)
-        .catch((error: unknown) => log.debug({ err: error }, "virtual reader stopped with an error"))
-        .finally(() => session.end());
-    });
-  }
-
-  private completeGetData(): void {
-    const session = this.session;
-    if (!session) {
-      this.pending = undefined;
-      this.respond([0x87, Status.invalidState]);
-      return;
-    }
-    if (session.ended) {
-      this.pending = undefined;
-      this.respond([0x87, Status.released]);
-      return;
-    }
-    const apdu = session.takeCommand();
-    if (!apdu) return;
-    this.pending = undefined;
-    this.respond([0x87, Status.ok, ...apdu]);
-  }
-
-  private setData(params: Uint8Array): void {
-    const session = this.session;
-    if (!session || session.ended) return this.respond([0x8f, Status.released]);
-    this.respond([0x8f, session.deliverResponse(params.slice()) ? Status.ok : Status.notInContext]);
-  }
-
-  private async dataExchange(params: Uint8Array): Promise<void> {
-    const seq = this.commandSeq;
-    if (params.length < 1 || this.listedTg === undefined || params[0] !== this.listedTg) {
-      return this.respond([0x41, Status.notInContext]);
-    }
+  private removeTargetIfDue(): void {
     if (this.faults.removeTargetAtApdu > 0 && --this.faults.removeTargetAtApdu === 0) this.removeFromField();
-    const card = this.field;
-    if (card?.role !== "card") return this.respond([0x41, Status.timeout]);
-    let answer: Uint8Array;
-    try {
-      answer = await card.transceive(params.slice(1));
-    } catch (error) {
-      log.debug({ err: error }, "virtual card failed");
-      answer = new Uint8Array(0);
-    }
-    if (seq !== this.commandSeq) return;
-    if (answer.length === 0 || this.field !== card) return this.respond([0x41, Status.timeout]);
-    this.respond([0x41, Status.ok, ...answer]);
   }
 
-  private respond(data: number[]): void {
-    const frame = encodeInformationFrame(tfiPn532ToHost, Uint8Array.from(data));
-    this.lastResponse = frame;
-    this.send(frame, true);
+  private style(): FrameStyle {
+    return { prePostAmble: !this.chip.has(ParameterFlag.removePrePostAmble) };
   }
 
-  private sendApplicationError(): void {
-    this.lastResponse = errorFrameBytes;
-    this.send(errorFrameBytes, false);
+  private respond(data: ArrayLike<number>): void {
+    const style = this.style();
+    const frame = encodeInformation(tfiToHost, data, style);
+    this.lastResponse = { frame, dcsAt: dcsOffset(frame, style) };
+    this.send(this.lastResponse);
   }
 
-  private send(frame: Uint8Array, corruptible: boolean): void {
+  private sendSyntaxError(): void {
+    this.lastResponse = { frame: encodeSyntaxError(this.style()), dcsAt: undefined };
+    this.send(this.lastResponse);
+  }
+
+  private send({ frame, dcsAt }: SentResponse): void {
     let bytes = frame;
-    if (corruptible && this.faults.badChecksumResponses > 0) {
+    if (dcsAt !== undefined && this.faults.badChecksumResponses > 0) {
       this.faults.badChecksumResponses--;
       bytes = frame.slice();
-      bytes[bytes.length - 2] = (bytes[bytes.length - 2]! + 1) & 0xff;
+      bytes[dcsAt] = (bytes[dcsAt]! + 1) & 0xff;
     }
     if (this.faults.garbageBeforeFrames > 0) {
       this.faults.garbageBeforeFrames--;
@@ -288,57 +266,5 @@ export class VirtualPn532 implements SerialDevice {
   private record(direction: WireRecord["direction"], bytes: Uint8Array): void {
     this.wire.push({ direction, bytes: bytes.slice() });
     if (this.wire.length > wireRecordsMax) this.wire.shift();
-  }
-}
-
-/** The hub-as-tag link for one activation: the phone's C-APDU waits for TgGetData, TgSetData answers it. */
-class TargetSession implements TagLink {
-  ended = false;
-  private command: Uint8Array | undefined;
-  private awaiting: { resolve: (apdu: Uint8Array) => void; reject: (error: Error) => void; timer: NodeJS.Timeout } | undefined;
-
-  constructor(private readonly onChange: () => void) {}
-
-  transceive(apdu: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
-    if (this.ended) return Promise.reject(new TapwireError("the tag left the field", ErrorCode.NfcTargetLost));
-    if (this.awaiting) return Promise.reject(new TapwireError("one APDU at a time", ErrorCode.NfcUnexpectedResponse));
-    const answer = new Promise<Uint8Array>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.awaiting = undefined;
-        this.command = undefined;
-        reject(new TapwireError(`the tag did not answer within ${timeoutMs} ms`, ErrorCode.NfcTimeout));
-      }, timeoutMs);
-      this.awaiting = { resolve, reject, timer };
-    });
-    this.command = apdu.slice();
-    this.onChange();
-    return answer;
-  }
-
-  takeCommand(): Uint8Array | undefined {
-    const command = this.command;
-    this.command = undefined;
-    return command;
-  }
-
-  deliverResponse(apdu: Uint8Array): boolean {
-    const awaiting = this.awaiting;
-    if (!awaiting || this.command) return false;
-    this.awaiting = undefined;
-    clearTimeout(awaiting.timer);
-    awaiting.resolve(apdu);
-    return true;
-  }
-
-  end(): void {
-    if (this.ended) return;
-    this.ended = true;
-    const awaiting = this.awaiting;
-    this.awaiting = undefined;
-    if (awaiting) {
-      clearTimeout(awaiting.timer);
-      awaiting.reject(new TapwireError("the tag left the field", ErrorCode.NfcTargetLost));
-    }
-    this.onChange();
   }
 }
