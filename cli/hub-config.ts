@@ -3,7 +3,7 @@ import { dirname, isAbsolute, resolve } from "node:path";
 import { z } from "zod";
 import { defaultLinkConfig, linkConfigRanges, type LinkConfig } from "../device/link/link-machine.ts";
 import { defaultResendConfig, resendConfigRanges, type ResendConfig } from "../device/link/outbox.ts";
-import { defaultTapTiming, validateTapConfig, type OfflineConfig, type TapTiming } from "../device/tap/tap-config.ts";
+import { defaultTapTiming, offlineConfigProblems, validateTapConfig, type OfflineConfig, type TapTiming } from "../device/tap/tap-config.ts";
 import { rangeProblems } from "../protocol/ranges.ts";
 import { parseHubPanelConfig, type HubPanelConfig } from "../firmware-bridge/gpio/hub-panel-config.ts";
 import { ErrorCode, isTapwireError, TapwireError } from "../protocol/errors.ts";
@@ -118,7 +118,8 @@ export function parseHubConfig(input: unknown, baseDir: string): HubFileConfig {
   const resend = { ...defaultResendConfig, ...pick(rawTimings, Object.keys(defaultResendConfig)) } as ResendConfig;
   const rawOffline = result.success ? result.data.offline : undefined;
   const offline = rawOffline && { currency: rawOffline.currency, limits: { saleMaxMinor: rawOffline.saleMaxMinor, totalMaxMinor: rawOffline.totalMaxMinor, countMax: rawOffline.countMax, ageMsMax: rawOffline.ageMsMax } };
-  nested("timings", details, () => validateTapConfig({ hubId: "hub", merchantId: "merchant", ...tap, offline }));
+  nested("timings", details, () => validateTapConfig({ hubId: "hub", merchantId: "merchant", ...tap }));
+  if (offline) details.push(...offlineConfigProblems(offline));
   details.push(...rangeProblems(link, linkConfigRanges, "timings."), ...rangeProblems(resend, resendConfigRanges, "timings."));
   if (link.reconnectBackoffMaxMs < link.reconnectBackoffBaseMs) details.push("timings.reconnectBackoffMaxMs: must be at least reconnectBackoffBaseMs");
   if (!result.success || panelConfig === undefined) throw invalid(details);

@@ -1,14 +1,15 @@
 import { createActor, type Actor, type Subscription } from "xstate";
 import { ErrorCode, TapwireError, isTapwireError } from "../protocol/errors.ts";
 import { logger } from "../protocol/log.ts";
+import { assertInRanges } from "../protocol/ranges.ts";
 import type { Clock, Random, Timers } from "../protocol/sources.ts";
-import { defaultLinkConfig, linkMachine, type LinkConfig, type LinkStateName } from "./link/link-machine.ts";
+import { defaultLinkConfig, linkMachine, validateLinkConfig, type LinkConfig, type LinkStateName } from "./link/link-machine.ts";
 import type { HubJournal } from "./journal/hub-journal.ts";
 import { ClockWatch } from "./link/clock-watch.ts";
-import { defaultResendConfig, Outbox, type ResendConfig } from "./link/outbox.ts";
+import { defaultResendConfig, Outbox, resendConfigRanges, type ResendConfig } from "./link/outbox.ts";
 import { RequestSealer } from "./link/sealer.ts";
 import type { HubSigner, IndicatorPort, LinkPort, SettlementPort, TapReaderPort } from "./ports.ts";
-import { defaultTapTiming, type OfflineConfig, type TapTiming } from "./tap/tap-config.ts";
+import { defaultTapTiming, validateTapConfig, type OfflineConfig, type TapTiming } from "./tap/tap-config.ts";
 import { tapMachine, type TapMode } from "./tap/tap-machine.ts";
 import { tapView, type TapView } from "./tap/tap-view.ts";
 import { crashOutside, type CrashPoint } from "./crash.ts";
@@ -82,7 +83,10 @@ export class TapHub {
   start(): void {
     if (this.running) throw new TapwireError("tap hub already started", ErrorCode.BusyAlready);
     const { hubId, merchantId } = this.options;
-    const tapConfig = { hubId, merchantId, ...defaultTapTiming, ...this.options.timing, offline: this.options.offline };
+    // Validated before any actor exists: a bad config throws here, it never reaches the crash path.
+    const tapConfig = validateTapConfig({ hubId, merchantId, ...defaultTapTiming, ...this.options.timing, offline: this.options.offline });
+    const linkConfig = validateLinkConfig({ ...defaultLinkConfig, ...this.options.link });
+    const resend = assertInRanges({ ...defaultResendConfig, ...this.options.resend }, resendConfigRanges, "resend configuration");
     const { reader, indicator, settlement, journal, signer, clock, timers, random } = this.ports;
     const clockWatch = new ClockWatch(clock);
     const sealer = new RequestSealer({ journal, signer, clock, random, identity: { hubId, merchantId } });
@@ -96,7 +100,7 @@ export class TapHub {
       random,
       clockWatch,
       ...(this.options.crashPoint ? { crashPoint: this.options.crashPoint } : {}),
-      config: { ...defaultResendConfig, ...this.options.resend, reversalTtlMs: tapConfig.reversalTtlMs, requestTtlMs: tapConfig.requestTtlMs },
+      config: { ...resend, reversalTtlMs: tapConfig.reversalTtlMs, requestTtlMs: tapConfig.requestTtlMs },
     });
     const tap = createActor(tapMachine, {
       clock: timers,
@@ -104,7 +108,7 @@ export class TapHub {
     });
     const link = createActor(linkMachine, {
       clock: timers,
-      input: { link: this.ports.link, settlement, clockWatch, config: { ...defaultLinkConfig, ...this.options.link } },
+      input: { link: this.ports.link, settlement, clockWatch, config: linkConfig },
     });
     const crash = this.options.onCrash ?? crashOutside;
     const notify = () => this.notify();

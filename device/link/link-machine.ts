@@ -59,7 +59,7 @@ export const watchLink = fromCallback<{ type: "LINK_UP" } | { type: "LINK_DOWN" 
 
 export const connectLink = fromPromise<void, { link: LinkPort }>(({ input, signal }) => input.link.connect({ signal }));
 
-function validateLinkConfig(config: LinkConfig): LinkConfig {
+export function validateLinkConfig(config: LinkConfig): LinkConfig {
   assertInRanges(config, linkConfigRanges, "hub configuration");
   assertInRanges(config, { reconnectBackoffMaxMs: [config.reconnectBackoffBaseMs, 3_600_000, "milliseconds (at least reconnectBackoffBaseMs)"] }, "hub configuration");
   return config;

@@ -66,11 +66,16 @@ export function validateTapConfig(config: TapConfig): TapConfig {
   if (!isId(config.merchantId)) problems.push("merchantId: must be 1-64 characters of A-Z a-z 0-9 . _ : -");
   problems.push(...rangeProblems(config, tapTimingRanges));
   if (config.requestTtlMs <= config.decisionTimeoutMs) problems.push("requestTtlMs: must be longer than decisionTimeoutMs");
-  if (config.offline) {
-    if (!isCurrency(config.offline.currency)) problems.push(`offline.currency: unknown currency ${JSON.stringify(config.offline.currency)}`);
-    problems.push(...rangeProblems(config.offline.limits, offlineRanges, "offline."));
-    if (config.offline.limits.totalMaxMinor < config.offline.limits.saleMaxMinor) problems.push("offline.totalMaxMinor: must be at least saleMaxMinor");
-  }
+  if (config.offline) problems.push(...offlineConfigProblems(config.offline));
   assertNoProblems(problems, "tap configuration");
   return config;
+}
+
+/** `offline.key: message` for each problem of an offline config (currency, limits against the contract). */
+export function offlineConfigProblems(offline: OfflineConfig): string[] {
+  const problems: string[] = [];
+  if (!isCurrency(offline.currency)) problems.push(`offline.currency: unknown currency ${JSON.stringify(offline.currency)}`);
+  problems.push(...rangeProblems(offline.limits, offlineRanges, "offline."));
+  if (offline.limits.totalMaxMinor < offline.limits.saleMaxMinor) problems.push("offline.totalMaxMinor: must be at least saleMaxMinor");
+  return problems;
 }

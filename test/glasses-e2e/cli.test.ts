@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -15,6 +15,7 @@ import { espresso, eventually, fastTiming } from "./fixtures.ts";
 
 const valid = {
   hubId: "h1",
+  merchantId: "m1",
   owner: { ownerId: "owner-1", walletId: "w1", lang: "fr" },
   settlement: { url: "mqtts://127.0.0.1:8883", enrolmentDir: "hub" },
 };
@@ -37,7 +38,7 @@ function pathsOf(details: string[]): string[] {
 describe("tapwire glasses-hub config", () => {
   it("accepts a minimal config and fills the defaults", () => {
     const config = parseGlassesHubConfig(valid);
-    expect(config).toMatchObject({ seqFile: "glasses-seq", pairingFile: "glasses-pairing.json", ble: { hciDeviceId: 0 } });
+    expect(config).toMatchObject({ journalFile: "glasses-journal.sqlite", pairingFile: "glasses-pairing.json", ble: { hciDeviceId: 0 } });
     expect(config.settlement.protocolVersion).toBe(4);
   });
 
@@ -84,7 +85,7 @@ describe("tapwire glasses-hub assembled from its config files, on virtual noble,
 
   afterEach(async () => {
     await run?.assembly.stop();
-    run?.seq.stop();
+    run?.journal.close();
     await stack?.stop();
     if (dir) rmSync(dir, { recursive: true, force: true });
     stack = undefined;
@@ -92,7 +93,7 @@ describe("tapwire glasses-hub assembled from its config files, on virtual noble,
     dir = undefined;
   });
 
-  it("reads the enrolment folder, pairs into the pairing file; a refusal signs nothing, a purchase pays once with the seq on disk", async () => {
+  it("reads the enrolment folder, pairs into the pairing file; a refusal signs nothing, a purchase pays once and is in the journal", async () => {
     stack = await TestStack.start();
     const { hub } = await stack.enrolDefaults();
     dir = mkdtempSync(join(tmpdir(), "tapwire-glasses-cli-"));
@@ -107,7 +108,7 @@ describe("tapwire glasses-hub assembled from its config files, on virtual noble,
       ble: { timeouts: fastLinkOptions.timeouts, reconnect: fastLinkOptions.reconnect },
       timing: fastTiming,
       pairingFile: "state/pairing.json",
-      seqFile: "state/seq",
+      journalFile: "state/journal.sqlite",
     };
     mkdirSync(join(dir, "state"));
     writeFileSync(join(dir, "glasses.json"), JSON.stringify(config));
@@ -119,7 +120,7 @@ describe("tapwire glasses-hub assembled from its config files, on virtual noble,
     const outcomes: PurchaseOutcome[] = [];
     run.assembly.onOutcome((outcome) => outcomes.push(outcome));
     await run.assembly.start();
-    await run.assembly.settlementLink.waitConnected(5_000);
+    await eventually(() => run!.assembly.online);
     await run.assembly.pair(glasses.showPairingCode(), { timeoutMs: 3_000 });
     await run.assembly.link.waitUntilReady(3_000);
 
@@ -131,7 +132,7 @@ describe("tapwire glasses-hub assembled from its config files, on virtual noble,
     await eventually(() => outcomes.length === 1);
 
     expect(outcomes[0]).toMatchObject({ kind: "cancelled", code: ErrorCode.Cancelled });
-    expect(existsSync(join(dir, "state", "seq"))).toBe(false);
+    expect(run.journal.lastSeq).toBe(0);
     expect(stack.node.service.ledger.balanceOf("merchant:m1")).toBe(0);
 
     stack.node.enrollGlasses({ glassesId: "glasses-1", walletId: "w1", publicKeyPem: publicKeyPem(glasses.publicKey) });
@@ -143,7 +144,8 @@ describe("tapwire glasses-hub assembled from its config files, on virtual noble,
     await eventually(() => outcomes.length === 2);
 
     expect(outcomes[1]).toMatchObject({ kind: "approved", code: 0 });
-    expect(readFileSync(join(dir, "state", "seq"), "utf8").trim()).toBe("1");
+    expect(run.journal.lastSeq).toBe(1);
+    expect(run.journal.lastSale()).toMatchObject({ outcome: "approved", mode: "glasses", amountMinor: espresso.amountMinor });
     expect(stack.node.service.ledger.balanceOf("merchant:m1")).toBe(espresso.amountMinor);
     stack.node.service.ledger.checkInvariants();
   });

@@ -46,7 +46,7 @@ describe("the cancel button on the virtual Firmata board", () => {
     rig.proxy!.release("down");
     const cancelled = await inState(rig, "cancelled");
 
-    expect(cancelled.tap).toMatchObject({ lastDecisionCode: ErrorCode.Cancelled, reversal: { status: "approved", reason: "cancelled" } });
+    expect(cancelled.tap).toMatchObject({ lastDecisionCode: ErrorCode.Cancelled, reversal: { status: "reversed", reason: "cancelled" } });
     expect(rig.merchantBalance()).toBe(0);
     expect(rig.walletBalance()).toBe(funded);
     expect(rig.hub.panelView().green).toBe(false);
@@ -65,7 +65,7 @@ describe("the cancel button on the virtual Firmata board", () => {
     const cancelled = await inState(rig, "cancelled");
     const late = await rig.hub.walletClient.pay(read[0]!);
 
-    expect(cancelled.tap.reversal).toMatchObject({ status: "approved", reason: "cancelled" });
+    expect(cancelled.tap.reversal).toMatchObject({ status: "reversed", reason: "cancelled" });
     expect(late.decision).toMatchObject({ status: "declined", code: ErrorCode.Cancelled });
     expect(rig.stack.node.service.paymentsOf("m1")).toEqual([]);
     expect(rig.walletBalance()).toBe(funded);

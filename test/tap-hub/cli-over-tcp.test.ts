@@ -11,7 +11,7 @@ import { FirmataSerialDevice } from "../../simulator/scenarios/tap/firmata-seria
 import { simulatedPanelPins } from "../../simulator/scenarios/tap/simulated-tap-hub.ts";
 import { serveOverTcp, type TcpDeviceServer } from "../../simulator/serial/serve-over-tcp.ts";
 import { TestStack } from "../e2e/stack.ts";
-import { fastHubConfig, fastTiming, funded } from "./fixture.ts";
+import { fastLink, fastResend, fastTiming, funded } from "./fixture.ts";
 
 const root = join(import.meta.dirname, "..", "..");
 const waitMs = 8_000;
@@ -82,8 +82,8 @@ describe("the hub CLI over served simulators (tcp://)", () => {
         broker: { url: stack.node.url, caFile: "hub/ca.pem", certFile: "hub/cert.pem", keyFile: "hub/key.pem", servicePublicKeyFile: "hub/service.pub.pem" },
         nfc: { path: nfcUrl, apduTimeoutMs: 300 },
         panel: { path: firmataServer.url, pins: simulatedPanelPins, debounceMs: 15, readyTimeoutMs: 3_000 },
-        seqFile: "hub/seq",
-        timings: { ...fastTiming, ...fastHubConfig },
+        journalFile: "hub/journal.sqlite",
+        timings: { ...fastTiming, ...fastLink, ...fastResend },
       },
       dir,
     );

@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { ErrorCode } from "../../protocol/errors.ts";
 import { importPrivatePem } from "../../protocol/keys.ts";
 import { HceWallet } from "../../simulator/phones/hce-wallet.ts";
-import { fastHubConfig, funded, inState, ready, startRig, until, waitMs, type Rig } from "./fixture.ts";
+import { funded, inState, ready, startRig, until, waitMs, type Rig } from "./fixture.ts";
 
 let rig: Rig | undefined;
 afterEach(async () => {
@@ -58,7 +58,7 @@ describe("faults on the wire, in the field and on the network", () => {
     expect(rig.merchantBalance()).toBe(1_100);
   });
 
-  it("broker unreachable from the start: the hub shows offline, refuses amounts and never approves", async () => {
+  it("broker unreachable from the start, offline sales off: the hub shows offline, refuses amounts and never approves", async () => {
     // No wallet link either: its broker is just as unreachable.
     rig = await startRig({ brokerUrl: `mqtts://127.0.0.1:${await deadPort()}`, overrides: { wallet: undefined } });
     await rig.hub.waitFor((view) => view.hub === "reconnecting", waitMs);
@@ -67,16 +67,17 @@ describe("faults on the wire, in the field and on the network", () => {
 
     rig.hub.setAmount(1_000, "EUR", "reader");
     const refused = rig.hub.snapshot();
-    await new Promise((resolve) => setTimeout(resolve, fastHubConfig.reconnectBackoffMaxMs));
+    // The refusal is synchronous: the next reconnect attempt changes nothing about it.
+    await rig.hub.waitFor((view) => view.hub === "connecting", waitMs);
 
-    expect(refused.tap).toMatchObject({ state: "idle", online: false, refusal: { code: ErrorCode.HubNotReady } });
+    expect(refused.tap).toMatchObject({ state: "idle", online: false, refusal: { code: ErrorCode.OfflineUnavailable } });
     expect(rig.hub.snapshot().hub).not.toBe("ready");
     expect(rig.hub.panelView()).toMatchObject({ blue: false, green: false, amber: false });
     expect(rig.hub.chip.commandsSeen).not.toContain(0x4a);
     expect(rig.walletBalance()).toBe(funded);
   });
 
-  it("connection lost while waiting for a tap: declined as offline, no read, then reconnects and pays", async () => {
+  it("connection lost while waiting for a tap, offline sales off: the tap is declined as offline, nothing sent; then it reconnects and pays", async () => {
     rig = await startRig({ viaProxy: true });
     await ready(rig);
     rig.hub.setAmount(1_000, "EUR", "reader");
@@ -84,12 +85,14 @@ describe("faults on the wire, in the field and on the network", () => {
 
     rig.proxy!.refusing = true;
     rig.proxy!.cutAll();
-    const declined = await inState(rig, "declined");
-    await rig.hub.board.waitUntil(() => !rig!.hub.panelView().blue, waitMs);
+    await rig.hub.waitFor((view) => !view.tap.online, waitMs);
+    // The link decides at the moment of the tap: the phone is read, then the sale cannot go online.
     rig.hub.placePhone(rig.hub.hcePhone());
+    const declined = await inState(rig, "declined");
+    rig.hub.removePhone();
     await inState(rig, "idle");
     rig.hub.setAmount(1_000, "EUR", "reader");
-    expect(rig.hub.snapshot().tap.refusal?.code).toBe(ErrorCode.HubNotReady);
+    expect(rig.hub.snapshot().tap.refusal?.code).toBe(ErrorCode.OfflineUnavailable);
 
     expect(declined.tap.lastDecisionCode).toBe(ErrorCode.Offline);
     expect(rig.stack.node.service.paymentsOf("m1")).toEqual([]);
@@ -97,11 +100,12 @@ describe("faults on the wire, in the field and on the network", () => {
     rig.proxy!.refusing = false;
     await ready(rig);
     rig.hub.setAmount(1_000, "EUR", "reader");
+    rig.hub.placePhone(rig.hub.hcePhone(2));
     await inState(rig, "approved");
     expect(rig.merchantBalance()).toBe(1_000);
   });
 
-  it("connection lost while authorizing: the payment the service captured is reversed once the link is back", async () => {
+  it("connection lost while authorizing: the payment the service captured is reversed, with production lifetimes, once the link is back", async () => {
     rig = await startRig({ viaProxy: true });
     await ready(rig);
     rig.proxy!.hold("down");
@@ -112,13 +116,13 @@ describe("faults on the wire, in the field and on the network", () => {
     rig.proxy!.refusing = true;
     rig.proxy!.cutAll();
     rig.proxy!.release("down");
-    await inState(rig, "reversing");
+    // No decision within the decision timeout: the hub reverses, journals it, and tells the customer.
+    const timedOut = await inState(rig, "timedOut");
+    expect(timedOut.tap).toMatchObject({ lastDecisionCode: ErrorCode.DecisionTimeout, reversal: { status: "pending" } });
     expect(rig.merchantBalance()).toBe(3_000);
     rig.proxy!.refusing = false;
-    const declined = await inState(rig, "declined");
-
-    expect(declined.tap).toMatchObject({ lastDecisionCode: ErrorCode.Offline, reversal: { status: "approved" } });
-    expect(rig.stack.node.service.paymentsOf("m1")[0]?.status).toBe("reversed");
+    await until(() => rig!.stack.node.service.paymentsOf("m1")[0]?.status === "reversed");
+    await rig.hub.waitFor((view) => view.tap.lastSale?.outcome === "reversed", waitMs);
     expect(rig.merchantBalance()).toBe(0);
     expect(rig.walletBalance()).toBe(funded);
   });

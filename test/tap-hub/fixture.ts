@@ -3,30 +3,35 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { merchantAccountId, walletAccountId } from "../../broker/ledger/ledger.ts";
 import type { EnrolmentBundle } from "../../broker/enrolment.ts";
+import type { LinkConfig } from "../../device/link/link-machine.ts";
+import type { ResendConfig } from "../../device/link/outbox.ts";
 import type { TapTiming } from "../../device/tap/tap-config.ts";
 import type { TapHubView } from "../../device/tap-hub.ts";
 import { SimulatedTapHub, type SimulatedTapHubOptions } from "../../simulator/scenarios/tap/simulated-tap-hub.ts";
 import { TestStack } from "../e2e/stack.ts";
 import { TcpFaultProxy } from "./tcp-fault-proxy.ts";
 
-/** Short real-timer timeouts (the machines' own timeouts are covered on a simulated clock in test/device). */
+/**
+ * These suites run the whole hub on real timers (real sockets, real broker), so the waits a customer sees are
+ * shortened to keep a fault test within seconds. Every lifetime and limit the service checks (request and
+ * reversal lifetimes, clock skew, outbox and journal bounds) stays at its production default: that is what
+ * the service must accept.
+ */
 export const fastTiming: Partial<TapTiming> = {
   tapTimeoutMs: 1_500,
   decisionTimeoutMs: 1_000,
   resultDisplayMs: 300,
-  reversalTtlMs: 60_000,
-  reversalAttemptsMax: 5,
-  reversalBackoffBaseMs: 50,
-  reversalBackoffMaxMs: 400,
 };
 
-export const fastHubConfig = {
+/** Reconnects and resends within the same seconds, for the same reason. */
+export const fastLink: Partial<LinkConfig> = {
   connectTimeoutMs: 2_000,
   reconnectBackoffBaseMs: 50,
   reconnectBackoffMaxMs: 400,
   reconnectAttemptsMax: 50,
   failedCooldownMs: 5_000,
 };
+export const fastResend: Partial<ResendConfig> = { attemptTimeoutMs: 300, resendBackoffMaxMs: 1_000 };
 
 export const waitMs = 4_000;
 export const funded = 100_000;
@@ -53,7 +58,7 @@ export interface RigOptions {
 /** A real settlement stack (merchant m1, hub h1, wallet w1) and a simulated hub on it, started and ready. */
 export async function startRig(options: RigOptions = {}): Promise<Rig> {
   const stack = await TestStack.start();
-  const seqDir = mkdtempSync(join(tmpdir(), "tapwire-tap-hub-"));
+  const workDir = mkdtempSync(join(tmpdir(), "tapwire-tap-hub-"));
   const bundles = await stack.enrolDefaults(options.fundedMinor ?? funded);
   const proxy = options.viaProxy ? await TcpFaultProxy.start(Number(new URL(stack.node.url).port)) : undefined;
   const hub = new SimulatedTapHub({
@@ -61,9 +66,10 @@ export async function startRig(options: RigOptions = {}): Promise<Rig> {
     hub: bundles.hub,
     wallet: bundles.wallet,
     merchantId: "m1",
-    seqFile: join(seqDir, "seq"),
+    journalFile: join(workDir, "journal.sqlite"),
     timing: fastTiming,
-    hubConfig: fastHubConfig,
+    link: fastLink,
+    resend: fastResend,
     ...options.overrides,
   });
   const ledger = () => stack.node.service.ledger;
@@ -75,10 +81,10 @@ export async function startRig(options: RigOptions = {}): Promise<Rig> {
     merchantBalance: () => ledger().balanceOf(merchantAccountId("m1")),
     walletBalance: () => ledger().balanceOf(walletAccountId("w1")),
     close: async () => {
-      await hub.stop();
+      await rig.hub.stop();
       await proxy?.close();
       await stack.stop();
-      rmSync(seqDir, { recursive: true, force: true });
+      rmSync(workDir, { recursive: true, force: true });
     },
   };
   try {

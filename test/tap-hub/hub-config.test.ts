@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { loadHubConfig, parseHubConfig, readHubSecrets } from "../../cli/hub-config.ts";
 import { parseHubInput } from "../../cli/hub.ts";
+import { contract } from "../../protocol/contract.ts";
 import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
 
 let dir: string;
@@ -20,10 +21,12 @@ function goodConfig(): Record<string, any> {
     broker: { url: "mqtts://127.0.0.1:8883", caFile: "ca.pem", certFile: "cert.pem", keyFile: "key.pem", servicePublicKeyFile: "service.pub.pem" },
     nfc: { path: "/dev/serial/by-id/usb-PN532-if00", baudRate: 115200 },
     panel: { path: "/dev/ttyACM0", pins: { green: 5, red: 6, amber: 7, blue: 4, buzzer: 8, cancelButton: 2 } },
-    seqFile: "seq",
+    journalFile: "journal.sqlite",
     timings: { tapTimeoutMs: 20_000, reconnectBackoffBaseMs: 250 },
   };
 }
+
+const goodOffline = { currency: "EUR", saleMaxMinor: 2_000, totalMaxMinor: 10_000, countMax: 10, ageMsMax: 3_600_000 };
 
 /** The ConfigInvalid details of a failing parse (each `path: message`). */
 function detailsOf(work: () => unknown): string[] {
@@ -45,10 +48,16 @@ describe("tapwire hub --config: validation without hardware", () => {
     expect(config.nfc).toMatchObject({ baudRate: 115200, openTimeoutMs: 2_000 });
     expect(config.panel).toMatchObject({ path: "/dev/ttyACM0", baudRate: 57600, config: { buttonWiring: "pullup", debounceMs: 30 } });
     expect(config.tap.tapTimeoutMs).toBe(20_000);
-    expect(config.hub.reconnectBackoffBaseMs).toBe(250);
-    expect(config.seqFile).toBe(join(dir, "seq"));
+    expect(config.link.reconnectBackoffBaseMs).toBe(250);
+    expect(config.tap.reversalTtlMs).toBe(contract.requestLifetimeMsMax);
+    expect(config.offline).toBeUndefined();
+    expect(config.journalFile).toBe(join(dir, "journal.sqlite"));
     expect(readHubSecrets(config.broker).keyPem).toContain("PEM");
     expect(parseHubConfig({ ...goodConfig(), nfc: { path: "tcp://127.0.0.1:9000" } }, dir).nfc.path).toBe("tcp://127.0.0.1:9000");
+    expect(parseHubConfig({ ...goodConfig(), offline: goodOffline }, dir).offline).toEqual({
+      currency: "EUR",
+      limits: { saleMaxMinor: 2_000, totalMaxMinor: 10_000, countMax: 10, ageMsMax: 3_600_000 },
+    });
   });
 
   const cases: Array<[string, (config: Record<string, any>) => void]> = [
@@ -64,7 +73,14 @@ describe("tapwire hub --config: validation without hardware", () => {
     ["panel.pins.red", (c) => void (c.panel.pins.red = 5)],
     ["panel.pins.buzzer", (c) => void (c.panel.pins.buzzer = 200)],
     ["panel.debounceMs", (c) => void (c.panel.debounceMs = 0)],
-    ["seqFile", (c) => void delete c.seqFile],
+    ["journalFile", (c) => void delete c.journalFile],
+    // Lifetimes the service would refuse (the contract's requestLifetimeMsMax) keep the hub from starting.
+    ["timings.requestTtlMs", (c) => void (c.timings.requestTtlMs = contract.requestLifetimeMsMax + 1)],
+    ["timings.reversalTtlMs", (c) => void (c.timings.reversalTtlMs = 15 * 60_000)],
+    ["timings.attemptTimeoutMs", (c) => void (c.timings.attemptTimeoutMs = 0)],
+    ["offline.countMax", (c) => void (c.offline = { ...goodOffline, countMax: contract.offlineCountMax + 1 })],
+    ["offline.currency", (c) => void (c.offline = { ...goodOffline, currency: "XXX" })],
+    ["offline.totalMaxMinor", (c) => void (c.offline = { ...goodOffline, totalMaxMinor: 100 })],
     ["timings.tapTimeoutMs", (c) => void (c.timings.tapTimeoutMs = 10)],
     ["timings.reconnectBackoffMaxMs", (c) => void (c.timings.reconnectBackoffMaxMs = 100)],
     ["timings.connectTimeoutMs", (c) => void (c.timings.connectTimeoutMs = "fast")],

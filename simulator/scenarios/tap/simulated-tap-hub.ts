@@ -118,7 +118,7 @@ export class SimulatedTapHub extends EventEmitter<SimulatedTapHubEvents> {
   private readonly random: Random;
   private running: Running | undefined;
 
-  constructor(private readonly options: SimulatedTapHubOptions) {
+  constructor(readonly options: SimulatedTapHubOptions) {
     super();
     assert(options.hub.keyPem !== undefined, "the simulated hub needs its private key in the bundle");
     this.pins = options.pins ?? simulatedPanelPins;
@@ -131,6 +131,10 @@ export class SimulatedTapHub extends EventEmitter<SimulatedTapHubEvents> {
 
   get hubId(): string {
     return this.options.hub.principal.id;
+  }
+
+  get journalFile(): string {
+    return this.options.journalFile;
   }
 
   /** Opens the virtual NFC chip and panel, connects the wallet link if any, and starts the hub connecting. */
