@@ -18,6 +18,7 @@ export class CliProcess {
   private out = "";
   private err = "";
   private exitCode: number | null | undefined;
+  private exitSignalName: NodeJS.Signals | null = null;
   private readonly exitWaiters: Array<() => void> = [];
 
   private constructor(
@@ -26,15 +27,26 @@ export class CliProcess {
   ) {
     child.stdout?.on("data", (chunk: Buffer) => (this.out = keep(this.out + chunk.toString())));
     child.stderr?.on("data", (chunk: Buffer) => (this.err = keep(this.err + chunk.toString())));
-    child.once("exit", (code) => {
+    child.once("exit", (code, signal) => {
       this.exitCode = code;
+      this.exitSignalName = signal;
       for (const wake of this.exitWaiters.splice(0)) wake();
     });
   }
 
-  static spawn(args: readonly string[]): CliProcess {
-    const child = spawn(process.execPath, [binPath, ...args], { detached: true, stdio: ["ignore", "pipe", "pipe"] });
+  /** `stdin: true` keeps a pipe to the command's standard input (a hub's console); `env` adds variables. */
+  static spawn(args: readonly string[], options: { stdin?: boolean; env?: Record<string, string> } = {}): CliProcess {
+    const child = spawn(process.execPath, [binPath, ...args], {
+      detached: true,
+      stdio: [options.stdin ? "pipe" : "ignore", "pipe", "pipe"],
+      env: { ...process.env, ...options.env },
+    });
     return new CliProcess(child, args);
+  }
+
+  /** Writes to the command's standard input (spawned with `stdin: true`). */
+  write(text: string): void {
+    this.child.stdin?.write(text);
   }
 
   get stdout(): string {
@@ -43,6 +55,11 @@ export class CliProcess {
 
   get stderr(): string {
     return this.err;
+  }
+
+  /** The signal that ended the process, if one did. */
+  get exitSignal(): NodeJS.Signals | null {
+    return this.exitSignalName;
   }
 
   /** The wrapper's exit code once it exited (null when a signal ended it). */
@@ -77,14 +94,14 @@ export class CliProcess {
     });
   }
 
-  /** Waits for stdout to contain `text`; fails early if the process exits first. */
-  async waitOutput(text: string, timeoutMs: number): Promise<void> {
+  /** Waits for stdout to contain `text` (or match it); fails early if the process exits first. */
+  async waitOutput(text: string | RegExp, timeoutMs: number): Promise<void> {
     for (let waitedMs = 0; waitedMs < timeoutMs; waitedMs += pollMs) {
-      if (this.out.includes(text)) return;
-      if (this.exited) throw new Error(`${this.describe()} exited before printing ${JSON.stringify(text)}`);
+      if (typeof text === "string" ? this.out.includes(text) : text.test(this.out)) return;
+      if (this.exited) throw new Error(`${this.describe()} exited before printing ${String(text)}`);
       await sleep(pollMs);
     }
-    throw new Error(`${this.describe()} did not print ${JSON.stringify(text)} within ${timeoutMs} ms`);
+    throw new Error(`${this.describe()} did not print ${String(text)} within ${timeoutMs} ms`);
   }
 
   describe(): string {

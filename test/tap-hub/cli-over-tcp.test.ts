@@ -1,16 +1,16 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
 import { afterEach, describe, expect, it } from "vitest";
-import type { EnrolmentBundle } from "../../broker/enrolment.ts";
 import { parseHubConfig, readHubSecrets } from "../../cli/hub-config.ts";
 import { runHubConsole, startHub, type RunningHub } from "../../cli/hub.ts";
 import { FirmataSerialDevice } from "../../simulator/scenarios/tap/firmata-serial-device.ts";
 import { simulatedPanelPins } from "../../simulator/scenarios/tap/simulated-tap-hub.ts";
 import { serveOverTcp, type TcpDeviceServer } from "../../simulator/serial/serve-over-tcp.ts";
 import { TestStack } from "../e2e/stack.ts";
+import { writeBundle } from "./bundles.ts";
 import { fastLink, fastResend, fastTiming, funded } from "./fixture.ts";
 
 const root = join(import.meta.dirname, "..", "..");
@@ -21,14 +21,6 @@ afterEach(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup();
   cleanups = [];
 });
-
-function writeBundle(dir: string, bundle: EnrolmentBundle): void {
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, "ca.pem"), bundle.caPem);
-  writeFileSync(join(dir, "cert.pem"), bundle.certPem);
-  writeFileSync(join(dir, "key.pem"), bundle.keyPem!);
-  writeFileSync(join(dir, "service.pub.pem"), bundle.servicePublicKeyPem);
-}
 
 /** Resolves with the first match of `pattern` in what `stream` prints; fails after timeoutMs. */
 function waitForOutput(stream: NodeJS.ReadableStream, pattern: RegExp, timeoutMs = waitMs): Promise<RegExpMatchArray> {
