@@ -3,6 +3,7 @@ import type { CpuSpent } from "./generator-protocol.ts";
 import type { BenchOptions } from "./options.ts";
 import type { ProfileSummary } from "./profile.ts";
 import type { LoadResult } from "./settlement-under-load.ts";
+import type { HubJournalResult } from "./hub-journal.ts";
 import type { StageResult } from "./stages.ts";
 
 export const targetPaymentsPerSecond = 3_000;
@@ -38,6 +39,8 @@ export interface BenchReport {
   headline: Headline;
   load: LoadResult;
   stages: StageResult[];
+  /** The hub journal's cost per sale on this machine's disk (with the stages). */
+  hubJournal?: HubJournalResult;
 }
 
 export function machineInfo(loadAverage1mBefore: number): MachineInfo {
@@ -151,7 +154,19 @@ export function renderReport(report: BenchReport): string {
     table(["measure", "value"], rows, new Set()),
   ];
   if (report.stages.length > 0) sections.push(`Where the time goes (each stage alone):\n${stageTable(report.stages)}`);
+  if (report.hubJournal) sections.push(hubJournalTable(report.hubJournal));
   if (node.profile) sections.push(profileTable("CPU profile, settlement node (broker + service) during the load", node.profile));
   if (generator.profile) sections.push(profileTable("CPU profile, load generator during the load", generator.profile));
   return sections.join("\n\n");
+}
+
+function hubJournalTable(result: HubJournalResult): string {
+  const us = (ms: number) => `${integer(ms * 1_000)} µs`;
+  const rows = [
+    ["seal + decision, wall p50", us(result.wall.p50Ms)],
+    ["seal + decision, wall p99", us(result.wall.p99Ms)],
+    ["hub CPU per sale", `${integer(result.cpuUsPerSale)} µs`],
+    ["same on an in-memory journal", `${integer(result.memoryWallUsPerSale)} µs`],
+  ];
+  return `Hub journal per sale (SQLite WAL, synchronous=FULL, 2 fsyncs, ${result.sales} sales in ${result.directory}):\n${table(["measure", "value"], rows, new Set())}`;
 }

@@ -10,6 +10,7 @@ import { ErrorCode, isTapwireError } from "../protocol/errors.ts";
 import { parseBenchOptions, type BenchOptions } from "./options.ts";
 import { headline, loadAverage1m, machineInfo, renderReport, type BenchReport } from "./report.ts";
 import { runUnderLoad } from "./settlement-under-load.ts";
+import { measureHubJournal } from "./hub-journal.ts";
 import { measureStages } from "./stages.ts";
 
 const resultsDir = join(dirname(fileURLToPath(import.meta.url)), "results");
@@ -22,8 +23,9 @@ async function bench(options: BenchOptions): Promise<BenchReport> {
   const startedAt = new Date().toISOString();
   const loadBefore = loadAverage1m();
   const stages = options.stages ? await measureStages() : [];
+  const hubJournal = options.stages ? measureHubJournal() : undefined;
   const load = await runUnderLoad(options);
-  return { startedAt, machine: machineInfo(loadBefore), options, headline: headline(load), load, stages };
+  return { startedAt, machine: machineInfo(loadBefore), options, headline: headline(load), load, stages, ...(hubJournal ? { hubJournal } : {}) };
 }
 
 async function main(): Promise<number> {
