@@ -7,6 +7,7 @@ import { isTapwireError } from "../../protocol/errors.ts";
 import { SimulatedGlassesHub } from "../../simulator/scenarios/glasses/simulated-glasses-hub.ts";
 import { fastLinkOptions } from "../ble/fixtures.ts";
 import { TestStack } from "../e2e/stack.ts";
+import { TcpFaultProxy } from "../tap-hub/tcp-fault-proxy.ts";
 
 /** Short waits so silence, timeouts and faults play out in well under a second with real timers. */
 export const fastTiming: GlassesHubTiming = {
@@ -26,12 +27,16 @@ export interface GlassesWorld {
   stack: TestStack;
   hub: SimulatedGlassesHub;
   outcomes: PurchaseOutcome[];
+  /** Between the hub and the broker, when asked for. */
+  proxy: TcpFaultProxy | undefined;
 }
 
 export interface WorldOptions {
   glasses?: Partial<VirtualGlassesOptions>;
   /** Settlement service options (review policy: step-up and operator review thresholds). */
   settlement?: SettlementNodeOptions["settlement"];
+  /** Put a fault proxy between the hub and the broker. */
+  viaProxy?: boolean;
   /** Enrol the glasses with settlement against the owner's wallet (default true). */
   enrolGlasses?: boolean;
 }
@@ -41,8 +46,9 @@ export async function startWorld(options: WorldOptions = {}): Promise<GlassesWor
   const stack = await TestStack.start(options.settlement ? { settlement: options.settlement } : {});
   try {
     const { hub: hubBundle } = await stack.enrolDefaults(fundedMinor);
+    const proxy = options.viaProxy ? await TcpFaultProxy.start(Number(new URL(stack.node.url).port)) : undefined;
     const hub = new SimulatedGlassesHub({
-      settlementUrl: stack.node.url,
+      settlementUrl: proxy?.url ?? stack.node.url,
       hubBundle,
       merchantId: "m1",
       owner: { ownerId: "owner-1", walletId: "w1", lang: "en" },
@@ -59,7 +65,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<GlassesWor
     if (options.enrolGlasses ?? true) {
       stack.node.enrollGlasses({ glassesId: hub.glasses.glassesId, walletId: "w1", publicKeyPem: hub.glassesPublicKeyPem, ownerId: hub.glasses.ownerId });
     }
-    return { stack, hub, outcomes };
+    return { stack, hub, outcomes, proxy };
   } catch (error) {
     await stack.stop();
     throw error;
@@ -69,6 +75,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<GlassesWor
 export async function stopWorld(world: GlassesWorld | undefined): Promise<void> {
   if (!world) return;
   await world.hub.stop();
+  await world.proxy?.close();
   await world.stack.stop();
 }
 
