@@ -18,7 +18,8 @@ const log = logger("tapwire:settlement-node");
 
 export const brokerPortDefault = 8883;
 export const connectTimeoutMsDefault = 10_000;
-export const handlerCallsInFlightMaxDefault = 256;
+/** Above the service's queue bound (2 048) plus a batch in flight: the service answers Overloaded first. */
+export const handlerCallsInFlightMaxDefault = 4_096;
 
 export interface SettlementNodeOptions {
   /** Holds `ledger.sqlite` and `pki/`; created on first start. */
@@ -38,8 +39,8 @@ export interface SettlementNodeOptions {
   random?: Random;
   settlement?: Partial<Omit<SettlementOptions, "databasePath" | "serviceKey" | "clock">>;
   /**
-   * Requests the service works on at once (ServiceLink handlerCallsInFlightMax); more wait unacknowledged at
-   * the broker. Default 256: several group-commit batches, so workers check one while another commits.
+   * Requests the service holds at once (ServiceLink handlerCallsInFlightMax); a message beyond it is dropped and
+   * counted at the edge, never left to pile up in the broker. Default 4 096.
    */
   handlerCallsInFlightMax?: number;
   /** Every connection, publish and subscription the embedded broker refuses, with its code (monitoring, tests). */

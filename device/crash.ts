@@ -1,14 +1,3 @@
-/**
- * How a hub dies on a bug (an assertion, a non-TapwireError that stopped a machine): the error is thrown again
- * outside the machine, so the process crashes with its stack and the supervisor restarts it. The journal makes
- * that safe: every request is on disk before it leaves, and a restart resumes or reverses it.
- */
-export function crashOutside(error: unknown): void {
-  setImmediate(() => {
-    throw error;
-  });
-}
-
 /** The steps of a sale where a test may cut the power (TapHubOptions.crashPoint). */
 export const crashSteps = ["reading", "sealed", "sent", "decided", "reversing"] as const;
 export type CrashStep = (typeof crashSteps)[number];

@@ -12,7 +12,7 @@ import { ClockWatch } from "./link/clock-watch.ts";
 import { defaultResendConfig, Outbox, type ResendConfig } from "./link/outbox.ts";
 import { RequestSealer } from "./link/sealer.ts";
 import type { HubSigner, SettlementPort } from "./ports.ts";
-import { crashOutside } from "./crash.ts";
+import { crashOutside } from "../protocol/crash.ts";
 
 const log = logger("tapwire:glasses-runtime");
 

@@ -12,7 +12,8 @@ import type { HubSigner, IndicatorPort, LinkPort, SettlementPort, TapReaderPort 
 import { defaultTapTiming, validateTapConfig, type OfflineConfig, type TapTiming } from "./tap/tap-config.ts";
 import { tapMachine, type TapMode } from "./tap/tap-machine.ts";
 import { tapView, type TapView } from "./tap/tap-view.ts";
-import { crashOutside, type CrashPoint } from "./crash.ts";
+import { crashOutside } from "../protocol/crash.ts";
+import type { CrashPoint } from "./crash.ts";
 
 const log = logger("tapwire:tap-hub");
 

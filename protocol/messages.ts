@@ -221,6 +221,8 @@ export const decisionSchema = z.object({
   batch: batchReportSchema.optional(),
   /** For step_up_required / human_review: the id the person or operator answers. */
   caseId: idSchema.optional(),
+  /** With a decline that asks for a later retry (Overloaded, LedgerStorage): wait at least this long before it. */
+  retryAfterMs: z.number().int().min(0).max(600_000).optional(),
 });
 export type Decision = z.infer<typeof decisionSchema>;
 

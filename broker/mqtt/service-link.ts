@@ -40,6 +40,11 @@ export interface ServiceLinkOptions {
   instance?: string;
   serviceId?: string;
   handler: RequestHandler;
+  /**
+   * Handler calls running at once. A message beyond it is dropped unanswered and counted (its sender times out and
+   * retries with backoff): the link never stops reading, so no backlog can pile up inside the broker. Set it above
+   * the service's own queue bound, so the service answers Overloaded (signed, with retry-after) long before this.
+   */
   handlerCallsInFlightMax?: number;
   /** A handler still running after this long loses its slot and its replies are dropped. */
   handlerTimeoutMs?: number;
@@ -53,19 +58,19 @@ export interface ServiceLinkOptions {
 
 /**
  * The settlement service's side of MQTT: receives every client's requests (QoS 1), hands each to the handler
- * with at most `handlerCallsInFlightMax` running (further messages wait unacknowledged at the broker), and
- * publishes the replies to each addressee's own `res` topic. Replies go to the canonical topic, never to a
+ * with at most `handlerCallsInFlightMax` running (beyond it a message is dropped and counted, never left waiting in
+ * the broker), and publishes the replies to each addressee's own `res` topic. Replies go to the canonical topic, never to a
  * requester-chosen Response Topic, so a client cannot steer decisions elsewhere.
  */
 export class ServiceLink {
   private connection: MqttConnection | undefined;
   private inFlight = 0;
-  private readonly slotWaiters: Array<() => void> = [];
+  private dropped = 0;
   private readonly callsMax: number;
   private readonly clock: Clock;
 
   constructor(private readonly options: ServiceLinkOptions) {
-    this.callsMax = options.handlerCallsInFlightMax ?? 64;
+    this.callsMax = options.handlerCallsInFlightMax ?? 4_096;
     this.clock = options.clock ?? systemClock;
     assert(Number.isSafeInteger(this.callsMax) && this.callsMax > 0, "handlerCallsInFlightMax must be a positive integer");
     if (options.sharedGroup !== undefined) {
@@ -83,6 +88,11 @@ export class ServiceLink {
     return this.inFlight;
   }
 
+  /** Messages dropped unanswered because handlerCallsInFlightMax calls were already running. */
+  get droppedMessages(): number {
+    return this.dropped;
+  }
+
   start(): void {
     assert(this.connection === undefined, "ServiceLink already started");
     const group = this.options.sharedGroup;
@@ -94,7 +104,6 @@ export class ServiceLink {
       subscriptions: serviceRequestFilters.map((filter) => ({ filter: group ? `$share/${group}/${filter}` : filter, qos: 1 as const })),
       logNamespace: "tapwire:service-link",
       onMessage: (topic, payload, packet) => this.receive(topic, payload, packet),
-      capacity: () => this.capacity(),
       random: this.options.random,
       tcpNoDelay: this.options.tcpNoDelay,
       reconnectDelayMsMin: this.options.reconnectDelayMsMin,
@@ -114,7 +123,6 @@ export class ServiceLink {
   async stop(): Promise<void> {
     const connection = this.connection;
     this.connection = undefined;
-    for (const wake of this.slotWaiters.splice(0)) wake();
     await connection?.stop();
   }
 
@@ -124,11 +132,6 @@ export class ServiceLink {
    */
   publish(reply: OutboundReply): Promise<void> {
     return this.sendReply(reply, undefined);
-  }
-
-  private capacity(): Promise<void> | undefined {
-    if (this.inFlight < this.callsMax) return undefined;
-    return new Promise((resolve) => this.slotWaiters.push(resolve));
   }
 
   private receive(topic: string, payload: Buffer, packet: IPublishPacket): void {
@@ -141,6 +144,11 @@ export class ServiceLink {
       log.warn({ code: ErrorCode.PayloadTooLarge, topic, bytes: payload.length }, "oversize request ignored");
       return;
     }
+    if (this.inFlight >= this.callsMax) {
+      this.dropped += 1;
+      if (this.dropped % 1_000 === 1) log.warn({ code: ErrorCode.Overloaded, dropped: this.dropped, inFlight: this.inFlight }, "request dropped at the edge");
+      return;
+    }
     const correlationData = packet.properties?.correlationData;
     const inbound: InboundRequest = { kind: parsed.kind, id: parsed.id, payload, ...(correlationData ? { correlationData } : {}) };
     this.inFlight += 1;
@@ -150,7 +158,6 @@ export class ServiceLink {
   private releaseSlot(): void {
     this.inFlight -= 1;
     assert(this.inFlight >= 0, "handler slot released twice");
-    this.slotWaiters.shift()?.();
   }
 
   private async callHandler(inbound: InboundRequest): Promise<void> {
@@ -165,8 +172,7 @@ export class ServiceLink {
         log.error({ code: ErrorCode.ServiceUnavailable, kind: inbound.kind, id: inbound.id, timeoutMs }, "handler timed out; replies dropped");
         return;
       }
-      // Not awaited: PUBACKs for these arrive on the same socket whose reading may be paused for
-      // backpressure until this slot frees, so waiting for them here would deadlock.
+      // Not awaited: the handler call is over once its replies are handed to the connection.
       for (const reply of replies) void this.sendReply(reply, inbound);
     } catch (error) {
       log.error({ err: error, kind: inbound.kind, id: inbound.id }, "request handler failed");

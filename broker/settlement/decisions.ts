@@ -32,6 +32,7 @@ export interface Verdict {
   receipt?: Receipt;
   batch?: BatchReport;
   caseId?: string;
+  retryAfterMs?: number;
 }
 
 export interface SignedDecision {
@@ -46,8 +47,13 @@ export function approvedVerdict(extra: Pick<Verdict, "receipt" | "batch"> = {}):
   return { status: "approved", code: 0, reason: "approved", ...extra };
 }
 
-export function declinedVerdict(error: TapwireError): Verdict {
-  return { status: "declined", code: error.code, reason: `${errorCodeName(error.code)}: ${error.message}`.slice(0, reasonMax) };
+export function declinedVerdict(error: TapwireError, retryAfterMs?: number): Verdict {
+  return {
+    status: "declined",
+    code: error.code,
+    reason: `${errorCodeName(error.code)}: ${error.message}`.slice(0, reasonMax),
+    ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+  };
 }
 
 /**
@@ -99,6 +105,7 @@ export class DecisionSigner {
       ...(verdict.receipt ? { receipt: verdict.receipt } : {}),
       ...(verdict.batch ? { batch: verdict.batch } : {}),
       ...(verdict.caseId ? { caseId: verdict.caseId } : {}),
+      ...(verdict.retryAfterMs === undefined ? {} : { retryAfterMs: verdict.retryAfterMs }),
     };
     // Paired with the hub's parse on receipt: a decision we could not read back is a bug here, not there.
     const check = decisionSchema.safeParse(body);

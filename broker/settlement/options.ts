@@ -1,6 +1,7 @@
 import type { KeyObject } from "node:crypto";
 import { availableParallelism } from "node:os";
 import { contract } from "../../protocol/contract.ts";
+import { crashOutside } from "../../protocol/crash.ts";
 import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
 import { assertInRanges } from "../../protocol/ranges.ts";
 import type { Clock } from "../../protocol/sources.ts";
@@ -24,8 +25,14 @@ export interface SettlementOptions {
   clockSkewMs?: number;
   /** Largest `exp − iat` a request may ask for. Default and minimum: contract.requestLifetimeMsMax (5 min). */
   requestLifetimeMsMax?: number;
-  /** Messages waiting for the drain loop; beyond it a request is declined with Overloaded. Default 8 192. */
+  /**
+   * Messages waiting for the drain loop; beyond it a request is declined with Overloaded (and a retry-after).
+   * Default 2 048: about a second of work at the throughput of a 2-core node, so an admitted request is answered well
+   * inside a hub's decision timeout, and the queue's memory is bounded (at most 2 048 × 8 KiB of payloads).
+   */
   queueMax?: number;
+  /** Messages of one sender (one hub, wallet or agent) waiting at once; more are declined Overloaded. Default 64. */
+  queuedPerSenderMax?: number;
   /** Messages committed in one SQLite transaction (group commit). Default 256. */
   batchMax?: number;
   /** How long idempotency records and consumed nonces are kept before pruneIdempotency may drop them. Default and minimum 24 h. */
@@ -44,6 +51,12 @@ export interface SettlementOptions {
   schemaComponents?: readonly SchemaComponent[];
   /** When payments wait for a person's step-up or an operator (see ReviewPolicyOptions); all off by default. */
   review?: ReviewPolicyOptions;
+  /**
+   * Called with a bug (anything but a storage fault or a TapwireError) met while settling a batch; nothing of that
+   * batch was kept. The default rethrows it outside so the process crashes and its supervisor restarts it; the
+   * senders' retries are then answered exactly once. The service stops accepting either way.
+   */
+  onCrash?: (error: unknown) => void;
 }
 
 export interface ResolvedSettlementOptions {
@@ -54,12 +67,14 @@ export interface ResolvedSettlementOptions {
   clockSkewMs: number;
   requestLifetimeMsMax: number;
   queueMax: number;
+  queuedPerSenderMax: number;
   batchMax: number;
   verifyWorkers: number;
   verifyWorkerUrl: URL | undefined;
   idempotencyRetentionMs: number;
   payerVerifiers: readonly PayerVerifier[];
   schemaComponents: readonly SchemaComponent[];
+  onCrash: (error: unknown) => void;
 }
 
 const hourMs = 3_600_000;
@@ -71,6 +86,7 @@ const sizedRanges = {
   clockSkewMs: [contract.clockSkewMs, 300_000, contractFloor("clockSkewMs")],
   requestLifetimeMsMax: [contract.requestLifetimeMsMax, hourMs, contractFloor("requestLifetimeMsMax")],
   queueMax: [1, 1_000_000, "messages"],
+  queuedPerSenderMax: [1, 1_000_000, "messages"],
   batchMax: [1, 10_000, "messages"],
   verifyWorkers: [0, verifyWorkersMax, "threads"],
   idempotencyRetentionMs: [24 * hourMs, 365 * 24 * hourMs, "milliseconds"],
@@ -94,7 +110,8 @@ export function resolveSettlementOptions(options: SettlementOptions): ResolvedSe
     {
       clockSkewMs: options.clockSkewMs ?? contract.clockSkewMs,
       requestLifetimeMsMax: options.requestLifetimeMsMax ?? contract.requestLifetimeMsMax,
-      queueMax: options.queueMax ?? 8_192,
+      queueMax: options.queueMax ?? 2_048,
+      queuedPerSenderMax: options.queuedPerSenderMax ?? 64,
       batchMax: options.batchMax ?? 256,
       verifyWorkers: options.verifyWorkers ?? Math.max(1, availableParallelism() - 1),
       idempotencyRetentionMs: options.idempotencyRetentionMs ?? 24 * hourMs,
@@ -125,5 +142,6 @@ export function resolveSettlementOptions(options: SettlementOptions): ResolvedSe
     verifyWorkerUrl: options.testingHooks?.verifyWorkerUrl,
     payerVerifiers,
     schemaComponents: options.schemaComponents ?? [],
+    onCrash: options.onCrash ?? crashOutside,
   };
 }

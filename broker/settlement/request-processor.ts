@@ -104,9 +104,12 @@ export class RequestProcessor {
     }
   }
 
-  /** A declined decision that is signed but never stored: replays, forgeries, malformed input, overload. */
-  refuse(summary: RequestSummary, error: TapwireError, recipients: readonly Recipient[], nowMs: number): Outbound[] {
-    const signed = this.deps.signer.sign(summary, declinedVerdict(error), nowMs);
+  /**
+   * A declined decision that is signed but never stored: replays, forgeries, malformed input, overload, storage
+   * faults. `retryAfterMs` goes with the declines that ask for a later retry of the same bytes.
+   */
+  refuse(summary: RequestSummary, error: TapwireError, recipients: readonly Recipient[], nowMs: number, retryAfterMs?: number): Outbound[] {
+    const signed = this.deps.signer.sign(summary, declinedVerdict(error, retryAfterMs), nowMs);
     return recipients.map((r) => ({ kind: r.kind, id: r.id, payload: signed.bytes, expiresAtMs: signed.expMs }));
   }
 

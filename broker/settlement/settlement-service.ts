@@ -1,7 +1,8 @@
 import { createPublicKey, type KeyObject } from "node:crypto";
 import { assert } from "../../protocol/assert.ts";
 import { readEnvelope } from "../../protocol/envelope.ts";
-import { ErrorCode, TapwireError, asTapwireError } from "../../protocol/errors.ts";
+import { performance } from "node:perf_hooks";
+import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
 import { isId } from "../../protocol/ids.ts";
 import { logger } from "../../protocol/log.ts";
 import type { Ledger } from "../ledger/ledger.ts";
@@ -21,7 +22,7 @@ import { ReviewDesk } from "../review/review-desk.ts";
 import { reviewSchema } from "../review/review-schema.ts";
 import { ReviewStore, caseListMax, pushBatchMax, type ReviewCase } from "../review/review-store.ts";
 import { resolveReviewPolicy, type ReviewPolicy } from "../review/risk.ts";
-import { admit, type Admission, type Inbound } from "./admission.ts";
+import { admit, type Admission, type Inbound, type Recipient } from "./admission.ts";
 import { Answerer } from "./answers.ts";
 import { DecisionSigner, describeUnverified } from "./decisions.ts";
 import { resolveSettlementOptions, type ResolvedSettlementOptions, type SettlementOptions } from "./options.ts";
@@ -31,6 +32,8 @@ import { OfflineStore, type OfflineLoss } from "./offline-store.ts";
 import { RequestProcessor, type Outbound } from "./request-processor.ts";
 import { settlementSchema } from "./settlement-schema.ts";
 import { SettlementStore, settlementListMax, type BatchRecord, type PaymentRecord } from "./settlement-store.ts";
+import { LoadShedder } from "./load-shedder.ts";
+import { storageFault } from "./storage-faults.ts";
 import { VerifyPool } from "./verify-pool.ts";
 
 export type { Inbound } from "./admission.ts";
@@ -49,6 +52,18 @@ interface Pending {
   checking: boolean;
   checks: SignatureChecks;
 }
+
+/** Whether the ledger's storage takes writes; the operator sees this (dashboard, log at error). */
+export type StorageHealth = { state: "ok" } | { state: "failing"; sinceMs: number; code: string; failedBatches: number };
+
+/** What admission has refused so far: answered Overloaded, or dropped unanswered past the answer budget. */
+export interface ShedCounts {
+  answered: number;
+  unanswered: number;
+}
+
+/** How long a request refused for a storage fault is told to wait before its retry. */
+export const storageRetryAfterMs = 2_000;
 
 /** Receives decisions made outside any request (an operator's answer, an expired case) for publishing. */
 export type PushListener = (outbound: Outbound) => void;
@@ -90,8 +105,15 @@ export class SettlementService {
   private readonly policy: ReviewPolicy;
   private readonly pushListeners = new Set<PushListener>();
   private readonly queue: Pending[] = [];
+  /** Requests queued per sender (`hub/h1`): one principal may not fill the queue for everyone. */
+  private readonly queuedBySender = new Map<string, number>();
+  private readonly shedder = new LoadShedder();
+  private readonly shed: ShedCounts = { answered: 0, unanswered: 0 };
+  private storage: StorageHealth = { state: "ok" };
   private running: Running | undefined;
   private accepting = false;
+  /** A batch hit a bug: the queue is abandoned (the process is about to die) and stop() does not wait for it. */
+  private crashed = false;
   private drainScheduled = false;
   private idleWaiters: Array<() => void> = [];
   private stopping: Promise<void> | undefined;
@@ -195,7 +217,7 @@ export class SettlementService {
     this.accepting = false;
     clearInterval(running.sweepTimer);
     await new Promise<void>((resolve) => {
-      if (this.queue.length === 0 && !this.drainScheduled) resolve();
+      if (this.crashed || (this.queue.length === 0 && !this.drainScheduled)) resolve();
       else this.idleWaiters.push(resolve);
     });
     running.db.close();
@@ -214,10 +236,15 @@ export class SettlementService {
     if (!this.accepting) {
       return Promise.reject(new TapwireError("settlement service is not running", ErrorCode.ServiceUnavailable));
     }
-    if (this.queue.length >= this.options.queueMax) return Promise.resolve(this.overloaded(inbound));
+    const sender = senderOf(inbound);
+    const queuedBySender = this.queuedBySender.get(sender) ?? 0;
+    if (this.queue.length >= this.options.queueMax || queuedBySender >= this.options.queuedPerSenderMax) {
+      return Promise.resolve(this.overloaded(inbound));
+    }
     return new Promise<Outbound[]>((resolve, reject) => {
       const pending: Pending = { inbound, resolve, reject, checking: false, checks: inlineChecks };
       this.queue.push(pending);
+      this.queuedBySender.set(sender, queuedBySender + 1);
       this.precheck(pending);
       this.scheduleDrain();
     });
@@ -252,6 +279,15 @@ export class SettlementService {
   /** Messages waiting for the drain loop. */
   get queueLength(): number {
     return this.queue.length;
+  }
+
+  /** Requests refused at admission so far. */
+  get shedCounts(): ShedCounts {
+    return { ...this.shed };
+  }
+
+  get storageHealth(): StorageHealth {
+    return this.storage;
   }
 
   paymentsOf(merchantId: string, limit = settlementListMax): PaymentRecord[] {
@@ -377,17 +413,28 @@ export class SettlementService {
     return this.running;
   }
 
+  /**
+   * Refused at the door, without touching the ledger: a signed Overloaded with the retry-after the queue ahead
+   * implies, while the answer budget lasts (each answer is a signature); past it, no answer at all (the sender's own
+   * timeout and backoff take over). Either way the work spent on a shed request is small and bounded.
+   */
   private overloaded(inbound: Inbound): Outbound[] {
     const running = this.started();
+    const nowMs = this.options.clock.nowMs();
+    if (!this.shedder.takeAnswer(nowMs)) {
+      this.shed.unanswered += 1;
+      return [];
+    }
+    this.shed.answered += 1;
     let payload: Uint8Array | undefined;
     try {
       payload = readEnvelope(inbound.payload).payload;
     } catch {
       // Under overload an unreadable message gets the bare decline; there is no time to say more.
     }
-    const error = new TapwireError(`more than ${this.options.queueMax} messages queued`, ErrorCode.Overloaded);
+    const error = new TapwireError(`${this.queue.length} messages queued (max ${this.options.queueMax})`, ErrorCode.Overloaded);
     const summary = describeUnverified(payload, inbound.id);
-    return running.processor.refuse(summary, error, [{ kind: inbound.kind, id: inbound.id }], this.options.clock.nowMs());
+    return running.processor.refuse(summary, error, [{ kind: inbound.kind, id: inbound.id }], nowMs, this.shedder.retryAfterMs(this.queue.length));
   }
 
   /** Hands the message's signature checks to a worker when there is one to take them. */
@@ -436,7 +483,14 @@ export class SettlementService {
     let ready = 0;
     while (ready < limit && !this.queue[ready]!.checking) ready += 1;
     const batch = this.queue.splice(0, ready);
-    if (batch.length > 0) this.processBatch(batch);
+    if (batch.length > 0) {
+      try {
+        this.processBatch(batch);
+      } catch (error) {
+        this.crash(error, batch.length);
+        return;
+      }
+    }
     if (this.queue.length === 0) {
       for (const wake of this.idleWaiters.splice(0)) wake();
       return;
@@ -447,30 +501,76 @@ export class SettlementService {
 
   private processBatch(batch: Pending[]): void {
     const running = this.started();
-    const admitted: Array<Admission | undefined> = batch.map((item) => {
-      try {
-        return admit(item.inbound, running, item.checks);
-      } catch (error) {
-        log.error({ err: error, kind: item.inbound.kind, id: item.inbound.id }, "admission failed unexpectedly");
-        item.reject(asTapwireError(error, ErrorCode.ServiceUnavailable));
-        return undefined;
-      }
-    });
+    const startedMs = performance.now();
+    for (const item of batch) {
+      const sender = senderOf(item.inbound);
+      const left = (this.queuedBySender.get(sender) ?? 1) - 1;
+      if (left > 0) this.queuedBySender.set(sender, left);
+      else this.queuedBySender.delete(sender);
+    }
+    // admit() answers every operating fault itself (a refusal); anything it throws is a bug and crashes the service.
+    const admitted = batch.map((item) => admit(item.inbound, running, item.checks));
     let answers: Array<Outbound[] | undefined>;
     try {
       answers = running.commitBatch(admitted);
     } catch (error) {
-      const failure = asTapwireError(error, ErrorCode.LedgerStorage);
-      log.error({ err: error, batchSize: batch.length }, "settlement batch rolled back");
-      batch.forEach((item, index) => {
-        if (admitted[index]) item.reject(failure);
-      });
+      const fault = storageFault(error);
+      if (fault === undefined) throw error;
+      this.storageFailed(fault, batch.length);
+      // Nothing of the batch was kept: each sender hears so, signed, and retries the same bytes later.
+      const nowMs = this.options.clock.nowMs();
+      batch.forEach((item, index) => item.resolve(running.processor.refuse(admitted[index]!.summary, fault, recipientsOf(admitted[index]!), nowMs, storageRetryAfterMs)));
       return;
     }
+    this.storageWorks();
+    this.shedder.recordBatch(batch.length, performance.now() - startedMs);
     log.debug({ batchSize: batch.length, queued: this.queue.length }, "settlement batch committed");
     batch.forEach((item, index) => {
       const answer = answers[index];
       if (answer) item.resolve(answer);
     });
+  }
+
+  /** A bug: the batch's transaction rolled back; stop taking work and let the process die (see options.onCrash). */
+  private crash(error: unknown, batchSize: number): void {
+    this.accepting = false;
+    this.crashed = true;
+    for (const wake of this.idleWaiters.splice(0)) wake();
+    log.fatal({ err: error, batchSize }, "settlement batch hit a bug; nothing of it was kept; the service stops");
+    this.options.onCrash(error);
+  }
+
+  private storageFailed(fault: TapwireError, batchSize: number): void {
+    if (this.storage.state === "ok") {
+      this.storage = { state: "failing", sinceMs: this.options.clock.nowMs(), code: String(fault.context?.["sqliteCode"]), failedBatches: 1 };
+      log.error({ code: fault.code, sqliteCode: fault.context?.["sqliteCode"], batchSize }, "ledger storage failing: requests are declined (LedgerStorage, retry later) until it recovers");
+    } else {
+      this.storage.failedBatches += 1;
+    }
+  }
+
+  private storageWorks(): void {
+    if (this.storage.state === "ok") return;
+    log.warn({ failedBatches: this.storage.failedBatches, sinceMs: this.storage.sinceMs }, "ledger storage recovered");
+    this.storage = { state: "ok" };
+  }
+}
+
+function senderOf(inbound: Inbound): string {
+  return `${inbound.kind}/${inbound.id}`;
+}
+
+/** Who hears a refusal of an admitted message: its sender (the wallet for a tag payment, as it is the one waiting). */
+function recipientsOf(admission: Admission): Recipient[] {
+  switch (admission.outcome) {
+    case "refused":
+      return admission.recipients;
+    case "hub_request":
+      return [{ kind: "hub", id: admission.hubId }];
+    case "wallet_tag":
+    case "wallet_request":
+      return [{ kind: "wallet", id: admission.walletId }];
+    case "agent_payment":
+      return [{ kind: "agent", id: admission.agentId }];
   }
 }

@@ -36,11 +36,6 @@ export interface MqttConnectionOptions {
   onConnected?: () => void;
   onOffline?: () => void;
   onMessage?: (topic: string, payload: Buffer, packet: IPublishPacket) => void;
-  /**
-   * Backpressure: asked after each message is handed to onMessage; a returned promise holds the PUBACK and
-   * the reading of further packets until it settles, so the broker (then TCP) buffers instead of this process.
-   */
-  capacity?: () => Promise<void> | undefined;
   /** A CONNACK refusal or a refused subscription. */
   onRefused?: (refusal: TapwireError) => void;
 }
@@ -100,11 +95,6 @@ export class MqttConnection {
     client.on("close", () => this.onClose());
     client.on("message", (topic, payload, packet) => this.options.onMessage?.(topic, payload, packet));
     client.on("error", (error) => this.onError(error as Error & { code?: number | string }));
-    client.handleMessage = (_packet, done) => {
-      const waiting = this.options.capacity?.();
-      if (waiting === undefined) return done();
-      waiting.then(() => done(), (error: Error) => done(error));
-    };
     this.client = client;
     client.connect();
   }

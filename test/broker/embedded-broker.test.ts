@@ -311,10 +311,8 @@ describe("EmbeddedBroker with ServiceLink and HubLink", () => {
     expect((await first).decision.requestId).toBe("r-5");
   });
 
-  it("runs at most handlerCallsInFlightMax handler calls at once and still answers every request", async () => {
+  it("beyond handlerCallsInFlightMax a request is dropped at the edge and counted; reading never stops", async () => {
     await harness.service.stop();
-    let running = 0;
-    let runningMax = 0;
     const gates: Array<() => void> = [];
     const service = new ServiceLink({
       url: harness.broker.url,
@@ -322,10 +320,7 @@ describe("EmbeddedBroker with ServiceLink and HubLink", () => {
       protocolVersion: 4,
       handlerCallsInFlightMax: 2,
       handler: async (inbound) => {
-        running += 1;
-        runningMax = Math.max(runningMax, running);
         await new Promise<void>((resolve) => gates.push(resolve));
-        running -= 1;
         return approveAll([])(inbound);
       },
     });
@@ -335,16 +330,20 @@ describe("EmbeddedBroker with ServiceLink and HubLink", () => {
     const hub = await harness.hub("h1");
     await hub.waitConnected(connectWaitMs);
 
-    const requestIds = ["b-1", "b-2", "b-3", "b-4", "b-5"];
-    const replies = Promise.all(requestIds.map((id) => hub.request(Buffer.from(id), id, 5_000)));
-    for (let released = 0; released < requestIds.length; released += 1) {
-      await eventually(() => gates.length > 0);
-      expect(service.handlerCallsInFlight).toBeLessThanOrEqual(2);
-      gates.shift()!();
-    }
+    const held = ["b-1", "b-2"].map((id) => hub.request(Buffer.from(id), id, 5_000));
+    await eventually(() => gates.length === 2);
+    const shed = ["b-3", "b-4", "b-5"].map((id) => hub.request(Buffer.from(id), id, 300).catch((error: unknown) => error));
+    await eventually(() => service.droppedMessages === 3);
+    expect(service.handlerCallsInFlight).toBe(2);
+    for (const release of gates.splice(0)) release();
 
-    expect((await replies).map((reply) => reply.decision.requestId)).toEqual(requestIds);
-    expect(runningMax).toBe(2);
+    expect((await Promise.all(held)).map((reply) => reply.decision.requestId)).toEqual(["b-1", "b-2"]);
+    for (const failure of await Promise.all(shed)) expect(isTapwireError(failure, ErrorCode.DecisionTimeout)).toBe(true);
+    // The link kept reading: a request after the flood is handled at once.
+    const after = hub.request(Buffer.from("b-6"), "b-6", 5_000);
+    await eventually(() => gates.length === 1);
+    gates.shift()!();
+    expect((await after).decision.requestId).toBe("b-6");
   });
 
   it("fails a request fast when the link is not connected", async () => {

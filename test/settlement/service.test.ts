@@ -25,6 +25,14 @@ function configCode(options: Partial<ConstructorParameters<typeof SettlementServ
   return undefined;
 }
 
+/** Polls a condition the service answers (no event to wait on); bounded. */
+async function until(condition: () => boolean, timeoutMs = 3_000): Promise<void> {
+  for (let waitedMs = 0; !condition(); waitedMs += 5) {
+    if (waitedMs >= timeoutMs) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
 describe("settlement service", () => {
   it("validates its options with units", () => {
     expect(configCode({})).toBeUndefined();
@@ -136,22 +144,31 @@ describe("settlement service", () => {
     expect(f.service.paymentsOf("m1").map((p) => p.mode)).toEqual(["glasses"]);
   });
 
-  it("rolls back a whole batch when one message hits a bug, rejects its callers, then carries on", async () => {
+  it("a bug in one message crashes the service (nothing of its batch kept); restarted, the retried request is answered exactly once", async () => {
     const buggy: PayerVerifier = {
       kind: "glasses",
       verify() {
         throw new Error("bug in a verifier");
       },
     };
-    f = await SettlementFixture.create({ service: { payerVerifiers: [buggy] } });
+    const crashes: unknown[] = [];
+    f = await SettlementFixture.create({ service: { payerVerifiers: [buggy], onCrash: (error) => crashes.push(error) } });
     const good = f.hub.paymentRequest(f.wallet, 100);
     const bad = f.hub.paymentRequest(f.wallet, 100, { mode: "glasses", payer: { kind: "glasses", walletId: "w1", glassesId: "g1", assertion: new Uint8Array(8) } });
 
-    const outcomes = await Promise.allSettled([f.fromHub(f.hub, good.bytes), f.fromHub(f.hub, bad.bytes)]);
-    const retried = await f.decisionFor(f.hub, good.bytes);
+    // Neither is answered: in production the process is gone (onCrash rethrows), and no bug becomes a business decline.
+    void f.fromHub(f.hub, good.bytes);
+    void f.fromHub(f.hub, bad.bytes);
+    await until(() => crashes.length === 1);
+    expect((crashes[0] as Error).message).toBe("bug in a verifier");
+    expect(f.service.paymentsOf("m1")).toEqual([]);
+    await expect(f.fromHub(f.hub, good.bytes)).rejects.toMatchObject({ code: ErrorCode.ServiceUnavailable });
 
-    expect(outcomes.map((o) => (o.status === "rejected" ? (o.reason as TapwireError).code : 0))).toEqual([ErrorCode.LedgerStorage, ErrorCode.LedgerStorage]);
+    await f.restart();
+    const retried = await f.decisionFor(f.hub, good.bytes);
+    const again = await f.decisionFor(f.hub, good.bytes);
     expect(retried.status).toBe("approved");
+    expect(again).toEqual(retried);
     expect(f.service.paymentsOf("m1")).toHaveLength(1);
     f.service.ledger.checkInvariants();
   });

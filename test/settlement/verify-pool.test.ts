@@ -197,7 +197,9 @@ parentPort.postMessage({ type: "ready" });
 
 describe("SettlementService with verify workers", () => {
   it("keeps arrival order: many requests of one hub, checked concurrently, are all approved", async () => {
-    const f = await SettlementFixture.create({ fundMinor: 1_000_000, service: { verifyWorkers: 2, batchMax: 16 } });
+    // One hub floods on purpose (ordering under concurrent checks is the subject, not admission): its own queue bound
+    // is raised to the flood's size.
+    const f = await SettlementFixture.create({ fundMinor: 1_000_000, service: { verifyWorkers: 2, batchMax: 16, queuedPerSenderMax: 200 } });
     try {
       await until(() => f.service.verifyWorkersReady === 2);
       const requests = Array.from({ length: 200 }, () => f.hub.paymentRequest(f.wallet, 10).bytes);

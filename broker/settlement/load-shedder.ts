@@ -1,0 +1,56 @@
+import { assert } from "../../protocol/assert.ts";
+
+export interface LoadShedderOptions {
+  /** Signed Overloaded answers per second at most; past it a shed request gets no answer (its hub times out). */
+  shedAnswersPerSecondMax: number;
+  /** Bounds of the retry-after a shed request is told. */
+  retryAfterMsMin: number;
+  retryAfterMsMax: number;
+}
+
+export const loadShedderDefaults: LoadShedderOptions = { shedAnswersPerSecondMax: 2_000, retryAfterMsMin: 250, retryAfterMsMax: 10_000 };
+
+/** How fast the service commits, smoothed over recent batches (requests per second). */
+const rateSmoothing = 0.2;
+/** Until a batch has been measured: a conservative guess for retry-after. */
+const rateGuessPerSecond = 500;
+
+/**
+ * Admission's arithmetic: how long a shed request should wait before its retry (the queue ahead of it at the rate
+ * the service has been committing, bounded), and a token bucket so that answering Overloaded never costs more than
+ * a fixed share of the thread (each answer is a signature). Pure state: time is passed in.
+ */
+export class LoadShedder {
+  private ratePerSecond = rateGuessPerSecond;
+  private tokens: number;
+  private refilledAtMs: number | undefined;
+
+  constructor(private readonly options: LoadShedderOptions = loadShedderDefaults) {
+    assert(options.shedAnswersPerSecondMax > 0 && options.retryAfterMsMin > 0, "shedder limits must be positive");
+    assert(options.retryAfterMsMax >= options.retryAfterMsMin, "retryAfterMsMax must be at least retryAfterMsMin");
+    this.tokens = options.shedAnswersPerSecondMax;
+  }
+
+  /** A batch of `count` requests took `elapsedMs` from the first queued to committed. */
+  recordBatch(count: number, elapsedMs: number): void {
+    if (count === 0) return;
+    const rate = (count * 1_000) / Math.max(elapsedMs, 1);
+    this.ratePerSecond = this.ratePerSecond * (1 - rateSmoothing) + rate * rateSmoothing;
+  }
+
+  /** How long the queue ahead (`queued` requests) takes to drain, bounded: what a shed request is told to wait. */
+  retryAfterMs(queued: number): number {
+    const drainMs = (queued * 1_000) / Math.max(this.ratePerSecond, 1);
+    return Math.round(Math.min(this.options.retryAfterMsMax, Math.max(this.options.retryAfterMsMin, drainMs)));
+  }
+
+  /** Whether one more Overloaded answer may be signed now (else the request is dropped unanswered). */
+  takeAnswer(nowMs: number): boolean {
+    const max = this.options.shedAnswersPerSecondMax;
+    if (this.refilledAtMs !== undefined) this.tokens = Math.min(max, this.tokens + ((nowMs - this.refilledAtMs) * max) / 1_000);
+    this.refilledAtMs = nowMs;
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
+  }
+}
