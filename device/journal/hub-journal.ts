@@ -130,6 +130,9 @@ const requestColumns =
   "request_id, sale_id, kind, target_request_id, reason, seq, payload, iat_ms, exp_ms, capture, state, status, code, created_at_ms";
 const saleColumns = "sale_id, mode, amount_minor, currency, payment_request_id, outcome, code, created_at_ms, resolved_at_ms";
 
+/** Kinds that settle an existing sale rather than start one: never refused for room (see checkRoom). */
+const settlingKinds = new Set<RequestKind>(["reversal", "status"]);
+
 /** Rows pruned per call, so a prune never holds the disk for long. */
 const pruneRowsMax = 500;
 
@@ -368,12 +371,17 @@ export class HubJournal {
       .run(sale.saleId, sale.mode, sale.amountMinor, sale.currency, paymentRequestId, outcome, this.clock.nowMs());
   }
 
-  /** JournalFull when one more request would pass a bound; checked inside the writing transaction. */
+  /**
+   * JournalFull when one more request would pass a bound; checked inside the writing transaction. Requests that
+   * settle a sale already under way (its reversal, the status query after a restart) always find room: refusing
+   * them would leave a customer charged with nothing on the hub, or a hub that cannot start.
+   */
   private checkRoom(kind: RequestKind): void {
+    if (settlingKinds.has(kind)) return;
     const { n, bytes } = this.db
       .prepare("SELECT count(*) FILTER (WHERE kind != 'capture' AND state = 'open') AS n, coalesce(sum(bytes), 0) AS bytes FROM requests")
       .get() as { n: number; bytes: number };
-    if (kind !== "capture" && kind !== "reversal" && n >= this.limits.openRequestsMax) {
+    if (kind !== "capture" && n >= this.limits.openRequestsMax) {
       throw new TapwireError(`${n} requests wait for a decision (max ${this.limits.openRequestsMax})`, ErrorCode.JournalFull, {
         openRequestsMax: this.limits.openRequestsMax,
       });
