@@ -1,3 +1,5 @@
+import { existsSync, statSync } from "node:fs";
+import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import { assert } from "../../protocol/assert.ts";
 import { decodeBody, encodeBody } from "../../protocol/cbor.ts";
@@ -151,6 +153,7 @@ export class HubJournal {
     private readonly db: Database.Database,
     private readonly clock: Clock,
     limits: Partial<JournalLimits> | undefined,
+    private readonly file: FileIdentity | undefined,
   ) {
     this.limits = { ...journalLimitsDefault, ...limits };
     for (const [key, value] of Object.entries(this.limits)) {
@@ -159,7 +162,12 @@ export class HubJournal {
   }
 
   static open(options: HubJournalOptions): HubJournal {
+    const inMemory = options.path === ":memory:";
     const db = storage("open the journal", () => {
+      // better-sqlite3 says so with a TypeError, which would read as a bug rather than a storage fault.
+      if (!inMemory && !existsSync(dirname(options.path))) {
+        throw new TapwireError(`journal directory ${dirname(options.path)} does not exist`, ErrorCode.JournalUnavailable, { path: options.path });
+      }
       const opened = new Database(options.path);
       opened.pragma("journal_mode = WAL");
       opened.pragma("synchronous = FULL");
@@ -167,7 +175,8 @@ export class HubJournal {
       migrate(opened);
       return opened;
     });
-    return new HubJournal(db, options.clock, options.limits);
+    const file = inMemory ? undefined : storage("open the journal", () => fileIdentity(options.path));
+    return new HubJournal(db, options.clock, options.limits, file);
   }
 
   close(): void {
@@ -398,8 +407,36 @@ export class HubJournal {
   }
 
   private write<T>(what: string, work: () => T): T {
-    return storage(what, () => this.db.transaction(work).immediate());
+    return storage(what, () => {
+      this.checkFile(what);
+      return this.db.transaction(work).immediate();
+    });
   }
+
+  /**
+   * In WAL mode SQLite goes on writing to a database file that was deleted or replaced under it, and every such
+   * write is lost at the next start: a write is refused unless the path still names the file that was opened.
+   */
+  private checkFile(what: string): void {
+    if (this.file === undefined) return;
+    const current = statSync(this.file.path, { throwIfNoEntry: false });
+    if (current?.dev === this.file.dev && current.ino === this.file.ino) return;
+    throw new TapwireError(`cannot ${what}: journal file ${this.file.path} was deleted or replaced since it was opened`, ErrorCode.JournalUnavailable, {
+      path: this.file.path,
+    });
+  }
+}
+
+/** Which file a journal opened, to notice it being deleted or replaced under the open connection. */
+interface FileIdentity {
+  path: string;
+  dev: number;
+  ino: number;
+}
+
+function fileIdentity(path: string): FileIdentity {
+  const { dev, ino } = statSync(path);
+  return { path, dev, ino };
 }
 
 function migrate(db: Database.Database): void {
