@@ -112,12 +112,13 @@ export class Outbox {
   /** Takes over every open request of the journal (a restart mid-sale), then sends whatever the link allows. */
   start(): void {
     assert(!this.started, "Outbox started twice");
-    this.started = true;
     this.unsubscribes.push(
       this.deps.settlement.onStatus((online) => (online ? this.flush() : this.pauseTimers())),
       this.deps.settlement.onDecision((decision, bytes) => this.receive(decision, bytes)),
     );
+    // Taken over before the outbox counts as started, so nothing goes out twice: flush() sends it all, in seq order.
     this.recover();
+    this.started = true;
     if (this.deps.settlement.online) this.flush();
   }
 

@@ -10,9 +10,10 @@ import {
   type Decision,
   type DecisionStatus,
   type HceCredential,
+  paymentRequestSchema,
 } from "../../protocol/messages.ts";
 import { SeededRandom, VirtualClock } from "../../protocol/sources.ts";
-import { HubJournal, type JournalLimits } from "../../device/journal/hub-journal.ts";
+import { HubJournal, type JournalLimits, type JournalRequest } from "../../device/journal/hub-journal.ts";
 import { ClockWatch } from "../../device/link/clock-watch.ts";
 import { defaultResendConfig, Outbox, type OutboxConfig } from "../../device/link/outbox.ts";
 import { RequestSealer } from "../../device/link/sealer.ts";
@@ -44,11 +45,13 @@ export interface Published {
   bytes: Buffer;
   body: Record<string, unknown>;
   hash: Uint8Array;
+  /** When it was published, by the rig's clock. */
+  atMs: number;
 }
 
-export function readPublished(bytes: Buffer): Published {
+export function readPublished(bytes: Buffer, atMs: number): Published {
   const { payload } = decodeSign1(bytes);
-  return { bytes, body: decodeBody(payload) as Record<string, unknown>, hash: bodyHash(payload) };
+  return { bytes, body: decodeBody(payload) as Record<string, unknown>, hash: bodyHash(payload), atMs };
 }
 
 export class FakeSettlement implements SettlementPort {
@@ -67,7 +70,7 @@ export class FakeSettlement implements SettlementPort {
 
   publish(payload: Buffer): Promise<void> {
     if (!this.isOnline) return Promise.reject(new TapwireError("link down", ErrorCode.Offline));
-    this.published.push(readPublished(payload));
+    this.published.push(readPublished(payload, this.clock.nowMs()));
     return Promise.resolve();
   }
 
@@ -184,6 +187,16 @@ export class HubRig {
       config: { ...outboxConfig, ...this.options.outbox },
     });
   }
+}
+
+/** Journals a reader-mode payment with its sale, as the tap machine's sealPayment actor does. */
+export function sealPayment(rig: HubRig, amountMinor = 1_000): JournalRequest {
+  const saleId = rig.random.uuid();
+  return rig.sealer.seal(
+    paymentRequestSchema,
+    { kind: "payment", saleId, sale: { saleId, mode: "reader", amountMinor, currency: "EUR" }, ttlMs: defaultTapTiming.requestTtlMs },
+    { type: "payment_request", amountMinor, currency: "EUR", mode: "reader", payer: credential },
+  );
 }
 
 /** Lets settled promises run without moving any clock. */
