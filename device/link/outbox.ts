@@ -155,10 +155,14 @@ export class Outbox {
     return this.send(offer, signal);
   }
 
-  /** The next answer to `requestId` that is not a retry (at once if it came moments ago). */
+  /**
+   * The next answer to `requestId` that is not a retry (at once if it came moments ago). A recent held answer is
+   * one the caller already acted on: it waits for the answer that follows (else a caller waiting out a hold would
+   * be handed the same hold again, forever).
+   */
   answer(requestId: string, signal?: AbortSignal): Promise<Answer> {
     const recent = this.recentAnswers.get(requestId);
-    if (recent) return Promise.resolve(recent);
+    if (recent && recent.class !== "held") return Promise.resolve(recent);
     return this.wait(this.answerWaiters, requestId, signal);
   }
 
