@@ -111,7 +111,7 @@ export class FakeSettlement implements SettlementPort {
       v: protocolVersion,
       requestId: String(request.body["requestId"] ?? request.body["offerId"]),
       requestType: String(request.body["type"]),
-      requestHash: request.hash,
+      requestHash: new Uint8Array(request.hash),
       hubId: String(request.body["hubId"]),
       status,
       code,

@@ -72,7 +72,7 @@ class FieldHub {
     this.outbox.stop();
   }
 
-  get state(): string {
+  state(): string {
     return tapView(this.actor.getSnapshot()).state;
   }
 }
@@ -92,11 +92,11 @@ async function run(seed: number) {
     const roll = link.pick(100);
     const read = hub.reader.reads.at(-1);
     const offer = hub.reader.offers.at(-1);
-    if (hub.state === "idle" && salesStarted < salesMax && roll < 60) {
+    if (hub.state() === "idle" && salesStarted < salesMax && roll < 60) {
       const mode: TapMode = link.chance(30) ? "tag" : "reader";
       // Up to 6 000: the wallet's per-payment limit (5 000) declines some.
       hub.actor.send({ type: "SET_AMOUNT", amountMinor: 100 + link.pick(5_900), currency: "EUR", mode });
-      if (hub.state === "waitingForTap") salesStarted += 1;
+      if (hub.state() === "waitingForTap") salesStarted += 1;
     } else if (!link.online && roll < 80) {
       if (link.chance(30)) link.setOnline(true);
       else clock.advance(link.pick(10_000));
@@ -122,7 +122,7 @@ async function run(seed: number) {
 
   link.faults = noFaults;
   link.setOnline(true);
-  const drained = () => hub.journal.openRequests().length === 0 && link.inFlight === 0 && hub.state === "idle";
+  const drained = () => hub.journal.openRequests().length === 0 && link.inFlight === 0 && hub.state() === "idle";
   for (let step = 0; step < drainStepsMax && !drained(); step++) {
     clock.advance(drainStepMs);
     await flush();

@@ -69,7 +69,7 @@ describe("glasses hub: paying", () => {
     await offerAndSay(hub, "yes", "en");
     await hub.concluded();
     await hub.until((s) => s.matches("showingResult"));
-    hub.clock.increment(timing.resultDisplayMs);
+    hub.clock.advance(timing.resultDisplayMs);
     await hub.until((s) => s.matches("paired"));
 
     hub.glasses.see(nikeAir);
@@ -161,9 +161,9 @@ describe("glasses hub: never pays", () => {
     const hub = startHub();
     hub.glasses.see(nikeAir);
     await hub.listening();
-    hub.clock.increment(timing.intentTimeoutMs - 1);
+    hub.clock.advance(timing.intentTimeoutMs - 1);
     expect(hub.outcomes).toHaveLength(0);
-    hub.clock.increment(1);
+    hub.clock.advance(1);
 
     expect(await hub.concluded()).toMatchObject({ kind: "silence", code: ErrorCode.IntentTimeout });
     expect(hub.settlement.sent).toHaveLength(0);
@@ -192,10 +192,10 @@ describe("glasses hub: never pays", () => {
     const hub = startHub({ timing: { ...timing, offerTimeoutMs: 15_000 } });
     await offerAndSay(hub, "two", "en");
     await hub.until((s) => s.matches({ purchase: { offer: "listening" } }) && s.context.quantity === 2);
-    hub.clock.increment(8_000);
+    hub.clock.advance(8_000);
     hub.glasses.hear("three", "en");
     await hub.until((s) => s.matches({ purchase: { offer: "listening" } }) && s.context.quantity === 3);
-    hub.clock.increment(8_000);
+    hub.clock.advance(8_000);
 
     expect(await hub.concluded()).toMatchObject({ kind: "offer_expired", code: ErrorCode.OfferExpired });
     expect(hub.settlement.sent).toHaveLength(0);
@@ -231,7 +231,7 @@ describe("glasses hub: never pays", () => {
     hub.glasses.biometric = ["silent"];
     await offerAndSay(hub, "I'll take it", "en");
     await hub.until((s) => s.matches({ purchase: { biometric: "challenging" } }));
-    hub.clock.increment(timing.biometricTimeoutMs);
+    hub.clock.advance(timing.biometricTimeoutMs);
 
     expect(await hub.concluded()).toMatchObject({ kind: "biometric_timeout", code: ErrorCode.BiometricTimeout });
     expect(hub.glasses.aborted[0]).toBe(true);
@@ -290,8 +290,8 @@ describe("glasses hub: decisions", () => {
 
     expect(await hub.concluded()).toMatchObject({ kind: "biometric_failed", code: ErrorCode.BiometricFailed });
     await hub.until((s) => s.matches("showingResult"));
-    expect(hub.settlement.ofType("step_up_approval")).toHaveLength(0);
-    expect(hub.settlement.ofType("reversal")[0]!.body).toMatchObject({ paymentRequestId: hub.settlement.sent[0]!.requestId });
+    expect(hub.settlement.sentOfType("step_up_approval")).toHaveLength(0);
+    expect(hub.settlement.sentOfType("reversal")[0]!.body).toMatchObject({ paymentRequestId: hub.settlement.sent[0]!.requestId });
   });
 
   it("a second step_up_required beyond stepUpsMax → step_up_exhausted and a reversal", async () => {
@@ -322,11 +322,11 @@ describe("glasses hub: decisions", () => {
     hub.settlement.answers = [{ status: "human_review", caseId: "case-7" }];
     await offerAndSay(hub, "I'll take it", "en");
     await hub.until((s) => s.matches({ purchase: "awaitingReview" }));
-    hub.clock.increment(timing.reviewTimeoutMs);
+    hub.clock.advance(timing.reviewTimeoutMs);
 
     expect(await hub.concluded()).toMatchObject({ kind: "review_timeout", code: ErrorCode.ReviewTimeout });
     await hub.until((s) => s.matches("showingResult"));
-    expect(hub.settlement.ofType("reversal")[0]!.body).toMatchObject({ reason: "timeout" });
+    expect(hub.settlement.sentOfType("reversal")[0]!.body).toMatchObject({ reason: "timeout" });
   });
 
   it("no decision within decisionTimeout → no_decision and a reversal", async () => {
@@ -334,19 +334,27 @@ describe("glasses hub: decisions", () => {
     hub.settlement.answers = ["silent"];
     await offerAndSay(hub, "I'll take it", "en");
     await hub.until((s) => s.matches({ purchase: "submitting" }));
-    hub.clock.increment(timing.decisionTimeoutMs);
+    hub.clock.advance(timing.decisionTimeoutMs);
 
     expect(await hub.concluded()).toMatchObject({ kind: "no_decision", code: ErrorCode.DecisionTimeout });
     await hub.until((s) => s.matches("showingResult"));
-    expect(hub.settlement.ofType("reversal")).toHaveLength(1);
+    expect(hub.settlement.sentOfType("reversal")).toHaveLength(1);
   });
 
-  it("a decision for another request is not taken as an answer", async () => {
+  it("a decision for another request or another hub is not taken as an answer: no_decision and a reversal", async () => {
     const hub = startHub();
-    hub.deps.settlement.send = async (_payload, _requestId) => decisionFor(hub.hubId, "someone-else", "approved");
+    hub.settlement.answers = ["silent"];
     await offerAndSay(hub, "I'll take it", "en");
+    await hub.until((s) => s.matches({ purchase: "submitting" }));
+    const [payment] = hub.settlement.published;
+    hub.settlement.answer(payment!, "approved", 0, { requestId: "someone-else" });
+    hub.settlement.answer(payment!, "approved", 0, { hubId: "another-hub" });
+    hub.settlement.answer(payment!, "approved", 0, { requestHash: new Uint8Array(32).fill(1) });
+    hub.clock.advance(timing.decisionTimeoutMs);
 
-    expect(await hub.concluded()).toMatchObject({ kind: "no_decision", code: ErrorCode.DecisionMismatch });
+    expect(await hub.concluded()).toMatchObject({ kind: "no_decision", code: ErrorCode.DecisionTimeout });
+    await hub.until((s) => s.matches("showingResult") || s.matches("reversing"));
+    expect(hub.settlement.sentOfType("reversal")).toHaveLength(1);
   });
 });
 
