@@ -100,6 +100,8 @@ export class Outbox {
   private readonly saleListeners = new Set<(sale: JournalSale) => void>();
   private readonly recentAnswers = new Map<string, Answer>();
   private readonly resealAttempts = new Map<string, number>();
+  /** Requests refused unprocessed whose new envelope is on its way: a duplicate of that refusal must not add one. */
+  private readonly replacing = new Set<string>();
   private readonly unsubscribes: Array<() => void> = [];
   private forwarding: string | undefined;
   private started = false;
@@ -131,6 +133,7 @@ export class Outbox {
     for (const waiters of [...this.answerWaiters.values(), ...this.saleWaiters.values()]) for (const waiter of waiters) waiter.reject(stopped());
     this.answerWaiters.clear();
     this.saleWaiters.clear();
+    this.replacing.clear();
   }
 
   /** Requests this outbox is sending (or holding for a reconnect). */
@@ -394,6 +397,8 @@ export class Outbox {
       if (decides) this.announceSale(request.saleId);
       return;
     }
+    if (this.replacing.has(request.requestId)) return;
+    this.replacing.add(request.requestId);
     const attempts = (this.resealAttempts.get(request.saleId) ?? 0) + 1;
     this.resealAttempts.set(request.saleId, attempts);
     const delayMs = this.backoffMs(Math.min(attempts, resealBackoffAttemptsMax)) - this.deps.config.attemptTimeoutMs;
@@ -401,6 +406,7 @@ export class Outbox {
     const slot = this.slots.get(request.requestId);
     if (slot) this.deps.timers.clearTimeout(slot.timer);
     const replace = () => {
+      this.replacing.delete(request.requestId);
       if (!this.started) return;
       if (request.kind === "capture") {
         const current = this.slots.get(request.requestId);

@@ -171,6 +171,23 @@ describe("outbox: reversals", () => {
     expect(rig.settlement.ofType("reversal").filter((send) => send.atMs > envelopes[2]!.atMs)).toHaveLength(0);
   });
 
+  it("a not-processed answer delivered twice replaces the envelope once", () => {
+    const rig = started();
+    const payment = sealPayment(rig);
+    rig.outbox.reverse(payment.saleId, payment.requestId, "cancelled");
+    rig.settlement.answer(rig.settlement.ofType("reversal")[0]!, "declined", ErrorCode.SeqReplayed);
+    rig.clock.advance(2 * attemptTimeoutMs);
+    const second = rig.settlement.ofType("reversal").at(-1)!;
+
+    rig.settlement.answer(second, "declined", ErrorCode.MessageExpired);
+    rig.settlement.answer(second, "declined", ErrorCode.MessageExpired);
+    rig.clock.advance(resendBackoffMaxMs);
+
+    const envelopes = new Set(rig.settlement.ofType("reversal").map((send) => send.body["requestId"]));
+    expect(envelopes.size).toBe(3);
+    expect(rig.journal.openRequests()).toHaveLength(1);
+  });
+
   it("a reversal that finds the payment already reversed has done its job", () => {
     const rig = started();
     const payment = sealPayment(rig);
