@@ -237,3 +237,10 @@ export function startHub(options: Partial<GlassesHubOptions> = {}) {
   };
   return { hubId, actor, clock, glasses, settlement, journal, outbox, deps, config, outcomes, until, listening, concluded };
 }
+
+/** Shows the product and answers the offer with `text`, as the wearer would. */
+export async function offerAndSay(hub: ReturnType<typeof startHub>, text: string, lang: Lang, asrConfidence?: number) {
+  hub.glasses.see(nikeAir);
+  await hub.listening();
+  hub.glasses.hear(text, lang, asrConfidence);
+}
