@@ -29,7 +29,7 @@ import { defaultTapTiming } from "../../device/tap/tap-config.ts";
 export const hubId = "hub-1";
 export const merchantId = "m-1";
 export const hubKeys = generateP256();
-export const serviceKeys = generateP256();
+const serviceKeys = generateP256();
 export const signer: HubSigner = { seal: (body) => sealMessage(body, hubKeys.privateKey) };
 
 export const credential: HceCredential = {
@@ -49,7 +49,7 @@ export interface Published {
   atMs: number;
 }
 
-export function readPublished(bytes: Buffer, atMs: number): Published {
+function readPublished(bytes: Buffer, atMs: number): Published {
   const { payload } = decodeSign1(bytes);
   return { bytes, body: decodeBody(payload) as Record<string, unknown>, hash: bodyHash(payload), atMs };
 }
