@@ -1,3 +1,5 @@
+import { existsSync, statSync } from "node:fs";
+import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import { assert } from "../../protocol/assert.ts";
 import { decodeBody, encodeBody } from "../../protocol/cbor.ts";
@@ -130,6 +132,9 @@ const requestColumns =
   "request_id, sale_id, kind, target_request_id, reason, seq, payload, iat_ms, exp_ms, capture, state, status, code, created_at_ms";
 const saleColumns = "sale_id, mode, amount_minor, currency, payment_request_id, outcome, code, created_at_ms, resolved_at_ms";
 
+/** Kinds that settle an existing sale rather than start one: never refused for room (see checkRoom). */
+const settlingKinds = new Set<RequestKind>(["reversal", "status"]);
+
 /** Rows pruned per call, so a prune never holds the disk for long. */
 const pruneRowsMax = 500;
 
@@ -148,6 +153,7 @@ export class HubJournal {
     private readonly db: Database.Database,
     private readonly clock: Clock,
     limits: Partial<JournalLimits> | undefined,
+    private readonly file: FileIdentity | undefined,
   ) {
     this.limits = { ...journalLimitsDefault, ...limits };
     for (const [key, value] of Object.entries(this.limits)) {
@@ -156,7 +162,12 @@ export class HubJournal {
   }
 
   static open(options: HubJournalOptions): HubJournal {
+    const inMemory = options.path === ":memory:";
     const db = storage("open the journal", () => {
+      // better-sqlite3 says so with a TypeError, which would read as a bug rather than a storage fault.
+      if (!inMemory && !existsSync(dirname(options.path))) {
+        throw new TapwireError(`journal directory ${dirname(options.path)} does not exist`, ErrorCode.JournalUnavailable, { path: options.path });
+      }
       const opened = new Database(options.path);
       opened.pragma("journal_mode = WAL");
       opened.pragma("synchronous = FULL");
@@ -164,7 +175,8 @@ export class HubJournal {
       migrate(opened);
       return opened;
     });
-    return new HubJournal(db, options.clock, options.limits);
+    const file = inMemory ? undefined : storage("open the journal", () => fileIdentity(options.path));
+    return new HubJournal(db, options.clock, options.limits, file);
   }
 
   close(): void {
@@ -368,12 +380,17 @@ export class HubJournal {
       .run(sale.saleId, sale.mode, sale.amountMinor, sale.currency, paymentRequestId, outcome, this.clock.nowMs());
   }
 
-  /** JournalFull when one more request would pass a bound; checked inside the writing transaction. */
+  /**
+   * JournalFull when one more request would pass a bound; checked inside the writing transaction. Requests that
+   * settle a sale already under way (its reversal, the status query after a restart) always find room: refusing
+   * them would leave a customer charged with nothing on the hub, or a hub that cannot start.
+   */
   private checkRoom(kind: RequestKind): void {
+    if (settlingKinds.has(kind)) return;
     const { n, bytes } = this.db
       .prepare("SELECT count(*) FILTER (WHERE kind != 'capture' AND state = 'open') AS n, coalesce(sum(bytes), 0) AS bytes FROM requests")
       .get() as { n: number; bytes: number };
-    if (kind !== "capture" && kind !== "reversal" && n >= this.limits.openRequestsMax) {
+    if (kind !== "capture" && n >= this.limits.openRequestsMax) {
       throw new TapwireError(`${n} requests wait for a decision (max ${this.limits.openRequestsMax})`, ErrorCode.JournalFull, {
         openRequestsMax: this.limits.openRequestsMax,
       });
@@ -390,8 +407,36 @@ export class HubJournal {
   }
 
   private write<T>(what: string, work: () => T): T {
-    return storage(what, () => this.db.transaction(work).immediate());
+    return storage(what, () => {
+      this.checkFile(what);
+      return this.db.transaction(work).immediate();
+    });
   }
+
+  /**
+   * In WAL mode SQLite goes on writing to a database file that was deleted or replaced under it, and every such
+   * write is lost at the next start: a write is refused unless the path still names the file that was opened.
+   */
+  private checkFile(what: string): void {
+    if (this.file === undefined) return;
+    const current = statSync(this.file.path, { throwIfNoEntry: false });
+    if (current?.dev === this.file.dev && current.ino === this.file.ino) return;
+    throw new TapwireError(`cannot ${what}: journal file ${this.file.path} was deleted or replaced since it was opened`, ErrorCode.JournalUnavailable, {
+      path: this.file.path,
+    });
+  }
+}
+
+/** Which file a journal opened, to notice it being deleted or replaced under the open connection. */
+interface FileIdentity {
+  path: string;
+  dev: number;
+  ino: number;
+}
+
+function fileIdentity(path: string): FileIdentity {
+  const { dev, ino } = statSync(path);
+  return { path, dev, ino };
 }
 
 function migrate(db: Database.Database): void {

@@ -100,6 +100,8 @@ export class Outbox {
   private readonly saleListeners = new Set<(sale: JournalSale) => void>();
   private readonly recentAnswers = new Map<string, Answer>();
   private readonly resealAttempts = new Map<string, number>();
+  /** Requests refused unprocessed whose new envelope is on its way: a duplicate of that refusal must not add one. */
+  private readonly replacing = new Set<string>();
   private readonly unsubscribes: Array<() => void> = [];
   private forwarding: string | undefined;
   private started = false;
@@ -112,12 +114,13 @@ export class Outbox {
   /** Takes over every open request of the journal (a restart mid-sale), then sends whatever the link allows. */
   start(): void {
     assert(!this.started, "Outbox started twice");
-    this.started = true;
     this.unsubscribes.push(
       this.deps.settlement.onStatus((online) => (online ? this.flush() : this.pauseTimers())),
       this.deps.settlement.onDecision((decision, bytes) => this.receive(decision, bytes)),
     );
+    // Taken over before the outbox counts as started, so nothing goes out twice: flush() sends it all, in seq order.
     this.recover();
+    this.started = true;
     if (this.deps.settlement.online) this.flush();
   }
 
@@ -130,6 +133,7 @@ export class Outbox {
     for (const waiters of [...this.answerWaiters.values(), ...this.saleWaiters.values()]) for (const waiter of waiters) waiter.reject(stopped());
     this.answerWaiters.clear();
     this.saleWaiters.clear();
+    this.replacing.clear();
   }
 
   /** Requests this outbox is sending (or holding for a reconnect). */
@@ -154,10 +158,14 @@ export class Outbox {
     return this.send(offer, signal);
   }
 
-  /** The next answer to `requestId` that is not a retry (at once if it came moments ago). */
+  /**
+   * The next answer to `requestId` that is not a retry (at once if it came moments ago). A recent held answer is
+   * one the caller already acted on: it waits for the answer that follows (else a caller waiting out a hold would
+   * be handed the same hold again, forever).
+   */
   answer(requestId: string, signal?: AbortSignal): Promise<Answer> {
     const recent = this.recentAnswers.get(requestId);
-    if (recent) return Promise.resolve(recent);
+    if (recent && recent.class !== "held") return Promise.resolve(recent);
     return this.wait(this.answerWaiters, requestId, signal);
   }
 
@@ -389,6 +397,8 @@ export class Outbox {
       if (decides) this.announceSale(request.saleId);
       return;
     }
+    if (this.replacing.has(request.requestId)) return;
+    this.replacing.add(request.requestId);
     const attempts = (this.resealAttempts.get(request.saleId) ?? 0) + 1;
     this.resealAttempts.set(request.saleId, attempts);
     const delayMs = this.backoffMs(Math.min(attempts, resealBackoffAttemptsMax)) - this.deps.config.attemptTimeoutMs;
@@ -396,6 +406,7 @@ export class Outbox {
     const slot = this.slots.get(request.requestId);
     if (slot) this.deps.timers.clearTimeout(slot.timer);
     const replace = () => {
+      this.replacing.delete(request.requestId);
       if (!this.started) return;
       if (request.kind === "capture") {
         const current = this.slots.get(request.requestId);

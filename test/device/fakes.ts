@@ -1,36 +1,36 @@
-import { SimulatedClock } from "xstate";
-import { sealMessage } from "../../protocol/envelope.ts";
+import { decodeBody } from "../../protocol/cbor.ts";
+import { decodeSign1 } from "../../protocol/cose.ts";
+import { openSealed, sealMessage } from "../../protocol/envelope.ts";
 import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
 import { generateP256 } from "../../protocol/keys.ts";
-import { protocolVersion, zeroHash, type Decision, type DecisionStatus, type HceCredential } from "../../protocol/messages.ts";
-import { SeededRandom, type Clock } from "../../protocol/sources.ts";
-import { Outbox } from "../../device/link/outbox.ts";
-import type { BeepPattern, HubSigner, IndicatorPort, IndicatorState, SeqStore, SettlementPort, TapReaderPort } from "../../device/ports.ts";
-import { defaultTapTiming, type TapConfig } from "../../device/tap/tap-config.ts";
-import type { TapPorts } from "../../device/tap/tap-machine.ts";
+import {
+  bodyHash,
+  decisionSchema,
+  protocolVersion,
+  type Decision,
+  type DecisionStatus,
+  type HceCredential,
+  paymentRequestSchema,
+} from "../../protocol/messages.ts";
+import { SeededRandom, VirtualClock } from "../../protocol/sources.ts";
+import { HubJournal, type JournalLimits, type JournalRequest } from "../../device/journal/hub-journal.ts";
+import { ClockWatch } from "../../device/link/clock-watch.ts";
+import { defaultResendConfig, Outbox, type OutboxConfig } from "../../device/link/outbox.ts";
+import { RequestSealer } from "../../device/link/sealer.ts";
+import type { HubSigner, SettlementPort } from "../../device/ports.ts";
+import { defaultTapTiming } from "../../device/tap/tap-config.ts";
 
-/** Canned fakes of the device ports: each records calls and lets the test decide when and how they answer. */
-
-export interface Deferred<T> {
-  promise: Promise<T>;
-  resolve(value: T): void;
-  reject(error: unknown): void;
-}
-
-export function deferred<T>(): Deferred<T> {
-  let resolve!: (value: T) => void;
-  let reject!: (error: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  // Tests often leave a call unanswered or answer after the machine moved on.
-  promise.catch(() => undefined);
-  return { promise, resolve, reject };
-}
+/**
+ * The settlement side of a hub, faked at the port: it records every byte the outbox publishes and lets the test
+ * answer with decisions signed by a test service key, as the real link hands them over (verified, with their
+ * bytes). Beside it, a rig of the real pieces every hub runs on: an in-memory journal, the sealer, the outbox.
+ */
 
 export const hubId = "hub-1";
 export const merchantId = "m-1";
+export const hubKeys = generateP256();
+const serviceKeys = generateP256();
+export const signer: HubSigner = { seal: (body) => sealMessage(body, hubKeys.privateKey) };
 
 export const credential: HceCredential = {
   kind: "hce",
@@ -40,160 +40,166 @@ export const credential: HceCredential = {
   cryptogram: new Uint8Array(64).fill(2),
 };
 
-export function decision(requestId: string, status: DecisionStatus = "approved", code = 0): Decision {
-  return {
-    type: "decision",
-    v: protocolVersion,
-    requestId,
-    requestType: "payment_request",
-    requestHash: zeroHash,
-    hubId,
-    status,
-    code,
-    reason: status,
-    iat: 0,
-    exp: 1,
-  };
+/** A request as the service reads it: the signed body and its hash. */
+export interface Published {
+  bytes: Buffer;
+  body: Record<string, unknown>;
+  hash: Uint8Array;
+  /** When it was published, by the rig's clock. */
+  atMs: number;
 }
 
-export const offline = () => new TapwireError("link down", ErrorCode.Offline);
-
-interface ReadCall {
-  input: { hubId: string; amountMinor: number; currency: string; signal: AbortSignal };
-  answer: Deferred<HceCredential>;
-}
-interface OfferCall {
-  input: { offer: Buffer; signal: AbortSignal };
-  answer: Deferred<void>;
-}
-
-export class FakeReader implements TapReaderPort {
-  readonly reads: ReadCall[] = [];
-  readonly offers: OfferCall[] = [];
-  readCard(input: ReadCall["input"]): Promise<HceCredential> {
-    const answer = deferred<HceCredential>();
-    this.reads.push({ input, answer });
-    return answer.promise;
-  }
-  presentOffer(input: OfferCall["input"]): Promise<void> {
-    const answer = deferred<void>();
-    this.offers.push({ input, answer });
-    return answer.promise;
-  }
-}
-
-export class FakeIndicator implements IndicatorPort {
-  readonly shown: IndicatorState[] = [];
-  readonly beeps: BeepPattern[] = [];
-  private readonly listeners = new Set<() => void>();
-  show(state: IndicatorState): void {
-    this.shown.push(state);
-  }
-  beep(pattern: BeepPattern): void {
-    this.beeps.push(pattern);
-  }
-  onCancel(listener: () => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
-  }
-  pressCancel(): void {
-    for (const listener of this.listeners) listener();
-  }
-  get last(): IndicatorState | undefined {
-    return this.shown.at(-1);
-  }
-}
-
-interface SendCall {
-  payload: Buffer;
-  requestId: string;
-  timeoutMs: number;
-  answer: Deferred<Decision>;
-}
-interface AwaitCall {
-  requestId: string;
-  timeoutMs: number;
-  signal: AbortSignal | undefined;
-  answer: Deferred<Decision>;
+function readPublished(bytes: Buffer, atMs: number): Published {
+  const { payload } = decodeSign1(bytes);
+  return { bytes, body: decodeBody(payload) as Record<string, unknown>, hash: bodyHash(payload), atMs };
 }
 
 export class FakeSettlement implements SettlementPort {
-  readonly sent: SendCall[] = [];
-  readonly awaited: AwaitCall[] = [];
-  private readonly listeners = new Set<(online: boolean) => void>();
-  constructor(private online = true) {}
-  send(payload: Buffer, requestId: string, timeoutMs: number): Promise<Decision> {
-    const answer = deferred<Decision>();
-    this.sent.push({ payload, requestId, timeoutMs, answer });
-    if (!this.online) answer.reject(offline());
-    return answer.promise;
+  readonly published: Published[] = [];
+  private readonly decisionListeners = new Set<(decision: Decision, bytes: Buffer) => void>();
+  private readonly statusListeners = new Set<(online: boolean) => void>();
+
+  constructor(
+    private readonly clock: VirtualClock,
+    private isOnline = true,
+  ) {}
+
+  get online(): boolean {
+    return this.isOnline;
   }
-  awaitDecision(requestId: string, timeoutMs: number, signal?: AbortSignal): Promise<Decision> {
-    const answer = deferred<Decision>();
-    this.awaited.push({ requestId, timeoutMs, signal, answer });
-    return answer.promise;
+
+  publish(payload: Buffer): Promise<void> {
+    if (!this.isOnline) return Promise.reject(new TapwireError("link down", ErrorCode.Offline));
+    this.published.push(readPublished(payload, this.clock.nowMs()));
+    return Promise.resolve();
   }
+
+  onDecision(listener: (decision: Decision, bytes: Buffer) => void): () => void {
+    this.decisionListeners.add(listener);
+    return () => this.decisionListeners.delete(listener);
+  }
+
   onStatus(listener: (online: boolean) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    this.statusListeners.add(listener);
+    return () => this.statusListeners.delete(listener);
   }
+
   setOnline(online: boolean): void {
-    this.online = online;
-    for (const listener of this.listeners) listener(online);
+    this.isOnline = online;
+    for (const listener of [...this.statusListeners]) listener(online);
   }
+
   get listenerCount(): number {
-    return this.listeners.size;
+    return this.decisionListeners.size + this.statusListeners.size;
+  }
+
+  /** Published requests of one body type (payment_request, reversal, payment_status, offline_capture …). */
+  ofType(type: string): Published[] {
+    return this.published.filter((request) => request.body["type"] === type);
+  }
+
+  /** Every publish of the request `requestId` (resends included). */
+  sendsOf(requestId: string): Published[] {
+    return this.published.filter((request) => request.body["requestId"] === requestId);
+  }
+
+  /** The decision the service would sign for `request`, with `overrides` (a wrong hash, another hub, a skewed iat). */
+  decisionFor(request: Published, status: DecisionStatus, code = 0, overrides: Partial<Decision> = {}): Decision {
+    const nowMs = this.clock.nowMs();
+    return {
+      type: "decision",
+      v: protocolVersion,
+      requestId: String(request.body["requestId"] ?? request.body["offerId"]),
+      requestType: String(request.body["type"]),
+      requestHash: new Uint8Array(request.hash),
+      hubId: String(request.body["hubId"]),
+      status,
+      code,
+      reason: status,
+      iat: nowMs,
+      exp: nowMs + 330_000,
+      ...overrides,
+    };
+  }
+
+  /** Answers `request` as the service would: signed with the service key, then verified as the link does. */
+  answer(request: Published, status: DecisionStatus, code = 0, overrides: Partial<Decision> = {}): void {
+    this.deliver(this.decisionFor(request, status, code, overrides));
+  }
+
+  deliver(decision: Decision): void {
+    const bytes = sealMessage(decision, serviceKeys.privateKey);
+    const verified = openSealed(bytes, serviceKeys.publicKey, decisionSchema).body;
+    for (const listener of [...this.decisionListeners]) listener(verified, bytes);
   }
 }
 
-export class CountingSeq implements SeqStore {
-  value = 0;
-  next(): number {
-    this.value += 1;
-    return this.value;
+export interface RigOptions {
+  online?: boolean;
+  seed?: number;
+  limits?: Partial<JournalLimits>;
+  outbox?: Partial<OutboxConfig>;
+}
+
+/** The outbox's production configuration, with the tap hub's lifetimes (as TapHub builds it). */
+export const outboxConfig: OutboxConfig = {
+  ...defaultResendConfig,
+  reversalTtlMs: defaultTapTiming.reversalTtlMs,
+  requestTtlMs: defaultTapTiming.requestTtlMs,
+};
+
+/** A hub's sending half over the real journal, sealer and outbox; restart() is a reboot over the same journal. */
+export class HubRig {
+  readonly clock = new VirtualClock();
+  readonly journal: HubJournal;
+  readonly settlement: FakeSettlement;
+  readonly random: SeededRandom;
+  sealer!: RequestSealer;
+  clockWatch!: ClockWatch;
+  outbox!: Outbox;
+
+  constructor(private readonly options: RigOptions = {}) {
+    this.journal = HubJournal.open({ path: ":memory:", clock: this.clock, ...(options.limits ? { limits: options.limits } : {}) });
+    this.settlement = new FakeSettlement(this.clock, options.online ?? true);
+    this.random = new SeededRandom(options.seed ?? 42);
+    this.build();
+  }
+
+  /** A power cut and a reboot: the outbox's memory is gone, the journal is not. The new outbox is not started. */
+  restart(): void {
+    this.outbox.stop();
+    this.build();
+  }
+
+  private build(): void {
+    const { journal, clock, random, settlement } = this;
+    this.sealer = new RequestSealer({ journal, signer, clock, random, identity: { hubId, merchantId } });
+    this.clockWatch = new ClockWatch(clock);
+    this.outbox = new Outbox({
+      hubId,
+      journal,
+      sealer: this.sealer,
+      settlement,
+      clock,
+      timers: clock,
+      random,
+      clockWatch: this.clockWatch,
+      config: { ...outboxConfig, ...this.options.outbox },
+    });
   }
 }
 
-/** The protocol Clock the machines read for iat/exp, moved by the same SimulatedClock that drives their timers. */
-export const epochMs = Date.UTC(2026, 10, 23, 12, 0, 0);
-export function clockOf(simulated: SimulatedClock): Clock {
-  return { nowMs: () => epochMs + simulated.now() };
+/** Journals a reader-mode payment with its sale, as the tap machine's sealPayment actor does. */
+export function sealPayment(rig: HubRig, amountMinor = 1_000): JournalRequest {
+  const saleId = rig.random.uuid();
+  return rig.sealer.seal(
+    paymentRequestSchema,
+    { kind: "payment", saleId, sale: { saleId, mode: "reader", amountMinor, currency: "EUR" }, ttlMs: defaultTapTiming.requestTtlMs },
+    { type: "payment_request", amountMinor, currency: "EUR", mode: "reader", payer: credential },
+  );
 }
 
-export function tapConfig(overrides: Partial<TapConfig> = {}): TapConfig {
-  return { hubId, merchantId, ...defaultTapTiming, ...overrides };
-}
-
-export interface TapRig {
-  simulated: SimulatedClock;
-  clock: Clock;
-  reader: FakeReader;
-  indicator: FakeIndicator;
-  settlement: FakeSettlement;
-  outbox: Outbox;
-  seq: CountingSeq;
-  publicKey: ReturnType<typeof generateP256>["publicKey"];
-  ports: TapPorts;
-}
-
-const hubKeys = generateP256();
-
-export function tapRig(options: { online?: boolean; outboxMax?: number; startOutbox?: boolean } = {}): TapRig {
-  const simulated = new SimulatedClock();
-  const clock = clockOf(simulated);
-  const reader = new FakeReader();
-  const indicator = new FakeIndicator();
-  const settlement = new FakeSettlement(options.online ?? true);
-  const outbox = new Outbox({ settlement, clock, outboxMax: options.outboxMax ?? 16, attemptTimeoutMs: 5_000 });
-  // As the hub machine does: the outbox resends on every reconnect.
-  if (options.startOutbox ?? true) outbox.start();
-  const seq = new CountingSeq();
-  const signer: HubSigner = { seal: (body) => sealMessage(body, hubKeys.privateKey) };
-  const ports: TapPorts = { reader, indicator, settlement, outbox, signer, seq, clock, random: new SeededRandom(42) };
-  return { simulated, clock, reader, indicator, settlement, outbox, seq, publicKey: hubKeys.publicKey, ports };
-}
-
-/** Lets settled promises reach the machine without moving any clock. */
+/** Lets settled promises run without moving any clock. */
 export async function flush(): Promise<void> {
   for (let i = 0; i < 10; i++) await new Promise<void>((resolve) => setImmediate(resolve));
 }

@@ -2,13 +2,13 @@ import { describe, expect, it } from "vitest";
 import { sealMessage } from "../../protocol/envelope.ts";
 import { ErrorCode, isTapwireError } from "../../protocol/errors.ts";
 import { generateP256 } from "../../protocol/keys.ts";
-import { ManualClock, SeededRandom } from "../../protocol/sources.ts";
+import { VirtualClock } from "../../protocol/sources.ts";
 import { PairedGlassesVerifier, type BiometricAssertion } from "../../device/glasses/biometric-verifier.ts";
 import { GlassesHub } from "../../device/glasses/glasses-hub.ts";
 import type { PurchaseOutcome } from "../../device/glasses/outcome.ts";
 import type { BiometricRequestOptions } from "../../device/glasses/ports.ts";
 import { TableIntentParser } from "../../device/intent/table-intent-parser.ts";
-import { FakeGlasses, FakeSettlement, nikeAir, pairing } from "./fakes.ts";
+import { AutoSettlement, FakeGlasses, glassesLink, nikeAir, pairing } from "./fakes.ts";
 
 const glassesKey = generateP256();
 const challenge = new Uint8Array(32).fill(7);
@@ -69,20 +69,17 @@ describe("GlassesHub with real signed assertions", () => {
     const glasses = new FakeGlasses();
     glasses.requestBiometric = async (c: Uint8Array, _options: BiometricRequestOptions) =>
       new Uint8Array(assertion({ challenge: new Uint8Array(c), ownerId }));
-    const settlement = new FakeSettlement("hub-glasses-1");
-    let seq = 0;
+    const clock = new VirtualClock();
+    const settlement = new AutoSettlement(clock);
+    const { sealer, outbox, random } = glassesLink(clock, settlement);
+    const crash = (error: unknown) => {
+      throw error;
+    };
     const hub = new GlassesHub(
-      {
-        glasses,
-        settlement,
-        verifier,
-        signer: { seal: (body) => sealMessage(body, generateP256().privateKey) },
-        seq: { next: () => ++seq },
-        parser: new TableIntentParser(),
-        clock: new ManualClock(),
-        random: new SeededRandom(1),
-      },
+      { glasses, verifier, parser: new TableIntentParser(), sealer, outbox, random },
       { hubId: "hub-glasses-1", pairing },
+      clock,
+      crash,
     );
     const outcomes: PurchaseOutcome[] = [];
     hub.onOutcome((outcome) => outcomes.push(outcome));

@@ -1,11 +1,8 @@
-import { createActor, SimulatedClock, waitFor, type SnapshotFrom } from "xstate";
+import { createActor, waitFor, type SnapshotFrom } from "xstate";
 import { decodeBody, encodeBody } from "../../protocol/cbor.ts";
-import { decodeSign1 } from "../../protocol/cose.ts";
-import { sealMessage } from "../../protocol/envelope.ts";
 import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
-import { generateP256 } from "../../protocol/keys.ts";
 import type { Decision, DecisionStatus } from "../../protocol/messages.ts";
-import { ManualClock, SeededRandom } from "../../protocol/sources.ts";
+import { SeededRandom, VirtualClock } from "../../protocol/sources.ts";
 import { glassesHubConfig, type GlassesHubOptions } from "../../device/glasses/config.ts";
 import { createGlassesHubMachine, type GlassesHubMachine } from "../../device/glasses/glasses-hub-machine.ts";
 import type { PurchaseOutcome } from "../../device/glasses/outcome.ts";
@@ -15,13 +12,18 @@ import type {
   BiometricVerifier,
   GlassesCard,
   GlassesEvent,
+  GlassesHubDeps,
   GlassesPort,
   Pairing,
   ProductSeen,
-  SettlementPort,
 } from "../../device/glasses/ports.ts";
 import type { Lang } from "../../device/intent/intent.ts";
 import { TableIntentParser } from "../../device/intent/table-intent-parser.ts";
+import { HubJournal } from "../../device/journal/hub-journal.ts";
+import { ClockWatch } from "../../device/link/clock-watch.ts";
+import { defaultResendConfig, Outbox } from "../../device/link/outbox.ts";
+import { RequestSealer } from "../../device/link/sealer.ts";
+import { FakeSettlement, signer } from "../device/fakes.ts";
 
 export const pairing: Pairing = { ownerId: "owner-1", glassesId: "glasses-1", walletId: "wallet-1", lang: "en" };
 
@@ -119,28 +121,46 @@ export class FakeVerifier implements BiometricVerifier {
 
 export interface SentRequest {
   requestId: string;
-  timeoutMs: number;
   body: Record<string, unknown>;
 }
 
-type Answer = { status: DecisionStatus; code?: number; caseId?: string } | "silent";
+/** What the fake service answers a new request with; "silent" never answers (nor its resends). */
+export type Reply = { status: DecisionStatus; code?: number; caseId?: string } | "silent";
 
-export class FakeSettlement implements SettlementPort {
-  readonly sent: SentRequest[] = [];
-  /** One answer per request, in order; approve once they run out. */
-  answers: Answer[] = [];
+/**
+ * The settlement port of the glasses hub's outbox, answering like a service that stores its decisions: each new
+ * request takes the next reply of `answers` (approved once they run out), and every resend of it gets that reply
+ * again. Answers are signed by the test service key and arrive a tick after the publish, as over a real link.
+ */
+export class AutoSettlement extends FakeSettlement {
+  answers: Reply[] = [];
+  private readonly replies = new Map<string, Reply>();
 
-  constructor(private readonly hubId: string) {}
-
-  send(payload: Buffer, requestId: string, timeoutMs: number): Promise<Decision> {
-    const body = decodeBody(decodeSign1(payload).payload) as Record<string, unknown>;
-    this.sent.push({ requestId, timeoutMs, body });
-    const answer = this.answers[this.sent.length - 1] ?? { status: "approved" };
-    if (answer === "silent") return new Promise(() => {});
-    return Promise.resolve(decisionFor(this.hubId, requestId, answer.status, answer.code ?? 0, answer.caseId));
+  override publish(payload: Buffer): Promise<void> {
+    const published = super.publish(payload);
+    if (!this.online) return published;
+    const request = this.published.at(-1)!;
+    const requestId = String(request.body["requestId"]);
+    const reply = this.replies.get(requestId) ?? this.answers[this.replies.size] ?? { status: "approved" };
+    this.replies.set(requestId, reply);
+    if (reply !== "silent") {
+      const caseId = reply.caseId === undefined ? {} : { caseId: reply.caseId };
+      void Promise.resolve().then(() => this.answer(request, reply.status, reply.code ?? 0, caseId));
+    }
+    return published;
   }
 
-  ofType(type: string): SentRequest[] {
+  /** Each request once, in the order it was first sent. */
+  get sent(): SentRequest[] {
+    const first = new Map<string, SentRequest>();
+    for (const { body } of this.published) {
+      const requestId = String(body["requestId"]);
+      if (!first.has(requestId)) first.set(requestId, { requestId, body });
+    }
+    return [...first.values()];
+  }
+
+  sentOfType(type: string): SentRequest[] {
     return this.sent.filter((request) => request.body["type"] === type);
   }
 }
@@ -173,25 +193,37 @@ export const timing = {
 
 export type HubSnapshot = SnapshotFrom<GlassesHubMachine>;
 
-/** A started hub over fakes, with a simulated clock for its delays. */
-export function startHub(options: Partial<GlassesHubOptions> = {}) {
-  const hubId = "hub-glasses-1";
-  const glasses = new FakeGlasses();
-  const settlement = new FakeSettlement(hubId);
-  const hubKey = generateP256();
-  let seq = 0;
-  const deps = {
-    glasses,
+export const hubId = "hub-glasses-1";
+export const merchantId = nikeAir.merchantId;
+export const requestTtlMs = 60_000;
+
+/** The sending half every glasses hub runs on, as GlassesHubRuntime builds it: journal, sealer, started outbox. */
+export function glassesLink(clock: VirtualClock, settlement: AutoSettlement, journal = HubJournal.open({ path: ":memory:", clock })) {
+  const random = new SeededRandom(7);
+  const sealer = new RequestSealer({ journal, signer, clock, random, identity: { hubId, merchantId } });
+  const outbox = new Outbox({
+    hubId,
+    journal,
+    sealer,
     settlement,
-    verifier: new FakeVerifier(),
-    signer: { seal: (body: object) => sealMessage(body, hubKey.privateKey) },
-    seq: { next: () => ++seq },
-    parser: new TableIntentParser(),
-    clock: new ManualClock(),
-    random: new SeededRandom(7),
-  };
-  const config = glassesHubConfig({ hubId, pairing, timing, ...options });
-  const clock = new SimulatedClock();
+    clock,
+    timers: clock,
+    random,
+    clockWatch: new ClockWatch(clock),
+    config: { ...defaultResendConfig, reversalTtlMs: requestTtlMs, requestTtlMs },
+  });
+  outbox.start();
+  return { journal, sealer, outbox, random };
+}
+
+/** A started purchase machine over fakes, the real journal and outbox, and one virtual clock for every delay. */
+export function startHub(options: Partial<GlassesHubOptions> = {}) {
+  const clock = new VirtualClock();
+  const glasses = new FakeGlasses();
+  const settlement = new AutoSettlement(clock);
+  const { journal, sealer, outbox, random } = glassesLink(clock, settlement);
+  const deps: GlassesHubDeps = { glasses, verifier: new FakeVerifier(), parser: new TableIntentParser(), sealer, outbox, random };
+  const config = glassesHubConfig({ hubId, pairing, timing, requestTtlMs, ...options });
   const actor = createActor(createGlassesHubMachine(deps), { input: { config }, clock });
   const outcomes: PurchaseOutcome[] = [];
   actor.on("outcome", (event) => outcomes.push(event.outcome));
@@ -203,5 +235,12 @@ export function startHub(options: Partial<GlassesHubOptions> = {}) {
     await until(() => outcomes.length > 0);
     return outcomes[0]!;
   };
-  return { hubId, actor, clock, glasses, settlement, deps, config, outcomes, until, listening, concluded };
+  return { hubId, actor, clock, glasses, settlement, journal, outbox, deps, config, outcomes, until, listening, concluded };
+}
+
+/** Shows the product and answers the offer with `text`, as the wearer would. */
+export async function offerAndSay(hub: ReturnType<typeof startHub>, text: string, lang: Lang, asrConfidence?: number) {
+  hub.glasses.see(nikeAir);
+  await hub.listening();
+  hub.glasses.hear(text, lang, asrConfidence);
 }

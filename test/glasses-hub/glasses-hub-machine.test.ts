@@ -1,15 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { ErrorCode, isTapwireError } from "../../protocol/errors.ts";
-import { glassesHubConfig } from "../../device/glasses/config.ts";
+import { ErrorCode } from "../../protocol/errors.ts";
 import { speech } from "../../device/glasses/speech.ts";
-import type { Lang } from "../../device/intent/intent.ts";
-import { decisionFor, nikeAir, pairing, startHub, timing } from "./fakes.ts";
-
-async function offerAndSay(hub: ReturnType<typeof startHub>, text: string, lang: Lang, asrConfidence?: number) {
-  hub.glasses.see(nikeAir);
-  await hub.listening();
-  hub.glasses.hear(text, lang, asrConfidence);
-}
+import { nikeAir, offerAndSay, pairing, startHub, timing } from "./fakes.ts";
 
 describe("glasses hub: paying", () => {
   it("pays for the product after 'I'll take it' and a verified biometric, with the assertion in the credential", async () => {
@@ -69,7 +61,7 @@ describe("glasses hub: paying", () => {
     await offerAndSay(hub, "yes", "en");
     await hub.concluded();
     await hub.until((s) => s.matches("showingResult"));
-    hub.clock.increment(timing.resultDisplayMs);
+    hub.clock.advance(timing.resultDisplayMs);
     await hub.until((s) => s.matches("paired"));
 
     hub.glasses.see(nikeAir);
@@ -161,9 +153,9 @@ describe("glasses hub: never pays", () => {
     const hub = startHub();
     hub.glasses.see(nikeAir);
     await hub.listening();
-    hub.clock.increment(timing.intentTimeoutMs - 1);
+    hub.clock.advance(timing.intentTimeoutMs - 1);
     expect(hub.outcomes).toHaveLength(0);
-    hub.clock.increment(1);
+    hub.clock.advance(1);
 
     expect(await hub.concluded()).toMatchObject({ kind: "silence", code: ErrorCode.IntentTimeout });
     expect(hub.settlement.sent).toHaveLength(0);
@@ -192,10 +184,10 @@ describe("glasses hub: never pays", () => {
     const hub = startHub({ timing: { ...timing, offerTimeoutMs: 15_000 } });
     await offerAndSay(hub, "two", "en");
     await hub.until((s) => s.matches({ purchase: { offer: "listening" } }) && s.context.quantity === 2);
-    hub.clock.increment(8_000);
+    hub.clock.advance(8_000);
     hub.glasses.hear("three", "en");
     await hub.until((s) => s.matches({ purchase: { offer: "listening" } }) && s.context.quantity === 3);
-    hub.clock.increment(8_000);
+    hub.clock.advance(8_000);
 
     expect(await hub.concluded()).toMatchObject({ kind: "offer_expired", code: ErrorCode.OfferExpired });
     expect(hub.settlement.sent).toHaveLength(0);
@@ -231,7 +223,7 @@ describe("glasses hub: never pays", () => {
     hub.glasses.biometric = ["silent"];
     await offerAndSay(hub, "I'll take it", "en");
     await hub.until((s) => s.matches({ purchase: { biometric: "challenging" } }));
-    hub.clock.increment(timing.biometricTimeoutMs);
+    hub.clock.advance(timing.biometricTimeoutMs);
 
     expect(await hub.concluded()).toMatchObject({ kind: "biometric_timeout", code: ErrorCode.BiometricTimeout });
     expect(hub.glasses.aborted[0]).toBe(true);
@@ -247,129 +239,5 @@ describe("glasses hub: never pays", () => {
 
     expect(await hub.concluded()).toMatchObject({ kind: "failed", code: ErrorCode.GlassesUnavailable });
     expect(hub.settlement.sent).toHaveLength(0);
-  });
-});
-
-describe("glasses hub: decisions", () => {
-  it("speaks a decline in the customer's language with the service's code", async () => {
-    const hub = startHub();
-    hub.settlement.answers = [{ status: "declined", code: ErrorCode.InsufficientFunds }];
-    await offerAndSay(hub, "je le prends", "fr");
-
-    expect(await hub.concluded()).toMatchObject({ kind: "declined", code: ErrorCode.InsufficientFunds });
-    await hub.until((s) => s.matches("showingResult"));
-    expect(hub.glasses.lastSaid()).toEqual({ lang: "fr", text: speech.fr.outcome("declined", undefined, 10) });
-    expect(hub.settlement.sent).toHaveLength(1);
-  });
-
-  it("step_up_required → a second biometric over a new challenge, then a signed approval", async () => {
-    const hub = startHub();
-    hub.settlement.answers = [{ status: "step_up_required", code: 0, caseId: "case-1" }, { status: "approved" }];
-    await offerAndSay(hub, "I'll take it", "en");
-
-    expect(await hub.concluded()).toMatchObject({ kind: "approved", code: 0 });
-    expect(hub.glasses.challenges).toHaveLength(2);
-    expect(Buffer.from(hub.glasses.challenges[0]!).equals(Buffer.from(hub.glasses.challenges[1]!))).toBe(false);
-    const [payment, approval] = hub.settlement.sent;
-    expect(approval!.body).toMatchObject({
-      type: "step_up_approval",
-      hubId: hub.hubId,
-      paymentRequestId: payment!.requestId,
-      caseId: "case-1",
-      seq: 2,
-      payer: { kind: "glasses", walletId: "wallet-1", glassesId: "glasses-1" },
-    });
-    expect(hub.glasses.said.some((s) => s.text === speech.en.stepUp())).toBe(true);
-  });
-
-  it("a failed step-up biometric sends no approval and reverses the held payment", async () => {
-    const hub = startHub();
-    hub.settlement.answers = [{ status: "step_up_required", caseId: "case-1" }];
-    hub.glasses.biometric = ["answer", { liveness: false }];
-    await offerAndSay(hub, "I'll take it", "en");
-
-    expect(await hub.concluded()).toMatchObject({ kind: "biometric_failed", code: ErrorCode.BiometricFailed });
-    await hub.until((s) => s.matches("showingResult"));
-    expect(hub.settlement.ofType("step_up_approval")).toHaveLength(0);
-    expect(hub.settlement.ofType("reversal")[0]!.body).toMatchObject({ paymentRequestId: hub.settlement.sent[0]!.requestId });
-  });
-
-  it("a second step_up_required beyond stepUpsMax → step_up_exhausted and a reversal", async () => {
-    const hub = startHub({ stepUpsMax: 1 });
-    hub.settlement.answers = [{ status: "step_up_required" }, { status: "step_up_required" }];
-    await offerAndSay(hub, "I'll take it", "en");
-
-    expect(await hub.concluded()).toMatchObject({ kind: "step_up_exhausted", code: ErrorCode.StepUpExhausted });
-    await hub.until((s) => s.matches("showingResult"));
-    expect(hub.settlement.sent.map((r) => r.body["type"])).toEqual(["payment_request", "step_up_approval", "reversal"]);
-  });
-
-  it("human_review → says so, waits, and concludes on the reviewer's decision", async () => {
-    const hub = startHub();
-    hub.settlement.answers = [{ status: "human_review", caseId: "case-7" }];
-    await offerAndSay(hub, "I'll take it", "en");
-    await hub.until((s) => s.matches({ purchase: "awaitingReview" }));
-    await hub.until(() => hub.glasses.lastSaid()?.text === speech.en.review());
-    const requestId = hub.settlement.sent[0]!.requestId;
-    hub.actor.send({ type: "settlement.decision", decision: decisionFor("another-hub", requestId, "approved") });
-    hub.actor.send({ type: "settlement.decision", decision: decisionFor(hub.hubId, requestId, "approved") });
-
-    expect(await hub.concluded()).toMatchObject({ kind: "approved", code: 0, paymentRequestId: requestId });
-  });
-
-  it("human_review with no decision within reviewTimeout → review_timeout and a reversal", async () => {
-    const hub = startHub();
-    hub.settlement.answers = [{ status: "human_review", caseId: "case-7" }];
-    await offerAndSay(hub, "I'll take it", "en");
-    await hub.until((s) => s.matches({ purchase: "awaitingReview" }));
-    hub.clock.increment(timing.reviewTimeoutMs);
-
-    expect(await hub.concluded()).toMatchObject({ kind: "review_timeout", code: ErrorCode.ReviewTimeout });
-    await hub.until((s) => s.matches("showingResult"));
-    expect(hub.settlement.ofType("reversal")[0]!.body).toMatchObject({ reason: "timeout" });
-  });
-
-  it("no decision within decisionTimeout → no_decision and a reversal", async () => {
-    const hub = startHub();
-    hub.settlement.answers = ["silent"];
-    await offerAndSay(hub, "I'll take it", "en");
-    await hub.until((s) => s.matches({ purchase: "submitting" }));
-    hub.clock.increment(timing.decisionTimeoutMs);
-
-    expect(await hub.concluded()).toMatchObject({ kind: "no_decision", code: ErrorCode.DecisionTimeout });
-    await hub.until((s) => s.matches("showingResult"));
-    expect(hub.settlement.ofType("reversal")).toHaveLength(1);
-  });
-
-  it("a decision for another request is not taken as an answer", async () => {
-    const hub = startHub();
-    hub.deps.settlement.send = async (_payload, _requestId) => decisionFor(hub.hubId, "someone-else", "approved");
-    await offerAndSay(hub, "I'll take it", "en");
-
-    expect(await hub.concluded()).toMatchObject({ kind: "no_decision", code: ErrorCode.DecisionMismatch });
-  });
-});
-
-describe("glasses hub: configuration", () => {
-  it.each([
-    [{ timing: { ...timing, intentTimeoutMs: 0 } }],
-    [{ quantityMax: 0 }],
-    [{ hubId: "hub/with/slashes" }],
-    [{ pairing: { ...pairing, lang: "de" as Lang } }],
-  ])("rejects %j with ConfigInvalid", (options) => {
-    let caught: unknown;
-    try {
-      glassesHubConfig({ hubId: "hub-1", pairing, ...options });
-    } catch (error) {
-      caught = error;
-    }
-    expect(isTapwireError(caught, ErrorCode.ConfigInvalid)).toBe(true);
-  });
-
-  it("stops the glasses subscription when the hub stops", () => {
-    const hub = startHub();
-    expect(hub.glasses.subscribed).toBe(true);
-    hub.actor.stop();
-    expect(hub.glasses.subscribed).toBe(false);
   });
 });
