@@ -1,21 +1,14 @@
 import { EventEmitter } from "node:events";
 import { afterEach, describe, expect, it } from "vitest";
 import { PairedGlassesVerifier } from "../../device/glasses/biometric-verifier.ts";
-import type { PurchaseOutcome } from "../../device/glasses/outcome.ts";
 import type { GlassesCard, GlassesEvent } from "../../device/glasses/ports.ts";
-import { GlassesHubRuntime } from "../../device/glasses-hub-runtime.ts";
-import { TableIntentParser } from "../../device/intent/table-intent-parser.ts";
 import { LinkBiometricVerifier } from "../../firmware-bridge/adapters/glasses-biometric-verifier.ts";
-import { KeyFileHubSigner } from "../../firmware-bridge/adapters/key-file-signer.ts";
 import { GlassesLinkPort, offerIdFor, type GlassesLinkSurface } from "../../firmware-bridge/adapters/glasses-port.ts";
-import { HubLinkSettlementPort, LateDecisions } from "../../firmware-bridge/adapters/glasses-settlement-port.ts";
 import type { GlassesInbound } from "../../firmware-bridge/ble/glasses-link.ts";
 import { ErrorCode } from "../../protocol/errors.ts";
 import { verifyBiometricAssertion } from "../../protocol/glasses.ts";
-import { generateP256 } from "../../protocol/keys.ts";
 import { makeWorld, startPaired, type World } from "../ble/fixtures.ts";
-import { FakeGlasses, FakeSettlement, FakeVerifier, decisionFor, nikeAir, pairing } from "../glasses-hub/fakes.ts";
-import { codeOf, eventually } from "./fixtures.ts";
+import { codeOf } from "./fixtures.ts";
 
 const challenge = new Uint8Array(32).fill(3);
 
@@ -131,92 +124,5 @@ describe("GlassesLinkPort maps the BLE link to device/'s GlassesPort", () => {
     expect(link.said).toEqual([["hello", "zh"]]);
     expect(link.asked).toEqual([{ timeoutMs: 123 }]);
     expect([...assertion]).toEqual([1, 2, 3]);
-  });
-});
-
-describe("settlement port and late decisions", () => {
-  it("HubLinkSettlementPort resolves with the decision; LateDecisions reaches subscribers only", async () => {
-    const decision = decisionFor("h1", "r-1", "approved");
-    const port = new HubLinkSettlementPort({ request: async () => ({ bytes: Buffer.alloc(0), decision }) });
-    expect(await port.send(Buffer.alloc(1), "r-1", 1_000)).toEqual(decision);
-
-    const late = new LateDecisions();
-    late.receive({ bytes: Buffer.alloc(0), decision });
-    const seen: unknown[] = [];
-    const unsubscribe = late.subscribe((d) => seen.push(d));
-    late.receive({ bytes: Buffer.alloc(0), decision });
-    unsubscribe();
-    late.receive({ bytes: Buffer.alloc(0), decision });
-    expect(seen).toEqual([decision]);
-  });
-});
-
-describe("GlassesHubRuntime routes late decisions to the purchase in review", () => {
-  function runtimeOver(reviewTimeoutMs: number) {
-    const glasses = new FakeGlasses();
-    const settlement = new FakeSettlement("h1");
-    settlement.answers = [{ status: "human_review", caseId: "case-1" }];
-    const late = new LateDecisions();
-    let seq = 0;
-    const keys = generateP256();
-    const runtime = new GlassesHubRuntime(
-      {
-        glasses,
-        settlement,
-        verifier: new FakeVerifier(),
-        signer: new KeyFileHubSigner(keys.privateKey),
-        seq: { next: () => ++seq },
-        parser: new TableIntentParser(),
-        clock: { nowMs: () => Date.now() },
-        random: { bytes: (n) => new Uint8Array(n).fill(9), uuid: () => `req-${seq + 1}` },
-      },
-      late,
-      { hubId: "h1", timing: { reviewTimeoutMs, resultDisplayMs: 10 } },
-    );
-    const outcomes: PurchaseOutcome[] = [];
-    runtime.onOutcome((outcome) => outcomes.push(outcome));
-    runtime.start(pairing);
-    return { glasses, settlement, late, runtime, outcomes };
-  }
-
-  async function inReview(world: ReturnType<typeof runtimeOver>): Promise<string> {
-    world.glasses.see(nikeAir);
-    await eventually(() => JSON.stringify(world.runtime.state()).includes("listening"));
-    world.glasses.hear("I'll take it", "en");
-    await eventually(() => JSON.stringify(world.runtime.state()).includes("awaitingReview"));
-    return world.settlement.ofType("payment_request")[0]!.requestId;
-  }
-
-  it("a reviewer's approval arriving later concludes the purchase approved", async () => {
-    const world = runtimeOver(5_000);
-    const paymentRequestId = await inReview(world);
-    world.late.receive({ bytes: Buffer.alloc(0), decision: decisionFor("h1", "other-request", "approved") });
-    world.late.receive({ bytes: Buffer.alloc(0), decision: decisionFor("h1", paymentRequestId, "approved") });
-    await eventually(() => world.outcomes.length === 1);
-    expect(world.outcomes[0]).toMatchObject({ kind: "approved", paymentRequestId });
-    world.runtime.stop();
-  });
-
-  it("a review that never ends times out and the payment is reversed", async () => {
-    const world = runtimeOver(50);
-    await inReview(world);
-    await eventually(() => world.outcomes.length === 1);
-    expect(world.outcomes[0]).toMatchObject({ kind: "review_timeout", code: ErrorCode.ReviewTimeout });
-    await eventually(() => world.settlement.ofType("reversal").length === 1);
-    world.runtime.stop();
-    expect(world.runtime.state()).toBeUndefined();
-  });
-
-  it("a restart for new glasses keeps outcome listeners, and the old glasses' assertion no longer pays", async () => {
-    const world = runtimeOver(5_000);
-    world.runtime.restart({ ...pairing, glassesId: "glasses-2" });
-    expect(codeOf(() => world.runtime.start(pairing))).toBe(ErrorCode.BusyAlready);
-    world.glasses.see(nikeAir);
-    await eventually(() => JSON.stringify(world.runtime.state()).includes("listening"));
-    world.glasses.hear("I'll take it", "en");
-    await eventually(() => world.outcomes.length === 1);
-    expect(world.outcomes[0]).toMatchObject({ kind: "wrong_person", code: ErrorCode.GlassesNotPaired });
-    expect(world.settlement.sent).toEqual([]);
-    world.runtime.stop();
   });
 });

@@ -126,4 +126,30 @@ describe("glasses hub runtime: a late human-review decision", () => {
     expect(rig.journal.sale(rig.saleId)!.outcome).toBe("approved");
     rig.hub.close();
   });
+
+  it("a review that never ends times out, and the payment is reversed through the outbox", async () => {
+    const rig = await heldForReview();
+    rig.clock.advance(reviewTiming.reviewTimeoutMs);
+    await flush();
+
+    expect(rig.outcomes).toMatchObject([{ kind: "review_timeout", code: ErrorCode.ReviewTimeout }]);
+    const [reversal] = rig.settlement.ofType("reversal");
+    expect(reversal!.body).toMatchObject({ paymentRequestId: rig.payment.body["requestId"] });
+    rig.settlement.answer(rig.settlement.sendsOf(String(reversal!.body["requestId"])).at(-1)!, "approved");
+    expect(rig.journal.sale(rig.saleId)!.outcome).toBe("reversed");
+    rig.hub.close();
+  });
+
+  it("a restart for new glasses keeps outcome listeners, and the old glasses' assertion no longer pays", async () => {
+    const rig = runtime();
+    rig.hub.restart({ ...pairing, glassesId: "glasses-2" });
+    rig.glasses.see(nikeAir);
+    await flush();
+    rig.glasses.hear("I'll take it", "en");
+    await flush();
+
+    expect(rig.outcomes).toMatchObject([{ kind: "wrong_person", code: ErrorCode.GlassesNotPaired }]);
+    expect(rig.settlement.ofType("payment_request")).toEqual([]);
+    rig.hub.close();
+  });
 });

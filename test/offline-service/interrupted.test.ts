@@ -1,51 +1,60 @@
 import { describe, expect, it } from "vitest";
-import { ErrorCode, type TapwireError } from "../../protocol/errors.ts";
+import { ErrorCode } from "../../protocol/errors.ts";
 import { walletAccountId } from "../../broker/ledger/ledger.ts";
-import type { PayerVerifier } from "../../broker/settlement/payer-verifier.ts";
 import type { SettlementFixture } from "../settlement/fixtures.ts";
 import { floor, hourMs, offlineFixtureEachTest } from "./preamble.ts";
 
 let f: SettlementFixture;
 
+/** SQLite's own disk-full: the database may not grow past the pages it has, so the next batch rolls back. */
+function diskFull(fixture: SettlementFixture): () => void {
+  const db = fixture.service.database;
+  db.pragma(`max_page_count = ${db.pragma("page_count", { simple: true }) as number}`);
+  return () => db.pragma("max_page_count = 1073741823");
+}
+
+/** Limits wide enough for a batch of captures large enough to need new database pages. */
+const wide = { ...floor, countMax: 100, totalMaxMinor: 100_000 };
+
+function captures(count: number, amountMinor: number, capturedAt: number) {
+  f.service.registry.setOfflineLimits("m1", wide);
+  return Array.from({ length: count }, () => f.hub.offlineCapture(f.wallet, amountMinor, wide, { capturedAt }));
+}
+
 describe("offline captures: an interrupted batch", () => {
-  const buggy: PayerVerifier = {
-    kind: "glasses",
-    verify() {
-      throw new Error("bug in a verifier");
-    },
-  };
-  // No verify workers: both messages must reach one batch transaction, which a worker's timing could split.
-  offlineFixtureEachTest((created) => (f = created), { service: { payerVerifiers: [buggy], verifyWorkers: 0 } });
+  offlineFixtureEachTest((created) => (f = created));
 
-  const badPayment = () =>
-    f.hub.paymentRequest(f.wallet, 100, { mode: "glasses", payer: { kind: "glasses", walletId: "w1", glassesId: "g1", assertion: new Uint8Array(8) } });
+  it("rolls the captures back with their batch (each told LedgerStorage, retry later); the retries settle exactly once", async () => {
+    const forwards = captures(20, 100, f.clock.nowMs() - hourMs);
+    const spaceReturns = diskFull(f);
 
-  it("rolls back the capture with its batch, then settles the retry exactly once", async () => {
-    const forward = f.hub.offlineCapture(f.wallet, 500, floor, { capturedAt: f.clock.nowMs() - hourMs });
-    const bad = badPayment();
+    const during = await Promise.all(forwards.map((forward) => f.decisionFor(f.hub, forward.bytes)));
+    expect(during.every((decision) => decision.code === ErrorCode.LedgerStorage)).toBe(true);
+    expect(f.service.paymentsOf("m1")).toEqual([]);
+    spaceReturns();
+    const retried = [];
+    for (const forward of forwards) retried.push(await f.decisionFor(f.hub, forward.bytes));
+    const again = await f.decisionFor(f.hub, forwards[0]!.bytes);
 
-    const outcomes = await Promise.allSettled([f.fromHub(f.hub, forward.bytes), f.fromHub(f.hub, bad.bytes)]);
-    const retried = await f.decisionFor(f.hub, forward.bytes);
-    const again = await f.decisionFor(f.hub, forward.bytes);
-
-    expect(outcomes.map((o) => (o.status === "rejected" ? (o.reason as TapwireError).code : 0))).toEqual([ErrorCode.LedgerStorage, ErrorCode.LedgerStorage]);
-    expect(retried.status).toBe("approved");
-    expect(again).toEqual(retried);
-    expect(f.service.paymentsOf("m1")).toHaveLength(1);
-    expect(f.service.ledger.balanceOf(walletAccountId("w1"))).toBe(9_500);
+    expect(retried.map((decision) => decision.status)).toEqual(forwards.map(() => "approved"));
+    expect(again).toEqual(retried[0]);
+    expect(f.service.paymentsOf("m1")).toHaveLength(20);
+    expect(f.service.ledger.balanceOf(walletAccountId("w1"))).toBe(10_000 - 20 * 100);
     expect(f.service.offlineLosses()).toEqual([]);
   });
 
-  it("rolls back a declined capture's loss with its batch, then records the retry's loss exactly once", async () => {
-    const forward = f.hub.offlineCapture(f.wallet, floor.saleMaxMinor + 1, floor);
+  it("rolls a declined capture's loss back with its batch, then records the retry's loss exactly once", async () => {
+    const forwards = captures(20, floor.saleMaxMinor + 1, f.clock.nowMs());
+    const spaceReturns = diskFull(f);
 
-    await Promise.allSettled([f.fromHub(f.hub, forward.bytes), f.fromHub(f.hub, badPayment().bytes)]);
+    await Promise.all(forwards.map((forward) => f.decisionFor(f.hub, forward.bytes)));
     const lossesAfterRollback = f.service.offlineLosses();
-    const retried = await f.decisionFor(f.hub, forward.bytes);
-    await f.decisionFor(f.hub, forward.bytes);
+    spaceReturns();
+    const retried = await f.decisionFor(f.hub, forwards[0]!.bytes);
+    await f.decisionFor(f.hub, forwards[0]!.bytes);
 
     expect(lossesAfterRollback).toEqual([]);
     expect(retried.code).toBe(ErrorCode.OfflineLimitExceeded);
-    expect(f.service.offlineLosses().map((l) => l.requestId)).toEqual([forward.body.requestId]);
+    expect(f.service.offlineLosses().map((l) => l.requestId)).toEqual([forwards[0]!.body.requestId]);
   });
 });
