@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { z } from "zod";
 import { defaultLinkConfig, linkConfigRanges, type LinkConfig } from "../device/link/link-machine.ts";
-import { defaultResendConfig, resendConfigRanges, type ResendConfig } from "../device/link/outbox.ts";
+import { defaultResendConfig, resendConfigRanges, type ResendConfig } from "../device/link/outbox-config.ts";
 import { defaultTapTiming, offlineConfigProblems, validateTapConfig, type OfflineConfig, type TapTiming } from "../device/tap/tap-config.ts";
 import { rangeProblems } from "../protocol/ranges.ts";
 import { parseHubPanelConfig, type HubPanelConfig } from "../firmware-bridge/gpio/hub-panel-config.ts";

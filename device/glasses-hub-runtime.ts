@@ -9,7 +9,8 @@ import type { BiometricVerifier, GlassesPort, Pairing } from "./glasses/ports.ts
 import type { IntentParser } from "./intent/intent.ts";
 import type { HubJournal } from "./journal/hub-journal.ts";
 import { ClockWatch } from "./link/clock-watch.ts";
-import { defaultResendConfig, Outbox, type ResendConfig } from "./link/outbox.ts";
+import { Outbox } from "./link/outbox.ts";
+import { defaultResendConfig, type ResendConfig } from "./link/outbox-config.ts";
 import { RequestSealer } from "./link/sealer.ts";
 import type { HubSigner, SettlementPort } from "./ports.ts";
 import { crashOutside } from "../protocol/crash.ts";

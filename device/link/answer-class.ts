@@ -1,5 +1,6 @@
 import { ErrorCode } from "../../protocol/errors.ts";
 import type { Decision } from "../../protocol/messages.ts";
+import type { JournalRequest, SaleOutcome } from "../journal/hub-journal.ts";
 
 /**
  * What one decision means for the request it answers, whatever kind it is:
@@ -33,4 +34,24 @@ export function classifyAnswer(decision: Decision): AnswerClass {
 /** A reversal that finds its payment already reversed or voided has done its job. */
 export function reversalTookEffect(decision: Decision): boolean {
   return decision.status === "approved" || decision.code === ErrorCode.AlreadyReversed;
+}
+
+/** What a stored answer to an open request means for its sale, if it decides it. */
+export function saleOutcomeOf(request: JournalRequest, decision: Decision): { outcome: SaleOutcome; code: number } | undefined {
+  const approved = decision.status === "approved";
+  switch (request.kind) {
+    case "payment":
+    case "offer":
+      return { outcome: approved ? "approved" : "declined", code: decision.code };
+    case "step_up":
+      return approved ? { outcome: "approved", code: 0 } : undefined;
+    case "capture":
+      return { outcome: "approved_offline", code: decision.code };
+    case "reversal":
+      return reversalTookEffect(decision) ? { outcome: "reversed", code: 0 } : { outcome: "reversal_refused", code: decision.code };
+    case "status":
+      if (approved) return { outcome: "approved", code: 0 };
+      if (decision.code === ErrorCode.AlreadyReversed) return { outcome: "reversed", code: 0 };
+      return undefined;
+  }
 }

@@ -3,43 +3,25 @@ import type { OfflineLimits } from "../../protocol/contract.ts";
 import { decodeSign1 } from "../../protocol/cose.ts";
 import { ErrorCode, TapwireError, isTapwireError } from "../../protocol/errors.ts";
 import { logger } from "../../protocol/log.ts";
-import type { Ranges } from "../../protocol/ranges.ts";
 import { bodyHash, type Decision, type HceCredential } from "../../protocol/messages.ts";
 import type { Clock, Random, Timers } from "../../protocol/sources.ts";
-import type { HubJournal, JournalRequest, JournalSale, NewSale, SaleOutcome } from "../journal/hub-journal.ts";
+import type { HubJournal, JournalRequest, JournalSale, NewSale } from "../journal/hub-journal.ts";
 import type { SettlementPort } from "../ports.ts";
-import { classifyAnswer, reversalTookEffect, type AnswerClass } from "./answer-class.ts";
+import { classifyAnswer, saleOutcomeOf, type AnswerClass } from "./answer-class.ts";
 import type { CrashPoint } from "../crash.ts";
 import type { ClockWatch } from "./clock-watch.ts";
 import { checkOfflineFloor } from "./offline-floor.ts";
+import { resendDelayMs, type OutboxConfig } from "./outbox-config.ts";
+import { WaiterTable } from "./waiter-table.ts";
 import type { RequestSealer, ReversalReason } from "./sealer.ts";
 
 const log = logger("tapwire:outbox");
 
-/** How the outbox resends; durations in milliseconds. */
-export interface ResendConfig {
-  /** How long one send waits for its decision before the same bytes go again (then doubling, with jitter). */
-  attemptTimeoutMs: number;
-  /** The longest wait between two sends of one request. */
-  resendBackoffMaxMs: number;
-  /** How often a payment held for a person or an operator is asked again, in case its final decision was missed. */
-  heldResendMs: number;
-}
-
-export const defaultResendConfig: ResendConfig = { attemptTimeoutMs: 5_000, resendBackoffMaxMs: 60_000, heldResendMs: 30_000 };
-
-export const resendConfigRanges: Required<Ranges<ResendConfig>> = {
-  attemptTimeoutMs: [100, 120_000, "milliseconds"],
-  resendBackoffMaxMs: [100, 3_600_000, "milliseconds"],
-  heldResendMs: [1_000, 3_600_000, "milliseconds"],
-};
-
-export interface OutboxConfig extends ResendConfig {
-  /** Lifetime of a reversal's envelope; an envelope that expires unprocessed is replaced by a new one. */
-  reversalTtlMs: number;
-  /** Lifetime of a status query's and an offline capture forward's envelope. */
-  requestTtlMs: number;
-}
+/*
+ * Longer than the house's ~300 lines on purpose: the outbox is the one owner of a hub's sending state (slots,
+ * timers, waiters, the capture being forwarded), and every method keeps its invariants; its pure parts live beside
+ * it (answer-class.ts, outbox-config.ts, waiter-table.ts, offline-floor.ts).
+ */
 
 export interface OutboxDeps {
   hubId: string;
@@ -71,11 +53,6 @@ interface Slot {
   timer: unknown;
 }
 
-interface Waiter<T> {
-  resolve: (value: T) => void;
-  reject: (error: TapwireError) => void;
-}
-
 /** Answers and sales kept for a late `answer()` or `saleOutcome()` call (the machine subscribes a tick late). */
 const recentMax = 64;
 /** Envelopes replaced in a row for one sale before the hub waits the longest backoff between them. */
@@ -94,8 +71,10 @@ const resealBackoffAttemptsMax = 16;
  */
 export class Outbox {
   private readonly slots = new Map<string, Slot>();
-  private readonly answerWaiters = new Map<string, Set<Waiter<Answer>>>();
-  private readonly saleWaiters = new Map<string, Set<Waiter<JournalSale>>>();
+  private readonly answerWaiters = new WaiterTable<Answer>();
+  private readonly saleWaiters = new WaiterTable<JournalSale>();
+  /** Requests the service asked to retry later (Overloaded, storage): the hub shows "busy, retrying" for them. */
+  private readonly retrying = new Set<string>();
   private readonly answerListeners = new Set<(answer: Answer) => void>();
   private readonly saleListeners = new Set<(sale: JournalSale) => void>();
   private readonly recentAnswers = new Map<string, Answer>();
@@ -130,10 +109,10 @@ export class Outbox {
     this.pauseTimers();
     this.slots.clear();
     const stopped = () => new TapwireError("outbox stopped", ErrorCode.Cancelled);
-    for (const waiters of [...this.answerWaiters.values(), ...this.saleWaiters.values()]) for (const waiter of waiters) waiter.reject(stopped());
-    this.answerWaiters.clear();
-    this.saleWaiters.clear();
+    this.answerWaiters.rejectAll(stopped);
+    this.saleWaiters.rejectAll(stopped);
     this.replacing.clear();
+    this.retrying.clear();
   }
 
   /** Requests this outbox is sending (or holding for a reconnect). */
@@ -143,6 +122,11 @@ export class Outbox {
 
   has(requestId: string): boolean {
     return this.slots.has(requestId);
+  }
+
+  /** Whether the service asked to retry this request later and the outbox is waiting to (busy, retrying). */
+  isRetrying(requestId: string): boolean {
+    return this.retrying.has(requestId);
   }
 
   /** Sends a journaled request and resolves with its first answer that is not a retry. */
@@ -166,7 +150,7 @@ export class Outbox {
   answer(requestId: string, signal?: AbortSignal): Promise<Answer> {
     const recent = this.recentAnswers.get(requestId);
     if (recent && recent.class !== "held") return Promise.resolve(recent);
-    return this.wait(this.answerWaiters, requestId, signal);
+    return this.answerWaiters.wait(requestId, signal);
   }
 
   /** Resolves once the sale has an outcome (at once if it has one). */
@@ -174,7 +158,7 @@ export class Outbox {
     const sale = this.deps.journal.sale(saleId);
     assert(sale !== undefined, `no sale ${saleId}`);
     if (sale.outcome !== "pending") return Promise.resolve(sale);
-    return this.wait(this.saleWaiters, saleId, signal);
+    return this.saleWaiters.wait(saleId, signal);
   }
 
   /**
@@ -259,6 +243,7 @@ export class Outbox {
     if (slot === undefined) return;
     this.deps.timers.clearTimeout(slot.timer);
     this.slots.delete(requestId);
+    this.retrying.delete(requestId);
     if (this.forwarding === requestId) this.forwarding = undefined;
   }
 
@@ -296,7 +281,7 @@ export class Outbox {
         log.error({ err: error, requestId }, "publish failed; the request stays in the journal and goes again");
       },
     );
-    const delayMs = slot.held ? this.deps.config.heldResendMs : this.backoffMs(slot.attempts);
+    const delayMs = slot.held ? this.deps.config.heldResendMs : resendDelayMs(this.deps.config, slot.attempts, this.deps.random);
     slot.timer = this.deps.timers.setTimeout(() => {
       slot.timer = undefined;
       if (this.slots.get(requestId) === slot && this.deps.settlement.online) this.transmit(slot);
@@ -342,6 +327,7 @@ export class Outbox {
       if (slot) this.retryLater(slot, decision);
       return;
     }
+    this.retrying.delete(request.requestId);
     if (answerClass === "held") {
       if (slot) {
         slot.held = true;
@@ -355,9 +341,12 @@ export class Outbox {
     this.deliver({ requestId: request.requestId, decision, class: answerClass });
   }
 
+  /** Overloaded, storage trouble: the same bytes go again after the service's retry-after (or the backoff), jittered. */
   private retryLater(slot: Slot, decision: Decision): void {
-    log.info({ requestId: decision.requestId, code: decision.code }, "service asks to retry later");
-    this.rearm(slot, this.backoffMs(slot.attempts));
+    const delayMs = resendDelayMs(this.deps.config, slot.attempts, this.deps.random, decision.retryAfterMs);
+    log.info({ requestId: decision.requestId, code: decision.code, delayMs }, "service asks to retry later");
+    this.retrying.add(slot.request.requestId);
+    this.rearm(slot, delayMs);
   }
 
   private rearm(slot: Slot, delayMs: number): void {
@@ -401,7 +390,7 @@ export class Outbox {
     this.replacing.add(request.requestId);
     const attempts = (this.resealAttempts.get(request.saleId) ?? 0) + 1;
     this.resealAttempts.set(request.saleId, attempts);
-    const delayMs = this.backoffMs(Math.min(attempts, resealBackoffAttemptsMax)) - this.deps.config.attemptTimeoutMs;
+    const delayMs = resendDelayMs(this.deps.config, Math.min(attempts, resealBackoffAttemptsMax), this.deps.random) - this.deps.config.attemptTimeoutMs;
     log.warn({ requestId: request.requestId, kind: request.kind, code: decision.code, delayMs }, "envelope refused unprocessed; a new one follows");
     const slot = this.slots.get(request.requestId);
     if (slot) this.deps.timers.clearTimeout(slot.timer);
@@ -429,75 +418,18 @@ export class Outbox {
     const sale = this.deps.journal.sale(saleId);
     assert(sale !== undefined, `no sale ${saleId}`);
     log.info({ saleId, outcome: sale.outcome, code: sale.code }, "sale settled");
-    const waiters = this.saleWaiters.get(saleId);
-    this.saleWaiters.delete(saleId);
-    for (const waiter of waiters ?? []) waiter.resolve(sale);
+    this.saleWaiters.resolve(saleId, sale);
     for (const listener of [...this.saleListeners]) listener(sale);
   }
 
   private deliver(answer: Answer): void {
     this.recentAnswers.set(answer.requestId, answer);
     if (this.recentAnswers.size > recentMax) this.recentAnswers.delete(this.recentAnswers.keys().next().value!);
-    const waiters = this.answerWaiters.get(answer.requestId);
-    this.answerWaiters.delete(answer.requestId);
-    for (const waiter of waiters ?? []) waiter.resolve(answer);
+    this.answerWaiters.resolve(answer.requestId, answer);
     for (const listener of [...this.answerListeners]) listener(answer);
-  }
-
-  private wait<T>(table: Map<string, Set<Waiter<T>>>, key: string, signal: AbortSignal | undefined): Promise<T> {
-    if (signal?.aborted) return Promise.reject(new TapwireError("wait aborted", ErrorCode.Cancelled, { key }));
-    return new Promise<T>((resolve, reject) => {
-      const waiters = table.get(key) ?? new Set<Waiter<T>>();
-      table.set(key, waiters);
-      const onAbort = () => {
-        waiters.delete(waiter);
-        if (waiters.size === 0) table.delete(key);
-        reject(new TapwireError("wait aborted", ErrorCode.Cancelled, { key }));
-      };
-      const waiter: Waiter<T> = {
-        resolve: (value) => {
-          signal?.removeEventListener("abort", onAbort);
-          resolve(value);
-        },
-        reject: (error) => {
-          signal?.removeEventListener("abort", onAbort);
-          reject(error);
-        },
-      };
-      waiters.add(waiter);
-      signal?.addEventListener("abort", onAbort, { once: true });
-    });
-  }
-
-  /** attemptTimeoutMs, doubling per attempt up to resendBackoffMaxMs, ±20 % so a fleet does not resend in step. */
-  private backoffMs(attempt: number): number {
-    const { attemptTimeoutMs, resendBackoffMaxMs } = this.deps.config;
-    const baseMs = Math.min(resendBackoffMaxMs, attemptTimeoutMs * 2 ** Math.min(Math.max(attempt - 1, 0), 20));
-    const jitter = (this.deps.random.bytes(1)[0]! / 255 - 0.5) * 0.4;
-    return Math.max(1, Math.round(baseMs * (1 + jitter)));
   }
 }
 
 function bySeq(a: Slot, b: Slot): number {
   return (a.request.seq ?? Number.MAX_SAFE_INTEGER) - (b.request.seq ?? Number.MAX_SAFE_INTEGER);
-}
-
-/** What a stored answer to an open request means for its sale, if it decides it. */
-function saleOutcomeOf(request: JournalRequest, decision: Decision): { outcome: SaleOutcome; code: number } | undefined {
-  const approved = decision.status === "approved";
-  switch (request.kind) {
-    case "payment":
-    case "offer":
-      return { outcome: approved ? "approved" : "declined", code: decision.code };
-    case "step_up":
-      return approved ? { outcome: "approved", code: 0 } : undefined;
-    case "capture":
-      return { outcome: "approved_offline", code: decision.code };
-    case "reversal":
-      return reversalTookEffect(decision) ? { outcome: "reversed", code: 0 } : { outcome: "reversal_refused", code: decision.code };
-    case "status":
-      if (approved) return { outcome: "approved", code: 0 };
-      if (decision.code === ErrorCode.AlreadyReversed) return { outcome: "reversed", code: 0 };
-      return undefined;
-  }
 }

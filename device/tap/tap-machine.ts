@@ -1,14 +1,6 @@
 import { assign, setup, type SnapshotFrom } from "xstate";
-import { assert } from "../../protocol/assert.ts";
-import { ErrorCode, isTapwireError, type ErrorCode as ErrorCodeValue } from "../../protocol/errors.ts";
-import type { HceCredential } from "../../protocol/messages.ts";
-import { amountMinorMax, isCurrency } from "../../protocol/money.ts";
-import type { Random } from "../../protocol/sources.ts";
-import type { JournalRequest, JournalSale } from "../journal/hub-journal.ts";
-import type { ClockWatch } from "../link/clock-watch.ts";
-import type { Answer, Outbox } from "../link/outbox.ts";
-import type { RequestSealer, ReversalReason } from "../link/sealer.ts";
-import type { BeepPattern, IndicatorPort, IndicatorState, SettlementPort, TapReaderPort } from "../ports.ts";
+import { ErrorCode, isTapwireError } from "../../protocol/errors.ts";
+import type { BeepPattern, IndicatorState } from "../ports.ts";
 import {
   awaitAnswer,
   awaitSale,
@@ -24,85 +16,18 @@ import {
   watchLink,
   watchReader,
   watchSales,
-  type TapWorldEvent,
 } from "./tap-actors.ts";
-import { validateTapConfig, type TapConfig } from "./tap-config.ts";
+import { validateTapConfig } from "./tap-config.ts";
+import { answerFields, errorFields, reversalOf, type TapContext, type TapEvent, type TapInput } from "./tap-context.ts";
+import { lastSaleIndicator, restingState, saleRefusal } from "./tap-rules.ts";
 
-export type TapMode = "reader" | "tag";
+export type { AfterReversal, ReversalRecord, Sale, TapContext, TapEvent, TapInput, TapMode, TapPorts } from "./tap-context.ts";
 
-export interface TapPorts {
-  reader: TapReaderPort;
-  indicator: IndicatorPort;
-  /** Read for one fact only: whether the link is up (it owns that fact). Requests go through the outbox. */
-  settlement: SettlementPort;
-  outbox: Outbox;
-  sealer: RequestSealer;
-  clockWatch: ClockWatch;
-  random: Random;
-}
-
-export interface TapInput {
-  ports: TapPorts;
-  config: TapConfig;
-  /** The journal's most recent sale at start: an unfinished one is followed to its end before the hub sells again. */
-  lastSale: JournalSale | undefined;
-}
-
-export type TapEvent = { type: "SET_AMOUNT"; amountMinor: number; currency: string; mode: TapMode } | TapWorldEvent;
-
-export interface Sale {
-  amountMinor: number;
-  currency: string;
-  mode: TapMode;
-  /** Taken with the link down: reader mode only, within the floor limits. */
-  offline: boolean;
-}
-
-/** Where the flow goes once the reversal is journaled and (within the wait) decided. */
-export type AfterReversal = "cancelled" | "timedOut" | "declined";
-
-export interface ReversalRecord {
-  saleId: string;
-  paymentRequestId: string;
-  reason: ReversalReason;
-  then: AfterReversal;
-  /** pending: journaled and being resent by the outbox; the panel says so and the outbox finishes it. */
-  status: "pending" | "reversed" | "refused";
-}
-
-export interface TapContext {
-  readonly ports: TapPorts;
-  readonly config: TapConfig;
-  sale: Sale | undefined;
-  credential: HceCredential | undefined;
-  /** The journaled request that charges the customer: the payment (reader) or offer (tag). */
-  request: JournalRequest | undefined;
-  answer: Answer | undefined;
-  /** 0 when approved, else a TapwireError code (from the service's decision or the hub itself). */
-  lastDecisionCode: number | undefined;
-  reason: string | undefined;
-  reversal: ReversalRecord | undefined;
-  /** Why the last SET_AMOUNT was refused (busy, reader gone, offline limits, bad amount). */
-  refusal: { code: ErrorCodeValue; reason: string } | undefined;
-  /** The journal's latest sale as the outbox last reported it: what the panel shows after a reboot. */
-  lastSale: JournalSale | undefined;
-}
-
-function errorFields(error: unknown): { lastDecisionCode: number; reason: string } {
-  // Only TapwireErrors reach here (the guards let anything else through to crash the hub): operating faults.
-  assert(isTapwireError(error), `tap flow met a non-TapwireError: ${String(error)}`);
-  return { lastDecisionCode: error.code, reason: error.message };
-}
-
-function reversalOf(context: TapContext, reason: ReversalReason, then: AfterReversal): ReversalRecord {
-  const request = context.request;
-  assert(request !== undefined, "reversal without a journaled payment");
-  return { saleId: request.saleId, paymentRequestId: request.requestId, reason, then, status: "pending" };
-}
-
-function answerFields(answer: Answer): Pick<TapContext, "answer" | "lastDecisionCode" | "reason"> {
-  return { answer, lastDecisionCode: answer.decision.code, reason: answer.decision.reason };
-}
+/*
+ * One statechart, read top to bottom as a sale goes (boot → recovering → idle → waitingForTap → authorizing or
+ * storingOffline → reversing → a result), is longer than the house's ~300 lines: split, its states would lose the
+ * shared setup (actors, guards, delays) their transitions are typed against.
+ */
 
 const tapSetup = setup({
   types: { context: {} as TapContext, events: {} as TapEvent, input: {} as TapInput },
@@ -147,47 +72,6 @@ const tapSetup = setup({
     resultDisplay: ({ context }) => context.config.resultDisplayMs,
   },
 });
-
-/** The LED state when no sale runs: the first fault a cashier must know about, else idle/offline. */
-function restingState(context: TapContext): IndicatorState {
-  if (!context.ports.reader.present) return "readerGone";
-  if (context.ports.clockWatch.status.state === "wrong") return "clockWrong";
-  return context.ports.settlement.online ? "idle" : "offline";
-}
-
-/** What the LEDs say about the last sale: green if the customer was charged, dark if not, red if a person must look. */
-function lastSaleIndicator(sale: JournalSale | undefined): IndicatorState {
-  switch (sale?.outcome) {
-    case "approved":
-      return "approved";
-    case "approved_offline":
-      return "approvedOffline";
-    case "reversal_refused":
-      return "error";
-    case "pending":
-      return "authorizing";
-    default:
-      return "cancelled";
-  }
-}
-
-type SetAmount = Extract<TapEvent, { type: "SET_AMOUNT" }>;
-
-/** Why a sale cannot start, checked in order; undefined when it can. */
-function saleRefusal(context: TapContext, event: SetAmount): { code: ErrorCodeValue; reason: string } | undefined {
-  if (!Number.isSafeInteger(event.amountMinor) || event.amountMinor < 1 || event.amountMinor > amountMinorMax) {
-    return { code: ErrorCode.InvalidMoney, reason: "amount must be a positive integer of minor units" };
-  }
-  if (!isCurrency(event.currency)) return { code: ErrorCode.UnknownCurrency, reason: "unknown currency" };
-  if (event.mode !== "reader" && event.mode !== "tag") return { code: ErrorCode.ConfigInvalid, reason: "mode must be reader or tag" };
-  if (!context.ports.reader.present) return { code: ErrorCode.ReaderGone, reason: "the NFC reader is not answering; the hub is reopening it" };
-  if (context.ports.settlement.online) return undefined;
-  const offline = context.config.offline;
-  if (offline === undefined) return { code: ErrorCode.OfflineUnavailable, reason: "no link to the settlement service, and offline sales are off" };
-  if (event.mode !== "reader") return { code: ErrorCode.OfflineUnavailable, reason: "tag-mode payments need the link to the settlement service" };
-  if (event.currency !== offline.currency) return { code: ErrorCode.OfflineUnavailable, reason: `offline sales are in ${offline.currency} only` };
-  return undefined;
-}
 
 export const tapMachine = tapSetup.createMachine({
   id: "tap",

@@ -15,7 +15,8 @@ import {
 import { SeededRandom, VirtualClock } from "../../protocol/sources.ts";
 import { HubJournal, type JournalLimits, type JournalRequest } from "../../device/journal/hub-journal.ts";
 import { ClockWatch } from "../../device/link/clock-watch.ts";
-import { defaultResendConfig, Outbox, type OutboxConfig } from "../../device/link/outbox.ts";
+import { Outbox } from "../../device/link/outbox.ts";
+import { defaultResendConfig, type OutboxConfig } from "../../device/link/outbox-config.ts";
 import { RequestSealer } from "../../device/link/sealer.ts";
 import type { HubSigner, SettlementPort } from "../../device/ports.ts";
 import { defaultTapTiming } from "../../device/tap/tap-config.ts";

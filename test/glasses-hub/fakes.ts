@@ -21,7 +21,8 @@ import type { Lang } from "../../device/intent/intent.ts";
 import { TableIntentParser } from "../../device/intent/table-intent-parser.ts";
 import { HubJournal } from "../../device/journal/hub-journal.ts";
 import { ClockWatch } from "../../device/link/clock-watch.ts";
-import { defaultResendConfig, Outbox } from "../../device/link/outbox.ts";
+import { Outbox } from "../../device/link/outbox.ts";
+import { defaultResendConfig } from "../../device/link/outbox-config.ts";
 import { RequestSealer } from "../../device/link/sealer.ts";
 import { FakeSettlement, signer } from "../device/fakes.ts";
 

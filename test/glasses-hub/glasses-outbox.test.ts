@@ -5,7 +5,7 @@ import { GlassesHubRuntime } from "../../device/glasses-hub-runtime.ts";
 import type { PurchaseOutcome } from "../../device/glasses/outcome.ts";
 import { TableIntentParser } from "../../device/intent/table-intent-parser.ts";
 import { HubJournal } from "../../device/journal/hub-journal.ts";
-import { defaultResendConfig } from "../../device/link/outbox.ts";
+import { defaultResendConfig } from "../../device/link/outbox-config.ts";
 import { flush, signer } from "../device/fakes.ts";
 import { AutoSettlement, FakeGlasses, FakeVerifier, hubId, merchantId, nikeAir, pairing, startHub, timing } from "./fakes.ts";
 

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { merchantAccountId, walletAccountId } from "../../broker/ledger/ledger.ts";
 import type { EnrolmentBundle } from "../../broker/enrolment.ts";
 import type { LinkConfig } from "../../device/link/link-machine.ts";
-import type { ResendConfig } from "../../device/link/outbox.ts";
+import type { ResendConfig } from "../../device/link/outbox-config.ts";
 import type { TapTiming } from "../../device/tap/tap-config.ts";
 import type { TapHubView } from "../../device/tap-hub.ts";
 import { SimulatedTapHub, type SimulatedTapHubOptions } from "../../simulator/scenarios/tap/simulated-tap-hub.ts";

@@ -5,7 +5,7 @@ import type { EnrolmentBundle } from "../../../broker/enrolment.ts";
 import type { CrashPoint } from "../../../device/crash.ts";
 import { HubJournal } from "../../../device/journal/hub-journal.ts";
 import type { LinkConfig } from "../../../device/link/link-machine.ts";
-import type { ResendConfig } from "../../../device/link/outbox.ts";
+import type { ResendConfig } from "../../../device/link/outbox-config.ts";
 import type { BeepPattern, IndicatorPort, IndicatorState } from "../../../device/ports.ts";
 import { defaultTapTiming, type OfflineConfig, type TapTiming } from "../../../device/tap/tap-config.ts";
 import type { TapMode } from "../../../device/tap/tap-machine.ts";
