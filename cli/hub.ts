@@ -69,7 +69,8 @@ export function describeView(view: TapHubView): string {
     ? `; last sale: ${tap.lastSale.outcome.replace("_", " ")} ${formatMoney(tap.lastSale)}${tap.lastSale.code ? ` E${tap.lastSale.code}` : ""}`
     : "";
   const backlog = view.offlineBacklog.count > 0 ? `; ${view.offlineBacklog.count} offline to forward` : "";
-  return `hub ${view.hub}, ${tap.online ? "online" : "offline"}${faults}: ${tap.state}${sale}${code}${refusal}${last}${backlog}`;
+  const busy = view.retrying ? " (service busy, retrying)" : "";
+  return `hub ${view.hub}, ${tap.online ? "online" : "offline"}${faults}: ${tap.state}${busy}${sale}${code}${refusal}${last}${backlog}`;
 }
 
 export interface RunningHub {

@@ -56,6 +56,8 @@ export interface TapHubView {
   /** The last connect failure's code (ClockWrong, ConnectRefused, Offline …) while not ready. */
   linkErrorCode: number | undefined;
   tap: TapView;
+  /** The sale's request is waiting out a retry-after the service asked for (busy, retrying). */
+  retrying: boolean;
   /** Offline captures the service has not settled yet. */
   offlineBacklog: { count: number; totalMinor: number };
 }
@@ -119,7 +121,11 @@ export class TapHub {
       crash(error);
     };
     this.subscriptions.push(tap.subscribe({ next: notify, error: fail }), link.subscribe({ next: notify, error: fail }));
-    this.subscriptions.push({ unsubscribe: outbox.onSale(notify) }, { unsubscribe: outbox.onSale(() => this.prune()) });
+    this.subscriptions.push(
+      { unsubscribe: outbox.onSale(notify) },
+      { unsubscribe: outbox.onSale(() => this.prune()) },
+      { unsubscribe: outbox.onRetrying(notify) },
+    );
     this.running = { link, tap, outbox };
     this.prune();
     outbox.start();
@@ -194,11 +200,14 @@ export class TapHub {
 
   private viewOf(running: Running): TapHubView {
     const link = running.link.getSnapshot();
+    const tap = running.tap.getSnapshot();
     const backlog = this.ports.journal.offlineBacklog();
+    const request = tap.context.request;
     return {
       hub: link.value as LinkStateName,
       linkErrorCode: link.context.lastErrorCode,
-      tap: tapView(running.tap.getSnapshot()),
+      tap: tapView(tap),
+      retrying: request !== undefined && running.outbox.isRetrying(request.requestId),
       offlineBacklog: { count: backlog.count, totalMinor: backlog.totalMinor },
     };
   }

@@ -26,17 +26,16 @@ export interface OutboxConfig extends ResendConfig {
   requestTtlMs: number;
 }
 
-/** ±20 %: a fleet that lost the same broker at the same moment does not come back in step. */
+/** 40 % of the wait: a fleet that lost the same broker at the same moment does not come back in step. */
 const jitterShare = 0.4;
 
 /**
- * How long before the next send of a request: attemptTimeoutMs doubling per attempt up to resendBackoffMaxMs, or the
- * service's own retry-after when it asked for more, with jitter either way.
+ * How long before the next send of a request: attemptTimeoutMs doubling per attempt up to resendBackoffMaxMs (±20 %),
+ * or, when the service asked for longer, its retry-after spread up to 40 % later (never earlier than it asked).
  */
 export function resendDelayMs(config: ResendConfig, attempt: number, random: Random, retryAfterMs = 0): number {
   const backoffMs = Math.min(config.resendBackoffMaxMs, config.attemptTimeoutMs * 2 ** Math.min(Math.max(attempt - 1, 0), 20));
-  const baseMs = Math.max(backoffMs, retryAfterMs);
-  const jitter = (random.bytes(1)[0]! / 255 - 0.5) * jitterShare;
-  // Never earlier than the service asked: the jitter only spreads the retries later.
-  return Math.max(1, retryAfterMs, Math.round(baseMs * (1 + jitter)));
+  const spread = random.bytes(1)[0]! / 255;
+  if (retryAfterMs > backoffMs) return Math.round(retryAfterMs * (1 + jitterShare * spread));
+  return Math.max(1, Math.round(backoffMs * (1 + jitterShare * (spread - 0.5))));
 }

@@ -77,6 +77,7 @@ export class Outbox {
   private readonly retrying = new Set<string>();
   private readonly answerListeners = new Set<(answer: Answer) => void>();
   private readonly saleListeners = new Set<(sale: JournalSale) => void>();
+  private readonly retryListeners = new Set<(requestId: string, retrying: boolean) => void>();
   private readonly recentAnswers = new Map<string, Answer>();
   private readonly resealAttempts = new Map<string, number>();
   /** Requests refused unprocessed whose new envelope is on its way: a duplicate of that refusal must not add one. */
@@ -207,6 +208,12 @@ export class Outbox {
     return () => this.answerListeners.delete(listener);
   }
 
+  /** Every change of a request's "waiting to retry" state (the service said Overloaded, then answered it). */
+  onRetrying(listener: (requestId: string, retrying: boolean) => void): () => void {
+    this.retryListeners.add(listener);
+    return () => this.retryListeners.delete(listener);
+  }
+
   /** Every sale the moment its outcome is known (also offline captures settled by the service later). */
   onSale(listener: (sale: JournalSale) => void): () => void {
     this.saleListeners.add(listener);
@@ -243,7 +250,7 @@ export class Outbox {
     if (slot === undefined) return;
     this.deps.timers.clearTimeout(slot.timer);
     this.slots.delete(requestId);
-    this.retrying.delete(requestId);
+    this.setRetrying(requestId, false);
     if (this.forwarding === requestId) this.forwarding = undefined;
   }
 
@@ -327,7 +334,7 @@ export class Outbox {
       if (slot) this.retryLater(slot, decision);
       return;
     }
-    this.retrying.delete(request.requestId);
+    this.setRetrying(request.requestId, false);
     if (answerClass === "held") {
       if (slot) {
         slot.held = true;
@@ -345,8 +352,15 @@ export class Outbox {
   private retryLater(slot: Slot, decision: Decision): void {
     const delayMs = resendDelayMs(this.deps.config, slot.attempts, this.deps.random, decision.retryAfterMs);
     log.info({ requestId: decision.requestId, code: decision.code, delayMs }, "service asks to retry later");
-    this.retrying.add(slot.request.requestId);
+    this.setRetrying(slot.request.requestId, true);
     this.rearm(slot, delayMs);
+  }
+
+  private setRetrying(requestId: string, retrying: boolean): void {
+    if (this.retrying.has(requestId) === retrying) return;
+    if (retrying) this.retrying.add(requestId);
+    else this.retrying.delete(requestId);
+    for (const listener of [...this.retryListeners]) listener(requestId, retrying);
   }
 
   private rearm(slot: Slot, delayMs: number): void {

@@ -112,6 +112,46 @@ describe("outbox: matching decisions", () => {
     },
   );
 
+  it("honours the service's retryAfterMs (never earlier, spread later), and says the request is waiting to retry meanwhile", async () => {
+    const rig = started();
+    const payment = sealPayment(rig);
+    const changes: boolean[] = [];
+    rig.outbox.onRetrying((requestId, retrying) => requestId === payment.requestId && changes.push(retrying));
+    void rig.outbox.send(payment);
+    const retryAfterMs = 4 * attemptTimeoutMs;
+    rig.settlement.answer(rig.settlement.published[0]!, "declined", ErrorCode.Overloaded, { retryAfterMs });
+    await flush();
+    expect(rig.outbox.isRetrying(payment.requestId)).toBe(true);
+
+    rig.clock.advance(retryAfterMs - 1);
+    expect(rig.settlement.sendsOf(payment.requestId)).toHaveLength(1);
+    rig.clock.advance(0.4 * retryAfterMs + 1);
+    const sends = rig.settlement.sendsOf(payment.requestId);
+    expect(sends).toHaveLength(2);
+    rig.settlement.answer(sends[1]!, "approved");
+    await flush();
+
+    expect(rig.outbox.isRetrying(payment.requestId)).toBe(false);
+    expect(changes).toEqual([true, false]);
+    expect(rig.journal.sale(payment.saleId)!.outcome).toBe("approved");
+  });
+
+  it("a fleet told the same retryAfterMs does not come back in step", async () => {
+    const retryAfterMs = 4 * attemptTimeoutMs;
+    const resendAtMs = new Set<number>();
+    for (let seed = 1; seed <= 8; seed += 1) {
+      const rig = started({ seed });
+      const payment = sealPayment(rig);
+      void rig.outbox.send(payment);
+      rig.settlement.answer(rig.settlement.published[0]!, "declined", ErrorCode.Overloaded, { retryAfterMs });
+      await flush();
+      const startMs = rig.clock.nowMs();
+      rig.clock.advance(1.5 * retryAfterMs);
+      resendAtMs.add(rig.settlement.sendsOf(payment.requestId)[1]!.atMs - startMs);
+    }
+    expect(resendAtMs.size).toBeGreaterThan(4);
+  });
+
   it("a held payment is asked about again every heldResendMs until its final decision", async () => {
     const rig = started();
     const payment = sealPayment(rig);
