@@ -10,6 +10,7 @@ import { ErrorCode, isTapwireError } from "../protocol/errors.ts";
 import { parseBenchOptions, type BenchOptions } from "./options.ts";
 import { headline, loadAverage1m, machineInfo, renderReport, type BenchReport } from "./report.ts";
 import { runUnderLoad } from "./settlement-under-load.ts";
+import { burstCommand } from "./burst.ts";
 import { measureHubJournal } from "./hub-journal.ts";
 import { measureStages } from "./stages.ts";
 
@@ -48,4 +49,4 @@ async function main(): Promise<number> {
   return report.load.ledger.consistent ? 0 : 1;
 }
 
-process.exitCode = await main();
+process.exitCode = process.argv.includes("--burst") ? await burstCommand(process.argv.slice(2)) : await main();

@@ -21,9 +21,9 @@ export interface LoadResult {
   ledger: { invariants: InvariantReport; paymentTransfers: number; merchantBalanceMinor: number; consistent: boolean };
 }
 
-const currency = "EUR";
-const merchantId = "m1";
-const amountMinor = 100;
+export const currency = "EUR";
+export const merchantId = "m1";
+export const amountMinor = 100;
 const connectTimeoutMs = 20_000;
 const decisionTimeoutMs = 10_000;
 /** After the load's own deadline, how long the generator may take to drain and report. */
@@ -34,7 +34,7 @@ export function walletsPerHub(payments: number, hubs: number): number {
   return Math.max(1, Math.ceil((2 * payments) / (hubs * atcMax)));
 }
 
-async function enrolHubs(node: SettlementNode, options: BenchOptions): Promise<HubIdentity[]> {
+export async function enrolHubs(node: SettlementNode, options: Pick<BenchOptions, "hubs" | "payments">): Promise<HubIdentity[]> {
   node.registry.enrollMerchant({ merchantId, currency });
   const identities: HubIdentity[] = [];
   const walletCount = walletsPerHub(options.payments, options.hubs);

@@ -144,6 +144,11 @@ export class SettlementNode {
     this.broker = undefined;
   }
 
+  /** Requests dropped unanswered at the edge (the link's in-flight bound), for monitoring and the burst bench. */
+  get droppedAtEdge(): number {
+    return this.link?.droppedMessages ?? 0;
+  }
+
   /** The broker URL hubs connect to. */
   get url(): string {
     if (this.broker) return this.broker.url;

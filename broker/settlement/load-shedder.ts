@@ -38,10 +38,14 @@ export class LoadShedder {
     this.ratePerSecond = this.ratePerSecond * (1 - rateSmoothing) + rate * rateSmoothing;
   }
 
+  /** How long `queued` requests take to settle at the rate the service has been committing. */
+  drainMs(queued: number): number {
+    return (queued * 1_000) / Math.max(this.ratePerSecond, 1);
+  }
+
   /** How long the queue ahead (`queued` requests) takes to drain, bounded: what a shed request is told to wait. */
   retryAfterMs(queued: number): number {
-    const drainMs = (queued * 1_000) / Math.max(this.ratePerSecond, 1);
-    return Math.round(Math.min(this.options.retryAfterMsMax, Math.max(this.options.retryAfterMsMin, drainMs)));
+    return Math.round(Math.min(this.options.retryAfterMsMax, Math.max(this.options.retryAfterMsMin, this.drainMs(queued))));
   }
 
   /** Whether one more Overloaded answer may be signed now (else the request is dropped unanswered). */

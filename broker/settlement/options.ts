@@ -33,6 +33,12 @@ export interface SettlementOptions {
   queueMax?: number;
   /** Messages of one sender (one hub, wallet or agent) waiting at once; more are declined Overloaded. Default 64. */
   queuedPerSenderMax?: number;
+  /**
+   * The longest an admitted request may expect to wait in the queue, at the rate the service has been committing;
+   * past it a request is declined Overloaded. Default 1 000 ms: well inside a hub's decision timeout, whatever the
+   * machine's speed (queueMax alone would let a slow node queue many seconds of work).
+   */
+  queueWaitMsMax?: number;
   /** Messages committed in one SQLite transaction (group commit). Default 256. */
   batchMax?: number;
   /** How long idempotency records and consumed nonces are kept before pruneIdempotency may drop them. Default and minimum 24 h. */
@@ -68,6 +74,7 @@ export interface ResolvedSettlementOptions {
   requestLifetimeMsMax: number;
   queueMax: number;
   queuedPerSenderMax: number;
+  queueWaitMsMax: number;
   batchMax: number;
   verifyWorkers: number;
   verifyWorkerUrl: URL | undefined;
@@ -87,6 +94,7 @@ const sizedRanges = {
   requestLifetimeMsMax: [contract.requestLifetimeMsMax, hourMs, contractFloor("requestLifetimeMsMax")],
   queueMax: [1, 1_000_000, "messages"],
   queuedPerSenderMax: [1, 1_000_000, "messages"],
+  queueWaitMsMax: [10, 600_000, "milliseconds"],
   batchMax: [1, 10_000, "messages"],
   verifyWorkers: [0, verifyWorkersMax, "threads"],
   idempotencyRetentionMs: [24 * hourMs, 365 * 24 * hourMs, "milliseconds"],
@@ -112,6 +120,7 @@ export function resolveSettlementOptions(options: SettlementOptions): ResolvedSe
       requestLifetimeMsMax: options.requestLifetimeMsMax ?? contract.requestLifetimeMsMax,
       queueMax: options.queueMax ?? 2_048,
       queuedPerSenderMax: options.queuedPerSenderMax ?? 64,
+      queueWaitMsMax: options.queueWaitMsMax ?? 1_000,
       batchMax: options.batchMax ?? 256,
       verifyWorkers: options.verifyWorkers ?? Math.max(1, availableParallelism() - 1),
       idempotencyRetentionMs: options.idempotencyRetentionMs ?? 24 * hourMs,

@@ -238,7 +238,8 @@ export class SettlementService {
     }
     const sender = senderOf(inbound);
     const queuedBySender = this.queuedBySender.get(sender) ?? 0;
-    if (this.queue.length >= this.options.queueMax || queuedBySender >= this.options.queuedPerSenderMax) {
+    const full = this.queue.length >= this.options.queueMax || this.shedder.drainMs(this.queue.length) > this.options.queueWaitMsMax;
+    if (full || queuedBySender >= this.options.queuedPerSenderMax) {
       return Promise.resolve(this.overloaded(inbound));
     }
     return new Promise<Outbound[]>((resolve, reject) => {
