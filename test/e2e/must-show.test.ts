@@ -79,17 +79,27 @@ describe("the embedded broker's own refusals, each followed by a good payment", 
     await world.expectServing();
   });
 
-  it("refuses a TLS client without a certificate (NoClientCertificate)", async () => {
+  it("refuses a TLS client without a certificate at the handshake (NoClientCertificate): its MQTT CONNECT gets no answer", async () => {
     const url = new URL(world.stack.node.url);
     const before = world.snapshot();
+    const received: Buffer[] = [];
+    let clientError: (Error & { code?: string }) | undefined;
 
     await new Promise<void>((resolve) => {
       const socket = tlsConnect({ host: url.hostname, port: Number(url.port), ca: world.stack.node.pki.ca.certPem });
-      socket.on("error", () => undefined);
+      // A TLS 1.3 client has finished its side before the server checks it, so it speaks MQTT at once.
+      socket.on("secureConnect", () => socket.write(mqttConnectPacket("hubs/h1")));
+      socket.on("data", (chunk: Buffer) => received.push(chunk));
+      socket.on("error", (error: Error & { code?: string }) => (clientError = error));
       socket.on("close", () => resolve());
     });
+    const refusal = await world.stack.refusals.next(ErrorCode.NoClientCertificate);
 
-    expect((await world.stack.refusals.next(ErrorCode.NoClientCertificate)).code).toBe(ErrorCode.NoClientCertificate);
+    // Refused by the TLS layer (a handshake error, tlsCode), not later by MQTT's authenticate with a CONNACK.
+    expect(world.stack.refusals.codes()).toEqual([ErrorCode.NoClientCertificate]);
+    expect(refusal.context).toMatchObject({ tlsCode: expect.stringMatching(/^ERR_SSL_/) });
+    expect(received).toEqual([]);
+    expect(clientError?.code).toMatch(/^ERR_SSL_/);
     world.expectNothingPosted(before, "h1", []);
     await world.expectServing();
   });
@@ -112,3 +122,12 @@ describe("the embedded broker's own refusals, each followed by a good payment", 
     await world.expectServing();
   });
 });
+
+/** An MQTT 3.1.1 CONNECT (OASIS MQTT 3.1.1 §3.1): protocol "MQTT" level 4, clean session, keep-alive 60 s. */
+function mqttConnectPacket(clientId: string): Buffer {
+  const id = Buffer.from(clientId, "utf8");
+  const variableHeader = Buffer.from([0x00, 0x04, 0x4d, 0x51, 0x54, 0x54, 0x04, 0x02, 0x00, 0x3c]);
+  const payload = Buffer.concat([Buffer.from([id.length >> 8, id.length & 0xff]), id]);
+  const remainingLength = variableHeader.length + payload.length;
+  return Buffer.concat([Buffer.from([0x10, remainingLength]), variableHeader, payload]);
+}
