@@ -1,9 +1,10 @@
 import type { EnrolmentBundle } from "../../broker/enrolment.ts";
 import type { SettlementNode } from "../../broker/settlement-node.ts";
+import { ErrorCode } from "../../protocol/errors.ts";
 import type { Decision } from "../../protocol/messages.ts";
 import { MandateWallet } from "../agent/mandate-wallet.ts";
 import { SimAgent, type AgentPurchase } from "../agent/sim-agent.ts";
-import { codeText, money, type Narrator } from "./narrator.ts";
+import { codeText, money, type Narrator, type SceneResult } from "./narrator.ts";
 
 export interface AgentScenesInput {
   node: SettlementNode;
@@ -51,23 +52,23 @@ export async function runAgentScenes(input: AgentScenesInput): Promise<void> {
     });
 
     const beans = agent.close(purchase(800, "1 kg coffee beans"));
-    await scene(narrator, "agent buys coffee beans within the mandate", money(800, "EUR"), await agent.send(beans), "approved");
-    await scene(narrator, "the same closed mandate sent again, byte for byte", money(800, "EUR"), await agent.send(beans), "declined");
+    await scene(narrator, "agent buys coffee beans within the mandate", money(800, "EUR"), await agent.send(beans), { status: "approved", code: 0 });
+    await scene(narrator, "the same closed mandate sent again, byte for byte", money(800, "EUR"), await agent.send(beans), { status: "declined", code: ErrorCode.MandateReplayed });
 
     const held = await agent.send(agent.close(purchase(1_200, "cheese platter")));
-    await scene(narrator, "agent buys above the step-up threshold", money(1_200, "EUR"), held, "step_up_required");
+    await scene(narrator, "agent buys above the step-up threshold", money(1_200, "EUR"), held, { status: "step_up_required", code: ErrorCode.MandateConstraintUnmet });
     const answered = await phone.answerStepUp(held.caseId!, "approve");
     narrator.step(`   alice approves case ${held.caseId} on her phone (signed) → ${answered.status}`);
-    await scene(narrator, "held payment after alice's approval", money(1_200, "EUR"), await agent.nextPushed(pushedWaitMs), "approved");
+    await scene(narrator, "held payment after alice's approval", money(1_200, "EUR"), await agent.nextPushed(pushedWaitMs), { status: "approved", code: 0 });
 
     const unclear = await agent.send(agent.close(purchase(500, "\"the usual\"", { utterance: "get me the usual", ambiguous: "true" })));
-    await scene(narrator, "agent order flagged ambiguous", money(500, "EUR"), unclear, "human_review");
+    await scene(narrator, "agent order flagged ambiguous", money(500, "EUR"), unclear, { status: "human_review", code: ErrorCode.MandateConstraintUnmet });
     const review = node.service.findReview(unclear.caseId!);
     narrator.step(`   operator queue: case ${unclear.caseId} (${review?.kind ?? "?"}) — operator declines`);
     node.service.decideReview(unclear.caseId!, "decline", "operator-1");
-    await scene(narrator, "ambiguous order after the operator's decision", money(500, "EUR"), await agent.nextPushed(pushedWaitMs), "declined");
+    await scene(narrator, "ambiguous order after the operator's decision", money(500, "EUR"), await agent.nextPushed(pushedWaitMs), { status: "declined", code: ErrorCode.ReviewDeclined });
 
-    await scene(narrator, "agent tries to spend past the budget", money(1_100, "EUR"), await agent.send(agent.close(purchase(1_100, "wine"))), "declined");
+    await scene(narrator, "agent tries to spend past the budget", money(1_100, "EUR"), await agent.send(agent.close(purchase(1_100, "wine"))), { status: "declined", code: ErrorCode.BudgetExceeded });
     const mandate = node.service.findMandate("groceries-november");
     narrator.step(`   mandate spent ${money(mandate?.spentMinor ?? 0, "EUR")} of ${money(3_000, "EUR")}`);
   } finally {
@@ -76,7 +77,7 @@ export async function runAgentScenes(input: AgentScenesInput): Promise<void> {
   }
 }
 
-async function scene(narrator: Narrator, name: string, amount: string, decision: Decision, expected: Decision["status"]): Promise<void> {
-  narrator.record(`${name} (${amount})`, expected, decision.status);
+async function scene(narrator: Narrator, name: string, amount: string, decision: Decision, expected: SceneResult & { status: Decision["status"] }): Promise<void> {
+  narrator.record(`${name} (${amount})`, expected, { status: decision.status, code: decision.code });
   if (decision.code !== 0) narrator.step(`   ${decision.reason}${codeText(decision.code)}`);
 }

@@ -1,10 +1,11 @@
 import type { EnrolmentBundle } from "../../broker/enrolment.ts";
 import type { SettlementNode } from "../../broker/settlement-node.ts";
 import type { PurchaseOutcome } from "../../device/glasses/outcome.ts";
+import { ErrorCode } from "../../protocol/errors.ts";
 import type { GlassesLang } from "../../protocol/glasses.ts";
 import type { ProductSighting } from "../glasses/virtual-glasses.ts";
 import { SimulatedGlassesHub, type PurchaseScript } from "../scenarios/glasses/simulated-glasses-hub.ts";
-import { codeText, money, type Narrator } from "./narrator.ts";
+import { codeText, money, type Narrator, type SceneResult } from "./narrator.ts";
 
 export interface GlassesScenesInput {
   node: SettlementNode;
@@ -38,17 +39,17 @@ export async function runGlassesScenes(input: GlassesScenesInput): Promise<void>
     narrator.step(`glasses ${binding.glassesId} paired with a 6-digit code and bound to wallet ${input.walletId}`);
 
     const scarf: ProductSighting = { productId: "scarf-42", merchantId: input.merchantId, name: "Écharpe en laine", amountMinor: 1_900, currency: "EUR" };
-    await purchase(hub, narrator, "glasses: \"I'll take it\" + voiceprint", { product: scarf, answer: "I'll take it", lang: "en" }, "approved");
+    await purchase(hub, narrator, "glasses: \"I'll take it\" + voiceprint", { product: scarf, answer: "I'll take it", lang: "en" }, { status: "approved", code: 0 });
     const mug: ProductSighting = { productId: "mug-7", merchantId: input.merchantId, name: "Tasse", amountMinor: 850, currency: "EUR" };
-    await purchase(hub, narrator, "glasses: \"non, merci\"", { product: mug, answer: "non, merci", lang: "fr" }, "cancelled");
+    await purchase(hub, narrator, "glasses: \"non, merci\"", { product: mug, answer: "non, merci", lang: "fr" }, { status: "cancelled", code: ErrorCode.Cancelled });
   } finally {
     await hub.stop();
   }
 }
 
-async function purchase(hub: SimulatedGlassesHub, narrator: Narrator, scene: string, script: PurchaseScript, expected: PurchaseOutcome["kind"]): Promise<void> {
+async function purchase(hub: SimulatedGlassesHub, narrator: Narrator, scene: string, script: PurchaseScript, expected: SceneResult & { status: PurchaseOutcome["kind"] }): Promise<void> {
   narrator.step(`-- ${scene}: sees ${script.product.name}, ${money(script.product.amountMinor, script.product.currency)}; says "${script.answer}" (${script.lang satisfies GlassesLang})`);
   const outcome = await hub.purchase(script);
-  narrator.record(scene, expected, outcome.kind);
+  narrator.record(scene, expected, { status: outcome.kind, code: outcome.code });
   narrator.step(`   outcome ${outcome.kind}${codeText(outcome.code)}${outcome.decision ? `; settlement ${outcome.decision.status}` : "; nothing sent to settlement"}`);
 }

@@ -1,21 +1,35 @@
 import { errorCodeName } from "../../protocol/errors.ts";
 import { formatMoney, type Money } from "../../protocol/money.ts";
 
+/** How a scene ended: its status and the decision's code (0 for an approval). */
+export interface SceneResult {
+  status: string;
+  code: number;
+}
+
+export interface Outcome {
+  scene: string;
+  expected: SceneResult;
+  got: SceneResult;
+}
+
+/** A scene ends as expected only with the expected status and the expected code. */
+export function asExpected(outcome: Outcome): boolean {
+  return outcome.got.status === outcome.expected.status && outcome.got.code === outcome.expected.code;
+}
+
 /**
  * Prints what the demo does for a person to read: one line per step, with the time since the start, and a
  * tally of outcomes for the summary. Writes to an injected sink so tests can read it.
  */
-export interface Outcome {
-  scene: string;
-  expected: string;
-  got: string;
-}
-
 export class Narrator {
   private readonly startedAtMs = Date.now();
   readonly outcomes: Outcome[] = [];
 
-  constructor(private readonly write: (line: string) => void) {}
+  constructor(
+    private readonly write: (line: string) => void,
+    private readonly onOutcome: (outcome: Outcome) => void = () => undefined,
+  ) {}
 
   heading(text: string): void {
     this.write(`\n== ${text}`);
@@ -26,13 +40,17 @@ export class Narrator {
     this.write(`[${seconds}s] ${text}`);
   }
 
-  record(scene: string, expected: string, got: string): void {
-    this.outcomes.push({ scene, expected, got });
-    this.step(`${got === expected ? "ok  " : "FAIL"} ${scene}: ${got}${got === expected ? "" : ` (expected ${expected})`}`);
+  record(scene: string, expected: SceneResult, got: SceneResult): void {
+    const outcome = { scene, expected, got };
+    this.outcomes.push(outcome);
+    this.onOutcome(outcome);
+    const ok = asExpected(outcome);
+    const expectation = ok ? "" : ` (expected ${expected.status}${resultCode(expected.code)})`;
+    this.step(`${ok ? "ok  " : "FAIL"} ${scene}: ${got.status}${resultCode(got.code)}${expectation}`);
   }
 
   get failures(): Outcome[] {
-    return this.outcomes.filter((outcome) => outcome.got !== outcome.expected);
+    return this.outcomes.filter((outcome) => !asExpected(outcome));
   }
 }
 
@@ -42,4 +60,8 @@ export function money(amountMinor: number, currency: string): string {
 
 export function codeText(code: number | undefined): string {
   return code === undefined || code === 0 ? "" : ` [E${code} ${errorCodeName(code)}]`;
+}
+
+function resultCode(code: number): string {
+  return code === 0 ? " (code 0)" : codeText(code);
 }

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { merchantAccountId, walletAccountId } from "../../broker/ledger/ledger.ts";
 import { SettlementNode } from "../../broker/settlement-node.ts";
 import { startNodeDashboard, type RunningDashboard } from "../dashboard/dashboards.ts";
-import { Narrator, money } from "./narrator.ts";
+import { Narrator, money, type Outcome } from "./narrator.ts";
 import { runAgentScenes } from "./agent-scenes.ts";
 import { runGlassesScenes } from "./glasses-scenes.ts";
 import { runTapScenes } from "./tap-scenes.ts";
@@ -19,6 +19,8 @@ export interface DemoOptions {
   dashboardPort?: number;
   /** With a dashboard: awaited after the summary, before anything stops, so a person can still look. */
   holdOpen?: () => Promise<void>;
+  /** Each scene's outcome as it is recorded: expected and actual status and code. */
+  onOutcome?: (outcome: Outcome) => void;
 }
 
 const merchantId = "cafe-lumiere";
@@ -30,7 +32,7 @@ const currency = "EUR";
  */
 export async function runDemo(options: DemoOptions): Promise<number> {
   const workDir = mkdtempSync(join(tmpdir(), "tapwire-demo-"));
-  const narrator = new Narrator(options.write);
+  const narrator = new Narrator(options.write, options.onOutcome);
   const node = new SettlementNode({ dataDir: join(workDir, "settlement"), port: options.port });
   narrator.heading("Settlement service");
   await node.start();

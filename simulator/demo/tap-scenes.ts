@@ -3,8 +3,9 @@ import type { EnrolmentBundle } from "../../broker/enrolment.ts";
 import type { SettlementNode } from "../../broker/settlement-node.ts";
 import type { TapHubView } from "../../device/tap-hub.ts";
 import type { TapMode } from "../../device/tap/tap-machine.ts";
+import { ErrorCode } from "../../protocol/errors.ts";
 import { SimulatedTapHub } from "../scenarios/tap/simulated-tap-hub.ts";
-import { codeText, money, type Narrator } from "./narrator.ts";
+import { codeText, money, type Narrator, type SceneResult } from "./narrator.ts";
 
 const waitMs = 10_000;
 
@@ -45,13 +46,16 @@ export async function runTapScenes(input: TapScenesInput): Promise<void> {
     await hub.board.waitUntil(() => hub.panelView().blue, waitMs);
     narrator.step(`tap hub ${hub.hubId} online: blue LED on`);
 
-    await sale(hub, narrator, "reader mode (HCE phone)", 450, "reader", () => hub.placePhone(hub.hcePhone()), "approved");
+    const approved = { status: "approved", code: 0 };
+    await sale(hub, narrator, "reader mode (HCE phone)", 450, "reader", () => hub.placePhone(hub.hcePhone()), approved);
     hub.removePhone();
-    await sale(hub, narrator, "tag mode (phone reads the hub's signed offer, pays online)", 320, "tag", () => hub.placePhone(hub.tagPhone()), "approved");
+    await sale(hub, narrator, "tag mode (phone reads the hub's signed offer, pays online)", 320, "tag", () => hub.placePhone(hub.tagPhone()), approved);
     hub.removePhone();
-    await sale(hub, narrator, "reader mode, more than the wallet holds", 19_000, "reader", () => hub.placePhone(hub.hcePhone(10)), "declined");
+    const overdrawn = { status: "declined", code: ErrorCode.InsufficientFunds };
+    await sale(hub, narrator, "reader mode, more than the wallet holds", 19_000, "reader", () => hub.placePhone(hub.hcePhone(10)), overdrawn);
     hub.removePhone();
-    await sale(hub, narrator, "cancel button pressed while waiting for the tap", 600, "reader", () => void hub.pressCancel(), "cancelled");
+    const cancelled = { status: "cancelled", code: ErrorCode.Cancelled };
+    await sale(hub, narrator, "cancel button pressed while waiting for the tap", 600, "reader", () => void hub.pressCancel(), cancelled);
   } finally {
     await hub.stop();
   }
@@ -65,7 +69,7 @@ function describe(view: TapHubView): string {
   return `${view.tap.state}${sale}${codeText(view.tap.lastDecisionCode)}`;
 }
 
-async function sale(hub: SimulatedTapHub, narrator: Narrator, scene: string, amountMinor: number, mode: TapMode, act: () => void, expected: string): Promise<void> {
+async function sale(hub: SimulatedTapHub, narrator: Narrator, scene: string, amountMinor: number, mode: TapMode, act: () => void, expected: SceneResult): Promise<void> {
   await hub.waitFor((view) => view.tap.state === "idle", waitMs);
   narrator.step(`-- ${scene}: ${money(amountMinor, "EUR")}`);
   hub.setAmount(amountMinor, "EUR", mode);
@@ -77,6 +81,6 @@ async function sale(hub: SimulatedTapHub, narrator: Narrator, scene: string, amo
   const led = resultLed[final.tap.state];
   const beeps = resultBeeps[final.tap.state] ?? 0;
   await hub.board.waitUntil(() => (led === undefined || hub.panelView()[led]) && hub.panelView().beeps >= beepsBefore + beeps, waitMs);
-  narrator.record(scene, expected, final.tap.state);
+  narrator.record(scene, expected, { status: final.tap.state, code: final.tap.lastDecisionCode ?? 0 });
   narrator.step(`   panel: ${led ?? "no"} LED, ${hub.panelView().beeps - beepsBefore} beep(s); reason: ${final.tap.reason ?? "-"}`);
 }

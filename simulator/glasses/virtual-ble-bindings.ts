@@ -1,88 +1,45 @@
 import { EventEmitter } from "node:events";
-import { glassesNotifyUuid, glassesServiceUuid, glassesWriteUuid } from "../../firmware-bridge/ble/gatt.ts";
-import { attHeaderBytes, attMtuMax, attMtuMin } from "../../firmware-bridge/ble/frames.ts";
+import { glassesNotifyUuid, glassesServiceUuid } from "../../firmware-bridge/ble/gatt.ts";
+import { attMtuMax, attMtuMin } from "../../firmware-bridge/ble/frames.ts";
+import { glassesGattTable } from "./glasses-gatt-table.ts";
+import { VirtualGattLink } from "./virtual-gatt-link.ts";
+import { hciError, hciReason, type VirtualPeripheral, type VirtualPeripheralHost } from "./virtual-peripheral.ts";
 
 /**
- * A noble bindings object with no radio: the same contract noble's hci/mac/win bindings fulfil (methods noble
- * calls, events noble listens to, with the same arguments), hosting virtual peripherals. Real noble runs on
- * top of it, so the hub's driver is tested through noble's own Peripheral/Characteristic code.
- *
- * Events are emitted on later turns of the event loop (setImmediate, first in first out), as a radio's are.
+ * A noble bindings object with no radio, keeping the contract of noble's hci bindings (lib/hci-socket/
+ * bindings.js, gap.js, gatt.js in @stoprocent/noble 2.8): the methods noble calls, and the events noble listens
+ * to, in the order and with the arguments hci emits them. Real noble runs on top of it, so the hub's driver is
+ * tested through noble's own Peripheral/Characteristic code. Events come on later turns of the event loop
+ * (setImmediate, first in first out), as a radio's do.
  */
 export type VirtualAdapterState = "poweredOn" | "poweredOff" | "unauthorized" | "unsupported" | "resetting";
 
-/** What a virtual peripheral must offer its host bindings. */
-export interface VirtualPeripheral {
-  readonly address: string;
-  readonly rssi: number;
-  readonly mtuMax: number;
-  /** Advertising and reachable: discoverable while scanning, and a connect completes. */
-  readonly inRange: boolean;
-  advertisement(): VirtualAdvertisement;
-  attach(host: VirtualPeripheralHost): void;
-  /** Whether to refuse this connection attempt (a fault switch). */
-  refuseConnection(): boolean;
-  onConnected(mtu: number): void;
-  onDisconnected(): void;
-  onSubscribed(enabled: boolean): void;
-  onWrite(data: Buffer): void;
-}
-
-export interface VirtualAdvertisement {
-  localName: string;
-  serviceUuids: string[];
-  serviceData: Array<{ uuid: string; data: Buffer }>;
-  txPowerLevel: number;
-  manufacturerData: Buffer | undefined;
-  serviceSolicitationUuids: string[];
-}
-
-/** What the bindings offer a peripheral: the ways the peripheral side can act on the link. */
-export interface VirtualPeripheralHost {
-  /** Sends a notification on the notify characteristic; false when nobody is connected and subscribed. */
-  sendNotification(peripheral: VirtualPeripheral, data: Buffer): boolean;
-  /** The ATT MTU changed (as after a new MTU exchange). */
-  changeMtu(peripheral: VirtualPeripheral, mtu: number): void;
-  /** The peripheral drops the link (supervision timeout by default). */
-  drop(peripheral: VirtualPeripheral, reason?: number): void;
-  /** Its advertisement or range changed: rediscovered if scanning, a pending connect completes. */
-  advertisementChanged(peripheral: VirtualPeripheral): void;
-}
-
-interface Link {
-  mtu: number;
-  subscribed: boolean;
-}
-
-/** HCI reasons the bindings report, as hci bindings do (numbers). */
-export const hciReason = {
-  connectionTimeout: 0x08,
-  remoteUserTerminated: 0x13,
-  localHostTerminated: 0x16,
-  connectionFailed: 0x3e,
-} as const;
-
-/** noble's hci Gatt asks for this MTU when the connect parameters name none. */
+/** gatt.js asks for this MTU when the connect parameters name none. */
 const hciDesiredMtuDefault = 256;
 
-const characteristics = [
-  { uuid: glassesWriteUuid, properties: ["write", "writeWithoutResponse"] },
-  { uuid: glassesNotifyUuid, properties: ["notify"] },
-];
+const clampMtu = (mtu: number) => Math.max(attMtuMin, Math.min(attMtuMax, mtu));
 
 export interface VirtualBleBindingsOptions {
   adapterState?: VirtualAdapterState;
   address?: string;
 }
 
+interface ScanSession {
+  filterDuplicates: boolean;
+  serviceUuids: string[];
+  /** The controller's duplicate filter: each address once per scan while it filters. */
+  reported: Set<string>;
+}
+
 export class VirtualBleBindings extends EventEmitter implements VirtualPeripheralHost {
   private adapterState: VirtualAdapterState;
-  private readonly adapterAddress: string;
-  private scanning = false;
-  private scanServiceUuids: string[] = [];
+  private adapterAddress: string;
+  private scan: ScanSession | null = null;
   private readonly peripherals = new Map<string, VirtualPeripheral>();
-  private readonly links = new Map<string, Link>();
-  private readonly pendingConnects = new Map<string, { mtu?: number } | undefined>();
+  private readonly links = new Map<string, VirtualGattLink>();
+  private readonly pendingConnects = new Map<string, { mtu?: number }>();
+  /** Addresses the bindings have seen advertise (bindings.js `_addresses`). */
+  private readonly discovered = new Set<string>();
   /** Connection attempts per peripheral id, for tests of the retry policy. */
   readonly connectAttempts = new Map<string, number>();
 
@@ -106,45 +63,43 @@ export class VirtualBleBindings extends EventEmitter implements VirtualPeriphera
     this.advertisementChanged(peripheral);
   }
 
-  /** Takes a peripheral out of the world (its link, if any, drops). */
+  /** Takes a peripheral out of the world (its link, if any, times out). */
   removePeripheral(peripheral: VirtualPeripheral): void {
     const id = this.idOf(peripheral);
-    if (this.links.has(id)) this.drop(peripheral, hciReason.connectionTimeout);
+    this.dropId(id, hciReason.connectionTimeout);
     this.peripherals.delete(id);
-    this.pendingConnects.delete(id);
   }
 
   isConnected(peripheral: VirtualPeripheral): boolean {
     return this.links.has(this.idOf(peripheral));
   }
 
-  /** Power the adapter off or on; leaving poweredOn drops every link first, as hci bindings do. */
+  /**
+   * Powers the adapter off or on. Leaving poweredOn ends every link with Hardware Failure (0x03) and forgets
+   * queued connects before the new state is reported, as bindings.js onStateChange does; coming back re-runs
+   * hci's initialisation.
+   */
   setAdapterState(state: VirtualAdapterState): void {
     if (state === this.adapterState) return;
     if (this.adapterState === "poweredOn") {
-      for (const id of [...this.links.keys()]) this.dropId(id, 0x03);
-      this.scanning = false;
+      for (const id of [...this.links.keys()]) this.dropId(id, hciReason.hardwareFailure);
+      this.scan = null;
       this.pendingConnects.clear();
     }
     this.adapterState = state;
-    this.later("stateChange", state);
+    this.announceAdapter();
   }
 
   // The contract noble calls.
 
   start(): void {
-    this.later("addressChange", this.adapterAddress);
-    this.later("stateChange", this.adapterState);
+    this.announceAdapter();
   }
 
   stop(): void {
-    this.scanning = false;
+    this.stopScanning();
     for (const id of [...this.links.keys()]) this.dropId(id, hciReason.localHostTerminated);
     this.pendingConnects.clear();
-  }
-
-  reset(): void {
-    this.stop();
   }
 
   setScanParameters(): void {
@@ -152,40 +107,51 @@ export class VirtualBleBindings extends EventEmitter implements VirtualPeriphera
   }
 
   setAddress(address: string): void {
+    this.adapterAddress = address;
     this.later("addressChange", address);
   }
 
+  /** gap.js: scanStart(filterDuplicates), then the scan parameters it always sets; a second start only says scanStart. */
   startScanning(serviceUuids: string[] | undefined, allowDuplicates: boolean | undefined): void {
-    this.scanning = true;
-    this.scanServiceUuids = serviceUuids ?? [];
-    this.later("scanStart", !allowDuplicates);
+    if (this.adapterState !== "poweredOn") return;
+    if (this.scan !== null) {
+      this.later("scanStart");
+      return;
+    }
+    this.scan = { filterDuplicates: !allowDuplicates, serviceUuids: serviceUuids ?? [], reported: new Set() };
+    this.later("scanStart", this.scan.filterDuplicates);
+    this.later("scanParametersSet");
     for (const peripheral of this.peripherals.values()) this.announce(peripheral);
   }
 
   stopScanning(): void {
-    this.scanning = false;
+    this.scan = null;
     this.later("scanStop");
   }
 
-  connect(id: string, parameters?: { mtu?: number }): void {
+  /**
+   * bindings.js connect: refused unless poweredOn; a connect already queued is ignored; a running scan is stopped
+   * first (scanStop), as the controller cannot scan while it initiates. The radio keeps initiating until the
+   * peripheral is in range or the central cancels.
+   */
+  connect(id: string, parameters: { mtu?: number } = {}): void {
     this.connectAttempts.set(id, (this.connectAttempts.get(id) ?? 0) + 1);
-    const peripheral = this.peripherals.get(id);
-    if (this.adapterState !== "poweredOn" || !peripheral) {
-      this.later("connect", id, new Error(`cannot connect to ${id}`));
+    if (this.adapterState !== "poweredOn") {
+      this.later("connect", id, new Error(`Cannot connect while adapter state is ${this.adapterState} (not poweredOn)`));
       return;
     }
+    if (this.pendingConnects.has(id)) return;
+    if (this.scan !== null) this.stopScanning();
     if (this.links.has(id)) {
-      this.later("connect", id, null);
+      this.later("connect", id, hciError(hciReason.aclConnectionAlreadyExists));
       return;
     }
-    if (!peripheral.inRange) {
-      // A radio keeps initiating until the peripheral shows up or the central cancels.
-      this.pendingConnects.set(id, parameters);
-      return;
-    }
-    this.establish(id, peripheral, parameters);
+    this.pendingConnects.set(id, parameters);
+    const peripheral = this.peripherals.get(id);
+    if (peripheral?.inRange) this.establish(id, peripheral);
   }
 
+  /** The LE Create Connection Cancel's completion reports nothing: noble answers the caller itself. */
   cancelConnect(id: string): void {
     this.pendingConnects.delete(id);
   }
@@ -195,96 +161,73 @@ export class VirtualBleBindings extends EventEmitter implements VirtualPeriphera
   }
 
   updateRssi(id: string): void {
-    this.later("rssiUpdate", id, this.peripherals.get(id)?.rssi ?? -127);
+    const peripheral = this.peripherals.get(id);
+    if (this.links.has(id) && peripheral) this.later("rssiUpdate", id, peripheral.rssi);
   }
 
+  // GATT: with no link the request goes nowhere, as bindings.js only warns; noble's disconnect handling or the
+  // caller's timeout ends the wait.
+
   discoverServices(id: string, uuids: string[] | undefined): void {
-    if (!this.requireLink(id)) return;
-    const wanted = uuids ?? [];
-    const services = wanted.length === 0 || wanted.includes(glassesServiceUuid) ? [glassesServiceUuid] : [];
-    this.later("servicesDiscover", id, services);
+    this.links.get(id)?.discoverServices(uuids ?? []);
   }
 
   discoverIncludedServices(id: string, serviceUuid: string): void {
-    if (!this.requireLink(id)) return;
-    this.later("includedServicesDiscover", id, serviceUuid, []);
+    this.links.get(id)?.discoverIncludedServices(serviceUuid);
   }
 
   discoverCharacteristics(id: string, serviceUuid: string, uuids: string[] | undefined): void {
-    if (!this.requireLink(id)) return;
-    const wanted = uuids ?? [];
-    const found = serviceUuid !== glassesServiceUuid ? [] : characteristics.filter((c) => wanted.length === 0 || wanted.includes(c.uuid));
-    this.later("characteristicsDiscover", id, serviceUuid, found.map((c) => ({ uuid: c.uuid, properties: [...c.properties] })));
+    this.links.get(id)?.discoverCharacteristics(serviceUuid, uuids ?? []);
   }
 
   read(id: string, serviceUuid: string, characteristicUuid: string): void {
-    if (!this.requireLink(id)) return;
-    this.later("read", id, serviceUuid, characteristicUuid, Buffer.alloc(0), false, new Error("read not permitted"));
+    this.links.get(id)?.read(serviceUuid, characteristicUuid);
   }
 
-  write(id: string, serviceUuid: string, characteristicUuid: string, data: Buffer, _withoutResponse: boolean): void {
-    const link = this.links.get(id);
-    const peripheral = this.peripherals.get(id);
-    if (!link || !peripheral) return;
-    if (serviceUuid !== glassesServiceUuid || characteristicUuid !== glassesWriteUuid) {
-      this.later("write", id, serviceUuid, characteristicUuid, new Error("write not permitted"));
-      return;
-    }
-    if (data.length > link.mtu - attHeaderBytes) {
-      this.later("write", id, serviceUuid, characteristicUuid, new Error(`value of ${data.length} bytes exceeds ATT MTU ${link.mtu} - 3`));
-      return;
-    }
-    peripheral.onWrite(Buffer.from(data));
-    this.later("write", id, serviceUuid, characteristicUuid);
+  write(id: string, serviceUuid: string, characteristicUuid: string, data: Buffer, withoutResponse: boolean): void {
+    this.links.get(id)?.write(serviceUuid, characteristicUuid, data, withoutResponse);
   }
 
-  broadcast(id: string, serviceUuid: string, characteristicUuid: string, broadcast: boolean): void {
-    this.later("broadcast", id, serviceUuid, characteristicUuid, broadcast);
+  broadcast(id: string): void {
+    this.links.get(id)?.broadcast();
   }
 
   notify(id: string, serviceUuid: string, characteristicUuid: string, enabled: boolean): void {
-    const link = this.links.get(id);
-    const peripheral = this.peripherals.get(id);
-    if (!link || !peripheral) return;
-    if (characteristicUuid !== glassesNotifyUuid) {
-      this.later("notify", id, serviceUuid, characteristicUuid, false, new Error("notify not permitted"));
-      return;
-    }
-    link.subscribed = enabled;
-    this.later("notify", id, serviceUuid, characteristicUuid, enabled);
-    peripheral.onSubscribed(enabled);
+    this.links.get(id)?.notify(serviceUuid, characteristicUuid, enabled);
   }
 
   discoverDescriptors(id: string, serviceUuid: string, characteristicUuid: string): void {
-    if (!this.requireLink(id)) return;
-    this.later("descriptorsDiscover", id, serviceUuid, characteristicUuid, characteristicUuid === glassesNotifyUuid ? ["2902"] : []);
+    this.links.get(id)?.discoverDescriptors(serviceUuid, characteristicUuid);
   }
 
   readValue(id: string, serviceUuid: string, characteristicUuid: string, descriptorUuid: string): void {
-    const subscribed = this.links.get(id)?.subscribed ? 1 : 0;
-    this.later("valueRead", id, serviceUuid, characteristicUuid, descriptorUuid, Buffer.of(subscribed, 0));
+    this.links.get(id)?.readValue(serviceUuid, characteristicUuid, descriptorUuid);
   }
 
-  writeValue(id: string, serviceUuid: string, characteristicUuid: string, descriptorUuid: string): void {
-    this.later("valueWrite", id, serviceUuid, characteristicUuid, descriptorUuid);
+  writeValue(id: string, serviceUuid: string, characteristicUuid: string, descriptorUuid: string, data: Buffer): void {
+    this.links.get(id)?.writeValue(serviceUuid, characteristicUuid, descriptorUuid, data);
   }
 
   readHandle(id: string, handle: number): void {
-    this.later("handleRead", id, handle, Buffer.alloc(0), new Error("handles are not exposed"));
+    this.links.get(id)?.readHandle(handle);
   }
 
-  writeHandle(id: string, handle: number): void {
-    this.later("handleWrite", id, handle, new Error("handles are not exposed"));
+  writeHandle(id: string, handle: number, data: Buffer, withoutResponse: boolean): void {
+    this.links.get(id)?.writeHandle(handle, data, withoutResponse);
   }
 
   // The peripheral side.
+
+  sendNotification(peripheral: VirtualPeripheral, data: Buffer): boolean {
+    return this.links.get(this.idOf(peripheral))?.notification(glassesServiceUuid, glassesNotifyUuid, data) ?? false;
+  }
 
   changeMtu(peripheral: VirtualPeripheral, mtu: number): void {
     const id = this.idOf(peripheral);
     const link = this.links.get(id);
     if (!link) return;
-    link.mtu = Math.max(attMtuMin, Math.min(attMtuMax, mtu));
-    this.later("onMtu", id, link.mtu);
+    link.attMtu = clampMtu(mtu);
+    this.later("onMtu", id, link.attMtu);
   }
 
   drop(peripheral: VirtualPeripheral, reason: number = hciReason.connectionTimeout): void {
@@ -294,56 +237,70 @@ export class VirtualBleBindings extends EventEmitter implements VirtualPeriphera
   advertisementChanged(peripheral: VirtualPeripheral): void {
     const id = this.idOf(peripheral);
     if (!peripheral.inRange || !this.peripherals.has(id)) return;
-    if (this.pendingConnects.has(id)) {
-      const parameters = this.pendingConnects.get(id);
-      this.pendingConnects.delete(id);
-      this.establish(id, peripheral, parameters);
-    }
+    if (this.pendingConnects.has(id)) this.establish(id, peripheral);
     this.announce(peripheral);
   }
 
-  sendNotification(peripheral: VirtualPeripheral, data: Buffer): boolean {
-    const id = this.idOf(peripheral);
-    const link = this.links.get(id);
-    if (!link || !link.subscribed) return false;
-    if (data.length > link.mtu - attHeaderBytes) {
-      throw new Error(`notification of ${data.length} bytes exceeds ATT MTU ${link.mtu} - 3`);
-    }
-    this.later("read", id, glassesServiceUuid, glassesNotifyUuid, Buffer.from(data), true);
-    return true;
-  }
-
-  private establish(id: string, peripheral: VirtualPeripheral, parameters: { mtu?: number } | undefined): void {
+  /**
+   * LE Connection Complete. A peripheral never seen advertising is first reported as bindings.js does (an empty
+   * advertisement, RSSI 127). Then connect, then gatt.js's MTU exchange: it reports the server's Rx MTU as the
+   * link's MTU, while the link itself runs at the smaller of the two.
+   */
+  private establish(id: string, peripheral: VirtualPeripheral): void {
+    const parameters = this.pendingConnects.get(id) ?? {};
+    this.pendingConnects.delete(id);
     if (peripheral.refuseConnection()) {
-      this.later("connect", id, new Error(`Connection Failed to be Established (0x${hciReason.connectionFailed.toString(16)})`));
+      this.later("connect", id, hciError(hciReason.connectionFailed));
       return;
     }
-    const mtu = Math.max(attMtuMin, Math.min(parameters?.mtu ?? hciDesiredMtuDefault, peripheral.mtuMax, attMtuMax));
-    this.links.set(id, { mtu, subscribed: false });
-    peripheral.onConnected(mtu);
+    if (!this.discovered.has(id)) {
+      this.discovered.add(id);
+      this.later("discover", id, peripheral.address, "random", true, { serviceUuids: [], serviceData: [] }, 127, false);
+    }
+    const serverMtu = clampMtu(peripheral.mtuMax);
+    const attMtu = Math.min(clampMtu(parameters.mtu ?? hciDesiredMtuDefault), serverMtu);
+    const table = glassesGattTable(peripheral.advertisement().localName);
+    const link = new VirtualGattLink(id, peripheral, table, attMtu, serverMtu, (event, ...args) => this.later(event, ...args));
+    this.links.set(id, link);
+    peripheral.onConnected(attMtu);
     this.later("connect", id, null);
-    this.later("onMtu", id, mtu);
+    this.later("onMtu", id, serverMtu);
   }
 
   private dropId(id: string, reason: number): void {
+    this.pendingConnects.delete(id);
     if (!this.links.delete(id)) return;
     this.peripherals.get(id)?.onDisconnected();
     this.later("disconnect", id, reason);
   }
 
+  /**
+   * An advertising report as gap.js passes it on: a connectable ADV_IND with its scan response, so connectable
+   * and not "scannable" (that flag marks ADV_SCAN_IND). bindings.js matches the scan's service filter against
+   * the advertised service UUIDs and service data UUIDs; a connected peripheral no longer advertises.
+   */
   private announce(peripheral: VirtualPeripheral): void {
-    if (!this.scanning || this.adapterState !== "poweredOn" || !peripheral.inRange) return;
+    const scan = this.scan;
+    if (scan === null || this.adapterState !== "poweredOn" || !peripheral.inRange) return;
     const id = this.idOf(peripheral);
-    if (this.links.has(id)) return;
+    if (this.links.has(id) || (scan.filterDuplicates && scan.reported.has(id))) return;
     const advertisement = peripheral.advertisement();
     const offered = [...advertisement.serviceUuids, ...advertisement.serviceData.map((d) => d.uuid)];
-    if (this.scanServiceUuids.length > 0 && !offered.some((uuid) => this.scanServiceUuids.includes(uuid))) return;
-    this.later("discover", id, peripheral.address, "random", true, advertisement, peripheral.rssi, true);
+    if (scan.serviceUuids.length > 0 && !offered.some((uuid) => scan.serviceUuids.includes(uuid))) return;
+    scan.reported.add(id);
+    this.discovered.add(id);
+    this.later("discover", id, peripheral.address, "random", true, advertisement, peripheral.rssi, false);
   }
 
-  /** Without a link a request goes unanswered, as over the air; noble's disconnect handling or the caller's timeout ends it. */
-  private requireLink(id: string): boolean {
-    return this.links.has(id);
+  /** hci's initialisation: the controller's address, then poweredOn with the scan parameters it sets on the way. */
+  private announceAdapter(): void {
+    if (this.adapterState !== "poweredOn") {
+      this.later("stateChange", this.adapterState);
+      return;
+    }
+    this.later("addressChange", this.adapterAddress);
+    this.later("stateChange", this.adapterState);
+    this.later("scanParametersSet");
   }
 
   private later(event: string, ...args: unknown[]): void {

@@ -21,7 +21,7 @@ import {
 import { generateP256, type KeyPair } from "../../protocol/keys.ts";
 import { protocolVersion } from "../../protocol/messages.ts";
 import { systemClock, systemRandom, type Clock, type Random } from "../../protocol/sources.ts";
-import { hciReason, type VirtualAdvertisement, type VirtualPeripheral, type VirtualPeripheralHost } from "./virtual-ble-bindings.ts";
+import { hciReason, type VirtualAdvertisement, type VirtualPeripheral, type VirtualPeripheralHost } from "./virtual-peripheral.ts";
 
 /**
  * Smart glasses as the hub sees them over BLE: a GATT peripheral with its own P-256 key that speaks tapwire's

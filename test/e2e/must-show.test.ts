@@ -5,7 +5,7 @@ import { messageBytesMax } from "../../protocol/envelope.ts";
 import { ErrorCode, isTapwireError } from "../../protocol/errors.ts";
 import { topicFor } from "../../protocol/topics.ts";
 import { eventually } from "../broker/fixtures.ts";
-import { PaymentWorld } from "./payment-world.ts";
+import { PaymentWorld, tapHubId } from "./payment-world.ts";
 import { settlementScenarios } from "./settlement-scenarios.ts";
 import { TestStack } from "./stack.ts";
 
@@ -49,7 +49,7 @@ describe("the embedded broker's own refusals, each followed by a good payment", 
     await world.expectServing();
   });
 
-  it("refuses a subscription to another hub's decisions (SubscribeNotAllowed); that hub's decisions stay its own", async () => {
+  it("refuses a subscription to the hub's decisions from another hub (SubscribeNotAllowed); they stay the hub's own", async () => {
     const seen: string[] = [];
     const h1 = world.hub("h1").bundle;
     const snoop = new MqttConnection({
@@ -63,15 +63,15 @@ describe("the embedded broker's own refusals, each followed by a good payment", 
     snoop.start();
     try {
       await snoop.waitConnected(5_000);
-      const refused = await snoop.subscribe(topicFor("hub", "h2", "res"), 1).catch((error: unknown) => error);
+      const refused = await snoop.subscribe(topicFor("hub", tapHubId, "res"), 1).catch((error: unknown) => error);
       const wildcard = await snoop.subscribe("tapwire/v1/#", 1).catch((error: unknown) => error);
-      const victim = await world.pay("h2", 200);
+      const victim = await world.tapPay(200);
       await snoop.subscribe(topicFor("hub", "h1", "res"), 1);
 
       expect(isTapwireError(refused, ErrorCode.SubscribeNotAllowed)).toBe(true);
       expect(isTapwireError(wildcard, ErrorCode.SubscribeNotAllowed)).toBe(true);
       expect(world.stack.refusals.codes()).toEqual([ErrorCode.SubscribeNotAllowed, ErrorCode.SubscribeNotAllowed]);
-      expect(victim.decision.status).toBe("approved");
+      expect(victim).toMatchObject({ status: "approved", code: 0 });
       expect(seen).toEqual([]);
     } finally {
       await snoop.stop();
@@ -79,17 +79,27 @@ describe("the embedded broker's own refusals, each followed by a good payment", 
     await world.expectServing();
   });
 
-  it("refuses a TLS client without a certificate (NoClientCertificate)", async () => {
+  it("refuses a TLS client without a certificate at the handshake (NoClientCertificate): its MQTT CONNECT gets no answer", async () => {
     const url = new URL(world.stack.node.url);
     const before = world.snapshot();
+    const received: Buffer[] = [];
+    let clientError: (Error & { code?: string }) | undefined;
 
     await new Promise<void>((resolve) => {
       const socket = tlsConnect({ host: url.hostname, port: Number(url.port), ca: world.stack.node.pki.ca.certPem });
-      socket.on("error", () => undefined);
+      // A TLS 1.3 client has finished its side before the server checks it, so it speaks MQTT at once.
+      socket.on("secureConnect", () => socket.write(mqttConnectPacket("hubs/h1")));
+      socket.on("data", (chunk: Buffer) => received.push(chunk));
+      socket.on("error", (error: Error & { code?: string }) => (clientError = error));
       socket.on("close", () => resolve());
     });
+    const refusal = await world.stack.refusals.next(ErrorCode.NoClientCertificate);
 
-    expect((await world.stack.refusals.next(ErrorCode.NoClientCertificate)).code).toBe(ErrorCode.NoClientCertificate);
+    // Refused by the TLS layer (a handshake error, tlsCode), not later by MQTT's authenticate with a CONNACK.
+    expect(world.stack.refusals.codes()).toEqual([ErrorCode.NoClientCertificate]);
+    expect(refusal.context).toMatchObject({ tlsCode: expect.stringMatching(/^ERR_SSL_/) });
+    expect(received).toEqual([]);
+    expect(clientError?.code).toMatch(/^ERR_SSL_/);
     world.expectNothingPosted(before, "h1", []);
     await world.expectServing();
   });
@@ -112,3 +122,12 @@ describe("the embedded broker's own refusals, each followed by a good payment", 
     await world.expectServing();
   });
 });
+
+/** An MQTT 3.1.1 CONNECT (OASIS MQTT 3.1.1 §3.1): protocol "MQTT" level 4, clean session, keep-alive 60 s. */
+function mqttConnectPacket(clientId: string): Buffer {
+  const id = Buffer.from(clientId, "utf8");
+  const variableHeader = Buffer.from([0x00, 0x04, 0x4d, 0x51, 0x54, 0x54, 0x04, 0x02, 0x00, 0x3c]);
+  const payload = Buffer.concat([Buffer.from([id.length >> 8, id.length & 0xff]), id]);
+  const remainingLength = variableHeader.length + payload.length;
+  return Buffer.concat([Buffer.from([0x10, remainingLength]), variableHeader, payload]);
+}

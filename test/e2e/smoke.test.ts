@@ -1,36 +1,36 @@
+import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { createPrivateKey } from "node:crypto";
-import { sealMessage } from "../../protocol/envelope.ts";
-import { signCryptogram } from "../../protocol/payer.ts";
-import type { PaymentRequest } from "../../protocol/messages.ts";
+import { SimulatedTapHub } from "../../simulator/scenarios/tap/simulated-tap-hub.ts";
 import { TestStack } from "./stack.ts";
 
-describe("a payment through the embedded broker", () => {
+const waitMs = 10_000;
+
+describe("a tap through the embedded broker, on the real hub runtime", () => {
   let stack: TestStack | undefined;
+  let hub: SimulatedTapHub | undefined;
   afterEach(async () => {
+    await hub?.stop();
     await stack?.stop();
+    hub = undefined;
     stack = undefined;
   });
 
   it("is approved, posted once, and the ledger balances", async () => {
     stack = await TestStack.start();
-    const { hub, wallet } = await stack.enrolDefaults();
-    const link = await stack.connect(hub);
-    const now = Date.now();
-    const un = Buffer.from([1, 2, 3, 4]);
-    const cryptogram = signCryptogram(
-      { walletId: "w1", hubId: "h1", amountMinor: 1250, currency: "EUR", unpredictableNumber: un, atc: 1 },
-      createPrivateKey(wallet.keyPem!),
-    );
-    const body: PaymentRequest = {
-      type: "payment_request", v: 1, hubId: "h1", merchantId: "m1", requestId: "r-1", seq: 1, iat: now, exp: now + 60_000,
-      amountMinor: 1250, currency: "EUR", mode: "reader",
-      payer: { kind: "hce", walletId: "w1", atc: 1, unpredictableNumber: un, cryptogram: Buffer.from(cryptogram) },
-    };
-    const reply = await link.request(sealMessage(body, createPrivateKey(hub.keyPem!)), "r-1", 5_000);
-    expect(reply.decision.status).toBe("approved");
-    expect(stack.node.service.ledger.balanceOf("merchant:m1")).toBe(1250);
-    expect(stack.node.service.ledger.balanceOf("wallet:w1")).toBe(100_000 - 1250);
+    const bundles = await stack.enrolDefaults();
+    hub = new SimulatedTapHub({ brokerUrl: stack.node.url, hub: bundles.hub, wallet: bundles.wallet, merchantId: "m1", journalFile: join(stack.dataDir, "hub", "journal.sqlite") });
+    await hub.start();
+    await hub.waitFor((view) => view.hub === "ready" && view.tap.state === "idle", waitMs);
+
+    hub.setAmount(1_250, "EUR", "reader");
+    await hub.waitFor((view) => view.tap.state === "waitingForTap", waitMs);
+    hub.placePhone(hub.hcePhone());
+    const final = await hub.waitFor((view) => view.tap.state === "approved" || view.tap.state === "declined", waitMs);
+
+    expect(final.tap).toMatchObject({ state: "approved", lastDecisionCode: 0 });
+    expect(stack.node.service.paymentsOf("m1")).toMatchObject([{ hubId: "h1", walletId: "w1", amountMinor: 1_250, status: "captured" }]);
+    expect(stack.node.service.ledger.balanceOf("merchant:m1")).toBe(1_250);
+    expect(stack.node.service.ledger.balanceOf("wallet:w1")).toBe(100_000 - 1_250);
     stack.node.service.ledger.checkInvariants();
   });
 });

@@ -1,8 +1,10 @@
 import { createRequire } from "node:module";
 import type { SerialPort } from "serialport";
 import { afterEach, describe, expect, expectTypeOf, it, vi } from "vitest";
+import { beepSteps } from "../../firmware-bridge/gpio/buzzer.ts";
 import { HubPanel, type FirmataTransport } from "../../firmware-bridge/gpio/hub-panel.ts";
 import type { HubPanelConfigInput } from "../../firmware-bridge/gpio/hub-panel-config.ts";
+import type { BeepPattern } from "../../firmware-bridge/gpio/status-indicator.ts";
 import { ErrorCode, isTapwireError } from "../../protocol/errors.ts";
 import { createSerialLinkPair, type SerialLinkEnd } from "../../simulator/firmata/serial-link-pair.ts";
 import {
@@ -10,11 +12,14 @@ import {
   type OutputEdge,
   type VirtualFirmataBoardOptions,
 } from "../../simulator/firmata/virtual-firmata-board.ts";
+import { ManualScheduler } from "./manual-scheduler.ts";
 
 // Green and red sit on PWM pins (johnny-five drives them with analogWrite), amber and blue on plain digital
 // pins; the button shares port 0 with the LEDs, so LED writes must not drop its pull-up.
 const pins = { green: 5, red: 6, amber: 7, blue: 4, buzzer: 8, cancelButton: 2 };
 const beepTimings = { shortMs: 20, longMs: 120, gapMs: 20 };
+const debounceMs = 15;
+/** Bounds each wait for the link, not a behaviour: the panel's own time runs on a ManualScheduler. */
 const waitMs = 2_000;
 
 const running: Array<{ panel: HubPanel; transport: SerialLinkEnd }> = [];
@@ -27,17 +32,42 @@ afterEach(async () => {
   vi.restoreAllMocks();
 });
 
+/** The panel's timers (debounce, beeps, ready timeout) and the board's edge clock share one manual scheduler. */
 function panelOnVirtualBoard(config: Partial<HubPanelConfigInput> = {}, boardOptions: VirtualFirmataBoardOptions = {}) {
-  const { board, transport } = VirtualFirmataBoard.withLink(boardOptions);
-  const panel = new HubPanel(transport, { pins, debounceMs: 15, beepTimings, readyTimeoutMs: 3_000, ...config });
+  const scheduler = new ManualScheduler();
+  const clock = { nowMs: () => scheduler.elapsedMs };
+  const { board, transport } = VirtualFirmataBoard.withLink({ clock, ...boardOptions });
+  const panel = new HubPanel(transport, { pins, debounceMs, beepTimings, readyTimeoutMs: 3_000, ...config }, { scheduler });
   running.push({ panel, transport });
-  return { board, panel, transport };
+  return { board, panel, transport, scheduler };
 }
 
 async function startedPanel(config: Partial<HubPanelConfigInput> = {}) {
   const setup = panelOnVirtualBoard(config);
   await setup.panel.start();
   return setup;
+}
+
+type Setup = ReturnType<typeof panelOnVirtualBoard>;
+
+/** Plays a beep step by step: each level reaches the board before the scheduler moves past its duration. */
+async function playBeep({ board, panel, scheduler }: Setup, pattern: BeepPattern): Promise<void> {
+  const beeping = panel.beep(pattern);
+  for (const step of beepSteps(pattern, beepTimings)) {
+    await board.waitUntil(() => board.ledOn(pins.buzzer) === step.on, waitMs);
+    scheduler.advance(step.durationMs);
+  }
+  await beeping;
+  await board.waitUntil(() => !board.ledOn(pins.buzzer), waitMs);
+}
+
+/**
+ * johnny-five's Switch passes a level change on after its own 5 ms debounce (lodash, real time, not injectable);
+ * once it has reached the panel's debouncer a timer is pending, and the scheduler settles it.
+ */
+async function settleButton({ scheduler }: Setup): Promise<void> {
+  await vi.waitFor(() => expect(scheduler.pending).toBe(1), { timeout: waitMs });
+  scheduler.advance(debounceMs);
 }
 
 /** On-periods in milliseconds from a pin's edge history. */
@@ -66,47 +96,43 @@ async function codeOf(promise: Promise<unknown>): Promise<number | undefined> {
 
 describe("HubPanel over johnny-five, firmata-io and the virtual Firmata board", () => {
   it("approved lights green alone and beeps once, short", async () => {
-    const { board, panel } = await startedPanel();
+    const setup = await startedPanel();
+    const { board, panel } = setup;
     panel.showState("waiting");
     await board.waitUntil(() => board.ledOn(pins.amber), waitMs);
 
     panel.showState("approved");
-    await panel.beep("approved");
-    await board.waitUntil(() => board.outputHistory(pins.buzzer).length === 2, waitMs);
+    await playBeep(setup, "approved");
 
     expect(lit(board)).toEqual(["green"]);
-    const periods = onPeriodsMs(board.outputHistory(pins.buzzer));
-    expect(periods).toHaveLength(1);
-    expect(periods[0]).toBeGreaterThanOrEqual(beepTimings.shortMs - 2);
+    expect(onPeriodsMs(board.outputHistory(pins.buzzer))).toEqual([beepTimings.shortMs]);
     expect(board.droppedBytes).toBe(0);
   });
 
   it("declined lights red alone and beeps twice, long", async () => {
-    const { board, panel } = await startedPanel();
+    const setup = await startedPanel();
+    const { board, panel } = setup;
 
     panel.showState("declined");
-    await panel.beep("declined");
-    await board.waitUntil(() => board.outputHistory(pins.buzzer).length === 4, waitMs);
+    await playBeep(setup, "declined");
 
     expect(lit(board)).toEqual(["red"]);
-    const periods = onPeriodsMs(board.outputHistory(pins.buzzer));
-    expect(periods).toHaveLength(2);
-    for (const period of periods) expect(period).toBeGreaterThanOrEqual(beepTimings.longMs - 2);
+    expect(onPeriodsMs(board.outputHistory(pins.buzzer))).toEqual([beepTimings.longMs, beepTimings.longMs]);
   });
 
   it("error lights red and beeps three times; blue shows online independently", async () => {
-    const { board, panel } = await startedPanel();
+    const setup = await startedPanel();
+    const { board, panel } = setup;
 
     panel.showOnline(true);
     panel.showState("error");
-    await panel.beep("error");
-    await board.waitUntil(() => board.outputHistory(pins.buzzer).length === 6, waitMs);
+    await playBeep(setup, "error");
     expect(lit(board)).toEqual(["red", "blue"]);
 
     panel.showState("idle");
     panel.showOnline(false);
     await board.waitUntil(() => lit(board).length === 0, waitMs);
-    expect(onPeriodsMs(board.outputHistory(pins.buzzer))).toHaveLength(3);
+    expect(onPeriodsMs(board.outputHistory(pins.buzzer))).toEqual(new Array(3).fill(beepTimings.shortMs));
   });
 
   it("an aborted beep leaves the buzzer off", async () => {
@@ -123,56 +149,57 @@ describe("HubPanel over johnny-five, firmata-io and the virtual Firmata board", 
   });
 
   it("a bouncing press of the cancel button emits cancel exactly once per press", async () => {
-    const { board, panel } = await startedPanel();
+    const setup = await startedPanel();
+    const { board, panel } = setup;
     const cancelsAtPress: number[] = [];
-    let press = 0;
+    let press = 1;
     const unsubscribe = panel.onCancel(() => cancelsAtPress.push(press));
-    const cancelled = () => new Promise<void>((resolve) => panel.once("cancel", resolve));
 
-    press = 1;
-    let next = cancelled();
     for (const down of [true, false, true, false, true]) {
       if (down) board.pressButton(pins.cancelButton);
       else board.releaseButton(pins.cancelButton);
     }
-    await next;
+    await settleButton(setup);
     board.releaseButton(pins.cancelButton);
     board.pressButton(pins.cancelButton);
     board.releaseButton(pins.cancelButton);
-    // Long enough for the release to settle, so the next press is a new one.
-    await new Promise((resolve) => setTimeout(resolve, 60));
-
+    await settleButton(setup);
     press = 2;
-    next = cancelled();
     board.pressButton(pins.cancelButton);
-    await next;
-    board.releaseButton(pins.cancelButton);
+    await settleButton(setup);
     unsubscribe();
 
     expect(cancelsAtPress).toEqual([1, 2]);
   });
 
   it("a button wired to the supply with a pull-down (buttonWiring: pulldown) cancels too", async () => {
-    const { board, panel } = await startedPanel({ buttonWiring: "pulldown" });
-    const cancelled = new Promise<void>((resolve) => panel.once("cancel", resolve));
+    const setup = await startedPanel({ buttonWiring: "pulldown" });
+    const { board, panel } = setup;
+    let cancels = 0;
+    panel.onCancel(() => cancels++);
 
     board.pressButton(pins.cancelButton);
-    await cancelled;
+    await settleButton(setup);
 
+    expect(cancels).toBe(1);
     expect(board.pinState(pins.cancelButton)).toMatchObject({ pullup: false, pressed: true });
   });
 
-  it("start() against a board that never answers fails with GpioTimeout within its timeout and releases the link", async () => {
+  it("start() against a board that never answers fails with GpioTimeout at readyTimeoutMs and releases the link", async () => {
+    const scheduler = new ManualScheduler();
     const { host } = createSerialLinkPair();
-    const panel = new HubPanel(host, { pins, readyTimeoutMs: 300, versionQueryDelayMs: 100 });
+    const panel = new HubPanel(host, { pins, readyTimeoutMs: 300, versionQueryDelayMs: 100 }, { scheduler });
     running.push({ panel, transport: host });
-    const startedMs = Date.now();
+    let code: number | undefined | null = null;
+    const starting = codeOf(panel.start()).then((settled) => (code = settled));
 
-    expect(await codeOf(panel.start())).toBe(ErrorCode.GpioTimeout);
+    scheduler.advance(299);
+    await Promise.resolve();
+    expect(code).toBeNull();
+    scheduler.advance(1);
+    await starting;
 
-    const elapsedMs = Date.now() - startedMs;
-    expect(elapsedMs).toBeGreaterThanOrEqual(290);
-    expect(elapsedMs).toBeLessThan(1_500);
+    expect(code).toBe(ErrorCode.GpioTimeout);
     expect(host.listenerCount("data")).toBe(0);
   });
 
@@ -273,11 +300,12 @@ describe("HubPanel over johnny-five, firmata-io and the virtual Firmata board", 
       vi.spyOn(console, "error"),
     ];
 
-    const { board, panel } = await startedPanel();
+    const setup = await startedPanel();
+    const { board, panel } = setup;
     panel.showState("approved");
-    await panel.beep("approved");
+    await playBeep(setup, "approved");
     board.pressButton(pins.cancelButton);
-    await new Promise<void>((resolve) => panel.once("cancel", resolve));
+    await settleButton(setup);
     await panel.stop();
 
     for (const spy of printed) expect(spy).not.toHaveBeenCalled();

@@ -1,5 +1,6 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { NfcTapReader } from "../../firmware-bridge/nfc/nfc-tap-reader.ts";
+import { ackBytes } from "../../firmware-bridge/nfc/pn532-frame.ts";
 import { ErrorCode } from "../../protocol/errors.ts";
 import { generateP256 } from "../../protocol/keys.ts";
 import { verifyCryptogram } from "../../protocol/payer.ts";
@@ -7,6 +8,9 @@ import { SeededRandom, systemClock } from "../../protocol/sources.ts";
 import { HceWallet } from "../../simulator/phones/hce-wallet.ts";
 import { TagReadingWallet } from "../../simulator/phones/tag-reading-wallet.ts";
 import { rejectionCode, startedHarness, type Harness } from "./harness.ts";
+
+/** PN532 InListPassiveTarget (UM0701-02 §7.3.5): the command that waits for a card. */
+const inListPassiveTarget = 0x4a;
 
 let harness: Harness | undefined;
 afterEach(async () => {
@@ -34,13 +38,14 @@ describe("NfcTapReader: the PN532 as device/'s TapReaderPort", () => {
     expect(Buffer.from(received[0]!).toString()).toBe("sealed-offer-bytes");
   });
 
-  it("rejects with Cancelled promptly when the machine aborts", async () => {
+  it("rejects with Cancelled when the machine aborts, and aborts the chip's wait with an ACK", async () => {
     harness = await startedHarness();
     const controller = new AbortController();
     const reading = tapReader(harness).readCard({ hubId: "hub-9", amountMinor: 1, currency: "EUR", signal: controller.signal });
-    setTimeout(() => controller.abort(), 20);
-    const startedMs = Date.now();
+    await vi.waitFor(() => expect(harness!.chip.commandsSeen).toContain(inListPassiveTarget));
+    controller.abort();
     expect(await rejectionCode(reading)).toBe(ErrorCode.Cancelled);
-    expect(Date.now() - startedMs).toBeLessThan(300);
+    const lastHostBytes = harness.chip.wire.filter((record) => record.direction === "host").at(-1)!.bytes;
+    expect(Buffer.from(lastHostBytes).equals(Buffer.from(ackBytes))).toBe(true);
   });
 });

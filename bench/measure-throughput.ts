@@ -1,11 +1,11 @@
 /**
  * Rough in-process throughput of SettlementService.handle() with group commit (not a test, not CI):
- *   npx tsx test/settlement/measure-throughput.ts [payments] [batchMax]
+ *   npx tsx bench/measure-throughput.ts [payments] [batchMax]
  * Requests are signed beforehand; the timer covers admission (COSE verify), cryptogram verify, posting,
  * decision signing and the durable commit on a temp-dir SQLite file.
  */
 import { performance } from "node:perf_hooks";
-import { SettlementFixture } from "./fixtures.ts";
+import { SettlementFixture } from "../test/settlement/fixtures.ts";
 
 const payments = Number(process.argv[2] ?? 5_000);
 const batchMax = Number(process.argv[3] ?? 256);

@@ -1,12 +1,12 @@
 /**
  * Not a test: measures sequential request/decision round trips over the embedded broker (real mTLS sockets on
- * 127.0.0.1), with and without TCP_NODELAY on every socket. Run: `npx tsx test/broker/measure-round-trips.ts`.
+ * 127.0.0.1), with and without TCP_NODELAY on every socket. Run: `npx tsx bench/measure-round-trips.ts`.
  */
-import { EmbeddedBroker } from "../../broker/mqtt/embedded-broker.ts";
-import { ServiceLink } from "../../broker/mqtt/service-link.ts";
-import { HubLink } from "../../firmware-bridge/mqtt/hub-link.ts";
-import { generateP256 } from "../../protocol/keys.ts";
-import { createTestPki, sealedDecision } from "./fixtures.ts";
+import { EmbeddedBroker } from "../broker/mqtt/embedded-broker.ts";
+import { ServiceLink } from "../broker/mqtt/service-link.ts";
+import { HubLink } from "../firmware-bridge/mqtt/hub-link.ts";
+import { generateP256 } from "../protocol/keys.ts";
+import { createTestPki, sealedDecision } from "../test/broker/fixtures.ts";
 
 const durationMs = 2_000;
 const roundTripsMax = 20_000;

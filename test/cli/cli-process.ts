@@ -1,0 +1,96 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** bin/tapwire.mjs runs the CLI in its own process (tsx registered in-process), so a signal reaches the command. */
+const binPath = join(dirname(dirname(dirname(fileURLToPath(import.meta.url)))), "bin", "tapwire.mjs");
+
+const outputCharsMax = 16_384;
+
+export interface CliExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+/** The `tapwire` CLI as a child process; waits are driven by its output and exit events, each bounded. */
+export class CliProcess {
+  private out = "";
+  private err = "";
+  private exit: CliExit | undefined;
+  private readonly changed: Array<() => void> = [];
+
+  private constructor(
+    private readonly child: ChildProcess,
+    readonly args: readonly string[],
+  ) {
+    child.stdout?.on("data", (chunk: Buffer) => this.update(() => (this.out = keep(this.out + chunk.toString()))));
+    child.stderr?.on("data", (chunk: Buffer) => (this.err = keep(this.err + chunk.toString())));
+    child.once("exit", (code, signal) => this.update(() => (this.exit = { code, signal })));
+  }
+
+  static spawn(args: readonly string[]): CliProcess {
+    const child = spawn(process.execPath, [binPath, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env } });
+    return new CliProcess(child, args);
+  }
+
+  get stdout(): string {
+    return this.out;
+  }
+
+  signal(signal: NodeJS.Signals): void {
+    this.child.kill(signal);
+  }
+
+  /** Resolves with the first match of `pattern` in stdout; rejects if the process exits first or after timeoutMs. */
+  waitOutput(pattern: RegExp, timeoutMs: number): Promise<RegExpMatchArray> {
+    return this.until(() => {
+      const match = this.out.match(pattern);
+      if (match) return match;
+      if (this.exit) throw new Error(`${this.describe()} exited before printing ${String(pattern)}`);
+      return undefined;
+    }, timeoutMs);
+  }
+
+  waitExit(timeoutMs: number): Promise<CliExit> {
+    return this.until(() => this.exit, timeoutMs);
+  }
+
+  /** Kills the process if it is still running (test cleanup). */
+  kill(): void {
+    if (!this.exit) this.child.kill("SIGKILL");
+  }
+
+  describe(): string {
+    return `tapwire ${this.args.join(" ")} (stdout: ${this.out.trim()}; stderr: ${this.err.trim().slice(-2_000)})`;
+  }
+
+  private update(apply: () => void): void {
+    apply();
+    for (const wake of this.changed.splice(0)) wake();
+  }
+
+  private until<T>(check: () => T | undefined, timeoutMs: number): Promise<T> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${this.describe()}: nothing within ${timeoutMs} ms`)), timeoutMs);
+      const attempt = () => {
+        try {
+          const value = check();
+          if (value === undefined) {
+            this.changed.push(attempt);
+            return;
+          }
+          clearTimeout(timer);
+          resolve(value);
+        } catch (error) {
+          clearTimeout(timer);
+          reject(error);
+        }
+      };
+      attempt();
+    });
+  }
+}
+
+function keep(text: string): string {
+  return text.length > outputCharsMax ? text.slice(-outputCharsMax) : text;
+}
