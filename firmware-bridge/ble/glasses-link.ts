@@ -637,14 +637,14 @@ export class GlassesLink extends EventEmitter<GlassesLinkEvents> {
   /** The MTU the bindings report after connecting; links that never report one keep the ATT minimum. */
   private async learnMtu(peripheral: Peripheral, reported: () => number | undefined, signal: AbortSignal): Promise<number> {
     const known = reported() ?? peripheral.mtu ?? undefined;
-    if (known !== undefined) return clampMtu(known);
+    if (known !== undefined) return this.negotiated(known);
     let listener: ((mtu: number) => void) | undefined;
     const next = new Promise<number>((resolve) => {
       listener = resolve;
       peripheral.once("mtu", listener);
     });
     try {
-      return clampMtu(await withTimeout(next, this.timeouts.mtuMs, "MTU exchange", signal));
+      return this.negotiated(await withTimeout(next, this.timeouts.mtuMs, "MTU exchange", signal));
     } catch (error) {
       if (signal.aborted) throw error;
       log.info({ mtu: attMtuMin }, "no MTU reported; using the ATT minimum");
@@ -657,8 +657,16 @@ export class GlassesLink extends EventEmitter<GlassesLinkEvents> {
   private onMtu(mtu: number): void {
     const connection = this.connection;
     if (!connection) return;
-    connection.mtu = clampMtu(mtu);
+    connection.mtu = this.negotiated(mtu);
     this.emit("mtu", connection.mtu);
+  }
+
+  /**
+   * noble reports the peer's MTU from its exchange, not the one both sides agreed on: the ATT MTU in use is the
+   * smaller of what the hub asked for and what the glasses offered.
+   */
+  private negotiated(reportedMtu: number): number {
+    return clampMtu(Math.min(reportedMtu, this.mtuRequested));
   }
 
   private async pairExchange(connection: Connection, code: string, signal: AbortSignal): Promise<GlassesBinding> {

@@ -118,6 +118,19 @@ describe("GlassesLink on real noble over virtual bindings: scan, connect, pair",
 });
 
 describe("messages larger than the MTU", () => {
+  it("uses the smaller of the hub's requested MTU and the glasses' own, as the ATT exchange does", async () => {
+    world = makeWorld({ mtuRequested: 100 }, { mtuMax: 185 });
+    await startPaired(world);
+    expect(world.link.mtu).toBe(100);
+    const text = "Une baguette bien cuite et deux croissants, merci. ".repeat(4);
+
+    await world.link.say(text, "fr");
+    expect(world.glasses.said).toEqual([expect.objectContaining({ text, lang: "fr" })]);
+    const got = nextEvent<[GlassesInbound]>(world.link, "message");
+    world.glasses.say(text, "fr", 0.9);
+    expect((await got)[0]).toMatchObject({ type: "utterance", text });
+  });
+
   it("fragments both ways at the minimum ATT MTU (23) and reassembles intact", async () => {
     world = makeWorld({}, { mtuMax: 23 });
     await startPaired(world);
