@@ -6,7 +6,8 @@ import { principalName } from "../../protocol/topics.ts";
 import type { AgentPayments } from "../agents/agent-payments.ts";
 import type { AgentRegistry } from "../agents/agent-registry.ts";
 import type { MandateStore } from "../agents/mandate-store.ts";
-import { merchantAccountId, walletAccountId, type Ledger } from "../ledger/ledger.ts";
+import { campaignPaymentModes, noCampaign, type CampaignPart, type CampaignRedemptions, type Pricing } from "../campaigns/redemptions.ts";
+import { campaignAccountId, merchantAccountId, walletAccountId, type Ledger, type TransferInput } from "../ledger/ledger.ts";
 import type { SqliteDb } from "../ledger/sqlite-db.ts";
 import type { Hub, Merchant, Registry, Wallet } from "../registry/registry.ts";
 import { refundDispute, type DisputeDeps } from "../review/disputes.ts";
@@ -43,6 +44,7 @@ export interface ProcessorDeps {
   agents: AgentRegistry;
   mandates: MandateStore;
   disputes: DisputeDeps;
+  campaigns: CampaignRedemptions;
 }
 
 export interface Capture {
@@ -65,8 +67,10 @@ type Gate = { replay: StoredDecision } | { hub: Hub };
 export class RequestProcessor {
   private readonly clients: ClientRequests;
   private readonly offline: OfflineCaptures;
+  private readonly savepoint: (work: () => Verdict) => Verdict;
 
   constructor(private readonly deps: ProcessorDeps) {
+    this.savepoint = deps.db.transaction((work: () => Verdict) => work());
     this.offline = new OfflineCaptures({
       db: deps.db,
       registry: deps.registry,
@@ -250,7 +254,8 @@ export class RequestProcessor {
     const payment = store.findMerchantPayment(hub.merchantId, request.paymentRequestId, hub.hubId);
     if (payment?.status === "captured") {
       // The capture's own receipt, to the millisecond: evidence counts it once however many decisions repeat it.
-      return approvedVerdict({ receipt: receiptOf(payment, payment.amountMinor, store.postedAtMsOf(payment.transferId)) });
+      const campaign = this.deps.campaigns.partOf(payment.paymentId);
+      return approvedVerdict({ receipt: receiptOf(payment, payment.amountMinor, store.postedAtMsOf(payment.transferId), campaign) });
     }
     if (payment || store.isVoided(hub.hubId, request.paymentRequestId)) {
       throw new TapwireError(`payment ${request.paymentRequestId} was reversed`, ErrorCode.AlreadyReversed, { paymentRequestId: request.paymentRequestId });
@@ -362,17 +367,51 @@ export class RequestProcessor {
     return merchant;
   }
 
-  /** `merchant` is what checkCapture(c) returned, in this transaction. */
+  /**
+   * `merchant` is what checkCapture(c) returned, in this transaction. A payment campaigns price runs in a
+   * savepoint, so the budget its discount took goes back with everything else if the payment then fails (funds).
+   */
   private capture(c: Capture, merchant: Merchant, nowMs: number): Verdict {
-    const { ledger, store } = this.deps;
-    const transfer = ledger.postTransfer({
-      debitAccountId: walletAccountId(c.wallet.walletId),
-      creditAccountId: merchantAccountId(merchant.merchantId),
-      amountMinor: c.amountMinor,
-      currency: c.currency,
-      kind: "payment",
-      reference: `${c.hub.hubId}/${c.requestId}`,
+    if (!campaignPaymentModes.has(c.mode)) return this.post(c, merchant, noCampaign, nowMs);
+    return this.savepoint(() => {
+      const pricing = this.deps.campaigns.price(
+        { merchantId: merchant.merchantId, walletId: c.wallet.walletId, amountMinor: c.amountMinor, currency: c.currency },
+        nowMs,
+      );
+      return this.post(c, merchant, pricing, nowMs);
     });
+  }
+
+  /**
+   * One batch of legs under one posting time: the customer pays amount − discount into the merchant's account
+   * and, with a discount, the campaign account pays the discount into it.
+   */
+  private post(c: Capture, merchant: Merchant, pricing: Pricing, nowMs: number): Verdict {
+    const { ledger, store } = this.deps;
+    const reference = `${c.hub.hubId}/${c.requestId}`;
+    const discountMinor = pricing.outcome === "discounted" ? pricing.discountMinor : 0;
+    const legs: TransferInput[] = [
+      {
+        debitAccountId: walletAccountId(c.wallet.walletId),
+        creditAccountId: merchantAccountId(merchant.merchantId),
+        amountMinor: c.amountMinor - discountMinor,
+        currency: c.currency,
+        kind: "payment",
+        reference,
+      },
+    ];
+    if (pricing.outcome === "discounted") {
+      legs.push({
+        debitAccountId: campaignAccountId(pricing.campaignId),
+        creditAccountId: merchantAccountId(merchant.merchantId),
+        amountMinor: discountMinor,
+        currency: c.currency,
+        kind: "campaign_discount",
+        reference,
+      });
+    }
+    const [paid, discounted] = ledger.postLinked(legs);
+    assert(paid, "a payment posts its customer leg");
     const payment = store.insertPayment({
       hubId: c.hub.hubId,
       requestId: c.requestId,
@@ -381,10 +420,14 @@ export class RequestProcessor {
       mode: c.mode,
       amountMinor: c.amountMinor,
       currency: c.currency,
-      transferId: transfer.transferId,
+      transferId: paid.transferId,
       capturedAtMs: nowMs,
     });
-    return approvedVerdict({ receipt: receiptOf(payment, c.amountMinor, transfer.postedAtMs) });
+    const campaign = this.deps.campaigns.record(payment.paymentId, c.wallet.walletId, pricing, discounted?.transferId, nowMs);
+    const receipt = receiptOf(payment, c.amountMinor, paid.postedAtMs, campaign);
+    if (pricing.outcome !== "exhausted") return approvedVerdict({ receipt });
+    const stopped = pricing.stopped ? "; campaign stopped" : "";
+    return { status: "approved", code: 0, reason: `approved at full price: campaign ${pricing.campaignId} budget exhausted${stopped}`, receipt };
   }
 
   private findPayment(hub: Hub, paymentRequestId: string): PaymentRecord {
@@ -413,9 +456,9 @@ export class RequestProcessor {
         { paymentRequestId: payment.requestId },
       );
     }
-    const transfer = this.giveBack(payment, request.amountMinor, "refund", `${hub.hubId}/${request.requestId}`);
-    this.deps.store.addRefund(payment, hub.hubId, request.requestId, request.amountMinor, transfer.transferId, nowMs);
-    return approvedVerdict({ receipt: receiptOf(payment, request.amountMinor, transfer.postedAtMs) });
+    const back = this.giveBack(payment, request.amountMinor, "refund", `${hub.hubId}/${request.requestId}`);
+    this.deps.store.addRefund(payment, hub.hubId, request.requestId, request.amountMinor, back.transferId, nowMs);
+    return approvedVerdict({ receipt: receiptOf(payment, request.amountMinor, back.postedAtMs, back.campaign) });
   }
 
   /** Returns what is left of a captured payment; a payment that never arrived is voided so it cannot be charged later. */
@@ -435,20 +478,32 @@ export class RequestProcessor {
         paymentRequestId: payment.requestId,
       });
     }
-    const transfer = this.giveBack(payment, remainingMinor, "reversal", `${hub.hubId}/${request.requestId}`);
+    const back = this.giveBack(payment, remainingMinor, "reversal", `${hub.hubId}/${request.requestId}`);
     store.markReversed(payment.paymentId, nowMs);
-    return approvedVerdict({ receipt: receiptOf(payment, remainingMinor, transfer.postedAtMs) });
+    return approvedVerdict({ receipt: receiptOf(payment, remainingMinor, back.postedAtMs, back.campaign) });
   }
 
-  private giveBack(payment: PaymentRecord, amountMinor: number, kind: string, reference: string) {
-    return this.deps.ledger.postTransfer({
-      debitAccountId: merchantAccountId(payment.merchantId),
-      creditAccountId: walletAccountId(payment.walletId),
-      amountMinor,
-      currency: payment.currency,
-      kind,
-      reference,
-    });
+  /**
+   * Gives amountMinor of a payment back, on top of what refunds gave before. Of a discounted payment the
+   * campaign gets its proportional share (campaign-rules.ts campaignShareOf) and the customer the rest, as
+   * linked legs; `transferId` is the first leg's, for the refund record.
+   */
+  private giveBack(payment: PaymentRecord, amountMinor: number, kind: string, reference: string): { transferId: number; postedAtMs: number; campaign: CampaignPart | undefined } {
+    const { campaigns, ledger } = this.deps;
+    const back = campaigns.shareOf(payment.paymentId, payment.amountMinor, payment.refundedMinor, amountMinor);
+    const shareMinor = back?.shareMinor ?? 0;
+    const merchant = merchantAccountId(payment.merchantId);
+    const legs: TransferInput[] = [];
+    if (amountMinor > shareMinor) {
+      legs.push({ debitAccountId: merchant, creditAccountId: walletAccountId(payment.walletId), amountMinor: amountMinor - shareMinor, currency: payment.currency, kind, reference });
+    }
+    if (back && shareMinor > 0) {
+      legs.push({ debitAccountId: merchant, creditAccountId: campaignAccountId(back.campaignId), amountMinor: shareMinor, currency: payment.currency, kind: "campaign_return", reference });
+    }
+    const [first] = ledger.postLinked(legs);
+    assert(first, `giving back ${amountMinor} posts at least one leg`);
+    if (back) campaigns.settleGiveBack(payment.paymentId, back);
+    return { transferId: first.transferId, postedAtMs: first.postedAtMs, campaign: back && { campaignId: back.campaignId, discountMinor: shareMinor } };
   }
 
   private closeBatch(hub: Hub, request: BatchClose, nowMs: number): Verdict {
@@ -482,7 +537,7 @@ export class RequestProcessor {
   }
 }
 
-function receiptOf(payment: PaymentRecord, amountMinor: number, postedAtMs: number) {
+function receiptOf(payment: PaymentRecord, amountMinor: number, postedAtMs: number, campaign: CampaignPart | undefined) {
   return {
     paymentId: `pay-${payment.paymentId}`,
     merchantId: payment.merchantId,
@@ -490,5 +545,6 @@ function receiptOf(payment: PaymentRecord, amountMinor: number, postedAtMs: numb
     currency: payment.currency,
     payerMasked: maskPayer(payment.walletId),
     postedAtMs,
+    ...(campaign ? { discountMinor: campaign.discountMinor, campaignId: campaign.campaignId } : {}),
   };
 }
