@@ -48,6 +48,12 @@ export interface GiveBack {
   shareMinor: number;
 }
 
+/** A campaign a payment qualifies for, with the discount it would give. */
+export interface Candidate {
+  campaign: CampaignRecord;
+  discountMinor: number;
+}
+
 type Attempt = "redeemed" | "limited" | "exhausted";
 
 class Refusal extends Error {
@@ -82,18 +88,27 @@ export class CampaignRedemptions {
     );
   }
 
-  /** Prices a payment, taking the discount from its campaign's budget; the caller rolls it back if the payment fails. */
-  price(payment: PaymentToPrice, nowMs: number): Pricing {
-    const candidates = this.deps.store
-      .qualifying({ ...payment, nowMs }, qualifyingCampaignsMax)
-      .map((campaign) => ({ campaign, discountMinor: discountFor(campaign.rule, payment.amountMinor) }))
-      .filter((candidate) => candidate.discountMinor > 0)
-      // Stable: equal discounts stay in campaign id order.
-      .sort((a, b) => b.discountMinor - a.discountMinor);
+  /** The campaigns a payment qualifies for, best first; reads only, so a payment with none costs one indexed query. */
+  candidatesFor(payment: PaymentToPrice, nowMs: number): Candidate[] {
+    return (
+      this.deps.store
+        .qualifying({ ...payment, nowMs }, qualifyingCampaignsMax)
+        .map((campaign) => ({ campaign, discountMinor: discountFor(campaign.rule, payment.amountMinor) }))
+        .filter((candidate) => candidate.discountMinor > 0)
+        // Stable: equal discounts stay in campaign id order.
+        .sort((a, b) => b.discountMinor - a.discountMinor)
+    );
+  }
+
+  /**
+   * Takes the discount of the first candidate whose limits and budget allow it. The caller holds a savepoint
+   * around this and the payment's posting, so all of it goes if the payment then fails.
+   */
+  price(candidates: readonly Candidate[], walletId: string, nowMs: number): Pricing {
     const utcDay = utcDayOf(nowMs);
     let exhausted: Pricing | undefined;
     for (const { campaign, discountMinor } of candidates) {
-      const attempt = this.attempt(campaign, discountMinor, payment.walletId, utcDay);
+      const attempt = this.attempt(campaign, discountMinor, walletId, utcDay);
       if (attempt === "redeemed") return { outcome: "discounted", campaignId: campaign.campaignId, discountMinor, utcDay };
       if (attempt === "exhausted") {
         const stopped = campaign.onExhausted === "stop" && this.stopExhausted(campaign.campaignId, nowMs);

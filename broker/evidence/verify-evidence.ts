@@ -202,11 +202,14 @@ function checkMoney(decisions: readonly Decision[], transfers: readonly BundleTr
     if (d.status !== "approved" || !d.receipt) continue;
     const r = d.receipt;
     const direction = givesBack.has(d.requestType) ? "back" : "pay";
-    receipts.add(`${r.paymentId}|${direction}|${r.amountMinor}|${r.currency}|${r.postedAtMs}`);
+    // A payment's receipt may be repeated by other decisions (a held payment's approval); a give-back's is
+    // its own request's alone, and two equal refunds of one payment in one millisecond are two movements.
+    const receiptKey = `${r.paymentId}|${direction === "back" ? `${d.hubId}/${d.requestId}` : ""}|${r.amountMinor}|${r.currency}|${r.postedAtMs}`;
+    receipts.add(receiptKey);
     const campaignMinor = r.discountMinor ?? 0;
     [r.amountMinor - campaignMinor, campaignMinor].forEach((amountMinor, leg) => {
       const movement = `${direction}|${amountMinor}|${r.currency}|${r.postedAtMs}`;
-      if (amountMinor > 0) legs.set(`${r.paymentId}|${leg}|${movement}`, movement);
+      if (amountMinor > 0) legs.set(`${receiptKey}|${leg}`, movement);
     });
   }
   const said = [...legs.values()].sort();

@@ -368,18 +368,17 @@ export class RequestProcessor {
   }
 
   /**
-   * `merchant` is what checkCapture(c) returned, in this transaction. A payment campaigns price runs in a
-   * savepoint, so the budget its discount took goes back with everything else if the payment then fails (funds).
+   * `merchant` is what checkCapture(c) returned, in this transaction. A payment some campaign qualifies for is
+   * priced and posted in a savepoint, so the budget its discount took goes back with everything else if the
+   * payment then fails (funds); one no campaign qualifies for posts as it always did.
    */
   private capture(c: Capture, merchant: Merchant, nowMs: number): Verdict {
-    if (!campaignPaymentModes.has(c.mode)) return this.post(c, merchant, noCampaign, nowMs);
-    return this.savepoint(() => {
-      const pricing = this.deps.campaigns.price(
-        { merchantId: merchant.merchantId, walletId: c.wallet.walletId, amountMinor: c.amountMinor, currency: c.currency },
-        nowMs,
-      );
-      return this.post(c, merchant, pricing, nowMs);
-    });
+    const { campaigns } = this.deps;
+    const candidates = campaignPaymentModes.has(c.mode)
+      ? campaigns.candidatesFor({ merchantId: merchant.merchantId, walletId: c.wallet.walletId, amountMinor: c.amountMinor, currency: c.currency }, nowMs)
+      : [];
+    if (candidates.length === 0) return this.post(c, merchant, noCampaign, nowMs);
+    return this.savepoint(() => this.post(c, merchant, campaigns.price(candidates, c.wallet.walletId, nowMs), nowMs));
   }
 
   /**
