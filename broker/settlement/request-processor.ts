@@ -6,8 +6,9 @@ import { principalName } from "../../protocol/topics.ts";
 import type { AgentPayments } from "../agents/agent-payments.ts";
 import type { AgentRegistry } from "../agents/agent-registry.ts";
 import type { MandateStore } from "../agents/mandate-store.ts";
+import { giveBackLegs, paymentLegs } from "../campaigns/campaign-legs.ts";
 import { campaignPaymentModes, noCampaign, type CampaignPart, type CampaignRedemptions, type Pricing } from "../campaigns/redemptions.ts";
-import { campaignAccountId, merchantAccountId, walletAccountId, type Ledger, type TransferInput } from "../ledger/ledger.ts";
+import type { Ledger } from "../ledger/ledger.ts";
 import type { SqliteDb } from "../ledger/sqlite-db.ts";
 import type { Hub, Merchant, Registry, Wallet } from "../registry/registry.ts";
 import { refundDispute, type DisputeDeps } from "../review/disputes.ts";
@@ -381,35 +382,11 @@ export class RequestProcessor {
     return this.savepoint(() => this.post(c, merchant, campaigns.price(candidates, c.wallet.walletId, nowMs), nowMs));
   }
 
-  /**
-   * One batch of legs under one posting time: the customer pays amount − discount into the merchant's account
-   * and, with a discount, the campaign account pays the discount into it.
-   */
+  /** The payment's legs (campaign-legs.ts) under one posting time, its record, and what the campaign gave it. */
   private post(c: Capture, merchant: Merchant, pricing: Pricing, nowMs: number): Verdict {
     const { ledger, store } = this.deps;
-    const reference = `${c.hub.hubId}/${c.requestId}`;
-    const discountMinor = pricing.outcome === "discounted" ? pricing.discountMinor : 0;
-    const legs: TransferInput[] = [
-      {
-        debitAccountId: walletAccountId(c.wallet.walletId),
-        creditAccountId: merchantAccountId(merchant.merchantId),
-        amountMinor: c.amountMinor - discountMinor,
-        currency: c.currency,
-        kind: "payment",
-        reference,
-      },
-    ];
-    if (pricing.outcome === "discounted") {
-      legs.push({
-        debitAccountId: campaignAccountId(pricing.campaignId),
-        creditAccountId: merchantAccountId(merchant.merchantId),
-        amountMinor: discountMinor,
-        currency: c.currency,
-        kind: "campaign_discount",
-        reference,
-      });
-    }
-    const [paid, discounted] = ledger.postLinked(legs);
+    const parties = { walletId: c.wallet.walletId, merchantId: merchant.merchantId, currency: c.currency, reference: `${c.hub.hubId}/${c.requestId}` };
+    const [paid, discounted] = ledger.postLinked(paymentLegs(parties, c.amountMinor, pricing));
     assert(paid, "a payment posts its customer leg");
     const payment = store.insertPayment({
       hubId: c.hub.hubId,
@@ -490,19 +467,10 @@ export class RequestProcessor {
   private giveBack(payment: PaymentRecord, amountMinor: number, kind: string, reference: string): { transferId: number; postedAtMs: number; campaign: CampaignPart | undefined } {
     const { campaigns, ledger } = this.deps;
     const back = campaigns.shareOf(payment.paymentId, payment.amountMinor, payment.refundedMinor, amountMinor);
-    const shareMinor = back?.shareMinor ?? 0;
-    const merchant = merchantAccountId(payment.merchantId);
-    const legs: TransferInput[] = [];
-    if (amountMinor > shareMinor) {
-      legs.push({ debitAccountId: merchant, creditAccountId: walletAccountId(payment.walletId), amountMinor: amountMinor - shareMinor, currency: payment.currency, kind, reference });
-    }
-    if (back && shareMinor > 0) {
-      legs.push({ debitAccountId: merchant, creditAccountId: campaignAccountId(back.campaignId), amountMinor: shareMinor, currency: payment.currency, kind: "campaign_return", reference });
-    }
-    const [first] = ledger.postLinked(legs);
+    const [first] = ledger.postLinked(giveBackLegs({ ...payment, reference }, amountMinor, kind, back));
     assert(first, `giving back ${amountMinor} posts at least one leg`);
     if (back) campaigns.settleGiveBack(payment.paymentId, back);
-    return { transferId: first.transferId, postedAtMs: first.postedAtMs, campaign: back && { campaignId: back.campaignId, discountMinor: shareMinor } };
+    return { transferId: first.transferId, postedAtMs: first.postedAtMs, campaign: back && { campaignId: back.campaignId, discountMinor: back.shareMinor } };
   }
 
   private closeBatch(hub: Hub, request: BatchClose, nowMs: number): Verdict {

@@ -173,7 +173,7 @@ describe("defining campaigns", () => {
     expect(balance(campaignAccountId("c1"))).toBe(5_000);
   });
 
-  it("refuses a second definition of an id, a merchant in another currency, an unknown merchant, a window already over", () => {
+  it("refuses a second definition of an id, a merchant in another currency, an unknown merchant, a window already over, bad values", () => {
     addCampaign(f);
     f.service.registry.enrollMerchant({ merchantId: "m-usd", currency: "USD" });
     const codeOf = (change: Record<string, unknown>) => {
@@ -190,7 +190,8 @@ describe("defining campaigns", () => {
       codeOf({ campaignId: "c2", merchantId: "m-usd" }),
       codeOf({ campaignId: "c3", merchantId: "nobody" }),
       codeOf({ campaignId: "c4", startsAtMs: 0, endsAtMs: f.clock.nowMs() }),
-    ]).toEqual([ErrorCode.CampaignAlreadyDefined, ErrorCode.CurrencyMismatch, ErrorCode.UnknownMerchant, ErrorCode.ConfigInvalid]);
+      codeOf({ campaignId: "c5", budgetMinor: 99.5, rule: { kind: "percent", percentBps: 0, capMinor: 10 } }),
+    ]).toEqual([ErrorCode.CampaignAlreadyDefined, ErrorCode.CurrencyMismatch, ErrorCode.UnknownMerchant, ErrorCode.ConfigInvalid, ErrorCode.ConfigInvalid]);
     expect(f.service.campaigns.list()).toHaveLength(1);
     expect(balance(campaignAccountId("c1"))).toBe(10_000);
   });
