@@ -13,6 +13,7 @@ import { disputeListCommand, disputeResolveCommand, disputeUsage } from "./dispu
 import { agentEnrollCommand, agentUsage } from "./agent.ts";
 import { mandateRegisterCommand, mandateUsage } from "./mandate.ts";
 import { evidenceExportCommand, evidenceUsage, evidenceVerifyCommand } from "./evidence.ts";
+import { campaignAddCommand, campaignListCommand, campaignStopCommand, campaignUsage } from "./campaign.ts";
 
 type Command = (argv: string[]) => Promise<number>;
 
@@ -41,6 +42,9 @@ const commands: Record<string, Command> = {
   "mandate register": mandateRegisterCommand,
   "evidence export": evidenceExportCommand,
   "evidence verify": evidenceVerifyCommand,
+  "campaign add": campaignAddCommand,
+  "campaign list": campaignListCommand,
+  "campaign stop": campaignStopCommand,
 };
 
 const usage = [
@@ -59,6 +63,7 @@ const usage = [
   agentUsage,
   mandateUsage,
   evidenceUsage,
+  campaignUsage,
 ].join("\n");
 
 async function main(argv: string[]): Promise<number> {

@@ -61,6 +61,9 @@ export const ErrorCode = {
   OfflineLimitExceeded: 324,
   /** The merchant accepts no offline sales (no floor limits on its record). */
   OfflineNotAllowed: 325,
+  UnknownCampaign: 326,
+  /** A campaign id is defined once; a changed promotion is a new campaign. */
+  CampaignAlreadyDefined: 327,
 
   // 400–499 ledger
   LedgerUnbalanced: 400,

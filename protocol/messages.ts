@@ -178,6 +178,12 @@ export const hubRequestSchema = z.discriminatedUnion("type", [
 ]);
 export type HubRequest = z.infer<typeof hubRequestSchema>;
 
+/**
+ * `amountMinor` is what the payment (or refund, reversal) is for. With a campaign (promotion), `campaignId`
+ * and `discountMinor` come together: on a payment, the campaign paid discountMinor of the amount and the
+ * customer the rest (0: the campaign qualified but its budget was exhausted, so full price); on a refund or
+ * reversal, discountMinor of the amount went back to the campaign and the rest to the customer.
+ */
 export const receiptSchema = z.object({
   paymentId: idSchema,
   merchantId: idSchema,
@@ -186,7 +192,12 @@ export const receiptSchema = z.object({
   /** The wallet, masked for printing: `w…42`. */
   payerMasked: shortText(32),
   postedAtMs: timestampMs,
-});
+  discountMinor: z.number().int().min(0).max(amountMinorMax).optional(),
+  campaignId: idSchema.optional(),
+}).refine(
+  (r) => (r.discountMinor === undefined) === (r.campaignId === undefined) && (r.discountMinor ?? 0) <= r.amountMinor,
+  "discountMinor and campaignId come together, and discountMinor is at most amountMinor",
+);
 export type Receipt = z.infer<typeof receiptSchema>;
 
 export const batchReportSchema = z.object({

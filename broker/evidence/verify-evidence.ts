@@ -187,21 +187,32 @@ function checkChain(rows: readonly EvidenceRow[], problem: (text: string) => voi
 
 /** Requests whose receipt gives money back to the payer; every other receipt is a payment. */
 const givesBack = new Set(["refund", "reversal", "dispute_open"]);
-const transferGivesBack = new Set(["refund", "reversal", "dispute_refund"]);
+const transferGivesBack = new Set(["refund", "reversal", "dispute_refund", "campaign_return"]);
 
 /**
  * Receipts (one per posting, however many decisions repeat it: a held payment's final decision and the
- * approval's answer carry the same one) against non-funding transfers, one for one, by direction.
+ * approval's answer carry the same one) against non-funding transfers, one for one, by direction. A receipt
+ * with a campaign's discount names two legs posted at the same time: the customer's (amount − discount) and
+ * the campaign's (the discount); a leg of 0 was not posted.
  */
 function checkMoney(decisions: readonly Decision[], transfers: readonly BundleTransfer[], problem: (text: string) => void): number {
-  const receipts = new Map<string, string>();
+  const receipts = new Set<string>();
+  const legs = new Map<string, string>();
   for (const d of decisions) {
     if (d.status !== "approved" || !d.receipt) continue;
     const r = d.receipt;
-    const movement = `${givesBack.has(d.requestType) ? "back" : "pay"}|${r.amountMinor}|${r.currency}|${r.postedAtMs}`;
-    receipts.set(`${r.paymentId}|${movement}`, movement);
+    const direction = givesBack.has(d.requestType) ? "back" : "pay";
+    // A payment's receipt may be repeated by other decisions (a held payment's approval); a give-back's is
+    // its own request's alone, and two equal refunds of one payment in one millisecond are two movements.
+    const receiptKey = `${r.paymentId}|${direction === "back" ? `${d.hubId}/${d.requestId}` : ""}|${r.amountMinor}|${r.currency}|${r.postedAtMs}`;
+    receipts.add(receiptKey);
+    const campaignMinor = r.discountMinor ?? 0;
+    [r.amountMinor - campaignMinor, campaignMinor].forEach((amountMinor, leg) => {
+      const movement = `${direction}|${amountMinor}|${r.currency}|${r.postedAtMs}`;
+      if (amountMinor > 0) legs.set(`${receiptKey}|${leg}`, movement);
+    });
   }
-  const said = [...receipts.values()].sort();
+  const said = [...legs.values()].sort();
   const moved = transfers
     .filter((t) => t.kind !== "funding")
     .map((t) => `${transferGivesBack.has(t.kind) ? "back" : "pay"}|${t.amountMinor}|${t.currency}|${t.postedAtMs}`)

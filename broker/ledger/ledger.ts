@@ -7,9 +7,10 @@ import { isCurrency } from "../../protocol/money.ts";
  * in the same currency, so balances always sum to zero per currency. Balance = credits − debits.
  *
  * Accounts: `funding:<CUR>` (money entering the system; the only kind that may go negative),
- * `wallet:<id>` and `merchant:<id>` (never below zero).
+ * `wallet:<id>`, `merchant:<id>` and `campaign:<id>` (a promotion's budget, funded from `funding:<CUR>` when the
+ * campaign is defined and spent on its discounts), never below zero.
  */
-export type AccountKind = "funding" | "wallet" | "merchant";
+export type AccountKind = "funding" | "wallet" | "merchant" | "campaign";
 
 export interface Account {
   accountId: string;
@@ -56,6 +57,12 @@ export interface Ledger {
    * a non-funding account below zero (InsufficientFunds). Inside an open transaction it nests as a savepoint.
    */
   postTransfer(input: TransferInput): Transfer;
+  /**
+   * Posts 1..linkedTransfersMax transfers all or none, under one posting time: the legs of one business event
+   * (a discounted payment: the customer's part and the campaign's part) that a receipt names together.
+   * Each leg is checked as by postTransfer, in order, so a later leg sees an earlier one's balances.
+   */
+  postLinked(inputs: readonly TransferInput[]): Transfer[];
   /** Transfers touching the account (or all), newest first, at most `limit`. */
   transfers(filter: { accountId?: string; limit: number }): Transfer[];
   transferCount(): number;
@@ -79,6 +86,15 @@ export function merchantAccountId(merchantId: string): string {
   return `merchant:${merchantId}`;
 }
 
+export function campaignAccountId(campaignId: string): string {
+  return `campaign:${campaignId}`;
+}
+
+/** Legs one postLinked call may carry. */
+export const linkedTransfersMax = 8;
+
+const ownedKinds: ReadonlySet<string> = new Set<AccountKind>(["wallet", "merchant", "campaign"]);
+
 /** Splits an account id into its kind and owner; unknown shapes are LedgerAccountMissing. */
 export function parseAccountId(accountId: string): { kind: AccountKind; ownerId: string } {
   const separator = accountId.indexOf(":");
@@ -86,10 +102,10 @@ export function parseAccountId(accountId: string): { kind: AccountKind; ownerId:
   const ownerId = accountId.slice(separator + 1);
   const valid =
     separator > 0 &&
-    ((kind === "funding" && isCurrency(ownerId)) || ((kind === "wallet" || kind === "merchant") && isId(ownerId)));
+    ((kind === "funding" && isCurrency(ownerId)) || (ownedKinds.has(kind) && isId(ownerId)));
   if (!valid) {
     throw new TapwireError(
-      `account id ${JSON.stringify(accountId)} is not funding:<CUR>, wallet:<id> or merchant:<id>`,
+      `account id ${JSON.stringify(accountId)} is not funding:<CUR>, wallet:<id>, merchant:<id> or campaign:<id>`,
       ErrorCode.LedgerAccountMissing,
       { accountId },
     );

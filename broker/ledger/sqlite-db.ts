@@ -15,6 +15,12 @@ export interface Migration {
   version: number;
   description: string;
   sql: string;
+  /**
+   * For a migration that rebuilds a table other tables reference (SQLite's documented 12-step change: create
+   * the new table, copy, drop the old one, rename): foreign keys are off around its transaction, as switching
+   * them inside one is a no-op, and `foreign_key_check` must find nothing before it commits.
+   */
+  rebuildsReferencedTable?: boolean;
 }
 
 /** A module that owns some tables (ledger, registry, settlement) and migrates them on its own counter. */
@@ -78,10 +84,19 @@ function migrate(db: SqliteDb, components: readonly SchemaComponent[], clock: Cl
       );
     }
     for (const migration of component.migrations.slice(applied)) {
-      db.transaction(() => {
-        db.exec(migration.sql);
-        record.run(component.name, migration.version, clock.nowMs());
-      }).immediate();
+      if (migration.rebuildsReferencedTable) db.pragma("foreign_keys = OFF");
+      try {
+        db.transaction(() => {
+          db.exec(migration.sql);
+          if (migration.rebuildsReferencedTable) {
+            const dangling = db.pragma("foreign_key_check") as unknown[];
+            assert(dangling.length === 0, `${component.name} migration ${migration.version} leaves ${dangling.length} dangling references`);
+          }
+          record.run(component.name, migration.version, clock.nowMs());
+        }).immediate();
+      } finally {
+        if (migration.rebuildsReferencedTable) db.pragma("foreign_keys = ON");
+      }
     }
   }
 }

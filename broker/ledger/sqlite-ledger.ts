@@ -3,6 +3,7 @@ import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
 import { amountMinorMax, isCurrency } from "../../protocol/money.ts";
 import type { Clock } from "../../protocol/sources.ts";
 import {
+  linkedTransfersMax,
   mayGoNegative,
   parseAccountId,
   type Account,
@@ -54,6 +55,27 @@ export const ledgerSchema: SchemaComponent = {
           PRIMARY KEY (transfer_id, account_id)
         ) STRICT, WITHOUT ROWID;
         CREATE INDEX ledger_postings_by_account ON ledger_postings (account_id, transfer_id);
+      `,
+    },
+    {
+      version: 2,
+      description: "campaign accounts (a promotion's budget)",
+      // SQLite cannot alter a CHECK: the accounts table is rebuilt and renamed into place, and the transfers
+      // and postings that reference it by name then reference the new one.
+      rebuildsReferencedTable: true,
+      sql: `
+        CREATE TABLE ledger_accounts_v2 (
+          account_id TEXT PRIMARY KEY,
+          kind TEXT NOT NULL CHECK (kind IN ('funding', 'wallet', 'merchant', 'campaign')),
+          currency TEXT NOT NULL,
+          balance_minor INTEGER NOT NULL DEFAULT 0,
+          created_at_ms INTEGER NOT NULL,
+          CHECK (kind = 'funding' OR balance_minor >= 0)
+        ) STRICT;
+        INSERT INTO ledger_accounts_v2 (account_id, kind, currency, balance_minor, created_at_ms)
+          SELECT account_id, kind, currency, balance_minor, created_at_ms FROM ledger_accounts;
+        DROP TABLE ledger_accounts;
+        ALTER TABLE ledger_accounts_v2 RENAME TO ledger_accounts;
       `,
     },
   ],
@@ -112,6 +134,7 @@ const textMax = 200;
 export class SqliteLedger implements Ledger {
   private readonly statements: StatementCache;
   private readonly postAtomically: (input: TransferInput) => Transfer;
+  private readonly postLinkedAtomically: (inputs: readonly TransferInput[]) => Transfer[];
 
   constructor(
     private readonly db: SqliteDb,
@@ -120,7 +143,11 @@ export class SqliteLedger implements Ledger {
     this.statements = new StatementCache(db);
     // better-sqlite3 turns a nested transaction into a savepoint, so a refused transfer inside a larger
     // settlement transaction undoes only its own writes.
-    this.postAtomically = db.transaction((input: TransferInput) => this.post(input));
+    this.postAtomically = db.transaction((input: TransferInput) => this.post(input, this.clock.nowMs()));
+    this.postLinkedAtomically = db.transaction((inputs: readonly TransferInput[]) => {
+      const postedAtMs = this.clock.nowMs();
+      return inputs.map((input) => this.post(input, postedAtMs));
+    });
   }
 
   ensureAccount(accountId: string, currency: string): Account {
@@ -162,6 +189,11 @@ export class SqliteLedger implements Ledger {
 
   postTransfer(input: TransferInput): Transfer {
     return this.postAtomically(input);
+  }
+
+  postLinked(inputs: readonly TransferInput[]): Transfer[] {
+    assert(inputs.length > 0 && inputs.length <= linkedTransfersMax, `${inputs.length} linked transfers, 1-${linkedTransfersMax} allowed`);
+    return this.postLinkedAtomically(inputs);
   }
 
   transfers(filter: { accountId?: string; limit: number }): Transfer[] {
@@ -233,7 +265,7 @@ export class SqliteLedger implements Ledger {
     };
   }
 
-  private post(input: TransferInput): Transfer {
+  private post(input: TransferInput, postedAtMs: number): Transfer {
     validateTransfer(input);
     const debit = this.requireAccount(input.debitAccountId);
     const credit = this.requireAccount(input.creditAccountId);
@@ -252,7 +284,6 @@ export class SqliteLedger implements Ledger {
         { accountId: debit.accountId, balanceMinor: debit.balanceMinor, amountMinor: input.amountMinor },
       );
     }
-    const postedAtMs = this.clock.nowMs();
     const result = this.statements
       .sql<[string, string, number, string, string, string, number]>(
         `INSERT INTO ledger_transfers (debit_account_id, credit_account_id, amount_minor, currency, kind, reference, posted_at_ms)

@@ -6,7 +6,9 @@ import { principalName } from "../../protocol/topics.ts";
 import type { AgentPayments } from "../agents/agent-payments.ts";
 import type { AgentRegistry } from "../agents/agent-registry.ts";
 import type { MandateStore } from "../agents/mandate-store.ts";
-import { merchantAccountId, walletAccountId, type Ledger } from "../ledger/ledger.ts";
+import { giveBackLegs, paymentLegs } from "../campaigns/campaign-legs.ts";
+import { campaignPaymentModes, noCampaign, type CampaignPart, type CampaignRedemptions, type Pricing } from "../campaigns/redemptions.ts";
+import type { Ledger } from "../ledger/ledger.ts";
 import type { SqliteDb } from "../ledger/sqlite-db.ts";
 import type { Hub, Merchant, Registry, Wallet } from "../registry/registry.ts";
 import { refundDispute, type DisputeDeps } from "../review/disputes.ts";
@@ -43,6 +45,7 @@ export interface ProcessorDeps {
   agents: AgentRegistry;
   mandates: MandateStore;
   disputes: DisputeDeps;
+  campaigns: CampaignRedemptions;
 }
 
 export interface Capture {
@@ -65,8 +68,10 @@ type Gate = { replay: StoredDecision } | { hub: Hub };
 export class RequestProcessor {
   private readonly clients: ClientRequests;
   private readonly offline: OfflineCaptures;
+  private readonly savepoint: (work: () => Verdict) => Verdict;
 
   constructor(private readonly deps: ProcessorDeps) {
+    this.savepoint = deps.db.transaction((work: () => Verdict) => work());
     this.offline = new OfflineCaptures({
       db: deps.db,
       registry: deps.registry,
@@ -250,7 +255,8 @@ export class RequestProcessor {
     const payment = store.findMerchantPayment(hub.merchantId, request.paymentRequestId, hub.hubId);
     if (payment?.status === "captured") {
       // The capture's own receipt, to the millisecond: evidence counts it once however many decisions repeat it.
-      return approvedVerdict({ receipt: receiptOf(payment, payment.amountMinor, store.postedAtMsOf(payment.transferId)) });
+      const campaign = this.deps.campaigns.partOf(payment.paymentId);
+      return approvedVerdict({ receipt: receiptOf(payment, payment.amountMinor, store.postedAtMsOf(payment.transferId), campaign) });
     }
     if (payment || store.isVoided(hub.hubId, request.paymentRequestId)) {
       throw new TapwireError(`payment ${request.paymentRequestId} was reversed`, ErrorCode.AlreadyReversed, { paymentRequestId: request.paymentRequestId });
@@ -362,17 +368,26 @@ export class RequestProcessor {
     return merchant;
   }
 
-  /** `merchant` is what checkCapture(c) returned, in this transaction. */
+  /**
+   * `merchant` is what checkCapture(c) returned, in this transaction. A payment some campaign qualifies for is
+   * priced and posted in a savepoint, so the budget its discount took goes back with everything else if the
+   * payment then fails (funds); one no campaign qualifies for posts as it always did.
+   */
   private capture(c: Capture, merchant: Merchant, nowMs: number): Verdict {
+    const { campaigns } = this.deps;
+    const candidates = campaignPaymentModes.has(c.mode)
+      ? campaigns.candidatesFor({ merchantId: merchant.merchantId, walletId: c.wallet.walletId, amountMinor: c.amountMinor, currency: c.currency }, nowMs)
+      : [];
+    if (candidates.length === 0) return this.post(c, merchant, noCampaign, nowMs);
+    return this.savepoint(() => this.post(c, merchant, campaigns.price(candidates, c.wallet.walletId, nowMs), nowMs));
+  }
+
+  /** The payment's legs (campaign-legs.ts) under one posting time, its record, and what the campaign gave it. */
+  private post(c: Capture, merchant: Merchant, pricing: Pricing, nowMs: number): Verdict {
     const { ledger, store } = this.deps;
-    const transfer = ledger.postTransfer({
-      debitAccountId: walletAccountId(c.wallet.walletId),
-      creditAccountId: merchantAccountId(merchant.merchantId),
-      amountMinor: c.amountMinor,
-      currency: c.currency,
-      kind: "payment",
-      reference: `${c.hub.hubId}/${c.requestId}`,
-    });
+    const parties = { walletId: c.wallet.walletId, merchantId: merchant.merchantId, currency: c.currency, reference: `${c.hub.hubId}/${c.requestId}` };
+    const [paid, discounted] = ledger.postLinked(paymentLegs(parties, c.amountMinor, pricing));
+    assert(paid, "a payment posts its customer leg");
     const payment = store.insertPayment({
       hubId: c.hub.hubId,
       requestId: c.requestId,
@@ -381,10 +396,14 @@ export class RequestProcessor {
       mode: c.mode,
       amountMinor: c.amountMinor,
       currency: c.currency,
-      transferId: transfer.transferId,
+      transferId: paid.transferId,
       capturedAtMs: nowMs,
     });
-    return approvedVerdict({ receipt: receiptOf(payment, c.amountMinor, transfer.postedAtMs) });
+    const campaign = this.deps.campaigns.record(payment.paymentId, c.wallet.walletId, pricing, discounted?.transferId, nowMs);
+    const receipt = receiptOf(payment, c.amountMinor, paid.postedAtMs, campaign);
+    if (pricing.outcome !== "exhausted") return approvedVerdict({ receipt });
+    const stopped = pricing.stopped ? "; campaign stopped" : "";
+    return { status: "approved", code: 0, reason: `approved at full price: campaign ${pricing.campaignId} budget exhausted${stopped}`, receipt };
   }
 
   private findPayment(hub: Hub, paymentRequestId: string): PaymentRecord {
@@ -413,9 +432,9 @@ export class RequestProcessor {
         { paymentRequestId: payment.requestId },
       );
     }
-    const transfer = this.giveBack(payment, request.amountMinor, "refund", `${hub.hubId}/${request.requestId}`);
-    this.deps.store.addRefund(payment, hub.hubId, request.requestId, request.amountMinor, transfer.transferId, nowMs);
-    return approvedVerdict({ receipt: receiptOf(payment, request.amountMinor, transfer.postedAtMs) });
+    const back = this.giveBack(payment, request.amountMinor, "refund", `${hub.hubId}/${request.requestId}`);
+    this.deps.store.addRefund(payment, hub.hubId, request.requestId, request.amountMinor, back.transferId, nowMs);
+    return approvedVerdict({ receipt: receiptOf(payment, request.amountMinor, back.postedAtMs, back.campaign) });
   }
 
   /** Returns what is left of a captured payment; a payment that never arrived is voided so it cannot be charged later. */
@@ -435,20 +454,23 @@ export class RequestProcessor {
         paymentRequestId: payment.requestId,
       });
     }
-    const transfer = this.giveBack(payment, remainingMinor, "reversal", `${hub.hubId}/${request.requestId}`);
+    const back = this.giveBack(payment, remainingMinor, "reversal", `${hub.hubId}/${request.requestId}`);
     store.markReversed(payment.paymentId, nowMs);
-    return approvedVerdict({ receipt: receiptOf(payment, remainingMinor, transfer.postedAtMs) });
+    return approvedVerdict({ receipt: receiptOf(payment, remainingMinor, back.postedAtMs, back.campaign) });
   }
 
-  private giveBack(payment: PaymentRecord, amountMinor: number, kind: string, reference: string) {
-    return this.deps.ledger.postTransfer({
-      debitAccountId: merchantAccountId(payment.merchantId),
-      creditAccountId: walletAccountId(payment.walletId),
-      amountMinor,
-      currency: payment.currency,
-      kind,
-      reference,
-    });
+  /**
+   * Gives amountMinor of a payment back, on top of what refunds gave before. Of a discounted payment the
+   * campaign gets its proportional share (campaign-rules.ts campaignShareOf) and the customer the rest, as
+   * linked legs; `transferId` is the first leg's, for the refund record.
+   */
+  private giveBack(payment: PaymentRecord, amountMinor: number, kind: string, reference: string): { transferId: number; postedAtMs: number; campaign: CampaignPart | undefined } {
+    const { campaigns, ledger } = this.deps;
+    const back = campaigns.shareOf(payment.paymentId, payment.amountMinor, payment.refundedMinor, amountMinor);
+    const [first] = ledger.postLinked(giveBackLegs({ ...payment, reference }, amountMinor, kind, back));
+    assert(first, `giving back ${amountMinor} posts at least one leg`);
+    if (back) campaigns.settleGiveBack(payment.paymentId, back);
+    return { transferId: first.transferId, postedAtMs: first.postedAtMs, campaign: back && { campaignId: back.campaignId, discountMinor: back.shareMinor } };
   }
 
   private closeBatch(hub: Hub, request: BatchClose, nowMs: number): Verdict {
@@ -482,7 +504,7 @@ export class RequestProcessor {
   }
 }
 
-function receiptOf(payment: PaymentRecord, amountMinor: number, postedAtMs: number) {
+function receiptOf(payment: PaymentRecord, amountMinor: number, postedAtMs: number, campaign: CampaignPart | undefined) {
   return {
     paymentId: `pay-${payment.paymentId}`,
     merchantId: payment.merchantId,
@@ -490,5 +512,6 @@ function receiptOf(payment: PaymentRecord, amountMinor: number, postedAtMs: numb
     currency: payment.currency,
     payerMasked: maskPayer(payment.walletId),
     postedAtMs,
+    ...(campaign ? { discountMinor: campaign.discountMinor, campaignId: campaign.campaignId } : {}),
   };
 }

@@ -15,6 +15,10 @@ import { AgentPayments } from "../agents/agent-payments.ts";
 import { AgentRegistry } from "../agents/agent-registry.ts";
 import { agentSchema } from "../agents/agent-schema.ts";
 import { MandateStore, type AgentPaymentRecord, type MandateRecord } from "../agents/mandate-store.ts";
+import { CampaignAdmin } from "../campaigns/campaign-admin.ts";
+import { campaignSchema } from "../campaigns/campaign-schema.ts";
+import { CampaignStore } from "../campaigns/campaign-store.ts";
+import { CampaignRedemptions } from "../campaigns/redemptions.ts";
 import { evidenceSchema } from "../evidence/evidence-schema.ts";
 import { EvidenceStore } from "../evidence/evidence-store.ts";
 import { verifyEvidenceDb, type EvidenceReport } from "../evidence/verify-evidence.ts";
@@ -81,6 +85,7 @@ interface Running {
   reviews: ReviewStore;
   desk: ReviewDesk;
   evidence: EvidenceStore;
+  campaigns: CampaignAdmin;
   sweepTimer: NodeJS.Timeout;
   prechecks: { pool: VerifyPool; jobs: PrecheckJobs } | undefined;
   /** One IMMEDIATE transaction over a whole batch: the group commit. */
@@ -128,7 +133,7 @@ export class SettlementService {
   async start(): Promise<void> {
     assert(!this.running && !this.stopping, "SettlementService started twice or while stopping");
     const { databasePath, clock, payerVerifiers, schemaComponents } = this.options;
-    const components = [ledgerSchema, registrySchema, settlementSchema, agentSchema, reviewSchema, evidenceSchema, ...schemaComponents];
+    const components = [ledgerSchema, registrySchema, settlementSchema, agentSchema, reviewSchema, evidenceSchema, campaignSchema, ...schemaComponents];
     const db = openSqliteDb({ path: databasePath, components, clock });
     const ledger = new SqliteLedger(db, clock);
     const registry = new Registry(db, ledger, clock);
@@ -139,6 +144,8 @@ export class SettlementService {
     const reviews = new ReviewStore(db);
     const evidence = new EvidenceStore(db);
     const answerer = new Answerer({ store, evidence, signer: this.signer });
+    const campaignStore = new CampaignStore(db);
+    const campaigns = new CampaignAdmin({ db, ledger, registry, store: campaignStore, evidence, clock });
     const verifiers = new Map<string, PayerVerifier>([hceVerifier, ...payerVerifiers].map((v) => [v.kind, v]));
     // The desk posts what it held through the processor, which is built after it: a late-bound poster.
     let processor: RequestProcessor | undefined;
@@ -173,6 +180,7 @@ export class SettlementService {
       agents,
       mandates,
       disputes: { db, ledger, store, mandates },
+      campaigns: new CampaignRedemptions({ db, store: campaignStore, evidence }),
     });
     const ready = processor;
     const batchTransaction = db.transaction((admitted: ReadonlyArray<Admission | undefined>) => {
@@ -198,6 +206,7 @@ export class SettlementService {
       reviews,
       desk,
       evidence,
+      campaigns,
       sweepTimer,
       prechecks,
       commitBatch: (admitted) => batchTransaction.immediate(admitted),
@@ -306,6 +315,11 @@ export class SettlementService {
   /** Offline sales declined when forwarded, oldest first: of one merchant, or of all (at most `limit`). */
   offlineLosses(filter: { merchantId?: string; limit?: number } = {}): OfflineLoss[] {
     return this.started().offline.losses({ ...filter, limit: filter.limit ?? settlementListMax });
+  }
+
+  /** Promotions with a hard budget: define, stop, list (an operator's tools; payments use them in the batch). */
+  get campaigns(): CampaignAdmin {
+    return this.started().campaigns;
   }
 
   /** Enrolled agents (their MQTT identities). */

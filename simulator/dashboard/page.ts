@@ -163,6 +163,23 @@ function renderReviews(s) {
   }), 3, "queue empty");
 }
 
+function renderCampaigns(s) {
+  const section = $("campaigns-section");
+  const campaigns = s.campaigns;
+  if (!campaigns || campaigns.total === 0) { section.hidden = true; return; }
+  section.hidden = false;
+  $("campaigns-note").textContent = campaigns.shown.length < campaigns.total ? campaigns.shown.length + " of " + campaigns.total + " campaigns" : campaigns.total + " campaigns";
+  fill($("campaigns"), campaigns.shown.map((c) => {
+    const what = el("td");
+    what.append(el("div", "mono", c.campaignId));
+    what.append(el("div", "reason", (c.merchantId ? "merchant " + c.merchantId : "every merchant") + " · " + c.discountsGiven + " discounts · ends " + new Date(c.endsAtMs).toLocaleString()));
+    const left = td(c.budgetLeft, "num");
+    left.append(el("div", "reason", "of " + c.budget));
+    const tone = c.status !== "active" ? "idle" : c.budgetLeftMinor > 0 ? "ok" : "warn";
+    return row([what, badgeCell(c.status, tone), left]);
+  }), 3, "no campaigns");
+}
+
 function render(s) {
   $("source").textContent = s.source;
   $("updated").textContent = "updated " + time(s.generatedAtMs);
@@ -170,6 +187,7 @@ function render(s) {
   renderActivity(s);
   renderLedger(s);
   renderReviews(s);
+  renderCampaigns(s);
   setLive(s.presenceConnected ? "ok" : "warn", s.presenceConnected ? "live" : "live (no hub-state feed)");
 }
 
@@ -234,6 +252,11 @@ const html = `<!doctype html>
         <h2>Human review queue <span class="note" id="reviews-note"></span></h2>
         <table><thead><tr><th>case</th><th>requester</th><th class="num">amount</th></tr></thead>
         <tbody id="reviews"></tbody></table>
+      </section>
+      <section id="campaigns-section" hidden>
+        <h2>Campaigns <span class="note" id="campaigns-note"></span></h2>
+        <table><thead><tr><th>campaign</th><th>state</th><th class="num">budget left</th></tr></thead>
+        <tbody id="campaigns"></tbody></table>
       </section>
     </div>
   </div>

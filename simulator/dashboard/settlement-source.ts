@@ -1,3 +1,4 @@
+import { CampaignStore } from "../../broker/campaigns/campaign-store.ts";
 import { StatementCache, type SqliteDb } from "../../broker/ledger/sqlite-db.ts";
 import { ReviewStore, type ReviewCase } from "../../broker/review/review-store.ts";
 import { formatMoney } from "../../protocol/money.ts";
@@ -7,9 +8,11 @@ import type { PresenceView } from "./hub-presence.ts";
 import {
   accountsShownMax,
   activityShownMax,
+  campaignsShownMax,
   hubsShownMax,
   reviewsShownMax,
   type AccountView,
+  type CampaignView,
   type CurrencySum,
   type DashboardSnapshot,
   type DashboardSource,
@@ -63,6 +66,7 @@ interface EvidenceRow {
 export class SettlementDashboardSource implements DashboardSource {
   private readonly statements: StatementCache;
   private readonly reviews: ReviewStore | undefined;
+  private readonly campaigns: CampaignStore | undefined;
   private readonly clock: Clock;
 
   constructor(private readonly options: SettlementSourceOptions) {
@@ -70,6 +74,8 @@ export class SettlementDashboardSource implements DashboardSource {
     this.clock = options.clock ?? systemClock;
     const hasReviews = options.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'review_cases'").get() !== undefined;
     this.reviews = hasReviews ? new ReviewStore(options.db) : undefined;
+    const hasCampaigns = options.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'campaigns'").get() !== undefined;
+    this.campaigns = hasCampaigns ? new CampaignStore(options.db) : undefined;
   }
 
   /**
@@ -99,10 +105,11 @@ export class SettlementDashboardSource implements DashboardSource {
       ledger: this.ledger(),
       activity: activityFromEvidence(this.evidence(), activityShownMax),
       reviews: this.reviews ? this.reviewsView(this.reviews) : undefined,
+      ...(this.campaigns ? { campaigns: { shown: this.campaignsShown(this.campaigns), total: this.count("campaigns") } } : {}),
     };
   }
 
-  private count(table: "registry_hubs" | "ledger_accounts" | "ledger_transfers"): number {
+  private count(table: "registry_hubs" | "ledger_accounts" | "ledger_transfers" | "campaigns"): number {
     return this.statements.sql<[], number>(`SELECT COUNT(*) FROM ${table}`).pluck().get() ?? 0;
   }
 
@@ -160,6 +167,19 @@ export class SettlementDashboardSource implements DashboardSource {
         bytes: row.bytes,
         recordedAtMs: row.recorded_at_ms,
       }));
+  }
+
+  private campaignsShown(store: CampaignStore): CampaignView[] {
+    return store.list({ limit: campaignsShownMax }).map((c) => ({
+      campaignId: c.campaignId,
+      merchantId: c.merchantId,
+      status: c.status,
+      budgetLeftMinor: c.budgetLeftMinor,
+      budgetLeft: formatMoney({ amountMinor: c.budgetLeftMinor, currency: c.currency }),
+      budget: formatMoney({ amountMinor: c.budgetMinor, currency: c.currency }),
+      discountsGiven: c.discountsGiven,
+      endsAtMs: c.endsAtMs,
+    }));
   }
 
   private reviewsView(store: ReviewStore): ReviewsView {

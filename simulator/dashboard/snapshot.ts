@@ -9,6 +9,7 @@ export const hubsShownMax = 200;
 export const accountsShownMax = 200;
 export const activityShownMax = 40;
 export const reviewsShownMax = 50;
+export const campaignsShownMax = 50;
 
 /** Retained hub state: what the hub said last ("online", or "offline" by itself or by its Last Will). */
 export type Presence = "online" | "offline" | "unknown";
@@ -87,6 +88,19 @@ export interface ReviewsView {
   countsByStatus: Record<string, number>;
 }
 
+/** A promotion and what is left of its budget. */
+export interface CampaignView {
+  campaignId: string;
+  /** The merchant it is for, or undefined for every merchant in its currency. */
+  merchantId: string | undefined;
+  status: string;
+  budgetLeftMinor: number;
+  budgetLeft: string;
+  budget: string;
+  discountsGiven: number;
+  endsAtMs: number;
+}
+
 export interface DashboardSnapshot {
   generatedAtMs: number;
   /** Where the data comes from: `demo (in-process)`, `data dir .tapwire`. */
@@ -99,6 +113,8 @@ export interface DashboardSnapshot {
   activity: ActivityView[];
   /** undefined for a database without review cases. */
   reviews: ReviewsView | undefined;
+  /** By campaign id; absent for a database without campaigns tables. */
+  campaigns?: { shown: CampaignView[]; total: number };
 }
 
 export interface DashboardSource {
