@@ -12,7 +12,7 @@ export const loadShedderDefaults: LoadShedderOptions = { shedAnswersPerSecondMax
 
 /** How fast the service commits, smoothed over recent batches (requests per second). */
 const rateSmoothing = 0.2;
-/** Until a batch has been measured: a conservative guess for retry-after. */
+/** Until the service has been measured busy: the retry-after it tells (the wait bound does not apply before). */
 const rateGuessPerSecond = 500;
 
 /**
@@ -22,6 +22,7 @@ const rateGuessPerSecond = 500;
  */
 export class LoadShedder {
   private ratePerSecond = rateGuessPerSecond;
+  private measured = false;
   private tokens: number;
   private refilledAtMs: number | undefined;
 
@@ -31,21 +32,26 @@ export class LoadShedder {
     this.tokens = options.shedAnswersPerSecondMax;
   }
 
-  /** A batch of `count` requests took `elapsedMs` from the first queued to committed. */
-  recordBatch(count: number, elapsedMs: number): void {
+  /**
+   * `count` requests committed `elapsedMs` after the previous batch, while requests were waiting all along: the rate
+   * the whole node manages when busy (network, checks and ledger together), not just the transaction's.
+   */
+  recordBusyBatch(count: number, elapsedMs: number): void {
     if (count === 0) return;
     const rate = (count * 1_000) / Math.max(elapsedMs, 1);
-    this.ratePerSecond = this.ratePerSecond * (1 - rateSmoothing) + rate * rateSmoothing;
+    this.ratePerSecond = this.measured ? this.ratePerSecond * (1 - rateSmoothing) + rate * rateSmoothing : rate;
+    this.measured = true;
   }
 
-  /** How long `queued` requests take to settle at the rate the service has been committing. */
+  /** How long `queued` requests take to settle at the rate the node has been committing; 0 until it was measured busy. */
   drainMs(queued: number): number {
-    return (queued * 1_000) / Math.max(this.ratePerSecond, 1);
+    return this.measured ? (queued * 1_000) / Math.max(this.ratePerSecond, 1) : 0;
   }
 
   /** How long the queue ahead (`queued` requests) takes to drain, bounded: what a shed request is told to wait. */
   retryAfterMs(queued: number): number {
-    return Math.round(Math.min(this.options.retryAfterMsMax, Math.max(this.options.retryAfterMsMin, this.drainMs(queued))));
+    const drainMs = (queued * 1_000) / Math.max(this.ratePerSecond, 1);
+    return Math.round(Math.min(this.options.retryAfterMsMax, Math.max(this.options.retryAfterMsMin, drainMs)));
   }
 
   /** Whether one more Overloaded answer may be signed now (else the request is dropped unanswered). */

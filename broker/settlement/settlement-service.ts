@@ -115,6 +115,8 @@ export class SettlementService {
   private readonly shedder = new LoadShedder();
   private readonly shed: ShedCounts = { answered: 0, unanswered: 0 };
   private storage: StorageHealth = { state: "ok" };
+  /** When the last batch ended with requests still waiting: the next batch's time from then measures busy throughput. */
+  private busySinceMs: number | undefined;
   private running: Running | undefined;
   private accepting = false;
   /** A batch hit a bug: the queue is abandoned (the process is about to die) and stop() does not wait for it. */
@@ -516,7 +518,6 @@ export class SettlementService {
 
   private processBatch(batch: Pending[]): void {
     const running = this.started();
-    const startedMs = performance.now();
     for (const item of batch) {
       const sender = senderOf(item.inbound);
       const left = (this.queuedBySender.get(sender) ?? 1) - 1;
@@ -538,7 +539,9 @@ export class SettlementService {
       return;
     }
     this.storageWorks();
-    this.shedder.recordBatch(batch.length, performance.now() - startedMs);
+    const endedMs = performance.now();
+    if (this.busySinceMs !== undefined) this.shedder.recordBusyBatch(batch.length, endedMs - this.busySinceMs);
+    this.busySinceMs = this.queue.length > 0 ? endedMs : undefined;
     log.debug({ batchSize: batch.length, queued: this.queue.length }, "settlement batch committed");
     batch.forEach((item, index) => {
       const answer = answers[index];
