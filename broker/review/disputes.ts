@@ -1,9 +1,12 @@
+import { assert } from "../../protocol/assert.ts";
 import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
 import { formatMoney } from "../../protocol/money.ts";
 import type { DisputeOpen } from "../../protocol/review.ts";
 import { agentPaymentIdPrefix } from "../agents/agent-payments.ts";
 import type { MandateStore } from "../agents/mandate-store.ts";
-import { merchantAccountId, walletAccountId, type Ledger } from "../ledger/ledger.ts";
+import { giveBackLegs } from "../campaigns/campaign-legs.ts";
+import type { CampaignRedemptions } from "../campaigns/redemptions.ts";
+import type { Ledger } from "../ledger/ledger.ts";
 import type { SqliteDb } from "../ledger/sqlite-db.ts";
 import { approvedVerdict, maskPayer, type Verdict } from "../settlement/decisions.ts";
 import type { SettlementStore } from "../settlement/settlement-store.ts";
@@ -13,6 +16,8 @@ export interface DisputeDeps {
   ledger: Ledger;
   store: SettlementStore;
   mandates: MandateStore;
+  /** A hub payment a campaign discounted gives its share back to the campaign, as a hub refund does. */
+  campaigns: CampaignRedemptions;
 }
 
 /** A payment a dispute can name: a hub's (`pay-N`) or an agent's (`agentpay-N`), reduced to what a refund needs. */
@@ -24,6 +29,8 @@ interface Disputable {
   refundedMinor: number;
   currency: string;
   describe: Record<string, string>;
+  /** The settlement payment row of a hub payment (campaign discounts are kept by it); absent for agent payments. */
+  hubPaymentRowId?: number;
   recordRefund(amountMinor: number, transferId: number, caseId: string, nowMs: number): void;
 }
 
@@ -53,6 +60,7 @@ function findDisputable(deps: DisputeDeps, paymentId: string): Disputable {
       ...hubPayment,
       paymentId,
       describe: { hubId: hubPayment.hubId, hubRequestId: hubPayment.requestId, mode: hubPayment.mode },
+      hubPaymentRowId: hubPayment.paymentId,
       recordRefund: (amountMinor, transferId, caseId, nowMs) => deps.store.addRefund(hubPayment, hubPayment.hubId, caseId, amountMinor, transferId, nowMs),
     };
   }
@@ -84,14 +92,12 @@ export function refundDispute(deps: DisputeDeps, paymentId: string, caseId: stri
     const payment = findDisputable(deps, paymentId);
     const remainingMinor = payment.amountMinor - payment.refundedMinor;
     if (remainingMinor <= 0) throw new TapwireError(`payment ${paymentId} has nothing left to refund`, ErrorCode.AlreadyReversed);
-    const transfer = deps.ledger.postTransfer({
-      debitAccountId: merchantAccountId(payment.merchantId),
-      creditAccountId: walletAccountId(payment.walletId),
-      amountMinor: remainingMinor,
-      currency: payment.currency,
-      kind: "dispute_refund",
-      reference: `disputes/${caseId}`,
-    });
+    const rowId = payment.hubPaymentRowId;
+    const back = rowId === undefined ? undefined : deps.campaigns.shareOf(rowId, payment.amountMinor, payment.refundedMinor, remainingMinor);
+    const legs = giveBackLegs({ ...payment, reference: `disputes/${caseId}` }, remainingMinor, "dispute_refund", back);
+    const [transfer] = deps.ledger.postLinked(legs);
+    assert(transfer !== undefined, `a refund of ${remainingMinor} posts at least one leg`);
+    if (back && rowId !== undefined) deps.campaigns.settleGiveBack(rowId, back);
     payment.recordRefund(remainingMinor, transfer.transferId, caseId, nowMs);
     return approvedVerdict({
       receipt: {
@@ -101,6 +107,7 @@ export function refundDispute(deps: DisputeDeps, paymentId: string, caseId: stri
         currency: payment.currency,
         payerMasked: maskPayer(payment.walletId),
         postedAtMs: transfer.postedAtMs,
+        ...(back ? { campaignId: back.campaignId, discountMinor: back.shareMinor } : {}),
       },
     });
   })();

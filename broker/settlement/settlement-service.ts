@@ -164,6 +164,7 @@ export class SettlementService {
       },
     });
     const agentPayments = new AgentPayments({ db, registry, ledger, mandates, desk, policy: this.policy });
+    const redemptions = new CampaignRedemptions({ db, store: campaignStore, evidence });
     processor = new RequestProcessor({
       db,
       registry,
@@ -181,8 +182,8 @@ export class SettlementService {
       agentPayments,
       agents,
       mandates,
-      disputes: { db, ledger, store, mandates },
-      campaigns: new CampaignRedemptions({ db, store: campaignStore, evidence }),
+      disputes: { db, ledger, store, mandates, campaigns: redemptions },
+      campaigns: redemptions,
     });
     const ready = processor;
     const batchTransaction = db.transaction((admitted: ReadonlyArray<Admission | undefined>) => {
