@@ -1,8 +1,12 @@
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { ErrorCode, TapwireError } from "../protocol/errors.ts";
 
+type FlagOptions = NonNullable<ParseArgsConfig["options"]>;
+/** What parseFlags returns for `options` (named, so the compiled declarations can refer to it). */
+export type ParsedFlags<T extends FlagOptions> = ReturnType<typeof parseArgs<{ args: string[]; options: T; allowPositionals: true; strict: true }>>;
+
 /** Parses a sub-command's flags; an unknown flag fails with the list of valid ones. */
-export function parseFlags<T extends NonNullable<ParseArgsConfig["options"]>>(argv: string[], options: T) {
+export function parseFlags<T extends FlagOptions>(argv: string[], options: T): ParsedFlags<T> {
   try {
     return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
   } catch (error) {

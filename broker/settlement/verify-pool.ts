@@ -70,7 +70,7 @@ export class VerifyPool {
   constructor(private readonly options: VerifyPoolOptions) {
     assert(Number.isSafeInteger(options.size) && options.size >= 1 && options.size <= verifyWorkersMax, `size must be 1..${verifyWorkersMax}`);
     assert(Number.isSafeInteger(options.jobsQueuedMax) && options.jobsQueuedMax >= 1, "jobsQueuedMax must be a positive integer");
-    this.workerUrl = options.workerUrl ?? new URL("./verify-worker.mjs", import.meta.url);
+    this.workerUrl = options.workerUrl ?? defaultWorkerUrl();
     this.stallTimeoutMs = options.stallTimeoutMs ?? 5_000;
     this.bootTimeoutMs = options.bootTimeoutMs ?? 30_000;
     this.respawnsMax = options.respawnsMax ?? 5;
@@ -229,4 +229,12 @@ export class VerifyPool {
     for (const waiter of waiters) waiter.reject(failure);
     await worker?.terminate();
   }
+}
+
+/**
+ * The worker's entry: the compiled verify-worker.js when this module runs from the build (dist/), else the plain-JS
+ * verify-worker.mjs that registers tsx first (a worker thread does not inherit the parent's TypeScript loader).
+ */
+function defaultWorkerUrl(): URL {
+  return new URL(import.meta.url.endsWith(".js") ? "./verify-worker.js" : "./verify-worker.mjs", import.meta.url);
 }
