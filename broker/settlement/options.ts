@@ -3,7 +3,7 @@ import { availableParallelism } from "node:os";
 import { contract } from "../../protocol/contract.ts";
 import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
 import { assertInRanges } from "../../protocol/ranges.ts";
-import type { Clock } from "../../protocol/sources.ts";
+import { systemTimers, type Clock, type Timers } from "../../protocol/sources.ts";
 import type { SchemaComponent } from "../ledger/sqlite-db.ts";
 import type { ReviewPolicyOptions } from "../review/risk.ts";
 import type { PayerVerifier } from "./payer-verifier.ts";
@@ -15,6 +15,8 @@ export interface SettlementOptions {
   /** The service's P-256 private key; every decision is a COSE_Sign1 made with it. */
   serviceKey: KeyObject;
   clock: Clock;
+  /** What the periodic sweep (expired cases, pushes, idempotency pruning) waits on. Default: real timers. */
+  timers?: Timers;
   /** How long a decision stays valid. Default and minimum: requestLifetimeMsMax + clockSkewMs (see below). */
   decisionTtlMs?: number;
   /**
@@ -50,6 +52,7 @@ export interface ResolvedSettlementOptions {
   databasePath: string;
   serviceKey: KeyObject;
   clock: Clock;
+  timers: Timers;
   decisionTtlMs: number;
   clockSkewMs: number;
   requestLifetimeMsMax: number;
@@ -120,6 +123,7 @@ export function resolveSettlementOptions(options: SettlementOptions): ResolvedSe
     databasePath: options.databasePath,
     serviceKey: key,
     clock: options.clock,
+    timers: options.timers ?? systemTimers,
     decisionTtlMs,
     ...sized,
     verifyWorkerUrl: options.testingHooks?.verifyWorkerUrl,

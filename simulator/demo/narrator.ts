@@ -1,5 +1,6 @@
 import { errorCodeName } from "../../protocol/errors.ts";
 import { formatMoney, type Money } from "../../protocol/money.ts";
+import { systemClock, type Clock } from "../../protocol/sources.ts";
 
 /**
  * Prints what the demo does for a person to read: one line per step, with the time since the start, and a
@@ -12,17 +13,23 @@ export interface Outcome {
 }
 
 export class Narrator {
-  private readonly startedAtMs = Date.now();
+  private readonly startedAtMs: number;
   readonly outcomes: Outcome[] = [];
 
-  constructor(private readonly write: (line: string) => void) {}
+  constructor(
+    private readonly write: (line: string) => void,
+    /** Where "time since the start" is read: a simulation passes its virtual clock. */
+    private readonly clock: Clock = systemClock,
+  ) {
+    this.startedAtMs = clock.nowMs();
+  }
 
   heading(text: string): void {
     this.write(`\n== ${text}`);
   }
 
   step(text: string): void {
-    const seconds = ((Date.now() - this.startedAtMs) / 1000).toFixed(2).padStart(6);
+    const seconds = ((this.clock.nowMs() - this.startedAtMs) / 1000).toFixed(2).padStart(6);
     this.write(`[${seconds}s] ${text}`);
   }
 
