@@ -1,4 +1,5 @@
 import { performance } from "node:perf_hooks";
+import { violation } from "./invariants.ts";
 import { runSeed, type RunOptions, type SeedResult } from "./run-scenario.ts";
 
 /** Seeds one exploration may cover. */
@@ -43,7 +44,8 @@ async function runSeedCaught(seed: number, options: RunOptions): Promise<SeedRes
     return await runSeed(seed, options);
   } catch (error) {
     const stats = { hubs: 0, sales: 0, faults: 0, payments: 0, traceLines: 0, virtualMs: 0 };
-    return { seed, digest: "", violations: [`the world threw: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`], end: "idle", stats, trace: [] };
+    const detail = `the world threw: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`;
+    return { seed, digest: "", violations: [violation("world-failed", detail)], end: "idle", stats, trace: [] };
   }
 }
 

@@ -2,8 +2,8 @@ import { SeededRandom } from "../../protocol/sources.ts";
 import { SimWorld, type WorldHooks } from "../world/world.ts";
 import type { RunEnd } from "../world/sim-loop.ts";
 import { startFault } from "./faults.ts";
-import { checkInvariants } from "./invariants.ts";
-import { currency, drawScenario, hubsMaxDefault, type SalePlan, type Scenario } from "./scenario.ts";
+import { checkInvariants, violation, type Violation } from "./invariants.ts";
+import { currency, drawScenario, hubsMaxDefault, type MandatePlan, type SalePlan, type Scenario } from "./scenario.ts";
 
 /**
  * How long a healed world may take to settle everything. Generous on purpose: a hub that gave up reconnecting
@@ -16,7 +16,7 @@ export interface SeedResult {
   seed: number;
   /** SHA-256 of the whole trace: the same seed gives the same digest, byte for byte. */
   digest: string;
-  violations: string[];
+  violations: Violation[];
   /** How the settling run ended ("done" when the world quieted). */
   end: RunEnd;
   stats: { hubs: number; sales: number; faults: number; payments: number; traceLines: number; virtualMs: number };
@@ -45,12 +45,13 @@ export async function runSeed(seed: number, options: RunOptions = {}): Promise<S
 async function play(world: SimWorld, scenario: Scenario): Promise<SeedResult> {
   const startMs = world.nowMs;
   for (const sale of scenario.sales) scheduleSale(world, sale);
+  for (const mandate of scenario.mandates) scheduleMandate(world, mandate);
   for (const fault of scenario.faults) world.later(fault.atMs, () => startFault(world, fault));
   const played = await world.run(startMs + scenario.endMs);
-  const violations = played === "livelock" || played === "steps" ? [`the scenario did not play out: ${played}`] : [];
+  const violations = played === "livelock" || played === "steps" ? [violation("not-settled", `the scenario did not play out: ${played}`)] : [];
   await world.heal();
   const end = await world.run(world.nowMs + quiesceMsMax, () => world.quiescent());
-  if (end !== "done") violations.push(`the world did not settle after healing: ${end}`);
+  if (end !== "done") violations.push(violation("not-settled", `the world did not settle after healing: ${end}`));
   violations.push(...checkInvariants(world));
   const payments = traceLedger(world);
   return {
@@ -84,6 +85,13 @@ function scheduleSale(world: SimWorld, sale: SalePlan): void {
   world.later(sale.atMs + sale.tapAfterMs + sale.holdMs, () => hub.removePhone());
 }
 
+function scheduleMandate(world: SimWorld, plan: MandatePlan): void {
+  const agent = world.agents[plan.agentIndex]!;
+  const wallet = world.wallets[plan.walletIndex]!;
+  world.later(plan.grantAtMs, () => wallet.grant(agent.mandate(plan.terms, wallet.walletId)));
+  for (const purchase of plan.purchases) world.later(purchase.atMs, () => agent.pay(plan.terms, purchase.amountMinor));
+}
+
 /** Every ledger posting goes into the trace, oldest first; returns how many payments the service holds. */
 function traceLedger(world: SimWorld): number {
   const service = world.settlement.service;
@@ -91,5 +99,7 @@ function traceLedger(world: SimWorld): number {
   for (const t of transfers) world.trace.record("ledger", `${t.transferId} ${t.kind} ${t.reference} ${t.amountMinor} ${t.currency} ${t.debitAccountId}>${t.creditAccountId}`);
   const payments = world.plan.merchants.flatMap((merchant) => service.paymentsOf(merchant.merchantId));
   for (const p of payments) world.trace.record("payment", `${p.hubId} ${p.requestId} ${p.mode} ${p.amountMinor} ${p.status} ${p.walletId}`);
+  const mandates = world.plan.wallets.flatMap((wallet) => service.mandatesOf(wallet.walletId));
+  for (const m of mandates) world.trace.record("mandate", `${m.mandateId} ${m.status} spent ${m.spentMinor} of ${m.budgetMinor}`);
   return payments.length;
 }

@@ -1,6 +1,7 @@
 import type { OfflineConfig } from "../../device/tap/tap-config.ts";
 import type { OfflineLimits } from "../../protocol/contract.ts";
 import type { Random } from "../../protocol/sources.ts";
+import type { MandateTerms } from "../world/sim-agent.ts";
 import type { WorldPlan } from "../world/world.ts";
 
 /** One customer at one hub: the cashier types the amount, the customer taps (or not), maybe cancels or pulls away. */
@@ -18,6 +19,15 @@ export interface SalePlan {
   cancelAfterMs: number | undefined;
   /** The card leaves the field as the hub sends this APDU (a pull mid-read); undefined: never. */
   pullAtApdu: number | undefined;
+}
+
+/** A person grants an agent a mandate from their wallet; the agent then buys on its own, some of it in bursts. */
+export interface MandatePlan {
+  agentIndex: number;
+  walletIndex: number;
+  terms: MandateTerms;
+  grantAtMs: number;
+  purchases: Array<{ atMs: number; amountMinor: number }>;
 }
 
 export const faultKinds = [
@@ -53,6 +63,7 @@ export interface Scenario {
   plan: WorldPlan;
   sales: SalePlan[];
   faults: FaultPlan[];
+  mandates: MandatePlan[];
   /** When the last sale and the last fault are over; the world is healed then. */
   endMs: number;
 }
@@ -101,8 +112,9 @@ export function drawScenario(seed: number, random: Random, hubsMax = hubsMaxDefa
     perPaymentMaxMinor: draw.int(2_000, 8_000),
   }));
   const sales = drawSales(draw, hubCount, walletCount);
-  const lastSaleMs = Math.max(...sales.map((sale) => sale.atMs));
-  const faults = Array.from({ length: draw.int(0, 6) }, () => drawFault(draw, hubCount, walletCount, lastSaleMs + 30_000));
+  const mandates = draw.chance(40) ? [drawMandate(draw, walletCount)] : [];
+  const lastSaleMs = Math.max(...sales.map((sale) => sale.atMs), ...mandates.flatMap((mandate) => mandate.purchases.map((purchase) => purchase.atMs)));
+  const faults = Array.from({ length: draw.int(0, 6) }, () => drawFault(draw, sales, walletCount, lastSaleMs + 30_000));
   const endMs = Math.max(lastSaleMs + 60_000, ...faults.map((fault) => fault.atMs + fault.durationMs + 1_000));
   const plan: WorldPlan = {
     currency,
@@ -114,9 +126,10 @@ export function drawScenario(seed: number, random: Random, hubsMax = hubsMaxDefa
       reboots: faults.some((fault) => fault.kind === "hubReboot" && fault.hubIndex === index),
     })),
     wallets,
+    agents: mandates.map((_, index) => ({ agentId: `a${index + 1}` })),
     settlementKills: faults.some((fault) => fault.kind === "settlementKill"),
   };
-  return { seed, plan, sales, faults, endMs };
+  return { seed, plan, sales, faults, mandates, endMs };
 }
 
 function offlineConfig(draw: Draw): OfflineConfig {
@@ -152,13 +165,30 @@ function drawSales(draw: Draw, hubCount: number, walletCount: number): SalePlan[
   return sales;
 }
 
-function drawFault(draw: Draw, hubCount: number, walletCount: number, horizonMs: number): FaultPlan {
+/** A budget the purchases can run past, a per-payment maximum some exceed (held for the person's step-up). */
+function drawMandate(draw: Draw, walletCount: number): MandatePlan {
+  const budgetMinor = draw.int(1_000, 10_000);
+  const perPaymentMaxMinor = draw.int(Math.ceil(budgetMinor / 4), budgetMinor);
+  const grantAtMs = draw.int(500, 5_000);
+  let atMs = grantAtMs + draw.int(1_000, 5_000);
+  const purchases = Array.from({ length: draw.int(2, 6) }, () => {
+    atMs += draw.chance(30) ? draw.int(0, 50) : draw.int(1_000, 30_000);
+    return { atMs, amountMinor: draw.int(100, Math.floor(perPaymentMaxMinor * 1.2)) };
+  });
+  const terms = { mandateId: `mandate-${draw.int(1, 1_000_000)}`, merchantId: "m1", budgetMinor, perPaymentMaxMinor, currency };
+  return { agentIndex: 0, walletIndex: draw.int(0, walletCount - 1), terms, grantAtMs, purchases };
+}
+
+/** Most faults strike a sale as its phone is tapped, when a request is in flight; the rest strike at any time. */
+function drawFault(draw: Draw, sales: readonly SalePlan[], walletCount: number, horizonMs: number): FaultPlan {
   const kind = draw.pick(faultKinds);
   const skewMagnitudeMs = draw.int(5_000, 600_000);
+  const target = draw.pick(sales);
+  const atMs = draw.chance(60) ? Math.max(0, target.atMs + (target.tapAfterMs ?? 0) + draw.int(-500, 3_000)) : draw.int(0, horizonMs);
   return {
     kind,
-    atMs: draw.int(0, horizonMs),
-    hubIndex: draw.int(0, hubCount - 1),
+    atMs,
+    hubIndex: target.hubIndex,
     walletIndex: draw.chance(20) ? draw.int(0, walletCount - 1) : undefined,
     direction: draw.chance(50) ? "up" : "down",
     durationMs: draw.int(1_000, kind === "clockSkew" ? 300_000 : 90_000),

@@ -7,6 +7,8 @@ import type { Clock, Timers } from "../../protocol/sources.ts";
 import { HceWallet } from "../phones/hce-wallet.ts";
 import { TagReadingWallet } from "../phones/tag-reading-wallet.ts";
 import type { TagLink, VirtualReader } from "../pn532/field.ts";
+import type { OpenMandate } from "../../protocol/mandates.ts";
+import { grantMandate } from "./sim-agent.ts";
 import { SimClient, type SimClientDeps } from "./sim-client.ts";
 import type { Trace } from "./trace.ts";
 
@@ -46,6 +48,11 @@ export class SimWallet {
 
   get walletId(): string {
     return this.deps.walletId;
+  }
+
+  /** The person signs an open mandate for an agent in the wallet app; it goes over the wallet's link. */
+  async grant(mandate: OpenMandate): Promise<void> {
+    await grantMandate(this.client, mandate, this.deps.keys, this.deps.trace);
   }
 
   close(): void {

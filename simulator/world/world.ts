@@ -1,10 +1,11 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { OfflineConfig } from "../../device/tap/tap-config.ts";
 import type { OfflineLimits } from "../../protocol/contract.ts";
 import { generateP256, publicKeyPem } from "../../protocol/keys.ts";
 import { VirtualClock, type Random } from "../../protocol/sources.ts";
+import { SimAgent } from "./sim-agent.ts";
 import type { SimHubLink } from "./sim-hub-link.ts";
 import { runUntil, type RunEnd } from "./sim-loop.ts";
 import { SimNetwork } from "./sim-network.ts";
@@ -20,6 +21,7 @@ export interface WorldPlan {
   /** `reboots`: the hub's journal goes to a file, so it survives a crash. */
   hubs: Array<{ hubId: string; merchantId: string; offline: OfflineConfig | undefined; reboots: boolean }>;
   wallets: Array<{ walletId: string; fundMinor: number; perPaymentMaxMinor: number }>;
+  agents: Array<{ agentId: string }>;
   /** The service's database goes to a file, so it survives a kill. */
   settlementKills: boolean;
 }
@@ -32,8 +34,19 @@ export interface WorldHooks {
 export interface WorldOptions {
   /** The seed's one source of randomness; the world and everything in it draw from it. */
   random: Random;
+  /** Where journal and database files go when the plan needs them; default memoryBackedDir(). */
+  workDir?: string;
   keepTrace?: boolean;
   hooks?: WorldHooks;
+}
+
+/**
+ * Memory-backed storage when the machine has it (Linux's /dev/shm), else the temp directory. The journals keep
+ * synchronous=FULL either way; a world's crashes are simulated, not power cuts, so a real fsync proves nothing here
+ * and only makes a seed with a reboot or a kill ten times slower.
+ */
+export function memoryBackedDir(): string {
+  return existsSync("/dev/shm") ? "/dev/shm" : tmpdir();
 }
 
 /** Steps one run may take, and how far past its target a quiescence wait may go. */
@@ -52,6 +65,7 @@ export class SimWorld {
   readonly settlement: SimSettlement;
   readonly hubs: SimTapHub[] = [];
   readonly wallets: SimWallet[] = [];
+  readonly agents: SimAgent[] = [];
   /** Every time a hub showed a customer "approved". */
   readonly approvals: ShownApproval[] = [];
   /** Bugs that stopped a hub's machine (hub id and error text). */
@@ -67,7 +81,7 @@ export class SimWorld {
     this.trace = new Trace(this.clock, options.keepTrace ?? false);
     this.network = new SimNetwork({ clock: this.clock, timers: this.clock, random: options.random, trace: this.trace });
     const needsFiles = plan.settlementKills || plan.hubs.some((hub) => hub.reboots);
-    this.workDir = needsFiles ? mkdtempSync(join(tmpdir(), "tapwire-world-")) : undefined;
+    this.workDir = needsFiles ? mkdtempSync(join(options.workDir ?? memoryBackedDir(), "tapwire-world-")) : undefined;
     this.settlement = new SimSettlement({
       databasePath: plan.settlementKills ? this.file("settlement.sqlite") : ":memory:",
       serviceKey: generateP256().privateKey,
@@ -153,7 +167,7 @@ export class SimWorld {
       hub.removePhone();
       await hub.crash();
     }
-    for (const wallet of this.wallets) wallet.close();
+    for (const client of [...this.wallets, ...this.agents]) client.close();
     await this.settlement.kill();
     if (this.workDir) rmSync(this.workDir, { recursive: true, force: true });
   }
@@ -171,6 +185,11 @@ export class SimWorld {
       registry.enrollWallet({ walletId: wallet.walletId, publicKeyPem: publicKeyPem(keys.publicKey), currency: plan.currency, perPaymentMaxMinor: wallet.perPaymentMaxMinor });
       if (wallet.fundMinor > 0) registry.fundWallet(wallet.walletId, wallet.fundMinor);
       this.wallets.push(new SimWallet({ ...base, walletId: wallet.walletId, keys, connectTimeoutMs: 10_000 }));
+    }
+    for (const agent of plan.agents) {
+      const keys = generateP256();
+      this.settlement.service.agents.enrollAgent({ agentId: agent.agentId, publicKeyPem: publicKeyPem(keys.publicKey), certificateSerial: `sim-${agent.agentId}` });
+      this.agents.push(new SimAgent({ ...base, agentId: agent.agentId, keys, connectTimeoutMs: 10_000 }));
     }
     const wrapLink = this.options.hooks?.wrapLink;
     for (const hub of plan.hubs) {
