@@ -1,4 +1,5 @@
 import { performance } from "node:perf_hooks";
+import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
 import { violation } from "./invariants.ts";
 import { runSeed, type RunOptions, type SeedResult } from "./run-scenario.ts";
 
@@ -25,7 +26,7 @@ export interface ExploreSummary {
  */
 export async function explore(seedFrom: number, seedTo: number, options: ExploreOptions = {}): Promise<ExploreSummary> {
   if (!Number.isSafeInteger(seedFrom) || !Number.isSafeInteger(seedTo) || seedTo < seedFrom || seedTo - seedFrom + 1 > seedsMax) {
-    throw new RangeError(`seeds must be a range A..B of at most ${seedsMax} integers`);
+    throw new TapwireError(`seeds must be a range A..B of at most ${seedsMax} integers, got ${seedFrom}..${seedTo}`, ErrorCode.ConfigInvalid);
   }
   const failing: SeedResult[] = [];
   const startedMs = performance.now();
@@ -49,7 +50,9 @@ async function runSeedCaught(seed: number, options: RunOptions): Promise<SeedRes
   }
 }
 
-/** The command that replays one seed. */
-export function replayCommand(seed: number, hubsMax: number | undefined): string {
-  return `tapwire sim explore --seeds ${seed}..${seed}${hubsMax === undefined ? "" : ` --hubs ${hubsMax}`}`;
+/** The command that replays one seed (with the same limits: they shape what the seed draws). */
+export function replayCommand(seed: number, options: Pick<RunOptions, "hubsMax" | "faultsMax">): string {
+  const hubs = options.hubsMax === undefined ? "" : ` --hubs ${options.hubsMax}`;
+  const faults = options.faultsMax === undefined ? "" : ` --faults ${options.faultsMax}`;
+  return `tapwire sim explore --seeds ${seed}..${seed}${hubs}${faults}`;
 }

@@ -7,7 +7,7 @@ const hangCommands = 1_000_000;
 /**
  * Starts one fault now and schedules its end (after `durationMs`). Network faults hit the hub's connection (or
  * a wallet's); reader faults hit the hub's VirtualPn532 and its cable; a reboot crashes the hub and starts it
- * again on its journal; a settlement kill stops the service until it restarts on the same database.
+ * again on its journal, a power cut does so the next time a sale reaches a given step; a settlement kill stops the service until it restarts on the same database.
  */
 export async function startFault(world: SimWorld, fault: FaultPlan): Promise<void> {
   const hub = world.hubs[fault.hubIndex]!;
@@ -47,5 +47,12 @@ export async function startFault(world: SimWorld, fault: FaultPlan): Promise<voi
     case "hubReboot":
       await hub.crash();
       return later(() => (hub.started ? undefined : hub.start()));
+    case "powerCut":
+      return hub.armPowerCut(fault.step, () =>
+        world.later(0, async () => {
+          await hub.crash();
+          later(() => (hub.started ? undefined : hub.start()));
+        }),
+      );
   }
 }

@@ -3,7 +3,7 @@ import { SimWorld, type WorldHooks } from "../world/world.ts";
 import type { RunEnd } from "../world/sim-loop.ts";
 import { startFault } from "./faults.ts";
 import { checkInvariants, violation, type Violation } from "./invariants.ts";
-import { currency, drawScenario, hubsMaxDefault, type MandatePlan, type SalePlan, type Scenario } from "./scenario.ts";
+import { currency, drawScenario, faultsMaxDefault, hubsMaxDefault, type MandatePlan, type SalePlan, type Scenario } from "./scenario.ts";
 
 /**
  * How long a healed world may take to settle everything. Generous on purpose: a hub that gave up reconnecting
@@ -26,6 +26,7 @@ export interface SeedResult {
 
 export interface RunOptions {
   hubsMax?: number;
+  faultsMax?: number;
   keepTrace?: boolean;
   hooks?: WorldHooks;
 }
@@ -33,7 +34,7 @@ export interface RunOptions {
 /** Draws the seed's scenario, plays it in a fresh world, heals, lets it settle and checks the money invariants. */
 export async function runSeed(seed: number, options: RunOptions = {}): Promise<SeedResult> {
   const random = new SeededRandom(seed);
-  const scenario = drawScenario(seed, random, options.hubsMax ?? hubsMaxDefault);
+  const scenario = drawScenario(seed, random, { hubsMax: options.hubsMax ?? hubsMaxDefault, faultsMax: options.faultsMax ?? faultsMaxDefault });
   const world = await SimWorld.create(scenario.plan, { random, keepTrace: options.keepTrace ?? false, ...(options.hooks ? { hooks: options.hooks } : {}) });
   try {
     return await play(world, scenario);
@@ -81,8 +82,17 @@ function scheduleSale(world: SimWorld, sale: SalePlan): void {
   if (sale.cancelAfterMs !== undefined) world.later(sale.atMs + sale.cancelAfterMs, () => hub.pressCancel());
   if (sale.tapAfterMs === undefined) return;
   const phone = sale.mode === "reader" ? wallet.hce : wallet.tagPhone;
-  world.later(sale.atMs + sale.tapAfterMs, () => hub.placePhone(phone, `${wallet.walletId} ${sale.mode}`));
-  world.later(sale.atMs + sale.tapAfterMs + sale.holdMs, () => hub.removePhone());
+  const tap = () => {
+    // A cloned card replays the last cryptogram its phone made, if it made one.
+    if (sale.replayCryptogram && sale.mode === "reader" && wallet.hce.atc > 1) wallet.hce.replayNextCryptogram();
+    hub.placePhone(phone, `${wallet.walletId} ${sale.mode}${sale.replayCryptogram && sale.mode === "reader" ? " replaying" : ""}`);
+  };
+  const removedMs = sale.atMs + sale.tapAfterMs + sale.holdMs;
+  world.later(sale.atMs + sale.tapAfterMs, tap);
+  world.later(removedMs, () => hub.removePhone());
+  if (sale.retapAfterMs === undefined) return;
+  world.later(removedMs + sale.retapAfterMs, () => hub.placePhone(phone, `${wallet.walletId} ${sale.mode} again`));
+  world.later(removedMs + sale.retapAfterMs + sale.holdMs, () => hub.removePhone());
 }
 
 function scheduleMandate(world: SimWorld, plan: MandatePlan): void {

@@ -1,3 +1,4 @@
+import { crashSteps, type CrashStep } from "../../device/crash.ts";
 import type { OfflineConfig } from "../../device/tap/tap-config.ts";
 import type { OfflineLimits } from "../../protocol/contract.ts";
 import type { Random } from "../../protocol/sources.ts";
@@ -19,6 +20,10 @@ export interface SalePlan {
   cancelAfterMs: number | undefined;
   /** The card leaves the field as the hub sends this APDU (a pull mid-read); undefined: never. */
   pullAtApdu: number | undefined;
+  /** After the phone was taken away, the customer taps again this much later (a second read of the same offer). */
+  retapAfterMs: number | undefined;
+  /** A cloned card: the HCE phone answers with its previous cryptogram (the service must refuse the replay). */
+  replayCryptogram: boolean;
 }
 
 /** A person grants an agent a mandate from their wallet; the agent then buys on its own, some of it in bursts. */
@@ -43,6 +48,7 @@ export const faultKinds = [
   "readerGone",
   "clockSkew",
   "hubReboot",
+  "powerCut",
 ] as const;
 export type FaultKind = (typeof faultKinds)[number];
 
@@ -56,6 +62,8 @@ export interface FaultPlan {
   durationMs: number;
   count: number;
   skewMs: number;
+  /** powerCut: the step of a sale at which the power goes. */
+  step: CrashStep;
 }
 
 export interface Scenario {
@@ -70,6 +78,14 @@ export interface Scenario {
 
 export const currency = "EUR";
 export const hubsMaxDefault = 4;
+export const faultsMaxDefault = 6;
+
+/** How big a seed's world may be drawn. */
+export interface ScenarioLimits {
+  hubsMax: number;
+  /** Faults per seed, at most. */
+  faultsMax: number;
+}
 
 /** Integers, choices and coin flips from the seed's random, in the order they are asked for. */
 export class Draw {
@@ -96,10 +112,10 @@ export class Draw {
  * merchants (some selling offline, some merchants' floor limits below their hubs'), wallets well funded or short,
  * a few sales per hub in both modes, and faults of every kind at random moments.
  */
-export function drawScenario(seed: number, random: Random, hubsMax = hubsMaxDefault): Scenario {
+export function drawScenario(seed: number, random: Random, limits: ScenarioLimits = { hubsMax: hubsMaxDefault, faultsMax: faultsMaxDefault }): Scenario {
   const draw = new Draw(random);
   const merchantCount = draw.int(1, 2);
-  const hubCount = draw.int(1, hubsMax);
+  const hubCount = draw.int(1, limits.hubsMax);
   const walletCount = draw.int(2, 5);
   const hubOffline = Array.from({ length: hubCount }, () => (draw.chance(50) ? offlineConfig(draw) : undefined));
   const merchants = Array.from({ length: merchantCount }, (_, index) => {
@@ -114,7 +130,7 @@ export function drawScenario(seed: number, random: Random, hubsMax = hubsMaxDefa
   const sales = drawSales(draw, hubCount, walletCount);
   const mandates = draw.chance(40) ? [drawMandate(draw, walletCount)] : [];
   const lastSaleMs = Math.max(...sales.map((sale) => sale.atMs), ...mandates.flatMap((mandate) => mandate.purchases.map((purchase) => purchase.atMs)));
-  const faults = Array.from({ length: draw.int(0, 6) }, () => drawFault(draw, sales, walletCount, lastSaleMs + 30_000));
+  const faults = Array.from({ length: draw.int(0, limits.faultsMax) }, () => drawFault(draw, sales, walletCount, lastSaleMs + 30_000));
   const endMs = Math.max(lastSaleMs + 60_000, ...faults.map((fault) => fault.atMs + fault.durationMs + 1_000));
   const plan: WorldPlan = {
     currency,
@@ -123,7 +139,7 @@ export function drawScenario(seed: number, random: Random, hubsMax = hubsMaxDefa
       hubId: `h${index + 1}`,
       merchantId: `m${(index % merchantCount) + 1}`,
       offline,
-      reboots: faults.some((fault) => fault.kind === "hubReboot" && fault.hubIndex === index),
+      reboots: faults.some((fault) => (fault.kind === "hubReboot" || fault.kind === "powerCut") && fault.hubIndex === index),
     })),
     wallets,
     agents: mandates.map((_, index) => ({ agentId: `a${index + 1}` })),
@@ -158,6 +174,8 @@ function drawSales(draw: Draw, hubCount: number, walletCount: number): SalePlan[
         holdMs: draw.chance(15) ? draw.int(5, 150) : draw.int(500, 15_000),
         cancelAfterMs: draw.chance(10) ? draw.int(0, 20_000) : undefined,
         pullAtApdu: draw.chance(8) ? draw.int(1, 4) : undefined,
+        retapAfterMs: draw.chance(10) ? draw.int(100, 5_000) : undefined,
+        replayCryptogram: draw.chance(5),
       });
       atMs += draw.int(20_000, 60_000);
     }
@@ -194,5 +212,6 @@ function drawFault(draw: Draw, sales: readonly SalePlan[], walletCount: number, 
     durationMs: draw.int(1_000, kind === "clockSkew" ? 300_000 : 90_000),
     count: draw.int(1, 3),
     skewMs: draw.chance(50) ? skewMagnitudeMs : -skewMagnitudeMs,
+    step: draw.pick(crashSteps),
   };
 }

@@ -1,5 +1,6 @@
 import type { KeyObject } from "node:crypto";
 import type { LinkPort, SettlementPort } from "../../device/ports.ts";
+import { assert } from "../../protocol/assert.ts";
 import { openSealed } from "../../protocol/envelope.ts";
 import { ErrorCode, TapwireError, asTapwireError, errorCodeName } from "../../protocol/errors.ts";
 import { logger } from "../../protocol/log.ts";
@@ -59,7 +60,7 @@ export class SimHubLink implements SettlementPort, LinkPort {
   }
 
   onDecision(listener: (decision: Decision, bytes: Buffer) => void): () => void {
-    if (this.decisionListeners.size >= decisionListenersMax) throw new TapwireError(`at most ${decisionListenersMax} decision listeners`, ErrorCode.ConfigInvalid);
+    assert(this.decisionListeners.size < decisionListenersMax, `at most ${decisionListenersMax} decision listeners`);
     this.decisionListeners.add(listener);
     return () => this.decisionListeners.delete(listener);
   }

@@ -1,6 +1,7 @@
 import type { KeyObject } from "node:crypto";
+import type { CrashStep } from "../../device/crash.ts";
 import { HubJournal, type JournalSale } from "../../device/journal/hub-journal.ts";
-import type { IndicatorPort, IndicatorState, LinkPort, SettlementPort } from "../../device/ports.ts";
+import type { IndicatorPort, LinkPort, SettlementPort } from "../../device/ports.ts";
 import { defaultTapTiming, type OfflineConfig } from "../../device/tap/tap-config.ts";
 import type { TapMode } from "../../device/tap/tap-machine.ts";
 import { TapHub, type TapHubView } from "../../device/tap-hub.ts";
@@ -11,6 +12,7 @@ import type { Clock, Random, Timers } from "../../protocol/sources.ts";
 import type { FieldDevice } from "../pn532/field.ts";
 import { VirtualPn532 } from "../pn532/virtual-pn532.ts";
 import { MockSerialBinding } from "../serial/mock-binding.ts";
+import { observed, viewLine } from "./hub-observation.ts";
 import { SimHubLink } from "./sim-hub-link.ts";
 import type { SimNetwork } from "./sim-network.ts";
 import { readerPath, supervisedReader } from "./sim-reader.ts";
@@ -79,6 +81,7 @@ export class SimTapHub {
   private readonly cancelListeners = new Set<() => void>();
   private lastView = "";
   private running: Running | undefined;
+  private powerCut: { step: CrashStep; cut: () => void } | undefined;
 
   constructor(private readonly deps: SimTapHubDeps) {
     this.clock = { nowMs: () => deps.clock.nowMs() + this.skewMs };
@@ -129,6 +132,7 @@ export class SimTapHub {
         merchantId: deps.merchantId,
         ...(deps.offline ? { offline: deps.offline } : {}),
         onCrash: (error) => deps.onCrash(deps.hubId, error),
+        crashPoint: (step) => this.reached(step),
       },
     );
     this.running = { hub, reader, link, journal };
@@ -149,6 +153,14 @@ export class SimTapHub {
     running.link.drop();
     await running.reader.stop();
     running.journal.close();
+  }
+
+  /**
+   * The power goes the next time a sale reaches `step` (device/crash.ts): at that instant the hub's connection
+   * drops, so nothing more leaves it, and `cut` is called to stop it (at once, before any timer runs).
+   */
+  armPowerCut(step: CrashStep, cut: () => void): void {
+    this.powerCut = { step, cut };
   }
 
   setAmount(amountMinor: number, currency: string, mode: TapMode): void {
@@ -172,6 +184,23 @@ export class SimTapHub {
     this.chip.removeFromField();
   }
 
+  /** Every fault of this hub over: its clock right, its chip well, its reader plugged in, no power cut waiting. */
+  heal(): void {
+    this.skewMs = 0;
+    this.powerCut = undefined;
+    this.chip.setFaults({
+      garbageBeforeFrames: 0,
+      nackCommands: 0,
+      badChecksumResponses: 0,
+      splitChunks: false,
+      silentCommands: 0,
+      removeTargetAtApdu: 0,
+      applicationErrorCommands: 0,
+    });
+    this.reattachReader();
+    this.removePhone();
+  }
+
   /** The reader's cable is pulled: its port goes, and it cannot be opened again until reattachReader(). */
   pullReader(): void {
     this.deps.trace.record(this.deps.hubId, "reader pulled");
@@ -182,25 +211,22 @@ export class SimTapHub {
     this.binding.attach(readerPath, this.chip);
   }
 
+  private reached(step: CrashStep): void {
+    const powerCut = this.powerCut;
+    if (powerCut?.step !== step || !this.running) return;
+    this.powerCut = undefined;
+    this.deps.trace.record(this.deps.hubId, `power cut at ${step}`);
+    this.running.link.drop();
+    powerCut.cut();
+  }
+
   private current(): Running {
     if (!this.running) throw new TapwireError("simulated hub is not running", ErrorCode.HubNotReady);
     return this.running;
   }
 
   private traceView(view: TapHubView): void {
-    const { tap } = view;
-    const text = [
-      view.hub,
-      tap.state,
-      tap.online ? "online" : "offline",
-      tap.readerPresent ? "reader" : "no-reader",
-      tap.clockWrong ? "clock-wrong" : "clock-ok",
-      `code=${tap.lastDecisionCode ?? "-"}`,
-      `reversal=${tap.reversal?.status ?? "-"}`,
-      `refused=${tap.refusal?.code ?? "-"}`,
-      `last=${tap.lastSale?.outcome ?? "-"}`,
-      `backlog=${view.offlineBacklog.count}`,
-    ].join(" ");
+    const text = viewLine(view);
     if (text === this.lastView) return;
     this.lastView = text;
     this.deps.trace.record(this.deps.hubId, text);
@@ -229,28 +255,4 @@ export class SimTapHub {
     const sale = boot.openedSaleId === undefined ? boot.journal.lastSale() : boot.journal.sale(boot.openedSaleId);
     this.deps.onShown({ hubId: this.deps.hubId, saleId: sale?.saleId, shown, outcomeAtShow: sale?.outcome });
   }
-}
-
-/** The journal as the hub uses it, telling which sale each new sale-opening write opened. */
-function observed(journal: HubJournal, opened: (saleId: string) => void): HubJournal {
-  return new Proxy(journal, {
-    get(target, property) {
-      if (property === "seal") {
-        return (...args: Parameters<HubJournal["seal"]>) => {
-          const request = target.seal(...args);
-          if (args[0].sale) opened(args[0].sale.saleId);
-          return request;
-        };
-      }
-      if (property === "storeCapture") {
-        return (...args: Parameters<HubJournal["storeCapture"]>) => {
-          const request = target.storeCapture(...args);
-          opened(args[0].saleId);
-          return request;
-        };
-      }
-      const value: unknown = Reflect.get(target, property, target);
-      return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-    },
-  });
 }

@@ -14,6 +14,7 @@ export class Trace {
   private readonly hash: Hash = createHash("sha256");
   private readonly startMs: number;
   private readonly kept: string[] = [];
+  private readonly listeners = new Set<(line: string) => void>();
   private count = 0;
 
   constructor(
@@ -28,9 +29,16 @@ export class Trace {
     this.hash.update(line);
     this.hash.update("\n");
     this.count += 1;
+    for (const listener of this.listeners) listener(line);
     if (!this.keepLines) return;
     this.kept.push(line);
     if (this.kept.length > traceLinesMax) this.kept.shift();
+  }
+
+  /** Hears every line as it is written (a test acting at an exact moment); returns the unsubscribe. */
+  onLine(listener: (line: string) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 
   get lineCount(): number {

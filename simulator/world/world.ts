@@ -2,6 +2,7 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { OfflineConfig } from "../../device/tap/tap-config.ts";
+import { assert } from "../../protocol/assert.ts";
 import type { OfflineLimits } from "../../protocol/contract.ts";
 import { generateP256, publicKeyPem } from "../../protocol/keys.ts";
 import { VirtualClock, type Random } from "../../protocol/sources.ts";
@@ -49,7 +50,7 @@ export function memoryBackedDir(): string {
   return existsSync("/dev/shm") ? "/dev/shm" : tmpdir();
 }
 
-/** Steps one run may take, and how far past its target a quiescence wait may go. */
+/** Timers one run may run before it counts as stuck (far more than any seed needs: a few hundred). */
 export const runStepsMax = 400_000;
 
 /**
@@ -110,12 +111,6 @@ export class SimWorld {
     return this.clock.nowMs();
   }
 
-  hub(hubId: string): SimTapHub {
-    const hub = this.hubs.find((candidate) => candidate.hubId === hubId);
-    if (!hub) throw new Error(`no hub ${hubId} in this world`);
-    return hub;
-  }
-
   /** Runs until `done()` holds (checked whenever the loop is quiet) or virtual time reaches `untilMs`. */
   run(untilMs: number, done: () => boolean = () => false): Promise<RunEnd> {
     return runUntil(this.clock, done, { untilMs, stepsMax: runStepsMax });
@@ -143,10 +138,7 @@ export class SimWorld {
     this.trace.record("world", "heal");
     this.network.heal();
     for (const hub of this.hubs) {
-      hub.skewMs = 0;
-      hub.chip.setFaults({ garbageBeforeFrames: 0, nackCommands: 0, badChecksumResponses: 0, splitChunks: false, silentCommands: 0, removeTargetAtApdu: 0 });
-      hub.reattachReader();
-      hub.removePhone();
+      hub.heal();
       if (!hub.started) await hub.start();
     }
     if (!this.settlement.running) await this.settlement.start();
@@ -215,7 +207,7 @@ export class SimWorld {
   }
 
   private file(name: string): string {
-    if (!this.workDir) throw new Error("this world keeps nothing on disk");
+    assert(this.workDir !== undefined, "a world whose plan needs no files keeps nothing on disk");
     return join(this.workDir, name);
   }
 }

@@ -1,10 +1,23 @@
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it, vi } from "vitest";
 import { decodeBody } from "../../protocol/cbor.ts";
 import { readEnvelope } from "../../protocol/envelope.ts";
 import { explore } from "../../simulator/explore/explore.ts";
 import { runSeed } from "../../simulator/explore/run-scenario.ts";
 import type { SimHubLink } from "../../simulator/world/sim-hub-link.ts";
 import type { HubLinkPorts } from "../../simulator/world/sim-tap-hub.ts";
+
+// Thousands of faults make thousands of expected warnings and errors (reader gone, clock wrong); a bug is a violation
+// or a fatal machine crash, so only fatal lines are worth printing here. Set before any module
+// takes its logger (vi.hoisted runs first), and put back for the test files after this one.
+const logLevel = vi.hoisted(() => {
+  const before = process.env["TAPWIRE_LOG"];
+  process.env["TAPWIRE_LOG"] ??= "fatal";
+  return before;
+});
+afterAll(() => {
+  if (logLevel === undefined) delete process.env["TAPWIRE_LOG"];
+  else process.env["TAPWIRE_LOG"] = logLevel;
+});
 
 /**
  * The planted bug: a hub's settlement adapter that silently loses every reversal it is handed (it says the broker
