@@ -1,5 +1,8 @@
 import type { SimWorld } from "../world/world.ts";
-import type { FaultPlan } from "./scenario.ts";
+import type { FaultKind, FaultPlan } from "./scenario.ts";
+
+/** Faults that hit a connection (a hub's, or a wallet's); the rest hit a hub. */
+const networkFaults = new Set<FaultKind>(["drop", "duplicate", "stall", "cut"]);
 
 /** The chip stops answering this many commands while it hangs: more than any wait of the driver sends. */
 const hangCommands = 1_000_000;
@@ -14,7 +17,8 @@ export async function startFault(world: SimWorld, fault: FaultPlan): Promise<voi
   const principal =
     fault.walletIndex === undefined ? { kind: "hub" as const, id: hub.hubId } : { kind: "wallet" as const, id: world.wallets[fault.walletIndex]!.walletId };
   const later = (work: () => Promise<void> | void) => world.later(fault.durationMs, work);
-  world.trace.record("fault", `${fault.kind} ${principal.kind}/${principal.id} ${fault.direction} ${fault.durationMs}ms x${fault.count} skew ${fault.skewMs}`);
+  const target = networkFaults.has(fault.kind) ? `${principal.kind}/${principal.id} ${fault.direction}` : `hub/${hub.hubId}`;
+  world.trace.record("fault", `${fault.kind} ${target} ${fault.durationMs}ms x${fault.count} skew ${fault.skewMs} step ${fault.step}`);
   switch (fault.kind) {
     case "drop":
       return world.network.pipeOf(principal, fault.direction)?.dropNext(fault.count);

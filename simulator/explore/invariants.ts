@@ -19,6 +19,7 @@ export const invariants = [
   "offline-unaccounted",
   "charged-twice",
   "shown-not-approved",
+  "shown-wrong-sale",
   "balance-differs",
   "budget-overspent",
 ] as const;
@@ -47,7 +48,8 @@ const charged = new Set<JournalSale["outcome"]>(["approved", "approved_offline"]
  * - every sale the hub approved was captured (no approved payment lost); one approved offline was captured or is
  *   on the service's offline-loss list; none was charged twice (one payment per sale);
  * - every sale settled: no pending sale, no open request (every reversal decided) in any journal;
- * - every "approved" a hub showed was for a sale its journal had approved then and the service captured;
+ * - every "approved" a hub showed was for a sale its journal had approved then and the service captured, and for the
+ *   latest sale it opened (the one at the counter), also right after a reboot;
  * - no mandate paid out more than its budget;
  * - the ledger sums to zero and each merchant's and wallet's balance is what its captured payments say;
  * - no hub machine stopped on a bug, no scheduled work of the world failed.
@@ -117,6 +119,9 @@ function checkSale(key: string, sale: HubSale, payment: PaymentRecord | undefine
 
 function checkShown(world: SimWorld, sales: Map<string, HubSale>, payments: Map<string, PaymentRecord[]>, violations: Violation[]): void {
   for (const approval of world.approvals) {
+    if (approval.saleId !== approval.counterSaleId) {
+      violations.push(violation("shown-wrong-sale", `hub ${approval.hubId} showed ${approval.shown} for sale ${approval.saleId ?? "none"}, not for ${approval.counterSaleId ?? "none"} at the counter`));
+    }
     const expected = approval.shown === "approved" ? "approved" : "approved_offline";
     const sale = [...sales.values()].find((candidate) => candidate.hubId === approval.hubId && candidate.saleId === approval.saleId);
     if (sale === undefined || approval.outcomeAtShow !== expected) {

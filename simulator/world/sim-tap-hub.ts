@@ -24,8 +24,10 @@ export type HubLinkPorts = SettlementPort & LinkPort;
 /** A hub showed a customer "approved" (or "approved offline") for this sale, as its journal had it at that moment. */
 export interface ShownApproval {
   hubId: string;
-  /** Undefined when the journal had no such sale: a finding. */
+  /** The sale the panel spoke of (the live sale, or after a boot the journal's last sale); undefined: none, a finding. */
   saleId: string | undefined;
+  /** The latest sale the hub opened: what a person at the counter takes any "approved" to be about. */
+  counterSaleId: string | undefined;
   shown: "approved" | "approvedOffline";
   outcomeAtShow: JournalSale["outcome"] | undefined;
 }
@@ -247,12 +249,10 @@ export class SimTapHub {
     };
   }
 
-  /**
-   * A live sale's "approved" is about the sale this boot opened last; right after a boot the panel shows the
-   * journal's last sale, which is what the tap machine itself read.
-   */
+  /** A live sale's "approved" is about the sale this boot opened; right after a boot, about the journal's last sale. */
   private shown(boot: Boot, shown: ShownApproval["shown"]): void {
     const sale = boot.openedSaleId === undefined ? boot.journal.lastSale() : boot.journal.sale(boot.openedSaleId);
-    this.deps.onShown({ hubId: this.deps.hubId, saleId: sale?.saleId, shown, outcomeAtShow: sale?.outcome });
+    const counterSaleId = this.saleIds.at(-1);
+    this.deps.onShown({ hubId: this.deps.hubId, saleId: sale?.saleId, counterSaleId, shown, outcomeAtShow: sale?.outcome });
   }
 }

@@ -92,7 +92,7 @@ describe("faults at a hub of the world: its reader, its clock, its power", () =>
     expect(sale!.outcome).toBe("approved");
     expect(payments(world)).toMatchObject([{ amountMinor: 2_200, status: "captured" }]);
     // After the reboot the panel showed how the sale ended: approved, for the sale the journal approved.
-    expect(world.approvals).toEqual([{ hubId: "h1", saleId: sale!.saleId, shown: "approved", outcomeAtShow: "approved" }]);
+    expect(world.approvals).toEqual([{ hubId: "h1", saleId: sale!.saleId, counterSaleId: sale!.saleId, shown: "approved", outcomeAtShow: "approved" }]);
     expect(invariantsBroken(world)).toEqual([]);
   });
 

@@ -6,9 +6,9 @@ import { runSeed } from "../../simulator/explore/run-scenario.ts";
 import type { SimHubLink } from "../../simulator/world/sim-hub-link.ts";
 import type { HubLinkPorts } from "../../simulator/world/sim-tap-hub.ts";
 
-// Thousands of faults make thousands of expected warnings and errors (reader gone, clock wrong); a bug is a violation
-// or a fatal machine crash, so only fatal lines are worth printing here. Set before any module
-// takes its logger (vi.hoisted runs first), and put back for the test files after this one.
+// Thousands of faults make thousands of expected warnings and errors (reader gone, clock wrong); a bug shows as a
+// violation or a fatal machine crash, so only fatal lines are printed. Set before any module takes its logger
+// (vi.hoisted runs first), and put back for the test files after this one.
 const logLevel = vi.hoisted(() => {
   const before = process.env["TAPWIRE_LOG"];
   process.env["TAPWIRE_LOG"] ??= "fatal";
