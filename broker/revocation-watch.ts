@@ -1,4 +1,5 @@
 import { logger } from "../protocol/log.ts";
+import { systemTimers, type Timers } from "../protocol/sources.ts";
 import type { Principal } from "../protocol/topics.ts";
 import type { Registry } from "./registry/registry.ts";
 
@@ -19,28 +20,43 @@ export class RevocationWatch {
    */
   private markMs = 0;
   private handledAtMark = new Set<string>();
-  private timer: NodeJS.Timeout | undefined;
+  private timer: unknown;
+  private running = false;
   private unsubscribe: (() => void) | undefined;
 
   constructor(
     private readonly registry: Registry,
     private readonly disconnect: (principal: Principal) => unknown,
     private readonly pollMs = revocationPollMsDefault,
+    /** The poll waits on these (a simulation's virtual clock); real timers by default. */
+    private readonly timers: Timers = systemTimers,
   ) {}
 
   start(): void {
     // Hubs revoked before we started are refused at connect already; only newer revocations need a drop.
     this.advance(this.registry.hubsRevokedSince(this.markMs));
     this.unsubscribe = this.registry.onRevoked((hub) => this.drop(hub.hubId));
-    this.timer = setInterval(() => this.poll(), this.pollMs);
-    this.timer.unref();
+    this.running = true;
+    this.arm();
   }
 
   stop(): void {
-    clearInterval(this.timer);
+    this.running = false;
+    this.timers.clearTimeout(this.timer);
     this.timer = undefined;
     this.unsubscribe?.();
     this.unsubscribe = undefined;
+  }
+
+  /** The next poll in pollMs: a one-shot re-armed after each poll, so injected timers need no interval. */
+  private arm(): void {
+    this.timer = this.timers.setTimeout(() => {
+      if (!this.running) return;
+      this.poll();
+      this.arm();
+    }, this.pollMs);
+    // A real timer must not keep the process alive on its own.
+    (this.timer as { unref?: () => void } | undefined)?.unref?.();
   }
 
   private poll(): void {

@@ -8,6 +8,7 @@ import { merchantSetOfflineCommand, offlineLossesCommand, offlineUsage } from ".
 import { settleCommand, settleUsage } from "./settle.ts";
 import { hubCommand, hubUsage } from "./hub.ts";
 import { simServeCommand, simServeUsage } from "./sim-serve.ts";
+import { simExploreCommand, simExploreUsage } from "./sim-explore.ts";
 import { reviewApproveCommand, reviewDeclineCommand, reviewListCommand, reviewShowCommand, reviewUsage } from "./review.ts";
 import { disputeListCommand, disputeResolveCommand, disputeUsage } from "./dispute.ts";
 import { agentEnrollCommand, agentUsage } from "./agent.ts";
@@ -32,6 +33,7 @@ const commands: Record<string, Command> = {
   "glasses-hub": glassesHubCommand,
   hub: hubCommand,
   "sim serve": simServeCommand,
+  "sim explore": (argv) => simExploreCommand(argv),
   "review list": reviewListCommand,
   "review show": reviewShowCommand,
   "review approve": reviewApproveCommand,
@@ -58,6 +60,7 @@ const usage = [
   glassesHubUsage,
   hubUsage,
   simServeUsage,
+  simExploreUsage,
   reviewUsage,
   disputeUsage,
   agentUsage,

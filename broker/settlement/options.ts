@@ -4,7 +4,7 @@ import { contract } from "../../protocol/contract.ts";
 import { crashOutside } from "../../protocol/crash.ts";
 import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
 import { assertInRanges } from "../../protocol/ranges.ts";
-import type { Clock } from "../../protocol/sources.ts";
+import { systemTimers, type Clock, type Timers } from "../../protocol/sources.ts";
 import type { SchemaComponent } from "../ledger/sqlite-db.ts";
 import type { ReviewPolicyOptions } from "../review/risk.ts";
 import type { PayerVerifier } from "./payer-verifier.ts";
@@ -16,6 +16,8 @@ export interface SettlementOptions {
   /** The service's P-256 private key; every decision is a COSE_Sign1 made with it. */
   serviceKey: KeyObject;
   clock: Clock;
+  /** What the periodic sweep (expired cases, pushes, idempotency pruning) waits on. Default: real timers. */
+  timers?: Timers;
   /** How long a decision stays valid. Default and minimum: requestLifetimeMsMax + clockSkewMs (see below). */
   decisionTtlMs?: number;
   /**
@@ -69,6 +71,7 @@ export interface ResolvedSettlementOptions {
   databasePath: string;
   serviceKey: KeyObject;
   clock: Clock;
+  timers: Timers;
   decisionTtlMs: number;
   clockSkewMs: number;
   requestLifetimeMsMax: number;
@@ -146,6 +149,7 @@ export function resolveSettlementOptions(options: SettlementOptions): ResolvedSe
     databasePath: options.databasePath,
     serviceKey: key,
     clock: options.clock,
+    timers: options.timers ?? systemTimers,
     decisionTtlMs,
     ...sized,
     verifyWorkerUrl: options.testingHooks?.verifyWorkerUrl,

@@ -86,7 +86,8 @@ interface Running {
   desk: ReviewDesk;
   evidence: EvidenceStore;
   campaigns: CampaignAdmin;
-  sweepTimer: NodeJS.Timeout;
+  /** The next sweep's timer, re-armed after each sweep (a one-shot on injected timers, not an interval). */
+  sweepTimer: unknown;
   prechecks: { pool: VerifyPool; jobs: PrecheckJobs } | undefined;
   /** One IMMEDIATE transaction over a whole batch: the group commit. */
   commitBatch: (admitted: ReadonlyArray<Admission | undefined>) => Array<Outbound[] | undefined>;
@@ -190,8 +191,6 @@ export class SettlementService {
       const nowMs = clock.nowMs();
       return admitted.map((admission) => (admission ? ready.process(admission, nowMs) : undefined));
     });
-    const sweepTimer = setInterval(() => this.sweepQuietly(), this.policy.sweepIntervalMs);
-    sweepTimer.unref();
     const { verifyWorkers, verifyWorkerUrl, queueMax } = this.options;
     const pool =
       verifyWorkers > 0 ? new VerifyPool({ size: verifyWorkers, jobsQueuedMax: queueMax, ...(verifyWorkerUrl ? { workerUrl: verifyWorkerUrl } : {}) }) : undefined;
@@ -210,11 +209,12 @@ export class SettlementService {
       desk,
       evidence,
       campaigns,
-      sweepTimer,
+      sweepTimer: undefined,
       prechecks,
       commitBatch: (admitted) => batchTransaction.immediate(admitted),
     };
     this.accepting = true;
+    this.armSweep(this.running);
     log.info({ databasePath }, "settlement service started");
   }
 
@@ -227,7 +227,8 @@ export class SettlementService {
 
   private async drainAndClose(running: Running): Promise<void> {
     this.accepting = false;
-    clearInterval(running.sweepTimer);
+    this.options.timers.clearTimeout(running.sweepTimer);
+    running.sweepTimer = undefined;
     await new Promise<void>((resolve) => {
       if (this.crashed || (this.queue.length === 0 && !this.drainScheduled)) resolve();
       else this.idleWaiters.push(resolve);
@@ -403,6 +404,18 @@ export class SettlementService {
   /** Checks this database's evidence offline-style: chain, signatures, answered requests, ledger. */
   verifyEvidence(): EvidenceReport {
     return verifyEvidenceDb(this.started().db, this.publicKey);
+  }
+
+  /** The next sweep in sweepIntervalMs; each sweep arms the one after it while the service runs. */
+  private armSweep(running: Running): void {
+    const timer = this.options.timers.setTimeout(() => {
+      if (this.running !== running || !this.accepting) return;
+      this.sweepQuietly();
+      this.armSweep(running);
+    }, this.policy.sweepIntervalMs);
+    // A real timer must not keep the process alive on its own (as the interval it replaces did not).
+    (timer as { unref?: () => void } | undefined)?.unref?.();
+    running.sweepTimer = timer;
   }
 
   private sweepQuietly(): void {

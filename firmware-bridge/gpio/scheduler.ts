@@ -1,6 +1,8 @@
+import { systemTimers, type Timers } from "../../protocol/sources.ts";
+
 /**
  * One-shot timers behind an interface, so the debouncer and the buzzer sequencer run on a manual scheduler in
- * unit tests (house rule 4) and on real timers against hardware.
+ * unit tests, on a simulation's virtual clock (house rule 4) and on real timers against hardware.
  */
 export interface TimerHandle {
   readonly id: number;
@@ -11,25 +13,31 @@ export interface Scheduler {
   cancel(handle: TimerHandle): void;
 }
 
-/** Real timers; the handle table keeps Node's timer objects out of callers' types. */
-export function systemScheduler(): Scheduler {
-  const timers = new Map<number, NodeJS.Timeout>();
+/** A scheduler over injected timers; the handle table keeps the timers' own handles out of callers' types. */
+export function timersScheduler(timers: Timers): Scheduler {
+  const handles = new Map<number, unknown>();
   let nextId = 1;
   return {
     after(delayMs, callback) {
       const id = nextId++;
-      timers.set(
+      handles.set(
         id,
-        setTimeout(() => {
-          timers.delete(id);
+        timers.setTimeout(() => {
+          handles.delete(id);
           callback();
         }, delayMs),
       );
       return { id };
     },
     cancel(handle) {
-      clearTimeout(timers.get(handle.id));
-      timers.delete(handle.id);
+      if (!handles.has(handle.id)) return;
+      timers.clearTimeout(handles.get(handle.id));
+      handles.delete(handle.id);
     },
   };
+}
+
+/** Real timers. */
+export function systemScheduler(): Scheduler {
+  return timersScheduler(systemTimers);
 }

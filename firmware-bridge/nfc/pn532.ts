@@ -2,6 +2,7 @@ import { assert } from "../../protocol/assert.ts";
 import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
 import { logger } from "../../protocol/log.ts";
 import { assertInRanges, type Ranges } from "../../protocol/ranges.ts";
+import { systemClock, systemTimers, type Clock, type Timers } from "../../protocol/sources.ts";
 import type { SerialPortLike } from "../serial/serial-port.ts";
 import {
   ackBytes,
@@ -48,7 +49,14 @@ export interface Pn532Options {
   frameBytesMax: number;
   /** Received parse events held while no command waits for them. */
   inboxLengthMax: number;
+  /** Every wait of the driver (ACK, response, write, backoff) runs on these, so a simulation can run it on virtual time. */
+  timers: Timers;
+  /** Where the deadlines of those waits are read. */
+  clock: Clock;
 }
+
+/** The numeric options, each checked against its range. */
+type Pn532Limits = Omit<Pn532Options, "timers" | "clock">;
 
 export const defaultPn532Options: Pn532Options = {
   ackTimeoutMs: 100,
@@ -58,9 +66,11 @@ export const defaultPn532Options: Pn532Options = {
   queueLengthMax: 8,
   frameBytesMax: frameBytesMaxDefault,
   inboxLengthMax: 32,
+  timers: systemTimers,
+  clock: systemClock,
 };
 
-const optionRanges: Required<Ranges<Pn532Options>> = {
+const optionRanges: Required<Ranges<Pn532Limits>> = {
   ackTimeoutMs: [1, 10_000, "milliseconds"],
   responseTimeoutMs: [1, 600_000, "milliseconds"],
   retriesMax: [0, 10, "retries"],
@@ -239,7 +249,7 @@ export class Pn532 {
   private async sendUntilAcked(code: number, bytes: Uint8Array): Promise<void> {
     const causes: ErrorCode[] = [];
     for (let attempt = 0; attempt <= this.options.retriesMax; attempt++) {
-      if (attempt > 0) await delay(this.backoffMs(attempt));
+      if (attempt > 0) await this.delay(this.backoffMs(attempt));
       this.flushInput();
       await this.write(bytes);
       const outcome = await this.awaitAck();
@@ -256,7 +266,7 @@ export class Pn532 {
   }
 
   private async awaitAck(): Promise<"ack" | ErrorCode> {
-    const deadlineMs = Date.now() + this.options.ackTimeoutMs;
+    const deadlineMs = this.nowMs() + this.options.ackTimeoutMs;
     for (let events = 0; events < this.options.inboxLengthMax; events++) {
       const event = await this.nextEvent(deadlineMs);
       if (event === "timeout") return ErrorCode.NfcTimeout;
@@ -276,7 +286,7 @@ export class Pn532 {
 
   private async awaitResponse(code: number, options: CommandOptions): Promise<Uint8Array> {
     const timeoutMs = options.timeoutMs ?? this.options.responseTimeoutMs;
-    let deadlineMs = Date.now() + timeoutMs;
+    let deadlineMs = this.nowMs() + timeoutMs;
     let nacksSent = 0;
     for (let events = 0; events < this.options.inboxLengthMax; events++) {
       const event = await this.nextEvent(deadlineMs, options.signal);
@@ -292,9 +302,9 @@ export class Pn532 {
           throw new TapwireError("PN532 response stayed corrupt after NACKs", ErrorCode.NfcRetriesExhausted, { command: code, nacksSent });
         }
         nacksSent++;
-        await delay(this.backoffMs(nacksSent));
+        await this.delay(this.backoffMs(nacksSent));
         await this.write(nackBytes);
-        deadlineMs = Date.now() + Math.min(timeoutMs, this.options.responseTimeoutMs);
+        deadlineMs = this.nowMs() + Math.min(timeoutMs, this.options.responseTimeoutMs);
         continue;
       }
       const frame = event.frame;
@@ -318,6 +328,14 @@ export class Pn532 {
     return this.options.retryBackoffMs * 2 ** (attempt - 1);
   }
 
+  private nowMs(): number {
+    return this.options.clock.nowMs();
+  }
+
+  private delay(ms: number): Promise<void> {
+    return new Promise((resolve) => this.options.timers.setTimeout(resolve, ms));
+  }
+
   private flushInput(): void {
     this.parser.reset();
     this.inbox.length = 0;
@@ -325,13 +343,14 @@ export class Pn532 {
 
   private write(bytes: Uint8Array): Promise<void> {
     this.assertOpen();
+    const { timers } = this.options;
     return new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(
+      const timer = timers.setTimeout(
         () => reject(new TapwireError("serial write did not complete", ErrorCode.NfcTimeout, { timeoutMs: this.options.ackTimeoutMs })),
         this.options.ackTimeoutMs,
       );
       this.port.write(Buffer.from(bytes), (error) => {
-        clearTimeout(timer);
+        timers.clearTimeout(timer);
         if (error) reject(new TapwireError(`serial write failed: ${error.message}`, ErrorCode.NfcPortClosed));
         else resolve();
       });
@@ -358,15 +377,16 @@ export class Pn532 {
     if (queued) return Promise.resolve(queued);
     if (this.closed || !this.started) return Promise.resolve("closed");
     if (signal?.aborted) return Promise.resolve("aborted");
+    const { timers } = this.options;
     return new Promise((resolve) => {
       const finish: Waiter = (event) => {
-        clearTimeout(timer);
+        timers.clearTimeout(timer);
         signal?.removeEventListener("abort", onAbort);
         if (this.waiter === finish) this.waiter = undefined;
         resolve(event);
       };
       const onAbort = (): void => finish("aborted");
-      const timer = setTimeout(() => finish("timeout"), Math.max(0, deadlineMs - Date.now()));
+      const timer = timers.setTimeout(() => finish("timeout"), Math.max(0, deadlineMs - this.nowMs()));
       signal?.addEventListener("abort", onAbort, { once: true });
       this.waiter = finish;
     });
@@ -436,10 +456,6 @@ function applicationError(): TapwireError {
 
 function portClosed(): TapwireError {
   return new TapwireError("serial port is closed", ErrorCode.NfcPortClosed);
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 export function isTargetLost(error: unknown): boolean {

@@ -1,5 +1,6 @@
 import { errorCodeName } from "../../protocol/errors.ts";
 import { formatMoney, type Money } from "../../protocol/money.ts";
+import { systemClock, type Clock } from "../../protocol/sources.ts";
 
 /** How a scene ended: its status and the decision's code (0 for an approval). */
 export interface SceneResult {
@@ -23,20 +24,24 @@ export function asExpected(outcome: Outcome): boolean {
  * tally of outcomes for the summary. Writes to an injected sink so tests can read it.
  */
 export class Narrator {
-  private readonly startedAtMs = Date.now();
+  private readonly startedAtMs: number;
   readonly outcomes: Outcome[] = [];
 
   constructor(
     private readonly write: (line: string) => void,
     private readonly onOutcome: (outcome: Outcome) => void = () => undefined,
-  ) {}
+    /** Where "time since the start" is read: a simulation passes its virtual clock. */
+    private readonly clock: Clock = systemClock,
+  ) {
+    this.startedAtMs = clock.nowMs();
+  }
 
   heading(text: string): void {
     this.write(`\n== ${text}`);
   }
 
   step(text: string): void {
-    const seconds = ((Date.now() - this.startedAtMs) / 1000).toFixed(2).padStart(6);
+    const seconds = ((this.clock.nowMs() - this.startedAtMs) / 1000).toFixed(2).padStart(6);
     this.write(`[${seconds}s] ${text}`);
   }
 

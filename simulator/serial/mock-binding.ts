@@ -31,6 +31,9 @@ interface PendingRead {
  * A serialport binding whose ports are wired to simulated devices, so the real SerialPortStream (and any
  * driver on top of it) runs unchanged in tests. Like zwave-js's mock serial port: the device side sees
  * every byte the host writes and answers through the same link.
+ *
+ * No real time passes here: every step waits at most one setImmediate turn (or a microtask), in the order the
+ * host asked for it, so a simulation on a virtual clock sees the same bytes in the same order on every run.
  */
 export class MockSerialBinding implements BindingInterface<MockPortBinding> {
   private readonly devices = new Map<string, SerialDevice>();
@@ -38,6 +41,12 @@ export class MockSerialBinding implements BindingInterface<MockPortBinding> {
 
   attach(path: string, device: SerialDevice): void {
     this.devices.set(path, device);
+  }
+
+  /** Takes the device away: an open port is unplugged, and opening the path fails until it is attached again. */
+  detach(path: string): void {
+    this.unplug(path);
+    this.devices.delete(path);
   }
 
   /** Pulls the cable: the host sees a disconnect (its pending read fails, SerialPortStream closes). */

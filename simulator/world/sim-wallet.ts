@@ -1,0 +1,97 @@
+import { decodeBody } from "../../protocol/cbor.ts";
+import { readEnvelope, sealMessage } from "../../protocol/envelope.ts";
+import { ErrorCode, TapwireError, isTapwireError } from "../../protocol/errors.ts";
+import type { KeyPair } from "../../protocol/keys.ts";
+import { parseBody, protocolVersion, tagOfferSchema, walletTagPaymentSchema, type WalletTagPayment } from "../../protocol/messages.ts";
+import type { Clock, Timers } from "../../protocol/sources.ts";
+import { HceWallet } from "../phones/hce-wallet.ts";
+import { TagReadingWallet } from "../phones/tag-reading-wallet.ts";
+import type { TagLink, VirtualReader } from "../pn532/field.ts";
+import type { OpenMandate } from "../../protocol/mandates.ts";
+import { grantMandate } from "./sim-agent.ts";
+import { SimClient, type SimClientDeps } from "./sim-client.ts";
+import type { Trace } from "./trace.ts";
+
+/** A phone gives up on a silent tag after this long, per APDU (virtual time). */
+export const phoneApduTimeoutMs = 500;
+/** How long the wallet app waits for the service's answer to a tag payment. */
+export const walletDecisionTimeoutMs = 10_000;
+/**
+ * The simulator's TargetSession times a phone's APDU out on a real timer. Here the virtual one decides, so the real
+ * one is given the longest wait Node allows; it is cleared as soon as the APDU is answered or the phone leaves.
+ */
+const realBackstopMs = 2_147_483_647;
+
+export interface SimWalletDeps extends Omit<SimClientDeps, "principal"> {
+  walletId: string;
+  keys: KeyPair;
+  clock: Clock;
+  trace: Trace;
+}
+
+/**
+ * One customer's wallet: its HCE phone (the same one on every hub, so its ATC only grows) and its phone in reader
+ * mode, which reads a hub's tag and pays the offer online over the wallet's own link, as WalletClient does.
+ */
+export class SimWallet {
+  readonly hce: HceWallet;
+  readonly tagPhone: VirtualReader;
+  private readonly client: SimClient;
+  private lastIatMs = 0;
+
+  constructor(private readonly deps: SimWalletDeps) {
+    this.hce = new HceWallet({ walletId: deps.walletId, privateKey: deps.keys.privateKey, atcStart: 1 });
+    this.client = new SimClient({ ...deps, principal: { kind: "wallet", id: deps.walletId } });
+    const reading = new TagReadingWallet({ apduTimeoutMs: phoneApduTimeoutMs, onOffer: (offer) => this.payOffer(offer) });
+    this.tagPhone = { role: "reader", read: (tag) => reading.read(virtualTimeouts(tag, deps.timers)) };
+  }
+
+  get walletId(): string {
+    return this.deps.walletId;
+  }
+
+  /** The person signs an open mandate for an agent in the wallet app; it goes over the wallet's link. */
+  async grant(mandate: OpenMandate): Promise<void> {
+    await grantMandate(this.client, mandate, this.deps.keys, this.deps.trace);
+  }
+
+  close(): void {
+    this.client.close();
+  }
+
+  /** Signs a WalletTagPayment around the offer as read and sends it; the answer goes to the trace, failures too. */
+  private async payOffer(offerBytes: Uint8Array): Promise<void> {
+    const { walletId, trace } = this.deps;
+    const offer = parseBody(tagOfferSchema, decodeBody(readEnvelope(offerBytes).payload));
+    this.lastIatMs = Math.max(this.deps.clock.nowMs(), this.lastIatMs + 1);
+    const body: WalletTagPayment = { type: "wallet_tag_payment", v: protocolVersion, walletId, offer: new Uint8Array(offerBytes), iat: this.lastIatMs };
+    const sealed = sealMessage(parseBody(walletTagPaymentSchema, body), this.deps.keys.privateKey);
+    try {
+      const decision = await this.client.request(sealed, offer.offerId, walletDecisionTimeoutMs);
+      trace.record(`wallet ${walletId}`, `offer ${offer.offerId} ${decision.status} ${decision.code}`);
+    } catch (error) {
+      if (!isTapwireError(error)) throw error;
+      trace.record(`wallet ${walletId}`, `offer ${offer.offerId} unanswered E${error.code}`);
+    }
+  }
+}
+
+/** The tag link with each APDU's timeout on virtual time (see realBackstopMs). */
+function virtualTimeouts(tag: TagLink, timers: Timers): TagLink {
+  return {
+    transceive: (apdu, timeoutMs) =>
+      new Promise((resolve, reject) => {
+        const timer = timers.setTimeout(() => reject(new TapwireError(`the tag did not answer within ${timeoutMs} ms`, ErrorCode.NfcTimeout)), timeoutMs);
+        tag.transceive(apdu, realBackstopMs).then(
+          (answer) => {
+            timers.clearTimeout(timer);
+            resolve(answer);
+          },
+          (error: unknown) => {
+            timers.clearTimeout(timer);
+            reject(error instanceof Error ? error : new Error(String(error)));
+          },
+        );
+      }),
+  };
+}
