@@ -218,7 +218,8 @@ export class HubJournal {
   /** The most recent sale: what the panel shows after a reboot. */
   lastSale(): JournalSale | undefined {
     return storage("read the last sale", () => {
-      const row = this.db.prepare(`SELECT ${saleColumns} FROM sales ORDER BY created_at_ms DESC, rowid DESC LIMIT 1`).get() as SaleRow | undefined;
+      // Insertion order, not the hub's clock: a clock stepped back must not make an older sale the latest.
+      const row = this.db.prepare(`SELECT ${saleColumns} FROM sales ORDER BY rowid DESC LIMIT 1`).get() as SaleRow | undefined;
       return row ? toSale(row) : undefined;
     });
   }
@@ -226,7 +227,7 @@ export class HubJournal {
   /** Sales whose outcome is still open (at most `limit`, oldest first). */
   pendingSales(limit = this.limits.openRequestsMax): JournalSale[] {
     return storage("read pending sales", () =>
-      (this.db.prepare(`SELECT ${saleColumns} FROM sales WHERE outcome = 'pending' ORDER BY created_at_ms, rowid LIMIT ?`).all(limit) as SaleRow[]).map(toSale),
+      (this.db.prepare(`SELECT ${saleColumns} FROM sales WHERE outcome = 'pending' ORDER BY rowid LIMIT ?`).all(limit) as SaleRow[]).map(toSale),
     );
   }
 

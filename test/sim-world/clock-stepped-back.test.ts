@@ -3,9 +3,8 @@ import type { SimWorld } from "../../simulator/world/world.ts";
 import { inState, invariantsBroken, smallWorld, startSale, until } from "./fixture.ts";
 
 /**
- * Bugs the world found in device/, which another engineer owns: each test here FAILS until device/ is fixed, on
- * purpose (not skipped). Found by `tapwire sim explore --seeds 1..1000` (seeds 146, 663 and 692 break
- * "shown-wrong-sale"); reduced here by hand to the smallest world that shows it.
+ * Found by `tapwire sim explore --seeds 1..1000` (seeds 146, 663 and 692 broke "shown-wrong-sale" before the fix),
+ * reduced by hand to the smallest world that shows it.
  */
 
 let world: SimWorld | undefined;
@@ -16,15 +15,13 @@ afterEach(async () => {
 
 const h1 = { kind: "hub" as const, id: "h1" };
 
-describe("KNOWN DEVICE BUGS (failing on purpose until device/ is fixed)", () => {
+describe("a hub clock stepped back (an NTP correction, a dead RTC battery set right)", () => {
   /**
-   * HubJournal.lastSale() orders sales by created_at_ms, the hub's wall clock. Once that clock is stepped back (an
-   * NTP correction, a dead RTC battery set right), a newer sale sorts before older ones. After a reboot the tap
-   * machine reads lastSale() to decide what the panel says: here it shows the older sale's green "approved" while
-   * the sale at the counter is still pending (and is declined in the end), instead of following that sale
-   * ("recovering"). Ordering by insertion (rowid) alone would fix it.
+   * After a reboot the tap machine reads the journal's last sale to decide what the panel says. Ordered by the
+   * hub's wall clock, an older sale would sort after the one at the counter, and the panel would show its green
+   * "approved" while the sale at the counter is still pending. The journal orders by insertion.
    */
-  it("DEVICE BUG hub-journal lastSale: after the clock is stepped back, a reboot shows an older sale's approved, not the sale at the counter", async () => {
+  it("a reboot follows the sale at the counter, not an older sale that the clock now sorts later", async () => {
     world = await smallWorld({ reboots: true });
     const hub = world.hubs[0]!;
     await startSale(world, hub, 700);
