@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { HubJournal } from "../device/journal/hub-journal.ts";
-import { systemClock } from "../protocol/sources.ts";
+import { systemClock } from "../core/sources.ts";
 import { summarize, type LatencySummary } from "./stats.ts";
 
 /** What the hub journal costs one sale on this machine's disk: the seal record and the decision record. */

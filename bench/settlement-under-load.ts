@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SettlementNode } from "../broker/settlement-node.ts";
 import { merchantAccountId } from "../broker/ledger/ledger.ts";
-import { assert } from "../protocol/assert.ts";
+import { assert } from "../core/assert.ts";
 import { ErrorCode, TapwireError } from "../protocol/errors.ts";
 import type { InvariantReport } from "../broker/ledger/ledger.ts";
 import { atcMax } from "../simulator/hub-client/sim-wallet.ts";

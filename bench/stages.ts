@@ -9,12 +9,12 @@ import { EmbeddedBroker } from "../broker/mqtt/embedded-broker.ts";
 import { ServiceLink } from "../broker/mqtt/service-link.ts";
 import { loadOrCreateOperatorPki, certifyPrincipal } from "../broker/operator-pki.ts";
 import { SettlementService } from "../broker/settlement/settlement-service.ts";
-import { MqttConnection } from "../firmware-bridge/mqtt/connection.ts";
+import { MqttConnection } from "../transport/mqtt-connection.ts";
 import { openSealed, readEnvelope, openMessage, sealMessage } from "../protocol/envelope.ts";
 import { generateP256, privateKeyPem, publicKeyPem } from "../protocol/keys.ts";
 import { decisionSchema, hubRequestSchema, protocolVersion, type PaymentRequest } from "../protocol/messages.ts";
 import { signCryptogram, verifyCryptogram, type CryptogramInput } from "../protocol/payer.ts";
-import { systemClock, systemRandom } from "../protocol/sources.ts";
+import { systemClock, systemRandom } from "../core/sources.ts";
 import { topicFor } from "../protocol/topics.ts";
 import { summarize } from "./stats.ts";
 

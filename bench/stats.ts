@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { performance, type EventLoopUtilization } from "node:perf_hooks";
-import { assert } from "../protocol/assert.ts";
+import { assert } from "../core/assert.ts";
 import type { CpuSpent } from "./generator-protocol.ts";
 
 export interface LatencySummary {

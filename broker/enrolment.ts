@@ -1,6 +1,6 @@
 import { createPublicKey, type KeyObject } from "node:crypto";
 import { generateP256, importPublicPem, privateKeyPem, publicKeyPem } from "../protocol/keys.ts";
-import type { Clock, Random } from "../protocol/sources.ts";
+import type { Clock, Random } from "../core/sources.ts";
 import { ErrorCode, TapwireError } from "../protocol/errors.ts";
 import { principalName, type Principal } from "../protocol/topics.ts";
 import { certifyPrincipal, type OperatorPki } from "./operator-pki.ts";

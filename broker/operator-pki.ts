@@ -3,7 +3,7 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { KeyObject } from "node:crypto";
 import { generateP256, importPrivatePem, privateKeyPem } from "../protocol/keys.ts";
-import type { Clock, Random } from "../protocol/sources.ts";
+import type { Clock, Random } from "../core/sources.ts";
 import type { Principal } from "../protocol/topics.ts";
 import {
   createOperatorCa,

@@ -1,5 +1,5 @@
-import { logger } from "../protocol/log.ts";
-import { systemTimers, type Timers } from "../protocol/sources.ts";
+import { logger } from "../core/log.ts";
+import { systemTimers, type Timers } from "../core/sources.ts";
 import type { Principal } from "../protocol/topics.ts";
 import type { Registry } from "./registry/registry.ts";
 

@@ -1,8 +1,8 @@
 import { join } from "node:path";
 import { mkdir } from "node:fs/promises";
 import { ErrorCode, TapwireError, errorCodeName } from "../protocol/errors.ts";
-import { logger } from "../protocol/log.ts";
-import { systemClock, systemRandom, type Clock, type Random } from "../protocol/sources.ts";
+import { logger } from "../core/log.ts";
+import { systemClock, systemRandom, type Clock, type Random } from "../core/sources.ts";
 import type { Principal } from "../protocol/topics.ts";
 import { enrollAgent, enrollHub, enrollWallet, type EnrolmentBundle, type EnrolmentContext } from "./enrolment.ts";
 import { EmbeddedBroker } from "./mqtt/embedded-broker.ts";

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import type { EnrolmentBundle, EnrolmentContext } from "../broker/enrolment.ts";
 import { loadOrCreateOperatorPki, type OperatorPki } from "../broker/operator-pki.ts";
 import { SettlementService } from "../broker/settlement/settlement-service.ts";
-import { systemClock, systemRandom } from "../protocol/sources.ts";
+import { systemClock, systemRandom } from "../core/sources.ts";
 
 /** The flag every administration command takes: where the operator PKI and the settlement database live. */
 export const dataDirFlag = { "data-dir": { type: "string", default: ".tapwire" } } as const;

@@ -5,7 +5,7 @@ import type { CampaignRule } from "../broker/campaigns/campaign-rules.ts";
 import type { CampaignRecord } from "../broker/campaigns/campaign-store.ts";
 import { ErrorCode, TapwireError } from "../protocol/errors.ts";
 import { formatMoney } from "../protocol/money.ts";
-import { systemClock } from "../protocol/sources.ts";
+import { systemClock } from "../core/sources.ts";
 import { dataDirFlag, withAdmin } from "./admin.ts";
 import { parseFlags, requireFlag } from "./args.ts";
 

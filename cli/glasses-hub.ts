@@ -8,7 +8,7 @@ import type { PurchaseOutcome } from "../device/glasses/outcome.ts";
 import { HubJournal } from "../device/journal/hub-journal.ts";
 import { langs } from "../device/intent/intent.ts";
 import { defaultLinkConfig } from "../device/link/link-machine.ts";
-import { systemClock } from "../protocol/sources.ts";
+import { systemClock } from "../core/sources.ts";
 import { GlassesHubAssembly } from "../firmware-bridge/adapters/glasses-hub-assembly.ts";
 import { KeyFileHubSigner } from "../firmware-bridge/adapters/key-file-signer.ts";
 import { attMtuMax, attMtuMin } from "../firmware-bridge/ble/frames.ts";

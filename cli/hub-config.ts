@@ -4,7 +4,7 @@ import { z } from "zod";
 import { defaultLinkConfig, linkConfigRanges, type LinkConfig } from "../device/link/link-machine.ts";
 import { defaultResendConfig, resendConfigRanges, type ResendConfig } from "../device/link/outbox-config.ts";
 import { defaultTapTiming, offlineConfigProblems, validateTapConfig, type OfflineConfig, type TapTiming } from "../device/tap/tap-config.ts";
-import { rangeProblems } from "../protocol/ranges.ts";
+import { rangeProblems } from "../core/ranges.ts";
 import { parseHubPanelConfig, type HubPanelConfig } from "../firmware-bridge/gpio/hub-panel-config.ts";
 import { ErrorCode, isTapwireError, TapwireError } from "../protocol/errors.ts";
 import { idSchema } from "../protocol/ids.ts";

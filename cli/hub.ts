@@ -12,7 +12,7 @@ import type { SerialPortLike } from "../firmware-bridge/serial/serial-port.ts";
 import { ErrorCode, TapwireError, errorCodeName, isTapwireError } from "../protocol/errors.ts";
 import { importPublicPem } from "../protocol/keys.ts";
 import { currencyExponents, formatMoney, isCurrency, amountMinorMax } from "../protocol/money.ts";
-import { systemClock, systemRandom, systemTimers } from "../protocol/sources.ts";
+import { systemClock, systemRandom, systemTimers } from "../core/sources.ts";
 import { parseFlags, requireFlag } from "./args.ts";
 import { crashPointFromEnv } from "./crash-points.ts";
 import { loadHubConfig, readHubSecrets, type HubFileConfig, type HubSecrets } from "./hub-config.ts";

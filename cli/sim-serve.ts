@@ -6,7 +6,7 @@ import { HubLink } from "../firmware-bridge/mqtt/hub-link.ts";
 import { ErrorCode, TapwireError, errorCodeName, isTapwireError } from "../protocol/errors.ts";
 import { generateP256, importPrivatePem, importPublicPem } from "../protocol/keys.ts";
 import { formatMoney } from "../protocol/money.ts";
-import { systemClock } from "../protocol/sources.ts";
+import { systemClock } from "../core/sources.ts";
 import { FirmataSerialDevice } from "../simulator/scenarios/tap/firmata-serial-device.ts";
 import { simulatedPanelPins } from "../simulator/scenarios/tap/simulated-tap-hub.ts";
 import { HceWallet } from "../simulator/phones/hce-wallet.ts";

@@ -1,7 +1,7 @@
-import { assert } from "../protocol/assert.ts";
+import { assert } from "../core/assert.ts";
 import { ErrorCode, TapwireError } from "../protocol/errors.ts";
-import { logger } from "../protocol/log.ts";
-import type { Clock, Random, Timers } from "../protocol/sources.ts";
+import { logger } from "../core/log.ts";
+import type { Clock, Random, Timers } from "../core/sources.ts";
 import type { GlassesHubOptions } from "./glasses/config.ts";
 import { GlassesHub } from "./glasses/glasses-hub.ts";
 import type { PurchaseOutcome } from "./glasses/outcome.ts";
@@ -13,7 +13,7 @@ import { Outbox } from "./link/outbox.ts";
 import { defaultResendConfig, type ResendConfig } from "./link/outbox-config.ts";
 import { RequestSealer } from "./link/sealer.ts";
 import type { HubSigner, SettlementPort } from "./ports.ts";
-import { crashOutside } from "../protocol/crash.ts";
+import { crashOutside } from "../core/crash.ts";
 
 const log = logger("tapwire:glasses-runtime");
 

@@ -1,8 +1,8 @@
 import { createActor, type Actor, type Subscription } from "xstate";
 import { ErrorCode, TapwireError, isTapwireError } from "../protocol/errors.ts";
-import { logger } from "../protocol/log.ts";
-import { assertInRanges } from "../protocol/ranges.ts";
-import type { Clock, Random, Timers } from "../protocol/sources.ts";
+import { logger } from "../core/log.ts";
+import { assertInRanges } from "../core/ranges.ts";
+import type { Clock, Random, Timers } from "../core/sources.ts";
 import { defaultLinkConfig, linkMachine, validateLinkConfig, type LinkConfig, type LinkStateName } from "./link/link-machine.ts";
 import type { HubJournal } from "./journal/hub-journal.ts";
 import { ClockWatch } from "./link/clock-watch.ts";
@@ -13,7 +13,7 @@ import type { HubSigner, IndicatorPort, LinkPort, SettlementPort, TapReaderPort 
 import { defaultTapTiming, validateTapConfig, type OfflineConfig, type TapTiming } from "./tap/tap-config.ts";
 import { tapMachine, type TapMode } from "./tap/tap-machine.ts";
 import { tapView, type TapView } from "./tap/tap-view.ts";
-import { crashOutside } from "../protocol/crash.ts";
+import { crashOutside } from "../core/crash.ts";
 import type { CrashPoint } from "./crash.ts";
 
 const log = logger("tapwire:tap-hub");

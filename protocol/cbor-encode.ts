@@ -1,5 +1,5 @@
 import { Tag } from "cbor-x";
-import { assert } from "./assert.ts";
+import { assert } from "../core/assert.ts";
 import { cborNestingMax } from "./cbor-decode.ts";
 
 /**

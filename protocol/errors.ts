@@ -21,7 +21,8 @@ export const ErrorCode = {
   // 200–299 broker: identity and authorization
   NoClientCertificate: 200,
   UnknownHub: 201,
-  HubRevoked: 202,
+  /** A hub, agent or wallet whose enrolment was revoked (or never active): at CONNECT and on every message. */
+  Revoked: 202,
   PublishNotAllowed: 203,
   SubscribeNotAllowed: 204,
   CertificateInvalid: 205,
@@ -30,7 +31,6 @@ export const ErrorCode = {
   InflightFull: 208,
   ConnectRefused: 209,
   BrokerListenFailed: 210,
-  PrincipalInactive: 211,
 
   // 300–399 settlement: replay, idempotency, authorization
   SeqReplayed: 300,
@@ -168,6 +168,15 @@ export const ErrorCode = {
   StepUpDenied: 929,
   /** An operator declined a case in the review queue. */
   ReviewDeclined: 930,
+  /** A payment held until the person proves presence again (step_up_required): above a step-up threshold. */
+  HeldForStepUp: 931,
+  /** A payment held in the operator queue (human_review): a risk signal, an ambiguous order. */
+  HeldForReview: 932,
+
+  // 1000–1099 serial links (UART, USB serial, a served simulator over tcp://), whichever device is behind them
+  SerialOpenFailed: 1000,
+  SerialOpenTimeout: 1001,
+  SerialLinkError: 1002,
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -199,9 +208,38 @@ export function isTapwireError(error: unknown, code?: ErrorCode): error is Tapwi
   return error instanceof TapwireError && (code === undefined || error.code === code);
 }
 
-/** Turns anything thrown into a TapwireError, keeping the code of one that already is. */
+/** The layers, each with its own range of codes (the comments in ErrorCode above). */
+export const errorLayers = {
+  protocol: [100, 199],
+  broker: [200, 299],
+  settlement: [300, 399],
+  ledger: [400, 499],
+  nfc: [500, 599],
+  ble: [600, 699],
+  gpio: [700, 799],
+  device: [800, 899],
+  agents: [900, 999],
+  serial: [1000, 1099],
+} as const;
+export type ErrorLayer = keyof typeof errorLayers;
+
+export function errorLayerOf(code: number): ErrorLayer | undefined {
+  for (const [layer, [min, max]] of Object.entries(errorLayers)) if (code >= min && code <= max) return layer as ErrorLayer;
+  return undefined;
+}
+
+/** A TapwireError of that layer (`isLayerError(error, "nfc")`): what a caller handles one way for a whole layer. */
+export function isLayerError(error: unknown, layer: ErrorLayer): error is TapwireError {
+  return error instanceof TapwireError && errorLayerOf(error.code) === layer;
+}
+
+/**
+ * Wraps an operating fault a library reported as a plain Error (a socket reset, a TLS alert) into a TapwireError
+ * with `fallback`, keeping the original as its `cause` (stack and all); a TapwireError passes through unchanged.
+ * Not for bugs: code that may meet a bug lets it crash instead (see core/crash.ts).
+ */
 export function asTapwireError(error: unknown, fallback: ErrorCode): TapwireError {
   if (error instanceof TapwireError) return error;
   const message = error instanceof Error ? error.message : String(error);
-  return new TapwireError(message, fallback);
+  return new TapwireError(message, fallback, undefined, { cause: error });
 }

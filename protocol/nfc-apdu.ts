@@ -1,4 +1,4 @@
-import { assert } from "./assert.ts";
+import { assert } from "../core/assert.ts";
 import { ErrorCode, TapwireError } from "./errors.ts";
 import { isId } from "./ids.ts";
 import { amountMinorMax, isCurrency } from "./money.ts";

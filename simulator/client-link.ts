@@ -1,6 +1,6 @@
 import type { EnrolmentBundle } from "../broker/enrolment.ts";
 import { HubLink, type DecisionReply, type HubLinkOptions } from "../firmware-bridge/mqtt/hub-link.ts";
-import { assert } from "../protocol/assert.ts";
+import { assert } from "../core/assert.ts";
 import { importPublicPem } from "../protocol/keys.ts";
 import type { ClientKind } from "../protocol/topics.ts";
 

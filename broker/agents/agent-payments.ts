@@ -90,10 +90,10 @@ export class AgentPayments {
       context: caseContext(payment, mandate, signals, unmet),
     };
     if (unmet.length > 0) {
-      return this.deps.desk.hold({ ...opening, kind: "step_up", reason: `person must approve: ${unmet.join("; ")}`, code: ErrorCode.MandateConstraintUnmet }, nowMs);
+      return this.deps.desk.hold({ ...opening, kind: "step_up", reason: `person must approve: ${unmet.join("; ")}`, code: ErrorCode.HeldForStepUp }, nowMs);
     }
     return this.deps.desk.hold(
-      { ...opening, kind: "human_review", reason: `operator review: ${signals.map((s) => s.rule).join(", ")}`, code: ErrorCode.MandateConstraintUnmet },
+      { ...opening, kind: "human_review", reason: `operator review: ${signals.map((s) => s.rule).join(", ")}`, code: ErrorCode.HeldForReview },
       nowMs,
     );
   }

@@ -2,7 +2,7 @@ import type { KeyObject } from "node:crypto";
 import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
 import { isId } from "../../protocol/ids.ts";
 import { importPublicPem } from "../../protocol/keys.ts";
-import type { Clock } from "../../protocol/sources.ts";
+import type { Clock } from "../../core/sources.ts";
 import { StatementCache, type SqliteDb } from "../ledger/sqlite-db.ts";
 
 export type AgentStatus = "active" | "revoked";
@@ -79,7 +79,7 @@ export class AgentRegistry {
 
   getActiveAgent(agentId: string): Agent {
     const agent = this.getAgent(agentId);
-    if (agent.status !== "active") throw new TapwireError(`agent ${agentId} is revoked`, ErrorCode.PrincipalInactive, { agentId });
+    if (agent.status !== "active") throw new TapwireError(`agent ${agentId} is revoked`, ErrorCode.Revoked, { agentId });
     return agent;
   }
 

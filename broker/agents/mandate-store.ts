@@ -1,4 +1,4 @@
-import { assert } from "../../protocol/assert.ts";
+import { assert } from "../../core/assert.ts";
 import type { OpenMandate } from "../../protocol/mandates.ts";
 import { StatementCache, type SqliteDb } from "../ledger/sqlite-db.ts";
 

@@ -1,9 +1,9 @@
-import { assert } from "../../protocol/assert.ts";
+import { assert } from "../../core/assert.ts";
 import { encodeBody } from "../../protocol/cbor.ts";
 import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
 import { isId } from "../../protocol/ids.ts";
-import { logger } from "../../protocol/log.ts";
-import type { Clock } from "../../protocol/sources.ts";
+import { logger } from "../../core/log.ts";
+import type { Clock } from "../../core/sources.ts";
 import type { EvidenceStore } from "../evidence/evidence-store.ts";
 import { campaignAccountId, fundingAccountId, type Ledger } from "../ledger/ledger.ts";
 import type { SqliteDb } from "../ledger/sqlite-db.ts";

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { idSchema } from "../../protocol/ids.ts";
 import { amountMinorMax, isCurrency } from "../../protocol/money.ts";
-import { assertNoProblems } from "../../protocol/ranges.ts";
+import { assertNoProblems } from "../../core/ranges.ts";
 import { basisPointsPerWhole, dayMs, type CampaignRule } from "./campaign-rules.ts";
 
 /** What an operator defines; see campaign-rules.ts for the arithmetic and redemptions.ts for how it is spent. */

@@ -1,4 +1,4 @@
-import { assert } from "../../protocol/assert.ts";
+import { assert } from "../../core/assert.ts";
 
 /**
  * The arithmetic of a promotion, on integers only. Products of two amounts can leave the safe-integer range

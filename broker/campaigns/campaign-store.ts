@@ -1,4 +1,4 @@
-import { assert } from "../../protocol/assert.ts";
+import { assert } from "../../core/assert.ts";
 import { StatementCache, type SqliteDb } from "../ledger/sqlite-db.ts";
 import type { CampaignDefinition } from "./campaign-definition.ts";
 import type { CampaignRule } from "./campaign-rules.ts";

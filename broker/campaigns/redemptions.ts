@@ -1,6 +1,6 @@
-import { assert } from "../../protocol/assert.ts";
+import { assert } from "../../core/assert.ts";
 import { encodeBody } from "../../protocol/cbor.ts";
-import { logger } from "../../protocol/log.ts";
+import { logger } from "../../core/log.ts";
 import type { EvidenceStore } from "../evidence/evidence-store.ts";
 import type { SqliteDb } from "../ledger/sqlite-db.ts";
 import { campaignShareOf, discountFor, utcDayOf } from "./campaign-rules.ts";

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { assert } from "../../protocol/assert.ts";
+import { assert } from "../../core/assert.ts";
 import { structCodec } from "../../protocol/cbor.ts";
 import { StatementCache, type SqliteDb } from "../ledger/sqlite-db.ts";
 

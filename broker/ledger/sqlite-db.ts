@@ -1,7 +1,7 @@
 import Database from "better-sqlite3";
-import { assert } from "../../protocol/assert.ts";
+import { assert } from "../../core/assert.ts";
 import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
-import type { Clock } from "../../protocol/sources.ts";
+import type { Clock } from "../../core/sources.ts";
 
 /**
  * The settlement database: one SQLite file holds the ledger, the registry, idempotency records and payments,

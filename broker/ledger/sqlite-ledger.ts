@@ -1,7 +1,7 @@
-import { assert } from "../../protocol/assert.ts";
+import { assert } from "../../core/assert.ts";
 import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
 import { amountMinorMax, isCurrency } from "../../protocol/money.ts";
-import type { Clock } from "../../protocol/sources.ts";
+import type { Clock } from "../../core/sources.ts";
 import {
   linkedTransfersMax,
   mayGoNegative,

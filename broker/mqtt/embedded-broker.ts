@@ -1,10 +1,10 @@
 import type { Socket } from "node:net";
 import { createServer, type Server, type TLSSocket } from "node:tls";
 import { Aedes, type AuthenticateError, type Client, type PublishPacket, type Subscription } from "aedes";
-import { assert } from "../../protocol/assert.ts";
+import { assert } from "../../core/assert.ts";
 import { messageBytesMax } from "../../protocol/envelope.ts";
 import { ErrorCode, TapwireError, errorCodeName } from "../../protocol/errors.ts";
-import { logger } from "../../protocol/log.ts";
+import { logger } from "../../core/log.ts";
 import { mayPublish, maySubscribe, parseTopic, principalName, type Principal } from "../../protocol/topics.ts";
 import { FrameLimitedConnection } from "./frame-limit.ts";
 import { clientIdBelongsTo, principalFromCertificate } from "./identity.ts";
@@ -180,7 +180,7 @@ export class EmbeddedBroker {
       .then(
         (active) => {
           if (active) return done(null, true);
-          done(this.connectRefusal(new TapwireError("principal is not active", ErrorCode.PrincipalInactive, context), 5), null);
+          done(this.connectRefusal(new TapwireError("principal is not active", ErrorCode.Revoked, context), 5), null);
         },
         (error: unknown) => {
           const refusal = new TapwireError(`isActive failed: ${(error as Error).message}`, ErrorCode.ServiceUnavailable, context);

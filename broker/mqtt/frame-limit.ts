@@ -1,6 +1,6 @@
 import { Duplex } from "node:stream";
 import type { Socket } from "node:net";
-import { assert } from "../../protocol/assert.ts";
+import { assert } from "../../core/assert.ts";
 
 /**
  * aedes' packet parser (mqtt-packet) has no size limit: it buffers whatever Remaining Length a client declares,

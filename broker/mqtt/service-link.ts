@@ -1,11 +1,11 @@
 import type { IPublishPacket } from "mqtt";
-import { MqttConnection, type MqttConnectionOptions } from "../../firmware-bridge/mqtt/connection.ts";
-import { assert } from "../../protocol/assert.ts";
+import { MqttConnection, type MqttConnectionOptions } from "../../transport/mqtt-connection.ts";
+import { assert } from "../../core/assert.ts";
 import { messageBytesMax } from "../../protocol/envelope.ts";
 import { ErrorCode, TapwireError, errorCodeName } from "../../protocol/errors.ts";
 import { isId } from "../../protocol/ids.ts";
-import { logger } from "../../protocol/log.ts";
-import { systemClock, type Clock, type Random } from "../../protocol/sources.ts";
+import { logger } from "../../core/log.ts";
+import { systemClock, type Clock, type Random } from "../../core/sources.ts";
 import { parseTopic, serviceRequestFilters, topicFor, type ClientKind } from "../../protocol/topics.ts";
 import { clientIdFor } from "./identity.ts";
 

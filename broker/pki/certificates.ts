@@ -5,7 +5,7 @@ import { isIP } from "node:net";
 import * as x509 from "@peculiar/x509";
 import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
 import { generateP256, importPrivatePem, privateKeyPem } from "../../protocol/keys.ts";
-import type { Clock, Random } from "../../protocol/sources.ts";
+import type { Clock, Random } from "../../core/sources.ts";
 import { parsePrincipalName, principalName, type Principal } from "../../protocol/topics.ts";
 
 /**

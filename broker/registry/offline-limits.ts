@@ -1,6 +1,6 @@
 import { contract, type OfflineLimits } from "../../protocol/contract.ts";
 import { amountMinorMax } from "../../protocol/money.ts";
-import { assertNoProblems, rangeProblems, type Ranges } from "../../protocol/ranges.ts";
+import { assertNoProblems, rangeProblems, type Ranges } from "../../core/ranges.ts";
 
 /** What a merchant's floor limits may be: the contract's ceilings, and the amounts a message can carry. */
 export const offlineLimitRanges: Ranges<OfflineLimits> = {

@@ -1,12 +1,12 @@
 import type { KeyObject } from "node:crypto";
-import { assert } from "../../protocol/assert.ts";
+import { assert } from "../../core/assert.ts";
 import type { OfflineLimits } from "../../protocol/contract.ts";
 import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
 import { isId } from "../../protocol/ids.ts";
 import { importPublicPem } from "../../protocol/keys.ts";
-import { logger } from "../../protocol/log.ts";
+import { logger } from "../../core/log.ts";
 import { assertMoney, isCurrency } from "../../protocol/money.ts";
-import type { Clock } from "../../protocol/sources.ts";
+import type { Clock } from "../../core/sources.ts";
 import { fundingAccountId, merchantAccountId, walletAccountId, type Ledger, type Transfer } from "../ledger/ledger.ts";
 import { StatementCache, type SqliteDb } from "../ledger/sqlite-db.ts";
 import { checkedOfflineLimits } from "./offline-limits.ts";
@@ -305,10 +305,10 @@ export class Registry {
     return hub;
   }
 
-  /** getHub that also refuses a revoked hub (HubRevoked). */
+  /** getHub that also refuses a revoked hub (Revoked). */
   getActiveHub(hubId: string): Hub {
     const hub = this.getHub(hubId);
-    if (hub.status !== "active") throw new TapwireError(`hub ${hubId} is revoked`, ErrorCode.HubRevoked, { hubId });
+    if (hub.status !== "active") throw new TapwireError(`hub ${hubId} is revoked`, ErrorCode.Revoked, { hubId });
     return hub;
   }
 

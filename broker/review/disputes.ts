@@ -1,4 +1,4 @@
-import { assert } from "../../protocol/assert.ts";
+import { assert } from "../../core/assert.ts";
 import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
 import { formatMoney } from "../../protocol/money.ts";
 import type { DisputeOpen } from "../../protocol/review.ts";

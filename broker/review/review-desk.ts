@@ -1,4 +1,4 @@
-import { assert } from "../../protocol/assert.ts";
+import { assert } from "../../core/assert.ts";
 import { encodeBody } from "../../protocol/cbor.ts";
 import { ErrorCode, TapwireError, isTapwireError } from "../../protocol/errors.ts";
 import type { CaseKind, OperatorAction, StepUpAnswer } from "../../protocol/review.ts";
@@ -23,7 +23,7 @@ export interface CaseOpening {
   walletId: string;
   held: HeldPayment;
   context: Record<string, string>;
-  /** Why it is held, and the code the held decision carries (e.g. MandateConstraintUnmet). */
+  /** Why it is held, and the code the held decision carries (HeldForStepUp or HeldForReview). */
   reason: string;
   code: number;
 }

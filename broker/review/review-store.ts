@@ -1,4 +1,4 @@
-import { assert } from "../../protocol/assert.ts";
+import { assert } from "../../core/assert.ts";
 import type { CaseKind, CaseStatus } from "../../protocol/review.ts";
 import type { ClientKind } from "../../protocol/topics.ts";
 import { StatementCache, type SqliteDb } from "../ledger/sqlite-db.ts";

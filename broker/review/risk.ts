@@ -1,5 +1,5 @@
 import { amountMinorMax } from "../../protocol/money.ts";
-import { assertInRanges, type Range, type Ranges } from "../../protocol/ranges.ts";
+import { assertInRanges, type Range, type Ranges } from "../../core/ranges.ts";
 
 /**
  * When a payment goes to a person (step-up) or to the operator queue (human review). Agent mandates carry

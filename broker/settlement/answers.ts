@@ -1,5 +1,5 @@
 import { parsePrincipalName } from "../../protocol/topics.ts";
-import { assert } from "../../protocol/assert.ts";
+import { assert } from "../../core/assert.ts";
 import type { EvidenceStore } from "../evidence/evidence-store.ts";
 import type { Recipient } from "./admission.ts";
 import type { DecisionSigner, RequestSummary, SignedDecision, Verdict } from "./decisions.ts";

@@ -1,5 +1,5 @@
 import { createPublicKey, type KeyObject } from "node:crypto";
-import { assert } from "../../protocol/assert.ts";
+import { assert } from "../../core/assert.ts";
 import { decodeBody } from "../../protocol/cbor.ts";
 import { errorCodeName, type TapwireError } from "../../protocol/errors.ts";
 import { sealMessage } from "../../protocol/envelope.ts";

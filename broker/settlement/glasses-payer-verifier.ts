@@ -3,7 +3,7 @@ import { openSealed } from "../../protocol/envelope.ts";
 import { biometricClaimSchema, type BiometricClaim } from "../../protocol/glasses.ts";
 import { isId } from "../../protocol/ids.ts";
 import { importPublicPem } from "../../protocol/keys.ts";
-import { assertInRanges } from "../../protocol/ranges.ts";
+import { assertInRanges } from "../../core/ranges.ts";
 import type { PayerCredential } from "../../protocol/messages.ts";
 import { StatementCache, type SchemaComponent, type SqliteDb } from "../ledger/sqlite-db.ts";
 import type { Registry, Wallet } from "../registry/registry.ts";

@@ -1,4 +1,4 @@
-import { assert } from "../../protocol/assert.ts";
+import { assert } from "../../core/assert.ts";
 
 export interface LoadShedderOptions {
   /** Signed Overloaded answers per second at most; past it a shed request gets no answer (its hub times out). */

@@ -1,10 +1,10 @@
 import type { KeyObject } from "node:crypto";
 import { availableParallelism } from "node:os";
 import { contract } from "../../protocol/contract.ts";
-import { crashOutside } from "../../protocol/crash.ts";
+import { crashOutside } from "../../core/crash.ts";
 import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
-import { assertInRanges } from "../../protocol/ranges.ts";
-import { systemTimers, type Clock, type Timers } from "../../protocol/sources.ts";
+import { assertInRanges } from "../../core/ranges.ts";
+import { systemTimers, type Clock, type Timers } from "../../core/sources.ts";
 import type { SchemaComponent } from "../ledger/sqlite-db.ts";
 import type { ReviewPolicyOptions } from "../review/risk.ts";
 import type { PayerVerifier } from "./payer-verifier.ts";

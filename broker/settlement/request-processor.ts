@@ -1,4 +1,4 @@
-import { assert } from "../../protocol/assert.ts";
+import { assert } from "../../core/assert.ts";
 import { ErrorCode, TapwireError, isTapwireError } from "../../protocol/errors.ts";
 import type { BatchClose, HubRequest, HubStepUpApproval, PaymentRequest, PaymentStatus, RefundRequest, ReversalRequest } from "../../protocol/messages.ts";
 import { formatMoney } from "../../protocol/money.ts";
@@ -302,9 +302,9 @@ export class RequestProcessor {
       },
     };
     if (stepUp) {
-      return desk.hold({ ...opening, kind: "step_up", reason: `person must confirm: above ${policy.hubStepUpAboveMinor}`, code: ErrorCode.LimitExceeded }, nowMs);
+      return desk.hold({ ...opening, kind: "step_up", reason: `person must confirm: above ${policy.hubStepUpAboveMinor}`, code: ErrorCode.HeldForStepUp }, nowMs);
     }
-    return desk.hold({ ...opening, kind: "human_review", reason: `operator review: ${signals.map((s) => s.rule).join(", ")}`, code: ErrorCode.IntentUnclear }, nowMs);
+    return desk.hold({ ...opening, kind: "human_review", reason: `operator review: ${signals.map((s) => s.rule).join(", ")}`, code: ErrorCode.HeldForReview }, nowMs);
   }
 
   /** The person at a glasses hub confirms a held payment with a fresh proof of presence (or says no). */

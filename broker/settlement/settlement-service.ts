@@ -1,10 +1,10 @@
 import { createPublicKey, type KeyObject } from "node:crypto";
-import { assert } from "../../protocol/assert.ts";
+import { assert } from "../../core/assert.ts";
 import { readEnvelope } from "../../protocol/envelope.ts";
 import { performance } from "node:perf_hooks";
 import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
 import { isId } from "../../protocol/ids.ts";
-import { logger } from "../../protocol/log.ts";
+import { logger } from "../../core/log.ts";
 import type { Ledger } from "../ledger/ledger.ts";
 import { openSqliteDb, type SqliteDb } from "../ledger/sqlite-db.ts";
 import { SqliteLedger, ledgerSchema } from "../ledger/sqlite-ledger.ts";

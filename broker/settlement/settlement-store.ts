@@ -1,4 +1,4 @@
-import { assert } from "../../protocol/assert.ts";
+import { assert } from "../../core/assert.ts";
 import type { DecisionStatus } from "../../protocol/messages.ts";
 import { StatementCache, type SqliteDb } from "../ledger/sqlite-db.ts";
 

@@ -1,7 +1,7 @@
 import { Worker } from "node:worker_threads";
-import { assert } from "../../protocol/assert.ts";
+import { assert } from "../../core/assert.ts";
 import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
-import { logger } from "../../protocol/log.ts";
+import { logger } from "../../core/log.ts";
 import type { PrecheckJob, PrecheckResult } from "./prechecks.ts";
 import type { PoolRequest, WorkerReply } from "./verify-worker.ts";
 

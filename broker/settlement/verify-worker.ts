@@ -1,5 +1,5 @@
 import { parentPort } from "node:worker_threads";
-import { assert } from "../../protocol/assert.ts";
+import { assert } from "../../core/assert.ts";
 import { PublicKeyCache, runPrecheck, type PrecheckJob, type PrecheckResult } from "./prechecks.ts";
 
 /** Main thread → worker: jobs in arrival order. */

@@ -1,7 +1,7 @@
 import { contract } from "../../protocol/contract.ts";
 import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
 import { isId } from "../../protocol/ids.ts";
-import { assertNoProblems, rangeProblems, type Ranges } from "../../protocol/ranges.ts";
+import { assertNoProblems, rangeProblems, type Ranges } from "../../core/ranges.ts";
 import { isLang } from "../intent/intent.ts";
 import type { Pairing } from "./ports.ts";
 

@@ -1,7 +1,7 @@
 import { assign, emit, fromCallback, fromPromise, setup } from "xstate";
-import { assert } from "../../protocol/assert.ts";
+import { assert } from "../../core/assert.ts";
 import { ErrorCode, asTapwireError, isTapwireError } from "../../protocol/errors.ts";
-import { logger } from "../../protocol/log.ts";
+import { logger } from "../../core/log.ts";
 import { hubStepUpApprovalSchema, paymentRequestSchema, type Decision, type DecisionStatus } from "../../protocol/messages.ts";
 import type { JournalRequest, JournalSale } from "../journal/hub-journal.ts";
 import { isLang, type Intent, type Lang } from "../intent/intent.ts";

@@ -1,7 +1,7 @@
 import { createActor, type Actor } from "xstate";
 import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
 import type { Decision } from "../../protocol/messages.ts";
-import type { Timers } from "../../protocol/sources.ts";
+import type { Timers } from "../../core/sources.ts";
 import { glassesHubConfig, type GlassesHubOptions } from "./config.ts";
 import { createGlassesHubMachine, type GlassesHubMachine } from "./glasses-hub-machine.ts";
 import type { PurchaseOutcome } from "./outcome.ts";

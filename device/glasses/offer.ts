@@ -1,4 +1,4 @@
-import { assert } from "../../protocol/assert.ts";
+import { assert } from "../../core/assert.ts";
 import { isId } from "../../protocol/ids.ts";
 import { amountMinorMax, isCurrency } from "../../protocol/money.ts";
 import type { Offer, ProductSeen } from "./ports.ts";

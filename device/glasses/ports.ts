@@ -1,4 +1,4 @@
-import type { Random } from "../../protocol/sources.ts";
+import type { Random } from "../../core/sources.ts";
 import type { Outbox } from "../link/outbox.ts";
 import type { RequestSealer } from "../link/sealer.ts";
 import type { IntentParser, Lang } from "../intent/intent.ts";

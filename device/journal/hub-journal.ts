@@ -1,10 +1,10 @@
 import { existsSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
-import { assert } from "../../protocol/assert.ts";
+import { assert } from "../../core/assert.ts";
 import { encodeBody } from "../../protocol/cbor.ts";
 import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
-import type { Clock } from "../../protocol/sources.ts";
+import type { Clock } from "../../core/sources.ts";
 import {
   journalLimitsDefault,
   requestColumns,

@@ -1,8 +1,8 @@
 import { contract } from "../../protocol/contract.ts";
 import { ErrorCode } from "../../protocol/errors.ts";
-import { logger } from "../../protocol/log.ts";
+import { logger } from "../../core/log.ts";
 import type { Decision } from "../../protocol/messages.ts";
-import type { Clock } from "../../protocol/sources.ts";
+import type { Clock } from "../../core/sources.ts";
 
 const log = logger("tapwire:clock-watch");
 

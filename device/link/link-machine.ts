@@ -1,7 +1,7 @@
 import { assign, fromCallback, fromPromise, setup, type SnapshotFrom } from "xstate";
-import { assert } from "../../protocol/assert.ts";
+import { assert } from "../../core/assert.ts";
 import { ErrorCode, isTapwireError } from "../../protocol/errors.ts";
-import { assertInRanges, type Ranges } from "../../protocol/ranges.ts";
+import { assertInRanges, type Ranges } from "../../core/ranges.ts";
 import type { LinkPort, SettlementPort } from "../ports.ts";
 import type { ClockWatch } from "./clock-watch.ts";
 

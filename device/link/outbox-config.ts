@@ -1,5 +1,5 @@
-import type { Random } from "../../protocol/sources.ts";
-import type { Ranges } from "../../protocol/ranges.ts";
+import type { Random } from "../../core/sources.ts";
+import type { Ranges } from "../../core/ranges.ts";
 
 /** How the outbox resends; durations in milliseconds. */
 export interface ResendConfig {

@@ -1,10 +1,10 @@
-import { assert } from "../../protocol/assert.ts";
+import { assert } from "../../core/assert.ts";
 import type { OfflineLimits } from "../../protocol/contract.ts";
 import { decodeSign1 } from "../../protocol/cose.ts";
 import { ErrorCode, TapwireError, isTapwireError } from "../../protocol/errors.ts";
-import { logger } from "../../protocol/log.ts";
+import { logger } from "../../core/log.ts";
 import { bodyHash, type Decision, type HceCredential } from "../../protocol/messages.ts";
-import type { Clock, Random, Timers } from "../../protocol/sources.ts";
+import type { Clock, Random, Timers } from "../../core/sources.ts";
 import type { HubJournal, JournalRequest, JournalSale, NewSale } from "../journal/hub-journal.ts";
 import type { SettlementPort } from "../ports.ts";
 import { classifyAnswer, saleOutcomeOf, type AnswerClass } from "./answer-class.ts";

@@ -1,5 +1,5 @@
 import type { z } from "zod";
-import { assert } from "../../protocol/assert.ts";
+import { assert } from "../../core/assert.ts";
 import {
   offlineCaptureSchema,
   parseBody,
@@ -9,7 +9,7 @@ import {
   tagOfferSchema,
   type ReversalRequest,
 } from "../../protocol/messages.ts";
-import type { Clock, Random } from "../../protocol/sources.ts";
+import type { Clock, Random } from "../../core/sources.ts";
 import type { HubJournal, JournalRequest, NewSale, RequestKind } from "../journal/hub-journal.ts";
 import type { HubSigner } from "../ports.ts";
 

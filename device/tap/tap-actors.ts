@@ -1,7 +1,7 @@
 import { fromCallback, fromPromise } from "xstate";
 import type { HceCredential } from "../../protocol/messages.ts";
 import { paymentRequestSchema } from "../../protocol/messages.ts";
-import type { Random } from "../../protocol/sources.ts";
+import type { Random } from "../../core/sources.ts";
 import type { JournalRequest, JournalSale, NewSale } from "../journal/hub-journal.ts";
 import type { ClockWatch } from "../link/clock-watch.ts";
 import type { Answer, Outbox } from "../link/outbox.ts";

@@ -1,7 +1,7 @@
 import { contract, type OfflineLimits } from "../../protocol/contract.ts";
 import { isId } from "../../protocol/ids.ts";
 import { amountMinorMax, isCurrency } from "../../protocol/money.ts";
-import { assertNoProblems, rangeProblems, type Ranges } from "../../protocol/ranges.ts";
+import { assertNoProblems, rangeProblems, type Ranges } from "../../core/ranges.ts";
 
 /** Store and forward for reader-mode sales while the link is down (see protocol/contract.ts OfflineLimits). */
 export interface OfflineConfig {

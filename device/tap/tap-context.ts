@@ -1,7 +1,7 @@
-import { assert } from "../../protocol/assert.ts";
+import { assert } from "../../core/assert.ts";
 import { isTapwireError, type ErrorCode as ErrorCodeValue } from "../../protocol/errors.ts";
 import type { HceCredential } from "../../protocol/messages.ts";
-import type { Random } from "../../protocol/sources.ts";
+import type { Random } from "../../core/sources.ts";
 import type { JournalRequest, JournalSale } from "../journal/hub-journal.ts";
 import type { ClockWatch } from "../link/clock-watch.ts";
 import type { Answer, Outbox } from "../link/outbox.ts";

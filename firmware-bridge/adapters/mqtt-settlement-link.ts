@@ -1,7 +1,7 @@
 import type { LinkPort, SettlementPort } from "../../device/ports.ts";
-import { assert } from "../../protocol/assert.ts";
+import { assert } from "../../core/assert.ts";
 import { ErrorCode, TapwireError, asTapwireError } from "../../protocol/errors.ts";
-import { logger } from "../../protocol/log.ts";
+import { logger } from "../../core/log.ts";
 import type { Decision } from "../../protocol/messages.ts";
 import { HubLink, type HubLinkOptions } from "../mqtt/hub-link.ts";
 

@@ -1,5 +1,5 @@
 import type { BeepPattern, IndicatorPort, IndicatorState } from "../../device/ports.ts";
-import { logger } from "../../protocol/log.ts";
+import { logger } from "../../core/log.ts";
 import type { IndicatorState as PanelState, StatusIndicator } from "../gpio/status-indicator.ts";
 
 const log = logger("tapwire:adapters:indicator");

@@ -1,7 +1,7 @@
 import type { TapReading } from "../../device/ports.ts";
-import { assert } from "../../protocol/assert.ts";
+import { assert } from "../../core/assert.ts";
 import { ErrorCode, isTapwireError } from "../../protocol/errors.ts";
-import { logger } from "../../protocol/log.ts";
+import { logger } from "../../core/log.ts";
 import type { HceCredential } from "../../protocol/messages.ts";
 
 const log = logger("tapwire:adapters:reader");

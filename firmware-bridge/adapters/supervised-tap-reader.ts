@@ -1,10 +1,10 @@
 import type { TapReaderPort, TapReading } from "../../device/ports.ts";
-import { assert } from "../../protocol/assert.ts";
+import { assert } from "../../core/assert.ts";
 import { ErrorCode, TapwireError, isTapwireError } from "../../protocol/errors.ts";
-import { logger } from "../../protocol/log.ts";
+import { logger } from "../../core/log.ts";
 import type { HceCredential } from "../../protocol/messages.ts";
-import { assertInRanges } from "../../protocol/ranges.ts";
-import type { Random, Timers } from "../../protocol/sources.ts";
+import { assertInRanges } from "../../core/ranges.ts";
+import type { Random, Timers } from "../../core/sources.ts";
 
 const log = logger("tapwire:adapters:reader-supervisor");
 

@@ -6,7 +6,7 @@ import type { HubSigner, IndicatorPort, TapReading } from "../../device/ports.ts
 import type { OfflineConfig, TapTiming } from "../../device/tap/tap-config.ts";
 import { TapHub } from "../../device/tap-hub.ts";
 import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
-import type { Clock, Random, Timers } from "../../protocol/sources.ts";
+import type { Clock, Random, Timers } from "../../core/sources.ts";
 import { HubPanel, type FirmataTransport } from "../gpio/hub-panel.ts";
 import type { HubPanelConfig } from "../gpio/hub-panel-config.ts";
 import { NfcTapReader } from "../nfc/nfc-tap-reader.ts";

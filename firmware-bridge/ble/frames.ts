@@ -1,6 +1,6 @@
-import { assert } from "../../protocol/assert.ts";
+import { assert } from "../../core/assert.ts";
 import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
-import { assertInRanges, type Ranges } from "../../protocol/ranges.ts";
+import { assertInRanges, type Ranges } from "../../core/ranges.ts";
 
 /**
  * The BLE link layer between hub and glasses. One message (CBOR) is cut into frames that each fit one ATT

@@ -1,6 +1,6 @@
 import { EventEmitter } from "node:events";
 import type { Characteristic, ConnectOptions, Noble, Peripheral } from "@stoprocent/noble";
-import { assert } from "../../protocol/assert.ts";
+import { assert } from "../../core/assert.ts";
 import { ErrorCode, TapwireError, asTapwireError } from "../../protocol/errors.ts";
 import {
   decodeGlassesMessage,
@@ -23,10 +23,10 @@ import {
   type UtteranceMessage,
 } from "../../protocol/glasses.ts";
 import { importPublicPem, publicKeyPem } from "../../protocol/keys.ts";
-import { logger } from "../../protocol/log.ts";
-import { assertNoProblems, rangeProblems, type Ranges } from "../../protocol/ranges.ts";
+import { logger } from "../../core/log.ts";
+import { assertNoProblems, rangeProblems, type Ranges } from "../../core/ranges.ts";
 import { protocolVersion } from "../../protocol/messages.ts";
-import { systemClock, systemRandom, type Clock, type Random } from "../../protocol/sources.ts";
+import { systemClock, systemRandom, type Clock, type Random } from "../../core/sources.ts";
 import {
   attMtuMax,
   attMtuMin,

@@ -1,9 +1,9 @@
 import { EventEmitter } from "node:events";
 import firmataIo from "firmata-io";
 import five from "johnny-five";
-import { assert } from "../../protocol/assert.ts";
+import { assert } from "../../core/assert.ts";
 import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
-import { logger } from "../../protocol/log.ts";
+import { logger } from "../../core/log.ts";
 import { BuzzerSequencer, beepSteps } from "./buzzer.ts";
 import { Debouncer } from "./debouncer.ts";
 import {

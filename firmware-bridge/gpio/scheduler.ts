@@ -1,4 +1,4 @@
-import { systemTimers, type Timers } from "../../protocol/sources.ts";
+import { systemTimers, type Timers } from "../../core/sources.ts";
 
 /**
  * One-shot timers behind an interface, so the debouncer and the buzzer sequencer run on a manual scheduler in

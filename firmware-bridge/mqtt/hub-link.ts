@@ -1,14 +1,14 @@
 import type { KeyObject } from "node:crypto";
 import type { IClientPublishOptions, IPublishPacket } from "mqtt";
-import { assert } from "../../protocol/assert.ts";
+import { assert } from "../../core/assert.ts";
 import { openSealed } from "../../protocol/envelope.ts";
 import { ErrorCode, TapwireError, asTapwireError, errorCodeName } from "../../protocol/errors.ts";
 import { isId } from "../../protocol/ids.ts";
-import { logger } from "../../protocol/log.ts";
+import { logger } from "../../core/log.ts";
 import { decisionSchema, type Decision } from "../../protocol/messages.ts";
-import type { Random } from "../../protocol/sources.ts";
+import type { Random } from "../../core/sources.ts";
 import { principalName, topicFor, type ClientKind } from "../../protocol/topics.ts";
-import { MqttConnection, type QoS } from "./connection.ts";
+import { MqttConnection, type QoS } from "../../transport/mqtt-connection.ts";
 
 const log = logger("tapwire:hub-link");
 

@@ -1,7 +1,7 @@
 import type { TapReading } from "../../device/ports.ts";
-import { assert } from "../../protocol/assert.ts";
+import { assert } from "../../core/assert.ts";
 import type { HceCredential } from "../../protocol/messages.ts";
-import type { Clock, Random } from "../../protocol/sources.ts";
+import type { Clock, Random } from "../../core/sources.ts";
 import { ReaderMode, type NfcInitiator } from "./reader-mode.ts";
 import { TagMode, type NfcTargetEmulator, type TagModeOptions } from "./tag-mode.ts";
 

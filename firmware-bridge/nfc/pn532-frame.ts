@@ -1,4 +1,4 @@
-import { assert } from "../../protocol/assert.ts";
+import { assert } from "../../core/assert.ts";
 
 /**
  * PN532 host-link frames (UM0701-02 §6.2): normal `00 00 FF LEN LCS TFI data DCS 00`, extended

@@ -1,8 +1,8 @@
-import { assert } from "../../protocol/assert.ts";
+import { assert } from "../../core/assert.ts";
 import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
-import { logger } from "../../protocol/log.ts";
-import { assertInRanges, type Ranges } from "../../protocol/ranges.ts";
-import { systemClock, systemTimers, type Clock, type Timers } from "../../protocol/sources.ts";
+import { logger } from "../../core/log.ts";
+import { assertInRanges, type Ranges } from "../../core/ranges.ts";
+import { systemClock, systemTimers, type Clock, type Timers } from "../../core/sources.ts";
 import type { SerialPortLike } from "../serial/serial-port.ts";
 import {
   ackBytes,

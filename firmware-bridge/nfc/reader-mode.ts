@@ -1,7 +1,7 @@
-import { assert } from "../../protocol/assert.ts";
+import { assert } from "../../core/assert.ts";
 import { ErrorCode, isTapwireError, TapwireError } from "../../protocol/errors.ts";
 import { isId } from "../../protocol/ids.ts";
-import { logger } from "../../protocol/log.ts";
+import { logger } from "../../core/log.ts";
 import { hceCredentialSchema, parseBody, type HceCredential } from "../../protocol/messages.ts";
 import type { Money } from "../../protocol/money.ts";
 import {
@@ -19,7 +19,7 @@ import {
   tapwireAid,
   unpredictableNumberBytes,
 } from "../../protocol/nfc-apdu.ts";
-import type { Random } from "../../protocol/sources.ts";
+import type { Random } from "../../core/sources.ts";
 import type { CommandOptions, PassiveTarget } from "./pn532.ts";
 
 const log = logger("tapwire:nfc:reader");

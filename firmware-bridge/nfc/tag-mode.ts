@@ -1,8 +1,8 @@
-import { assert } from "../../protocol/assert.ts";
+import { assert } from "../../core/assert.ts";
 import { ErrorCode, isTapwireError, TapwireError } from "../../protocol/errors.ts";
-import { logger } from "../../protocol/log.ts";
+import { logger } from "../../core/log.ts";
 import { encodeNdefFile, encodeOfferNdef, type OfferRecordKind } from "../../protocol/ndef.ts";
-import type { Clock, Random } from "../../protocol/sources.ts";
+import type { Clock, Random } from "../../core/sources.ts";
 import type { CommandOptions, TargetActivation, TargetParameters } from "./pn532.ts";
 import { mleBytesMax, Type4TagSession } from "./type4-tag.ts";
 

@@ -1,4 +1,4 @@
-import { assert } from "../../protocol/assert.ts";
+import { assert } from "../../core/assert.ts";
 import {
   capabilityContainerFileId,
   encodeCapabilityContainer,

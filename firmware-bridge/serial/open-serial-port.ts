@@ -4,7 +4,7 @@ import type { BindingInterface } from "@serialport/bindings-interface" with { "r
 import { SerialPortStream } from "@serialport/stream";
 import { SerialPort } from "serialport";
 import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
-import { assertInRanges } from "../../protocol/ranges.ts";
+import { assertInRanges } from "../../core/ranges.ts";
 import type { SerialPortLike } from "./serial-port.ts";
 
 export interface SerialPortConfig {

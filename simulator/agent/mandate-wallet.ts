@@ -7,7 +7,7 @@ import { importPrivatePem } from "../../protocol/keys.ts";
 import { agentKeyDer, sealOpenMandate, type OpenMandate } from "../../protocol/mandates.ts";
 import type { Decision } from "../../protocol/messages.ts";
 import type { StepUpAnswer, WalletStepUpApproval } from "../../protocol/review.ts";
-import { systemClock, systemRandom, type Clock, type Random } from "../../protocol/sources.ts";
+import { systemClock, systemRandom, type Clock, type Random } from "../../core/sources.ts";
 import { clientLink } from "../client-link.ts";
 
 export type MandateTerms = Omit<OpenMandate, "type" | "v" | "walletId" | "agentId" | "agentKey" | "iat">;

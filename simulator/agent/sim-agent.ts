@@ -5,7 +5,7 @@ import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
 import { importPrivatePem } from "../../protocol/keys.ts";
 import { sealAgentPayment, type AgentPayment, type Cart } from "../../protocol/mandates.ts";
 import type { Decision } from "../../protocol/messages.ts";
-import { systemClock, systemRandom, type Clock, type Random } from "../../protocol/sources.ts";
+import { systemClock, systemRandom, type Clock, type Random } from "../../core/sources.ts";
 import { clientLink } from "../client-link.ts";
 
 export interface SimAgentOptions {

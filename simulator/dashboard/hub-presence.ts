@@ -1,9 +1,9 @@
-import { MqttConnection } from "../../firmware-bridge/mqtt/connection.ts";
+import { MqttConnection } from "../../transport/mqtt-connection.ts";
 import { clientIdFor } from "../../broker/mqtt/identity.ts";
-import { assert } from "../../protocol/assert.ts";
+import { assert } from "../../core/assert.ts";
 import { errorCodeName } from "../../protocol/errors.ts";
-import { logger } from "../../protocol/log.ts";
-import { systemClock, systemRandom, type Clock, type Random } from "../../protocol/sources.ts";
+import { logger } from "../../core/log.ts";
+import { systemClock, systemRandom, type Clock, type Random } from "../../core/sources.ts";
 import { hubStateFilter, parseTopic, type Principal } from "../../protocol/topics.ts";
 
 const log = logger("tapwire:dashboard-presence");

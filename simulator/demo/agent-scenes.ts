@@ -56,13 +56,13 @@ export async function runAgentScenes(input: AgentScenesInput): Promise<void> {
     await scene(narrator, "the same closed mandate sent again, byte for byte", money(800, "EUR"), await agent.send(beans), { status: "declined", code: ErrorCode.MandateReplayed });
 
     const held = await agent.send(agent.close(purchase(1_200, "cheese platter")));
-    await scene(narrator, "agent buys above the step-up threshold", money(1_200, "EUR"), held, { status: "step_up_required", code: ErrorCode.MandateConstraintUnmet });
+    await scene(narrator, "agent buys above the step-up threshold", money(1_200, "EUR"), held, { status: "step_up_required", code: ErrorCode.HeldForStepUp });
     const answered = await phone.answerStepUp(held.caseId!, "approve");
     narrator.step(`   alice approves case ${held.caseId} on her phone (signed) → ${answered.status}`);
     await scene(narrator, "held payment after alice's approval", money(1_200, "EUR"), await agent.nextPushed(pushedWaitMs), { status: "approved", code: 0 });
 
     const unclear = await agent.send(agent.close(purchase(500, "\"the usual\"", { utterance: "get me the usual", ambiguous: "true" })));
-    await scene(narrator, "agent order flagged ambiguous", money(500, "EUR"), unclear, { status: "human_review", code: ErrorCode.MandateConstraintUnmet });
+    await scene(narrator, "agent order flagged ambiguous", money(500, "EUR"), unclear, { status: "human_review", code: ErrorCode.HeldForReview });
     const review = node.service.findReview(unclear.caseId!);
     narrator.step(`   operator queue: case ${unclear.caseId} (${review?.kind ?? "?"}) — operator declines`);
     node.service.decideReview(unclear.caseId!, "decline", "operator-1");

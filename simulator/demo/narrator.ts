@@ -1,6 +1,6 @@
 import { errorCodeName } from "../../protocol/errors.ts";
 import { formatMoney, type Money } from "../../protocol/money.ts";
-import { systemClock, type Clock } from "../../protocol/sources.ts";
+import { systemClock, type Clock } from "../../core/sources.ts";
 
 /** How a scene ended: its status and the decision's code (0 for an approval). */
 export interface SceneResult {

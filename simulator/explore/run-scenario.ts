@@ -1,4 +1,4 @@
-import { SeededRandom } from "../../protocol/sources.ts";
+import { SeededRandom } from "../../core/sources.ts";
 import { SimWorld, type WorldHooks } from "../world/world.ts";
 import type { RunEnd } from "../world/sim-loop.ts";
 import { startFault } from "./faults.ts";

@@ -1,7 +1,7 @@
 import { crashSteps, type CrashStep } from "../../device/crash.ts";
 import type { OfflineConfig } from "../../device/tap/tap-config.ts";
 import type { OfflineLimits } from "../../protocol/contract.ts";
-import type { Random } from "../../protocol/sources.ts";
+import type { Random } from "../../core/sources.ts";
 import type { MandateTerms } from "../world/sim-agent.ts";
 import type { WorldPlan } from "../world/world.ts";
 

@@ -1,4 +1,4 @@
-import { logger } from "../../protocol/log.ts";
+import { logger } from "../../core/log.ts";
 import { analogMappingResponse, capabilityResponse, pinStateResponse } from "./firmata-encoder.ts";
 import { PinMode, Sysex } from "./firmata-protocol.ts";
 import type { StandardFirmata } from "./standard-firmata.ts";

@@ -1,7 +1,7 @@
 import { EventEmitter } from "node:events";
 import type { Duplex } from "node:stream";
 import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
-import { systemClock, type Clock } from "../../protocol/sources.ts";
+import { systemClock, type Clock } from "../../core/sources.ts";
 import { AvrPins } from "./avr-pins.ts";
 import { FirmataParser } from "./firmata-parser.ts";
 import { StandardFirmata } from "./standard-firmata.ts";

@@ -20,7 +20,7 @@ import {
 } from "../../protocol/glasses.ts";
 import { generateP256, type KeyPair } from "../../protocol/keys.ts";
 import { protocolVersion } from "../../protocol/messages.ts";
-import { systemClock, systemRandom, type Clock, type Random } from "../../protocol/sources.ts";
+import { systemClock, systemRandom, type Clock, type Random } from "../../core/sources.ts";
 import { hciReason, type VirtualAdvertisement, type VirtualPeripheral, type VirtualPeripheralHost } from "./virtual-peripheral.ts";
 
 /**

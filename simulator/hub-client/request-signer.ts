@@ -1,10 +1,10 @@
 import type { KeyObject } from "node:crypto";
-import { assert } from "../../protocol/assert.ts";
+import { assert } from "../../core/assert.ts";
 import { encodeBody } from "../../protocol/cbor.ts";
 import { signSign1 } from "../../protocol/cose.ts";
 import { isId } from "../../protocol/ids.ts";
 import { bodyHash, protocolVersion, type PaymentRequest } from "../../protocol/messages.ts";
-import { systemClock, systemRandom, type Clock, type Random } from "../../protocol/sources.ts";
+import { systemClock, systemRandom, type Clock, type Random } from "../../core/sources.ts";
 import type { SimWallet } from "./sim-wallet.ts";
 
 /** One request, signed once: every retry sends exactly these bytes. */

@@ -1,7 +1,7 @@
-import { assert } from "../../protocol/assert.ts";
+import { assert } from "../../core/assert.ts";
 import { ErrorCode, TapwireError, asTapwireError } from "../../protocol/errors.ts";
 import type { Decision } from "../../protocol/messages.ts";
-import { systemRandom, type Random } from "../../protocol/sources.ts";
+import { systemRandom, type Random } from "../../core/sources.ts";
 import type { DecisionReply } from "../../firmware-bridge/mqtt/hub-link.ts";
 import type { SignedRequest } from "./request-signer.ts";
 

@@ -1,5 +1,5 @@
 import type { KeyObject } from "node:crypto";
-import { assert } from "../../protocol/assert.ts";
+import { assert } from "../../core/assert.ts";
 import { isId } from "../../protocol/ids.ts";
 import type { HceCredential } from "../../protocol/messages.ts";
 import { isCurrency } from "../../protocol/money.ts";

@@ -1,5 +1,5 @@
 import type { KeyObject } from "node:crypto";
-import { assert } from "../../protocol/assert.ts";
+import { assert } from "../../core/assert.ts";
 import { isId } from "../../protocol/ids.ts";
 import {
   cidGoOnline,

@@ -1,4 +1,4 @@
-import { logger } from "../../protocol/log.ts";
+import { logger } from "../../core/log.ts";
 import {
   capabilityContainerBytes,
   capabilityContainerFileId,

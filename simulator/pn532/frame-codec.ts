@@ -1,4 +1,4 @@
-import { assert } from "../../protocol/assert.ts";
+import { assert } from "../../core/assert.ts";
 
 /**
  * The PN532 host link as the chip sees it, written from NXP UM0701-02 §6.2 and kept apart from the driver's codec

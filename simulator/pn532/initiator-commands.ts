@@ -1,4 +1,4 @@
-import { logger } from "../../protocol/log.ts";
+import { logger } from "../../core/log.ts";
 import { dataBytesMax, moreInformationBit, ParameterFlag, retriesEndless, Status, type ChipState, type HostLink } from "./chip-state.ts";
 import type { VirtualCard } from "./field.ts";
 import { DepCommands } from "./dep-commands.ts";

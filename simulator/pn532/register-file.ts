@@ -1,4 +1,4 @@
-import { assert } from "../../protocol/assert.ts";
+import { assert } from "../../core/assert.ts";
 
 /**
  * Registers the chip logic itself reads or writes, among those host stacks use with ReadRegister / WriteRegister

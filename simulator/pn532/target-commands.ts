@@ -1,4 +1,4 @@
-import { logger } from "../../protocol/log.ts";
+import { logger } from "../../core/log.ts";
 import { dataBytesMax, moreInformationBit, ParameterFlag, Status, type ChipState, type HostLink } from "./chip-state.ts";
 import { chainedApduBytesMax } from "./iso-dep-card.ts";
 import { TargetSession } from "./target-session.ts";

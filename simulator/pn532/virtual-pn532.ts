@@ -1,4 +1,4 @@
-import { logger } from "../../protocol/log.ts";
+import { logger } from "../../core/log.ts";
 import type { SerialDevice } from "../serial/serial-device.ts";
 import { ChipState, ParameterFlag, type HostLink } from "./chip-state.ts";
 import type { FieldDevice } from "./field.ts";

@@ -7,7 +7,7 @@ import type {
   SetOptions,
   UpdateOptions,
 } from "@serialport/bindings-interface" with { "resolution-mode": "require" };
-import { logger } from "../../protocol/log.ts";
+import { logger } from "../../core/log.ts";
 import type { SerialDevice } from "./serial-device.ts";
 
 const log = logger("tapwire:sim:serial");

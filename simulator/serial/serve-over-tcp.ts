@@ -1,5 +1,5 @@
 import { createServer, type Socket } from "node:net";
-import { logger } from "../../protocol/log.ts";
+import { logger } from "../../core/log.ts";
 import type { SerialDevice } from "./serial-device.ts";
 
 const log = logger("tapwire:sim:tcp");

@@ -2,7 +2,7 @@ import type { KeyObject } from "node:crypto";
 import type { HubLink } from "../../firmware-bridge/mqtt/hub-link.ts";
 import { decodeBody } from "../../protocol/cbor.ts";
 import { readEnvelope, sealMessage } from "../../protocol/envelope.ts";
-import { logger } from "../../protocol/log.ts";
+import { logger } from "../../core/log.ts";
 import {
   parseBody,
   protocolVersion,
@@ -12,7 +12,7 @@ import {
   type TagOffer,
   type WalletTagPayment,
 } from "../../protocol/messages.ts";
-import type { Clock } from "../../protocol/sources.ts";
+import type { Clock } from "../../core/sources.ts";
 
 const log = logger("tapwire:sim:wallet");
 

@@ -2,7 +2,7 @@ import { isTapwireError } from "../../protocol/errors.ts";
 import type { KeyPair } from "../../protocol/keys.ts";
 import { agentKeyDer, sealAgentPayment, sealOpenMandate, type OpenMandate } from "../../protocol/mandates.ts";
 import { protocolVersion, type Decision } from "../../protocol/messages.ts";
-import type { Clock, Random } from "../../protocol/sources.ts";
+import type { Clock, Random } from "../../core/sources.ts";
 import { SimClient, type SimClientDeps } from "./sim-client.ts";
 import type { Trace } from "./trace.ts";
 

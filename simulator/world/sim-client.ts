@@ -2,7 +2,7 @@ import type { KeyObject } from "node:crypto";
 import { openSealed } from "../../protocol/envelope.ts";
 import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
 import { decisionSchema, type Decision } from "../../protocol/messages.ts";
-import type { Timers } from "../../protocol/sources.ts";
+import type { Timers } from "../../core/sources.ts";
 import type { ClientPrincipal, SimConnection, SimNetwork } from "./sim-network.ts";
 
 /** Requests one wallet or agent waits on at once. */

@@ -1,9 +1,9 @@
 import type { KeyObject } from "node:crypto";
 import type { LinkPort, SettlementPort } from "../../device/ports.ts";
-import { assert } from "../../protocol/assert.ts";
+import { assert } from "../../core/assert.ts";
 import { openSealed } from "../../protocol/envelope.ts";
 import { ErrorCode, TapwireError, asTapwireError, errorCodeName } from "../../protocol/errors.ts";
-import { logger } from "../../protocol/log.ts";
+import { logger } from "../../core/log.ts";
 import { decisionSchema, type Decision } from "../../protocol/messages.ts";
 import type { SimConnection, SimNetwork } from "./sim-network.ts";
 

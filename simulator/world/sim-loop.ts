@@ -1,4 +1,4 @@
-import type { VirtualClock } from "../../protocol/sources.ts";
+import type { VirtualClock } from "../../core/sources.ts";
 
 /** setImmediate turns one settle may take; a world still busy after that is livelocked (a finding, not a wait). */
 export const settleTurnsMax = 200_000;

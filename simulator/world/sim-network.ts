@@ -2,7 +2,7 @@ import type { Inbound, Outbound } from "../../broker/settlement/settlement-servi
 import { decodeBody } from "../../protocol/cbor.ts";
 import { readEnvelope } from "../../protocol/envelope.ts";
 import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
-import type { Clock, Random, Timers } from "../../protocol/sources.ts";
+import type { Clock, Random, Timers } from "../../core/sources.ts";
 import { principalName, type ClientKind, type Principal } from "../../protocol/topics.ts";
 import { Pipe, type Parcel } from "./sim-pipe.ts";
 import type { Trace } from "./trace.ts";

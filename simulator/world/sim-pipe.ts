@@ -1,5 +1,5 @@
-import { assert } from "../../protocol/assert.ts";
-import type { Clock, Timers } from "../../protocol/sources.ts";
+import { assert } from "../../core/assert.ts";
+import type { Clock, Timers } from "../../core/sources.ts";
 import type { Trace } from "./trace.ts";
 
 /** One message on its way: handed over on arrival, acknowledged to the sender, or lost. */

@@ -6,7 +6,7 @@ import { NfcTapReader } from "../../firmware-bridge/nfc/nfc-tap-reader.ts";
 import { Pn532 } from "../../firmware-bridge/nfc/pn532.ts";
 import type { SerialPortLike } from "../../firmware-bridge/serial/serial-port.ts";
 import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
-import type { Clock, Random, Timers } from "../../protocol/sources.ts";
+import type { Clock, Random, Timers } from "../../core/sources.ts";
 import type { MockSerialBinding } from "../serial/mock-binding.ts";
 
 /** Where the world's virtual PN532 sits on each hub's mock serial binding. */

@@ -1,7 +1,7 @@
 import type { KeyObject } from "node:crypto";
 import { SettlementService } from "../../broker/settlement/settlement-service.ts";
 import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
-import type { Clock, Timers } from "../../protocol/sources.ts";
+import type { Clock, Timers } from "../../core/sources.ts";
 import type { SimNetwork } from "./sim-network.ts";
 import type { Trace } from "./trace.ts";
 

@@ -8,7 +8,7 @@ import { TapHub, type TapHubView } from "../../device/tap-hub.ts";
 import type { SupervisedTapReader } from "../../firmware-bridge/adapters/supervised-tap-reader.ts";
 import { KeyFileHubSigner } from "../../firmware-bridge/adapters/key-file-signer.ts";
 import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
-import type { Clock, Random, Timers } from "../../protocol/sources.ts";
+import type { Clock, Random, Timers } from "../../core/sources.ts";
 import type { FieldDevice } from "../pn532/field.ts";
 import { VirtualPn532 } from "../pn532/virtual-pn532.ts";
 import { MockSerialBinding } from "../serial/mock-binding.ts";

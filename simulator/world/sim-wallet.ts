@@ -3,7 +3,7 @@ import { readEnvelope, sealMessage } from "../../protocol/envelope.ts";
 import { ErrorCode, TapwireError, isTapwireError } from "../../protocol/errors.ts";
 import type { KeyPair } from "../../protocol/keys.ts";
 import { parseBody, protocolVersion, tagOfferSchema, walletTagPaymentSchema, type WalletTagPayment } from "../../protocol/messages.ts";
-import type { Clock, Timers } from "../../protocol/sources.ts";
+import type { Clock, Timers } from "../../core/sources.ts";
 import { HceWallet } from "../phones/hce-wallet.ts";
 import { TagReadingWallet } from "../phones/tag-reading-wallet.ts";
 import type { TagLink, VirtualReader } from "../pn532/field.ts";

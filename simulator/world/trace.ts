@@ -1,5 +1,5 @@
 import { createHash, type Hash } from "node:crypto";
-import type { Clock } from "../../protocol/sources.ts";
+import type { Clock } from "../../core/sources.ts";
 
 /** Lines a trace keeps for reading (the digest covers every line); the oldest go first. */
 export const traceLinesMax = 20_000;

@@ -65,7 +65,7 @@ describe("agent payments within a mandate", () => {
     const big = await a.fromAgent(a.agent.payment("mandate-1", 2_500).bytes);
     const elsewhere = await a.fromAgent(a.agent.payment("mandate-1", 500, { merchantId: "m2", category: "electronics" }).bytes);
 
-    expect(big).toMatchObject({ status: "step_up_required", code: ErrorCode.MandateConstraintUnmet });
+    expect(big).toMatchObject({ status: "step_up_required", code: ErrorCode.HeldForStepUp });
     expect(big.caseId).toMatch(/^stepup-/);
     expect(elsewhere.status).toBe("step_up_required");
     expect(a.postedMinor("mandate-1")).toBe(0);

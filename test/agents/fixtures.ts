@@ -4,7 +4,7 @@ import { generateP256, publicKeyPem, type KeyPair } from "../../protocol/keys.ts
 import { agentKeyDer, sealAgentPayment, sealOpenMandate, type AgentPayment, type MandateRevoke, type OpenMandate } from "../../protocol/mandates.ts";
 import { protocolVersion, type Decision } from "../../protocol/messages.ts";
 import type { DisputeOpen, StepUpAnswer, WalletStepUpApproval } from "../../protocol/review.ts";
-import type { Clock, Random } from "../../protocol/sources.ts";
+import type { Clock, Random } from "../../core/sources.ts";
 import type { Outbound } from "../../broker/settlement/settlement-service.ts";
 import { SettlementFixture, requestLifetimeMsDefault, type FixtureOptions, type SignedMessage, type TestWallet } from "../settlement/fixtures.ts";
 

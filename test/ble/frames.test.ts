@@ -13,7 +13,7 @@ import {
   type LinkEvent,
 } from "../../firmware-bridge/ble/frames.ts";
 import { ErrorCode, isTapwireError } from "../../protocol/errors.ts";
-import { SeededRandom } from "../../protocol/sources.ts";
+import { SeededRandom } from "../../core/sources.ts";
 
 const limits: FrameLimits = { ...defaultFrameLimits, messagesInFlightMax: 4, reassemblyTimeoutMs: 100 };
 

@@ -2,8 +2,8 @@ import type { AddressInfo } from "node:net";
 import { createServer as createTlsServer } from "node:tls";
 import { describe, expect, it } from "vitest";
 import { issueServerCert, randomSerialHex, validityFrom } from "../../broker/pki/certificates.ts";
-import { systemRandom } from "../../protocol/sources.ts";
-import { MqttConnection } from "../../firmware-bridge/mqtt/connection.ts";
+import { systemRandom } from "../../core/sources.ts";
+import { MqttConnection } from "../../transport/mqtt-connection.ts";
 import { ErrorCode } from "../../protocol/errors.ts";
 import { createTestPki } from "./fixtures.ts";
 

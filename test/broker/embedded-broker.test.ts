@@ -2,7 +2,7 @@ import { connect as tlsConnect } from "node:tls";
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { EmbeddedBroker } from "../../broker/mqtt/embedded-broker.ts";
 import { ServiceLink, type InboundRequest, type OutboundReply } from "../../broker/mqtt/service-link.ts";
-import { MqttConnection } from "../../firmware-bridge/mqtt/connection.ts";
+import { MqttConnection } from "../../transport/mqtt-connection.ts";
 import { HubLink } from "../../firmware-bridge/mqtt/hub-link.ts";
 import { messageBytesMax } from "../../protocol/envelope.ts";
 import { ErrorCode, isTapwireError } from "../../protocol/errors.ts";
@@ -188,7 +188,7 @@ describe("EmbeddedBroker with ServiceLink and HubLink", () => {
     const failure = await hub.waitConnected(connectWaitMs).catch((error: unknown) => error);
 
     expect(isTapwireError(failure, ErrorCode.ConnectRefused)).toBe(true);
-    expect((await harness.refusals.next(ErrorCode.PrincipalInactive)).context).toMatchObject({ principal: "hubs/h3" });
+    expect((await harness.refusals.next(ErrorCode.Revoked)).context).toMatchObject({ principal: "hubs/h3" });
   });
 
   it("disconnects a revoked principal and keeps refusing its reconnects", async () => {
@@ -199,7 +199,7 @@ describe("EmbeddedBroker with ServiceLink and HubLink", () => {
     harness.active.delete("hubs/h1");
     const closed = harness.broker.disconnect({ kind: "hub", id: "h1" });
     await eventually(() => offline.length > 0);
-    await harness.refusals.next(ErrorCode.PrincipalInactive);
+    await harness.refusals.next(ErrorCode.Revoked);
 
     expect(closed).toBe(1);
     expect(hub.connected).toBe(false);

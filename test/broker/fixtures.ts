@@ -10,7 +10,7 @@ import type { KeyObject } from "node:crypto";
 import { sealMessage } from "../../protocol/envelope.ts";
 import { protocolVersion, type Decision } from "../../protocol/messages.ts";
 import type { ErrorCode, TapwireError } from "../../protocol/errors.ts";
-import { systemClock, systemRandom } from "../../protocol/sources.ts";
+import { systemClock, systemRandom } from "../../core/sources.ts";
 import type { Principal } from "../../protocol/topics.ts";
 
 const dayMs = 24 * 60 * 60 * 1000;

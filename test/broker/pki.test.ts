@@ -7,7 +7,7 @@ import { createOperatorCa, issueClientCert, issueServerCert, randomSerialHex, re
 import { PkiStore } from "../../broker/pki/store.ts";
 import { ErrorCode, isTapwireError } from "../../protocol/errors.ts";
 import { generateP256, publicKeyPem } from "../../protocol/keys.ts";
-import { ManualClock, SeededRandom } from "../../protocol/sources.ts";
+import { ManualClock, SeededRandom } from "../../core/sources.ts";
 
 const clock = new ManualClock();
 const random = new SeededRandom(7);

@@ -6,7 +6,7 @@ import { campaignAccountId, fundingAccountId, walletAccountId } from "../../brok
 import { openSqliteDb, schemaVersion, type SqliteDb } from "../../broker/ledger/sqlite-db.ts";
 import { SqliteLedger, ledgerSchema } from "../../broker/ledger/sqlite-ledger.ts";
 import { ErrorCode, isTapwireError } from "../../protocol/errors.ts";
-import { ManualClock } from "../../protocol/sources.ts";
+import { ManualClock } from "../../core/sources.ts";
 
 const clock = new ManualClock();
 let dir: string;

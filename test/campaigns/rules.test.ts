@@ -3,7 +3,7 @@ import { parseCampaignDefinition } from "../../broker/campaigns/campaign-definit
 import { campaignShareOf, discountFor, mulDivFloor, utcDayOf } from "../../broker/campaigns/campaign-rules.ts";
 import { ErrorCode, isTapwireError, type TapwireError } from "../../protocol/errors.ts";
 import { amountMinorMax } from "../../protocol/money.ts";
-import { SeededRandom } from "../../protocol/sources.ts";
+import { SeededRandom } from "../../core/sources.ts";
 
 const valid = {
   campaignId: "new-year",

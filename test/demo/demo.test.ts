@@ -13,9 +13,9 @@ const scenes: Array<[scene: RegExp, status: string, code: number]> = [
   [/^glasses: "non, merci"$/, "cancelled", ErrorCode.Cancelled],
   [/^agent buys coffee beans within the mandate /, "approved", 0],
   [/^the same closed mandate sent again/, "declined", ErrorCode.MandateReplayed],
-  [/^agent buys above the step-up threshold /, "step_up_required", ErrorCode.MandateConstraintUnmet],
+  [/^agent buys above the step-up threshold /, "step_up_required", ErrorCode.HeldForStepUp],
   [/^held payment after alice's approval /, "approved", 0],
-  [/^agent order flagged ambiguous /, "human_review", ErrorCode.MandateConstraintUnmet],
+  [/^agent order flagged ambiguous /, "human_review", ErrorCode.HeldForReview],
   [/^ambiguous order after the operator's decision /, "declined", ErrorCode.ReviewDeclined],
   [/^agent tries to spend past the budget /, "declined", ErrorCode.BudgetExceeded],
 ];

@@ -12,7 +12,7 @@ import {
   type HceCredential,
   paymentRequestSchema,
 } from "../../protocol/messages.ts";
-import { SeededRandom, VirtualClock } from "../../protocol/sources.ts";
+import { SeededRandom, VirtualClock } from "../../core/sources.ts";
 import { HubJournal, type JournalLimits, type JournalRequest } from "../../device/journal/hub-journal.ts";
 import { ClockWatch } from "../../device/link/clock-watch.ts";
 import { Outbox } from "../../device/link/outbox.ts";

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { ErrorCode } from "../../protocol/errors.ts";
-import { VirtualClock } from "../../protocol/sources.ts";
+import { VirtualClock } from "../../core/sources.ts";
 import { HubJournal } from "../../device/journal/hub-journal.ts";
 import { codeOf, decided, envelopeBytes, seal } from "./journal-fixtures.ts";
 

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { ErrorCode } from "../../protocol/errors.ts";
-import { VirtualClock } from "../../protocol/sources.ts";
+import { VirtualClock } from "../../core/sources.ts";
 import { HubJournal, type JournalLimits } from "../../device/journal/hub-journal.ts";
 import { capture, codeOf, decided, envelopeBytes, newSale, seal } from "./journal-fixtures.ts";
 

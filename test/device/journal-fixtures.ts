@@ -1,5 +1,5 @@
 import { isTapwireError } from "../../protocol/errors.ts";
-import type { VirtualClock } from "../../protocol/sources.ts";
+import type { VirtualClock } from "../../core/sources.ts";
 import type { HubJournal, JournalRequest, NewSale, RequestKind, SealedEnvelope, StoredCapture } from "../../device/journal/hub-journal.ts";
 import { credential } from "./fakes.ts";
 

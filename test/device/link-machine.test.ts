@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { createActor } from "xstate";
 import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
-import { VirtualClock } from "../../protocol/sources.ts";
+import { VirtualClock } from "../../core/sources.ts";
 import { ClockWatch } from "../../device/link/clock-watch.ts";
 import { defaultLinkConfig, linkMachine } from "../../device/link/link-machine.ts";
 import type { LinkPort } from "../../device/ports.ts";

@@ -4,7 +4,7 @@ import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
 import { generateP256, publicKeyPem } from "../../protocol/keys.ts";
 import { decisionSchema, protocolVersion, type Decision, type HceCredential } from "../../protocol/messages.ts";
 import { signCryptogram } from "../../protocol/payer.ts";
-import type { SeededRandom, VirtualClock } from "../../protocol/sources.ts";
+import type { SeededRandom, VirtualClock } from "../../core/sources.ts";
 import { SettlementService, type Outbound } from "../../broker/settlement/settlement-service.ts";
 import type { SettlementPort } from "../../device/ports.ts";
 import { hubId, hubKeys, merchantId } from "./fakes.ts";

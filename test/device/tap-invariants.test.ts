@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { createActor, type Actor } from "xstate";
 import { merchantAccountId, walletAccountId } from "../../broker/ledger/ledger.ts";
 import type { SettlementService } from "../../broker/settlement/settlement-service.ts";
-import { SeededRandom, VirtualClock } from "../../protocol/sources.ts";
+import { SeededRandom, VirtualClock } from "../../core/sources.ts";
 import { HubJournal } from "../../device/journal/hub-journal.ts";
 import { ClockWatch } from "../../device/link/clock-watch.ts";
 import { Outbox } from "../../device/link/outbox.ts";

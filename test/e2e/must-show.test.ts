@@ -1,6 +1,6 @@
 import { connect as tlsConnect } from "node:tls";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { MqttConnection } from "../../firmware-bridge/mqtt/connection.ts";
+import { MqttConnection } from "../../transport/mqtt-connection.ts";
 import { messageBytesMax } from "../../protocol/envelope.ts";
 import { ErrorCode, isTapwireError } from "../../protocol/errors.ts";
 import { topicFor } from "../../protocol/topics.ts";
@@ -104,14 +104,14 @@ describe("the embedded broker's own refusals, each followed by a good payment", 
     await world.expectServing();
   });
 
-  it("disconnects a revoked hub at once and refuses it at CONNECT (PrincipalInactive)", async () => {
+  it("disconnects a revoked hub at once and refuses it at CONNECT (Revoked)", async () => {
     const revoked = world.hub("h3");
     expect((await world.pay("h3", 200)).decision.status).toBe("approved");
     const before = world.snapshot();
 
     world.stack.node.registry.revokeHub("h3");
     await eventually(() => !revoked.link.connected);
-    const refusal = await world.stack.refusals.next(ErrorCode.PrincipalInactive);
+    const refusal = await world.stack.refusals.next(ErrorCode.Revoked);
     const late = revoked.signer.payment(world.w1, 200);
     const attempt = await revoked.link.request(late.bytes, late.requestId, 1_000).catch((error: unknown) => error);
 

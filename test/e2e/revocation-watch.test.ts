@@ -2,7 +2,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { SettlementService } from "../../broker/settlement/settlement-service.ts";
 import { ErrorCode, type TapwireError } from "../../protocol/errors.ts";
-import { systemClock } from "../../protocol/sources.ts";
+import { systemClock } from "../../core/sources.ts";
 import { TestStack } from "./stack.ts";
 
 /**

@@ -71,7 +71,7 @@ export function settlementScenarios(world: () => PaymentWorld): void {
     await w.expectServing();
   });
 
-  it("refuses a request queued at the service when its hub is revoked (HubRevoked)", async () => {
+  it("refuses a request queued at the service when its hub is revoked (Revoked)", async () => {
     const w = world();
     const { node } = w.stack;
     const request = w.h4.signer.payment(w.w1, 300);
@@ -85,7 +85,7 @@ export function settlementScenarios(world: () => PaymentWorld): void {
     expect(outbound.map((o) => [o.kind, o.id])).toEqual([["hub", "h4"]]);
     expect(openSealed(outbound[0]!.payload, node.service.publicKey, decisionSchema).body).toMatchObject({
       status: "declined",
-      code: ErrorCode.HubRevoked,
+      code: ErrorCode.Revoked,
       requestId: request.requestId,
     });
     w.expectNothingPosted(before, "h4", [request.requestId]);

@@ -6,7 +6,7 @@ import { ErrorCode, TapwireError, isTapwireError } from "../../protocol/errors.t
 import { generateP256 } from "../../protocol/keys.ts";
 import { bodyHash, paymentRequestSchema, parseBody, protocolVersion, type Decision } from "../../protocol/messages.ts";
 import { verifyCryptogram } from "../../protocol/payer.ts";
-import { ManualClock, SeededRandom } from "../../protocol/sources.ts";
+import { ManualClock, SeededRandom } from "../../core/sources.ts";
 import { HubRequestSigner, type SignedRequest } from "../../simulator/hub-client/request-signer.ts";
 import { SimHubClient, type DecisionTransport, type SimHubClientOptions } from "../../simulator/hub-client/sim-hub-client.ts";
 import { SimWallet } from "../../simulator/hub-client/sim-wallet.ts";

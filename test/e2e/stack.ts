@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { systemClock, systemRandom } from "../../protocol/sources.ts";
+import { systemClock, systemRandom } from "../../core/sources.ts";
 import { SettlementNode, type SettlementNodeOptions } from "../../broker/settlement-node.ts";
 import { loadOrCreateOperatorPki, type OperatorPki } from "../../broker/operator-pki.ts";
 import type { EnrolmentBundle } from "../../broker/enrolment.ts";

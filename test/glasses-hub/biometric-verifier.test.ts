@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { sealMessage } from "../../protocol/envelope.ts";
 import { ErrorCode, isTapwireError } from "../../protocol/errors.ts";
 import { generateP256 } from "../../protocol/keys.ts";
-import { VirtualClock } from "../../protocol/sources.ts";
+import { VirtualClock } from "../../core/sources.ts";
 import { PairedGlassesVerifier, type BiometricAssertion } from "../../device/glasses/biometric-verifier.ts";
 import { GlassesHub } from "../../device/glasses/glasses-hub.ts";
 import type { PurchaseOutcome } from "../../device/glasses/outcome.ts";

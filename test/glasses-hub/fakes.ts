@@ -2,7 +2,7 @@ import { createActor, waitFor, type SnapshotFrom } from "xstate";
 import { decodeBody, encodeBody } from "../../protocol/cbor.ts";
 import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
 import type { Decision, DecisionStatus } from "../../protocol/messages.ts";
-import { SeededRandom, VirtualClock } from "../../protocol/sources.ts";
+import { SeededRandom, VirtualClock } from "../../core/sources.ts";
 import { glassesHubConfig, type GlassesHubOptions } from "../../device/glasses/config.ts";
 import { createGlassesHubMachine, type GlassesHubMachine } from "../../device/glasses/glasses-hub-machine.ts";
 import type { PurchaseOutcome } from "../../device/glasses/outcome.ts";

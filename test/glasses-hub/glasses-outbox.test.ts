@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ErrorCode } from "../../protocol/errors.ts";
-import { SeededRandom, VirtualClock } from "../../protocol/sources.ts";
+import { SeededRandom, VirtualClock } from "../../core/sources.ts";
 import { GlassesHubRuntime } from "../../device/glasses-hub-runtime.ts";
 import type { PurchaseOutcome } from "../../device/glasses/outcome.ts";
 import { TableIntentParser } from "../../device/intent/table-intent-parser.ts";

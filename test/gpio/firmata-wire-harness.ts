@@ -1,6 +1,6 @@
 import { EventEmitter } from "node:events";
 import type { Duplex } from "node:stream";
-import { ManualClock } from "../../protocol/sources.ts";
+import { ManualClock } from "../../core/sources.ts";
 import { VirtualFirmataBoard, type VirtualFirmataBoardOptions } from "../../simulator/firmata/virtual-firmata-board.ts";
 
 /**

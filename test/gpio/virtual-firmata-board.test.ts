@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { PinMode } from "../../simulator/firmata/firmata-protocol.ts";
 import type { SerialLinkEnd } from "../../simulator/firmata/serial-link-pair.ts";
 import { VirtualFirmataBoard } from "../../simulator/firmata/virtual-firmata-board.ts";
-import { ManualClock } from "../../protocol/sources.ts";
+import { ManualClock } from "../../core/sources.ts";
 
 const links: SerialLinkEnd[] = [];
 afterEach(() => {

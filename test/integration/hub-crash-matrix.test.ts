@@ -7,7 +7,7 @@ import type { CrashStep } from "../../device/crash.ts";
 import type { SaleOutcome } from "../../device/journal/hub-journal.ts";
 import { HubLink } from "../../firmware-bridge/mqtt/hub-link.ts";
 import { importPrivatePem } from "../../protocol/keys.ts";
-import { systemClock } from "../../protocol/sources.ts";
+import { systemClock } from "../../core/sources.ts";
 import { linkOptionsFor } from "../../simulator/client-link.ts";
 import { HceWallet } from "../../simulator/phones/hce-wallet.ts";
 import { TagReadingWallet } from "../../simulator/phones/tag-reading-wallet.ts";

@@ -2,7 +2,7 @@ import { connect as tlsConnect } from "node:tls";
 import type { IPublishPacket } from "mqtt";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { ServiceLink, type InboundRequest } from "../../broker/mqtt/service-link.ts";
-import { MqttConnection } from "../../firmware-bridge/mqtt/connection.ts";
+import { MqttConnection } from "../../transport/mqtt-connection.ts";
 import { HubLink } from "../../firmware-bridge/mqtt/hub-link.ts";
 import { messageBytesMax } from "../../protocol/envelope.ts";
 import { ErrorCode, isTapwireError } from "../../protocol/errors.ts";

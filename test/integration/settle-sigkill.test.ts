@@ -7,7 +7,7 @@ import { loadOrCreateOperatorPki } from "../../broker/operator-pki.ts";
 import { SettlementService } from "../../broker/settlement/settlement-service.ts";
 import { HubLink } from "../../firmware-bridge/mqtt/hub-link.ts";
 import { importPublicPem } from "../../protocol/keys.ts";
-import { systemClock, systemRandom } from "../../protocol/sources.ts";
+import { systemClock, systemRandom } from "../../core/sources.ts";
 import { HubRequestSigner } from "../../simulator/hub-client/request-signer.ts";
 import { SimHubClient, type Outcome } from "../../simulator/hub-client/sim-hub-client.ts";
 import { SimWallet } from "../../simulator/hub-client/sim-wallet.ts";

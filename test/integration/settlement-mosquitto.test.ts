@@ -1,6 +1,6 @@
 import { connect as tlsConnect } from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { MqttConnection } from "../../firmware-bridge/mqtt/connection.ts";
+import { MqttConnection } from "../../transport/mqtt-connection.ts";
 import { messageBytesMax } from "../../protocol/envelope.ts";
 import { ErrorCode, isTapwireError } from "../../protocol/errors.ts";
 import { topicFor } from "../../protocol/topics.ts";
@@ -102,7 +102,7 @@ describe("Mosquitto's own refusals, each followed by a good payment", () => {
     await world.expectServing();
   });
 
-  it("refuses every message of a revoked hub (HubRevoked), though Mosquitto keeps it connected", async () => {
+  it("refuses every message of a revoked hub (Revoked), though Mosquitto keeps it connected", async () => {
     const revoked = world.hub("h3");
     expect((await world.pay("h3", 200)).decision.status).toBe("approved");
 
@@ -112,7 +112,7 @@ describe("Mosquitto's own refusals, each followed by a good payment", () => {
     const refused = await world.send("h3", late);
 
     expect(revoked.link.connected).toBe(true);
-    expect(refused.decision).toMatchObject({ status: "declined", code: ErrorCode.HubRevoked, requestId: late.requestId });
+    expect(refused.decision).toMatchObject({ status: "declined", code: ErrorCode.Revoked, requestId: late.requestId });
     world.expectNothingPosted(before, "h3", [late.requestId]);
     await world.expectServing();
   });

@@ -22,7 +22,7 @@ import {
   findTlv,
   isNfcApduError,
 } from "../../protocol/nfc-apdu.ts";
-import { SeededRandom } from "../../protocol/sources.ts";
+import { SeededRandom } from "../../core/sources.ts";
 import { fromHex, hex } from "./harness.ts";
 
 function codeOf(work: () => unknown): number | undefined {

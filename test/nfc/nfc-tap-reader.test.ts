@@ -4,7 +4,7 @@ import { ackBytes } from "../../firmware-bridge/nfc/pn532-frame.ts";
 import { ErrorCode } from "../../protocol/errors.ts";
 import { generateP256 } from "../../protocol/keys.ts";
 import { verifyCryptogram } from "../../protocol/payer.ts";
-import { SeededRandom, systemClock } from "../../protocol/sources.ts";
+import { SeededRandom, systemClock } from "../../core/sources.ts";
 import { HceWallet } from "../../simulator/phones/hce-wallet.ts";
 import { TagReadingWallet } from "../../simulator/phones/tag-reading-wallet.ts";
 import { rejectionCode, startedHarness, type Harness } from "./harness.ts";

@@ -8,7 +8,7 @@ import {
   Pn532FrameParser,
   type Pn532ParseEvent,
 } from "../../firmware-bridge/nfc/pn532-frame.ts";
-import { SeededRandom } from "../../protocol/sources.ts";
+import { SeededRandom } from "../../core/sources.ts";
 import { fromHex, hex } from "./harness.ts";
 
 const samCommand = fromHex("00 00 FF 03 FD D4 14 01 17 00");

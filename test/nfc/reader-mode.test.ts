@@ -4,7 +4,7 @@ import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
 import { generateP256 } from "../../protocol/keys.ts";
 import { encodeResponseApdu, StatusWord } from "../../protocol/nfc-apdu.ts";
 import { verifyCryptogram } from "../../protocol/payer.ts";
-import { SeededRandom } from "../../protocol/sources.ts";
+import { SeededRandom } from "../../core/sources.ts";
 import type { VirtualCard } from "../../simulator/pn532/field.ts";
 import { HceWallet } from "../../simulator/phones/hce-wallet.ts";
 import { rejectionCode, startedHarness, type Harness } from "./harness.ts";

@@ -7,7 +7,7 @@ import { generateP256 } from "../../protocol/keys.ts";
 import { tagOfferSchema, type TagOffer } from "../../protocol/messages.ts";
 import { capabilityContainerFileId, encodeNdefFile, encodeOfferNdef, ndefApplicationAid, ndefFileId } from "../../protocol/ndef.ts";
 import { decodeResponseApdu, readBinaryApdu, selectByNameApdu, selectFileApdu, StatusWord } from "../../protocol/nfc-apdu.ts";
-import { SeededRandom, systemClock } from "../../protocol/sources.ts";
+import { SeededRandom, systemClock } from "../../core/sources.ts";
 import type { TagLink, VirtualReader } from "../../simulator/pn532/field.ts";
 import { TagReadingWallet } from "../../simulator/phones/tag-reading-wallet.ts";
 import { rejectionCode, startedHarness, type Harness } from "./harness.ts";

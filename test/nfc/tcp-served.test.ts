@@ -7,7 +7,7 @@ import type { SerialPortLike } from "../../firmware-bridge/serial/serial-port.ts
 import { ErrorCode } from "../../protocol/errors.ts";
 import { generateP256 } from "../../protocol/keys.ts";
 import { verifyCryptogram } from "../../protocol/payer.ts";
-import { SeededRandom } from "../../protocol/sources.ts";
+import { SeededRandom } from "../../core/sources.ts";
 import { VirtualPn532 } from "../../simulator/pn532/virtual-pn532.ts";
 import { HceWallet } from "../../simulator/phones/hce-wallet.ts";
 import { serveOverTcp, type TcpDeviceServer } from "../../simulator/serial/serve-over-tcp.ts";

@@ -9,7 +9,7 @@ import { merchantSetOfflineCommand, offlineLossesCommand } from "../../cli/offli
 import { contract } from "../../protocol/contract.ts";
 import { ErrorCode, isTapwireError } from "../../protocol/errors.ts";
 import { generateP256, publicKeyPem } from "../../protocol/keys.ts";
-import { ManualClock, SeededRandom } from "../../protocol/sources.ts";
+import { ManualClock, SeededRandom } from "../../core/sources.ts";
 import { SettlementService } from "../../broker/settlement/settlement-service.ts";
 import { TestHub, TestWallet } from "../settlement/fixtures.ts";
 import { floor } from "./preamble.ts";

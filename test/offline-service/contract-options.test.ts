@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { contract } from "../../protocol/contract.ts";
 import { ErrorCode, isTapwireError } from "../../protocol/errors.ts";
 import { generateP256 } from "../../protocol/keys.ts";
-import { ManualClock } from "../../protocol/sources.ts";
+import { ManualClock } from "../../core/sources.ts";
 import { SettlementService } from "../../broker/settlement/settlement-service.ts";
 import type { SettlementOptions } from "../../broker/settlement/options.ts";
 import { approvedPayment } from "../settlement/preamble.ts";

@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { contract } from "../../protocol/contract.ts";
 import { ErrorCode } from "../../protocol/errors.ts";
 import { generateP256, publicKeyPem } from "../../protocol/keys.ts";
-import { ManualClock } from "../../protocol/sources.ts";
+import { ManualClock } from "../../core/sources.ts";
 import { openSqliteDb, type SqliteDb } from "../../broker/ledger/sqlite-db.ts";
 import { SqliteLedger, ledgerSchema } from "../../broker/ledger/sqlite-ledger.ts";
 import { Registry } from "../../broker/registry/registry.ts";

@@ -1,6 +1,6 @@
 import { Tag } from "cbor-x";
 import { describe, expect, it } from "vitest";
-import { AssertionError } from "../../protocol/assert.ts";
+import { AssertionError } from "../../core/assert.ts";
 import { bodyCodec, encodeBody, structCodec } from "../../protocol/cbor.ts";
 import { decodeSign1, sign1ToBeSigned } from "../../protocol/cose.ts";
 import { sealMessage } from "../../protocol/envelope.ts";

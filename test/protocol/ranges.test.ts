@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
-import { assertInRanges, assertNoProblems, rangeProblems, type Ranges } from "../../protocol/ranges.ts";
+import { assertInRanges, assertNoProblems, rangeProblems, type Ranges } from "../../core/ranges.ts";
 
 interface Options {
   timeoutMs: number;

@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { evidenceSchema } from "../../broker/evidence/evidence-schema.ts";
 import { EvidenceStore, evidenceRowHash, genesisHash, sha256, type EvidenceRow } from "../../broker/evidence/evidence-store.ts";
 import { openSqliteDb, type SqliteDb } from "../../broker/ledger/sqlite-db.ts";
-import { ManualClock } from "../../protocol/sources.ts";
+import { ManualClock } from "../../core/sources.ts";
 
 const clock = new ManualClock();
 let dir: string;

@@ -20,7 +20,7 @@ import {
   type WalletTagPayment,
 } from "../../protocol/messages.ts";
 import { signCryptogram } from "../../protocol/payer.ts";
-import { ManualClock, SeededRandom, type Clock, type Random } from "../../protocol/sources.ts";
+import { ManualClock, SeededRandom, type Clock, type Random } from "../../core/sources.ts";
 import type { ClientKind } from "../../protocol/topics.ts";
 import { SettlementService, type Outbound } from "../../broker/settlement/settlement-service.ts";
 import type { SettlementOptions } from "../../broker/settlement/options.ts";

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ErrorCode } from "../../protocol/errors.ts";
-import { ManualClock } from "../../protocol/sources.ts";
+import { ManualClock } from "../../core/sources.ts";
 import { fundingAccountId, merchantAccountId, walletAccountId } from "../../broker/ledger/ledger.ts";
 import { openSqliteDb, schemaVersion, type SqliteDb } from "../../broker/ledger/sqlite-db.ts";
 import { SqliteLedger, ledgerSchema } from "../../broker/ledger/sqlite-ledger.ts";

@@ -155,8 +155,8 @@ describe("refused before anything is stored", () => {
     const later = await f.decisionFor(f.hub, f.hub.paymentRequest(f.wallet, 100).bytes);
 
     expect(revoked).toEqual(["h1"]);
-    expect(inFlight.code).toBe(ErrorCode.HubRevoked);
-    expect(later.code).toBe(ErrorCode.HubRevoked);
+    expect(inFlight.code).toBe(ErrorCode.Revoked);
+    expect(later.code).toBe(ErrorCode.Revoked);
     expect(f.service.ledger.transferCount()).toBe(1);
     await expectNextPaymentApproved(f.enrollHub("h3", "m1"));
   });

@@ -2,7 +2,7 @@ import { generateP256 } from "../../protocol/keys.ts";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { contract } from "../../protocol/contract.ts";
 import { ErrorCode, TapwireError, isTapwireError } from "../../protocol/errors.ts";
-import { ManualClock } from "../../protocol/sources.ts";
+import { ManualClock } from "../../core/sources.ts";
 import { walletAccountId } from "../../broker/ledger/ledger.ts";
 import { SettlementService } from "../../broker/settlement/settlement-service.ts";
 import type { PayerVerifier } from "../../broker/settlement/payer-verifier.ts";

@@ -72,7 +72,7 @@ describe("tag mode (wallet reads the hub's signed offer)", () => {
     f.service.registry.revokeHub("h1");
     codes.push(f.open((await f.send("wallet", "w1", f.wallet.tagPayment(fresh.bytes).bytes))[0]!.payload).code);
 
-    expect(codes).toEqual([ErrorCode.MessageExpired, ErrorCode.BadSignature, ErrorCode.UnknownWallet, ErrorCode.HubRevoked]);
+    expect(codes).toEqual([ErrorCode.MessageExpired, ErrorCode.BadSignature, ErrorCode.UnknownWallet, ErrorCode.Revoked]);
     expect(f.service.paymentsOf("m1")).toHaveLength(0);
   });
 

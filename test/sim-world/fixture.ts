@@ -1,7 +1,7 @@
 import type { JournalSale } from "../../device/journal/hub-journal.ts";
 import type { OfflineConfig } from "../../device/tap/tap-config.ts";
 import type { PaymentRecord } from "../../broker/settlement/settlement-store.ts";
-import { SeededRandom } from "../../protocol/sources.ts";
+import { SeededRandom } from "../../core/sources.ts";
 import { checkInvariants, type Violation } from "../../simulator/explore/invariants.ts";
 import type { SimTapHub } from "../../simulator/world/sim-tap-hub.ts";
 import { SimWorld, type WorldPlan } from "../../simulator/world/world.ts";

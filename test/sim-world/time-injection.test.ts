@@ -6,7 +6,7 @@ import { SettlementService } from "../../broker/settlement/settlement-service.ts
 import { timersScheduler } from "../../firmware-bridge/gpio/scheduler.ts";
 import { ErrorCode } from "../../protocol/errors.ts";
 import { generateP256, publicKeyPem } from "../../protocol/keys.ts";
-import { ManualClock, VirtualClock } from "../../protocol/sources.ts";
+import { ManualClock, VirtualClock } from "../../core/sources.ts";
 import type { Principal } from "../../protocol/topics.ts";
 import { Narrator } from "../../simulator/demo/narrator.ts";
 import { settle } from "../../simulator/world/sim-loop.ts";

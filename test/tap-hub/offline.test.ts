@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { OfflineLimits } from "../../protocol/contract.ts";
 import { ErrorCode } from "../../protocol/errors.ts";
-import type { Clock } from "../../protocol/sources.ts";
+import type { Clock } from "../../core/sources.ts";
 import type { HceWallet } from "../../simulator/phones/hce-wallet.ts";
 import { SimulatedTapHub } from "../../simulator/scenarios/tap/simulated-tap-hub.ts";
 import { inState, ready, startRig, until, waitMs, type Rig } from "./fixture.ts";

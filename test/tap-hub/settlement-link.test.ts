@@ -7,7 +7,7 @@ import { MqttSettlementLink } from "../../firmware-bridge/adapters/mqtt-settleme
 import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
 import { importPublicPem } from "../../protocol/keys.ts";
 import type { Decision } from "../../protocol/messages.ts";
-import { systemClock, systemRandom, systemTimers } from "../../protocol/sources.ts";
+import { systemClock, systemRandom, systemTimers } from "../../core/sources.ts";
 import { TestStack } from "../e2e/stack.ts";
 import { until } from "./fixture.ts";
 

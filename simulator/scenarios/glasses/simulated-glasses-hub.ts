@@ -9,7 +9,7 @@ import { GlassesHubAssembly, type GlassesHubAssemblyOptions, type GlassesOwner }
 import { KeyFileHubSigner } from "../../../firmware-bridge/adapters/key-file-signer.ts";
 import { ErrorCode, TapwireError } from "../../../protocol/errors.ts";
 import { publicKeyPem } from "../../../protocol/keys.ts";
-import { systemClock, systemRandom, systemTimers, type Clock, type Random, type Timers } from "../../../protocol/sources.ts";
+import { systemClock, systemRandom, systemTimers, type Clock, type Random, type Timers } from "../../../core/sources.ts";
 import { VirtualBleBindings } from "../../glasses/virtual-ble-bindings.ts";
 import {
   VirtualGlasses,

@@ -16,11 +16,11 @@ import { parseHubPanelConfig, type HubPanelPins } from "../../../firmware-bridge
 import { HubLink } from "../../../firmware-bridge/mqtt/hub-link.ts";
 import type { Pn532Options } from "../../../firmware-bridge/nfc/pn532.ts";
 import { openSerialPort } from "../../../firmware-bridge/serial/open-serial-port.ts";
-import { assert } from "../../../protocol/assert.ts";
+import { assert } from "../../../core/assert.ts";
 import { ErrorCode, TapwireError } from "../../../protocol/errors.ts";
 import { importPrivatePem } from "../../../protocol/keys.ts";
-import { logger } from "../../../protocol/log.ts";
-import { systemClock, systemRandom, systemTimers, type Clock, type Random, type Timers } from "../../../protocol/sources.ts";
+import { logger } from "../../../core/log.ts";
+import { systemClock, systemRandom, systemTimers, type Clock, type Random, type Timers } from "../../../core/sources.ts";
 import { VirtualFirmataBoard } from "../../firmata/virtual-firmata-board.ts";
 import type { SerialLinkEnd } from "../../firmata/serial-link-pair.ts";
 import { HceWallet } from "../../phones/hce-wallet.ts";

@@ -1,10 +1,10 @@
 import { X509Certificate } from "node:crypto";
 import { connect as tlsConnect, createSecureContext } from "node:tls";
 import { MqttClient, type IClientOptions, type IClientPublishOptions, type IPublishPacket } from "mqtt";
-import { assert } from "../../protocol/assert.ts";
-import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
-import { logger, type Logger } from "../../protocol/log.ts";
-import { systemRandom, type Random } from "../../protocol/sources.ts";
+import { assert } from "../core/assert.ts";
+import { ErrorCode, TapwireError } from "../protocol/errors.ts";
+import { logger, type Logger } from "../core/log.ts";
+import { systemRandom, type Random } from "../core/sources.ts";
 
 /**
  * One mutual-TLS MQTT client connection (mqtt.js underneath), shared by the hub side (HubLink) and the

@@ -1,4 +1,4 @@
-import { ErrorCode, TapwireError } from "./errors.ts";
+import { ErrorCode, TapwireError } from "../protocol/errors.ts";
 
 /** Inclusive bounds of an integer option and the unit its message names ("milliseconds", "bytes"). */
 export type Range = readonly [min: number, max: number, unit: string];
