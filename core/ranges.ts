@@ -1,3 +1,4 @@
+import { z } from "zod";
 import { ErrorCode, TapwireError } from "../protocol/errors.ts";
 
 /** Inclusive bounds of an integer option and the unit its message names ("milliseconds", "bytes"). */
@@ -5,6 +6,12 @@ export type Range = readonly [min: number, max: number, unit: string];
 
 /** The range of each numeric option worth checking; keys left out are not checked. */
 export type Ranges<T> = { readonly [K in keyof T]?: Range };
+
+/** The zod schema of one ranged option: the one validation mechanism, with the unit in its message. */
+export function rangeSchema([min, max, unit]: Range): z.ZodNumber {
+  const message = `must be an integer between ${min} and ${max} ${unit}`;
+  return z.number({ error: message }).int(message).min(min, message).max(max, message);
+}
 
 /**
  * One readable `key: must be an integer between MIN and MAX UNIT, got V` per value outside its range, so a
@@ -15,11 +22,9 @@ export function rangeProblems<T extends object>(values: T, ranges: Ranges<T>, pr
   for (const key of Object.keys(ranges) as Array<keyof T & string>) {
     const range = ranges[key];
     if (range === undefined) continue;
-    const [min, max, unit] = range;
     const value: unknown = values[key];
-    if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min || value > max) {
-      problems.push(`${prefix}${key}: must be an integer between ${min} and ${max} ${unit}, got ${String(value)}`);
-    }
+    const checked = rangeSchema(range).safeParse(value);
+    if (!checked.success) problems.push(`${prefix}${key}: ${checked.error.issues[0]!.message}, got ${String(value)}`);
   }
   return problems;
 }

@@ -2,8 +2,9 @@ import type { IPublishPacket } from "mqtt";
 import { MqttConnection, type MqttConnectionOptions } from "../../transport/mqtt-connection.ts";
 import { assert } from "../../core/assert.ts";
 import { messageBytesMax } from "../../protocol/envelope.ts";
-import { ErrorCode, TapwireError, errorCodeName } from "../../protocol/errors.ts";
+import { ErrorCode, TapwireError, errorCodeName, isTapwireError } from "../../protocol/errors.ts";
 import { isId } from "../../protocol/ids.ts";
+import { crashOutside } from "../../core/crash.ts";
 import { logger } from "../../core/log.ts";
 import { systemClock, type Clock, type Random } from "../../core/sources.ts";
 import { parseTopic, serviceRequestFilters, topicFor, type ClientKind } from "../../protocol/topics.ts";
@@ -66,6 +67,8 @@ export class ServiceLink {
   private connection: MqttConnection | undefined;
   private inFlight = 0;
   private dropped = 0;
+  /** Requests the handler refused without an answer (the service stopping): each also logged. */
+  private handlerRefusals = 0;
   private readonly callsMax: number;
   private readonly clock: Clock;
 
@@ -152,7 +155,9 @@ export class ServiceLink {
     const correlationData = packet.properties?.correlationData;
     const inbound: InboundRequest = { kind: parsed.kind, id: parsed.id, payload, ...(correlationData ? { correlationData } : {}) };
     this.inFlight += 1;
-    void this.callHandler(inbound).finally(() => this.releaseSlot());
+    this.callHandler(inbound)
+      .finally(() => this.releaseSlot())
+      .catch((error: unknown) => crashOutside(error));
   }
 
   private releaseSlot(): void {
@@ -175,7 +180,10 @@ export class ServiceLink {
       // Not awaited: the handler call is over once its replies are handed to the connection.
       for (const reply of replies) void this.sendReply(reply, inbound);
     } catch (error) {
-      log.error({ err: error, kind: inbound.kind, id: inbound.id }, "request handler failed");
+      // The handler refuses typed (a stopped service: ServiceUnavailable); anything else is a bug: crash.
+      if (!isTapwireError(error)) throw error;
+      this.handlerRefusals += 1;
+      log.warn({ code: error.code, kind: inbound.kind, id: inbound.id, refusals: this.handlerRefusals }, "request not handled; its sender retries");
     } finally {
       clearTimeout(timer);
     }

@@ -410,7 +410,7 @@ export class SettlementService {
   private armSweep(running: Running): void {
     const timer = this.options.timers.setTimeout(() => {
       if (this.running !== running || !this.accepting) return;
-      this.sweepQuietly();
+      this.sweep();
       this.armSweep(running);
     }, this.policy.sweepIntervalMs);
     // A real timer must not keep the process alive on its own (as the interval it replaces did not).
@@ -418,13 +418,23 @@ export class SettlementService {
     running.sweepTimer = timer;
   }
 
-  private sweepQuietly(): void {
+  /**
+   * Expires held cases, publishes pushes, prunes idempotency records. A storage fault is counted and logged at
+   * error (the next sweep tries again, and storageHealth says so); anything else is a bug and crashes the service.
+   */
+  private sweep(): void {
     if (!this.accepting) return;
     try {
       this.sweepReviews();
       this.pruneIdempotency();
+      this.storageWorks();
     } catch (error) {
-      log.error({ err: error }, "sweep failed");
+      const fault = storageFault(error);
+      if (fault === undefined) {
+        this.crash(error, 0);
+        return;
+      }
+      this.storageFailed(fault, 0);
     }
   }
 

@@ -4,8 +4,11 @@ import type { BindingInterface } from "@serialport/bindings-interface" with { "r
 import { SerialPortStream } from "@serialport/stream";
 import { SerialPort } from "serialport";
 import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
+import { logger } from "../../core/log.ts";
 import { assertInRanges } from "../../core/ranges.ts";
 import type { SerialPortLike } from "./serial-port.ts";
+
+const log = logger("tapwire:serial");
 
 export interface SerialPortConfig {
   /** `/dev/ttyS0`, `/dev/serial/by-id/…`, or `tcp://host:port` for a device (or simulator) served over TCP. */
@@ -71,12 +74,18 @@ async function openTcp(path: string, openTimeoutMs: number): Promise<SerialPortL
 
 /** A TCP socket with the SerialPort surface drivers use: data and close events, write with callback, close. */
 class TcpSerialPort extends EventEmitter implements SerialPortLike {
+  /** Socket errors seen on this link (each also logged). */
+  linkErrors = 0;
+
   constructor(private readonly socket: Socket) {
     super();
     socket.on("data", (chunk: Buffer) => this.emit("data", chunk));
     socket.on("close", () => this.emit("close"));
-    // A reset connection also ends in "close"; the error itself is only worth a log line upstream.
-    socket.on("error", () => undefined);
+    // A reset connection also ends in "close", which the driver acts on; the error itself is counted and logged.
+    socket.on("error", (error) => {
+      this.linkErrors += 1;
+      log.warn({ code: ErrorCode.SerialLinkError, err: error.message, linkErrors: this.linkErrors }, "serial link over tcp failed");
+    });
   }
 
   get isOpen(): boolean {
@@ -99,14 +108,14 @@ class TcpSerialPort extends EventEmitter implements SerialPortLike {
 
 function openFailed(path: string, error: unknown): TapwireError {
   if (error instanceof TapwireError) return error;
-  return new TapwireError(`cannot open ${path}: ${(error as Error).message}`, ErrorCode.NfcPortClosed, { path });
+  return new TapwireError(`cannot open ${path}: ${(error as Error).message}`, ErrorCode.SerialOpenFailed, { path }, { cause: error });
 }
 
 function withTimeout<T>(work: Promise<T>, timeoutMs: number, onTimeout: () => void): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const timer = setTimeout(() => {
       onTimeout();
-      reject(new TapwireError(`open did not complete within ${timeoutMs} ms`, ErrorCode.NfcTimeout, { timeoutMs }));
+      reject(new TapwireError(`open did not complete within ${timeoutMs} ms`, ErrorCode.SerialOpenTimeout, { timeoutMs }));
     }, timeoutMs);
     work.then(
       (value) => {

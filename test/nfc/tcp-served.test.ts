@@ -73,6 +73,6 @@ describe("a virtual PN532 served over TCP on 127.0.0.1", () => {
     const closedServer = await serveOverTcp(new VirtualPn532(), 0);
     const url = closedServer.url;
     await closedServer.close();
-    expect(await rejectionCode(openSerialPort({ path: url, baudRate: 115200, openTimeoutMs: 500 }))).toBe(ErrorCode.NfcPortClosed);
+    expect(await rejectionCode(openSerialPort({ path: url, baudRate: 115200, openTimeoutMs: 500 }))).toBe(ErrorCode.SerialOpenFailed);
   });
 });
