@@ -75,7 +75,7 @@ function cryptoStages(): StageResult[] {
   const sealed = sealMessage(request, hubKeys.privateKey);
   const serviceKey = generateP256();
   const signer = new DecisionSigner(serviceKey.privateKey, 330_000);
-  const summary = { hubId: "h1", requestId: "h1-r1", requestType: "payment_request", requestHash: new Uint8Array(32) };
+  const summary = { principalKind: "hub" as const, hubId: "h1", requestId: "h1-r1", requestType: "payment_request", requestHash: new Uint8Array(32) };
   const receipt = { paymentId: "p1", merchantId: "m1", amountMinor: 100, currency: "EUR", payerMasked: "w…1", postedAtMs: Date.now() };
   const verdict = approvedVerdict({ receipt });
   const decision = signer.sign(summary, verdict, Date.now()).bytes;

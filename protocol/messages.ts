@@ -222,6 +222,12 @@ export const decisionSchema = z.object({
   requestType: z.string().max(32),
   /** SHA-256 of the request body (COSE payload) this answers; all-zero when the body could not be read. */
   requestHash: bytes(32),
+  /** Who sent the request this answers: a hub, a wallet (tag payment, mandate, step-up, dispute) or an agent. */
+  principalKind: z.enum(["hub", "wallet", "agent"]),
+  /**
+   * The hub the request concerns (a hub's own request, or the hub whose tag offer a wallet paid); for a wallet's
+   * or an agent's own request (mandate, agent payment), that principal's id — principalKind says which.
+   */
   hubId: idSchema,
   status: z.enum(decisionStatuses),
   code: z.number().int().min(0),

@@ -151,6 +151,7 @@ export class ReviewDesk {
 
   private conclude(held: ReviewCase, verdict: Verdict, nowMs: number): Outbound {
     const summary: RequestSummary = {
+      principalKind: held.requesterKind,
       hubId: held.decisionHubId,
       requestId: held.requestId,
       requestType: held.requestType,

@@ -116,11 +116,11 @@ function admitHub(inbound: Inbound, registry: Registry, checks: SignatureChecks)
         hubId: hub.hubId,
       });
     }
-    const summary: RequestSummary = { hubId: hub.hubId, requestId: body.requestId, requestType: body.type, requestHash: hash };
+    const summary: RequestSummary = { principalKind: "hub", hubId: hub.hubId, requestId: body.requestId, requestType: body.type, requestHash: hash };
     return { outcome: "hub_request", hubId: hub.hubId, request: body, hash, summary, bytes: inbound.payload, checks };
   } catch (error) {
     if (!isTapwireError(error)) throw error;
-    return refused(error, describeUnverified(parts?.payload, inbound.id), inbound);
+    return refused(error, describeUnverified(parts?.payload, inbound), inbound);
   }
 }
 
@@ -131,7 +131,7 @@ function admitWallet(inbound: Inbound, registry: Registry): Admission {
     parts = readEnvelope(inbound.payload);
     const wallet = registry.getWallet(inbound.id);
     const { body: message, hash } = openMessage(parts, registry.walletPublicKey(wallet), walletTagPaymentSchema);
-    summary = { hubId: inbound.id, requestId: "", requestType: message.type, requestHash: hash };
+    summary = { principalKind: "wallet", hubId: inbound.id, requestId: "", requestType: message.type, requestHash: hash };
     if (message.walletId !== inbound.id) {
       throw new TapwireError(`body names wallet ${message.walletId}, topic is wallet ${inbound.id}`, ErrorCode.WalletMismatch, {
         walletId: inbound.id,
@@ -151,7 +151,7 @@ function admitWallet(inbound: Inbound, registry: Registry): Admission {
     return { outcome: "wallet_tag", walletId: wallet.walletId, hubId, message, offer, hash, summary, bytes: inbound.payload };
   } catch (error) {
     if (!isTapwireError(error)) throw error;
-    return refused(error, summary ?? describeUnverified(parts?.payload, inbound.id), inbound);
+    return refused(error, summary ?? describeUnverified(parts?.payload, inbound), inbound);
   }
 }
 
@@ -174,17 +174,17 @@ function admitWalletRequest(inbound: Inbound, registry: Registry): Admission {
     const wallet = registry.getWallet(inbound.id);
     const payload = verifySign1(parts, registry.walletPublicKey(wallet));
     const hash = bodyHash(payload);
-    summary = describeUnverified(payload, inbound.id);
+    summary = describeUnverified(payload, inbound);
     const body = parseWalletMessage(decodeBody(payload));
     const requestId = body.type === "open_mandate" ? body.mandateId : body.requestId;
-    summary = { hubId: inbound.id, requestId, requestType: body.type, requestHash: hash };
+    summary = { principalKind: "wallet", hubId: inbound.id, requestId, requestType: body.type, requestHash: hash };
     if (body.walletId !== inbound.id) {
       throw new TapwireError(`body names wallet ${body.walletId}, topic is wallet ${inbound.id}`, ErrorCode.WalletMismatch, { walletId: inbound.id });
     }
     return { outcome: "wallet_request", walletId: wallet.walletId, message: body, hash, summary, bytes: inbound.payload };
   } catch (error) {
     if (!isTapwireError(error)) throw error;
-    return refused(error, summary ?? describeUnverified(parts?.payload, inbound.id), inbound);
+    return refused(error, summary ?? describeUnverified(parts?.payload, inbound), inbound);
   }
 }
 
@@ -214,7 +214,7 @@ function admitAgent(inbound: Inbound, deps: AdmissionDeps): Admission {
   let summary: RequestSummary | undefined;
   try {
     parts = readEnvelope(inbound.payload);
-    summary = describeUnverified(parts.payload, inbound.id);
+    summary = describeUnverified(parts.payload, inbound);
     const unverified = decodeBody(parts.payload);
     if (bodyField(unverified, "type") !== "agent_payment") {
       throw new TapwireError("agents can only send agent_payment", ErrorCode.UnsupportedRequest);
@@ -239,11 +239,11 @@ function admitAgent(inbound: Inbound, deps: AdmissionDeps): Admission {
     if (body.agentId !== inbound.id) {
       throw new TapwireError(`body names agent ${body.agentId}, topic is agent ${inbound.id}`, ErrorCode.AgentKeyMismatch);
     }
-    summary = { hubId: inbound.id, requestId: body.requestId, requestType: body.type, requestHash: hash };
+    summary = { principalKind: "agent", hubId: inbound.id, requestId: body.requestId, requestType: body.type, requestHash: hash };
     return { outcome: "agent_payment", agentId: inbound.id, payment: body, hash, closedHash: sha256(inbound.payload), summary, bytes: inbound.payload };
   } catch (error) {
     if (!isTapwireError(error)) throw error;
-    return refused(error, summary ?? describeUnverified(parts?.payload, inbound.id), inbound);
+    return refused(error, summary ?? describeUnverified(parts?.payload, inbound), inbound);
   }
 }
 

@@ -40,6 +40,7 @@ export class Answerer {
     const signed = this.deps.signer.sign(summary, verdict, nowMs);
     const stored: StoredDecision = {
       hubId: key,
+      principalKind: summary.principalKind,
       requestId: summary.requestId,
       bodyHash: summary.requestHash,
       requestType: summary.requestType,
@@ -79,16 +80,19 @@ export class Answerer {
   }
 }
 
-/** Who gets a stored decision again: its hub (and the paying wallet, tag mode), or the agent or wallet that sent it. */
+/**
+ * Who gets a stored decision again: the hub whose request or tag offer it answers (and the paying wallet, tag mode),
+ * or the agent or wallet that sent its own request (its key is then its principal name).
+ */
 export function recipientsOf(stored: StoredDecision): Recipient[] {
-  if (!stored.hubId.includes("/")) {
+  if (stored.principalKind === "hub" || stored.walletId !== undefined) {
     const recipients: Recipient[] = [{ kind: "hub", id: stored.hubId }];
     if (stored.walletId !== undefined) recipients.push({ kind: "wallet", id: stored.walletId });
     return recipients;
   }
   const principal = parsePrincipalName(stored.hubId);
-  assert(principal && (principal.kind === "agent" || principal.kind === "wallet"), `decision key ${stored.hubId}`);
-  return [{ kind: principal.kind, id: principal.id }];
+  assert(principal?.kind === stored.principalKind, `decision key ${stored.hubId} is not a ${stored.principalKind}'s`);
+  return [{ kind: stored.principalKind, id: principal.id }];
 }
 
 export function outboundOf(stored: StoredDecision): Outbound[] {

@@ -4,6 +4,7 @@ import { decodeBody } from "../../protocol/cbor.ts";
 import { errorCodeName, type TapwireError } from "../../protocol/errors.ts";
 import { sealMessage } from "../../protocol/envelope.ts";
 import { isId } from "../../protocol/ids.ts";
+import type { ClientKind } from "../../protocol/topics.ts";
 import { keyId } from "../../protocol/keys.ts";
 import {
   bodyHash,
@@ -18,7 +19,9 @@ import {
 
 /** What a decision says it answers. */
 export interface RequestSummary {
-  /** The hub the request concerns; for a message whose hub cannot be read, the sender's own id. */
+  /** Who sent the request (its topic's kind). */
+  principalKind: ClientKind;
+  /** The hub the request concerns; for a wallet's or agent's own request, or one whose hub cannot be read, the sender's id. */
   hubId: string;
   requestId: string;
   requestType: string;
@@ -60,8 +63,8 @@ export function declinedVerdict(error: TapwireError, retryAfterMs?: number): Ver
  * Best effort for a message that failed before (or at) its signature check: the payload hash is a fact about
  * the bytes, and an unverified requestId is only echoed to the topic owner, who helps itself by correlating.
  */
-export function describeUnverified(payload: Uint8Array | undefined, hubId: string): RequestSummary {
-  const summary: RequestSummary = { hubId, requestId: "", requestType: "", requestHash: zeroHash };
+export function describeUnverified(payload: Uint8Array | undefined, sender: { kind: ClientKind; id: string }): RequestSummary {
+  const summary: RequestSummary = { principalKind: sender.kind, hubId: sender.id, requestId: "", requestType: "", requestHash: zeroHash };
   if (payload === undefined) return summary;
   summary.requestHash = bodyHash(payload);
   try {
@@ -96,6 +99,7 @@ export class DecisionSigner {
       requestId: summary.requestId,
       requestType: summary.requestType,
       requestHash: new Uint8Array(summary.requestHash),
+      principalKind: summary.principalKind,
       hubId: summary.hubId,
       status: verdict.status,
       code: verdict.code,

@@ -126,5 +126,16 @@ export const settlementSchema: SchemaComponent = {
         CREATE INDEX settlement_offline_losses_by_merchant ON settlement_offline_losses (merchant_id, loss_id);
       `,
     },
+    {
+      version: 4,
+      description: "who sent each decided request (hub, wallet, agent), instead of telling it by a '/' in the key",
+      sql: `
+        ALTER TABLE settlement_decisions ADD COLUMN principal_kind TEXT NOT NULL DEFAULT 'hub' CHECK (principal_kind IN ('hub', 'wallet', 'agent'));
+        UPDATE settlement_decisions SET principal_kind = CASE
+          WHEN hub_id LIKE 'agents/%' THEN 'agent'
+          WHEN hub_id LIKE 'wallets/%' OR wallet_id IS NOT NULL THEN 'wallet'
+          ELSE 'hub' END;
+      `,
+    },
   ],
 };

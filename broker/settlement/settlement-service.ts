@@ -474,7 +474,7 @@ export class SettlementService {
       // Under overload an unreadable message gets the bare decline; there is no time to say more.
     }
     const error = new TapwireError(`${this.queue.length} messages queued (max ${this.options.queueMax})`, ErrorCode.Overloaded);
-    const summary = describeUnverified(payload, inbound.id);
+    const summary = describeUnverified(payload, inbound);
     return running.processor.refuse(summary, error, [{ kind: inbound.kind, id: inbound.id }], nowMs, this.shedder.retryAfterMs(this.queue.length));
   }
 

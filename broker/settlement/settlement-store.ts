@@ -1,9 +1,13 @@
+import type { ClientKind } from "../../protocol/topics.ts";
 import { assert } from "../../core/assert.ts";
 import type { DecisionStatus } from "../../protocol/messages.ts";
 import { StatementCache, type SqliteDb } from "../ledger/sqlite-db.ts";
 
 export interface StoredDecision {
+  /** The idempotency key: the hub id for a hub's requests (and tag payments), the principal name for a wallet's or agent's own. */
   hubId: string;
+  /** Who sent the request: the decision goes back to it (and to the paying wallet, for a tag payment). */
+  principalKind: ClientKind;
   requestId: string;
   bodyHash: Uint8Array;
   requestType: string;
@@ -57,6 +61,7 @@ export const settlementListMax = 10_000;
 
 interface DecisionRow {
   hub_id: string;
+  principal_kind: ClientKind;
   request_id: string;
   body_hash: Buffer;
   request_type: string;
@@ -99,7 +104,7 @@ interface BatchRow {
   closed_at_ms: number;
 }
 
-const decisionColumns = "hub_id, request_id, body_hash, request_type, status, code, wallet_id, decision, exp_ms, created_at_ms";
+const decisionColumns = "hub_id, principal_kind, request_id, body_hash, request_type, status, code, wallet_id, decision, exp_ms, created_at_ms";
 const paymentColumns =
   "payment_id, hub_id, request_id, merchant_id, wallet_id, mode, amount_minor, currency, refunded_minor, status, batch_id, transfer_id, captured_at_ms, reversed_at_ms";
 const batchColumns =
@@ -107,6 +112,7 @@ const batchColumns =
 
 const toDecision = (r: DecisionRow): StoredDecision => ({
   hubId: r.hub_id,
+  principalKind: r.principal_kind,
   requestId: r.request_id,
   bodyHash: new Uint8Array(r.body_hash),
   requestType: r.request_type,
@@ -166,10 +172,10 @@ export class SettlementStore {
 
   saveDecision(d: StoredDecision): void {
     this.statements
-      .sql<[string, string, Uint8Array, string, string, number, string | null, Buffer, number, number]>(
-        `INSERT INTO settlement_decisions (${decisionColumns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      .sql<[string, ClientKind, string, Uint8Array, string, string, number, string | null, Buffer, number, number]>(
+        `INSERT INTO settlement_decisions (${decisionColumns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
-      .run(d.hubId, d.requestId, d.bodyHash, d.requestType, d.status, d.code, d.walletId ?? null, d.decision, d.expMs, d.createdAtMs);
+      .run(d.hubId, d.principalKind, d.requestId, d.bodyHash, d.requestType, d.status, d.code, d.walletId ?? null, d.decision, d.expMs, d.createdAtMs);
   }
 
   /** A held request's final answer takes the place of its `step_up_required` / `human_review` decision. */

@@ -84,6 +84,7 @@ export function sealedDecision(requestId: string, hubId: string, signingKey: Key
     requestId,
     requestType: "payment_request",
     requestHash: new Uint8Array(32),
+    principalKind: "hub",
     hubId,
     status: "approved",
     code: 0,

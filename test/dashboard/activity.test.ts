@@ -10,7 +10,7 @@ const nowMs = Date.UTC(2026, 0, 1);
 
 function decision(requestId: string, fields: Partial<Decision> = {}): Uint8Array {
   const body: Decision = {
-    type: "decision", v: protocolVersion, requestId, requestType: "payment_request", requestHash: new Uint8Array(32), hubId: "h1",
+    type: "decision", v: protocolVersion, requestId, requestType: "payment_request", requestHash: new Uint8Array(32), principalKind: "hub", hubId: "h1",
     status: "approved", code: 0, reason: "approved", iat: nowMs, exp: nowMs + 60_000, ...fields,
   };
   return sealMessage(body, key);

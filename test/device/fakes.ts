@@ -113,6 +113,7 @@ export class FakeSettlement implements SettlementPort {
       requestId: String(request.body["requestId"] ?? request.body["offerId"]),
       requestType: String(request.body["type"]),
       requestHash: new Uint8Array(request.hash),
+      principalKind: "hub",
       hubId: String(request.body["hubId"]),
       status,
       code,

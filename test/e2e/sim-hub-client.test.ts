@@ -39,6 +39,7 @@ function decisionFor(request: SignedRequest, overrides: Partial<Decision> = {}):
     requestId: request.requestId,
     requestType: "payment_request",
     requestHash: new Uint8Array(request.hash),
+    principalKind: "hub",
     hubId: "h1",
     status: "approved",
     code: 0,

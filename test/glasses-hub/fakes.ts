@@ -173,6 +173,7 @@ export function decisionFor(hubId: string, requestId: string, status: DecisionSt
     requestId,
     requestType: "payment_request",
     requestHash: new Uint8Array(32),
+    principalKind: "hub",
     hubId,
     status,
     code,

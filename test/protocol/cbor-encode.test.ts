@@ -114,6 +114,7 @@ describe("message bodies and COSE structures, byte for byte", () => {
       requestId: "r-1",
       requestType: "payment_request",
       requestHash: Buffer.alloc(32, 0x11),
+      principalKind: "hub",
       hubId: "h1",
       status: "approved",
       code: 0,
@@ -130,7 +131,7 @@ describe("message bodies and COSE structures, byte for byte", () => {
       },
     };
     const expected = hex(`
-      ac
+      ad
       61 76                                   01
       63 657870                               1b 0000018bcfe65454
       63 696174                               1b 0000018bcfe569f4
@@ -148,7 +149,8 @@ describe("message bodies and COSE structures, byte for byte", () => {
         6b 70617965724d61736b6564               66 77e280a63432
       69 726571756573744964                   63 722d31
       6b 7265717565737448617368               58 20 ${"11".repeat(32)}
-      6b 7265717565737454797065               6f 7061796d656e745f72657175657374`);
+      6b 7265717565737454797065               6f 7061796d656e745f72657175657374
+      6d 7072696e636970616c4b696e64           63 687562`);
     const bytes = encodeBody(parseBody(decisionSchema, decision));
     expect(bytes.toString("hex")).toBe(expected);
     expect(parseBody(decisionSchema, bodyCodec.decode(bytes))).toEqual(decision);

@@ -42,6 +42,7 @@ const decision = {
   requestId: "r-1",
   requestType: "payment_request",
   requestHash: Buffer.alloc(32, 0x11),
+  principalKind: "hub",
   hubId: "h1",
   status: "approved",
   code: 0,
