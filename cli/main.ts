@@ -13,6 +13,7 @@ import { reviewApproveCommand, reviewDeclineCommand, reviewListCommand, reviewSh
 import { disputeListCommand, disputeResolveCommand, disputeUsage } from "./dispute.ts";
 import { agentEnrollCommand, agentUsage } from "./agent.ts";
 import { mandateRegisterCommand, mandateUsage } from "./mandate.ts";
+import { mosquittoConfigCommand, mosquittoConfigUsage } from "./mosquitto-config.ts";
 import { evidenceExportCommand, evidenceUsage, evidenceVerifyCommand } from "./evidence.ts";
 import { campaignAddCommand, campaignListCommand, campaignStopCommand, campaignUsage } from "./campaign.ts";
 
@@ -43,6 +44,7 @@ const commands: Record<string, Command> = {
   "agent enroll": agentEnrollCommand,
   "mandate register": mandateRegisterCommand,
   "evidence export": evidenceExportCommand,
+  "mosquitto-config": mosquittoConfigCommand,
   "evidence verify": evidenceVerifyCommand,
   "campaign add": campaignAddCommand,
   "campaign list": campaignListCommand,
@@ -67,6 +69,7 @@ const usage = [
   mandateUsage,
   evidenceUsage,
   campaignUsage,
+  mosquittoConfigUsage,
 ].join("\n");
 
 async function main(argv: string[]): Promise<number> {

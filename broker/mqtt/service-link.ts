@@ -67,6 +67,8 @@ export class ServiceLink {
   private connection: MqttConnection | undefined;
   private inFlight = 0;
   private dropped = 0;
+  /** Retained requests seen (each also logged) and not taken. */
+  private retainedIgnored = 0;
   /** Requests the handler refused without an answer (the service stopping): each also logged. */
   private handlerRefusals = 0;
   private readonly callsMax: number;
@@ -141,6 +143,12 @@ export class ServiceLink {
     const parsed = parseTopic(topic);
     if (parsed === undefined || parsed.channel !== "req") {
       log.warn({ topic }, "message outside the request topics ignored");
+      return;
+    }
+    if (packet.retain) {
+      // A retained request would come back on every reconnect and be answered again and again: never taken.
+      this.retainedIgnored += 1;
+      log.warn({ topic, retainedIgnored: this.retainedIgnored }, "retained request ignored");
       return;
     }
     if (payload.length > messageBytesMax) {

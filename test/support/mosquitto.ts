@@ -4,7 +4,7 @@ import { createServer } from "node:net";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 import { connect as tlsConnect } from "node:tls";
-import { messageBytesMax } from "../../protocol/envelope.ts";
+import { mosquittoAcl, mosquittoConf } from "../../transport/mosquitto-config.ts";
 
 /**
  * A private Mosquitto for integration tests: its own config, certificates and ACL in a temp directory, a TLS
@@ -13,21 +13,8 @@ import { messageBytesMax } from "../../protocol/envelope.ts";
  */
 export const mosquittoPath = process.env["TAPWIRE_MOSQUITTO"] ?? "/usr/sbin/mosquitto";
 
-/** The tapwire ACL: `%u` is the certificate CN, so each client gets exactly its own topics. */
-export const tapwireAcl = [
-  "pattern write tapwire/v1/%u/req",
-  "pattern write tapwire/v1/%u/state",
-  "pattern read tapwire/v1/%u/res",
-  "",
-  "user services/settlement",
-  "topic read tapwire/v1/+/+/req",
-  "topic read $share/+/tapwire/v1/+/+/req",
-  "topic write tapwire/v1/+/+/res",
-  "",
-  "user operators/ops",
-  "topic read tapwire/v1/hubs/+/state",
-  "",
-].join("\n");
+/** The ACL tapwire generates from its topic map, with one operator (`operators/ops`) watching hub presence. */
+export const tapwireAcl = mosquittoAcl(["ops"]);
 
 export interface MosquittoOptions {
   caPem: string;
@@ -55,33 +42,18 @@ export async function startMosquitto(options: MosquittoOptions): Promise<Running
   await writeFile(join(dir, "server.pem"), options.certPem);
   await writeFile(join(dir, "server.key"), options.keyPem, { mode: 0o600 });
   await writeFile(join(dir, "acl"), options.acl ?? tapwireAcl);
-  await writeFile(
-    join(dir, "mosquitto.conf"),
-    [
-      // Run as root, Mosquitto switches to user "mosquitto", which cannot read this private temp directory.
-      `user ${userInfo().username}`,
-      "per_listener_settings false",
-      "allow_anonymous false",
-      "persistence false",
-      `log_dest file ${logPath}`,
-      "log_type all",
-      "connection_messages true",
-      "set_tcp_nodelay true",
-      // Payload limit (refused with a PUBACK reason code), and a whole-packet limit with room for the topic
-      // and MQTT 5 properties (over it, the connection is closed).
-      `message_size_limit ${messageBytesMax}`,
-      `max_packet_size ${messageBytesMax + 1024}`,
-      `acl_file ${join(dir, "acl")}`,
-      `listener ${port} ${host}`,
-      `cafile ${join(dir, "ca.pem")}`,
-      `certfile ${join(dir, "server.pem")}`,
-      `keyfile ${join(dir, "server.key")}`,
-      "require_certificate true",
-      "use_identity_as_username true",
-      "tls_version tlsv1.2",
-      "",
-    ].join("\n"),
-  );
+  const generated = mosquittoConf({
+    // Run as root, Mosquitto switches to user "mosquitto", which cannot read this private temp directory.
+    user: userInfo().username,
+    host,
+    port,
+    caFile: join(dir, "ca.pem"),
+    certFile: join(dir, "server.pem"),
+    keyFile: join(dir, "server.key"),
+    aclFile: join(dir, "acl"),
+  });
+  // Logging is the test's own: every connection, to a file the test reads.
+  await writeFile(join(dir, "mosquitto.conf"), `${generated}log_dest file ${logPath}\nlog_type all\nconnection_messages true\n`);
   const child = spawn(mosquittoPath, ["-c", join(dir, "mosquitto.conf")], { stdio: ["ignore", "ignore", "pipe"] });
   let stderr = "";
   child.stderr?.on("data", (chunk: Buffer) => {
