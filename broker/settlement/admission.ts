@@ -15,25 +15,11 @@ import {
 } from "../../protocol/messages.ts";
 import { agentPaymentSchema, importAgentKey, mandateRevokeSchema, parseOpenMandate, type AgentPayment, type MandateRevoke, type OpenMandate } from "../../protocol/mandates.ts";
 import { disputeOpenSchema, walletStepUpApprovalSchema, type DisputeOpen, type WalletStepUpApproval } from "../../protocol/review.ts";
-import { principalName, type ClientKind } from "../../protocol/topics.ts";
-import { sha256 } from "../evidence/evidence-store.ts";
-import type { AgentRegistry } from "../agents/agent-registry.ts";
 import type { MandateStore } from "../agents/mandate-store.ts";
+import { describeUnverified, type Inbound, type Recipient, type RequestSummary } from "../decisions/verdicts.ts";
+import { sha256 } from "../evidence/evidence-store.ts";
 import type { Registry } from "../registry/registry.ts";
-import { describeUnverified, type RequestSummary } from "./decisions.ts";
 import { inlineChecks, type SignatureChecks } from "./prechecks.ts";
-
-/** A message as it arrives from the broker. (kind, id) come from the topic, which only its owner may publish to. */
-export interface Inbound {
-  kind: ClientKind;
-  id: string;
-  payload: Uint8Array;
-}
-
-export interface Recipient {
-  kind: ClientKind;
-  id: string;
-}
 
 /**
  * Phase one of a message, done outside the transaction because it is pure CPU: envelope, sender key and
@@ -79,7 +65,6 @@ export type Admission =
 /** What admission reads; all of it is re-checked inside the transaction where it could have changed. */
 export interface AdmissionDeps {
   registry: Registry;
-  agents: AgentRegistry;
   mandates: MandateStore;
 }
 
@@ -219,7 +204,7 @@ function admitAgent(inbound: Inbound, deps: AdmissionDeps): Admission {
     if (bodyField(unverified, "type") !== "agent_payment") {
       throw new TapwireError("agents can only send agent_payment", ErrorCode.UnsupportedRequest);
     }
-    deps.agents.getActiveAgent(inbound.id);
+    deps.registry.getActiveAgent(inbound.id);
     const mandateId = bodyField(unverified, "mandateId");
     const mandate = typeof mandateId === "string" && isId(mandateId) ? deps.mandates.findMandate(mandateId) : undefined;
     if (!mandate) throw new TapwireError(`no mandate ${String(mandateId)}`, ErrorCode.UnknownMandate);
@@ -260,7 +245,17 @@ function unverifiedType(bytes: Uint8Array): unknown {
   }
 }
 
-/** The idempotency key of an agent's or wallet's own request. */
-export function clientKey(kind: "agent" | "wallet", id: string): string {
-  return principalName({ kind, id });
+export type Admitted = Exclude<Admission, { outcome: "refused" }>;
+
+/** Who sent an admitted message and hears its answer: the wallet for a tag payment, as it is the one waiting. */
+export function senderOf(admitted: Admitted): Recipient {
+  switch (admitted.outcome) {
+    case "hub_request":
+      return { kind: "hub", id: admitted.hubId };
+    case "wallet_tag":
+    case "wallet_request":
+      return { kind: "wallet", id: admitted.walletId };
+    case "agent_payment":
+      return { kind: "agent", id: admitted.agentId };
+  }
 }
