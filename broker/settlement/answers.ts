@@ -4,7 +4,7 @@ import { parsePrincipalName } from "../../protocol/topics.ts";
 import { declinedVerdict, type Outbound, type Recipient, type RequestSummary, type SignedDecision, type Verdict } from "../decisions/verdicts.ts";
 import type { EvidenceStore } from "../evidence/evidence-store.ts";
 import type { DecisionSigner } from "./decision-signer.ts";
-import type { SettlementStore, StoredDecision } from "./settlement-store.ts";
+import type { DecisionStore, StoredDecision } from "./decision-store.ts";
 
 /**
  * The idempotency key of a request: the hub id for hub requests (as before), the principal name
@@ -24,7 +24,7 @@ export interface ReceivedRequest {
  */
 export class Answerer {
   constructor(
-    private readonly deps: { store: SettlementStore; evidence: EvidenceStore; signer: DecisionSigner },
+    private readonly deps: { decisions: DecisionStore; evidence: EvidenceStore; signer: DecisionSigner },
   ) {}
 
   /** The decision on a request that passed its gates, stored under (key, requestId) for every retry of it. */
@@ -43,7 +43,7 @@ export class Answerer {
       expMs: signed.expMs,
       createdAtMs: nowMs,
     };
-    this.deps.store.saveDecision(stored);
+    this.deps.decisions.saveDecision(stored);
     this.appendEvidence(summary, signed, request, nowMs);
     return outboundOf(stored);
   }
@@ -72,7 +72,7 @@ export class Answerer {
    */
   conclude(key: DecisionKey, summary: RequestSummary, verdict: Verdict, principal: string, nowMs: number): SignedDecision {
     const signed = this.deps.signer.sign(summary, verdict, nowMs);
-    this.deps.store.replaceDecision(key, summary.requestId, verdict.status, verdict.code, signed.bytes, signed.expMs);
+    this.deps.decisions.replaceDecision(key, summary.requestId, verdict.status, verdict.code, signed.bytes, signed.expMs);
     this.deps.evidence.append("decision", principal, summary.requestId, signed.bytes, nowMs);
     return signed;
   }

@@ -9,7 +9,8 @@ import { CampaignRedemptions } from "../campaigns/redemptions.ts";
 import { evidenceSchema } from "../evidence/evidence-schema.ts";
 import { EvidenceStore } from "../evidence/evidence-store.ts";
 import { openSqliteDb, type SqliteDb } from "../ledger/sqlite-db.ts";
-import { SqliteLedger, ledgerSchema } from "../ledger/sqlite-ledger.ts";
+import { ledgerSchema } from "../ledger/ledger-schema.ts";
+import { SqliteLedger } from "../ledger/sqlite-ledger.ts";
 import { registrySchema } from "../registry/registry-schema.ts";
 import { Registry } from "../registry/registry.ts";
 import { ReviewDesk } from "../review/review-desk.ts";
@@ -22,6 +23,7 @@ import { Batcher, type BatchWork } from "./batcher.ts";
 import { Captures } from "./captures.ts";
 import { ClientRequests } from "./client-requests.ts";
 import { DecisionSigner } from "./decision-signer.ts";
+import { DecisionStore } from "./decision-store.ts";
 import { Gates } from "./gates.ts";
 import { HeldPayments } from "./held-payments.ts";
 import { HubRequests } from "./hub-requests.ts";
@@ -93,11 +95,12 @@ export function openRun(service: ServiceParts): RunningParts {
   const ledger = new SqliteLedger(db, clock);
   const registry = new Registry(db, ledger, clock);
   const store = new SettlementStore(db);
+  const decisions = new DecisionStore(db);
   const offline = new OfflineStore(db);
   const mandates = new MandateStore(db);
   const reviews = new ReviewStore(db);
   const evidence = new EvidenceStore(db);
-  const answerer = new Answerer({ store, evidence, signer });
+  const answerer = new Answerer({ decisions, evidence, signer });
   const campaignStore = new CampaignStore(db);
   const redemptions = new CampaignRedemptions({ db, store: campaignStore, evidence });
   const verifiers = new Map<string, PayerVerifier>([hceVerifier, ...payerVerifiers].map((v) => [v.kind, v]));
@@ -120,7 +123,7 @@ export function openRun(service: ServiceParts): RunningParts {
   const disputes = { db, ledger, store, mandates, campaigns: redemptions };
   held = new HeldPayments({ db, registry, captures, agentPayments, disputes });
   const pipeline = new RequestPipeline({
-    gates: new Gates({ registry, store, mandates, clockSkewMs: options.clockSkewMs, requestLifetimeMsMax: options.requestLifetimeMsMax }),
+    gates: new Gates({ registry, decisions, mandates, clockSkewMs: options.clockSkewMs, requestLifetimeMsMax: options.requestLifetimeMsMax }),
     hubRequests: new HubRequests({
       db,
       registry,
@@ -148,7 +151,7 @@ export function openRun(service: ServiceParts): RunningParts {
   const sweep = new Sweep({
     db,
     desk,
-    store,
+    decisions,
     clock,
     timers: options.timers,
     sweepIntervalMs: policy.sweepIntervalMs,

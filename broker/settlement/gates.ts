@@ -5,7 +5,7 @@ import type { MandateStore } from "../agents/mandate-store.ts";
 import type { Hub } from "../registry/principals.ts";
 import type { Registry } from "../registry/registry.ts";
 import type { Admission } from "./admission.ts";
-import type { SettlementStore, StoredDecision } from "./settlement-store.ts";
+import type { DecisionStore, StoredDecision } from "./decision-store.ts";
 
 /** A request through every gate (with what the gates read on the way), or the stored answer to an identical earlier one. */
 export type Gate<Passed> = { replay: StoredDecision } | { passed: Passed };
@@ -17,7 +17,7 @@ type WalletAdmission = Extract<Admission, { outcome: "wallet_request" }>;
 
 export interface GateDeps {
   registry: Registry;
-  store: SettlementStore;
+  decisions: DecisionStore;
   mandates: MandateStore;
   clockSkewMs: number;
   requestLifetimeMsMax: number;
@@ -32,10 +32,10 @@ export class Gates {
   constructor(private readonly deps: GateDeps) {}
 
   hubRequest({ hubId, request, hash }: HubAdmission, nowMs: number): Gate<Hub> {
-    const { registry, store } = this.deps;
+    const { registry, decisions } = this.deps;
     // A retry of a request already decided gets that decision back even once it has expired: answering
     // "declined, expired" for a payment that was captured would tell the hub the customer was not charged.
-    const stored = store.findDecision(hubId, request.requestId);
+    const stored = decisions.findDecision(hubId, request.requestId);
     if (stored && sameBytes(stored.bodyHash, hash)) return { replay: stored };
     // The usual request passes every gate: its seq is consumed and its hub read in one statement.
     const hub = stored || this.timesError(request.iat, request.exp, nowMs) ? undefined : registry.advanceHubSeq(hubId, request.seq);
@@ -44,15 +44,15 @@ export class Gates {
   }
 
   walletTag({ hubId, walletId, message, offer, hash }: TagAdmission, nowMs: number): Gate<Hub> {
-    const { registry, store } = this.deps;
-    const stored = store.findDecision(hubId, offer.offerId);
+    const { registry, decisions } = this.deps;
+    const stored = decisions.findDecision(hubId, offer.offerId);
     if (stored && sameBytes(stored.bodyHash, hash)) return { replay: stored };
     const hub = registry.getActiveHub(hubId);
     this.checkTimes(offer.iat, offer.exp, nowMs);
     if (message.iat > nowMs + this.deps.clockSkewMs) {
       throw new TapwireError(`wallet message iat ${message.iat} is ahead of ${nowMs}`, ErrorCode.MessageNotYetValid, { walletId });
     }
-    if (store.isNonceConsumed(hubId, offer.nonce)) {
+    if (decisions.isNonceConsumed(hubId, offer.nonce)) {
       throw new TapwireError(`offer nonce of ${offer.offerId} was already used`, ErrorCode.NonceReplayed, { hubId, offerId: offer.offerId });
     }
     if (stored) {
@@ -61,7 +61,7 @@ export class Gates {
         requestId: offer.offerId,
       });
     }
-    store.consumeNonce(hubId, offer.nonce, offer.offerId, walletId, nowMs);
+    decisions.consumeNonce(hubId, offer.nonce, offer.offerId, walletId, nowMs);
     return { passed: hub };
   }
 
@@ -71,13 +71,13 @@ export class Gates {
    * Either way nothing is posted twice.
    */
   agentPayment(a: AgentAdmission, key: string, nowMs: number): Gate<undefined> {
-    const { registry, mandates, store } = this.deps;
+    const { registry, mandates, decisions } = this.deps;
     registry.getActiveAgent(a.agentId);
     this.checkTimes(a.payment.iat, a.payment.exp, nowMs);
     if (mandates.isClosedConsumed(a.closedHash)) {
       throw new TapwireError(`closed mandate ${a.payment.requestId} was already consumed`, ErrorCode.MandateReplayed, { requestId: a.payment.requestId });
     }
-    const stored = store.findDecision(key, a.payment.requestId);
+    const stored = decisions.findDecision(key, a.payment.requestId);
     if (stored && !sameBytes(stored.bodyHash, a.hash)) {
       throw new TapwireError(`request id ${a.payment.requestId} was used for a different payment`, ErrorCode.RequestIdReused, { requestId: a.payment.requestId });
     }
@@ -94,7 +94,7 @@ export class Gates {
     } else {
       this.checkTimes(message.iat, message.exp, nowMs);
     }
-    const stored = this.deps.store.findDecision(key, a.summary.requestId);
+    const stored = this.deps.decisions.findDecision(key, a.summary.requestId);
     if (stored && !sameBytes(stored.bodyHash, a.hash)) {
       throw new TapwireError(`request id ${a.summary.requestId} was used for a different request`, ErrorCode.RequestIdReused, { requestId: a.summary.requestId });
     }

@@ -1,7 +1,7 @@
 import type { Clock, Timers } from "../../core/sources.ts";
 import type { SqliteDb } from "../ledger/sqlite-db.ts";
 import type { ReviewDesk } from "../review/review-desk.ts";
-import type { SettlementStore } from "./settlement-store.ts";
+import type { DecisionStore } from "./decision-store.ts";
 import { storageFault, type StorageWatch } from "./storage-faults.ts";
 
 /** Rows of each kind one sweep may prune: well above the rate records are written at the bench's ~3k payments/s. */
@@ -10,7 +10,7 @@ export const pruneRowsPerSweepMax = 10_000;
 export interface SweepDeps {
   db: SqliteDb;
   desk: ReviewDesk;
-  store: SettlementStore;
+  decisions: DecisionStore;
   clock: Clock;
   timers: Timers;
   sweepIntervalMs: number;
@@ -65,9 +65,9 @@ export class Sweep {
    * refused by its own exp long before, so no retry can slip through once its record is gone.
    */
   pruneIdempotency(rowsMax = pruneRowsPerSweepMax): { decisions: number; nonces: number } {
-    const { db, store, clock } = this.deps;
+    const { db, decisions, clock } = this.deps;
     const cutoffMs = clock.nowMs() - this.deps.idempotencyRetentionMs;
-    return db.transaction(() => store.pruneBefore(cutoffMs, rowsMax)).immediate();
+    return db.transaction(() => decisions.pruneBefore(cutoffMs, rowsMax)).immediate();
   }
 
   /**
