@@ -80,8 +80,8 @@ export function folderGraph(imports: readonly SourceImport[]): Map<string, Set<s
   return graph;
 }
 
-/** Strongly connected components of more than one folder (Tarjan): each is a set of folders importing each other. */
-export function folderCycles(graph: ReadonlyMap<string, ReadonlySet<string>>): string[][] {
+/** Strongly connected components of more than one node (Tarjan): each is a set of folders (or files) importing each other. */
+export function cyclesOf(graph: ReadonlyMap<string, ReadonlySet<string>>): string[][] {
   let counter = 0;
   const index = new Map<string, number>();
   const low = new Map<string, number>();
