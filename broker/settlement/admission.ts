@@ -21,13 +21,10 @@ import { sha256 } from "../evidence/evidence-store.ts";
 import type { Registry } from "../registry/registry.ts";
 import { inlineChecks, type SignatureChecks } from "./prechecks.ts";
 
-/**
- * Phase one of a message, done outside the transaction because it is pure CPU: envelope, sender key and
- * signatures. Everything that depends on state that can change (revocation, seq, idempotency, balances) is
- * checked again, or for the first time, inside the transaction.
- */
+/** A wallet's own requests (anything but a tag payment). */
 export type WalletMessage = OpenMandate | MandateRevoke | WalletStepUpApproval | DisputeOpen;
 
+/** What the first steps made of a message: refused already, or verified and admitted for the transaction. */
 export type Admission =
   | { outcome: "refused"; summary: RequestSummary; error: TapwireError; recipients: Recipient[] }
   | {
@@ -68,7 +65,14 @@ export interface AdmissionDeps {
   mandates: MandateStore;
 }
 
-/** `checks` answers signature checks a worker already made for this message (see prechecks.ts). */
+/**
+ * The pipeline's first steps, verify and admit (pipeline.ts has the rest), done outside the transaction because
+ * they are pure CPU: envelope, sender key and signatures, then the body against its schema and its topic. Every
+ * operating fault is answered as a refusal. Everything that depends on state that can change (revocation, seq,
+ * idempotency, balances) is checked again, or for the first time, inside the transaction.
+ *
+ * `checks` answers signature checks a worker already made for this message (see prechecks.ts).
+ */
 export function admit(inbound: Inbound, deps: AdmissionDeps, checks: SignatureChecks = inlineChecks): Admission {
   switch (inbound.kind) {
     case "hub":
