@@ -4,7 +4,6 @@ import type { Clock, Random } from "../core/sources.ts";
 import { ErrorCode, TapwireError } from "../protocol/errors.ts";
 import { principalName, type Principal } from "../protocol/topics.ts";
 import { certifyPrincipal, type OperatorPki } from "./operator-pki.ts";
-import type { AgentRegistry } from "./agents/agent-registry.ts";
 import type { Registry } from "./registry/registry.ts";
 
 /**
@@ -67,10 +66,13 @@ export async function enrollWallet(
   return (await certify(context, principal, publicKey, keyPem)).bundle;
 }
 
-/** An agent's MQTT identity (CN agents/<id>). What it may spend is set by the mandates people sign for it. */
+/**
+ * An agent's MQTT identity (CN agents/<id>). What it may spend is set by the mandates people sign for it.
+ * `agents` is the registry the agent joins (the CLI passes the service's `agents`, the same registry).
+ */
 export async function enrollAgent(
   context: EnrolmentContext,
-  agents: AgentRegistry,
+  agents: Registry,
   request: { agentId: string; publicKeyPem?: string },
 ): Promise<EnrolmentBundle> {
   if (agents.findAgent(request.agentId)) {

@@ -1,13 +1,13 @@
 import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
 import type { AgentPayment, OpenMandate, MandateRevoke } from "../../protocol/mandates.ts";
 import { formatMoney } from "../../protocol/money.ts";
+import { approvedVerdict, maskPayer, type RequestSummary, type Verdict } from "../decisions/verdicts.ts";
 import { merchantAccountId, walletAccountId, type Ledger } from "../ledger/ledger.ts";
 import type { SqliteDb } from "../ledger/sqlite-db.ts";
 import type { Registry } from "../registry/registry.ts";
 import type { ReviewDesk } from "../review/review-desk.ts";
 import type { HeldPayment } from "../review/review-store.ts";
 import { reviewSignals, type ReviewPolicy, type RiskSignal } from "../review/risk.ts";
-import { approvedVerdict, maskPayer, type RequestSummary, type Verdict } from "../settlement/decisions.ts";
 import type { MandateRecord, MandateStore } from "./mandate-store.ts";
 
 export type AgentHeld = Extract<HeldPayment, { source: "agent" }>;

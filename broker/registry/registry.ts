@@ -1,83 +1,46 @@
+/*
+ * Over 300 lines on purpose: this is the one registry of principals (merchants, hubs, wallets, agents; issue 10
+ * merged the agents' own registry into it), a block of enroll/find/get/list per kind over one statement cache
+ * and one key cache. The types and row mapping are in principals.ts.
+ */
 import type { KeyObject } from "node:crypto";
 import { assert } from "../../core/assert.ts";
 import type { OfflineLimits } from "../../protocol/contract.ts";
 import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
 import { isId } from "../../protocol/ids.ts";
-import { importPublicPem } from "../../protocol/keys.ts";
 import { logger } from "../../core/log.ts";
 import { assertMoney, isCurrency } from "../../protocol/money.ts";
 import type { Clock } from "../../core/sources.ts";
 import { fundingAccountId, merchantAccountId, walletAccountId, type Ledger, type Transfer } from "../ledger/ledger.ts";
 import { StatementCache, type SqliteDb } from "../ledger/sqlite-db.ts";
-import { checkedOfflineLimits } from "./offline-limits.ts";
+import {
+  agentColumns,
+  hubColumns,
+  merchantColumns,
+  offlineLimitColumns,
+  toAgent,
+  toHub,
+  toMerchant,
+  toWallet,
+  walletColumns,
+  type Agent,
+  type AgentEnrollment,
+  type AgentRow,
+  type AtcRule,
+  type Hub,
+  type HubEnrollment,
+  type HubRow,
+  type Merchant,
+  type MerchantEnrollment,
+  type MerchantRow,
+  type OfflineLimitColumns,
+  type Wallet,
+  type WalletEnrollment,
+  type WalletRow,
+} from "./principals.ts";
+import { PublicKeyCache } from "./public-keys.ts";
 
 const log = logger("tapwire:registry");
-
-export type HubStatus = "active" | "revoked";
-
-export interface Merchant {
-  merchantId: string;
-  /** The currency of the merchant's ledger account; payments in another currency are refused. */
-  currency: string;
-  displayName: string;
-  enrolledAtMs: number;
-  /** The floor limits its hubs may approve offline sales under; undefined: no offline sales for this merchant. */
-  offlineLimits: OfflineLimits | undefined;
-}
-
-export interface Hub {
-  hubId: string;
-  merchantId: string;
-  publicKeyPem: string;
-  status: HubStatus;
-  /** Highest request seq accepted from this hub; the next must be greater. */
-  lastSeq: number;
-  certificateSerial: string;
-  enrolledAtMs: number;
-  revokedAtMs: number | undefined;
-}
-
-export interface Wallet {
-  walletId: string;
-  publicKeyPem: string;
-  currency: string;
-  perPaymentMaxMinor: number;
-  /**
-   * Highest HCE application transaction counter accepted; an online payment's must be greater, a late
-   * offline capture's only unused (see consumeWalletAtc).
-   */
-  lastAtc: number;
-  enrolledAtMs: number;
-}
-
-export interface MerchantEnrollment {
-  merchantId: string;
-  currency: string;
-  displayName?: string;
-  /** Omitted: the merchant accepts no offline sales until setOfflineLimits. */
-  offlineLimits?: OfflineLimits;
-}
-
-/**
- * How an HCE counter is consumed. `forward` (an online payment, made now): above every counter accepted so
- * far, as EMV terminals require. `unused` (an offline capture forwarded late, when the phone may have paid
- * online since): only never consumed before.
- */
-export type AtcRule = "forward" | "unused";
-
-export interface HubEnrollment {
-  hubId: string;
-  merchantId: string;
-  publicKeyPem: string;
-  certificateSerial: string;
-}
-
-export interface WalletEnrollment {
-  walletId: string;
-  publicKeyPem: string;
-  currency: string;
-  perPaymentMaxMinor: number;
-}
 
 export type RevokedListener = (hub: Hub) => void;
 
@@ -88,94 +51,16 @@ export const registryListMax = 10_000;
 const displayNameMax = 100;
 const certificateSerialMax = 64;
 
-interface HubRow {
-  hub_id: string;
-  merchant_id: string;
-  public_key_pem: string;
-  status: HubStatus;
-  last_seq: number;
-  certificate_serial: string;
-  enrolled_at_ms: number;
-  revoked_at_ms: number | null;
-}
-
-interface WalletRow {
-  wallet_id: string;
-  public_key_pem: string;
-  currency: string;
-  per_payment_max_minor: number;
-  last_atc: number;
-  enrolled_at_ms: number;
-}
-
-interface MerchantRow {
-  merchant_id: string;
-  currency: string;
-  display_name: string;
-  enrolled_at_ms: number;
-  offline_sale_max_minor: number | null;
-  offline_total_max_minor: number | null;
-  offline_count_max: number | null;
-  offline_age_ms_max: number | null;
-}
-
-const hubColumns = "hub_id, merchant_id, public_key_pem, status, last_seq, certificate_serial, enrolled_at_ms, revoked_at_ms";
-const walletColumns = "wallet_id, public_key_pem, currency, per_payment_max_minor, last_atc, enrolled_at_ms";
-const merchantColumns =
-  "merchant_id, currency, display_name, enrolled_at_ms, offline_sale_max_minor, offline_total_max_minor, offline_count_max, offline_age_ms_max";
-
-const toHub = (r: HubRow): Hub => ({
-  hubId: r.hub_id,
-  merchantId: r.merchant_id,
-  publicKeyPem: r.public_key_pem,
-  status: r.status,
-  lastSeq: r.last_seq,
-  certificateSerial: r.certificate_serial,
-  enrolledAtMs: r.enrolled_at_ms,
-  revokedAtMs: r.revoked_at_ms ?? undefined,
-});
-
-const toWallet = (r: WalletRow): Wallet => ({
-  walletId: r.wallet_id,
-  publicKeyPem: r.public_key_pem,
-  currency: r.currency,
-  perPaymentMaxMinor: r.per_payment_max_minor,
-  lastAtc: r.last_atc,
-  enrolledAtMs: r.enrolled_at_ms,
-});
-
-const toMerchant = (r: MerchantRow): Merchant => ({
-  merchantId: r.merchant_id,
-  currency: r.currency,
-  displayName: r.display_name,
-  enrolledAtMs: r.enrolled_at_ms,
-  offlineLimits: offlineLimitsOf(r),
-});
-
-/** The schema keeps the four columns all set or all null. */
-function offlineLimitsOf(r: MerchantRow): OfflineLimits | undefined {
-  if (r.offline_sale_max_minor === null || r.offline_total_max_minor === null || r.offline_count_max === null || r.offline_age_ms_max === null) {
-    return undefined;
-  }
-  return { saleMaxMinor: r.offline_sale_max_minor, totalMaxMinor: r.offline_total_max_minor, countMax: r.offline_count_max, ageMsMax: r.offline_age_ms_max };
-}
-
-type OfflineLimitColumns = [number | null, number | null, number | null, number | null];
-
-function offlineLimitColumns(limits: OfflineLimits | undefined): OfflineLimitColumns {
-  if (limits === undefined) return [null, null, null, null];
-  const checked = checkedOfflineLimits(limits);
-  return [checked.saleMaxMinor, checked.totalMaxMinor, checked.countMax, checked.ageMsMax];
-}
-
 /**
- * Who may talk to the settlement service and with which key. Every write that enrolls also opens the
- * matching ledger account in the same transaction, so a wallet never exists without its account.
+ * Who may talk to the settlement service and with which key: merchants, their hubs, wallets, and agents. Every
+ * write that enrolls also opens the matching ledger account in the same transaction, so a wallet never exists
+ * without its account. The agents' table belongs to the agents schema component (agent-schema.ts), migrated
+ * with the mandates it is named in.
  */
 export class Registry {
   private readonly statements: StatementCache;
   private readonly revokedListeners = new Set<RevokedListener>();
-  private readonly publicKeys = new Map<string, KeyObject>();
+  private readonly publicKeys = new PublicKeyCache(publicKeysCachedMax);
 
   constructor(
     private readonly db: SqliteDb,
@@ -249,7 +134,7 @@ export class Registry {
     if (enrollment.certificateSerial.length === 0 || enrollment.certificateSerial.length > certificateSerialMax) {
       throw new TapwireError(`certificateSerial must be 1-${certificateSerialMax} characters`, ErrorCode.SchemaInvalid);
     }
-    this.publicKeyOf(enrollment.publicKeyPem);
+    this.publicKeys.get(enrollment.publicKeyPem);
     return this.db.transaction(() => {
       if (this.findHub(enrollment.hubId)) {
         throw new TapwireError(`hub ${enrollment.hubId} is already enrolled`, ErrorCode.HubAlreadyEnrolled, { hubId: enrollment.hubId });
@@ -330,7 +215,7 @@ export class Registry {
   }
 
   hubPublicKey(hub: Hub): KeyObject {
-    return this.publicKeyOf(hub.publicKeyPem);
+    return this.publicKeys.get(hub.publicKeyPem);
   }
 
   /**
@@ -350,7 +235,7 @@ export class Registry {
   enrollWallet(enrollment: WalletEnrollment): Wallet {
     requireId(enrollment.walletId, "walletId");
     assertMoney(enrollment.perPaymentMaxMinor, enrollment.currency);
-    this.publicKeyOf(enrollment.publicKeyPem);
+    this.publicKeys.get(enrollment.publicKeyPem);
     return this.db.transaction(() => {
       if (this.findWallet(enrollment.walletId)) {
         throw new TapwireError(`wallet ${enrollment.walletId} is already enrolled`, ErrorCode.WalletAlreadyEnrolled, {
@@ -380,7 +265,7 @@ export class Registry {
   }
 
   walletPublicKey(wallet: Wallet): KeyObject {
-    return this.publicKeyOf(wallet.publicKeyPem);
+    return this.publicKeys.get(wallet.publicKeyPem);
   }
 
   /** Money entering the system: funding:<CUR> → wallet:<id>. */
@@ -423,15 +308,55 @@ export class Registry {
     this.statements.sql<[number, string]>("UPDATE registry_wallets SET last_atc = max(last_atc, ?) WHERE wallet_id = ?").run(atc, walletId);
   }
 
-  private publicKeyOf(pem: string): KeyObject {
-    let key = this.publicKeys.get(pem);
-    if (!key) {
-      key = importPublicPem(pem);
-      // Keys are few (one per device); dropping the whole cache when full keeps it bounded without bookkeeping.
-      if (this.publicKeys.size >= publicKeysCachedMax) this.publicKeys.clear();
-      this.publicKeys.set(pem, key);
-    }
-    return key;
+  /** Which agents may connect and publish on `tapwire/v1/agents/<id>/req`. */
+  enrollAgent(enrollment: AgentEnrollment): Agent {
+    requireId(enrollment.agentId, "agentId");
+    this.publicKeys.get(enrollment.publicKeyPem);
+    return this.db.transaction(() => {
+      if (this.findAgent(enrollment.agentId)) {
+        throw new TapwireError(`agent ${enrollment.agentId} is already enrolled`, ErrorCode.AgentAlreadyEnrolled, { agentId: enrollment.agentId });
+      }
+      this.statements
+        .sql<[string, string, string, number]>(
+          `INSERT INTO agents (agent_id, public_key_pem, status, certificate_serial, enrolled_at_ms) VALUES (?, ?, 'active', ?, ?)`,
+        )
+        .run(enrollment.agentId, enrollment.publicKeyPem, enrollment.certificateSerial, this.clock.nowMs());
+      return this.getAgent(enrollment.agentId);
+    })();
+  }
+
+  findAgent(agentId: string): Agent | undefined {
+    const row = this.statements.sql<[string], AgentRow>(`SELECT ${agentColumns} FROM agents WHERE agent_id = ?`).get(agentId);
+    return row ? toAgent(row) : undefined;
+  }
+
+  getAgent(agentId: string): Agent {
+    const agent = this.findAgent(agentId);
+    if (!agent) throw new TapwireError(`unknown agent ${agentId}`, ErrorCode.UnknownAgent, { agentId });
+    return agent;
+  }
+
+  /** getAgent that also refuses a revoked agent (Revoked). */
+  getActiveAgent(agentId: string): Agent {
+    const agent = this.getAgent(agentId);
+    if (agent.status !== "active") throw new TapwireError(`agent ${agentId} is revoked`, ErrorCode.Revoked, { agentId });
+    return agent;
+  }
+
+  revokeAgent(agentId: string): Agent {
+    this.getAgent(agentId);
+    this.statements
+      .sql<[number, string]>("UPDATE agents SET status = 'revoked', revoked_at_ms = ? WHERE agent_id = ? AND status = 'active'")
+      .run(this.clock.nowMs(), agentId);
+    return this.getAgent(agentId);
+  }
+
+  listAgents(): Agent[] {
+    return this.statements.sql<[number], AgentRow>(`SELECT ${agentColumns} FROM agents ORDER BY agent_id LIMIT ?`).all(registryListMax).map(toAgent);
+  }
+
+  agentPublicKey(agent: Agent): KeyObject {
+    return this.publicKeys.get(agent.publicKeyPem);
   }
 }
 

@@ -1,18 +1,24 @@
 import { assert } from "../../core/assert.ts";
 import { encodeBody } from "../../protocol/cbor.ts";
-import { ErrorCode, TapwireError, isTapwireError } from "../../protocol/errors.ts";
+import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
 import type { CaseKind, OperatorAction, StepUpAnswer } from "../../protocol/review.ts";
 import { principalName, type ClientKind } from "../../protocol/topics.ts";
 import type { EvidenceStore } from "../evidence/evidence-store.ts";
-import type { Recipient } from "../settlement/admission.ts";
-import type { Answerer, Outbound } from "../settlement/answers.ts";
-import { declinedVerdict, type RequestSummary, type Verdict } from "../settlement/decisions.ts";
+import { decide, declinedVerdict, type Outbound, type Recipient, type RequestSummary, type SignedDecision, type Verdict } from "../decisions/verdicts.ts";
 import type { ReviewPolicy } from "./risk.ts";
 import type { HeldPayment, ReviewCase, ReviewStore } from "./review-store.ts";
 
 /** Posts what a case held, once it is approved; throws a TapwireError to decline (budget, funds, voided). */
 export interface PaymentPoster {
   post(held: HeldPayment, caseId: string, nowMs: number): Verdict;
+}
+
+/**
+ * Signs the final decision on a held request, replaces the stored (held) one so a retry gets the outcome, and
+ * adds it to the evidence: the settlement pipeline's answer step does this for the desk.
+ */
+export interface FinalAnswerer {
+  conclude(decisionKey: string, summary: RequestSummary, verdict: Verdict, principal: string, nowMs: number): SignedDecision;
 }
 
 export interface CaseOpening {
@@ -44,7 +50,7 @@ export const expirySweepMax = 256;
  */
 export class ReviewDesk {
   constructor(
-    private readonly deps: { store: ReviewStore; answerer: Answerer; evidence: EvidenceStore; policy: ReviewPolicy; poster: PaymentPoster },
+    private readonly deps: { store: ReviewStore; answerer: FinalAnswerer; evidence: EvidenceStore; policy: ReviewPolicy; poster: PaymentPoster },
   ) {}
 
   hold(opening: CaseOpening, nowMs: number): Verdict {
@@ -132,17 +138,9 @@ export class ReviewDesk {
   }
 
   private settle(held: ReviewCase, approve: boolean, decidedBy: string, refusalCode: ErrorCode, nowMs: number): CaseOutcome {
-    let verdict: Verdict;
-    if (approve) {
-      try {
-        verdict = this.deps.poster.post(held.held, held.caseId, nowMs);
-      } catch (error) {
-        if (!isTapwireError(error)) throw error;
-        verdict = declinedVerdict(error);
-      }
-    } else {
-      verdict = declinedVerdict(new TapwireError(`${decidedBy} declined case ${held.caseId}`, refusalCode, { caseId: held.caseId }));
-    }
+    const verdict = approve
+      ? decide(() => this.deps.poster.post(held.held, held.caseId, nowMs))
+      : declinedVerdict(new TapwireError(`${decidedBy} declined case ${held.caseId}`, refusalCode, { caseId: held.caseId }));
     const closed = this.deps.store.close(held.caseId, verdict.status === "approved" ? "approved" : "declined", decidedBy, verdict.code, nowMs);
     assert(closed, `case ${held.caseId} was pending`);
     const final = { ...verdict, caseId: held.caseId };

@@ -15,33 +15,16 @@ import {
 } from "../../protocol/messages.ts";
 import { agentPaymentSchema, importAgentKey, mandateRevokeSchema, parseOpenMandate, type AgentPayment, type MandateRevoke, type OpenMandate } from "../../protocol/mandates.ts";
 import { disputeOpenSchema, walletStepUpApprovalSchema, type DisputeOpen, type WalletStepUpApproval } from "../../protocol/review.ts";
-import { principalName, type ClientKind } from "../../protocol/topics.ts";
-import { sha256 } from "../evidence/evidence-store.ts";
-import type { AgentRegistry } from "../agents/agent-registry.ts";
 import type { MandateStore } from "../agents/mandate-store.ts";
+import { describeUnverified, type Inbound, type Recipient, type RequestSummary } from "../decisions/verdicts.ts";
+import { sha256 } from "../evidence/evidence-store.ts";
 import type { Registry } from "../registry/registry.ts";
-import { describeUnverified, type RequestSummary } from "./decisions.ts";
 import { inlineChecks, type SignatureChecks } from "./prechecks.ts";
 
-/** A message as it arrives from the broker. (kind, id) come from the topic, which only its owner may publish to. */
-export interface Inbound {
-  kind: ClientKind;
-  id: string;
-  payload: Uint8Array;
-}
-
-export interface Recipient {
-  kind: ClientKind;
-  id: string;
-}
-
-/**
- * Phase one of a message, done outside the transaction because it is pure CPU: envelope, sender key and
- * signatures. Everything that depends on state that can change (revocation, seq, idempotency, balances) is
- * checked again, or for the first time, inside the transaction.
- */
+/** A wallet's own requests (anything but a tag payment). */
 export type WalletMessage = OpenMandate | MandateRevoke | WalletStepUpApproval | DisputeOpen;
 
+/** What the first steps made of a message: refused already, or verified and admitted for the transaction. */
 export type Admission =
   | { outcome: "refused"; summary: RequestSummary; error: TapwireError; recipients: Recipient[] }
   | {
@@ -79,11 +62,17 @@ export type Admission =
 /** What admission reads; all of it is re-checked inside the transaction where it could have changed. */
 export interface AdmissionDeps {
   registry: Registry;
-  agents: AgentRegistry;
   mandates: MandateStore;
 }
 
-/** `checks` answers signature checks a worker already made for this message (see prechecks.ts). */
+/**
+ * The pipeline's first steps, verify and admit (pipeline.ts has the rest), done outside the transaction because
+ * they are pure CPU: envelope, sender key and signatures, then the body against its schema and its topic. Every
+ * operating fault is answered as a refusal. Everything that depends on state that can change (revocation, seq,
+ * idempotency, balances) is checked again, or for the first time, inside the transaction.
+ *
+ * `checks` answers signature checks a worker already made for this message (see prechecks.ts).
+ */
 export function admit(inbound: Inbound, deps: AdmissionDeps, checks: SignatureChecks = inlineChecks): Admission {
   switch (inbound.kind) {
     case "hub":
@@ -219,7 +208,7 @@ function admitAgent(inbound: Inbound, deps: AdmissionDeps): Admission {
     if (bodyField(unverified, "type") !== "agent_payment") {
       throw new TapwireError("agents can only send agent_payment", ErrorCode.UnsupportedRequest);
     }
-    deps.agents.getActiveAgent(inbound.id);
+    deps.registry.getActiveAgent(inbound.id);
     const mandateId = bodyField(unverified, "mandateId");
     const mandate = typeof mandateId === "string" && isId(mandateId) ? deps.mandates.findMandate(mandateId) : undefined;
     if (!mandate) throw new TapwireError(`no mandate ${String(mandateId)}`, ErrorCode.UnknownMandate);
@@ -260,7 +249,17 @@ function unverifiedType(bytes: Uint8Array): unknown {
   }
 }
 
-/** The idempotency key of an agent's or wallet's own request. */
-export function clientKey(kind: "agent" | "wallet", id: string): string {
-  return principalName({ kind, id });
+export type Admitted = Exclude<Admission, { outcome: "refused" }>;
+
+/** Who sent an admitted message and hears its answer: the wallet for a tag payment, as it is the one waiting. */
+export function senderOf(admitted: Admitted): Recipient {
+  switch (admitted.outcome) {
+    case "hub_request":
+      return { kind: "hub", id: admitted.hubId };
+    case "wallet_tag":
+    case "wallet_request":
+      return { kind: "wallet", id: admitted.walletId };
+    case "agent_payment":
+      return { kind: "agent", id: admitted.agentId };
+  }
 }

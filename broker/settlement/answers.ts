@@ -1,19 +1,10 @@
-import { parsePrincipalName } from "../../protocol/topics.ts";
 import { assert } from "../../core/assert.ts";
+import type { TapwireError } from "../../protocol/errors.ts";
+import { parsePrincipalName } from "../../protocol/topics.ts";
+import { declinedVerdict, type Outbound, type Recipient, type RequestSummary, type SignedDecision, type Verdict } from "../decisions/verdicts.ts";
 import type { EvidenceStore } from "../evidence/evidence-store.ts";
-import type { Recipient } from "./admission.ts";
-import type { DecisionSigner, RequestSummary, SignedDecision, Verdict } from "./decisions.ts";
-import type { SettlementStore, StoredDecision } from "./settlement-store.ts";
-
-/** One signed decision addressed to one principal; the broker publishes it on that principal's `res` topic. */
-export interface Outbound {
-  kind: Recipient["kind"];
-  id: string;
-  /** COSE_Sign1 Decision signed by the service key. */
-  payload: Buffer;
-  /** The decision's own `exp`: publish with a message expiry that ends here. */
-  expiresAtMs: number;
-}
+import type { DecisionSigner } from "./decision-signer.ts";
+import type { DecisionStore, StoredDecision } from "./decision-store.ts";
 
 /**
  * The idempotency key of a request: the hub id for hub requests (as before), the principal name
@@ -28,15 +19,16 @@ export interface ReceivedRequest {
 }
 
 /**
- * Signs a decision, stores it as the idempotency record of its request, and appends both the request and
- * the decision to the evidence chain, all in the caller's transaction.
+ * The pipeline's last step: signs a decision and, for a request that was accepted, stores it as the request's
+ * idempotency record; a verified request and its decision join the evidence chain. All in the caller's transaction.
  */
 export class Answerer {
   constructor(
-    private readonly deps: { store: SettlementStore; evidence: EvidenceStore; signer: DecisionSigner },
+    private readonly deps: { decisions: DecisionStore; evidence: EvidenceStore; signer: DecisionSigner },
   ) {}
 
-  accept(key: DecisionKey, summary: RequestSummary, verdict: Verdict, request: ReceivedRequest, walletId: string | undefined, nowMs: number): StoredDecision {
+  /** The decision on a request that passed its gates, stored under (key, requestId) for every retry of it. */
+  accept(key: DecisionKey, summary: RequestSummary, verdict: Verdict, request: ReceivedRequest, walletId: string | undefined, nowMs: number): Outbound[] {
     const signed = this.deps.signer.sign(summary, verdict, nowMs);
     const stored: StoredDecision = {
       hubId: key,
@@ -51,21 +43,27 @@ export class Answerer {
       expMs: signed.expMs,
       createdAtMs: nowMs,
     };
-    this.deps.store.saveDecision(stored);
-    this.deps.evidence.append("request", request.principal, summary.requestId, request.bytes, nowMs);
-    this.deps.evidence.append("decision", request.principal, summary.requestId, signed.bytes, nowMs);
-    return stored;
+    this.deps.decisions.saveDecision(stored);
+    this.appendEvidence(summary, signed, request, nowMs);
+    return outboundOf(stored);
   }
 
   /**
-   * A refusal of a request whose signature verified (a replay, an expired or reused one): signed and kept as
-   * evidence with the request it answers, but not stored as its idempotency record.
+   * A declined decision that is signed but never stored: forgeries, malformed input, overload, storage faults.
+   * `retryAfterMs` goes with the declines that ask for a later retry of the same bytes.
    */
-  record(summary: RequestSummary, verdict: Verdict, request: ReceivedRequest, nowMs: number): SignedDecision {
-    const signed = this.deps.signer.sign(summary, verdict, nowMs);
-    this.deps.evidence.append("request", request.principal, summary.requestId, request.bytes, nowMs);
-    this.deps.evidence.append("decision", request.principal, summary.requestId, signed.bytes, nowMs);
-    return signed;
+  refuse(summary: RequestSummary, error: TapwireError, recipients: readonly Recipient[], nowMs: number, retryAfterMs?: number): Outbound[] {
+    return addressed(this.deps.signer.sign(summary, declinedVerdict(error, retryAfterMs), nowMs), recipients);
+  }
+
+  /**
+   * A gate's refusal of a request whose signature verified (a replay, an expired or reused one): signed and kept
+   * as evidence with the request it answers, but not stored as its idempotency record.
+   */
+  refuseVerified(summary: RequestSummary, error: TapwireError, recipients: readonly Recipient[], request: ReceivedRequest, nowMs: number): Outbound[] {
+    const signed = this.deps.signer.sign(summary, declinedVerdict(error), nowMs);
+    this.appendEvidence(summary, signed, request, nowMs);
+    return addressed(signed, recipients);
   }
 
   /**
@@ -74,17 +72,26 @@ export class Answerer {
    */
   conclude(key: DecisionKey, summary: RequestSummary, verdict: Verdict, principal: string, nowMs: number): SignedDecision {
     const signed = this.deps.signer.sign(summary, verdict, nowMs);
-    this.deps.store.replaceDecision(key, summary.requestId, verdict.status, verdict.code, signed.bytes, signed.expMs);
+    this.deps.decisions.replaceDecision(key, summary.requestId, verdict.status, verdict.code, signed.bytes, signed.expMs);
     this.deps.evidence.append("decision", principal, summary.requestId, signed.bytes, nowMs);
     return signed;
   }
+
+  private appendEvidence(summary: RequestSummary, signed: SignedDecision, request: ReceivedRequest, nowMs: number): void {
+    this.deps.evidence.append("request", request.principal, summary.requestId, request.bytes, nowMs);
+    this.deps.evidence.append("decision", request.principal, summary.requestId, signed.bytes, nowMs);
+  }
+}
+
+function addressed(signed: SignedDecision, recipients: readonly Recipient[]): Outbound[] {
+  return recipients.map((r) => ({ kind: r.kind, id: r.id, payload: signed.bytes, expiresAtMs: signed.expMs }));
 }
 
 /**
  * Who gets a stored decision again: the hub whose request or tag offer it answers (and the paying wallet, tag mode),
  * or the agent or wallet that sent its own request (its key is then its principal name).
  */
-export function recipientsOf(stored: StoredDecision): Recipient[] {
+function recipientsOf(stored: StoredDecision): Recipient[] {
   if (stored.principalKind === "hub" || stored.walletId !== undefined) {
     const recipients: Recipient[] = [{ kind: "hub", id: stored.hubId }];
     if (stored.walletId !== undefined) recipients.push({ kind: "wallet", id: stored.walletId });
@@ -95,6 +102,7 @@ export function recipientsOf(stored: StoredDecision): Recipient[] {
   return [{ kind: stored.principalKind, id: principal.id }];
 }
 
+/** A stored decision, addressed again to everyone it answered: what a retry of the same request gets back. */
 export function outboundOf(stored: StoredDecision): Outbound[] {
-  return recipientsOf(stored).map((r) => ({ kind: r.kind, id: r.id, payload: stored.decision, expiresAtMs: stored.expMs }));
+  return addressed({ bytes: stored.decision, expMs: stored.expMs }, recipientsOf(stored));
 }

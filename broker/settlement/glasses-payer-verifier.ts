@@ -6,7 +6,8 @@ import { importPublicPem } from "../../protocol/keys.ts";
 import { assertInRanges } from "../../core/ranges.ts";
 import type { PayerCredential } from "../../protocol/messages.ts";
 import { StatementCache, type SchemaComponent, type SqliteDb } from "../ledger/sqlite-db.ts";
-import type { Registry, Wallet } from "../registry/registry.ts";
+import type { Wallet } from "../registry/principals.ts";
+import type { Registry } from "../registry/registry.ts";
 import type { PayerContext, PayerVerifier } from "./payer-verifier.ts";
 
 /**

@@ -1,24 +1,22 @@
 import { contract, type OfflineLimits } from "../../protocol/contract.ts";
 import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
 import type { OfflineCapture } from "../../protocol/messages.ts";
+import { decide, type Verdict } from "../decisions/verdicts.ts";
 import type { SqliteDb } from "../ledger/sqlite-db.ts";
-import type { Hub, Merchant, Registry } from "../registry/registry.ts";
-import { decide } from "./client-requests.ts";
-import type { Verdict } from "./decisions.ts";
+import type { Hub, Merchant } from "../registry/principals.ts";
+import type { Registry } from "../registry/registry.ts";
+import type { Captures } from "./captures.ts";
 import type { OfflineStore } from "./offline-store.ts";
 import { verifyHce } from "./payer-verifier.ts";
 import type { SignatureChecks } from "./prechecks.ts";
-import type { Capture } from "./request-processor.ts";
 
 export interface OfflineCaptureDeps {
   db: SqliteDb;
   registry: Registry;
   offline: OfflineStore;
   clockSkewMs: number;
-  /** Refuses a sale whose hub reversed it before forwarding it (Cancelled), as for any payment. */
-  refuseVoided: (hubId: string, requestId: string) => void;
-  /** What every payment goes through: wallet and merchant currency, per-payment limit, funds, then the posting. */
-  post: (capture: Capture, nowMs: number) => Verdict;
+  /** What every payment goes through: voided, wallet and merchant currency, per-payment limit, funds, then the posting. */
+  captures: Captures;
 }
 
 const limitNames = ["saleMaxMinor", "totalMaxMinor", "countMax", "ageMsMax"] as const satisfies ReadonlyArray<keyof OfflineLimits>;
@@ -58,11 +56,11 @@ export class OfflineCaptures {
 
   private capture(hub: Hub, request: OfflineCapture, checks: SignatureChecks, nowMs: number): Verdict {
     const { registry, db, offline } = this.deps;
-    this.deps.refuseVoided(hub.hubId, request.requestId);
+    this.deps.captures.refuseVoided(hub.hubId, request.requestId);
     const wallet = verifyHce(request.payer, request, { registry, db, hub, nowMs, checks }, "unused");
     this.checkFloor(hub, registry.getMerchant(hub.merchantId), request, nowMs);
     const { requestId, amountMinor, currency, capturedAt } = request;
-    const verdict = this.deps.post({ hub, requestId, wallet, amountMinor, currency, mode: "offline" }, nowMs);
+    const verdict = this.deps.captures.charge({ hub, requestId, wallet, amountMinor, currency, mode: "offline" }, nowMs);
     offline.recordCapture({ hubId: hub.hubId, requestId, amountMinor, capturedAtMs: capturedAt, forwardedAtMs: nowMs });
     return verdict;
   }

@@ -1,7 +1,8 @@
 import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
 import type { HceCredential, PayerCredential, PaymentRequest } from "../../protocol/messages.ts";
 import type { SqliteDb } from "../ledger/sqlite-db.ts";
-import type { AtcRule, Hub, Registry, Wallet } from "../registry/registry.ts";
+import type { AtcRule, Hub, Wallet } from "../registry/principals.ts";
+import type { Registry } from "../registry/registry.ts";
 import { inlineChecks, type SignatureChecks } from "./prechecks.ts";
 
 export interface PayerContext {

@@ -2,10 +2,10 @@ import type { KeyObject } from "node:crypto";
 import { decodeBody } from "../../protocol/cbor.ts";
 import { decodeSign1, verifySign1, type Sign1Parts } from "../../protocol/cose.ts";
 import { TapwireError, isTapwireError, type ErrorCode } from "../../protocol/errors.ts";
-import { importPublicPem } from "../../protocol/keys.ts";
 import { verifyCryptogram, type CryptogramInput } from "../../protocol/payer.ts";
+import type { Inbound } from "../decisions/verdicts.ts";
+import type { PublicKeyCache } from "../registry/public-keys.ts";
 import type { Registry } from "../registry/registry.ts";
-import type { Inbound } from "./admission.ts";
 
 /**
  * The pure signature checks of a hub request, done ahead of the drain loop on a worker thread (verify-pool.ts)
@@ -168,24 +168,12 @@ function outcomeOf(check: () => void): CheckOutcome | undefined {
   }
 }
 
-/** Imported keys by PEM; bounded like the registry's cache (cleared when full: keys are one per device). */
-export class PublicKeyCache {
-  private readonly keys = new Map<string, KeyObject>();
-
-  constructor(private readonly keysMax: number) {}
-
-  get(pem: string): KeyObject | undefined {
-    let key = this.keys.get(pem);
-    if (key === undefined) {
-      try {
-        key = importPublicPem(pem);
-      } catch {
-        return undefined;
-      }
-      if (this.keys.size >= this.keysMax) this.keys.clear();
-      this.keys.set(pem, key);
-    }
-    return key;
+/** A key that does not import leaves its check to the main thread, which refuses it there as it always did. */
+function keyOf(keys: PublicKeyCache, pem: string): KeyObject | undefined {
+  try {
+    return keys.get(pem);
+  } catch {
+    return undefined;
   }
 }
 
@@ -201,13 +189,13 @@ export function runPrecheck(job: PrecheckJob, keys: PublicKeyCache): PrecheckRes
   } catch {
     return {};
   }
-  const hubKey = keys.get(job.hubKeyPem);
+  const hubKey = keyOf(keys, job.hubKeyPem);
   if (hubKey === undefined) return {};
   const envelope = outcomeOf(() => verifySign1(parts, hubKey));
   if (envelope === undefined) return {};
   if (!envelope.ok || job.payer === undefined) return { envelope };
   const payer = hcePayerOf(parts.payload, job.payer.walletId, job.hubId);
-  const walletKey = keys.get(job.payer.walletKeyPem);
+  const walletKey = keyOf(keys, job.payer.walletKeyPem);
   if (payer === undefined || walletKey === undefined) return { envelope };
   const outcome = outcomeOf(() => verifyCryptogram(payer.input, payer.cryptogram, walletKey));
   return outcome === undefined ? { envelope } : { envelope, payer: { ...payer, outcome } };

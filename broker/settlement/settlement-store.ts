@@ -1,25 +1,5 @@
-import type { ClientKind } from "../../protocol/topics.ts";
 import { assert } from "../../core/assert.ts";
-import type { DecisionStatus } from "../../protocol/messages.ts";
 import { StatementCache, type SqliteDb } from "../ledger/sqlite-db.ts";
-
-export interface StoredDecision {
-  /** The idempotency key: the hub id for a hub's requests (and tag payments), the principal name for a wallet's or agent's own. */
-  hubId: string;
-  /** Who sent the request: the decision goes back to it (and to the paying wallet, for a tag payment). */
-  principalKind: ClientKind;
-  requestId: string;
-  bodyHash: Uint8Array;
-  requestType: string;
-  status: DecisionStatus;
-  code: number;
-  /** Set for tag-mode payments, whose decision also goes to the wallet. */
-  walletId: string | undefined;
-  /** The signed COSE_Sign1 bytes, returned unchanged to every retry. */
-  decision: Buffer;
-  expMs: number;
-  createdAtMs: number;
-}
 
 export type PaymentStatus = "captured" | "reversed";
 
@@ -59,20 +39,6 @@ export interface BatchRecord {
 /** Largest number of rows a read helper returns. */
 export const settlementListMax = 10_000;
 
-interface DecisionRow {
-  hub_id: string;
-  principal_kind: ClientKind;
-  request_id: string;
-  body_hash: Buffer;
-  request_type: string;
-  status: DecisionStatus;
-  code: number;
-  wallet_id: string | null;
-  decision: Buffer;
-  exp_ms: number;
-  created_at_ms: number;
-}
-
 interface PaymentRow {
   payment_id: number;
   hub_id: string;
@@ -104,25 +70,10 @@ interface BatchRow {
   closed_at_ms: number;
 }
 
-const decisionColumns = "hub_id, principal_kind, request_id, body_hash, request_type, status, code, wallet_id, decision, exp_ms, created_at_ms";
 const paymentColumns =
   "payment_id, hub_id, request_id, merchant_id, wallet_id, mode, amount_minor, currency, refunded_minor, status, batch_id, transfer_id, captured_at_ms, reversed_at_ms";
 const batchColumns =
   "hub_id, batch_id, merchant_id, currency, request_id, hub_count, hub_total_minor, service_count, service_total_minor, matched, closed_at_ms";
-
-const toDecision = (r: DecisionRow): StoredDecision => ({
-  hubId: r.hub_id,
-  principalKind: r.principal_kind,
-  requestId: r.request_id,
-  bodyHash: new Uint8Array(r.body_hash),
-  requestType: r.request_type,
-  status: r.status,
-  code: r.code,
-  walletId: r.wallet_id ?? undefined,
-  decision: r.decision,
-  expMs: r.exp_ms,
-  createdAtMs: r.created_at_ms,
-});
 
 const toPayment = (r: PaymentRow): PaymentRecord => ({
   paymentId: r.payment_id,
@@ -155,37 +106,15 @@ const toBatch = (r: BatchRow): BatchRecord => ({
   closedAtMs: r.closed_at_ms,
 });
 
-/** The settlement tables, row by row. Callers hold the transaction; nothing here opens one. */
+/**
+ * The books, row by row: payments, refunds, voids and batch reports (never pruned); the idempotency records are
+ * decision-store.ts. Callers hold the transaction; nothing here opens one.
+ */
 export class SettlementStore {
   private readonly statements: StatementCache;
 
   constructor(db: SqliteDb) {
     this.statements = new StatementCache(db);
-  }
-
-  findDecision(hubId: string, requestId: string): StoredDecision | undefined {
-    const row = this.statements
-      .sql<[string, string], DecisionRow>(`SELECT ${decisionColumns} FROM settlement_decisions WHERE hub_id = ? AND request_id = ?`)
-      .get(hubId, requestId);
-    return row ? toDecision(row) : undefined;
-  }
-
-  saveDecision(d: StoredDecision): void {
-    this.statements
-      .sql<[string, ClientKind, string, Uint8Array, string, string, number, string | null, Buffer, number, number]>(
-        `INSERT INTO settlement_decisions (${decisionColumns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      )
-      .run(d.hubId, d.principalKind, d.requestId, d.bodyHash, d.requestType, d.status, d.code, d.walletId ?? null, d.decision, d.expMs, d.createdAtMs);
-  }
-
-  /** A held request's final answer takes the place of its `step_up_required` / `human_review` decision. */
-  replaceDecision(key: string, requestId: string, status: DecisionStatus, code: number, decision: Buffer, expMs: number): void {
-    const result = this.statements
-      .sql<[string, number, Buffer, number, string, string]>(
-        "UPDATE settlement_decisions SET status = ?, code = ?, decision = ?, exp_ms = ? WHERE hub_id = ? AND request_id = ?",
-      )
-      .run(status, code, decision, expMs, key, requestId);
-    assert(result.changes <= 1, `one decision per (${key}, ${requestId})`);
   }
 
   insertPayment(p: NewPayment): PaymentRecord {
@@ -272,21 +201,6 @@ export class SettlementStore {
       .run(hubId, requestId, reversalRequestId, nowMs);
   }
 
-  isNonceConsumed(hubId: string, nonce: Uint8Array): boolean {
-    return (
-      this.statements.sql<[string, Uint8Array], number>("SELECT 1 FROM settlement_nonces WHERE hub_id = ? AND nonce = ?").pluck().get(hubId, nonce) !==
-      undefined
-    );
-  }
-
-  consumeNonce(hubId: string, nonce: Uint8Array, offerId: string, walletId: string, nowMs: number): void {
-    this.statements
-      .sql<[string, Uint8Array, string, string, number]>(
-        "INSERT INTO settlement_nonces (hub_id, nonce, offer_id, wallet_id, consumed_at_ms) VALUES (?, ?, ?, ?, ?)",
-      )
-      .run(hubId, nonce, offerId, walletId, nowMs);
-  }
-
   /** Captured (not reversed) payments of one hub, merchant and currency not yet in a batch. */
   unbatchedTotals(hubId: string, merchantId: string, currency: string): { count: number; totalMinor: number } {
     const row = this.statements
@@ -342,27 +256,6 @@ export class SettlementStore {
       .sql<[string, number], BatchRow>(`SELECT ${batchColumns} FROM settlement_batch_reports WHERE hub_id = ? ORDER BY closed_at_ms, batch_id LIMIT ?`)
       .all(hubId, limit)
       .map(toBatch);
-  }
-
-  /**
-   * Drops idempotency records and consumed nonces created before the cutoff. Voids, payments and batch
-   * reports stay: they are the books.
-   */
-  /** Deletes at most `rowsMax` of each kind older than `cutoffMs`, oldest first, so one call never blocks for long. */
-  pruneBefore(cutoffMs: number, rowsMax: number): { decisions: number; nonces: number } {
-    const decisions = this.statements
-      .sql<[number, number]>(
-        `DELETE FROM settlement_decisions WHERE (hub_id, request_id) IN
-           (SELECT hub_id, request_id FROM settlement_decisions WHERE created_at_ms < ? ORDER BY created_at_ms LIMIT ?)`,
-      )
-      .run(cutoffMs, rowsMax).changes;
-    const nonces = this.statements
-      .sql<[number, number]>(
-        `DELETE FROM settlement_nonces WHERE (hub_id, nonce) IN
-           (SELECT hub_id, nonce FROM settlement_nonces WHERE consumed_at_ms < ? ORDER BY consumed_at_ms LIMIT ?)`,
-      )
-      .run(cutoffMs, rowsMax).changes;
-    return { decisions, nonces };
   }
 
   /** When the ledger posted a payment's transfer: the time its receipt carries. */

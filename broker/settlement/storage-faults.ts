@@ -1,4 +1,8 @@
+import { logger } from "../../core/log.ts";
+import type { Clock } from "../../core/sources.ts";
 import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
+
+const log = logger("tapwire:settlement");
 
 /**
  * SQLite result codes that mean the storage, not the request or the code, is at fault: the disk is full, the file
@@ -23,4 +27,33 @@ export function storageFault(error: unknown): TapwireError | undefined {
   const code = (error as { code?: unknown } | undefined)?.code;
   if (typeof code !== "string" || !storageCodePrefixes.some((prefix) => code.startsWith(prefix))) return undefined;
   return new TapwireError(`ledger storage unavailable: ${(error as Error).message}`, ErrorCode.LedgerStorage, { sqliteCode: code }, { cause: error });
+}
+
+/** Whether the ledger's storage takes writes; the operator sees this (dashboard, log at error). */
+export type StorageHealth = { state: "ok" } | { state: "failing"; sinceMs: number; code: string; failedBatches: number };
+
+/** The one owner of StorageHealth: batches and sweeps report here whether their writes got through. */
+export class StorageWatch {
+  private current: StorageHealth = { state: "ok" };
+
+  constructor(private readonly clock: Clock) {}
+
+  get health(): StorageHealth {
+    return this.current;
+  }
+
+  failed(fault: TapwireError, batchSize: number): void {
+    if (this.current.state === "ok") {
+      this.current = { state: "failing", sinceMs: this.clock.nowMs(), code: String(fault.context?.["sqliteCode"]), failedBatches: 1 };
+      log.error({ code: fault.code, sqliteCode: fault.context?.["sqliteCode"], batchSize }, "ledger storage failing: requests are declined (LedgerStorage, retry later) until it recovers");
+    } else {
+      this.current.failedBatches += 1;
+    }
+  }
+
+  works(): void {
+    if (this.current.state === "ok") return;
+    log.warn({ failedBatches: this.current.failedBatches, sinceMs: this.current.sinceMs }, "ledger storage recovered");
+    this.current = { state: "ok" };
+  }
 }

@@ -1,6 +1,7 @@
 import { parentPort } from "node:worker_threads";
 import { assert } from "../../core/assert.ts";
-import { PublicKeyCache, runPrecheck, type PrecheckJob, type PrecheckResult } from "./prechecks.ts";
+import { PublicKeyCache } from "../registry/public-keys.ts";
+import { runPrecheck, type PrecheckJob, type PrecheckResult } from "./prechecks.ts";
 
 /** Main thread → worker: jobs in arrival order. */
 export interface PoolRequest {

@@ -4,7 +4,8 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { campaignAccountId, fundingAccountId, walletAccountId } from "../../broker/ledger/ledger.ts";
 import { openSqliteDb, schemaVersion, type SqliteDb } from "../../broker/ledger/sqlite-db.ts";
-import { SqliteLedger, ledgerSchema } from "../../broker/ledger/sqlite-ledger.ts";
+import { ledgerSchema } from "../../broker/ledger/ledger-schema.ts";
+import { SqliteLedger } from "../../broker/ledger/sqlite-ledger.ts";
 import { ErrorCode, isTapwireError } from "../../protocol/errors.ts";
 import { ManualClock } from "../../core/sources.ts";
 

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { LoadShedder } from "../../broker/settlement/load-shedder.ts";
-import { storageRetryAfterMs } from "../../broker/settlement/settlement-service.ts";
+import { storageRetryAfterMs } from "../../broker/settlement/batcher.ts";
 import { ErrorCode } from "../../protocol/errors.ts";
 import type { Decision } from "../../protocol/messages.ts";
 import { SettlementFixture, type TestHub } from "./fixtures.ts";

@@ -6,7 +6,8 @@ import { ErrorCode } from "../../protocol/errors.ts";
 import { ManualClock } from "../../core/sources.ts";
 import { fundingAccountId, merchantAccountId, walletAccountId } from "../../broker/ledger/ledger.ts";
 import { openSqliteDb, schemaVersion, type SqliteDb } from "../../broker/ledger/sqlite-db.ts";
-import { SqliteLedger, ledgerSchema } from "../../broker/ledger/sqlite-ledger.ts";
+import { ledgerSchema } from "../../broker/ledger/ledger-schema.ts";
+import { SqliteLedger } from "../../broker/ledger/sqlite-ledger.ts";
 import { codeOf } from "./preamble.ts";
 
 let dir: string;

@@ -11,7 +11,8 @@ import { ErrorCode, isTapwireError } from "../../protocol/errors.ts";
 import { generateP256, publicKeyPem } from "../../protocol/keys.ts";
 import type { HceCredential } from "../../protocol/messages.ts";
 import { admit } from "../../broker/settlement/admission.ts";
-import { PrecheckJobs, Prechecked, PublicKeyCache, inlineChecks, runPrecheck } from "../../broker/settlement/prechecks.ts";
+import { PublicKeyCache } from "../../broker/registry/public-keys.ts";
+import { PrecheckJobs, Prechecked, inlineChecks, runPrecheck } from "../../broker/settlement/prechecks.ts";
 import { VerifyPool } from "../../broker/settlement/verify-pool.ts";
 import { SettlementFixture } from "./fixtures.ts";
 

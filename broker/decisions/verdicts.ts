@@ -1,21 +1,36 @@
-import { createPublicKey, type KeyObject } from "node:crypto";
-import { assert } from "../../core/assert.ts";
 import { decodeBody } from "../../protocol/cbor.ts";
-import { errorCodeName, type TapwireError } from "../../protocol/errors.ts";
-import { sealMessage } from "../../protocol/envelope.ts";
+import { errorCodeName, isTapwireError, type TapwireError } from "../../protocol/errors.ts";
 import { isId } from "../../protocol/ids.ts";
+import { bodyHash, zeroHash, type BatchReport, type DecisionStatus, type Receipt } from "../../protocol/messages.ts";
 import type { ClientKind } from "../../protocol/topics.ts";
-import { keyId } from "../../protocol/keys.ts";
-import {
-  bodyHash,
-  decisionSchema,
-  protocolVersion,
-  zeroHash,
-  type BatchReport,
-  type Decision,
-  type DecisionStatus,
-  type Receipt,
-} from "../../protocol/messages.ts";
+
+/**
+ * What a decision says, shared by the settlement pipeline and the services it calls (agents, review, campaigns).
+ * A leaf: it imports only protocol/, so those folders depend on it and never on each other's modules for it.
+ */
+
+/** A message as it arrives from the broker. (kind, id) come from the topic, which only its owner may publish to. */
+export interface Inbound {
+  kind: ClientKind;
+  id: string;
+  payload: Uint8Array;
+}
+
+/** Who a decision is addressed to. */
+export interface Recipient {
+  kind: ClientKind;
+  id: string;
+}
+
+/** One signed decision addressed to one principal; the broker publishes it on that principal's `res` topic. */
+export interface Outbound {
+  kind: Recipient["kind"];
+  id: string;
+  /** COSE_Sign1 Decision signed by the service key. */
+  payload: Buffer;
+  /** The decision's own `exp`: publish with a message expiry that ends here. */
+  expiresAtMs: number;
+}
 
 /** What a decision says it answers. */
 export interface RequestSummary {
@@ -59,6 +74,16 @@ export function declinedVerdict(error: TapwireError, retryAfterMs?: number): Ver
   };
 }
 
+/** Typed refusals in the business step become a declined verdict; anything else (a bug) is thrown on. */
+export function decide(execute: () => Verdict): Verdict {
+  try {
+    return execute();
+  } catch (error) {
+    if (!isTapwireError(error)) throw error;
+    return declinedVerdict(error);
+  }
+}
+
 /**
  * Best effort for a message that failed before (or at) its signature check: the payload hash is a fact about
  * the bytes, and an unverified requestId is only echoed to the topic owner, who helps itself by correlating.
@@ -78,44 +103,6 @@ export function describeUnverified(payload: Uint8Array | undefined, sender: { ki
     // An unreadable body leaves the summary at what the bytes alone tell.
   }
   return summary;
-}
-
-/** Signs decisions with the service key; every decision carries `exp = iat + decisionTtlMs`. */
-export class DecisionSigner {
-  private readonly kid: Uint8Array;
-
-  constructor(
-    private readonly serviceKey: KeyObject,
-    private readonly decisionTtlMs: number,
-  ) {
-    this.kid = keyId(createPublicKey(serviceKey));
-  }
-
-  sign(summary: RequestSummary, verdict: Verdict, nowMs: number): SignedDecision {
-    const expMs = nowMs + this.decisionTtlMs;
-    const body: Decision = {
-      type: "decision",
-      v: protocolVersion,
-      requestId: summary.requestId,
-      requestType: summary.requestType,
-      requestHash: new Uint8Array(summary.requestHash),
-      principalKind: summary.principalKind,
-      hubId: summary.hubId,
-      status: verdict.status,
-      code: verdict.code,
-      reason: verdict.reason,
-      iat: nowMs,
-      exp: expMs,
-      ...(verdict.receipt ? { receipt: verdict.receipt } : {}),
-      ...(verdict.batch ? { batch: verdict.batch } : {}),
-      ...(verdict.caseId ? { caseId: verdict.caseId } : {}),
-      ...(verdict.retryAfterMs === undefined ? {} : { retryAfterMs: verdict.retryAfterMs }),
-    };
-    // Paired with the hub's parse on receipt: a decision we could not read back is a bug here, not there.
-    const check = decisionSchema.safeParse(body);
-    assert(check.success, `decision fails its own schema: ${check.error?.message ?? ""}`);
-    return { bytes: sealMessage(body, this.serviceKey, this.kid), expMs };
-  }
 }
 
 /** `w…42`: enough for a person to recognise their wallet on a receipt, not enough to identify it. */

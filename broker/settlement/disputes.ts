@@ -6,10 +6,10 @@ import { agentPaymentIdPrefix } from "../agents/agent-payments.ts";
 import type { MandateStore } from "../agents/mandate-store.ts";
 import { giveBackLegs } from "../campaigns/campaign-legs.ts";
 import type { CampaignRedemptions } from "../campaigns/redemptions.ts";
+import { approvedVerdict, maskPayer, type Verdict } from "../decisions/verdicts.ts";
 import type { Ledger } from "../ledger/ledger.ts";
 import type { SqliteDb } from "../ledger/sqlite-db.ts";
-import { approvedVerdict, maskPayer, type Verdict } from "../settlement/decisions.ts";
-import type { SettlementStore } from "../settlement/settlement-store.ts";
+import type { SettlementStore } from "./settlement-store.ts";
 
 export interface DisputeDeps {
   db: SqliteDb;

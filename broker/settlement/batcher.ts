@@ -1,0 +1,279 @@
+import { performance } from "node:perf_hooks";
+import { assert } from "../../core/assert.ts";
+import { logger } from "../../core/log.ts";
+import type { Clock } from "../../core/sources.ts";
+import { readEnvelope } from "../../protocol/envelope.ts";
+import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
+import { isId } from "../../protocol/ids.ts";
+import { describeUnverified, type Inbound, type Outbound, type Recipient } from "../decisions/verdicts.ts";
+import { admit, senderOf, type Admission, type AdmissionDeps } from "./admission.ts";
+import type { Answerer } from "./answers.ts";
+import { LoadShedder } from "./load-shedder.ts";
+import { PrecheckJobs, Prechecked, inlineChecks, type PrecheckJob, type PrecheckResult, type SignatureChecks } from "./prechecks.ts";
+import { storageFault, type StorageWatch } from "./storage-faults.ts";
+import type { VerifyPool } from "./verify-pool.ts";
+
+const log = logger("tapwire:settlement");
+
+/** How long a request refused for a storage fault is told to wait before its retry. */
+export const storageRetryAfterMs = 2_000;
+
+/** What admission has refused so far: answered Overloaded, or dropped unanswered past the answer budget. */
+export interface ShedCounts {
+  answered: number;
+  unanswered: number;
+}
+
+export interface BatcherOptions {
+  queueMax: number;
+  queuedPerSenderMax: number;
+  queueWaitMsMax: number;
+  batchMax: number;
+  clock: Clock;
+  onCrash: (error: unknown) => void;
+}
+
+/** Signature checks on worker threads while a message waits in the queue (prechecks.ts, verify-pool.ts). */
+export interface Prechecks {
+  pool: VerifyPool;
+  jobs: PrecheckJobs;
+}
+
+/** What a running service gives the batcher: the steps before, in and around the batch transaction. */
+export interface BatchWork {
+  admission: AdmissionDeps;
+  prechecks: Prechecks | undefined;
+  /** The pipeline over a whole batch in one IMMEDIATE transaction: the group commit. */
+  commitBatch: (admitted: readonly Admission[]) => Outbound[][];
+  answerer: Answerer;
+}
+
+interface Pending {
+  inbound: Inbound;
+  resolve: (outbound: Outbound[]) => void;
+  reject: (error: TapwireError) => void;
+  /** A worker is checking its signatures; the drain loop stops in front of it to keep arrival order. */
+  checking: boolean;
+  checks: SignatureChecks;
+}
+
+/**
+ * Group commit (TigerBeetle style: queue external events, work through them in batches): `handle` only
+ * enqueues; a drain loop takes up to batchMax messages, verifies and admits them, then runs all of them in one
+ * SQLite transaction, commits, and only then resolves the callers. Nothing is announced approved before it is
+ * durable, and one fsync covers the whole batch.
+ *
+ * With a verify pool, a hub request's signatures are checked on a worker thread while it waits in the queue. The
+ * drain loop takes only the queue's head up to the first message still being checked, so messages reach the
+ * transaction in arrival order (a hub's seq stays increasing).
+ *
+ * Lives as long as the service (its counts and measured rate survive a restart); each start hands it that run's work.
+ */
+export class Batcher {
+  private readonly queue: Pending[] = [];
+  /** Requests queued per sender (`hub/h1`): one principal may not fill the queue for everyone. */
+  private readonly queuedBySender = new Map<string, number>();
+  private readonly shedder = new LoadShedder();
+  private readonly shed: ShedCounts = { answered: 0, unanswered: 0 };
+  /** When the last batch ended with requests still waiting: the next batch's time from then measures busy throughput. */
+  private busySinceMs: number | undefined;
+  private work: BatchWork | undefined;
+  private open = false;
+  /** A batch hit a bug: the queue is abandoned (the process is about to die) and close() does not wait for it. */
+  private crashed = false;
+  private drainScheduled = false;
+  private idleWaiters: Array<() => void> = [];
+
+  constructor(
+    private readonly options: BatcherOptions,
+    private readonly storage: StorageWatch,
+  ) {}
+
+  get accepting(): boolean {
+    return this.open;
+  }
+
+  get queueLength(): number {
+    return this.queue.length;
+  }
+
+  get shedCounts(): ShedCounts {
+    return { ...this.shed };
+  }
+
+  start(work: BatchWork): void {
+    this.work = work;
+    this.open = true;
+  }
+
+  /** Stops accepting; resolves once what is queued is answered (bounded by queueMax), or at once after a crash. */
+  close(): Promise<void> {
+    this.open = false;
+    return new Promise<void>((resolve) => {
+      if (this.crashed || (this.queue.length === 0 && !this.drainScheduled)) resolve();
+      else this.idleWaiters.push(resolve);
+    });
+  }
+
+  /** Resolves once the answer is durable; rejects with ServiceUnavailable when not accepting. */
+  handle(inbound: Inbound): Promise<Outbound[]> {
+    assert(isId(inbound.id), `inbound id ${inbound.id} is not a topic id`);
+    if (!this.open) {
+      return Promise.reject(new TapwireError("settlement service is not running", ErrorCode.ServiceUnavailable));
+    }
+    const sender = senderKey(inbound);
+    const queuedBySender = this.queuedBySender.get(sender) ?? 0;
+    const full = this.queue.length >= this.options.queueMax || this.shedder.drainMs(this.queue.length) > this.options.queueWaitMsMax;
+    if (full || queuedBySender >= this.options.queuedPerSenderMax) {
+      return Promise.resolve(this.overloaded(inbound));
+    }
+    return new Promise<Outbound[]>((resolve, reject) => {
+      const pending: Pending = { inbound, resolve, reject, checking: false, checks: inlineChecks };
+      this.queue.push(pending);
+      this.queuedBySender.set(sender, queuedBySender + 1);
+      this.precheck(pending);
+      this.scheduleDrain();
+    });
+  }
+
+  /** A bug: the batch's transaction rolled back; stop taking work and let the process die (see options.onCrash). */
+  crash(error: unknown, batchSize: number): void {
+    this.open = false;
+    this.crashed = true;
+    for (const wake of this.idleWaiters.splice(0)) wake();
+    log.fatal({ err: error, batchSize }, "settlement batch hit a bug; nothing of it was kept; the service stops");
+    this.options.onCrash(error);
+  }
+
+  private started(): BatchWork {
+    assert(this.work, "the batcher works only after start");
+    return this.work;
+  }
+
+  /**
+   * Refused at the door, without touching the ledger: a signed Overloaded with the retry-after the queue ahead
+   * implies, while the answer budget lasts (each answer is a signature); past it, no answer at all (the sender's own
+   * timeout and backoff take over). Either way the work spent on a shed request is small and bounded.
+   */
+  private overloaded(inbound: Inbound): Outbound[] {
+    const work = this.started();
+    const nowMs = this.options.clock.nowMs();
+    if (!this.shedder.takeAnswer(nowMs)) {
+      this.shed.unanswered += 1;
+      return [];
+    }
+    this.shed.answered += 1;
+    let payload: Uint8Array | undefined;
+    try {
+      payload = readEnvelope(inbound.payload).payload;
+    } catch {
+      // Under overload an unreadable message gets the bare decline; there is no time to say more.
+    }
+    const error = new TapwireError(`${this.queue.length} messages queued (max ${this.options.queueMax})`, ErrorCode.Overloaded);
+    const summary = describeUnverified(payload, inbound);
+    return work.answerer.refuse(summary, error, [{ kind: inbound.kind, id: inbound.id }], nowMs, this.shedder.retryAfterMs(this.queue.length));
+  }
+
+  /** Hands the message's signature checks to a worker when there is one to take them. */
+  private precheck(pending: Pending): void {
+    const prechecks = this.started().prechecks;
+    if (prechecks === undefined) return;
+    let job: PrecheckJob | undefined;
+    try {
+      job = prechecks.jobs.jobFor(pending.inbound);
+    } catch (error) {
+      // Admission meets the same fault inline and answers it as it always did.
+      log.warn({ err: error, kind: pending.inbound.kind, id: pending.inbound.id }, "precheck skipped");
+      return;
+    }
+    const checked = job && prechecks.pool.submit(job);
+    if (!job || !checked) return;
+    const submitted = job;
+    pending.checking = true;
+    checked.then(
+      (result: PrecheckResult) => this.prechecked(pending, new Prechecked(submitted, result)),
+      // The worker died or stalled: check this request on the main thread instead. Failing it would make the
+      // hub retry after later seqs were accepted, and its payment would then be refused as SeqReplayed.
+      (error: unknown) => {
+        log.warn({ err: error, kind: pending.inbound.kind, id: pending.inbound.id }, "worker check failed; checking inline");
+        this.prechecked(pending, inlineChecks);
+      },
+    );
+  }
+
+  private prechecked(pending: Pending, checks: SignatureChecks): void {
+    pending.checking = false;
+    pending.checks = checks;
+    this.scheduleDrain();
+  }
+
+  private scheduleDrain(): void {
+    if (this.drainScheduled) return;
+    this.drainScheduled = true;
+    // setImmediate, not a microtask: lets I/O callbacks enqueue more work first, which is what fills a batch.
+    setImmediate(() => this.drainOnce());
+  }
+
+  private drainOnce(): void {
+    this.drainScheduled = false;
+    const limit = Math.min(this.queue.length, this.options.batchMax);
+    let ready = 0;
+    while (ready < limit && !this.queue[ready]!.checking) ready += 1;
+    const batch = this.queue.splice(0, ready);
+    if (batch.length > 0) {
+      try {
+        this.processBatch(batch);
+      } catch (error) {
+        this.crash(error, batch.length);
+        return;
+      }
+    }
+    if (this.queue.length === 0) {
+      for (const wake of this.idleWaiters.splice(0)) wake();
+      return;
+    }
+    // A head still being checked schedules the next drain itself when its check ends.
+    if (!this.queue[0]!.checking) this.scheduleDrain();
+  }
+
+  private processBatch(batch: Pending[]): void {
+    const work = this.started();
+    for (const item of batch) this.dequeued(item.inbound);
+    // admit() answers every operating fault itself (a refusal); anything it throws is a bug and crashes the service.
+    const admitted = batch.map((item) => admit(item.inbound, work.admission, item.checks));
+    let answers: Outbound[][];
+    try {
+      answers = work.commitBatch(admitted);
+    } catch (error) {
+      const fault = storageFault(error);
+      if (fault === undefined) throw error;
+      this.storage.failed(fault, batch.length);
+      // Nothing of the batch was kept: each sender hears so, signed, and retries the same bytes later.
+      const nowMs = this.options.clock.nowMs();
+      batch.forEach((item, index) => item.resolve(work.answerer.refuse(admitted[index]!.summary, fault, recipientsOf(admitted[index]!), nowMs, storageRetryAfterMs)));
+      return;
+    }
+    this.storage.works();
+    const endedMs = performance.now();
+    if (this.busySinceMs !== undefined) this.shedder.recordBusyBatch(batch.length, endedMs - this.busySinceMs);
+    this.busySinceMs = this.queue.length > 0 ? endedMs : undefined;
+    log.debug({ batchSize: batch.length, queued: this.queue.length }, "settlement batch committed");
+    batch.forEach((item, index) => item.resolve(answers[index]!));
+  }
+
+  private dequeued(inbound: Inbound): void {
+    const sender = senderKey(inbound);
+    const left = (this.queuedBySender.get(sender) ?? 1) - 1;
+    if (left > 0) this.queuedBySender.set(sender, left);
+    else this.queuedBySender.delete(sender);
+  }
+}
+
+function senderKey(inbound: Inbound): string {
+  return `${inbound.kind}/${inbound.id}`;
+}
+
+/** Who hears a refusal of a message: its sender (the wallet for a tag payment, as it is the one waiting). */
+function recipientsOf(admission: Admission): Recipient[] {
+  return admission.outcome === "refused" ? admission.recipients : [senderOf(admission)];
+}

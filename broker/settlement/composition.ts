@@ -1,0 +1,190 @@
+import { assert } from "../../core/assert.ts";
+import { AgentPayments } from "../agents/agent-payments.ts";
+import { agentSchema } from "../agents/agent-schema.ts";
+import { MandateStore } from "../agents/mandate-store.ts";
+import { CampaignAdmin } from "../campaigns/campaign-admin.ts";
+import { campaignSchema } from "../campaigns/campaign-schema.ts";
+import { CampaignStore } from "../campaigns/campaign-store.ts";
+import { CampaignRedemptions } from "../campaigns/redemptions.ts";
+import { evidenceSchema } from "../evidence/evidence-schema.ts";
+import { EvidenceStore } from "../evidence/evidence-store.ts";
+import { openSqliteDb, type SqliteDb } from "../ledger/sqlite-db.ts";
+import { ledgerSchema } from "../ledger/ledger-schema.ts";
+import { SqliteLedger } from "../ledger/sqlite-ledger.ts";
+import { registrySchema } from "../registry/registry-schema.ts";
+import { Registry } from "../registry/registry.ts";
+import { ReviewDesk } from "../review/review-desk.ts";
+import { reviewSchema } from "../review/review-schema.ts";
+import { ReviewStore } from "../review/review-store.ts";
+import { resolveReviewPolicy, type ReviewPolicy } from "../review/risk.ts";
+import type { Admission } from "./admission.ts";
+import { Answerer } from "./answers.ts";
+import { Batcher, type BatchWork } from "./batcher.ts";
+import { Captures } from "./captures.ts";
+import { ClientRequests } from "./client-requests.ts";
+import { DecisionSigner } from "./decision-signer.ts";
+import { DecisionStore } from "./decision-store.ts";
+import { Gates } from "./gates.ts";
+import { HeldPayments } from "./held-payments.ts";
+import { HubRequests } from "./hub-requests.ts";
+import { OfflineCaptures } from "./offline-captures.ts";
+import { OfflineStore } from "./offline-store.ts";
+import { resolveSettlementOptions, type ResolvedSettlementOptions, type SettlementOptions } from "./options.ts";
+import { hceVerifier, type PayerVerifier } from "./payer-verifier.ts";
+import { RequestPipeline } from "./pipeline.ts";
+import { PrecheckJobs } from "./prechecks.ts";
+import { PushDelivery } from "./push-delivery.ts";
+import { Refunds } from "./refunds.ts";
+import { settlementSchema } from "./settlement-schema.ts";
+import { SettlementStore } from "./settlement-store.ts";
+import { StorageWatch } from "./storage-faults.ts";
+import { Sweep } from "./sweep.ts";
+import { VerifyPool } from "./verify-pool.ts";
+
+/**
+ * The composition root of the settlement service: the one module that knows every part and wires them. What
+ * lives as long as the service object (its options, signer, queue, storage health, push listeners) is built
+ * once; what lives for one run (the database and everything over it) is built at each start and closed at stop.
+ */
+
+/** Built with the service object and kept across restarts. */
+export interface ServiceParts {
+  options: ResolvedSettlementOptions;
+  policy: ReviewPolicy;
+  signer: DecisionSigner;
+  storage: StorageWatch;
+  batcher: Batcher;
+  pushes: PushDelivery;
+}
+
+/** One run: the database, its stores and services, and the work the batcher does with them. */
+export interface RunningParts {
+  db: SqliteDb;
+  ledger: SqliteLedger;
+  registry: Registry;
+  store: SettlementStore;
+  offline: OfflineStore;
+  mandates: MandateStore;
+  reviews: ReviewStore;
+  desk: ReviewDesk;
+  evidence: EvidenceStore;
+  campaigns: CampaignAdmin;
+  sweep: Sweep;
+  work: BatchWork;
+}
+
+export function composeService(input: SettlementOptions): ServiceParts {
+  const options = resolveSettlementOptions(input);
+  const storage = new StorageWatch(options.clock);
+  return {
+    options,
+    policy: resolveReviewPolicy(input.review),
+    signer: new DecisionSigner(options.serviceKey, options.decisionTtlMs),
+    storage,
+    batcher: new Batcher(options, storage),
+    pushes: new PushDelivery(),
+  };
+}
+
+/** Opens (and migrates) the database and builds the run's parts over it; starts the verify workers, if any. */
+export function openRun(service: ServiceParts): RunningParts {
+  const { options, policy, signer, batcher, pushes, storage } = service;
+  const { databasePath, clock, payerVerifiers, schemaComponents } = options;
+  const components = [ledgerSchema, registrySchema, settlementSchema, agentSchema, reviewSchema, evidenceSchema, campaignSchema, ...schemaComponents];
+  const db = openSqliteDb({ path: databasePath, components, clock });
+  const ledger = new SqliteLedger(db, clock);
+  const registry = new Registry(db, ledger, clock);
+  const store = new SettlementStore(db);
+  const decisions = new DecisionStore(db);
+  const offline = new OfflineStore(db);
+  const mandates = new MandateStore(db);
+  const reviews = new ReviewStore(db);
+  const evidence = new EvidenceStore(db);
+  const answerer = new Answerer({ decisions, evidence, signer });
+  const campaignStore = new CampaignStore(db);
+  const redemptions = new CampaignRedemptions({ db, store: campaignStore, evidence });
+  const verifiers = new Map<string, PayerVerifier>([hceVerifier, ...payerVerifiers].map((v) => [v.kind, v]));
+  // The desk posts what it held through parts that need the desk themselves (agent payments hold through it).
+  let held: HeldPayments | undefined;
+  const desk = new ReviewDesk({
+    store: reviews,
+    answerer,
+    evidence,
+    policy,
+    poster: {
+      post: (payment, caseId, nowMs) => {
+        assert(held, "held payments are wired before any case is decided");
+        return held.post(payment, caseId, nowMs);
+      },
+    },
+  });
+  const agentPayments = new AgentPayments({ db, registry, ledger, mandates, desk, policy });
+  const captures = new Captures({ db, registry, ledger, store, campaigns: redemptions });
+  const disputes = { db, ledger, store, mandates, campaigns: redemptions };
+  held = new HeldPayments({ db, registry, captures, agentPayments, disputes });
+  const pipeline = new RequestPipeline({
+    gates: new Gates({ registry, decisions, mandates, clockSkewMs: options.clockSkewMs, requestLifetimeMsMax: options.requestLifetimeMsMax }),
+    hubRequests: new HubRequests({
+      db,
+      registry,
+      store,
+      verifiers,
+      policy,
+      desk,
+      reviews,
+      campaigns: redemptions,
+      captures,
+      refunds: new Refunds({ ledger, store, campaigns: redemptions }),
+      offline: new OfflineCaptures({ db, registry, offline, clockSkewMs: options.clockSkewMs, captures }),
+    }),
+    clientRequests: new ClientRequests({ agentPayments, desk, disputes }),
+    answerer,
+  });
+  const batchTransaction = db.transaction((admitted: readonly Admission[]) => {
+    const nowMs = clock.nowMs();
+    return admitted.map((admission) => pipeline.process(admission, nowMs));
+  });
+  const { verifyWorkers, verifyWorkerUrl, queueMax } = options;
+  const pool =
+    verifyWorkers > 0 ? new VerifyPool({ size: verifyWorkers, jobsQueuedMax: queueMax, ...(verifyWorkerUrl ? { workerUrl: verifyWorkerUrl } : {}) }) : undefined;
+  pool?.start();
+  const sweep = new Sweep({
+    db,
+    desk,
+    decisions,
+    clock,
+    timers: options.timers,
+    sweepIntervalMs: policy.sweepIntervalMs,
+    idempotencyRetentionMs: options.idempotencyRetentionMs,
+    storage,
+    flushPushes: () => pushes.flush({ db, reviews }, clock.nowMs()),
+    accepting: () => batcher.accepting,
+    crash: (error) => batcher.crash(error, 0),
+  });
+  const campaigns = new CampaignAdmin({ db, ledger, registry, store: campaignStore, evidence, clock });
+  return {
+    db,
+    ledger,
+    registry,
+    store,
+    offline,
+    mandates,
+    reviews,
+    desk,
+    evidence,
+    campaigns,
+    sweep,
+    work: {
+      admission: { registry, mandates },
+      prechecks: pool ? { pool, jobs: new PrecheckJobs(registry) } : undefined,
+      commitBatch: (admitted) => batchTransaction.immediate(admitted),
+      answerer,
+    },
+  };
+}
+
+/** Closes the database, then ends the verify workers. */
+export async function closeRun(run: RunningParts): Promise<void> {
+  run.db.close();
+  await run.work.prechecks?.pool.stop();
+}

@@ -1,0 +1,44 @@
+import { createPublicKey, type KeyObject } from "node:crypto";
+import { assert } from "../../core/assert.ts";
+import { sealMessage } from "../../protocol/envelope.ts";
+import { keyId } from "../../protocol/keys.ts";
+import { decisionSchema, protocolVersion, type Decision } from "../../protocol/messages.ts";
+import type { RequestSummary, SignedDecision, Verdict } from "../decisions/verdicts.ts";
+
+/** Signs decisions with the service key; every decision carries `exp = iat + decisionTtlMs`. */
+export class DecisionSigner {
+  private readonly kid: Uint8Array;
+
+  constructor(
+    private readonly serviceKey: KeyObject,
+    private readonly decisionTtlMs: number,
+  ) {
+    this.kid = keyId(createPublicKey(serviceKey));
+  }
+
+  sign(summary: RequestSummary, verdict: Verdict, nowMs: number): SignedDecision {
+    const expMs = nowMs + this.decisionTtlMs;
+    const body: Decision = {
+      type: "decision",
+      v: protocolVersion,
+      requestId: summary.requestId,
+      requestType: summary.requestType,
+      requestHash: new Uint8Array(summary.requestHash),
+      principalKind: summary.principalKind,
+      hubId: summary.hubId,
+      status: verdict.status,
+      code: verdict.code,
+      reason: verdict.reason,
+      iat: nowMs,
+      exp: expMs,
+      ...(verdict.receipt ? { receipt: verdict.receipt } : {}),
+      ...(verdict.batch ? { batch: verdict.batch } : {}),
+      ...(verdict.caseId ? { caseId: verdict.caseId } : {}),
+      ...(verdict.retryAfterMs === undefined ? {} : { retryAfterMs: verdict.retryAfterMs }),
+    };
+    // Paired with the hub's parse on receipt: a decision we could not read back is a bug here, not there.
+    const check = decisionSchema.safeParse(body);
+    assert(check.success, `decision fails its own schema: ${check.error?.message ?? ""}`);
+    return { bytes: sealMessage(body, this.serviceKey, this.kid), expMs };
+  }
+}
