@@ -4,6 +4,7 @@
  */
 import { EmbeddedBroker } from "../broker/mqtt/embedded-broker.ts";
 import { ServiceLink } from "../broker/mqtt/service-link.ts";
+import { MqttServiceTransport } from "../broker/mqtt/mqtt-service-transport.ts";
 import { HubLink } from "../firmware-bridge/mqtt/hub-link.ts";
 import { generateP256 } from "../protocol/keys.ts";
 import { createTestPki, sealedDecision } from "../test/broker/fixtures.ts";
@@ -17,10 +18,12 @@ async function measure(tcpNoDelay: boolean): Promise<string> {
   const broker = new EmbeddedBroker({ tls: { caPem: pki.ca.certPem, ...pki.server }, port: 0, isActive: () => true, tcpNoDelay });
   await broker.start();
   const service = new ServiceLink({
-    url: broker.url,
-    tls: await pki.identity({ kind: "service", id: "settlement" }),
-    protocolVersion: 4,
-    tcpNoDelay,
+    transport: new MqttServiceTransport({
+      url: broker.url,
+      tls: await pki.identity({ kind: "service", id: "settlement" }),
+      protocolVersion: 4,
+      tcpNoDelay,
+    }),
     handler: async (inbound) => [
       { kind: inbound.kind, id: inbound.id, payload: sealedDecision(Buffer.from(inbound.payload).toString(), inbound.id, serviceKeys.privateKey), expiresAtMs: Date.now() + 60_000 },
     ],

@@ -8,6 +8,7 @@ import { approvedVerdict } from "../broker/decisions/verdicts.ts";
 import { DecisionSigner } from "../broker/settlement/decision-signer.ts";
 import { EmbeddedBroker } from "../broker/mqtt/embedded-broker.ts";
 import { ServiceLink } from "../broker/mqtt/service-link.ts";
+import { MqttServiceTransport } from "../broker/mqtt/mqtt-service-transport.ts";
 import { loadOrCreateOperatorPki, certifyPrincipal } from "../broker/operator-pki.ts";
 import { SettlementService } from "../broker/settlement/settlement-service.ts";
 import { MqttConnection } from "../transport/mqtt-connection.ts";
@@ -201,9 +202,11 @@ async function mqttStage(dir: string): Promise<{ usPerRoundTrip: number }> {
   const broker = new EmbeddedBroker({ tls: { caPem: pki.ca.certPem, certPem: pki.server.certPem, keyPem: pki.server.keyPem }, port: 0, isActive: () => true });
   await broker.start();
   const service = new ServiceLink({
-    url: broker.url,
-    tls: { caPem: pki.ca.certPem, certPem: pki.service.certPem, keyPem: pki.service.keyPem },
-    protocolVersion: 4,
+    transport: new MqttServiceTransport({
+      url: broker.url,
+      tls: { caPem: pki.ca.certPem, certPem: pki.service.certPem, keyPem: pki.service.keyPem },
+      protocolVersion: 4,
+    }),
     handler: (inbound) => Promise.resolve([{ kind: inbound.kind, id: inbound.id, payload: Buffer.from(inbound.payload), expiresAtMs: Date.now() + 60_000 }]),
   });
   const hubKeys = generateP256();

@@ -8,6 +8,9 @@ import { enrollAgent, enrollHub, enrollWallet, type EnrolmentBundle, type Enrolm
 import { EmbeddedBroker } from "./mqtt/embedded-broker.ts";
 import { RevocationWatch } from "./revocation-watch.ts";
 import { ServiceLink } from "./mqtt/service-link.ts";
+import { InProcessServiceTransport } from "./mqtt/in-process-service-transport.ts";
+import { MqttServiceTransport } from "./mqtt/mqtt-service-transport.ts";
+import type { ServiceTransport } from "./mqtt/service-transport.ts";
 import { loadOrCreateOperatorPki, servicePrincipal, type OperatorPki } from "./operator-pki.ts";
 import type { Registry } from "./registry/registry.ts";
 import { GlassesPayerVerifier, enrollGlasses, glassesSchema, type GlassesEnrolment } from "./settlement/glasses-payer-verifier.ts";
@@ -43,6 +46,12 @@ export interface SettlementNodeOptions {
    * counted at the edge, never left to pile up in the broker. Default 4 096.
    */
   handlerCallsInFlightMax?: number;
+  /**
+   * How the service meets the embedded broker: "in-process" (the default: no TLS, codec or socket between them,
+   * so a burst queues where admission sees it) or "mqtt" (an mTLS client like any other, to measure the hop).
+   * An external broker is always reached over MQTT.
+   */
+  serviceTransport?: "in-process" | "mqtt";
   /** Every connection, publish and subscription the embedded broker refuses, with its code (monitoring, tests). */
   onBrokerRefusal?: (refusal: TapwireError) => void;
 }
@@ -114,21 +123,30 @@ export class SettlementNode {
       this.revocationWatch.start();
     }
     const link = new ServiceLink({
-      url,
-      tls: { caPem: pki.ca.certPem, certPem: pki.service.certPem, keyPem: pki.service.keyPem },
-      protocolVersion: this.options.protocolVersion ?? 4,
-      ...(this.options.sharedGroup ? { sharedGroup: this.options.sharedGroup } : {}),
-      ...(this.options.instance ? { instance: this.options.instance } : {}),
+      transport: this.transportTo(url, pki),
       handler: (inbound) => service.handle(inbound),
       handlerCallsInFlightMax: this.options.handlerCallsInFlightMax ?? handlerCallsInFlightMaxDefault,
       clock: this.clock,
-      random: this.random,
     });
     link.start();
     this.link = link;
     this.unsubscribePush = service.onPush((outbound) => void link.publish(outbound));
     await link.waitConnected(connectTimeoutMsDefault);
     log.info({ url }, "settlement node ready");
+  }
+
+  /** In-process to the embedded broker unless told otherwise; an MQTT client of an external broker. */
+  private transportTo(url: string, pki: OperatorPki): ServiceTransport {
+    const broker = this.broker;
+    if (broker !== undefined && (this.options.serviceTransport ?? "in-process") === "in-process") return new InProcessServiceTransport(broker);
+    return new MqttServiceTransport({
+      url,
+      tls: { caPem: pki.ca.certPem, certPem: pki.service.certPem, keyPem: pki.service.keyPem },
+      protocolVersion: this.options.protocolVersion ?? 4,
+      ...(this.options.sharedGroup ? { sharedGroup: this.options.sharedGroup } : {}),
+      ...(this.options.instance ? { instance: this.options.instance } : {}),
+      random: this.random,
+    });
   }
 
   async stop(): Promise<void> {

@@ -1,6 +1,6 @@
 import type { Socket } from "node:net";
 import { createServer, type Server, type TLSSocket } from "node:tls";
-import { Aedes, type AuthenticateError, type Client, type PublishPacket, type Subscription } from "aedes";
+import { Aedes, type AedesPublishPacket, type AuthenticateError, type Client, type PublishPacket, type Subscription } from "aedes";
 import { assert } from "../../core/assert.ts";
 import { messageBytesMax } from "../../protocol/envelope.ts";
 import { ErrorCode, TapwireError, errorCodeName } from "../../protocol/errors.ts";
@@ -8,6 +8,7 @@ import { logger } from "../../core/log.ts";
 import { mayPublish, maySubscribe, parseTopic, principalName, type Principal } from "../../protocol/topics.ts";
 import { FrameLimitedConnection } from "./frame-limit.ts";
 import { clientIdBelongsTo, principalFromCertificate } from "./identity.ts";
+import type { TransportMessage } from "./service-transport.ts";
 
 const log = logger("tapwire:mqtt-broker");
 
@@ -111,6 +112,35 @@ export class EmbeddedBroker {
     for (const client of [...clients]) client.close();
     log.info({ principal: principalName(principal), count }, "disconnected");
     return count;
+  }
+
+  /**
+   * Routes every publish matching `filter` to `deliver`, in this process (the settlement service's own link). The
+   * broker's acknowledgement does not wait for the subscriber: the subscriber bounds its own work.
+   */
+  subscribeInProcess(filter: string, deliver: (message: TransportMessage) => void): Promise<() => Promise<void>> {
+    const aedes = this.aedes;
+    assert(aedes !== undefined, "EmbeddedBroker not started");
+    const listener = (packet: AedesPublishPacket, done: () => void) => {
+      deliver({ topic: packet.topic, payload: Buffer.from(packet.payload), retain: packet.retain });
+      done();
+    };
+    return new Promise((resolve) => {
+      aedes.subscribe(filter, listener, () =>
+        resolve(() => new Promise<void>((unsubscribed) => aedes.unsubscribe(filter, listener, () => unsubscribed()))),
+      );
+    });
+  }
+
+  /** Publishes at QoS 1 from inside this process; no client identity, so no authorization hook runs. */
+  publishInProcess(topic: string, payload: Buffer): Promise<void> {
+    const aedes = this.aedes;
+    if (aedes === undefined) return Promise.reject(new TapwireError("broker stopped", ErrorCode.Offline, { topic }));
+    return new Promise((resolve, reject) => {
+      aedes.publish({ cmd: "publish", topic, payload, qos: 1, retain: false, dup: false }, (error) =>
+        error ? reject(new TapwireError(`publish failed: ${error.message}`, ErrorCode.Offline, { topic })) : resolve(),
+      );
+    });
   }
 
   async stop(): Promise<void> {

@@ -1,14 +1,11 @@
-import type { IPublishPacket } from "mqtt";
-import { MqttConnection, type MqttConnectionOptions } from "../../transport/mqtt-connection.ts";
 import { assert } from "../../core/assert.ts";
 import { messageBytesMax } from "../../protocol/envelope.ts";
 import { ErrorCode, TapwireError, errorCodeName, isTapwireError } from "../../protocol/errors.ts";
-import { isId } from "../../protocol/ids.ts";
 import { crashOutside } from "../../core/crash.ts";
 import { logger } from "../../core/log.ts";
-import { systemClock, type Clock, type Random } from "../../core/sources.ts";
-import { parseTopic, serviceRequestFilters, topicFor, type ClientKind } from "../../protocol/topics.ts";
-import { clientIdFor } from "./identity.ts";
+import { systemClock, type Clock } from "../../core/sources.ts";
+import { parseTopic, topicFor, type ClientKind } from "../../protocol/topics.ts";
+import type { ServiceTransport, TransportMessage } from "./service-transport.ts";
 
 const log = logger("tapwire:service-link");
 
@@ -31,15 +28,8 @@ export interface OutboundReply {
 export type RequestHandler = (inbound: InboundRequest) => Promise<OutboundReply[]>;
 
 export interface ServiceLinkOptions {
-  url: string;
-  tls: { caPem: string; certPem: string; keyPem: string };
-  /** 4 for the embedded aedes broker, 5 for Mosquitto. */
-  protocolVersion: 4 | 5;
-  /** MQTT 5: workers of one group share `$share/<group>/…` subscriptions, each request reaching one worker. */
-  sharedGroup?: string;
-  /** Distinguishes this worker's client id (`services/settlement@<instance>`); required with sharedGroup. */
-  instance?: string;
-  serviceId?: string;
+  /** An MQTT client connection to any broker, or the embedded broker's in-process route. */
+  transport: ServiceTransport;
   handler: RequestHandler;
   /**
    * Handler calls running at once. A message beyond it is dropped unanswered and counted (its sender times out and
@@ -50,11 +40,6 @@ export interface ServiceLinkOptions {
   /** A handler still running after this long loses its slot and its replies are dropped. */
   handlerTimeoutMs?: number;
   clock?: Clock;
-  random?: Random;
-  tcpNoDelay?: boolean;
-  reconnectDelayMsMin?: number;
-  reconnectDelayMsMax?: number;
-  reconnectAttemptsMax?: number;
 }
 
 /**
@@ -64,7 +49,7 @@ export interface ServiceLinkOptions {
  * requester-chosen Response Topic, so a client cannot steer decisions elsewhere.
  */
 export class ServiceLink {
-  private connection: MqttConnection | undefined;
+  private started = false;
   private inFlight = 0;
   private dropped = 0;
   /** Retained requests seen (each also logged) and not taken. */
@@ -78,15 +63,10 @@ export class ServiceLink {
     this.callsMax = options.handlerCallsInFlightMax ?? 4_096;
     this.clock = options.clock ?? systemClock;
     assert(Number.isSafeInteger(this.callsMax) && this.callsMax > 0, "handlerCallsInFlightMax must be a positive integer");
-    if (options.sharedGroup !== undefined) {
-      assert(options.protocolVersion === 5, "shared subscriptions need MQTT 5");
-      assert(isId(options.sharedGroup), "sharedGroup must be an id");
-      assert(options.instance !== undefined, "each worker of a shared group needs its own instance id");
-    }
   }
 
   get connected(): boolean {
-    return this.connection?.connected ?? false;
+    return this.started && this.options.transport.connected;
   }
 
   get handlerCallsInFlight(): number {
@@ -99,36 +79,20 @@ export class ServiceLink {
   }
 
   start(): void {
-    assert(this.connection === undefined, "ServiceLink already started");
-    const group = this.options.sharedGroup;
-    const connectionOptions: MqttConnectionOptions = {
-      url: this.options.url,
-      tls: this.options.tls,
-      clientId: clientIdFor({ kind: "service", id: this.options.serviceId ?? "settlement" }, this.options.instance),
-      protocolVersion: this.options.protocolVersion,
-      subscriptions: serviceRequestFilters.map((filter) => ({ filter: group ? `$share/${group}/${filter}` : filter, qos: 1 as const })),
-      logNamespace: "tapwire:service-link",
-      onMessage: (topic, payload, packet) => this.receive(topic, payload, packet),
-      random: this.options.random,
-      tcpNoDelay: this.options.tcpNoDelay,
-      reconnectDelayMsMin: this.options.reconnectDelayMsMin,
-      reconnectDelayMsMax: this.options.reconnectDelayMsMax,
-      reconnectAttemptsMax: this.options.reconnectAttemptsMax,
-      onRefused: (refusal) => log.error({ code: refusal.code, codeName: errorCodeName(refusal.code), ...refusal.context }, refusal.message),
-    };
-    this.connection = new MqttConnection(connectionOptions);
-    this.connection.start();
+    assert(!this.started, "ServiceLink already started");
+    this.started = true;
+    this.options.transport.start((message) => this.receive(message));
   }
 
   waitConnected(timeoutMs: number): Promise<void> {
-    assert(this.connection !== undefined, "ServiceLink not started");
-    return this.connection.waitConnected(timeoutMs);
+    assert(this.started, "ServiceLink not started");
+    return this.options.transport.waitConnected(timeoutMs);
   }
 
   async stop(): Promise<void> {
-    const connection = this.connection;
-    this.connection = undefined;
-    await connection?.stop();
+    if (!this.started) return;
+    this.started = false;
+    await this.options.transport.stop();
   }
 
   /**
@@ -139,13 +103,13 @@ export class ServiceLink {
     return this.sendReply(reply, undefined);
   }
 
-  private receive(topic: string, payload: Buffer, packet: IPublishPacket): void {
+  private receive({ topic, payload, retain, correlationData }: TransportMessage): void {
     const parsed = parseTopic(topic);
     if (parsed === undefined || parsed.channel !== "req") {
       log.warn({ topic }, "message outside the request topics ignored");
       return;
     }
-    if (packet.retain) {
+    if (retain) {
       // A retained request would come back on every reconnect and be answered again and again: never taken.
       this.retainedIgnored += 1;
       log.warn({ topic, retainedIgnored: this.retainedIgnored }, "retained request ignored");
@@ -160,7 +124,6 @@ export class ServiceLink {
       if (this.dropped % 1_000 === 1) log.warn({ code: ErrorCode.Overloaded, dropped: this.dropped, inFlight: this.inFlight }, "request dropped at the edge");
       return;
     }
-    const correlationData = packet.properties?.correlationData;
     const inbound: InboundRequest = { kind: parsed.kind, id: parsed.id, payload, ...(correlationData ? { correlationData } : {}) };
     this.inFlight += 1;
     this.callHandler(inbound)
@@ -198,23 +161,16 @@ export class ServiceLink {
   }
 
   private async sendReply(reply: OutboundReply, inbound: InboundRequest | undefined): Promise<void> {
-    const connection = this.connection;
     const remainingMs = reply.expiresAtMs - this.clock.nowMs();
-    if (connection === undefined || remainingMs <= 0) {
+    if (!this.started || remainingMs <= 0) {
       log.warn({ kind: reply.kind, id: reply.id, remainingMs }, "reply dropped: stopped or already expired");
       return;
     }
     const topic = topicFor(reply.kind, reply.id, "res");
     const toRequester = inbound !== undefined && reply.kind === inbound.kind && reply.id === inbound.id;
-    const properties =
-      this.options.protocolVersion === 5
-        ? {
-            messageExpiryInterval: Math.ceil(remainingMs / 1000),
-            ...(toRequester && inbound.correlationData ? { correlationData: inbound.correlationData } : {}),
-          }
-        : undefined;
+    const correlationData = toRequester ? inbound.correlationData : undefined;
     try {
-      await connection.publish(topic, reply.payload, { qos: 1, ...(properties ? { properties } : {}) });
+      await this.options.transport.publish(topic, reply.payload, { expirySeconds: Math.ceil(remainingMs / 1000), ...(correlationData ? { correlationData } : {}) });
     } catch (error) {
       // The requester retries with the same requestId and gets the same (idempotent) decision again.
       log.warn({ code: (error as TapwireError).code, topic }, "reply not sent");

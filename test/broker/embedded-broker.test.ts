@@ -2,6 +2,8 @@ import { connect as tlsConnect } from "node:tls";
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { EmbeddedBroker } from "../../broker/mqtt/embedded-broker.ts";
 import { ServiceLink, type InboundRequest, type OutboundReply } from "../../broker/mqtt/service-link.ts";
+import { MqttServiceTransport } from "../../broker/mqtt/mqtt-service-transport.ts";
+import { InProcessServiceTransport } from "../../broker/mqtt/in-process-service-transport.ts";
 import { MqttConnection } from "../../transport/mqtt-connection.ts";
 import { HubLink } from "../../firmware-bridge/mqtt/hub-link.ts";
 import { messageBytesMax } from "../../protocol/envelope.ts";
@@ -55,11 +57,13 @@ beforeEach(async () => {
   await broker.start();
   const handled: InboundRequest[] = [];
   const service = new ServiceLink({
-    url: broker.url,
-    tls: await pki.identity({ kind: "service", id: "settlement" }),
-    protocolVersion: 4,
+    transport: new MqttServiceTransport({
+      url: broker.url,
+      tls: await pki.identity({ kind: "service", id: "settlement" }),
+      protocolVersion: 4,
+      ...fastReconnect,
+    }),
     handler: approveAll(handled),
-    ...fastReconnect,
   });
   service.start();
   await service.waitConnected(connectWaitMs);
@@ -282,9 +286,11 @@ describe("EmbeddedBroker with ServiceLink and HubLink", () => {
     await harness.service.stop();
     const forger = generateP256();
     const service = new ServiceLink({
-      url: harness.broker.url,
-      tls: await pki.identity({ kind: "service", id: "settlement" }),
-      protocolVersion: 4,
+      transport: new MqttServiceTransport({
+        url: harness.broker.url,
+        tls: await pki.identity({ kind: "service", id: "settlement" }),
+        protocolVersion: 4,
+      }),
       handler: async (inbound) => [
         { kind: inbound.kind, id: inbound.id, payload: sealedDecision("r-4", inbound.id, forger.privateKey), expiresAtMs: Date.now() + 60_000 },
       ],
@@ -311,22 +317,12 @@ describe("EmbeddedBroker with ServiceLink and HubLink", () => {
     expect((await first).decision.requestId).toBe("r-5");
   });
 
-  it("beyond handlerCallsInFlightMax a request is dropped at the edge and counted; reading never stops", async () => {
-    await harness.service.stop();
+  it.each(["mqtt", "in-process"] as const)("over %s, beyond handlerCallsInFlightMax a request is dropped at the edge and counted; reading never stops", async (route) => {
     const gates: Array<() => void> = [];
-    const service = new ServiceLink({
-      url: harness.broker.url,
-      tls: await pki.identity({ kind: "service", id: "settlement" }),
-      protocolVersion: 4,
-      handlerCallsInFlightMax: 2,
-      handler: async (inbound) => {
-        await new Promise<void>((resolve) => gates.push(resolve));
-        return approveAll([])(inbound);
-      },
+    const service = await replaceService(route, 2, async (inbound) => {
+      await new Promise<void>((resolve) => gates.push(resolve));
+      return approveAll([])(inbound);
     });
-    harness.stopLater(service);
-    service.start();
-    await service.waitConnected(connectWaitMs);
     const hub = await harness.hub("h1");
     await hub.waitConnected(connectWaitMs);
 
@@ -354,3 +350,63 @@ describe("EmbeddedBroker with ServiceLink and HubLink", () => {
     expect(isTapwireError(failure, ErrorCode.Offline)).toBe(true);
   });
 });
+
+describe("the service inside the embedded broker's process", () => {
+  it("takes hubs' and wallets' requests and routes the signed decisions back, with no MQTT client of its own", async () => {
+    const handled: InboundRequest[] = [];
+    await replaceService("in-process", 16, approveAll(handled));
+    const hub = await harness.hub("h1");
+    const wallet = await harness.hub("w1", { kind: "wallet" });
+    await hub.waitConnected(connectWaitMs);
+    await wallet.waitConnected(connectWaitMs);
+
+    const replies = await Promise.all([hub.request(Buffer.from("r-1"), "r-1", 3_000), wallet.request(Buffer.from("w-1"), "w-1", 3_000)]);
+
+    expect(replies.map((reply) => reply.decision.requestId)).toEqual(["r-1", "w-1"]);
+    expect(handled.map((inbound) => [inbound.kind, inbound.id])).toEqual([["hub", "h1"], ["wallet", "w1"]]);
+    expect(harness.broker.connectedClients).toBe(2);
+  });
+
+  it("still never sees a publish the broker refused", async () => {
+    const handled: InboundRequest[] = [];
+    await replaceService("in-process", 16, approveAll(handled));
+    const forger = await harness.hub("h1");
+    await forger.waitConnected(connectWaitMs);
+
+    await forger.publishRaw(topicFor("hub", "h2", "req"), Buffer.from("forged"), { qos: 0 });
+    await harness.refusals.next(ErrorCode.PublishNotAllowed);
+    const honest = await harness.hub("h2");
+    await honest.waitConnected(connectWaitMs);
+    await honest.request(Buffer.from("r-2"), "r-2", 3_000);
+
+    expect(handled.map((inbound) => Buffer.from(inbound.payload).toString())).toEqual(["r-2"]);
+  });
+
+  it("once stopped, takes nothing more: requests go unanswered and replies are not sent", async () => {
+    const handled: InboundRequest[] = [];
+    const service = await replaceService("in-process", 16, approveAll(handled));
+    const hub = await harness.hub("h1");
+    await hub.waitConnected(connectWaitMs);
+    await service.stop();
+
+    const failure = await hub.request(Buffer.from("r-3"), "r-3", 300).catch((error: unknown) => error);
+
+    expect(isTapwireError(failure, ErrorCode.DecisionTimeout)).toBe(true);
+    expect(handled).toEqual([]);
+    expect(service.connected).toBe(false);
+  });
+});
+
+/** Stops the harness's MQTT service link and starts one over `route` in its place. */
+async function replaceService(route: "mqtt" | "in-process", handlerCallsInFlightMax: number, handler: (inbound: InboundRequest) => Promise<OutboundReply[]>): Promise<ServiceLink> {
+  await harness.service.stop();
+  const transport =
+    route === "in-process"
+      ? new InProcessServiceTransport(harness.broker)
+      : new MqttServiceTransport({ url: harness.broker.url, tls: await pki.identity({ kind: "service", id: "settlement" }), protocolVersion: 4 });
+  const service = new ServiceLink({ transport, handlerCallsInFlightMax, handler });
+  harness.stopLater(service);
+  service.start();
+  await service.waitConnected(connectWaitMs);
+  return service;
+}

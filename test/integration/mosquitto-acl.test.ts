@@ -2,6 +2,7 @@ import { connect as tlsConnect } from "node:tls";
 import type { IPublishPacket } from "mqtt";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { ServiceLink, type InboundRequest } from "../../broker/mqtt/service-link.ts";
+import { MqttServiceTransport } from "../../broker/mqtt/mqtt-service-transport.ts";
 import { MqttConnection } from "../../transport/mqtt-connection.ts";
 import { HubLink } from "../../firmware-bridge/mqtt/hub-link.ts";
 import { messageBytesMax } from "../../protocol/envelope.ts";
@@ -25,11 +26,13 @@ beforeAll(async () => {
   serviceKeys = generateP256();
   mosquitto = await startMosquitto({ caPem: pki.ca.certPem, ...pki.server });
   service = new ServiceLink({
-    url: mosquitto.url,
-    tls: await pki.identity({ kind: "service", id: "settlement" }),
-    protocolVersion: 5,
-    sharedGroup: "settlement",
-    instance: "worker-1",
+    transport: new MqttServiceTransport({
+      url: mosquitto.url,
+      tls: await pki.identity({ kind: "service", id: "settlement" }),
+      protocolVersion: 5,
+      sharedGroup: "settlement",
+      instance: "worker-1",
+    }),
     handler: async (inbound) => {
       handled.push(inbound);
       const requestId = Buffer.from(inbound.payload).toString();
