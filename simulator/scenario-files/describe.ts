@@ -1,0 +1,31 @@
+import { formatMoney, type Money } from "../../protocol/money.ts";
+import type { Expectation } from "./expect-schema.ts";
+import type { Step } from "./step-schema.ts";
+
+const isMoney = (value: unknown): value is Money =>
+  typeof value === "object" && value !== null && typeof (value as Money).amountMinor === "number" && typeof (value as Money).currency === "string";
+
+/** `hub=h1 amount=4.50 EUR mode=reader`: a step's or a check's fields as a person reads them (money as money). */
+function fields(value: unknown): string {
+  if (isMoney(value)) return formatMoney(value);
+  if (Array.isArray(value)) return `[${value.map(fields).join(", ")}]`;
+  if (typeof value === "object" && value !== null) {
+    return Object.entries(value)
+      .filter(([, field]) => field !== undefined)
+      .map(([key, field]) => `${key}=${typeof field === "object" && !isMoney(field) && !Array.isArray(field) ? `{${fields(field)}}` : fields(field)}`)
+      .join(" ");
+  }
+  return String(value);
+}
+
+/** `at 1500ms sale hub=h1 amount=4.50 EUR mode=reader` */
+export function describeStep(step: Step): string {
+  return `at ${step.atMs}ms ${step.action.name} ${fields(step.action.spec)}`.trimEnd();
+}
+
+/** `within 0..10000ms: sale ref=s1 status=approved code=0` */
+export function describeExpectation(expectation: Expectation): string {
+  const { fromMs, toMs, exact, check } = expectation;
+  const when = exact ? `at ${fromMs}ms` : toMs === undefined ? `from ${fromMs}ms until the timeout` : `within ${fromMs}..${toMs}ms`;
+  return `${when}: ${check.name} ${fields(check.spec)}`.trimEnd();
+}
