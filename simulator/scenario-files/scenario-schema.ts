@@ -69,12 +69,12 @@ function parseStep(value: Record<string, unknown>, index: number, problems: Prob
 }
 
 /**
- * A window opens at `after` when given, else at the last step due at or before it closes (or before the timeout):
+ * A window opens at `after` when given, else at the last step due before it closes (or before the timeout):
  * "within 30s the balances are…" is about what the steps up to then did, not about the empty world at 0.
  */
 function opensAtMs(after: number | undefined, closesAtMs: number | undefined, steps: ReadonlyArray<Step | undefined>): number {
   if (after !== undefined) return after;
-  const due = steps.flatMap((step) => (step !== undefined && (closesAtMs === undefined || step.atMs <= closesAtMs) ? [step.atMs] : []));
+  const due = steps.flatMap((step) => (step !== undefined && (closesAtMs === undefined || step.atMs < closesAtMs) ? [step.atMs] : []));
   return Math.max(0, ...due);
 }
 

@@ -36,10 +36,10 @@ export interface SignedPayment {
   bytes: Buffer;
 }
 
-/** Hears every decision for one of the agent's payments: the answer (undefined: none after sendsMax), or one pushed later. */
-export type AgentDecisionListener = (requestId: string, decision: Decision | undefined) => void;
+/** Hears an outcome pushed later for one of the agent's held payments. */
+export type PushedListener = (decision: Decision) => void;
 
-/** Decision listeners at once. */
+/** Pushed-outcome listeners at once. */
 export const agentListenersMax = 8;
 
 export interface SimAgentDeps extends Omit<SimClientDeps, "principal"> {
@@ -58,7 +58,7 @@ export interface SimAgentDeps extends Omit<SimClientDeps, "principal"> {
  */
 export class SimAgent {
   private readonly client: SimClient;
-  private readonly listeners = new Set<AgentDecisionListener>();
+  private readonly listeners = new Set<PushedListener>();
 
   constructor(private readonly deps: SimAgentDeps) {
     this.client = new SimClient({ ...deps, principal: { kind: "agent", id: deps.agentId }, onUnrequested: (decision) => this.pushed(decision) });
@@ -99,15 +99,13 @@ export class SimAgent {
     return { requestId, bytes };
   }
 
-  /** Sends signed bytes (again, for a replay) until answered; every listener hears the answer. */
-  async send(payment: SignedPayment): Promise<Decision | undefined> {
-    const decision = await sendUntilAnswered(this.client, payment.bytes, payment.requestId, this.deps.trace, `agent ${this.deps.agentId}`);
-    for (const listener of [...this.listeners]) listener(payment.requestId, decision);
-    return decision;
+  /** Sends signed bytes (again, for a replay) until answered; resolves with the answer (undefined: none after sendsMax). */
+  send(payment: SignedPayment): Promise<Decision | undefined> {
+    return sendUntilAnswered(this.client, payment.bytes, payment.requestId, this.deps.trace, `agent ${this.deps.agentId}`);
   }
 
-  onDecision(listener: AgentDecisionListener): () => void {
-    assert(this.listeners.size < agentListenersMax, `at most ${agentListenersMax} agent decision listeners`);
+  onPushed(listener: PushedListener): () => void {
+    assert(this.listeners.size < agentListenersMax, `at most ${agentListenersMax} pushed-outcome listeners`);
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
@@ -140,7 +138,7 @@ export class SimAgent {
 
   private pushed(decision: Decision): void {
     this.deps.trace.record(`agent ${this.deps.agentId}`, `${decision.requestId} pushed ${decision.status} ${decision.code}`);
-    for (const listener of [...this.listeners]) listener(decision.requestId, decision);
+    for (const listener of [...this.listeners]) listener(decision);
   }
 }
 
