@@ -1,9 +1,14 @@
+import { errorCodeName } from "../../protocol/errors.ts";
 import { formatMoney, type Money } from "../../protocol/money.ts";
 import type { Expectation } from "./expect-schema.ts";
 import type { Step } from "./step-schema.ts";
 
 const isMoney = (value: unknown): value is Money =>
   typeof value === "object" && value !== null && typeof (value as Money).amountMinor === "number" && typeof (value as Money).currency === "string";
+
+/** Fields that hold an error code: shown with its name. */
+const codeKeys = new Set(["code", "refusal"]);
+const codeText = (code: number) => (code === 0 ? "0" : `${code} ${errorCodeName(code)}`);
 
 /** `hub=h1 amount=4.50 EUR mode=reader`: a step's or a check's fields as a person reads them (money as money). */
 function fields(value: unknown): string {
@@ -12,7 +17,7 @@ function fields(value: unknown): string {
   if (typeof value === "object" && value !== null) {
     return Object.entries(value)
       .filter(([, field]) => field !== undefined)
-      .map(([key, field]) => `${key}=${typeof field === "object" && !isMoney(field) && !Array.isArray(field) ? `{${fields(field)}}` : fields(field)}`)
+      .map(([key, field]) => `${key}=${codeKeys.has(key) && typeof field === "number" ? codeText(field) : typeof field === "object" && !isMoney(field) && !Array.isArray(field) ? `{${fields(field)}}` : fields(field)}`)
       .join(" ");
   }
   return String(value);
