@@ -179,7 +179,7 @@ function checkExpectation(check: Check, path: string, names: Names, problems: Pr
 function checkAccounts(balances: Record<string, Money>, path: string, names: Names, problems: Problems): void {
   for (const [account, money] of Object.entries(balances)) {
     const [kind, id = ""] = [account.slice(0, account.indexOf(":")), account.slice(account.indexOf(":") + 1)];
-    const at = `${path}.${account}`;
+    const at = `${path}["${account}"]`;
     if (kind === "wallet") requireIn(names.wallets, id, "wallet", at, problems);
     if (kind === "merchant") requireIn(names.merchants, id, "merchant", at, problems);
     if (kind === "campaign") requireIn(names.campaigns, id, "campaign", at, problems);

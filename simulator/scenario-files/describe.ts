@@ -17,10 +17,16 @@ function fields(value: unknown): string {
   if (typeof value === "object" && value !== null) {
     return Object.entries(value)
       .filter(([, field]) => field !== undefined)
-      .map(([key, field]) => `${key}=${codeKeys.has(key) && typeof field === "number" ? codeText(field) : typeof field === "object" && !isMoney(field) && !Array.isArray(field) ? `{${fields(field)}}` : fields(field)}`)
+      .map(([key, field]) => `${key}=${fieldText(key, field)}`)
       .join(" ");
   }
   return String(value);
+}
+
+function fieldText(key: string, field: unknown): string {
+  if (codeKeys.has(key) && typeof field === "number") return codeText(field);
+  const nested = typeof field === "object" && field !== null && !isMoney(field) && !Array.isArray(field);
+  return nested ? `{${fields(field)}}` : fields(field);
 }
 
 /** `at 1500ms sale hub=h1 amount=4.50 EUR mode=reader` */
