@@ -47,7 +47,6 @@ export const faultSchema = z.discriminatedUnion("kind", [
   z.strictObject({ kind: z.literal("bleOutOfRange"), glasses: idSchema, for: positiveDurationSchema }),
 ]);
 export type FaultSpec = z.output<typeof faultSchema>;
-export type FaultKind = FaultSpec["kind"];
 
 /** Each action's fields, under the action's name as the step's one key beside `at` and `id`. */
 export const actionSchemas = {

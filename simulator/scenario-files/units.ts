@@ -1,6 +1,5 @@
 import { z } from "zod";
 import { ErrorCode } from "../../protocol/errors.ts";
-import { idSchema } from "../../protocol/ids.ts";
 import { amountMinorMax, currencyExponents, isCurrency, type Money } from "../../protocol/money.ts";
 
 /**
@@ -87,4 +86,3 @@ export const codeSchema = z.union([z.number(), z.string()]).transform((value, co
 });
 
 export const countSchema = z.number().int().min(0).max(1_000_000);
-export const refSchema = idSchema;

@@ -220,6 +220,7 @@ export class SimWorld {
 
   /** A BLE link's teardown waits (bounded) on the world's timers, so the clock runs while the glasses hubs stop. */
   private async stopGlassesHubs(): Promise<void> {
+    if (this.glassesHubs.length === 0) return;
     let stopped = false;
     const stopping = Promise.all(this.glassesHubs.map((hub) => hub.stop())).finally(() => {
       stopped = true;

@@ -1,3 +1,5 @@
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { simRunCommand } from "../../cli/sim-run.ts";
 import { loadScenario } from "../../simulator/scenario-files/load-scenario.ts";
@@ -27,4 +29,14 @@ describe("scenario runs are deterministic", () => {
 
     expect(lines()).toContain(`  digest ${inProcess.digest}`);
   });
+
+  it("a fresh process replays a glasses scenario to the digest this process gets for it", async () => {
+    const inProcess = await runScenarioFile(loadScenario("scenarios/glasses-take-it-voiceprint.yaml"), 5);
+    const { stdout } = await promisify(execFile)(process.execPath, ["bin/tapwire.mjs", "sim", "run", "scenarios/glasses-take-it-voiceprint.yaml", "--seed", "5", "--digest"], {
+      env: { ...process.env, TAPWIRE_LOG: "fatal" },
+      timeout: 60_000,
+    });
+
+    expect(stdout.split("\n")).toContain(`  digest ${inProcess.digest}`);
+  }, 60_000);
 });
