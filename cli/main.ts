@@ -9,6 +9,7 @@ import { settleCommand, settleUsage } from "./settle.ts";
 import { hubCommand, hubUsage } from "./hub.ts";
 import { simServeCommand, simServeUsage } from "./sim-serve.ts";
 import { simExploreCommand, simExploreUsage } from "./sim-explore.ts";
+import { simRunCommand, simRunUsage } from "./sim-run.ts";
 import { reviewApproveCommand, reviewDeclineCommand, reviewListCommand, reviewShowCommand, reviewUsage } from "./review.ts";
 import { disputeListCommand, disputeResolveCommand, disputeUsage } from "./dispute.ts";
 import { agentEnrollCommand, agentUsage } from "./agent.ts";
@@ -35,6 +36,7 @@ const commands: Record<string, Command> = {
   hub: hubCommand,
   "sim serve": simServeCommand,
   "sim explore": (argv) => simExploreCommand(argv),
+  "sim run": (argv) => simRunCommand(argv),
   "review list": reviewListCommand,
   "review show": reviewShowCommand,
   "review approve": reviewApproveCommand,
@@ -63,6 +65,7 @@ const usage = [
   hubUsage,
   simServeUsage,
   simExploreUsage,
+  simRunUsage,
   reviewUsage,
   disputeUsage,
   agentUsage,

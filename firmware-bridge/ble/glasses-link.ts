@@ -26,7 +26,7 @@ import { importPublicPem, publicKeyPem } from "../../protocol/keys.ts";
 import { logger } from "../../core/log.ts";
 import { assertNoProblems, rangeProblems, type Ranges } from "../../core/ranges.ts";
 import { protocolVersion } from "../../protocol/messages.ts";
-import { systemClock, systemRandom, type Clock, type Random } from "../../core/sources.ts";
+import { systemClock, systemRandom, systemTimers, type Clock, type Random, type Timers } from "../../core/sources.ts";
 import {
   attMtuMax,
   attMtuMin,
@@ -39,7 +39,7 @@ import {
 } from "./frames.ts";
 import { glassesIdTag, glassesNotifyUuid, glassesServiceUuid, glassesWriteUuid, readAdvert, type GlassesAdvert } from "./gatt.ts";
 import type { GlassesBinding, PairingStore } from "./pairing-store.ts";
-import { abortReason, delay, withTimeout } from "./waits.ts";
+import { abortReason, delay, every, withTimeout } from "./waits.ts";
 
 const log = logger("tapwire:ble");
 
@@ -83,6 +83,8 @@ export interface GlassesLinkOptions {
   noble: Noble;
   store: PairingStore;
   clock?: Clock;
+  /** Every wait of the link (step timeouts, backoff, the pairing limit, the reassembly check); real timers by default. */
+  timers?: Timers;
   random?: Random;
   timeouts?: Partial<GlassesLinkTimeouts>;
   reconnect?: Partial<ReconnectPolicy>;
@@ -173,7 +175,7 @@ interface PairingRequest {
   code: string;
   resolve: (binding: GlassesBinding) => void;
   reject: (error: TapwireError) => void;
-  timer: NodeJS.Timeout | undefined;
+  timer: unknown;
 }
 
 type Waiter = { type: GlassesToHub["type"]; resolve: (message: GlassesToHub) => void };
@@ -188,6 +190,7 @@ export class GlassesLink extends EventEmitter<GlassesLinkEvents> {
   private readonly noble: Noble;
   private readonly store: PairingStore;
   private readonly clock: Clock;
+  private readonly timers: Timers;
   private readonly random: Random;
   private readonly timeouts: GlassesLinkTimeouts;
   private readonly reconnect: ReconnectPolicy;
@@ -215,6 +218,7 @@ export class GlassesLink extends EventEmitter<GlassesLinkEvents> {
     this.noble = options.noble;
     this.store = options.store;
     this.clock = options.clock ?? systemClock;
+    this.timers = options.timers ?? systemTimers;
     this.random = options.random ?? systemRandom;
     this.timeouts = { ...defaultGlassesLinkTimeouts, ...options.timeouts };
     this.reconnect = { ...defaultReconnectPolicy, ...options.reconnect };
@@ -321,7 +325,7 @@ export class GlassesLink extends EventEmitter<GlassesLinkEvents> {
       this.on("state", listener);
     });
     try {
-      await withTimeout(ready, timeoutMs, "link ready", this.running?.signal);
+      await withTimeout(this.timers, ready, timeoutMs, "link ready", this.running?.signal);
     } finally {
       this.off("state", listener!);
     }
@@ -345,7 +349,7 @@ export class GlassesLink extends EventEmitter<GlassesLinkEvents> {
       request = { code, resolve, reject, timer: undefined };
     });
     this.pairing = request!;
-    request!.timer = setTimeout(() => {
+    request!.timer = this.timers.setTimeout(() => {
       const timedOut = new TapwireError(`pairing did not finish within ${timeoutMs} ms`, ErrorCode.BleTimeout);
       this.finishPairing(request!, undefined, timedOut);
       this.attempt?.abort(timedOut);
@@ -469,7 +473,7 @@ export class GlassesLink extends EventEmitter<GlassesLinkEvents> {
     const woken = new AbortController();
     const wake = this.sleepUntilWoken(signal).then(() => woken.abort());
     try {
-      await delay(delayMs, AbortSignal.any([signal, woken.signal]));
+      await delay(this.timers, delayMs, AbortSignal.any([signal, woken.signal]));
     } catch {
       // Woken early by pair() or stop(): the loop looks at why.
     } finally {
@@ -488,7 +492,7 @@ export class GlassesLink extends EventEmitter<GlassesLinkEvents> {
       this.noble.on("stateChange", listener);
     });
     try {
-      await withTimeout(poweredOn, this.timeouts.poweredOnMs, "adapter poweredOn", signal);
+      await withTimeout(this.timers, poweredOn, this.timeouts.poweredOnMs, "adapter poweredOn", signal);
     } catch (error) {
       if (signal.aborted) throw error;
       throw new TapwireError(`Bluetooth adapter is ${this.noble.state}, not poweredOn`, ErrorCode.BleAdapterUnavailable);
@@ -517,14 +521,14 @@ export class GlassesLink extends EventEmitter<GlassesLinkEvents> {
     peripheral.on("mtu", onMtu);
     let connection: Connection | undefined;
     let onData: ((data: Buffer, isNotification: boolean) => void) | undefined;
-    let expireTimer: NodeJS.Timeout | undefined;
+    let stopExpiring: (() => void) | undefined;
     let connectPending = false;
     try {
       this.setState("connecting");
       // hci bindings read the MTU to request from the connect parameters; the typings do not list it.
       const connectOptions = { mtu: this.mtuRequested } as ConnectOptions;
       connectPending = true;
-      await withTimeout(this.noble.connectAsync(peripheral.id, connectOptions), this.timeouts.connectMs, "connect", signal).catch(
+      await withTimeout(this.timers, this.noble.connectAsync(peripheral.id, connectOptions), this.timeouts.connectMs, "connect", signal).catch(
         (error: unknown) => {
           // A plain Error is the radio's own answer: nothing is left pending to cancel.
           if (!(error instanceof TapwireError)) connectPending = false;
@@ -552,10 +556,10 @@ export class GlassesLink extends EventEmitter<GlassesLinkEvents> {
         if (isNotification) this.onFrame(current, data);
       };
       notify.on("data", onData);
-      await withTimeout(notify.subscribeAsync(), this.timeouts.subscribeMs, "subscribe", linkSignal);
+      await withTimeout(this.timers, notify.subscribeAsync(), this.timeouts.subscribeMs, "subscribe", linkSignal);
       connection.mtu = await this.learnMtu(peripheral, () => reportedMtu, linkSignal);
       this.connection = connection;
-      expireTimer = setInterval(() => this.expireFrames(current), this.expireIntervalMs);
+      stopExpiring = every(this.timers, this.expireIntervalMs, () => this.expireFrames(current));
 
       if (pairing) {
         this.setState("pairing");
@@ -573,7 +577,7 @@ export class GlassesLink extends EventEmitter<GlassesLinkEvents> {
       });
       if (signal.aborted) throw abortReason(signal);
     } finally {
-      clearInterval(expireTimer);
+      stopExpiring?.();
       if (onData) connection?.notify.removeListener("data", onData);
       peripheral.removeListener("mtu", onMtu);
       peripheral.removeListener("disconnect", onDisconnect);
@@ -596,6 +600,7 @@ export class GlassesLink extends EventEmitter<GlassesLinkEvents> {
       this.noble.on("discover", onDiscover);
     });
     const scanning = withTimeout(
+      this.timers,
       this.noble.startScanningAsync([glassesServiceUuid], true).then(() => found),
       this.timeouts.scanMs,
       "scan",
@@ -609,7 +614,7 @@ export class GlassesLink extends EventEmitter<GlassesLinkEvents> {
     });
     return scanning.finally(async () => {
       this.noble.removeListener("discover", onDiscover!);
-      await withTimeout(this.noble.stopScanningAsync(), this.timeouts.scanStopMs, "stop scanning").catch((error: unknown) => {
+      await withTimeout(this.timers, this.noble.stopScanningAsync(), this.timeouts.scanStopMs, "stop scanning").catch((error: unknown) => {
         log.warn({ error: String(error) }, "scan did not stop cleanly");
       });
     });
@@ -617,6 +622,7 @@ export class GlassesLink extends EventEmitter<GlassesLinkEvents> {
 
   private async discover(peripheral: Peripheral, signal: AbortSignal): Promise<{ write: Characteristic; notify: Characteristic }> {
     const discovered = await withTimeout(
+      this.timers,
       peripheral.discoverSomeServicesAndCharacteristicsAsync([glassesServiceUuid], [glassesWriteUuid, glassesNotifyUuid]),
       this.timeouts.discoverMs,
       "discover",
@@ -644,7 +650,7 @@ export class GlassesLink extends EventEmitter<GlassesLinkEvents> {
       peripheral.once("mtu", listener);
     });
     try {
-      return this.negotiated(await withTimeout(next, this.timeouts.mtuMs, "MTU exchange", signal));
+      return this.negotiated(await withTimeout(this.timers, next, this.timeouts.mtuMs, "MTU exchange", signal));
     } catch (error) {
       if (signal.aborted) throw error;
       log.info({ mtu: attMtuMin }, "no MTU reported; using the ATT minimum");
@@ -708,7 +714,7 @@ export class GlassesLink extends EventEmitter<GlassesLinkEvents> {
   private finishPairing(request: PairingRequest, binding: GlassesBinding | undefined, error: TapwireError | undefined): void {
     if (this.pairing !== request) return;
     this.pairing = undefined;
-    clearTimeout(request.timer);
+    this.timers.clearTimeout(request.timer);
     if (binding) request.resolve(binding);
     else request.reject(error!);
   }
@@ -722,7 +728,7 @@ export class GlassesLink extends EventEmitter<GlassesLinkEvents> {
       waiter = { type, resolve: resolve as (message: GlassesToHub) => void };
       this.waiters.add(waiter);
     });
-    return withTimeout(arrived, timeoutMs, `waiting for ${type}`, signal).finally(() => this.waiters.delete(waiter!));
+    return withTimeout(this.timers, arrived, timeoutMs, `waiting for ${type}`, signal).finally(() => this.waiters.delete(waiter!));
   }
 
   private enqueue(connection: Connection, message: HubToGlasses): Promise<void> {
@@ -754,7 +760,7 @@ export class GlassesLink extends EventEmitter<GlassesLinkEvents> {
         framedAtMtu = connection.mtu;
         index = 0;
       }
-      await withTimeout(connection.write.writeAsync(frames[index]!, this.writeWithoutResponse), this.timeouts.writeMs, "write frame", connection.signal).catch(
+      await withTimeout(this.timers, connection.write.writeAsync(frames[index]!, this.writeWithoutResponse), this.timeouts.writeMs, "write frame", connection.signal).catch(
         (error: unknown) => {
           throw asTapwireError(error, ErrorCode.BleDisconnected);
         },
@@ -802,7 +808,7 @@ export class GlassesLink extends EventEmitter<GlassesLinkEvents> {
   /** Disconnects if still connected and waits (bounded) for the disconnect to be confirmed. */
   private async hangUp(peripheral: Peripheral): Promise<void> {
     if (peripheral.state !== "connected") return;
-    await withTimeout(peripheral.disconnectAsync(), this.timeouts.disconnectMs, "disconnect").catch((error: unknown) => {
+    await withTimeout(this.timers, peripheral.disconnectAsync(), this.timeouts.disconnectMs, "disconnect").catch((error: unknown) => {
       log.warn({ error: String(error) }, "disconnect not confirmed");
     });
   }

@@ -84,7 +84,8 @@ export function checkInvariants(world: SimWorld): Violation[] {
 
 function hubSales(world: SimWorld, violations: Violation[]): Map<string, HubSale> {
   const sales = new Map<string, HubSale>();
-  for (const hub of world.hubs) {
+  // Glasses hubs journal their purchases as sales too: a glasses payment belongs to one, as a tap payment does.
+  for (const hub of [...world.hubs, ...world.glassesHubs]) {
     if (!hub.started) {
       violations.push(violation("not-settled", `hub ${hub.hubId} is not running at the end`));
       continue;

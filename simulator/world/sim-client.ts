@@ -14,12 +14,14 @@ export interface SimClientDeps {
   servicePublicKey: KeyObject;
   timers: Timers;
   connectTimeoutMs: number;
+  /** A verified decision nobody waits for: an outcome pushed later (a step-up answered, an operator's review). */
+  onUnrequested?: (decision: Decision) => void;
 }
 
 /**
  * A wallet's or an agent's own link over the world's network, as HubLink is over MQTT for them: connects when it
  * has something to send, publishes a signed request and waits (on virtual time) for the verified decision that
- * names its requestId. Decisions nobody waits for are dropped; a person would see them in the app's history.
+ * names its requestId. Decisions nobody waits for go to onUnrequested (a person would see them in the app's history).
  */
 export class SimClient {
   private connection: SimConnection | undefined;
@@ -95,6 +97,8 @@ export class SimClient {
     } catch {
       return;
     }
-    this.waiting.get(decision.requestId)?.(decision);
+    const waiter = this.waiting.get(decision.requestId);
+    if (waiter) waiter(decision);
+    else this.deps.onUnrequested?.(decision);
   }
 }

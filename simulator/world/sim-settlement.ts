@@ -1,4 +1,5 @@
 import type { KeyObject } from "node:crypto";
+import { GlassesPayerVerifier, glassesSchema } from "../../broker/settlement/glasses-payer-verifier.ts";
 import { SettlementService } from "../../broker/settlement/settlement-service.ts";
 import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
 import type { Clock, Timers } from "../../core/sources.ts";
@@ -19,6 +20,8 @@ export interface SimSettlementDeps {
   timers: Timers;
   network: SimNetwork;
   trace: Trace;
+  /** Glasses hubs pay in this world: the service checks glasses assertions (as SettlementNode does). */
+  withGlasses: boolean;
 }
 
 /**
@@ -51,6 +54,7 @@ export class SimSettlement {
       timers: deps.timers,
       verifyWorkers: 0,
       review: { sweepIntervalMs: worldSweepIntervalMs },
+      ...(deps.withGlasses ? { payerVerifiers: [new GlassesPayerVerifier()], schemaComponents: [glassesSchema] } : {}),
     });
     await service.start();
     this.current = service;

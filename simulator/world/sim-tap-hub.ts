@@ -1,12 +1,13 @@
 import type { KeyObject } from "node:crypto";
 import type { CrashStep } from "../../device/crash.ts";
 import { HubJournal, type JournalSale } from "../../device/journal/hub-journal.ts";
-import type { IndicatorPort, LinkPort, SettlementPort } from "../../device/ports.ts";
+import type { BeepPattern, IndicatorPort, IndicatorState, LinkPort, SettlementPort } from "../../device/ports.ts";
 import { defaultTapTiming, type OfflineConfig } from "../../device/tap/tap-config.ts";
 import type { TapMode } from "../../device/tap/tap-machine.ts";
 import { TapHub, type TapHubView } from "../../device/tap-hub.ts";
 import type { SupervisedTapReader } from "../../firmware-bridge/adapters/supervised-tap-reader.ts";
 import { KeyFileHubSigner } from "../../firmware-bridge/adapters/key-file-signer.ts";
+import { assert } from "../../core/assert.ts";
 import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
 import type { Clock, Random, Timers } from "../../core/sources.ts";
 import type { FieldDevice } from "../pn532/field.ts";
@@ -52,6 +53,12 @@ export interface SimTapHubDeps {
   wrapLink?: (link: SimHubLink) => HubLinkPorts;
 }
 
+/** Hears the panel: an LED state shown, or a beep; across reboots. */
+export type PanelListener = (event: { led: IndicatorState } | { beep: BeepPattern }) => void;
+
+/** Panel and view listeners at once, each. */
+export const hubListenersMax = 8;
+
 /** What one boot of the hub knows about its sales. */
 interface Boot {
   journal: HubJournal;
@@ -81,6 +88,8 @@ export class SimTapHub {
   readonly saleIds: string[] = [];
   private readonly clock: Clock;
   private readonly cancelListeners = new Set<() => void>();
+  private readonly panelListeners = new Set<PanelListener>();
+  private readonly viewListeners = new Set<(view: TapHubView) => void>();
   private lastView = "";
   private running: Running | undefined;
   private powerCut: { step: CrashStep; cut: () => void } | undefined;
@@ -213,6 +222,20 @@ export class SimTapHub {
     this.binding.attach(readerPath, this.chip);
   }
 
+  /** Hears every LED state and beep of every boot of this hub; returns the unsubscribe. */
+  onPanel(listener: PanelListener): () => void {
+    assert(this.panelListeners.size < hubListenersMax, `at most ${hubListenersMax} panel listeners`);
+    this.panelListeners.add(listener);
+    return () => this.panelListeners.delete(listener);
+  }
+
+  /** Hears every view of every boot of this hub; returns the unsubscribe. */
+  onView(listener: (view: TapHubView) => void): () => void {
+    assert(this.viewListeners.size < hubListenersMax, `at most ${hubListenersMax} view listeners`);
+    this.viewListeners.add(listener);
+    return () => this.viewListeners.delete(listener);
+  }
+
   private reached(step: CrashStep): void {
     const powerCut = this.powerCut;
     if (powerCut?.step !== step || !this.running) return;
@@ -228,6 +251,7 @@ export class SimTapHub {
   }
 
   private traceView(view: TapHubView): void {
+    for (const listener of [...this.viewListeners]) listener(view);
     const text = viewLine(view);
     if (text === this.lastView) return;
     this.lastView = text;
@@ -239,9 +263,13 @@ export class SimTapHub {
     return {
       show: (state) => {
         trace.record(hubId, `led ${state}`);
+        for (const listener of [...this.panelListeners]) listener({ led: state });
         if (state === "approved" || state === "approvedOffline") this.shown(boot, state);
       },
-      beep: (pattern) => trace.record(hubId, `beep ${pattern}`),
+      beep: (pattern) => {
+        trace.record(hubId, `beep ${pattern}`);
+        for (const listener of [...this.panelListeners]) listener({ beep: pattern });
+      },
       onCancel: (listener) => {
         this.cancelListeners.add(listener);
         return () => this.cancelListeners.delete(listener);

@@ -2,7 +2,8 @@ import { decodeBody } from "../../protocol/cbor.ts";
 import { readEnvelope, sealMessage } from "../../protocol/envelope.ts";
 import { ErrorCode, TapwireError, isTapwireError } from "../../protocol/errors.ts";
 import type { KeyPair } from "../../protocol/keys.ts";
-import { parseBody, protocolVersion, tagOfferSchema, walletTagPaymentSchema, type WalletTagPayment } from "../../protocol/messages.ts";
+import { parseBody, protocolVersion, tagOfferSchema, walletTagPaymentSchema, type Decision, type WalletTagPayment } from "../../protocol/messages.ts";
+import type { StepUpAnswer, WalletStepUpApproval } from "../../protocol/review.ts";
 import type { Clock, Timers } from "../../core/sources.ts";
 import { HceWallet } from "../phones/hce-wallet.ts";
 import { TagReadingWallet } from "../phones/tag-reading-wallet.ts";
@@ -59,12 +60,33 @@ export class SimWallet {
     this.client.close();
   }
 
+  /** The person answers a step-up on their phone: a signed step_up_approval over the wallet's link; resolves with its answer. */
+  async answerStepUp(caseId: string, answer: StepUpAnswer): Promise<Decision | undefined> {
+    const iat = this.nextIat();
+    const requestId = `${this.deps.walletId}-step-up-${caseId}`;
+    const body: WalletStepUpApproval = { type: "step_up_approval", v: protocolVersion, walletId: this.deps.walletId, requestId, caseId, answer, iat, exp: iat + 60_000 };
+    try {
+      const decision = await this.client.request(sealMessage(body, this.deps.keys.privateKey), requestId, walletDecisionTimeoutMs);
+      this.deps.trace.record(`wallet ${this.deps.walletId}`, `step-up ${caseId} ${answer}: ${decision.status} ${decision.code}`);
+      return decision;
+    } catch (error) {
+      if (!isTapwireError(error)) throw error;
+      this.deps.trace.record(`wallet ${this.deps.walletId}`, `step-up ${caseId} unanswered E${error.code}`);
+      return undefined;
+    }
+  }
+
+  /** The wallet's clock for what it signs, strictly increasing: no two of its messages carry the same iat. */
+  private nextIat(): number {
+    this.lastIatMs = Math.max(this.deps.clock.nowMs(), this.lastIatMs + 1);
+    return this.lastIatMs;
+  }
+
   /** Signs a WalletTagPayment around the offer as read and sends it; the answer goes to the trace, failures too. */
   private async payOffer(offerBytes: Uint8Array): Promise<void> {
     const { walletId, trace } = this.deps;
     const offer = parseBody(tagOfferSchema, decodeBody(readEnvelope(offerBytes).payload));
-    this.lastIatMs = Math.max(this.deps.clock.nowMs(), this.lastIatMs + 1);
-    const body: WalletTagPayment = { type: "wallet_tag_payment", v: protocolVersion, walletId, offer: new Uint8Array(offerBytes), iat: this.lastIatMs };
+    const body: WalletTagPayment = { type: "wallet_tag_payment", v: protocolVersion, walletId, offer: new Uint8Array(offerBytes), iat: this.nextIat() };
     const sealed = sealMessage(parseBody(walletTagPaymentSchema, body), this.deps.keys.privateKey);
     try {
       const decision = await this.client.request(sealed, offer.offerId, walletDecisionTimeoutMs);

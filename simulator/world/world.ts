@@ -6,7 +6,10 @@ import { assert } from "../../core/assert.ts";
 import type { OfflineLimits } from "../../protocol/contract.ts";
 import { generateP256, publicKeyPem } from "../../protocol/keys.ts";
 import { VirtualClock, type Random } from "../../core/sources.ts";
+import { enrollGlasses } from "../../broker/settlement/glasses-payer-verifier.ts";
+import type { Lang } from "../../device/intent/intent.ts";
 import { SimAgent } from "./sim-agent.ts";
+import { SimGlassesHub, type SimGlassesHubDeps } from "./sim-glasses-hub.ts";
 import type { SimHubLink } from "./sim-hub-link.ts";
 import { runUntil, type RunEnd } from "./sim-loop.ts";
 import { SimNetwork } from "./sim-network.ts";
@@ -17,12 +20,15 @@ import { Trace } from "./trace.ts";
 
 /** Who is in a world, enrolled before it starts. */
 export interface WorldPlan {
+  /** The currency of every merchant and wallet that names none of its own. */
   currency: string;
-  merchants: Array<{ merchantId: string; offlineLimits: OfflineLimits | undefined }>;
+  merchants: Array<{ merchantId: string; offlineLimits: OfflineLimits | undefined; currency?: string }>;
   /** `reboots`: the hub's journal goes to a file, so it survives a crash. */
   hubs: Array<{ hubId: string; merchantId: string; offline: OfflineConfig | undefined; reboots: boolean }>;
-  wallets: Array<{ walletId: string; fundMinor: number; perPaymentMaxMinor: number }>;
+  wallets: Array<{ walletId: string; fundMinor: number; perPaymentMaxMinor: number; currency?: string }>;
   agents: Array<{ agentId: string }>;
+  /** Glasses, each paired with its own glasses hub, paying from their owner's wallet. */
+  glasses?: Array<{ glassesId: string; hubId: string; merchantId: string; walletId: string; ownerId: string; lang: Lang }>;
   /** The service's database goes to a file, so it survives a kill. */
   settlementKills: boolean;
 }
@@ -50,6 +56,9 @@ export function memoryBackedDir(): string {
   return existsSync("/dev/shm") ? "/dev/shm" : tmpdir();
 }
 
+/** Virtual time the glasses hubs of a closing world may take to stop (their BLE teardown's bounded waits). */
+const glassesStopMsMax = 60_000;
+
 /** Timers one run may run before it counts as stuck (far more than any seed needs: a few hundred). */
 export const runStepsMax = 400_000;
 
@@ -67,6 +76,7 @@ export class SimWorld {
   readonly hubs: SimTapHub[] = [];
   readonly wallets: SimWallet[] = [];
   readonly agents: SimAgent[] = [];
+  readonly glassesHubs: SimGlassesHub[] = [];
   /** Every time a hub showed a customer "approved". */
   readonly approvals: ShownApproval[] = [];
   /** Bugs that stopped a hub's machine (hub id and error text). */
@@ -90,6 +100,7 @@ export class SimWorld {
       timers: this.clock,
       network: this.network,
       trace: this.trace,
+      withGlasses: (plan.glasses?.length ?? 0) > 0,
     });
   }
 
@@ -100,6 +111,7 @@ export class SimWorld {
       await world.settlement.start();
       world.enrolAndBuild();
       for (const hub of world.hubs) await hub.start();
+      for (const hub of world.glassesHubs) await hub.start();
     } catch (error) {
       await world.close();
       throw error;
@@ -147,7 +159,8 @@ export class SimWorld {
   /** Nothing left to settle: every hub idle and online with an empty outbox, nothing on the wire. */
   quiescent(): boolean {
     if (!this.network.idle) return false;
-    return this.hubs.every((hub) => {
+    const glassesSettled = this.glassesHubs.every((hub) => hub.started && hub.online && hub.journal.openRequests().length === 0 && hub.journal.pendingSales(1).length === 0);
+    return glassesSettled && this.hubs.every((hub) => {
       if (!hub.started) return false;
       const view = hub.view();
       return view.hub === "ready" && view.tap.state === "idle" && hub.journal.openRequests().length === 0 && hub.journal.pendingSales(1).length === 0;
@@ -155,6 +168,7 @@ export class SimWorld {
   }
 
   async close(): Promise<void> {
+    await this.stopGlassesHubs();
     for (const hub of this.hubs) {
       hub.removePhone();
       await hub.crash();
@@ -169,12 +183,12 @@ export class SimWorld {
     const registry = this.settlement.service.registry;
     const servicePublicKey = this.settlement.service.publicKey;
     for (const merchant of plan.merchants) {
-      registry.enrollMerchant({ merchantId: merchant.merchantId, currency: plan.currency, ...(merchant.offlineLimits ? { offlineLimits: merchant.offlineLimits } : {}) });
+      registry.enrollMerchant({ merchantId: merchant.merchantId, currency: merchant.currency ?? plan.currency, ...(merchant.offlineLimits ? { offlineLimits: merchant.offlineLimits } : {}) });
     }
     const base = { network: this.network, servicePublicKey, clock: this.clock, timers: this.clock, random: this.options.random, trace: this.trace };
     for (const wallet of plan.wallets) {
       const keys = generateP256();
-      registry.enrollWallet({ walletId: wallet.walletId, publicKeyPem: publicKeyPem(keys.publicKey), currency: plan.currency, perPaymentMaxMinor: wallet.perPaymentMaxMinor });
+      registry.enrollWallet({ walletId: wallet.walletId, publicKeyPem: publicKeyPem(keys.publicKey), currency: wallet.currency ?? plan.currency, perPaymentMaxMinor: wallet.perPaymentMaxMinor });
       if (wallet.fundMinor > 0) registry.fundWallet(wallet.walletId, wallet.fundMinor);
       this.wallets.push(new SimWallet({ ...base, walletId: wallet.walletId, keys, connectTimeoutMs: 10_000 }));
     }
@@ -183,6 +197,7 @@ export class SimWorld {
       this.settlement.service.agents.enrollAgent({ agentId: agent.agentId, publicKeyPem: publicKeyPem(keys.publicKey), certificateSerial: `sim-${agent.agentId}` });
       this.agents.push(new SimAgent({ ...base, agentId: agent.agentId, keys, connectTimeoutMs: 10_000 }));
     }
+    this.buildGlasses(base);
     const wrapLink = this.options.hooks?.wrapLink;
     for (const hub of plan.hubs) {
       const keys = generateP256();
@@ -196,14 +211,38 @@ export class SimWorld {
           journalPath: hub.reboots ? this.file(`${hub.hubId}.journal.sqlite`) : ":memory:",
           offline: hub.offline,
           onShown: (approval) => this.approvals.push(approval),
-          onCrash: (hubId, error) => {
-            this.crashes.push(`${hubId}: ${String(error)}`);
-            this.trace.record(hubId, `machine stopped on a bug: ${String(error)}`);
-          },
+          onCrash: (hubId, error) => this.crashed(hubId, error),
           ...(wrapLink ? { wrapLink: (link: SimHubLink) => wrapLink(hub.hubId, link) } : {}),
         }),
       );
     }
+  }
+
+  /** A BLE link's teardown waits (bounded) on the world's timers, so the clock runs while the glasses hubs stop. */
+  private async stopGlassesHubs(): Promise<void> {
+    if (this.glassesHubs.length === 0) return;
+    let stopped = false;
+    const stopping = Promise.all(this.glassesHubs.map((hub) => hub.stop())).finally(() => {
+      stopped = true;
+    });
+    await this.run(this.nowMs + glassesStopMsMax, () => stopped);
+    await stopping;
+  }
+
+  private buildGlasses(base: Omit<SimGlassesHubDeps, "hubId" | "merchantId" | "hubKey" | "glassesId" | "ownerId" | "walletId" | "lang" | "onCrash">): void {
+    const service = this.settlement.service;
+    for (const entry of this.plan.glasses ?? []) {
+      const keys = generateP256();
+      service.registry.enrollHub({ hubId: entry.hubId, merchantId: entry.merchantId, publicKeyPem: publicKeyPem(keys.publicKey), certificateSerial: `sim-${entry.hubId}` });
+      const hub = new SimGlassesHub({ ...base, ...entry, hubKey: keys.privateKey, onCrash: (hubId, error) => this.crashed(hubId, error) });
+      enrollGlasses(service.database, service.registry, { glassesId: entry.glassesId, walletId: entry.walletId, publicKeyPem: publicKeyPem(hub.glasses.publicKey), ownerId: entry.ownerId }, this.nowMs);
+      this.glassesHubs.push(hub);
+    }
+  }
+
+  private crashed(hubId: string, error: unknown): void {
+    this.crashes.push(`${hubId}: ${String(error)}`);
+    this.trace.record(hubId, `machine stopped on a bug: ${String(error)}`);
   }
 
   private file(name: string): string {
