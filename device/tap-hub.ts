@@ -91,7 +91,8 @@ export class TapHub {
     const tapConfig = validateTapConfig({ hubId, merchantId, ...defaultTapTiming, ...this.options.timing, offline: this.options.offline });
     const linkConfig = validateLinkConfig({ ...defaultLinkConfig, ...this.options.link });
     const resend = assertInRanges({ ...defaultResendConfig, ...this.options.resend }, resendConfigRanges, "resend configuration");
-    const { reader, indicator, settlement, journal, signer, clock, timers, random } = this.ports;
+    const { indicator, settlement, journal, signer, clock, timers, random } = this.ports;
+    const reader = withReadingPoint(this.ports.reader, this.options.crashPoint);
     const clockWatch = new ClockWatch(clock);
     const sealer = new RequestSealer({ journal, signer, clock, random, identity: { hubId, merchantId } });
     const outbox = new Outbox({
@@ -211,4 +212,21 @@ export class TapHub {
       offlineBacklog: { count: backlog.count, totalMinor: backlog.totalMinor },
     };
   }
+}
+
+/** The card read is over, nothing sealed yet: the "reading" step of the crash hook. */
+function withReadingPoint(reader: TapReaderPort, crashPoint: CrashPoint | undefined): TapReaderPort {
+  if (crashPoint === undefined) return reader;
+  return {
+    readCard: async (input) => {
+      const credential = await reader.readCard(input);
+      crashPoint("reading");
+      return credential;
+    },
+    presentOffer: (input) => reader.presentOffer(input),
+    get present() {
+      return reader.present;
+    },
+    onPresence: (listener) => reader.onPresence(listener),
+  };
 }

@@ -32,7 +32,11 @@ export class ClockWatch {
     return () => this.listeners.delete(listener);
   }
 
-  /** A decision that answers a request this hub signed at `requestIatMs` (undefined for a tag offer's payment). */
+  /**
+   * A decision that answers a request this hub signed at `requestIatMs` (undefined for a tag offer's payment).
+   * Only an answer to a request signed within the allowed skew can clear a wrong clock: a resend of old bytes
+   * agrees with the service however far ahead the hub's clock has run since.
+   */
   observe(decision: Decision, requestIatMs: number | undefined): void {
     const nowMs = this.clock.nowMs();
     if (decision.iat > nowMs + this.skewMs) {
@@ -43,7 +47,7 @@ export class ClockWatch {
       this.set({ state: "wrong", detail: "the service refused a request as not yet valid: the hub's clock runs ahead" });
     } else if (decision.code === ErrorCode.MessageExpired && requestIatMs !== undefined && nowMs - requestIatMs < this.skewMs) {
       this.set({ state: "wrong", detail: "the service refused a fresh request as expired: the hub's clock runs behind" });
-    } else {
+    } else if (requestIatMs !== undefined && nowMs - requestIatMs <= this.skewMs) {
       this.set({ state: "ok" });
     }
   }

@@ -146,19 +146,8 @@ export class TapHubAssembly {
       }),
       { readAttemptsMax: nfc.readAttemptsMax },
     );
-    const crashPoint = this.options.crashPoint;
-    const reading: TapReading = crashPoint
-      ? {
-          readCard: async (input) => {
-            const credential = await reader.readCard(input);
-            crashPoint("reading");
-            return credential;
-          },
-          presentOffer: (input) => reader.presentOffer(input),
-        }
-      : reader;
     return {
-      reader: reading,
+      reader,
       onGone: (listener) => port.on("close", listener),
       close: async () => {
         pn532.stop();
