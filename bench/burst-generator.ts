@@ -75,6 +75,8 @@ class Tally {
   readonly answersByCode: Record<string, number> = {};
   unanswered = 0;
   retryAfterGiven = 0;
+  /** When the last approval came back (performance.now()), for the approved rate over the time approvals took. */
+  lastApprovedAtMs: number | undefined;
 
   constructor(capacity: number) {
     this.approved = new LatencyRecorder(capacity);
@@ -86,7 +88,10 @@ class Tally {
       const { decision } = await request.link.request(request.payload, request.requestId, timeoutMs);
       const answeredMs = performance.now() - intendedMs;
       countInto(this.answersByCode, decision.status === "approved" ? "approved" : errorCodeName(decision.code));
-      if (decision.status === "approved") this.approved.record(answeredMs);
+      if (decision.status === "approved") {
+        this.approved.record(answeredMs);
+        this.lastApprovedAtMs = performance.now();
+      }
       else if (decision.code === ErrorCode.Overloaded || decision.code === ErrorCode.LedgerStorage) {
         this.shed.record(answeredMs);
         if (decision.retryAfterMs !== undefined) this.retryAfterGiven += 1;
@@ -197,6 +202,7 @@ async function main(): Promise<void> {
     ratePerSecond,
     sent: count,
     elapsedMs: performance.now() - startedMs,
+    approvingMs: (tally.lastApprovedAtMs ?? startedMs) - startedMs,
     answersByCode: tally.answersByCode,
     unanswered: tally.unanswered,
     retryAfterGiven: tally.retryAfterGiven,

@@ -30,6 +30,8 @@ export interface BurstGeneratorReport {
   sent: number;
   /** From the burst's first intended send to its last answer or timeout. */
   elapsedMs: number;
+  /** From the burst's first intended send to its last approval: the approved rate's window (goodput). */
+  approvingMs: number;
   answersByCode: Record<string, number>;
   /** Requests with no answer within the decision timeout (shed at the edge, or still queued). */
   unanswered: number;

@@ -76,6 +76,10 @@ export class EmbeddedBroker {
   async start(): Promise<void> {
     assert(this.aedes === undefined, "EmbeddedBroker already started");
     const aedes = await Aedes.createBroker({
+      // No emitter queue: mqemitter drains a full queue recursively, one stack frame set per queued message, and a
+      // burst overflowed the stack. What bounds the work instead: aedes reads a client's next packet only once its
+      // last publish is routed, the service link drops beyond its in-flight bound, the service queue sheds.
+      concurrency: 0,
       connectTimeout: this.options.connectTimeoutMs ?? 10_000,
       drainTimeout: this.options.drainTimeoutMs ?? 10_000,
       authenticate: (client, _username, _password, done) => this.authenticate(client, done),
@@ -123,7 +127,9 @@ export class EmbeddedBroker {
     assert(aedes !== undefined, "EmbeddedBroker not started");
     const listener = (packet: AedesPublishPacket, done: () => void) => {
       deliver({ topic: packet.topic, payload: Buffer.from(packet.payload), retain: packet.retain });
-      done();
+      // Acknowledged on a fresh stack: aedes reads a client's next packet from this callback, so a synchronous
+      // call recurses once per packet buffered and overflows the stack under a burst.
+      queueMicrotask(done);
     };
     return new Promise((resolve) => {
       aedes.subscribe(filter, listener, () =>

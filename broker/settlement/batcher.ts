@@ -52,7 +52,7 @@ interface Pending {
   inbound: Inbound;
   resolve: (outbound: Outbound[]) => void;
   reject: (error: TapwireError) => void;
-  /** A worker is checking its signatures; the drain loop stops in front of it to keep arrival order. */
+  /** A worker is checking its signatures; the drain loop passes over it and its sender's later messages. */
   checking: boolean;
   checks: SignatureChecks;
 }
@@ -64,8 +64,8 @@ interface Pending {
  * durable, and one fsync covers the whole batch.
  *
  * With a verify pool, a hub request's signatures are checked on a worker thread while it waits in the queue. The
- * drain loop takes only the queue's head up to the first message still being checked, so messages reach the
- * transaction in arrival order (a hub's seq stays increasing).
+ * drain loop takes the messages whose checks are done, in arrival order, keeping each sender's messages in order
+ * (a hub's seq stays increasing).
  *
  * Lives as long as the service (its counts and measured rate survive a restart); each start hands it that run's work.
  */
@@ -216,10 +216,7 @@ export class Batcher {
 
   private drainOnce(): void {
     this.drainScheduled = false;
-    const limit = Math.min(this.queue.length, this.options.batchMax);
-    let ready = 0;
-    while (ready < limit && !this.queue[ready]!.checking) ready += 1;
-    const batch = this.queue.splice(0, ready);
+    const batch = this.takeReady();
     if (batch.length > 0) {
       try {
         this.processBatch(batch);
@@ -232,8 +229,31 @@ export class Batcher {
       for (const wake of this.idleWaiters.splice(0)) wake();
       return;
     }
-    // A head still being checked schedules the next drain itself when its check ends.
-    if (!this.queue[0]!.checking) this.scheduleDrain();
+    // Messages still being checked schedule the next drain themselves when their checks end.
+    if (this.queue.some((pending) => !pending.checking)) this.scheduleDrain();
+  }
+
+  /**
+   * Up to batchMax messages whose checks are done, in arrival order, passing over one still being checked and
+   * every later message of that same sender (a sender's messages keep their order, so a hub's seq stays increasing).
+   * Stopping at the first message being checked instead starves a backlog: batches shrink to what the head lets
+   * through, each pays its own fsync, the measured rate falls, and admission sheds ever more.
+   */
+  private takeReady(): Pending[] {
+    const batch: Pending[] = [];
+    const kept: Pending[] = [];
+    const held = new Set<string>();
+    for (const pending of this.queue) {
+      const sender = senderKey(pending.inbound);
+      if (batch.length < this.options.batchMax && !pending.checking && !held.has(sender)) {
+        batch.push(pending);
+      } else {
+        if (pending.checking) held.add(sender);
+        kept.push(pending);
+      }
+    }
+    if (batch.length > 0) this.queue.splice(0, this.queue.length, ...kept);
+    return batch;
   }
 
   private processBatch(batch: Pending[]): void {
