@@ -104,6 +104,28 @@ export class CliProcess {
     throw new Error(`${this.describe()} did not print ${String(text)} within ${timeoutMs} ms`);
   }
 
+  /**
+   * The largest peak resident set (VmHWM, kB) among the live processes of this command's group: the node process
+   * that does the work, not the tsx wrapper around it. Linux /proc only.
+   */
+  peakRssKb(): number {
+    const pgid = this.child.pid;
+    let peakKb = 0;
+    for (const entry of readdirSync("/proc")) {
+      if (!/^\d+$/.test(entry)) continue;
+      try {
+        // Field 5 of /proc/PID/stat is the process group; the command name (field 2) may hold spaces, so count from ")".
+        const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+        if (Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[2]) !== pgid) continue;
+        const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${entry}/status`, "utf8"));
+        if (hwm) peakKb = Math.max(peakKb, Number(hwm[1]));
+      } catch {
+        // The process ended between the listing and the read.
+      }
+    }
+    return peakKb;
+  }
+
   describe(): string {
     return `tapwire ${this.args.join(" ")} (stdout: ${this.out.trim()}; stderr: ${this.err.trim().slice(-2_000)})`;
   }
