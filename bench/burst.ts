@@ -2,7 +2,8 @@
  * `npm run bench -- --burst [--factor N] [--burst-seconds S] [--hubs H] [--no-admission] [--json PATH]`: the settlement
  * node (this process: embedded aedes over mTLS, the service on SQLite) under N× its own measured capacity for a
  * bounded time. Prints approved/s, shed/s, the answer time of accepted and of shed requests, and the node's peak RSS;
- * `--no-admission` lifts every admission bound, to show what a burst does without them.
+ * `--no-admission` lifts every admission bound, to show what a burst does without them. A campaign is live during the
+ * burst with a budget smaller than its approvals: the table shows spent against budget.
  */
 import { fork, type ChildProcess } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -11,9 +12,10 @@ import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
 import { SettlementNode } from "../broker/settlement-node.ts";
 import { ErrorCode, TapwireError } from "../protocol/errors.ts";
+import { campaignCountMax } from "../broker/campaigns/campaign-definition.ts";
 import type { BurstGeneratorReport, BurstMessage, BurstSetup } from "./burst-protocol.ts";
 import { loadAverage1m, machineInfo, type MachineInfo } from "./report.ts";
-import { amountMinor, currency, enrolHubs } from "./settlement-under-load.ts";
+import { amountMinor, currency, enrolHubs, merchantId } from "./settlement-under-load.ts";
 
 export interface BurstOptions {
   factor: number;
@@ -30,9 +32,14 @@ export interface BurstReport {
   generator: BurstGeneratorReport;
   node: { rssMbBefore: number; rssMbPeak: number; rssMbAfter: number; shed: { answered: number; unanswered: number }; droppedAtEdge: number };
   ledger: { consistent: boolean; paymentTransfers: number };
+  campaign: { budgetMinor: number; spentMinor: number; discounts: number };
 }
 
 const connectTimeoutMs = 20_000;
+const campaignIdOfBurst = "burst-promo";
+const campaignOffMinor = 10;
+/** 1 500 discounts: fewer than the approvals of any burst this bench makes, so the budget runs out mid-burst. */
+const campaignBudgetMinor = 15_000;
 const decisionTimeoutMs = 10_000;
 const rssSampleMs = 50;
 /** Above any burst this bench makes: lifts the bounds without changing any other behaviour. */
@@ -124,13 +131,31 @@ export async function runBurst(options: BurstOptions): Promise<BurstReport> {
     child.send(setup);
     const started = await next(child, 5 * 60_000);
     if (started.type !== "burst-start") throw new TapwireError(`expected burst-start, got ${started.type}`, ErrorCode.Offline);
+    // Live during the burst: its budget runs out part-way, so the guard is what keeps spent ≤ budget.
+    const startedMs = Date.now();
+    node.service.campaigns.add(
+      {
+        campaignId: campaignIdOfBurst,
+        merchantId,
+        currency,
+        rule: { kind: "amount_off", offMinor: campaignOffMinor },
+        budgetMinor: campaignBudgetMinor,
+        startsAtMs: startedMs - 1_000,
+        endsAtMs: startedMs + 3_600_000,
+        perCustomerMax: campaignCountMax,
+      },
+      "bench",
+    );
     // The calibration's payments are settled by now (closed loop): count the burst's alone.
     const transfersBefore = node.service.ledger.transferCount();
     const done = await next(child, options.burstSeconds * 1_000 + decisionTimeoutMs * 3);
     if (done.type !== "done") throw new TapwireError(`expected done, got ${done.type}`, ErrorCode.Offline);
     node.service.ledger.checkInvariants();
     const approved = done.report.answersByCode["approved"] ?? 0;
-    const paymentTransfers = node.service.ledger.transferCount() - transfersBefore;
+    const campaign = node.service.campaigns.get(campaignIdOfBurst);
+    const discounts = campaign.spentMinor / campaignOffMinor;
+    // Each discounted payment posts a second transfer (campaign account → merchant).
+    const paymentTransfers = node.service.ledger.transferCount() - transfersBefore - discounts;
     return {
       startedAt,
       machine: machineInfo(loadBefore),
@@ -139,6 +164,7 @@ export async function runBurst(options: BurstOptions): Promise<BurstReport> {
       node: { rssMbBefore, rssMbPeak, rssMbAfter: rssMb(), shed: node.service.shedCounts, droppedAtEdge: node.droppedAtEdge },
       // Every approved answer is one payment transfer; an approval whose answer was lost (timed out) still is one.
       ledger: { consistent: paymentTransfers >= approved && paymentTransfers <= approved + done.report.unanswered, paymentTransfers },
+      campaign: { budgetMinor: campaign.budgetMinor, spentMinor: campaign.spentMinor, discounts },
     };
   } finally {
     clearInterval(sampler);
@@ -165,6 +191,7 @@ export function renderBurst(report: BurstReport): string {
     ["node RSS before / peak / after", `${Math.round(node.rssMbBefore)} / ${Math.round(node.rssMbPeak)} / ${Math.round(node.rssMbAfter)} MB`],
     ["other answers", JSON.stringify(Object.fromEntries(Object.entries(g.answersByCode).filter(([code]) => !["approved", "Overloaded", "LedgerStorage"].includes(code))))],
     ["ledger", report.ledger.consistent ? `balanced, ${report.ledger.paymentTransfers} payment transfers` : "INCONSISTENT"],
+    ["campaign spent / budget", `${report.campaign.spentMinor} / ${report.campaign.budgetMinor} minor (${report.campaign.discounts} discounts of ${campaignOffMinor})${report.campaign.spentMinor > report.campaign.budgetMinor ? " OVERSPENT" : ""}`],
   ];
   const width = Math.max(...rows.map(([name]) => name.length));
   return [
