@@ -69,7 +69,7 @@ export const brokerSchema = z
 const nfcSchema = z
   .strictObject({
     path: serialPath.meta(about("Reader port", "The PN532's serial device (/dev/tapwire-nfc from the udev rules, /dev/serial0) or tcp://127.0.0.1:N of `tapwire sim serve pn532`.")),
-    baudRate: baudRate.default(115200).meta(about("Reader baud rate", "The PN532's HSU speed.", "bits per second")),
+    baudRate: baudRate.default(115200).meta(about("Reader baud rate", `The PN532's HSU speed: one of ${baudRates.join(", ")}.`, "bits per second")),
     openTimeoutMs: milliseconds(1, 60_000).default(2_000).meta(about("Open timeout", "How long opening the port may take.", "milliseconds")),
     apduTimeoutMs: milliseconds(10, 10_000).default(500).meta(about("APDU timeout", "One APDU round trip with a phone before it counts as gone.", "milliseconds")),
     readAttemptsMax: z
@@ -92,7 +92,7 @@ const nfcSchema = z
 export const panelSchema = z
   .looseObject({
     path: serialPath.meta(about("Panel port", "The Firmata board's serial device (/dev/tapwire-panel from the udev rules) or tcp://127.0.0.1:N of `tapwire sim serve firmata`.")),
-    baudRate: baudRate.default(57600).meta(about("Panel baud rate", "StandardFirmata's speed.", "bits per second")),
+    baudRate: baudRate.default(57600).meta(about("Panel baud rate", `StandardFirmata's speed: one of ${baudRates.join(", ")}.`, "bits per second")),
   })
   .meta(about("Status panel", "The Firmata board driving the LEDs, the buzzer and the cancel button."));
 

@@ -138,13 +138,13 @@ export async function startHub(config: HubFileConfig, secrets: HubSecrets): Prom
 }
 
 /** A Firmata board on a real serial port, or a served virtual one over tcp://. */
-async function openPanelTransport(config: HubFileConfig): Promise<FirmataTransport & SerialPortLike> {
+export async function openPanelTransport(config: HubFileConfig): Promise<FirmataTransport & SerialPortLike> {
   const { path, baudRate } = config.panel;
   if (path.startsWith("tcp://")) return (await openSerialPort({ path, baudRate, openTimeoutMs: config.nfc.openTimeoutMs })) as FirmataTransport & SerialPortLike;
   return new SerialPort({ path, baudRate, autoOpen: true });
 }
 
-function closePort(port: SerialPortLike): Promise<void> {
+export function closePort(port: SerialPortLike): Promise<void> {
   if (!port.isOpen) return Promise.resolve();
   return new Promise((resolve) => port.close(() => resolve()));
 }
