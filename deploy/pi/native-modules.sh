@@ -6,19 +6,20 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 
+# npm ls exits 1 over johnny-five's optional peers it calls invalid (browser-serialport, temporal); the list is whole.
+tree=$(npm ls --omit=dev --all --parseable 2>/dev/null || true)
+[ -n "$tree" ] || { echo "native-modules.sh: npm ls listed nothing: run npm ci first" >&2; exit 1; }
 echo "| package | version | depended on by | linux-arm64 binary | on the Pi |"
 echo "|---|---|---|---|---|"
-npm ls --omit=dev --all --parseable 2>/dev/null | sort -u | while read -r dir; do
+sort -u <<<"$tree" | while read -r dir; do
   [ -f "$dir/binding.gyp" ] || [ -d "$dir/prebuilds" ] || continue
   node - "$dir" <<'EOF'
 const { existsSync, readFileSync } = require("node:fs");
 const { join } = require("node:path");
 const dir = process.argv[2];
 const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8"));
-const root = JSON.parse(readFileSync("package.json", "utf8"));
 const lock = JSON.parse(readFileSync("package-lock.json", "utf8"));
 const install = pkg.scripts?.install ?? pkg.scripts?.postinstall ?? "";
-const allowed = root.allowScripts?.[pkg.name] === true;
 const where = dir.slice(process.cwd().length + 1);
 /** The lock path Node resolves `name` to from the package at `from` (the nearest node_modules upwards). */
 const resolved = (from, name) => {
@@ -40,12 +41,9 @@ if (existsSync(join(dir, "prebuilds", "linux-arm64"))) {
 } else if (armPackage && lock.packages[`node_modules/${armPackage}`]) {
   binary = `optional package ${armPackage} (in package-lock.json)`;
   onPi = "nothing to build; without it cbor-x runs its JavaScript decoder";
-} else if (/prebuild-install/.test(install) && allowed) {
-  binary = "fetched by prebuild-install at `npm ci` from the package's GitHub release, when one is published for this Node ABI on linux-arm64 (not visible offline)";
-  onPi = "offline or no release for this Node: node-gyp compiles it (python3, make, g++; minutes on a Pi 4)";
-} else if (install !== "" && !allowed) {
-  binary = "none: its install script is not in allowScripts, so npm never builds it";
-  onPi = "not built: tapwire must never load it (README: why it does not)";
+} else if (/prebuild-install/.test(install)) {
+  binary = "fetched by prebuild-install at `npm ci` from the package's GitHub release, if one is published for this Node ABI on linux-arm64 (not visible offline)";
+  onPi = "otherwise node-gyp compiles it at `npm ci`: python3, make, g++ (minutes on a Pi 4)";
 } else {
   binary = "none";
   onPi = "compiles with node-gyp: python3, make, g++";
