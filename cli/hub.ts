@@ -184,7 +184,7 @@ export async function hubCommand(argv: string[]): Promise<number> {
   const prompt = consoleInput === "stdin" ? `type "12.50 EUR reader", "9.99 EUR tag", "cancel" or "quit"` : "no console: stop it with SIGTERM";
   process.stdout.write(`tapwire hub ${config.hubId} started; ${prompt}\n`);
   const watchdog = serviceWatchdogFromEnv(process.env, running.checks, systemTimers);
-  const unsubscribe = running.hub.subscribe((view) => watchdog?.status(describeView(view)));
+  const unsubscribe = watchdog ? running.hub.subscribe((view) => watchdog.status(describeView(view))) : () => undefined;
   watchdog?.ready(describeView(running.hub.view()));
   try {
     if (consoleInput === "stdin") await runHubConsole(running.hub, process.stdin, process.stdout, stopping.signal);
