@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { dirname, isAbsolute, resolve } from "node:path";
+import { dirname, isAbsolute, join, resolve } from "node:path";
 import { z } from "zod";
 import { defaultLinkConfig, linkConfigRanges, type LinkConfig } from "../device/link/link-machine.ts";
 import { defaultResendConfig, resendConfigRanges, type ResendConfig } from "../device/link/outbox-config.ts";
@@ -8,6 +8,7 @@ import { rangeProblems } from "../core/ranges.ts";
 import { parseHubPanelConfig, type HubPanelConfig } from "../firmware-bridge/gpio/hub-panel-config.ts";
 import { ErrorCode, isTapwireError, TapwireError } from "../protocol/errors.ts";
 import { idSchema } from "../protocol/ids.ts";
+import { pn532ProbeDefaults } from "../firmware-bridge/nfc/pn532-probe.ts";
 
 /** Baud rates the serial opener accepts. */
 const baudRates = [9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600] as const;
@@ -19,7 +20,10 @@ const milliseconds = (min: number, max: number) =>
     .min(min, `must be between ${min} and ${max} milliseconds`)
     .max(max, `must be between ${min} and ${max} milliseconds`);
 
-const filePath = z.string({ error: "must be a file path" }).min(1, "must be a file path");
+/** Title, description and unit of a key: what the JSON Schema shows an editor (JSON has no comments). */
+const about = (title: string, description: string, unit?: string) => ({ title, description, ...(unit ? { unit } : {}) });
+
+export const filePath = z.string({ error: "must be a file path" }).min(1, "must be a file path");
 
 /** A device path (`/dev/ttyS0`, `/dev/serial/by-id/…`, `COM3`) or `tcp://host:port` for a served simulator. */
 const serialPath = z
@@ -31,54 +35,95 @@ const baudRate = z
   .number({ error: `must be one of ${baudRates.join(", ")}` })
   .refine((rate) => (baudRates as readonly number[]).includes(rate), `must be one of ${baudRates.join(", ")}`);
 
-const brokerSchema = z.strictObject({
-  /** `mqtts://host:port`: mutual TLS only. */
-  url: z.string({ error: "must be an mqtts://host:port URL" }).regex(/^mqtts:\/\/[^\s/]+:\d{1,5}$/, "must be an mqtts://host:port URL"),
-  caFile: filePath,
-  certFile: filePath,
-  keyFile: filePath,
-  servicePublicKeyFile: filePath,
-  /** 4 for the embedded aedes broker, 5 for Mosquitto. */
-  protocolVersion: z.union([z.literal(4), z.literal(5)], { error: "must be 4 or 5" }).default(4),
-});
+/** The files of an enrolment bundle (`tapwire hub enroll --out DIR`), each by its key in the broker section. */
+export const bundleFiles = { caFile: "ca.pem", certFile: "cert.pem", keyFile: "key.pem", servicePublicKeyFile: "service.pub.pem" } as const;
+export type BundleFileKey = keyof typeof bundleFiles;
 
-const nfcSchema = z.strictObject({
-  path: serialPath,
-  baudRate: baudRate.default(115200),
-  openTimeoutMs: milliseconds(1, 60_000).default(2_000),
-  /** One APDU round trip with a phone before it counts as gone. */
-  apduTimeoutMs: milliseconds(10, 10_000).default(500),
-  /** Reads of one sale after a phone was pulled away mid-read. */
-  readAttemptsMax: z.number({ error: "must be a whole number between 1 and 20" }).int("must be a whole number between 1 and 20").min(1, "must be between 1 and 20").max(20, "must be between 1 and 20").default(5),
-});
+/** The broker section, the same in hub.json and glasses.json. */
+export const brokerSchema = z
+  .strictObject({
+    url: z
+      .string({ error: "must be an mqtts://host:port URL" })
+      .regex(/^mqtts:\/\/[^\s/]+:\d{1,5}$/, "must be an mqtts://host:port URL")
+      .meta(about("Broker URL", "The settlement broker, mqtts://HOST:PORT: mutual TLS only.")),
+    enrolmentDir: filePath
+      .optional()
+      .meta(about("Enrolment bundle", "The folder `tapwire hub enroll --out DIR` wrote (ca.pem, cert.pem, key.pem, service.pub.pem). A file key below overrides its part.")),
+    caFile: filePath.optional().meta(about("CA certificate", "The operator CA (PEM) the broker's certificate chains to. Default: enrolmentDir/ca.pem.")),
+    certFile: filePath.optional().meta(about("Hub certificate", "This hub's client certificate (PEM, CN hubs/HUB). Default: enrolmentDir/cert.pem.")),
+    keyFile: filePath.optional().meta(about("Hub key", "This hub's private key (PEM): TLS client key and request signing key. Default: enrolmentDir/key.pem.")),
+    servicePublicKeyFile: filePath
+      .optional()
+      .meta(about("Service public key", "The settlement service's decision-signing key (PEM). Default: enrolmentDir/service.pub.pem.")),
+    protocolVersion: z
+      .union([z.literal(4), z.literal(5)], { error: "must be 4 or 5" })
+      .default(4)
+      .meta(about("MQTT protocol version", "4 for the embedded aedes broker, 5 for Mosquitto.")),
+  })
+  .refine(
+    (broker) => broker.enrolmentDir !== undefined || (Object.keys(bundleFiles) as BundleFileKey[]).every((key) => broker[key] !== undefined),
+    "needs enrolmentDir, or all of caFile, certFile, keyFile and servicePublicKeyFile",
+  )
+  .meta(about("Settlement broker", "Where the hub sends its signed requests, and the files it proves who it is with."));
+
+const nfcSchema = z
+  .strictObject({
+    path: serialPath.meta(about("Reader port", "The PN532's serial device (/dev/tapwire-nfc from the udev rules, /dev/serial0) or tcp://127.0.0.1:N of `tapwire sim serve pn532`.")),
+    baudRate: baudRate.default(115200).meta(about("Reader baud rate", `The PN532's HSU speed: one of ${baudRates.join(", ")}.`, "bits per second")),
+    openTimeoutMs: milliseconds(1, 60_000).default(2_000).meta(about("Open timeout", "How long opening the port may take.", "milliseconds")),
+    apduTimeoutMs: milliseconds(10, 10_000).default(500).meta(about("APDU timeout", "One APDU round trip with a phone before it counts as gone.", "milliseconds")),
+    readAttemptsMax: z
+      .number({ error: "must be a whole number between 1 and 20" })
+      .int("must be a whole number between 1 and 20")
+      .min(1, "must be between 1 and 20")
+      .max(20, "must be between 1 and 20")
+      .default(5)
+      .meta(about("Read attempts", "Reads of one sale after a phone was pulled away mid-read.", "attempts")),
+    probeIntervalMs: milliseconds(100, 600_000)
+      .default(pn532ProbeDefaults.intervalMs)
+      .meta(about("Health probe interval", "How often the idle reader is asked for its firmware version (the watchdog's reader check).", "milliseconds")),
+    probeTimeoutMs: milliseconds(10, 10_000)
+      .default(pn532ProbeDefaults.timeoutMs)
+      .meta(about("Health probe timeout", "How long the reader may take to answer the probe before it counts as hung.", "milliseconds")),
+  })
+  .meta(about("NFC reader", "The PN532 the phones are tapped on."));
 
 /** The panel's own settings (pins, wiring, timings) are HubPanel's; path and baudRate say where it is. */
-const panelSchema = z.looseObject({
-  path: serialPath,
-  baudRate: baudRate.default(57600),
-});
+export const panelSchema = z
+  .looseObject({
+    path: serialPath.meta(about("Panel port", "The Firmata board's serial device (/dev/tapwire-panel from the udev rules) or tcp://127.0.0.1:N of `tapwire sim serve firmata`.")),
+    baudRate: baudRate.default(57600).meta(about("Panel baud rate", `StandardFirmata's speed: one of ${baudRates.join(", ")}.`, "bits per second")),
+  })
+  .meta(about("Status panel", "The Firmata board driving the LEDs, the buzzer and the cancel button."));
 
 /** Every timing's range is its owner's (tap flow, link, outbox resends), checked after the schema. */
-const timingKeys = [...Object.keys(defaultTapTiming), ...Object.keys(defaultLinkConfig), ...Object.keys(defaultResendConfig)];
+export const timingKeys = [...Object.keys(defaultTapTiming), ...Object.keys(defaultLinkConfig), ...Object.keys(defaultResendConfig)];
 const timingsSchema = z.strictObject(Object.fromEntries(timingKeys.map((key) => [key, z.unknown().optional()]))).prefault({});
 
 /** Store and forward (reader mode while the link is down); the limits' ranges are validateTapConfig's. */
-const offlineSchema = z.strictObject({
-  currency: z.string(),
-  saleMaxMinor: z.number(),
-  totalMaxMinor: z.number(),
-  countMax: z.number(),
-  ageMsMax: z.number(),
-});
+const offlineSchema = z
+  .strictObject({
+    currency: z.string().meta(about("Currency", "ISO 4217 code of the offline sales.")),
+    saleMaxMinor: z.number().meta(about("Largest offline sale", "Per sale, in minor units of the currency.", "minor units")),
+    totalMaxMinor: z.number().meta(about("Offline total", "All captures not yet forwarded, together.", "minor units")),
+    countMax: z.number().meta(about("Offline count", "Captures not yet forwarded.", "sales")),
+    ageMsMax: z.number().meta(about("Oldest capture", "Age of the oldest capture not yet forwarded.", "milliseconds")),
+  })
+  .meta(about("Store and forward", "Reader-mode sales approved offline within these floor limits while the link is down; absent: no offline sales."));
 
-const hubFileSchema = z.strictObject({
-  hubId: idSchema,
-  merchantId: idSchema,
+/** Accepted and ignored: where an editor finds the JSON Schema (`hub init` writes it). */
+export const schemaReference = z.string().optional().meta(about("JSON Schema", "Where an editor finds this file's schema; ignored by the hub."));
+
+export const hubFileSchema = z.strictObject({
+  $schema: schemaReference,
+  hubId: idSchema.meta(about("Hub id", "This hub's id, as enrolled (its certificate's CN is hubs/HUB).")),
+  merchantId: idSchema.meta(about("Merchant id", "The merchant the hub is enrolled for; the service refuses requests naming another.")),
   broker: brokerSchema,
   nfc: nfcSchema,
   panel: panelSchema,
-  /** The hub journal (SQLite): every signed request and the seq counter; it must survive restarts. */
-  journalFile: filePath,
+  journalFile: filePath.meta(
+    about("Journal file", "The hub journal (SQLite): every signed request and the seq counter. It must survive restarts: /var/lib/tapwire/journal.sqlite on a Pi."),
+  ),
   offline: offlineSchema.optional(),
   timings: timingsSchema,
 });
@@ -86,7 +131,7 @@ const hubFileSchema = z.strictObject({
 export interface HubFileConfig {
   hubId: string;
   merchantId: string;
-  broker: z.output<typeof brokerSchema>;
+  broker: { url: string; protocolVersion: 4 | 5 } & Record<BundleFileKey, string>;
   nfc: z.output<typeof nfcSchema>;
   panel: { path: string; baudRate: number; config: HubPanelConfig };
   journalFile: string;
@@ -129,13 +174,7 @@ export function parseHubConfig(input: unknown, baseDir: string): HubFileConfig {
   return {
     hubId: config.hubId,
     merchantId: config.merchantId,
-    broker: {
-      ...config.broker,
-      caFile: file(config.broker.caFile),
-      certFile: file(config.broker.certFile),
-      keyFile: file(config.broker.keyFile),
-      servicePublicKeyFile: file(config.broker.servicePublicKeyFile),
-    },
+    broker: { url: config.broker.url, protocolVersion: config.broker.protocolVersion, ...brokerFiles(config.broker, file) },
     nfc: config.nfc,
     panel: { path: config.panel.path, baudRate: config.panel.baudRate, config: panelConfig },
     journalFile: file(config.journalFile),
@@ -144,6 +183,12 @@ export function parseHubConfig(input: unknown, baseDir: string): HubFileConfig {
     link,
     resend,
   };
+}
+
+/** The four broker files, each given or taken from the enrolment bundle, resolved by `file`. */
+export function brokerFiles(broker: z.output<typeof brokerSchema>, file: (path: string) => string): Record<BundleFileKey, string> {
+  const pick = (key: BundleFileKey) => file(broker[key] ?? join(broker.enrolmentDir!, bundleFiles[key]));
+  return { caFile: pick("caFile"), certFile: pick("certFile"), keyFile: pick("keyFile"), servicePublicKeyFile: pick("servicePublicKeyFile") };
 }
 
 /** Reads and validates a JSON config file; ConfigInvalid when it cannot be read or is not JSON. */

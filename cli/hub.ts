@@ -13,16 +13,20 @@ import { ErrorCode, TapwireError, errorCodeName, isTapwireError } from "../proto
 import { importPublicPem } from "../protocol/keys.ts";
 import { currencyExponents, formatMoney, isCurrency, amountMinorMax } from "../protocol/money.ts";
 import { systemClock, systemRandom, systemTimers } from "../core/sources.ts";
-import { parseFlags, requireFlag } from "./args.ts";
+import { journalHealth } from "../firmware-bridge/systemd/journal-health.ts";
+import { serviceWatchdogFromEnv, type HealthCheck } from "../firmware-bridge/systemd/service-watchdog.ts";
+import { oneOfFlag, parseFlags, requireFlag } from "./args.ts";
 import { crashPointFromEnv } from "./crash-points.ts";
 import { loadHubConfig, readHubSecrets, type HubFileConfig, type HubSecrets } from "./hub-config.ts";
 import { stopSignal } from "./signals.ts";
 
-export const hubUsage = `tapwire hub --config hub.json
-  Runs a tap hub on real hardware: the PN532 on nfc.path (/dev/ttyS0, /dev/serial/by-id/…, or tcp://127.0.0.1:N
+export const hubUsage = `tapwire hub --config hub.json [--console stdin|none]
+  Runs a tap hub on real hardware: the PN532 on nfc.path (/dev/tapwire-nfc, /dev/serial0, or tcp://127.0.0.1:N
   from \`tapwire sim serve pn532\`), the Firmata status panel on panel.path, and the settlement broker. Every signed
   request is journaled in journalFile before it leaves; a restart resumes or reverses what was under way. Reads
-  sales from stdin, one per line: \`12.50 EUR reader\`, \`9.99 EUR tag\`, \`cancel\`, \`status\`, \`quit\`.
+  sales from stdin, one per line: \`12.50 EUR reader\`, \`9.99 EUR tag\`, \`cancel\`, \`status\`, \`quit\`;
+  --console none reads nothing and runs until SIGTERM (a systemd service). Under systemd (NOTIFY_SOCKET set) it
+  sends READY=1, STATUS= and, with WatchdogSec=, WATCHDOG=1 only while the reader answers and the journal is writable.
   Testing hook: TAPWIRE_CRASH_AT=reading|sealed|sent|decided|reversing kills the process (SIGKILL) at that step.`;
 
 export type HubInput =
@@ -75,6 +79,8 @@ export function describeView(view: TapHubView): string {
 
 export interface RunningHub {
   hub: TapHub;
+  /** What the service watchdog checks: the reader present and answering its probe, the journal writable. */
+  checks: Record<string, HealthCheck>;
   stop(): Promise<void>;
 }
 
@@ -97,6 +103,7 @@ export async function startHub(config: HubFileConfig, secrets: HubSecrets): Prom
         openPort: () => openSerialPort({ path: config.nfc.path, baudRate: config.nfc.baudRate, openTimeoutMs: config.nfc.openTimeoutMs }),
         apduTimeoutMs: config.nfc.apduTimeoutMs,
         readAttemptsMax: config.nfc.readAttemptsMax,
+        probe: { intervalMs: config.nfc.probeIntervalMs, timeoutMs: config.nfc.probeTimeoutMs },
       },
       panel: { transport: panelTransport, config: config.panel.config },
       settlement: {
@@ -121,7 +128,9 @@ export async function startHub(config: HubFileConfig, secrets: HubSecrets): Prom
       crashPoint: crashPointFromEnv(process.env),
     });
     await assembly.start();
-    return { hub: assembly.hub, stop };
+    const started = assembly;
+    const checks = { reader: () => started.readerProblem(), journal: journalHealth(journal, config.journalFile) };
+    return { hub: assembly.hub, checks, stop };
   } catch (error) {
     await stop();
     throw error;
@@ -129,25 +138,20 @@ export async function startHub(config: HubFileConfig, secrets: HubSecrets): Prom
 }
 
 /** A Firmata board on a real serial port, or a served virtual one over tcp://. */
-async function openPanelTransport(config: HubFileConfig): Promise<FirmataTransport & SerialPortLike> {
+export async function openPanelTransport(config: HubFileConfig): Promise<FirmataTransport & SerialPortLike> {
   const { path, baudRate } = config.panel;
   if (path.startsWith("tcp://")) return (await openSerialPort({ path, baudRate, openTimeoutMs: config.nfc.openTimeoutMs })) as FirmataTransport & SerialPortLike;
   return new SerialPort({ path, baudRate, autoOpen: true });
 }
 
-function closePort(port: SerialPortLike): Promise<void> {
+export function closePort(port: SerialPortLike): Promise<void> {
   if (!port.isOpen) return Promise.resolve();
   return new Promise((resolve) => port.close(() => resolve()));
 }
 
 /** Feeds stdin lines to the hub and prints every state change until `quit`, end of input or a signal. */
 export async function runHubConsole(hub: TapHub, input: Readable, output: Writable, signal: AbortSignal): Promise<void> {
-  let last = "";
-  const unsubscribe = hub.subscribe((view) => {
-    const line = describeView(view);
-    if (line !== last) output.write(`${line}\n`);
-    last = line;
-  });
+  const unsubscribe = printChanges(hub, output);
   const lines = createInterface({ input, terminal: false });
   const done = new Promise<void>((resolve) => {
     lines.once("close", resolve);
@@ -172,16 +176,41 @@ export async function runHubConsole(hub: TapHub, input: Readable, output: Writab
 }
 
 export async function hubCommand(argv: string[]): Promise<number> {
-  const { values } = parseFlags(argv, { config: { type: "string" } });
+  const { values } = parseFlags(argv, { config: { type: "string" }, console: { type: "string" } });
+  const consoleInput = oneOfFlag(values.console, ["stdin", "none"], "console") ?? "stdin";
   const config = loadHubConfig(requireFlag(values.config, "config"));
   const running = await startHub(config, readHubSecrets(config.broker));
-  process.stdout.write(`tapwire hub ${config.hubId} started; type "12.50 EUR reader", "9.99 EUR tag", "cancel" or "quit"\n`);
   const stopping = stopSignal();
+  const prompt = consoleInput === "stdin" ? `type "12.50 EUR reader", "9.99 EUR tag", "cancel" or "quit"` : "no console: stop it with SIGTERM";
+  process.stdout.write(`tapwire hub ${config.hubId} started; ${prompt}\n`);
+  const watchdog = serviceWatchdogFromEnv(process.env, running.checks, systemTimers);
+  const unsubscribe = watchdog ? running.hub.subscribe((view) => watchdog.status(describeView(view))) : () => undefined;
+  watchdog?.ready(describeView(running.hub.view()));
   try {
-    await runHubConsole(running.hub, process.stdin, process.stdout, stopping.signal);
+    if (consoleInput === "stdin") await runHubConsole(running.hub, process.stdin, process.stdout, stopping.signal);
+    else await aborted(stopping.signal, running.hub, process.stdout);
   } finally {
+    unsubscribe();
+    await watchdog?.stop();
     stopping.dispose();
     await running.stop();
   }
   return 0;
+}
+
+/** Prints the hub's status line each time it changes; returns the unsubscribe. */
+function printChanges(hub: TapHub, output: Writable): () => void {
+  let last = "";
+  return hub.subscribe((view) => {
+    const line = describeView(view);
+    if (line !== last) output.write(`${line}\n`);
+    last = line;
+  });
+}
+
+/** Without a console the hub still prints each change (to the service's journal) until it is signalled. */
+async function aborted(signal: AbortSignal, hub: TapHub, output: Writable): Promise<void> {
+  const unsubscribe = printChanges(hub, output);
+  await new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
+  unsubscribe();
 }

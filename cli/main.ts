@@ -1,88 +1,111 @@
 import { errorCodeName, isTapwireError } from "../protocol/errors.ts";
-import { dashboardCommand, dashboardUsage } from "./dashboard.ts";
-import { demoCommand, demoUsage } from "./demo.ts";
-import { glassesHubCommand, glassesHubUsage } from "./glasses-hub.ts";
-import { enrollUsage, hubEnrollCommand, merchantAddCommand, walletEnrollCommand } from "./enroll.ts";
-import { hubListCommand, hubRegistryUsage, hubRevokeCommand } from "./hub-registry.ts";
-import { merchantSetOfflineCommand, offlineLossesCommand, offlineUsage } from "./offline.ts";
-import { settleCommand, settleUsage } from "./settle.ts";
-import { hubCommand, hubUsage } from "./hub.ts";
-import { simServeCommand, simServeUsage } from "./sim-serve.ts";
-import { simExploreCommand, simExploreUsage } from "./sim-explore.ts";
-import { simRunCommand, simRunUsage } from "./sim-run.ts";
-import { reviewApproveCommand, reviewDeclineCommand, reviewListCommand, reviewShowCommand, reviewUsage } from "./review.ts";
-import { disputeListCommand, disputeResolveCommand, disputeUsage } from "./dispute.ts";
-import { agentEnrollCommand, agentUsage } from "./agent.ts";
-import { mandateRegisterCommand, mandateUsage } from "./mandate.ts";
-import { mosquittoConfigCommand, mosquittoConfigUsage } from "./mosquitto-config.ts";
-import { evidenceExportCommand, evidenceUsage, evidenceVerifyCommand } from "./evidence.ts";
-import { campaignAddCommand, campaignListCommand, campaignStopCommand, campaignUsage } from "./campaign.ts";
 
 type Command = (argv: string[]) => Promise<number>;
+type Load<T> = () => Promise<T>;
 
-/** `tapwire <command> [sub-command] [flags]`: one table of every command, each in its own file. */
-const commands: Record<string, Command> = {
-  demo: demoCommand,
-  settle: settleCommand,
-  dashboard: dashboardCommand,
-  "merchant add": merchantAddCommand,
-  "merchant set-offline": merchantSetOfflineCommand,
-  "offline losses": offlineLossesCommand,
-  "hub enroll": hubEnrollCommand,
-  "hub list": hubListCommand,
-  "hub revoke": hubRevokeCommand,
-  "wallet enroll": walletEnrollCommand,
-  "glasses-hub": glassesHubCommand,
-  hub: hubCommand,
-  "sim serve": simServeCommand,
-  "sim explore": (argv) => simExploreCommand(argv),
-  "sim run": (argv) => simRunCommand(argv),
-  "review list": reviewListCommand,
-  "review show": reviewShowCommand,
-  "review approve": reviewApproveCommand,
-  "review decline": reviewDeclineCommand,
-  "dispute list": disputeListCommand,
-  "dispute resolve": disputeResolveCommand,
-  "agent enroll": agentEnrollCommand,
-  "mandate register": mandateRegisterCommand,
-  "evidence export": evidenceExportCommand,
-  "mosquitto-config": mosquittoConfigCommand,
-  "evidence verify": evidenceVerifyCommand,
-  "campaign add": campaignAddCommand,
-  "campaign list": campaignListCommand,
-  "campaign stop": campaignStopCommand,
+/*
+ * Each command's module is loaded when that command runs: a hub on a Pi then never loads the broker, the ledger,
+ * the dashboard or the simulator (tens of megabytes of resident memory, and start-up time).
+ */
+const cli = {
+  demo: () => import("./demo.ts"),
+  settle: () => import("./settle.ts"),
+  dashboard: () => import("./dashboard.ts"),
+  enroll: () => import("./enroll.ts"),
+  offline: () => import("./offline.ts"),
+  hubRegistry: () => import("./hub-registry.ts"),
+  glassesHub: () => import("./glasses-hub.ts"),
+  hub: () => import("./hub.ts"),
+  hubInit: () => import("./hub-init.ts"),
+  hubCheck: () => import("./hub-check.ts"),
+  simServe: () => import("./sim-serve.ts"),
+  simExplore: () => import("./sim-explore.ts"),
+  simRun: () => import("./sim-run.ts"),
+  review: () => import("./review.ts"),
+  dispute: () => import("./dispute.ts"),
+  agent: () => import("./agent.ts"),
+  mandate: () => import("./mandate.ts"),
+  mosquittoConfig: () => import("./mosquitto-config.ts"),
+  evidence: () => import("./evidence.ts"),
+  campaign: () => import("./campaign.ts"),
 };
 
-const usage = [
-  "usage:",
-  demoUsage,
-  settleUsage,
-  dashboardUsage,
-  enrollUsage,
-  offlineUsage,
-  hubRegistryUsage,
-  glassesHubUsage,
-  hubUsage,
-  simServeUsage,
-  simExploreUsage,
-  simRunUsage,
-  reviewUsage,
-  disputeUsage,
-  agentUsage,
-  mandateUsage,
-  evidenceUsage,
-  campaignUsage,
-  mosquittoConfigUsage,
-].join("\n");
+/** `tapwire <command> [sub-command] [flags]`: one table of every command, each in its own file. */
+const commands: Record<string, Load<Command>> = {
+  demo: async () => (await cli.demo()).demoCommand,
+  settle: async () => (await cli.settle()).settleCommand,
+  dashboard: async () => (await cli.dashboard()).dashboardCommand,
+  "merchant add": async () => (await cli.enroll()).merchantAddCommand,
+  "merchant set-offline": async () => (await cli.offline()).merchantSetOfflineCommand,
+  "offline losses": async () => (await cli.offline()).offlineLossesCommand,
+  "hub enroll": async () => (await cli.enroll()).hubEnrollCommand,
+  "hub list": async () => (await cli.hubRegistry()).hubListCommand,
+  "hub revoke": async () => (await cli.hubRegistry()).hubRevokeCommand,
+  "wallet enroll": async () => (await cli.enroll()).walletEnrollCommand,
+  "glasses-hub": async () => (await cli.glassesHub()).glassesHubCommand,
+  hub: async () => (await cli.hub()).hubCommand,
+  "hub init": async () => (await cli.hubInit()).hubInitCommand,
+  "hub check": async () => (await cli.hubCheck()).hubCheckCommand,
+  "hub schema": async () => (await cli.hubInit()).hubSchemaCommand,
+  "sim serve": async () => (await cli.simServe()).simServeCommand,
+  "sim explore": async () => {
+    const { simExploreCommand } = await cli.simExplore();
+    return (argv) => simExploreCommand(argv);
+  },
+  "sim run": async () => {
+    const { simRunCommand } = await cli.simRun();
+    return (argv) => simRunCommand(argv);
+  },
+  "review list": async () => (await cli.review()).reviewListCommand,
+  "review show": async () => (await cli.review()).reviewShowCommand,
+  "review approve": async () => (await cli.review()).reviewApproveCommand,
+  "review decline": async () => (await cli.review()).reviewDeclineCommand,
+  "dispute list": async () => (await cli.dispute()).disputeListCommand,
+  "dispute resolve": async () => (await cli.dispute()).disputeResolveCommand,
+  "agent enroll": async () => (await cli.agent()).agentEnrollCommand,
+  "mandate register": async () => (await cli.mandate()).mandateRegisterCommand,
+  "evidence export": async () => (await cli.evidence()).evidenceExportCommand,
+  "mosquitto-config": async () => (await cli.mosquittoConfig()).mosquittoConfigCommand,
+  "evidence verify": async () => (await cli.evidence()).evidenceVerifyCommand,
+  "campaign add": async () => (await cli.campaign()).campaignAddCommand,
+  "campaign list": async () => (await cli.campaign()).campaignListCommand,
+  "campaign stop": async () => (await cli.campaign()).campaignStopCommand,
+};
+
+/** Every usage text, in the order --help prints them (it loads every module: help is no hot path). */
+const usages: Array<Load<string>> = [
+  async () => (await cli.demo()).demoUsage,
+  async () => (await cli.settle()).settleUsage,
+  async () => (await cli.dashboard()).dashboardUsage,
+  async () => (await cli.enroll()).enrollUsage,
+  async () => (await cli.offline()).offlineUsage,
+  async () => (await cli.hubRegistry()).hubRegistryUsage,
+  async () => (await cli.glassesHub()).glassesHubUsage,
+  async () => (await cli.hub()).hubUsage,
+  async () => (await cli.hubInit()).hubInitUsage,
+  async () => (await cli.hubCheck()).hubCheckUsage,
+  async () => (await cli.simServe()).simServeUsage,
+  async () => (await cli.simExplore()).simExploreUsage,
+  async () => (await cli.simRun()).simRunUsage,
+  async () => (await cli.review()).reviewUsage,
+  async () => (await cli.dispute()).disputeUsage,
+  async () => (await cli.agent()).agentUsage,
+  async () => (await cli.mandate()).mandateUsage,
+  async () => (await cli.evidence()).evidenceUsage,
+  async () => (await cli.campaign()).campaignUsage,
+  async () => (await cli.mosquittoConfig()).mosquittoConfigUsage,
+];
 
 async function main(argv: string[]): Promise<number> {
   const two = argv.slice(0, 2).join(" ");
   const [name, rest] = commands[two] ? [two, argv.slice(2)] : [argv[0] ?? "", argv.slice(1)];
-  const command = commands[name];
-  if (!command || argv.includes("--help")) {
-    process.stdout.write(`${usage}\n`);
-    return command || argv.includes("--help") ? 0 : 2;
+  const load = commands[name];
+  if (!load || argv.includes("--help")) {
+    const texts = await Promise.all(usages.map((usage) => usage()));
+    process.stdout.write(`${["usage:", ...texts].join("\n")}\n`);
+    return load || argv.includes("--help") ? 0 : 2;
   }
+  const command = await load();
   return command(rest);
 }
 

@@ -11,6 +11,7 @@ import { HubPanel, type FirmataTransport } from "../gpio/hub-panel.ts";
 import type { HubPanelConfig } from "../gpio/hub-panel-config.ts";
 import { NfcTapReader } from "../nfc/nfc-tap-reader.ts";
 import { Pn532, type Pn532Options } from "../nfc/pn532.ts";
+import { Pn532Probe, pn532ProbeDefaults } from "../nfc/pn532-probe.ts";
 import type { SerialPortLike } from "../serial/serial-port.ts";
 import { MqttSettlementLink, type MqttSettlementLinkOptions } from "./mqtt-settlement-link.ts";
 import { PanelIndicator } from "./panel-indicator.ts";
@@ -30,6 +31,8 @@ export interface TapHubAssemblyOptions {
     readAttemptsMax: number;
     reopenDelayMsMin?: number;
     reopenDelayMsMax?: number;
+    /** Asks the idle reader for its firmware version (for a watchdog); off when absent, as in simulations. */
+    probe?: { intervalMs?: number; timeoutMs?: number };
   };
   panel: { transport: FirmataTransport; config: HubPanelConfig };
   settlement: MqttSettlementLinkOptions;
@@ -46,7 +49,7 @@ export interface TapHubAssemblyOptions {
   /** Wraps the panel's indicator (the simulator records what the hub shows). */
   indicator?: (panel: IndicatorPort) => IndicatorPort;
   onCrash?: (error: unknown) => void;
-  /** Testing hook (device/crash.ts); "reading" is called here, as a card's cryptogram is read. */
+  /** Testing hook (device/crash.ts), handed to the TapHub. */
   crashPoint?: CrashPoint;
 }
 
@@ -60,6 +63,7 @@ export class TapHubAssembly {
   readonly reader: SupervisedTapReader;
   readonly panel: HubPanel;
   private hubStarted: TapHub | undefined;
+  private probe: Pn532Probe | undefined;
   private readonly undo: Array<() => Promise<void> | void> = [];
 
   constructor(private readonly options: TapHubAssemblyOptions) {
@@ -125,6 +129,12 @@ export class TapHubAssembly {
     for (const step of this.undo.splice(0).reverse()) await step();
   }
 
+  /** Undefined while the reader is present (and, when probed, answering); what is wrong with it otherwise. */
+  readerProblem(): string | undefined {
+    if (!this.reader.present) return "the NFC reader is gone (reopening it)";
+    return this.probe?.problem();
+  }
+
   /** Port, driver and wake-up, from scratch: the supervisor calls it at start and after the reader is lost. */
   private async openReader(): Promise<OpenedReader> {
     const { nfc, clock, random, timing } = this.options;
@@ -146,14 +156,27 @@ export class TapHubAssembly {
       }),
       { readAttemptsMax: nfc.readAttemptsMax },
     );
+    const probe = nfc.probe ? this.startProbe(pn532, nfc.probe) : undefined;
     return {
       reader,
       onGone: (listener) => port.on("close", listener),
       close: async () => {
+        probe?.stop();
+        if (this.probe === probe) this.probe = undefined;
         pn532.stop();
         await closePort(port);
       },
     };
+  }
+
+  /** A sale keeps the chip waiting for a card (or a reader) for up to tapTimeoutMs per attempt, and probes wait. */
+  private startProbe(pn532: Pn532, settings: { intervalMs?: number; timeoutMs?: number }): Pn532Probe {
+    const { intervalMs, timeoutMs } = { ...pn532ProbeDefaults, ...settings };
+    const silenceMsMax = 2 * this.options.timing.tapTimeoutMs + intervalMs + timeoutMs;
+    const probe = new Pn532Probe(pn532, { intervalMs, timeoutMs, silenceMsMax, clock: this.options.clock, timers: this.options.timers });
+    probe.start();
+    this.probe = probe;
+    return probe;
   }
 }
 

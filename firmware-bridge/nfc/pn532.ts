@@ -166,6 +166,11 @@ export class Pn532 {
     this.wake("closed");
   }
 
+  /** Started, with no command running or waiting: a health probe sent now delays no sale. */
+  get idle(): boolean {
+    return this.started && this.queueLength === 0;
+  }
+
   async getFirmwareVersion(options: CommandOptions = {}): Promise<FirmwareVersion> {
     const data = await this.command(Pn532Command.GetFirmwareVersion, new Uint8Array(0), options);
     expectLength(data, 4, "GetFirmwareVersion");

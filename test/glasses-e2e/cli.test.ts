@@ -3,7 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import type { PurchaseOutcome } from "../../device/glasses/outcome.ts";
-import { assembleGlassesHub, glassesHubCommand, loadGlassesHubSetup, parseGlassesHubConfig, type GlassesHubRun } from "../../cli/glasses-hub.ts";
+import { assembleGlassesHub, glassesHubCommand, type GlassesHubRun } from "../../cli/glasses-hub.ts";
+import { loadGlassesHubSetup, parseGlassesHubConfig } from "../../cli/glasses-hub-config.ts";
 import { ErrorCode, isTapwireError } from "../../protocol/errors.ts";
 import { publicKeyPem } from "../../protocol/keys.ts";
 import { VirtualBleBindings } from "../../simulator/glasses/virtual-ble-bindings.ts";
@@ -17,7 +18,7 @@ const valid = {
   hubId: "h1",
   merchantId: "m1",
   owner: { ownerId: "owner-1", walletId: "w1", lang: "fr" },
-  settlement: { url: "mqtts://127.0.0.1:8883", enrolmentDir: "hub" },
+  broker: { url: "mqtts://127.0.0.1:8883", enrolmentDir: "hub" },
 };
 
 async function failure(work: () => unknown): Promise<{ code: number; details: string[] }> {
@@ -39,16 +40,16 @@ describe("tapwire glasses-hub config", () => {
   it("accepts a minimal config and fills the defaults", () => {
     const config = parseGlassesHubConfig(valid);
     expect(config).toMatchObject({ journalFile: "glasses-journal.sqlite", pairingFile: "glasses-pairing.json", ble: { hciDeviceId: 0 } });
-    expect(config.settlement.protocolVersion).toBe(4);
+    expect(config.broker.protocolVersion).toBe(4);
   });
 
   it.each([
     ["a missing owner", { ...valid, owner: undefined }, ["owner"]],
     ["an unknown key", { ...valid, colour: "red" }, ["(config)"]],
-    ["a plain-text broker URL", { ...valid, settlement: { ...valid.settlement, url: "mqtt://127.0.0.1:1883" } }, ["settlement.url"]],
-    ["no credentials", { ...valid, settlement: { url: valid.settlement.url } }, ["settlement"]],
+    ["a plain-text broker URL", { ...valid, broker: { ...valid.broker, url: "mqtt://127.0.0.1:1883" } }, ["broker.url"]],
+    ["no credentials", { ...valid, broker: { url: valid.broker.url } }, ["broker"]],
     ["an unknown language", { ...valid, owner: { ...valid.owner, lang: "de" } }, ["owner.lang"]],
-    ["a zero timeout", { ...valid, timing: { intentTimeoutMs: 0 } }, ["timing.intentTimeoutMs"]],
+    ["a zero timeout", { ...valid, timings: { intentTimeoutMs: 0 } }, ["timings.intentTimeoutMs"]],
     ["an MTU out of range", { ...valid, ble: { mtuRequested: 9 } }, ["ble.mtuRequested"]],
     ["an unknown BLE timeout", { ...valid, ble: { timeouts: { scanMinutes: 2 } } }, ["ble.timeouts"]],
   ])("refuses %s with ConfigInvalid naming the key", async (_, input, paths) => {
@@ -104,9 +105,9 @@ describe("tapwire glasses-hub assembled from its config files, on virtual noble,
     writeFileSync(join(dir, "hub", "service.pub.pem"), hub.servicePublicKeyPem);
     const config = {
       ...valid,
-      settlement: { url: stack.node.url, enrolmentDir: "hub" },
+      broker: { url: stack.node.url, enrolmentDir: "hub" },
       ble: { timeouts: fastLinkOptions.timeouts, reconnect: fastLinkOptions.reconnect },
-      timing: fastTiming,
+      timings: fastTiming,
       pairingFile: "state/pairing.json",
       journalFile: "state/journal.sqlite",
     };
