@@ -2,7 +2,7 @@ import type { CrashPoint } from "../../device/crash.ts";
 import type { HubJournal } from "../../device/journal/hub-journal.ts";
 import type { LinkConfig } from "../../device/link/link-machine.ts";
 import type { ResendConfig } from "../../device/link/outbox-config.ts";
-import type { HubSigner, IndicatorPort, TapReading } from "../../device/ports.ts";
+import type { HubSigner, IndicatorPort } from "../../device/ports.ts";
 import type { OfflineConfig, TapTiming } from "../../device/tap/tap-config.ts";
 import { TapHub } from "../../device/tap-hub.ts";
 import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
