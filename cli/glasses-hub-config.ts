@@ -5,7 +5,7 @@ import { z } from "zod";
 import { glassesHubConfig } from "../device/glasses/config.ts";
 import { langs } from "../device/intent/intent.ts";
 import { attMtuMax, attMtuMin } from "../firmware-bridge/ble/frames.ts";
-import { defaultGlassesLinkTimeouts } from "../firmware-bridge/ble/glasses-link.ts";
+import { defaultGlassesLinkTimeouts } from "../firmware-bridge/ble/glasses-link-options.ts";
 import { ErrorCode, TapwireError } from "../protocol/errors.ts";
 import { idSchema } from "../protocol/ids.ts";
 import { importPrivatePem, importPublicPem } from "../protocol/keys.ts";

@@ -13,6 +13,9 @@ import { amountMinorMax, isCurrency } from "./money.ts";
  * `v`; the link layer (firmware-bridge/ble/frames.ts) fragments it to the ATT MTU. Whatever must be trusted
  * beyond the radio link (pairing, session proof, biometric assertion) is a COSE_Sign1 by the glasses' own
  * P-256 key, learned at pairing.
+ *
+ * Slightly over the house's ~300 lines: one schema per message of the glasses protocol, kept together as a wire
+ * contract is.
  */
 export const glassesLangs = ["fr", "en", "zh"] as const;
 export type GlassesLang = (typeof glassesLangs)[number];

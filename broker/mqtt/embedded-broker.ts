@@ -41,6 +41,7 @@ const listenBacklog = 64;
 /**
  * An MQTT 3.1.1 broker (aedes) behind mutual TLS, denying by default: the client certificate's CN is the
  * principal, and that principal may publish and subscribe only its own topics (protocol/topics.ts).
+ * (Three lines over the house's ~300: the in-process route the settlement service takes belongs with the broker.)
  */
 export class EmbeddedBroker {
   private aedes: Aedes | undefined;

@@ -153,6 +153,10 @@ function toHubEvent(event: GlassesEvent): GlassesHubEvent {
  * → biometric confirmation → signed cart → decision (with step-up and human review) → result. Every side
  * effect is a named actor built over `deps`; every wait is a named delay; every way of not paying ends in
  * a distinct outcome (emitted as `outcome`) and never reaches `settlement.send` with a payment.
+ *
+ * Twice the house's ~300 lines, for the same reason as tap-machine.ts: a statechart split across files loses what a
+ * reader needs, every way out of every state in one place. Its actors are built over `deps` in this file because
+ * each is a few lines; the purchase rules and the view could move out when they grow.
  */
 export function createGlassesHubMachine(deps: GlassesHubDeps) {
   return setup({

@@ -56,6 +56,9 @@ const pruneRowsMax = 500;
  * `seq` counter lives here too and is taken in the same transaction as the request that uses it: one fsync per
  * sealed request. Every storage failure (disk full, read-only, vanished, corrupt) is JournalUnavailable, and the
  * sale that needed the write does not go ahead.
+ *
+ * Longer than the house's ~300 lines: every write of a sale's life is one transaction here, next to the others it
+ * must agree with; the rows (journal-records.ts), the file (journal-storage.ts) and the schema live apart.
  */
 export class HubJournal {
   private readonly limits: JournalLimits;

@@ -11,7 +11,8 @@ import { defaultLinkConfig, linkMachine, type LinkConfig } from "../../device/li
 import type { HubSigner } from "../../device/ports.ts";
 import { logger } from "../../core/log.ts";
 import { systemClock, systemRandom, systemTimers, type Clock, type Random, type Timers } from "../../core/sources.ts";
-import { GlassesLink, type GlassesLinkOptions } from "../ble/glasses-link.ts";
+import { GlassesLink } from "../ble/glasses-link.ts";
+import type { GlassesLinkOptions } from "../ble/glasses-link-options.ts";
 import type { GlassesBinding, PairingStore } from "../ble/pairing-store.ts";
 import { LinkBiometricVerifier } from "./glasses-biometric-verifier.ts";
 import { GlassesLinkPort } from "./glasses-port.ts";

@@ -2,7 +2,8 @@ import { createHash } from "node:crypto";
 import type { BiometricRequestOptions, GlassesCard, GlassesEvent, GlassesPort, Offer } from "../../device/glasses/ports.ts";
 import type { Lang } from "../../device/intent/intent.ts";
 import type { ShowOfferMessage } from "../../protocol/glasses.ts";
-import type { GlassesInbound, GlassesLink } from "../ble/glasses-link.ts";
+import type { GlassesLink } from "../ble/glasses-link.ts";
+import type { GlassesInbound } from "../ble/glasses-link-options.ts";
 
 /** The part of GlassesLink the hub's glasses port uses (tests may hand in anything shaped like it). */
 export type GlassesLinkSurface = Pick<GlassesLink, "showOffer" | "say" | "requestBiometric" | "on" | "off">;

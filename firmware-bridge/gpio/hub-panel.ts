@@ -78,6 +78,9 @@ interface Session {
  * The hub's status panel on a Firmata board (an Arduino-class microcontroller on the Pi's serial port), driven
  * through johnny-five: green approved, red declined or error, amber waiting or authorizing, blue online; an
  * active buzzer; a cancel button, debounced, that emits "cancel".
+ *
+ * Slightly over the house's ~300 lines: johnny-five's board lifecycle (ready, fail, a board that never gets
+ * ready, detaching exactly the listeners firmata-io added) is what most of it is, and it only makes sense whole.
  */
 export class HubPanel extends EventEmitter<HubPanelEvents> implements StatusIndicator {
   readonly config: HubPanelConfig;

@@ -126,6 +126,10 @@ type Waiter = (event: Pn532ParseEvent | "timeout" | "aborted" | "closed") => voi
  * PN532 driver over HSU. One command at a time: flush, write the frame, wait for the ACK (resending on NACK,
  * bad checksum or silence), then wait for the response (NACKing a corrupt one so the chip resends it).
  * A response that never comes is aborted with an ACK frame, as libnfc does, so the chip is free again.
+ *
+ * Longer than the house's ~300 lines: the command exchange (ACK, NACK, resend, abort) and the commands built on it
+ * (wake-up, SAMConfiguration, InListPassiveTarget, InDataExchange, TgInitAsTarget, TgGetData/TgSetData) share one
+ * serial state; the frame codec is pn532-frame.ts.
  */
 export class Pn532 {
   readonly options: Pn532Options;

@@ -11,6 +11,8 @@ import { hciError, hciReason, type VirtualPeripheral, type VirtualPeripheralHost
  * to, in the order and with the arguments hci emits them. Real noble runs on top of it, so the hub's driver is
  * tested through noble's own Peripheral/Characteristic code. Events come on later turns of the event loop
  * (setImmediate, first in first out), as a radio's do.
+ *
+ * Slightly over the house's ~300 lines: it is noble's bindings contract, one method per call noble makes.
  */
 export type VirtualAdapterState = "poweredOn" | "poweredOff" | "unauthorized" | "unsupported" | "resetting";
 

@@ -27,6 +27,9 @@ import { hciReason, type VirtualAdvertisement, type VirtualPeripheral, type Virt
  * Smart glasses as the hub sees them over BLE: a GATT peripheral with its own P-256 key that speaks tapwire's
  * frame layer and messages, answers pairing and session challenges, and lets a test act as the wearer
  * (seeProduct, say, answerBiometric) and as bad radio weather (the fault switches).
+ *
+ * Longer than the house's ~300 lines: the peripheral side of every glasses message plus one fault switch per way
+ * the radio can fail; splitting the switches from the frames they act on would scatter each fault over two files.
  */
 export interface VirtualGlassesOptions {
   glassesId: string;

@@ -1,5 +1,6 @@
 import type { EventEmitter } from "node:events";
-import { GlassesLink, type GlassesLinkOptions } from "../../firmware-bridge/ble/glasses-link.ts";
+import { GlassesLink } from "../../firmware-bridge/ble/glasses-link.ts";
+import type { GlassesLinkOptions } from "../../firmware-bridge/ble/glasses-link-options.ts";
 import { MemoryPairingStore, type PairingStore } from "../../firmware-bridge/ble/pairing-store.ts";
 import { VirtualBleBindings } from "../../simulator/glasses/virtual-ble-bindings.ts";
 import { VirtualGlasses, type VirtualGlassesOptions } from "../../simulator/glasses/virtual-glasses.ts";

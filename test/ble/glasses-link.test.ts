@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import type { GlassesInbound, GlassesLinkState, LinkFault, Refusal } from "../../firmware-bridge/ble/glasses-link.ts";
+import type { GlassesInbound, GlassesLinkState, LinkFault, Refusal } from "../../firmware-bridge/ble/glasses-link-options.ts";
 import { GlassesLink } from "../../firmware-bridge/ble/glasses-link.ts";
 import { JsonFilePairingStore, MemoryPairingStore } from "../../firmware-bridge/ble/pairing-store.ts";
 import { ErrorCode, isTapwireError, type TapwireError } from "../../protocol/errors.ts";

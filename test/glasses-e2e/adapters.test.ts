@@ -4,7 +4,7 @@ import { PairedGlassesVerifier } from "../../device/glasses/biometric-verifier.t
 import type { GlassesCard, GlassesEvent } from "../../device/glasses/ports.ts";
 import { LinkBiometricVerifier } from "../../firmware-bridge/adapters/glasses-biometric-verifier.ts";
 import { GlassesLinkPort, offerIdFor, type GlassesLinkSurface } from "../../firmware-bridge/adapters/glasses-port.ts";
-import type { GlassesInbound } from "../../firmware-bridge/ble/glasses-link.ts";
+import type { GlassesInbound } from "../../firmware-bridge/ble/glasses-link-options.ts";
 import { ErrorCode } from "../../protocol/errors.ts";
 import { verifyBiometricAssertion } from "../../protocol/glasses.ts";
 import { makeWorld, startPaired, type World } from "../ble/fixtures.ts";
