@@ -9,9 +9,10 @@ import type { BiometricVerifier, GlassesPort, Pairing } from "./glasses/ports.ts
 import type { IntentParser } from "./intent/intent.ts";
 import type { HubJournal } from "./journal/hub-journal.ts";
 import { ClockWatch } from "./link/clock-watch.ts";
-import { Outbox } from "./link/outbox.ts";
-import { defaultResendConfig, type ResendConfig } from "./link/outbox-config.ts";
-import { RequestSealer } from "./link/sealer.ts";
+import { hubSending } from "./link/hub-sending.ts";
+import type { Outbox } from "./link/outbox.ts";
+import type { ResendConfig } from "./link/outbox-config.ts";
+import type { RequestSealer } from "./link/sealer.ts";
 import type { HubSigner, SettlementPort } from "./ports.ts";
 import { crashOutside } from "../core/crash.ts";
 
@@ -68,18 +69,18 @@ export class GlassesHubRuntime {
     if (this.outbox) return;
     const { journal, signer, settlement, clock, timers, random } = this.deps;
     const { hubId, merchantId } = this.options;
-    const sealer = new RequestSealer({ journal, signer, clock, random, identity: { hubId, merchantId } });
     const requestTtlMs = this.options.requestTtlMs ?? 60_000;
-    const outbox = new Outbox({
-      hubId,
+    const { sealer, outbox } = hubSending({
+      identity: { hubId, merchantId },
       journal,
-      sealer,
+      signer,
       settlement,
       clock,
       timers,
       random,
       clockWatch: new ClockWatch(clock),
-      config: { ...defaultResendConfig, ...this.options.resend, reversalTtlMs: requestTtlMs, requestTtlMs },
+      ...(this.options.resend ? { resend: this.options.resend } : {}),
+      lifetimes: { requestTtlMs, reversalTtlMs: requestTtlMs },
     });
     outbox.start();
     this.sealer = sealer;

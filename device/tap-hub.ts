@@ -1,14 +1,13 @@
 import { createActor, type Actor, type Subscription } from "xstate";
 import { ErrorCode, TapwireError, isTapwireError } from "../protocol/errors.ts";
 import { logger } from "../core/log.ts";
-import { assertInRanges } from "../core/ranges.ts";
 import type { Clock, Random, Timers } from "../core/sources.ts";
 import { defaultLinkConfig, linkMachine, validateLinkConfig, type LinkConfig, type LinkStateName } from "./link/link-machine.ts";
 import type { HubJournal } from "./journal/hub-journal.ts";
 import { ClockWatch } from "./link/clock-watch.ts";
-import { Outbox } from "./link/outbox.ts";
-import { defaultResendConfig, resendConfigRanges, type ResendConfig } from "./link/outbox-config.ts";
-import { RequestSealer } from "./link/sealer.ts";
+import { hubSending } from "./link/hub-sending.ts";
+import type { Outbox } from "./link/outbox.ts";
+import type { ResendConfig } from "./link/outbox-config.ts";
 import type { HubSigner, IndicatorPort, LinkPort, SettlementPort, TapReaderPort } from "./ports.ts";
 import { defaultTapTiming, validateTapConfig, type OfflineConfig, type TapTiming } from "./tap/tap-config.ts";
 import { tapMachine, type TapMode } from "./tap/tap-machine.ts";
@@ -90,22 +89,21 @@ export class TapHub {
     // Validated before any actor exists: a bad config throws here, it never reaches the crash path.
     const tapConfig = validateTapConfig({ hubId, merchantId, ...defaultTapTiming, ...this.options.timing, offline: this.options.offline });
     const linkConfig = validateLinkConfig({ ...defaultLinkConfig, ...this.options.link });
-    const resend = assertInRanges({ ...defaultResendConfig, ...this.options.resend }, resendConfigRanges, "resend configuration");
     const { indicator, settlement, journal, signer, clock, timers, random } = this.ports;
     const reader = withReadingPoint(this.ports.reader, this.options.crashPoint);
     const clockWatch = new ClockWatch(clock);
-    const sealer = new RequestSealer({ journal, signer, clock, random, identity: { hubId, merchantId } });
-    const outbox = new Outbox({
-      hubId,
+    const { sealer, outbox } = hubSending({
+      identity: { hubId, merchantId },
       journal,
-      sealer,
+      signer,
       settlement,
       clock,
       timers,
       random,
       clockWatch,
+      ...(this.options.resend ? { resend: this.options.resend } : {}),
+      lifetimes: { requestTtlMs: tapConfig.requestTtlMs, reversalTtlMs: tapConfig.reversalTtlMs },
       ...(this.options.crashPoint ? { crashPoint: this.options.crashPoint } : {}),
-      config: { ...resend, reversalTtlMs: tapConfig.reversalTtlMs, requestTtlMs: tapConfig.requestTtlMs },
     });
     const tap = createActor(tapMachine, {
       clock: timers,

@@ -2,6 +2,7 @@ import { createSign, createVerify, type KeyObject } from "node:crypto";
 import { Tag } from "cbor-x";
 import { structCodec } from "./cbor.ts";
 import { ErrorCode, TapwireError } from "./errors.ts";
+import { isP256 } from "./keys.ts";
 
 /**
  * COSE_Sign1 (RFC 9052 §4.2) with ES256 only: the one algorithm the secure elements a Pi hub carries
@@ -102,7 +103,7 @@ export function verifySign1(parts: Sign1Parts, publicKey: KeyObject, externalAad
   if (parts.protectedHeader.has(headerCrit)) {
     throw new TapwireError("critical header parameters are not understood", ErrorCode.UnsupportedAlgorithm);
   }
-  if (publicKey.asymmetricKeyType !== "ec" || publicKey.asymmetricKeyDetails?.namedCurve !== "prime256v1") {
+  if (!isP256(publicKey)) {
     throw new TapwireError("ES256 needs a P-256 public key", ErrorCode.InvalidKey);
   }
   if (parts.signature.length !== 64) {

@@ -4,9 +4,10 @@ import { decodeBody, encodeBody } from "./cbor.ts";
 import { openSealed, sealMessage } from "./envelope.ts";
 import { ErrorCode, TapwireError } from "./errors.ts";
 import { idSchema } from "./ids.ts";
-import { keyId } from "./keys.ts";
+import { keyId, isP256 } from "./keys.ts";
 import { parseBody, protocolVersion } from "./messages.ts";
 import { amountMinorMax, isCurrency } from "./money.ts";
+import { sameBytes } from "./bytes.ts";
 
 /**
  * What smart glasses and their hub say to each other over BLE. Each message is a CBOR map with `type` and
@@ -230,9 +231,6 @@ export interface BiometricExpectation {
   ageMsMax: number;
 }
 
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && timingSafeEqual(a, b);
-}
 
 /**
  * Verifies a biometric assertion. Codes: BadSignature / MalformedCose / SchemaInvalid for a forged or broken
@@ -268,7 +266,7 @@ export function publicKeyDer(publicKey: KeyObject): Buffer {
 function importPublicDer(der: Uint8Array): KeyObject {
   try {
     const key = createPublicKey({ key: Buffer.from(der), format: "der", type: "spki" });
-    if (key.asymmetricKeyType !== "ec" || key.asymmetricKeyDetails?.namedCurve !== "prime256v1") {
+    if (!isP256(key)) {
       throw new Error("not a P-256 key");
     }
     return key;

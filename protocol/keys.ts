@@ -47,10 +47,13 @@ export function importJwk(jwk: { kty: string; crv: string; x: string; y: string;
   return { publicKey, privateKey };
 }
 
+/** Whether a key is an EC key on P-256 (prime256v1), the only curve tapwire signs with. */
+export function isP256(key: KeyObject): boolean {
+  return key.asymmetricKeyType === "ec" && key.asymmetricKeyDetails?.namedCurve === "prime256v1";
+}
+
 function assertP256(key: KeyObject): void {
-  if (key.asymmetricKeyType !== "ec" || key.asymmetricKeyDetails?.namedCurve !== "prime256v1") {
-    throw new Error("not a P-256 key");
-  }
+  if (!isP256(key)) throw new Error("not a P-256 key");
 }
 
 /** A short stable key id: the first 8 bytes of SHA-256 over the SPKI DER. */

@@ -3,7 +3,7 @@ import { z } from "zod";
 import { sealMessage } from "./envelope.ts";
 import { ErrorCode, TapwireError } from "./errors.ts";
 import { idSchema } from "./ids.ts";
-import { keyId } from "./keys.ts";
+import { keyId, isP256 } from "./keys.ts";
 import { parseBody, protocolVersion } from "./messages.ts";
 import { amountMinorMax, isCurrency } from "./money.ts";
 
@@ -123,7 +123,7 @@ export function agentKeyDer(publicKey: KeyObject): Uint8Array {
 export function importAgentKey(der: Uint8Array): KeyObject {
   try {
     const key = createPublicKey({ key: Buffer.from(der), format: "der", type: "spki" });
-    if (key.asymmetricKeyType !== "ec" || key.asymmetricKeyDetails?.namedCurve !== "prime256v1") throw new Error("not a P-256 key");
+    if (!isP256(key)) throw new Error("not a P-256 key");
     return key;
   } catch (error) {
     throw new TapwireError(`agent key: ${(error as Error).message}`, ErrorCode.InvalidKey);

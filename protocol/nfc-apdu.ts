@@ -2,6 +2,7 @@ import { assert } from "../core/assert.ts";
 import { ErrorCode, TapwireError } from "./errors.ts";
 import { isId } from "./ids.ts";
 import { amountMinorMax, isCurrency } from "./money.ts";
+import { sameBytes } from "./bytes.ts";
 
 /**
  * ISO/IEC 7816-4 APDUs and BER-TLV, and the EMV-shaped reader-mode exchange between a hub (terminal) and an
@@ -389,6 +390,3 @@ export function decodeGpoResponse(bytes: Uint8Array): ProcessingResult {
   };
 }
 
-export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((byte, i) => byte === b[i]);
-}

@@ -6,6 +6,7 @@ import type { Hub } from "../registry/principals.ts";
 import type { Registry } from "../registry/registry.ts";
 import type { Admission } from "./admission.ts";
 import type { DecisionStore, StoredDecision } from "./decision-store.ts";
+import { sameBytes } from "../../protocol/bytes.ts";
 
 /** A request through every gate (with what the gates read on the way), or the stored answer to an identical earlier one. */
 export type Gate<Passed> = { replay: StoredDecision } | { passed: Passed };
@@ -133,6 +134,3 @@ export class Gates {
   }
 }
 
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
-}

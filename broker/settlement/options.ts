@@ -9,6 +9,7 @@ import type { SchemaComponent } from "../ledger/sqlite-db.ts";
 import type { ReviewPolicyOptions } from "../review/risk.ts";
 import type { PayerVerifier } from "./payer-verifier.ts";
 import { verifyWorkersMax } from "./verify-pool.ts";
+import { isP256 } from "../../protocol/keys.ts";
 
 export interface SettlementOptions {
   /** SQLite file path, or ":memory:" (gone when the service stops). */
@@ -114,7 +115,7 @@ export function resolveSettlementOptions(options: SettlementOptions): ResolvedSe
     throw new TapwireError("databasePath must be a file path or \":memory:\"", ErrorCode.ConfigInvalid, { option: "databasePath" });
   }
   const key = options.serviceKey;
-  if (key.type !== "private" || key.asymmetricKeyType !== "ec" || key.asymmetricKeyDetails?.namedCurve !== "prime256v1") {
+  if (key.type !== "private" || !isP256(key)) {
     throw new TapwireError("serviceKey must be a P-256 private key", ErrorCode.ConfigInvalid, { option: "serviceKey" });
   }
   const sized = assertInRanges(

@@ -6,6 +6,7 @@ import { verifyCryptogram, type CryptogramInput } from "../../protocol/payer.ts"
 import type { Inbound } from "../decisions/verdicts.ts";
 import type { PublicKeyCache } from "../registry/public-keys.ts";
 import type { Registry } from "../registry/registry.ts";
+import { sameBytes } from "../../protocol/bytes.ts";
 
 /**
  * The pure signature checks of a hub request, done ahead of the drain loop on a worker thread (verify-pool.ts)
@@ -56,9 +57,6 @@ export const inlineChecks: SignatureChecks = {
   verifyCryptogram: (input, cryptogram, key) => verifyCryptogram(input, cryptogram, key),
 };
 
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return Buffer.compare(a, b) === 0;
-}
 
 function sameCryptogramInput(a: CryptogramInput, b: CryptogramInput): boolean {
   return (
@@ -67,7 +65,7 @@ function sameCryptogramInput(a: CryptogramInput, b: CryptogramInput): boolean {
     a.amountMinor === b.amountMinor &&
     a.currency === b.currency &&
     a.atc === b.atc &&
-    equalBytes(a.unpredictableNumber, b.unpredictableNumber)
+    sameBytes(a.unpredictableNumber, b.unpredictableNumber)
   );
 }
 
@@ -85,7 +83,7 @@ export class Prechecked implements SignatureChecks {
 
   verifyEnvelope(bytes: Uint8Array, parts: Sign1Parts, key: KeyObject, keyPem: string): Uint8Array {
     const outcome = this.result.envelope;
-    if (outcome === undefined || keyPem !== this.job.hubKeyPem || !equalBytes(bytes, this.job.bytes)) return verifySign1(parts, key);
+    if (outcome === undefined || keyPem !== this.job.hubKeyPem || !sameBytes(bytes, this.job.bytes)) return verifySign1(parts, key);
     replay(outcome);
     return parts.payload;
   }
@@ -96,7 +94,7 @@ export class Prechecked implements SignatureChecks {
       verdict === undefined ||
       keyPem !== this.job.payer?.walletKeyPem ||
       !sameCryptogramInput(input, verdict.input) ||
-      !equalBytes(cryptogram, verdict.cryptogram)
+      !sameBytes(cryptogram, verdict.cryptogram)
     ) {
       verifyCryptogram(input, cryptogram, key);
       return;

@@ -4,21 +4,8 @@ import { isId } from "../../protocol/ids.ts";
 import { logger } from "../../core/log.ts";
 import { hceCredentialSchema, parseBody, type HceCredential } from "../../protocol/messages.ts";
 import type { Money } from "../../protocol/money.ts";
-import {
-  apduError,
-  cidGoOnline,
-  decodeAppFciName,
-  decodeGpoResponse,
-  decodePpseFci,
-  encodeGpoCommand,
-  expectOk,
-  ppseName,
-  sameBytes,
-  selectByNameApdu,
-  StatusWord,
-  tapwireAid,
-  unpredictableNumberBytes,
-} from "../../protocol/nfc-apdu.ts";
+import { apduError, cidGoOnline, decodeAppFciName, decodeGpoResponse, decodePpseFci, encodeGpoCommand, expectOk, ppseName, selectByNameApdu, StatusWord, tapwireAid, unpredictableNumberBytes } from "../../protocol/nfc-apdu.ts";
+import { sameBytes } from "../../protocol/bytes.ts";
 import type { Random } from "../../core/sources.ts";
 import type { CommandOptions, PassiveTarget } from "./pn532.ts";
 

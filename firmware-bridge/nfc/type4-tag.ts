@@ -5,7 +5,8 @@ import {
   ndefApplicationAid,
   ndefFileId,
 } from "../../protocol/ndef.ts";
-import { decodeCommandApdu, encodeResponseApdu, Ins, sameBytes, StatusWord, type CommandApdu } from "../../protocol/nfc-apdu.ts";
+import { decodeCommandApdu, encodeResponseApdu, Ins, StatusWord, type CommandApdu } from "../../protocol/nfc-apdu.ts";
+import { sameBytes } from "../../protocol/bytes.ts";
 
 /** R-APDU data that still fits one PN532 TgSetData frame (255 − TFI − command − SW1 SW2 = 251, kept round). */
 export const mleBytesMax = 250;

@@ -4,6 +4,7 @@ import type { Decision } from "../../protocol/messages.ts";
 import { systemRandom, type Random } from "../../core/sources.ts";
 import type { DecisionReply } from "../../firmware-bridge/mqtt/hub-link.ts";
 import type { SignedRequest } from "./request-signer.ts";
+import { sameBytes } from "../../protocol/bytes.ts";
 
 /** What the client sends through: HubLink fits it. */
 export interface DecisionTransport {
@@ -227,6 +228,3 @@ function positive(value: number, name: string): number {
   return value;
 }
 
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
-}

@@ -1,21 +1,8 @@
 import type { KeyObject } from "node:crypto";
 import { assert } from "../../core/assert.ts";
 import { isId } from "../../protocol/ids.ts";
-import {
-  cidGoOnline,
-  decodeCommandApdu,
-  decodeGpoCommand,
-  encodeAppFci,
-  encodeGpoResponse,
-  encodePpseFci,
-  encodeResponseApdu,
-  Ins,
-  ppseName,
-  sameBytes,
-  StatusWord,
-  tapwireAid,
-  type CommandApdu,
-} from "../../protocol/nfc-apdu.ts";
+import { cidGoOnline, decodeCommandApdu, decodeGpoCommand, encodeAppFci, encodeGpoResponse, encodePpseFci, encodeResponseApdu, Ins, ppseName, StatusWord, tapwireAid, type CommandApdu } from "../../protocol/nfc-apdu.ts";
+import { sameBytes } from "../../protocol/bytes.ts";
 import { signCryptogram, type CryptogramInput } from "../../protocol/payer.ts";
 import type { CardIdentity, VirtualCard } from "../pn532/field.ts";
 
