@@ -4,6 +4,7 @@ import { ErrorCode, TapwireError, asTapwireError } from "../../protocol/errors.t
 import { logger } from "../../core/log.ts";
 import type { Decision } from "../../protocol/messages.ts";
 import { HubLink, type HubLinkOptions } from "../mqtt/hub-link.ts";
+import { SettlementListeners } from "./settlement-listeners.ts";
 
 const log = logger("tapwire:adapters:settlement");
 
@@ -17,9 +18,6 @@ export interface MqttSettlementLinkOptions {
   onRefused?: HubLinkOptions["onRefused"];
 }
 
-/** Decision listeners at once, at most: one outbox and a few observers. */
-export const decisionListenersMax = 8;
-
 /**
  * The hub's MQTT link as device/'s SettlementPort and LinkPort: it publishes what the outbox hands it and passes
  * on every verified decision; matching decisions to requests, resending and timeouts are the outbox's.
@@ -30,10 +28,7 @@ export const decisionListenersMax = 8;
  */
 export class MqttSettlementLink implements SettlementPort, LinkPort {
   private link: HubLink | undefined;
-  /** The last status told to listeners, so each change is told once. */
-  private announced = false;
-  private readonly statusListeners = new Set<(online: boolean) => void>();
-  private readonly decisionListeners = new Set<(decision: Decision, bytes: Buffer) => void>();
+  private readonly listeners = new SettlementListeners();
 
   constructor(private readonly options: MqttSettlementLinkOptions) {
     assert(options.connectTimeoutMs > 0, "connectTimeoutMs must be positive");
@@ -74,14 +69,11 @@ export class MqttSettlementLink implements SettlementPort, LinkPort {
   }
 
   onDecision(listener: (decision: Decision, bytes: Buffer) => void): () => void {
-    assert(this.decisionListeners.size < decisionListenersMax, `at most ${decisionListenersMax} decision listeners`);
-    this.decisionListeners.add(listener);
-    return () => this.decisionListeners.delete(listener);
+    return this.listeners.onDecision(listener);
   }
 
   onStatus(listener: (online: boolean) => void): () => void {
-    this.statusListeners.add(listener);
-    return () => this.statusListeners.delete(listener);
+    return this.listeners.onStatus(listener);
   }
 
   private openLink(): HubLink {
@@ -96,7 +88,7 @@ export class MqttSettlementLink implements SettlementPort, LinkPort {
       },
       onUnmatchedDecision: (reply) => {
         if (this.link !== link) return;
-        for (const listener of [...this.decisionListeners]) listener(reply.decision, reply.bytes);
+        this.listeners.decided(reply.decision, reply.bytes);
       },
       ...(this.options.onRefused ? { onRefused: this.options.onRefused } : {}),
     });
@@ -115,9 +107,6 @@ export class MqttSettlementLink implements SettlementPort, LinkPort {
 
   private announce(): void {
     const online = this.online;
-    if (online === this.announced) return;
-    this.announced = online;
-    log.info({ online }, online ? "settlement link up" : "settlement link down");
-    for (const listener of [...this.statusListeners]) listener(online);
+    if (this.listeners.announce(online)) log.info({ online }, online ? "settlement link up" : "settlement link down");
   }
 }

@@ -38,6 +38,17 @@ export interface Pn532Faults {
   applicationErrorCommands: number;
 }
 
+/** Every switch off: a chip in good health. */
+export const healthyPn532: Readonly<Pn532Faults> = Object.freeze({
+  garbageBeforeFrames: 0,
+  nackCommands: 0,
+  badChecksumResponses: 0,
+  splitChunks: false,
+  silentCommands: 0,
+  removeTargetAtApdu: 0,
+  applicationErrorCommands: 0,
+});
+
 export interface WireRecord {
   direction: "host" | "device";
   bytes: Uint8Array;
@@ -62,15 +73,7 @@ interface SentResponse {
  * for the field (InListPassiveTarget, InAutoPoll, TgInitAsTarget, TgGetData) answers when the field changes.
  */
 export class VirtualPn532 implements SerialDevice {
-  readonly faults: Pn532Faults = {
-    garbageBeforeFrames: 0,
-    nackCommands: 0,
-    badChecksumResponses: 0,
-    splitChunks: false,
-    silentCommands: 0,
-    removeTargetAtApdu: 0,
-    applicationErrorCommands: 0,
-  };
+  readonly faults: Pn532Faults = { ...healthyPn532 };
   readonly wire: WireRecord[] = [];
   /** Commands the chip executed, by code. */
   readonly commandsSeen: number[] = [];

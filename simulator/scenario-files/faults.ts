@@ -1,5 +1,5 @@
 import type { Principal } from "../../protocol/topics.ts";
-import type { Pn532Faults } from "../pn532/virtual-pn532.ts";
+import { healthyPn532 } from "../pn532/virtual-pn532.ts";
 import type { SimTapHub } from "../world/sim-tap-hub.ts";
 import type { SimWorld } from "../world/world.ts";
 import type { FaultSpec } from "./step-schema.ts";
@@ -7,16 +7,6 @@ import type { ScenarioWorld } from "./scenario-world.ts";
 
 /** The chip stops answering this many commands while it hangs: more than any wait of the driver sends. */
 const hangCommands = 1_000_000;
-
-const chipWell: Pn532Faults = {
-  garbageBeforeFrames: 0,
-  nackCommands: 0,
-  badChecksumResponses: 0,
-  splitChunks: false,
-  silentCommands: 0,
-  removeTargetAtApdu: 0,
-  applicationErrorCommands: 0,
-};
 
 function hubOf(world: SimWorld, hubId: string): SimTapHub {
   return world.hubs.find((hub) => hub.hubId === hubId)!;
@@ -57,7 +47,7 @@ export async function runFault(context: ScenarioWorld, fault: FaultSpec): Promis
     case "readerHang":
       return hubOf(world, fault.hub).chip.setFaults({ silentCommands: hangCommands });
     case "readerRecover":
-      return hubOf(world, fault.hub).chip.setFaults(chipWell);
+      return hubOf(world, fault.hub).chip.setFaults(healthyPn532);
     case "readerTargetRemoved":
       return hubOf(world, fault.hub).chip.setFaults({ removeTargetAtApdu: fault.atApdu });
     case "readerApplicationError":

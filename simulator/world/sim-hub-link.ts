@@ -1,16 +1,13 @@
 import type { KeyObject } from "node:crypto";
 import type { LinkPort, SettlementPort } from "../../device/ports.ts";
-import { assert } from "../../core/assert.ts";
 import { openSealed } from "../../protocol/envelope.ts";
 import { ErrorCode, TapwireError, asTapwireError, errorCodeName } from "../../protocol/errors.ts";
 import { logger } from "../../core/log.ts";
 import { decisionSchema, type Decision } from "../../protocol/messages.ts";
 import type { SimConnection, SimNetwork } from "./sim-network.ts";
+import { SettlementListeners } from "../../firmware-bridge/adapters/settlement-listeners.ts";
 
 const log = logger("tapwire:sim:hub-link");
-
-/** Decision listeners at once: the outbox and a few observers (as MqttSettlementLink allows). */
-export const decisionListenersMax = 8;
 
 /**
  * A hub's settlement link over the world's SimNetwork, as device/'s SettlementPort and LinkPort: what
@@ -19,9 +16,7 @@ export const decisionListenersMax = 8;
  */
 export class SimHubLink implements SettlementPort, LinkPort {
   private connection: SimConnection | undefined;
-  private announced = false;
-  private readonly statusListeners = new Set<(online: boolean) => void>();
-  private readonly decisionListeners = new Set<(decision: Decision, bytes: Buffer) => void>();
+  private readonly listeners = new SettlementListeners();
 
   constructor(
     private readonly deps: { network: SimNetwork; hubId: string; servicePublicKey: KeyObject },
@@ -60,14 +55,11 @@ export class SimHubLink implements SettlementPort, LinkPort {
   }
 
   onDecision(listener: (decision: Decision, bytes: Buffer) => void): () => void {
-    assert(this.decisionListeners.size < decisionListenersMax, `at most ${decisionListenersMax} decision listeners`);
-    this.decisionListeners.add(listener);
-    return () => this.decisionListeners.delete(listener);
+    return this.listeners.onDecision(listener);
   }
 
   onStatus(listener: (online: boolean) => void): () => void {
-    this.statusListeners.add(listener);
-    return () => this.statusListeners.delete(listener);
+    return this.listeners.onStatus(listener);
   }
 
   /** The hub goes away without a word (its process died, or it stops): the broker sees the socket close. */
@@ -87,13 +79,10 @@ export class SimHubLink implements SettlementPort, LinkPort {
       log.warn({ code: failure.code, codeName: errorCodeName(failure.code) }, "decision ignored: does not verify");
       return;
     }
-    for (const listener of [...this.decisionListeners]) listener(decision, payload);
+    this.listeners.decided(decision, payload);
   }
 
   private announce(): void {
-    const online = this.online;
-    if (online === this.announced) return;
-    this.announced = online;
-    for (const listener of [...this.statusListeners]) listener(online);
+    this.listeners.announce(this.online);
   }
 }

@@ -11,7 +11,7 @@ import { assert } from "../../core/assert.ts";
 import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
 import type { Clock, Random, Timers } from "../../core/sources.ts";
 import type { FieldDevice } from "../pn532/field.ts";
-import { VirtualPn532 } from "../pn532/virtual-pn532.ts";
+import { VirtualPn532, healthyPn532 } from "../pn532/virtual-pn532.ts";
 import { MockSerialBinding } from "../serial/mock-binding.ts";
 import { observed, viewLine } from "./hub-observation.ts";
 import { SimHubLink } from "./sim-hub-link.ts";
@@ -199,15 +199,7 @@ export class SimTapHub {
   heal(): void {
     this.skewMs = 0;
     this.powerCut = undefined;
-    this.chip.setFaults({
-      garbageBeforeFrames: 0,
-      nackCommands: 0,
-      badChecksumResponses: 0,
-      splitChunks: false,
-      silentCommands: 0,
-      removeTargetAtApdu: 0,
-      applicationErrorCommands: 0,
-    });
+    this.chip.setFaults(healthyPn532);
     this.reattachReader();
     this.removePhone();
   }
