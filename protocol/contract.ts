@@ -17,6 +17,11 @@ export const contract = {
   /** Ceilings on any merchant's offline floor limits (hub config and merchant record alike). */
   offlineCountMax: 1_000,
   offlineAgeMsMax: 72 * 3_600_000,
+  /**
+   * Longest `exp − iat` of a wallet's payment code (the dynamic code a phone shows for the merchant to scan): the
+   * phone shows a fresh one every minute, and the service refuses one that lives longer.
+   */
+  paymentCodeLifetimeMsMax: 60_000,
 } as const;
 
 /**

@@ -177,6 +177,13 @@ export const ErrorCode = {
   SerialOpenFailed: 1000,
   SerialOpenTimeout: 1001,
   SerialLinkError: 1002,
+
+  // 1100–1199 USB HID payment-code scanner
+  HidOpenFailed: 1100,
+  /** The scanner was unplugged or its link closed; the hub reopens it. */
+  HidGone: 1101,
+  /** What was scanned is not a tapwire payment code (another barcode, a damaged or partial read). */
+  ScanInvalid: 1102,
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -220,6 +227,7 @@ export const errorLayers = {
   device: [800, 899],
   agents: [900, 999],
   serial: [1000, 1099],
+  hid: [1100, 1199],
 } as const;
 export type ErrorLayer = keyof typeof errorLayers;
 

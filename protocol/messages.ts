@@ -40,7 +40,8 @@ const hubRequestBase = {
  * Payer credentials. `hce`: an EMV-style cryptogram from a phone or card in reader mode, signed by the
  * wallet's key over amount, currency, the hub's unpredictable number and the transaction counter (ATC).
  * `tag`: the wallet read the hub's tag and signed the offer (Alipay Tap! style). `glasses`: a biometric
- * assertion signed by paired glasses. Each is checked against the wallet's enrolled key.
+ * assertion signed by paired glasses. `code`: the wallet's dynamic payment code, scanned by the hub. Each is checked
+ * against the wallet's enrolled key.
  */
 export const hceCredentialSchema = z.object({
   kind: z.literal("hce"),
@@ -58,9 +59,19 @@ export const glassesCredentialSchema = z.object({
   assertion: bytes(1024),
 });
 
-export const payerCredentialSchema = z.discriminatedUnion("kind", [hceCredentialSchema, glassesCredentialSchema]);
+/** The wallet's dynamic payment code, scanned from the phone's screen (protocol/payment-code.ts). */
+export const codeCredentialSchema = z.object({
+  kind: z.literal("code"),
+  /** The wallet the code names, as read by the hub; the service checks the signed claim says the same. */
+  walletId: idSchema,
+  /** The code's COSE_Sign1 bytes (its Base45 text decoded). */
+  code: bytes(512),
+});
+
+export const payerCredentialSchema = z.discriminatedUnion("kind", [hceCredentialSchema, glassesCredentialSchema, codeCredentialSchema]);
 export type PayerCredential = z.infer<typeof payerCredentialSchema>;
 export type HceCredential = z.infer<typeof hceCredentialSchema>;
+export type CodeCredential = z.infer<typeof codeCredentialSchema>;
 
 export const paymentModes = ["reader", "tag", "glasses", "agent", "direct"] as const;
 

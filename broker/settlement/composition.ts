@@ -31,6 +31,7 @@ import { OfflineCaptures } from "./offline-captures.ts";
 import { OfflineStore } from "./offline-store.ts";
 import { resolveSettlementOptions, type ResolvedSettlementOptions, type SettlementOptions } from "./options.ts";
 import { hceVerifier, type PayerVerifier } from "./payer-verifier.ts";
+import { CodePayerVerifier, paymentCodeSchema } from "./code-payer-verifier.ts";
 import { RequestPipeline } from "./pipeline.ts";
 import { PrecheckJobs } from "./prechecks.ts";
 import { PushDelivery } from "./push-delivery.ts";
@@ -90,7 +91,7 @@ export function composeService(input: SettlementOptions): ServiceParts {
 export function openRun(service: ServiceParts): RunningParts {
   const { options, policy, signer, batcher, pushes, storage } = service;
   const { databasePath, clock, payerVerifiers, schemaComponents } = options;
-  const components = [ledgerSchema, registrySchema, settlementSchema, agentSchema, reviewSchema, evidenceSchema, campaignSchema, ...schemaComponents];
+  const components = [ledgerSchema, registrySchema, settlementSchema, agentSchema, reviewSchema, evidenceSchema, campaignSchema, paymentCodeSchema, ...schemaComponents];
   const db = openSqliteDb({ path: databasePath, components, clock });
   const ledger = new SqliteLedger(db, clock);
   const registry = new Registry(db, ledger, clock);
@@ -103,7 +104,8 @@ export function openRun(service: ServiceParts): RunningParts {
   const answerer = new Answerer({ decisions, evidence, signer });
   const campaignStore = new CampaignStore(db);
   const redemptions = new CampaignRedemptions({ db, store: campaignStore, evidence });
-  const verifiers = new Map<string, PayerVerifier>([hceVerifier, ...payerVerifiers].map((v) => [v.kind, v]));
+  const builtIn = [hceVerifier, new CodePayerVerifier(options.clockSkewMs)];
+  const verifiers = new Map<string, PayerVerifier>([...builtIn, ...payerVerifiers].map((v) => [v.kind, v]));
   // The desk posts what it held through parts that need the desk themselves (agent payments hold through it).
   let held: HeldPayments | undefined;
   const desk = new ReviewDesk({

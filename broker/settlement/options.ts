@@ -54,7 +54,7 @@ export interface SettlementOptions {
   verifyWorkers?: number;
   /** For tests only: the verify pool's worker entry (e.g. one that crashes), see VerifyPoolOptions.workerUrl. */
   testingHooks?: { verifyWorkerUrl?: URL };
-  /** Payer verifiers beyond the built-in `hce` one, e.g. `glasses`; one per payer kind. */
+  /** Payer verifiers beyond the built-in `hce` and `code` ones, e.g. `glasses`; one per payer kind. */
   payerVerifiers?: readonly PayerVerifier[];
   /** Tables of plugged-in modules, migrated after the ledger, registry and settlement ones. */
   schemaComponents?: readonly SchemaComponent[];
@@ -141,8 +141,8 @@ export function resolveSettlementOptions(options: SettlementOptions): ResolvedSe
   );
   const payerVerifiers = options.payerVerifiers ?? [];
   const kinds = payerVerifiers.map((verifier) => verifier.kind);
-  if (new Set(kinds).size !== kinds.length || kinds.includes("hce")) {
-    throw new TapwireError(`payerVerifiers must have distinct kinds other than the built-in "hce", got ${kinds.join(", ")}`, ErrorCode.ConfigInvalid, {
+  if (new Set(kinds).size !== kinds.length || kinds.includes("hce") || kinds.includes("code")) {
+    throw new TapwireError(`payerVerifiers must have distinct kinds other than the built-in "hce" and "code", got ${kinds.join(", ")}`, ErrorCode.ConfigInvalid, {
       option: "payerVerifiers",
     });
   }
