@@ -68,7 +68,7 @@ export class GlassesChannel {
   }
 
   /** The next message of `type` from the glasses; BleTimeout after timeoutMs, BleQueueFull if one already waits for it. */
-  waitFor<T extends GlassesToHub>(type: T["type"], timeoutMs: number, signal: AbortSignal): Promise<T> {
+  private waitFor<T extends GlassesToHub>(type: T["type"], timeoutMs: number, signal: AbortSignal): Promise<T> {
     for (const waiter of this.waiters) {
       if (waiter.type === type) return Promise.reject(new TapwireError(`already waiting for ${type}`, ErrorCode.BleQueueFull));
     }
@@ -78,6 +78,17 @@ export class GlassesChannel {
       this.waiters.add(waiter);
     });
     return withTimeout(this.deps.timers, arrived, timeoutMs, `waiting for ${type}`, signal).finally(() => this.waiters.delete(waiter!));
+  }
+
+  /**
+   * Sends `message` and resolves with the glasses' next message of `answerType`. The wait starts before the send so
+   * a fast answer is not missed, and both are awaited together so a wait that ends (timeout, abort) while the send is
+   * still going is never left as an unhandled rejection.
+   */
+  async exchange<T extends GlassesToHub>(message: HubToGlasses, answerType: T["type"], timeoutMs: number, signal: AbortSignal): Promise<T> {
+    const answer = this.waitFor<T>(answerType, timeoutMs, signal);
+    const [, reply] = await Promise.all([this.send(message), answer]);
+    return reply;
   }
 
   /** A notification from the glasses' notify characteristic. */

@@ -24,9 +24,8 @@ export interface HandshakeDeps {
  */
 export async function pairOver(channel: GlassesChannel, code: string, deps: HandshakeDeps, signal: AbortSignal): Promise<GlassesBinding> {
   const nonce = deps.random.bytes(32);
-  const answer = channel.waitFor<Extract<GlassesToHub, { type: "pair_response" }>>("pair_response", deps.authMs, signal);
-  await channel.send({ type: "pair_request", v: protocolVersion, nonce });
-  const verified = verifyPairResponse(await answer, code, nonce);
+  const answer = await channel.exchange<Extract<GlassesToHub, { type: "pair_response" }>>({ type: "pair_request", v: protocolVersion, nonce }, "pair_response", deps.authMs, signal);
+  const verified = verifyPairResponse(answer, code, nonce);
   const binding: GlassesBinding = {
     glassesId: verified.glassesId,
     ownerId: verified.ownerId,
@@ -49,9 +48,7 @@ export async function authenticateOver(
   signal: AbortSignal,
 ): Promise<void> {
   const nonce = deps.random.bytes(32);
-  const answer = channel.waitFor<Extract<GlassesToHub, { type: "auth_response" }>>("auth_response", deps.authMs, signal);
-  await channel.send({ type: "auth_challenge", v: protocolVersion, nonce });
-  const response = await answer;
+  const response = await channel.exchange<Extract<GlassesToHub, { type: "auth_response" }>>({ type: "auth_challenge", v: protocolVersion, nonce }, "auth_response", deps.authMs, signal);
   try {
     verifySessionClaim(response.claim, importPublicPem(binding.publicKeyPem), binding.glassesId, nonce);
   } catch (error) {

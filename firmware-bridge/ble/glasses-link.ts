@@ -190,9 +190,8 @@ export class GlassesLink extends EventEmitter<GlassesLinkEvents> {
     const channel = this.channel;
     if (!channel || !channel.authenticated) throw new TapwireError("glasses link is not ready", ErrorCode.BleNotReady);
     const signal = options.signal ? AbortSignal.any([options.signal, channel.signal]) : channel.signal;
-    const answer = channel.waitFor<BiometricAssertionMessage>("biometric_assertion", options.timeoutMs, signal);
-    await channel.send({ type: "biometric_challenge", v: protocolVersion, challenge });
-    return (await answer).assertion;
+    const answer = await channel.exchange<BiometricAssertionMessage>({ type: "biometric_challenge", v: protocolVersion, challenge }, "biometric_assertion", options.timeoutMs, signal);
+    return answer.assertion;
   }
 
   /** Verifies an assertion against the paired glasses, their owner and the challenge sent (see protocol/glasses.ts). */

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { ErrorCode } from "../../protocol/errors.ts";
 import { nextEvent } from "../ble/fixtures.ts";
 import {
+  challengeShown,
   codeOf,
   espresso,
   eventually,
@@ -66,7 +67,7 @@ describe("BLE faults during a glasses purchase never pay without the person's co
     world = await startWorld();
     await offerShown(world);
     world.hub.glasses.say("I'll take it", "en");
-    await reachState(world, "challenging");
+    await challengeShown(world);
     const glasses = world.hub.glasses;
     world.hub.assembly.link.once("message", () => glasses.dropLink());
     const back = linkBackAfterDrop(world);
@@ -92,7 +93,7 @@ describe("BLE faults during a glasses purchase never pay without the person's co
     world = await startWorld();
     await offerShown(world);
     world.hub.glasses.say("I'll take it", "en");
-    await reachState(world, "challenging");
+    await challengeShown(world);
     world.hub.glasses.faults.garbleFrames = 1;
     world.hub.glasses.answerBiometric();
 
@@ -115,7 +116,7 @@ describe("BLE faults during a glasses purchase never pay without the person's co
     world.hub.glasses.faults.duplicateFrames = 100;
     await offerShown(world);
     world.hub.glasses.say("I'll take it", "en");
-    await reachState(world, "challenging");
+    await challengeShown(world);
     world.hub.glasses.answerBiometric();
 
     expect(await outcomeNumber(world, 1)).toMatchObject({ kind: "approved", code: 0 });
@@ -130,7 +131,7 @@ describe("BLE faults during a glasses purchase never pay without the person's co
     await offerShown(world);
     world.hub.glasses.say("I'll take it", "en");
     world.hub.glasses.say("I'll take it", "en");
-    await reachState(world, "challenging");
+    await challengeShown(world);
     world.hub.glasses.answerBiometric();
     world.hub.glasses.answerBiometric();
 
@@ -145,7 +146,7 @@ describe("BLE faults during a glasses purchase never pay without the person's co
     world = await startWorld({ glasses: { mtuMax: 64 } });
     await offerShown(world);
     world.hub.glasses.say("I'll take it", "en");
-    await reachState(world, "challenging");
+    await challengeShown(world);
     world.hub.glasses.faults.reorderFrames = 1;
     world.hub.glasses.answerBiometric();
 
@@ -168,7 +169,7 @@ describe("BLE faults during a glasses purchase never pay without the person's co
     world = await startWorld();
     await offerShown(world);
     world.hub.glasses.say("I'll take it", "en");
-    await reachState(world, "challenging");
+    await challengeShown(world);
     world.hub.glasses.faults.dropFrames = 1;
     world.hub.glasses.answerBiometric();
 

@@ -108,6 +108,15 @@ export function reachState(world: GlassesWorld, fragment: string, timeoutMs = 3_
   return eventually(() => stateText(world).includes(`"${fragment}"`), timeoutMs, `hub state ${fragment}`);
 }
 
+/**
+ * The hub asks for the biometric and the glasses hold its challenge: the hub's machine enters "challenging" before
+ * the challenge's frames have crossed the link, so answering on the state alone races the delivery.
+ */
+export async function challengeShown(world: GlassesWorld, timeoutMs = 3_000): Promise<void> {
+  await reachState(world, "challenging", timeoutMs);
+  await eventually(() => world.hub.glasses.lastChallenge !== undefined, timeoutMs, "challenge at the glasses");
+}
+
 /** Waits for outcome number `count` (1-based) and returns it. */
 export const nothingPaid = { payments: 0, walletMinor: fundedMinor, merchantMinor: 0 };
 

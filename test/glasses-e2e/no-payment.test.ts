@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { ErrorCode } from "../../protocol/errors.ts";
-import { espresso, eventually, ledgerSummary, nothingPaid, offerShown, outcomeNumber, reachState, startWorld, stopWorld, type GlassesWorld } from "./fixtures.ts";
+import { challengeShown, espresso, eventually, ledgerSummary, nothingPaid, offerShown, outcomeNumber, reachState, startWorld, stopWorld, type GlassesWorld } from "./fixtures.ts";
 
 let world: GlassesWorld | undefined;
 
@@ -95,7 +95,7 @@ describe("glasses purchases that must never pay, through the real BLE stack, bro
     world = await startWorld();
     await offerShown(world);
     world.hub.glasses.say("I'll take it", "en");
-    await reachState(world, "challenging");
+    await challengeShown(world);
     world.hub.glasses.answerBiometric(new Uint8Array(32).fill(7));
 
     expect(await outcomeNumber(world, 1)).toMatchObject({ kind: "biometric_failed", code: ErrorCode.BiometricFailed });

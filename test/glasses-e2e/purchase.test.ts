@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { ErrorCode } from "../../protocol/errors.ts";
-import { espresso, fundedMinor, ledgerSummary, offerShown, outcomeNumber, payments, reachState, startWorld, stopWorld, type GlassesWorld } from "./fixtures.ts";
+import { challengeShown, espresso, fundedMinor, ledgerSummary, offerShown, outcomeNumber, payments, reachState, startWorld, stopWorld, type GlassesWorld } from "./fixtures.ts";
 
 let world: GlassesWorld | undefined;
 
@@ -14,7 +14,7 @@ describe("a glasses purchase paid through the real BLE stack, broker and ledger"
     world = await startWorld();
     await offerShown(world);
     world.hub.glasses.say("I'll take it", "en");
-    await reachState(world, "challenging");
+    await challengeShown(world);
     world.hub.glasses.answerBiometric();
 
     const outcome = await outcomeNumber(world, 1);

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { ErrorCode } from "../../protocol/errors.ts";
-import { espresso, eventually, fundedMinor, ledgerSummary, nothingPaid, offerShown, outcomeNumber, reachState, startWorld, stopWorld, type GlassesWorld } from "./fixtures.ts";
+import { challengeShown, espresso, eventually, fundedMinor, ledgerSummary, nothingPaid, offerShown, outcomeNumber, reachState, startWorld, stopWorld, type GlassesWorld } from "./fixtures.ts";
 
 let world: GlassesWorld | undefined;
 
@@ -17,7 +17,7 @@ const reviewAbove = { review: { humanReviewAboveMinor: 1_000 } };
 async function confirmUntilStepUp(current: GlassesWorld): Promise<{ first: Uint8Array; stepUp: Uint8Array }> {
   await offerShown(current, pricey);
   current.hub.glasses.say("I'll take it", "en");
-  await reachState(current, "challenging");
+  await challengeShown(current);
   const first = current.hub.glasses.lastChallenge!;
   current.hub.glasses.answerBiometric();
   await eventually(() => current.hub.glasses.lastChallenge !== first, 3_000, "step-up challenge");
