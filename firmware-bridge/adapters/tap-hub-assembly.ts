@@ -16,7 +16,8 @@ import type { SerialPortLike } from "../serial/serial-port.ts";
 import { MqttSettlementLink, type MqttSettlementLinkOptions } from "./mqtt-settlement-link.ts";
 import { PanelIndicator } from "./panel-indicator.ts";
 import { RetryingTapReader } from "./retrying-tap-reader.ts";
-import { SupervisedTapReader, reopenDelaysDefault, type OpenedReader } from "./supervised-tap-reader.ts";
+import { reopenDelaysDefault } from "./device-supervisor.ts";
+import { SupervisedTapReader, type OpenedReader } from "./supervised-tap-reader.ts";
 
 export interface TapHubAssemblyOptions {
   hubId: string;

@@ -1,6 +1,7 @@
 import { SerialPortStream } from "@serialport/stream";
 import type { TapTiming } from "../../device/tap/tap-config.ts";
-import { SupervisedTapReader, reopenDelaysDefault, type OpenedReader } from "../../firmware-bridge/adapters/supervised-tap-reader.ts";
+import { reopenDelaysDefault } from "../../firmware-bridge/adapters/device-supervisor.ts";
+import { SupervisedTapReader, type OpenedReader } from "../../firmware-bridge/adapters/supervised-tap-reader.ts";
 import { RetryingTapReader } from "../../firmware-bridge/adapters/retrying-tap-reader.ts";
 import { NfcTapReader } from "../../firmware-bridge/nfc/nfc-tap-reader.ts";
 import { Pn532 } from "../../firmware-bridge/nfc/pn532.ts";
