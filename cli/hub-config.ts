@@ -88,6 +88,21 @@ const nfcSchema = z
   })
   .meta(about("NFC reader", "The PN532 the phones are tapped on."));
 
+const scannerSchema = z
+  .strictObject({
+    path: z
+      .string({ error: "must be /dev/hidrawN, usb:VVVV:PPPP or tcp://host:port" })
+      .regex(/^(\/\S+|usb:[0-9a-fA-F]{4}:[0-9a-fA-F]{4}|tcp:\/\/\S+)$/, "must be /dev/hidrawN, usb:VVVV:PPPP or tcp://host:port")
+      .meta(
+        about(
+          "Scanner device",
+          "The USB QR/barcode scanner (keyboard mode) as a HID device: /dev/tapwire-scanner from the udev rules, /dev/hidrawN, usb:VVVV:PPPP (vendor and product id in hex), or tcp://127.0.0.1:N of `tapwire sim serve hid`.",
+        ),
+      ),
+    openTimeoutMs: milliseconds(1, 60_000).default(2_000).meta(about("Open timeout", "How long opening the scanner may take.", "milliseconds")),
+  })
+  .meta(about("Payment-code scanner", "A scanner for the payment codes wallets show (`TW1:` QR codes): a customer may scan instead of tapping. Absent: tap only."));
+
 /** The panel's own settings (pins, wiring, timings) are HubPanel's; path and baudRate say where it is. */
 export const panelSchema = z
   .looseObject({
@@ -121,6 +136,7 @@ export const hubFileSchema = z.strictObject({
   broker: brokerSchema,
   nfc: nfcSchema,
   panel: panelSchema,
+  scanner: scannerSchema.optional(),
   journalFile: filePath.meta(
     about("Journal file", "The hub journal (SQLite): every signed request and the seq counter. It must survive restarts: /var/lib/tapwire/journal.sqlite on a Pi."),
   ),
@@ -134,6 +150,7 @@ export interface HubFileConfig {
   broker: { url: string; protocolVersion: 4 | 5 } & Record<BundleFileKey, string>;
   nfc: z.output<typeof nfcSchema>;
   panel: { path: string; baudRate: number; config: HubPanelConfig };
+  scanner: z.output<typeof scannerSchema> | undefined;
   journalFile: string;
   offline: OfflineConfig | undefined;
   tap: TapTiming;
@@ -177,6 +194,7 @@ export function parseHubConfig(input: unknown, baseDir: string): HubFileConfig {
     broker: { url: config.broker.url, protocolVersion: config.broker.protocolVersion, ...brokerFiles(config.broker, file) },
     nfc: config.nfc,
     panel: { path: config.panel.path, baudRate: config.panel.baudRate, config: panelConfig },
+    scanner: config.scanner,
     journalFile: file(config.journalFile),
     offline,
     tap,

@@ -9,10 +9,11 @@ import { glassesConfigJsonSchema, hubConfigJsonSchema, schemaFileNames, schemaTe
 import { bundleFiles, parseHubConfig } from "./hub-config.ts";
 
 export const hubInitUsage = `tapwire hub init --bundle DIR --merchant-id M [--broker-url mqtts://HOST:PORT] [--out hub.json]
-    [--nfc-path /dev/tapwire-nfc] [--panel-path /dev/tapwire-panel] [--journal-file journal.sqlite] [--force]
+    [--nfc-path /dev/tapwire-nfc] [--panel-path /dev/tapwire-panel] [--scanner-path /dev/tapwire-scanner]
+    [--journal-file journal.sqlite] [--force]
   Writes an example hub.json for the enrolment bundle DIR (\`tapwire hub enroll --out DIR\`; the hub id is its
   certificate's), with "$schema" pointing at hub.schema.json, written beside it: an editor then shows what each key
-  means, its unit and its default. An existing config is kept unless --force.
+  means, its unit and its default. --scanner-path adds a payment-code scanner. An existing config is kept unless --force.
 tapwire hub schema [--out DIR]
   Writes hub.schema.json and glasses.schema.json (generated from the configs' own schemas) into DIR (default schema).`;
 
@@ -39,6 +40,8 @@ export interface HubInitOptions {
   outFile: string;
   nfcPath: string;
   panelPath: string;
+  /** A payment-code scanner's HID path, when the counter has one. */
+  scannerPath?: string;
   journalFile: string;
 }
 
@@ -53,6 +56,7 @@ export function exampleHubConfig(options: HubInitOptions, hubId: string): Record
     broker: { url: options.brokerUrl, enrolmentDir: fromOut.startsWith("..") || isAbsolute(fromOut) ? resolve(options.bundleDir) : fromOut || "." },
     nfc: { path: options.nfcPath, baudRate: 115200 },
     panel: { path: options.panelPath, baudRate: 57600, pins: examplePanelPins, buttonWiring: "pullup" },
+    ...(options.scannerPath ? { scanner: { path: options.scannerPath } } : {}),
     journalFile: options.journalFile,
     timings: { tapTimeoutMs: defaultTapTiming.tapTimeoutMs, resultDisplayMs: defaultTapTiming.resultDisplayMs },
   };
@@ -86,6 +90,7 @@ export async function hubInitCommand(argv: string[]): Promise<number> {
     out: { type: "string", default: "hub.json" },
     "nfc-path": { type: "string", default: "/dev/tapwire-nfc" },
     "panel-path": { type: "string", default: "/dev/tapwire-panel" },
+    "scanner-path": { type: "string" },
     "journal-file": { type: "string", default: "journal.sqlite" },
     force: { type: "boolean", default: false },
   });
@@ -96,6 +101,7 @@ export async function hubInitCommand(argv: string[]): Promise<number> {
     outFile: values.out,
     nfcPath: values["nfc-path"],
     panelPath: values["panel-path"],
+    ...(values["scanner-path"] ? { scannerPath: values["scanner-path"] } : {}),
     journalFile: values["journal-file"],
   };
   const hubId = writeHubInit(options, values.force);

@@ -7,6 +7,7 @@ import type { TapHub, TapHubView } from "../device/tap-hub.ts";
 import { KeyFileHubSigner } from "../firmware-bridge/adapters/key-file-signer.ts";
 import { TapHubAssembly } from "../firmware-bridge/adapters/tap-hub-assembly.ts";
 import type { FirmataTransport } from "../firmware-bridge/gpio/hub-panel.ts";
+import { openHidDevice } from "../firmware-bridge/hid/open-hid-device.ts";
 import { openSerialPort } from "../firmware-bridge/serial/open-serial-port.ts";
 import type { SerialPortLike } from "../firmware-bridge/serial/serial-port.ts";
 import { ErrorCode, TapwireError, errorCodeName, isTapwireError } from "../protocol/errors.ts";
@@ -22,7 +23,8 @@ import { stopSignal } from "./signals.ts";
 
 export const hubUsage = `tapwire hub --config hub.json [--console stdin|none]
   Runs a tap hub on real hardware: the PN532 on nfc.path (/dev/tapwire-nfc, /dev/serial0, or tcp://127.0.0.1:N
-  from \`tapwire sim serve pn532\`), the Firmata status panel on panel.path, and the settlement broker. Every signed
+  from \`tapwire sim serve pn532\`), the Firmata status panel on panel.path, a payment-code scanner on scanner.path
+  when there is one (a customer scans the wallet's TW1: code instead of tapping), and the settlement broker. Every signed
   request is journaled in journalFile before it leaves; a restart resumes or reverses what was under way. Reads
   sales from stdin, one per line: \`12.50 EUR reader\`, \`9.99 EUR tag\`, \`cancel\`, \`status\`, \`quit\`;
   --console none reads nothing and runs until SIGTERM (a systemd service). Under systemd (NOTIFY_SOCKET set) it
@@ -96,6 +98,7 @@ export async function startHub(config: HubFileConfig, secrets: HubSecrets): Prom
   };
   try {
     panelTransport = await openPanelTransport(config);
+    const scanner = config.scanner;
     assembly = new TapHubAssembly({
       hubId: config.hubId,
       merchantId: config.merchantId,
@@ -106,6 +109,7 @@ export async function startHub(config: HubFileConfig, secrets: HubSecrets): Prom
         probe: { intervalMs: config.nfc.probeIntervalMs, timeoutMs: config.nfc.probeTimeoutMs },
       },
       panel: { transport: panelTransport, config: config.panel.config },
+      ...(scanner ? { scanner: { open: () => openHidDevice(scanner) } } : {}),
       settlement: {
         link: {
           url: config.broker.url,

@@ -28,6 +28,7 @@ const cli = {
   mosquittoConfig: () => import("./mosquitto-config.ts"),
   evidence: () => import("./evidence.ts"),
   campaign: () => import("./campaign.ts"),
+  walletCode: () => import("./wallet-code.ts"),
 };
 
 /** `tapwire <command> [sub-command] [flags]`: one table of every command, each in its own file. */
@@ -42,6 +43,7 @@ const commands: Record<string, Load<Command>> = {
   "hub list": async () => (await cli.hubRegistry()).hubListCommand,
   "hub revoke": async () => (await cli.hubRegistry()).hubRevokeCommand,
   "wallet enroll": async () => (await cli.enroll()).walletEnrollCommand,
+  "wallet code": async () => (await cli.walletCode()).walletCodeCommand,
   "glasses-hub": async () => (await cli.glassesHub()).glassesHubCommand,
   hub: async () => (await cli.hub()).hubCommand,
   "hub init": async () => (await cli.hubInit()).hubInitCommand,
@@ -78,6 +80,7 @@ const usages: Array<Load<string>> = [
   async () => (await cli.settle()).settleUsage,
   async () => (await cli.dashboard()).dashboardUsage,
   async () => (await cli.enroll()).enrollUsage,
+  async () => (await cli.walletCode()).walletCodeUsage,
   async () => (await cli.offline()).offlineUsage,
   async () => (await cli.hubRegistry()).hubRegistryUsage,
   async () => (await cli.glassesHub()).glassesHubUsage,

@@ -25,7 +25,11 @@ export const simServeUsage = `tapwire sim serve pn532 --port N [--phone hce|tag]
   each offer they read over the wallet's own MQTT link when --broker-url is given.
 tapwire sim serve firmata --port N
   Serves a virtual Firmata board (Uno, StandardFirmata) on tcp://127.0.0.1:N for a hub whose panel.path is that
-  URL; prints its LEDs as they change. stdin: "press" presses the cancel button (pin ${simulatedPanelPins.cancelButton}), "quit".`;
+  URL; prints its LEDs as they change. stdin: "press" presses the cancel button (pin ${simulatedPanelPins.cancelButton}), "quit".
+tapwire sim serve hid --port N [--wallet-dir DIR --wallet-id W]
+  Serves a virtual USB QR scanner (keyboard-mode HID reports) on tcp://127.0.0.1:N for a hub whose scanner.path is
+  that URL. stdin: "code" scans a fresh payment code of the wallet in --wallet-dir (as its phone would show it),
+  "scan TEXT" scans TEXT as it is (a product barcode, a saved code: replayed), "unplug" pulls the cable, "quit".`;
 
 /** How long `press` holds the button, above any sensible debounce. */
 const buttonHoldMs = 100;
@@ -40,7 +44,7 @@ interface WalletFiles {
   servicePublicKeyPem: string;
 }
 
-function readWalletDir(dir: string, walletId: string): WalletFiles {
+export function readWalletDir(dir: string, walletId: string): WalletFiles {
   const read = (name: string) => {
     try {
       return readFileSync(join(dir, name), "utf8");
@@ -66,7 +70,8 @@ export async function simServeCommand(argv: string[]): Promise<number> {
   try {
     if (device === "pn532") await servePn532(rest, io);
     else if (device === "firmata") await serveFirmata(rest, io);
-    else throw new TapwireError(`sim serve needs a device: pn532 or firmata, got ${JSON.stringify(device ?? "")}`, ErrorCode.ConfigInvalid);
+    else if (device === "hid") await (await import("./sim-serve-hid.ts")).serveHid(rest, io);
+    else throw new TapwireError(`sim serve needs a device: pn532, firmata or hid, got ${JSON.stringify(device ?? "")}`, ErrorCode.ConfigInvalid);
   } finally {
     stopping.dispose();
   }
@@ -180,7 +185,7 @@ export async function serveFirmata(argv: string[], io: ServeIo): Promise<void> {
   }
 }
 
-function announce(io: ServeIo, what: string, server: TcpDeviceServer): void {
+export function announce(io: ServeIo, what: string, server: TcpDeviceServer): void {
   io.output.write(`virtual ${what} on ${server.url}\n`);
   io.onListening?.(server.url);
 }
@@ -189,7 +194,7 @@ function announce(io: ServeIo, what: string, server: TcpDeviceServer): void {
  * Runs each stdin line through `handle` until "quit" or the signal. End of input only ends the commands: a
  * simulator started in the background (stdin closed) keeps serving until it is signalled.
  */
-async function readCommands(io: ServeIo, handle: (command: string) => void | Promise<void>): Promise<void> {
+export async function readCommands(io: ServeIo, handle: (command: string) => void | Promise<void>): Promise<void> {
   const lines = createInterface({ input: io.input, terminal: false });
   await new Promise<void>((resolve) => {
     io.signal.addEventListener("abort", () => resolve(), { once: true });

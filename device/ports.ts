@@ -47,6 +47,15 @@ export const indicatorStates = [
 export type IndicatorState = (typeof indicatorStates)[number];
 export type BeepPattern = "approved" | "declined" | "error";
 
+/**
+ * A payment-code scanner (a USB HID barcode/QR scanner, or a simulated one): every complete scan, as the text it
+ * read. Whether the text is a payment code is the tap machine's question, not the scanner's.
+ */
+export interface CodeScannerPort {
+  /** Calls `listener` with each scan; returns the unsubscribe function. */
+  onScan(listener: (text: string) => void): () => void;
+}
+
 /** LEDs, buzzer and the cancel button (GPIO board or a simulated panel). Calls must not throw. */
 export interface IndicatorPort {
   show(state: IndicatorState): void;

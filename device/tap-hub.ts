@@ -8,7 +8,7 @@ import { ClockWatch } from "./link/clock-watch.ts";
 import { hubSending } from "./link/hub-sending.ts";
 import type { Outbox } from "./link/outbox.ts";
 import type { ResendConfig } from "./link/outbox-config.ts";
-import type { HubSigner, IndicatorPort, LinkPort, SettlementPort, TapReaderPort } from "./ports.ts";
+import type { CodeScannerPort, HubSigner, IndicatorPort, LinkPort, SettlementPort, TapReaderPort } from "./ports.ts";
 import { defaultTapTiming, validateTapConfig, type OfflineConfig, type TapTiming } from "./tap/tap-config.ts";
 import { tapMachine, type TapMode } from "./tap/tap-machine.ts";
 import { tapView, type TapView } from "./tap/tap-view.ts";
@@ -30,6 +30,8 @@ export interface TapHubPorts {
   /** The machines' timers and the outbox's: the same object, so a virtual clock moves them all. */
   timers: Timers;
   random: Random;
+  /** A payment-code scanner, when the hub has one. */
+  scanner?: CodeScannerPort;
 }
 
 export interface TapHubOptions {
@@ -107,7 +109,11 @@ export class TapHub {
     });
     const tap = createActor(tapMachine, {
       clock: timers,
-      input: { ports: { reader, indicator, settlement, outbox, sealer, clockWatch, random }, config: tapConfig, lastSale: journal.lastSale() },
+      input: {
+        ports: { reader, indicator, settlement, outbox, sealer, clockWatch, random, ...(this.ports.scanner ? { scanner: this.ports.scanner } : {}) },
+        config: tapConfig,
+        lastSale: journal.lastSale(),
+      },
     });
     const link = createActor(linkMachine, {
       clock: timers,

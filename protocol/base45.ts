@@ -24,7 +24,7 @@ export function encodeBase45(bytes: Uint8Array): string {
 }
 
 /** ScanInvalid for a character outside the alphabet, a length of 3k+1, or a group worth more than its bytes hold. */
-export function decodeBase45(text: string): Uint8Array {
+export function decodeBase45(text: string): Uint8Array<ArrayBuffer> {
   if (text.length % 3 === 1) throw new TapwireError(`base45 text of length ${text.length} cannot be whole`, ErrorCode.ScanInvalid);
   const bytes = new Uint8Array(Math.floor(text.length / 3) * 2 + (text.length % 3 === 2 ? 1 : 0));
   let out = 0;

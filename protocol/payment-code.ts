@@ -53,7 +53,7 @@ export function issuePaymentCode(input: { walletId: string; privateKey: KeyObjec
  * What a hub can know of a scanned code without the wallet's key: that it is a tapwire code, well formed, and
  * which wallet it names (unverified; the service verifies). ScanInvalid otherwise.
  */
-export function readPaymentCode(text: string): { code: Uint8Array; walletId: string } {
+export function readPaymentCode(text: string): { code: Uint8Array<ArrayBuffer>; walletId: string } {
   if (text.length > paymentCodeTextMax) throw new TapwireError(`scanned text of ${text.length} characters is no payment code`, ErrorCode.ScanInvalid);
   if (!text.startsWith(paymentCodePrefix)) throw new TapwireError("scanned text is not a tapwire payment code", ErrorCode.ScanInvalid);
   const code = decodeBase45(text.slice(paymentCodePrefix.length));

@@ -9,11 +9,14 @@ usage() {
   cat <<'EOF'
 usage: deploy/pi/install.sh --bundle DIR --merchant-id M --broker-url mqtts://HOST:PORT
          [--nfc-usb VID:PID[:SERIAL]]... | [--nfc-uart ttyS0|ttyAMA0]   [--panel-usb VID:PID[:SERIAL]]...
+         [--scanner-usb VID:PID[:SERIAL]]
          [--glasses-bundle DIR --glasses-owner-id O --glasses-wallet-id W]   [--no-enable] [--root DIR]
   --nfc-usb     the PN532's USB-serial bridge (default: CP210x 10c4:ea60, CH340 1a86:7523, FTDI 0403:6001)
   --nfc-uart    the PN532 on the Pi's GPIO UART instead (ttyS0 when Bluetooth keeps ttyAMA0, as on a Pi 3/4)
   --panel-usb   the Firmata board (default: Arduino Uno 2341:0043, 2341:0001); a CH340 clone: 1a86:7523, and then
                 give the reader by its own bridge or by serial number
+  --scanner-usb a USB QR scanner in keyboard mode (read as a HID device, /dev/tapwire-scanner): customers may scan
+                a payment code instead of tapping; hub.json gets a scanner section
   --root DIR    install into DIR instead of / (tests): no user, owner, systemctl start or udevadm on this machine
 EOF
 }
@@ -21,7 +24,7 @@ EOF
 root=/
 bundle="" merchant_id="" broker_url="" nfc_uart="" enable=1
 glasses_bundle="" glasses_owner="" glasses_wallet=""
-nfc_usb=() panel_usb=()
+nfc_usb=() panel_usb=() scanner_usb=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --bundle) bundle=$2; shift 2 ;;
@@ -30,6 +33,7 @@ while [ $# -gt 0 ]; do
     --nfc-usb) nfc_usb+=("$2"); shift 2 ;;
     --nfc-uart) nfc_uart=$2; shift 2 ;;
     --panel-usb) panel_usb+=("$2"); shift 2 ;;
+    --scanner-usb) scanner_usb=$2; shift 2 ;;
     --glasses-bundle) glasses_bundle=$2; shift 2 ;;
     --glasses-owner-id) glasses_owner=$2; shift 2 ;;
     --glasses-wallet-id) glasses_wallet=$2; shift 2 ;;
@@ -53,7 +57,7 @@ if [ -n "$glasses_bundle" ]; then
 fi
 [ -z "$nfc_uart" ] && [ ${#nfc_usb[@]} -eq 0 ] && nfc_usb=(10c4:ea60 1a86:7523 0403:6001)
 [ ${#panel_usb[@]} -eq 0 ] && panel_usb=(2341:0043 2341:0001)
-for id in "${nfc_usb[@]}" "${panel_usb[@]}"; do [[ "$id" =~ ^[0-9a-f]{4}:[0-9a-f]{4}(:[A-Za-z0-9._-]+)?$ ]] || die "USB id $id is not VID:PID[:SERIAL] (lowercase hex)"; done
+for id in "${nfc_usb[@]}" "${panel_usb[@]}" ${scanner_usb:+"$scanner_usb"}; do [[ "$id" =~ ^[0-9a-f]{4}:[0-9a-f]{4}(:[A-Za-z0-9._-]+)?$ ]] || die "USB id $id is not VID:PID[:SERIAL] (lowercase hex)"; done
 for nfc in "${nfc_usb[@]}"; do
   for panel in "${panel_usb[@]}"; do [ "$nfc" != "$panel" ] || die "$nfc is given for both the reader and the panel: add a serial number (VID:PID:SERIAL) to one"; done
 done
@@ -94,7 +98,7 @@ for file in ca.pem cert.pem key.pem service.pub.pem; do put 0640 root tapwire "$
 put 0644 root root "$repo/schema/hub.schema.json" "$etc/hub.schema.json"
 if [ ! -f "$etc/hub.json" ]; then
   node "$repo/bin/tapwire.mjs" hub init --bundle "$etc/hub" --merchant-id "$merchant_id" --broker-url "$broker_url" \
-    --out "$etc/hub.json" --journal-file /var/lib/tapwire/journal.sqlite >/dev/null
+    --out "$etc/hub.json" --journal-file /var/lib/tapwire/journal.sqlite ${scanner_usb:+--scanner-path /dev/tapwire-scanner} >/dev/null
   chmod 0640 "$etc/hub.json"
   [ "$live" = 0 ] || chown root:tapwire "$etc/hub.json"
   changed=1
@@ -146,6 +150,9 @@ trap 'rm -f "$rules"' EXIT
     for id in "${nfc_usb[@]}"; do rule tapwire-nfc "$id"; done
   fi
   for id in "${panel_usb[@]}"; do rule tapwire-panel "$id"; done
+  # The scanner's hidraw node (node-hid reads it), for the tapwire user only. Its keystrokes also reach the kernel's
+  # console keyboard: the hub runs no login on tty1 (README).
+  if [ -n "$scanner_usb" ]; then rule tapwire-scanner "$scanner_usb" | sed 's/SUBSYSTEM=="tty"/SUBSYSTEM=="hidraw"/; s/GROUP="dialout"/GROUP="tapwire"/'; fi
 } >"$rules"
 put 0644 root root "$rules" "$root/etc/udev/rules.d/99-tapwire.rules"
 
@@ -160,7 +167,7 @@ fi
 
 if [ "$live" = 1 ]; then
   [ -f /opt/tapwire/bin/tapwire.mjs ] || echo "install.sh: /opt/tapwire has no tapwire: the units run it from there (README)" >&2
-  udevadm control --reload-rules && udevadm trigger --subsystem-match=tty
+  udevadm control --reload-rules && udevadm trigger --subsystem-match=tty --subsystem-match=hidraw
   systemctl daemon-reload
   [ "$enable" = 1 ] && systemctl start "${units[@]}"
 fi

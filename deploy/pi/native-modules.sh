@@ -14,7 +14,7 @@ echo "|---|---|---|---|---|"
 sort -u <<<"$tree" | while read -r dir; do
   [ -f "$dir/binding.gyp" ] || [ -d "$dir/prebuilds" ] || continue
   node - "$dir" <<'EOF'
-const { existsSync, readFileSync } = require("node:fs");
+const { existsSync, readFileSync, readdirSync } = require("node:fs");
 const { join } = require("node:path");
 const dir = process.argv[2];
 const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8"));
@@ -38,6 +38,10 @@ let binary, onPi;
 if (existsSync(join(dir, "prebuilds", "linux-arm64"))) {
   binary = "shipped in the package (prebuilds/linux-arm64, N-API)";
   onPi = "nothing to build";
+} else if (existsSync(join(dir, "prebuilds")) && readdirSync(join(dir, "prebuilds")).some((name) => name.endsWith("-linux-arm64"))) {
+  // pkg-prebuilds' layout (node-hid): prebuilds/<binding>-linux-arm64/; node-hid loads HID_hidraw, which links libudev and libusb.
+  binary = `shipped in the package (prebuilds/${readdirSync(join(dir, "prebuilds")).filter((name) => name.endsWith("-linux-arm64")).join(", ")}, N-API)`;
+  onPi = "nothing to build; needs the shared libraries libusb-1.0-0 and libudev1 (the README's apt-get line)";
 } else if (armPackage && lock.packages[`node_modules/${armPackage}`]) {
   binary = `optional package ${armPackage} (in package-lock.json)`;
   onPi = "nothing to build; without it cbor-x runs its JavaScript decoder";

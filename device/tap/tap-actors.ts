@@ -1,12 +1,14 @@
 import { fromCallback, fromPromise } from "xstate";
-import type { HceCredential } from "../../protocol/messages.ts";
+import { isTapwireError, type ErrorCode as ErrorCodeValue } from "../../protocol/errors.ts";
+import { readPaymentCode } from "../../protocol/payment-code.ts";
+import type { CodeCredential, HceCredential } from "../../protocol/messages.ts";
 import { paymentRequestSchema } from "../../protocol/messages.ts";
 import type { Random } from "../../core/sources.ts";
 import type { JournalRequest, JournalSale, NewSale } from "../journal/hub-journal.ts";
 import type { ClockWatch } from "../link/clock-watch.ts";
 import type { Answer, Outbox } from "../link/outbox.ts";
 import type { RequestSealer, ReversalReason } from "../link/sealer.ts";
-import type { IndicatorPort, SettlementPort, TapReaderPort } from "../ports.ts";
+import type { CodeScannerPort, IndicatorPort, SettlementPort, TapReaderPort } from "../ports.ts";
 import type { OfflineConfig } from "./tap-config.ts";
 
 /**
@@ -20,7 +22,9 @@ export type TapWorldEvent =
   | { type: "SALE_SETTLED"; sale: JournalSale }
   | { type: "READER"; present: boolean }
   | { type: "LINK"; online: boolean }
-  | { type: "CLOCK" };
+  | { type: "CLOCK" }
+  | { type: "SCAN"; credential: CodeCredential }
+  | { type: "SCAN_REFUSED"; code: ErrorCodeValue; reason: string };
 
 export const watchCancelButton = fromCallback<TapWorldEvent, { indicator: IndicatorPort }>(({ input, sendBack }) =>
   input.indicator.onCancel(() => sendBack({ type: "CANCEL" })),
@@ -41,6 +45,22 @@ export const watchLink = fromCallback<TapWorldEvent, { settlement: SettlementPor
 
 export const watchClock = fromCallback<TapWorldEvent, { clockWatch: ClockWatch }>(({ input, sendBack }) =>
   input.clockWatch.onChange(() => sendBack({ type: "CLOCK" })),
+);
+
+/** What a scan means to the hub: a payment code (still unverified: the service checks its signature), or a refusal. */
+function scanEvent(text: string): TapWorldEvent {
+  try {
+    const { code, walletId } = readPaymentCode(text);
+    return { type: "SCAN", credential: { kind: "code", walletId, code } };
+  } catch (error) {
+    if (!isTapwireError(error)) throw error;
+    return { type: "SCAN_REFUSED", code: error.code, reason: error.message };
+  }
+}
+
+/** Scans, when the hub has a payment-code scanner; nothing otherwise. */
+export const watchScanner = fromCallback<TapWorldEvent, { scanner: CodeScannerPort | undefined }>(({ input, sendBack }) =>
+  input.scanner?.onScan((text) => sendBack(scanEvent(text))),
 );
 
 export const readCard = fromPromise<HceCredential, { reader: TapReaderPort; hubId: string; amountMinor: number; currency: string }>(
@@ -64,7 +84,7 @@ function newSale(input: SaleInput, mode: string): NewSale {
 }
 
 /** Signs the reader-mode payment and journals it with its sale; nothing has left the hub yet. */
-export const sealPayment = fromPromise<JournalRequest, SaleInput & { credential: HceCredential }>(async ({ input }) => {
+export const sealPayment = fromPromise<JournalRequest, SaleInput & { credential: HceCredential | CodeCredential }>(async ({ input }) => {
   const sale = newSale(input, "reader");
   return input.sealer.seal(
     paymentRequestSchema,

@@ -1,12 +1,12 @@
 import { assert } from "../../core/assert.ts";
 import { isTapwireError, type ErrorCode as ErrorCodeValue } from "../../protocol/errors.ts";
-import type { HceCredential } from "../../protocol/messages.ts";
+import type { CodeCredential, HceCredential } from "../../protocol/messages.ts";
 import type { Random } from "../../core/sources.ts";
 import type { JournalRequest, JournalSale } from "../journal/hub-journal.ts";
 import type { ClockWatch } from "../link/clock-watch.ts";
 import type { Answer, Outbox } from "../link/outbox.ts";
 import type { RequestSealer, ReversalReason } from "../link/sealer.ts";
-import type { IndicatorPort, SettlementPort, TapReaderPort } from "../ports.ts";
+import type { CodeScannerPort, IndicatorPort, SettlementPort, TapReaderPort } from "../ports.ts";
 import type { TapWorldEvent } from "./tap-actors.ts";
 import type { TapConfig } from "./tap-config.ts";
 
@@ -23,6 +23,8 @@ export interface TapPorts {
   sealer: RequestSealer;
   clockWatch: ClockWatch;
   random: Random;
+  /** A payment-code scanner, when the hub has one: a third way to pay, next to reader and tag mode. */
+  scanner?: CodeScannerPort;
 }
 
 export interface TapInput {
@@ -58,7 +60,8 @@ export interface TapContext {
   readonly ports: TapPorts;
   readonly config: TapConfig;
   sale: Sale | undefined;
-  credential: HceCredential | undefined;
+  /** What the customer paid with: a card or phone read in reader mode, or a scanned payment code. */
+  credential: HceCredential | CodeCredential | undefined;
   /** The journaled request that charges the customer: the payment (reader) or offer (tag). */
   request: JournalRequest | undefined;
   answer: Answer | undefined;
@@ -76,6 +79,13 @@ export function errorFields(error: unknown): { lastDecisionCode: number; reason:
   // Only TapwireErrors reach here (the guards let anything else through to crash the hub): operating faults.
   assert(isTapwireError(error), `tap flow met a non-TapwireError: ${String(error)}`);
   return { lastDecisionCode: error.code, reason: error.message };
+}
+
+/** The card read an offline sale stores: offline sales take card reads only (a code's one use needs the service). */
+export function cardRead(context: TapContext): HceCredential {
+  const credential = context.credential;
+  assert(credential?.kind === "hce", "offline sale without a card read");
+  return credential;
 }
 
 export function reversalOf(context: TapContext, reason: ReversalReason, then: AfterReversal): ReversalRecord {

@@ -16,9 +16,10 @@ import {
   watchLink,
   watchReader,
   watchSales,
+  watchScanner,
 } from "./tap-actors.ts";
 import { validateTapConfig } from "./tap-config.ts";
-import { answerFields, errorFields, reversalOf, type TapContext, type TapEvent, type TapInput } from "./tap-context.ts";
+import { answerFields, cardRead, errorFields, reversalOf, type TapContext, type TapEvent, type TapInput } from "./tap-context.ts";
 import { lastSaleIndicator, restingState, saleRefusal } from "./tap-rules.ts";
 
 export type { AfterReversal, ReversalRecord, Sale, TapContext, TapEvent, TapInput, TapMode, TapPorts } from "./tap-context.ts";
@@ -37,6 +38,7 @@ const tapSetup = setup({
     watchReader,
     watchLink,
     watchClock,
+    watchScanner,
     readCard,
     presentOffer,
     sealPayment,
@@ -94,6 +96,7 @@ export const tapMachine = tapSetup.createMachine({
     { src: "watchReader", input: ({ context }) => ({ reader: context.ports.reader }) },
     { src: "watchLink", input: ({ context }) => ({ settlement: context.ports.settlement }) },
     { src: "watchClock", input: ({ context }) => ({ clockWatch: context.ports.clockWatch }) },
+    { src: "watchScanner", input: ({ context }) => ({ scanner: context.ports.scanner }) },
   ],
   on: {
     SALE_SETTLED: { actions: "recordSale" },
@@ -182,7 +185,20 @@ export const tapMachine = tapSetup.createMachine({
           },
           after: { tapTimeout: { target: "#tap.timedOut", actions: "recordTapTimeout" } },
           // Aborting the read (leaving the state aborts the actor's signal) is all a cancel needs: nothing was sent.
-          on: { CANCEL: { target: "#tap.cancelled", actions: "recordCancelled" } },
+          on: {
+            CANCEL: { target: "#tap.cancelled", actions: "recordCancelled" },
+            // A payment code scanned instead of a tap; the read is aborted by leaving. A code pays once, which only
+            // the service can check, so offline it is declined rather than stored.
+            SCAN: [
+              { guard: "isOnline", target: "#tap.authorizing", actions: assign({ credential: ({ event }) => event.credential }) },
+              {
+                target: "#tap.declined",
+                actions: assign({ lastDecisionCode: ErrorCode.Offline, reason: "a payment code needs the link: its one use is checked by the service" }),
+              },
+            ],
+            // Not a payment code (a product barcode, a damaged or foreign code): the sale waits on, the buzzer says no.
+            SCAN_REFUSED: { actions: [assign({ refusal: ({ event }) => ({ code: event.code, reason: event.reason }) }), { type: "beep", params: { pattern: "error" } }] },
+          },
         },
         tag: {
           initial: "sealing",
@@ -252,7 +268,7 @@ export const tapMachine = tapSetup.createMachine({
           random: context.ports.random,
           offline: context.config.offline!,
           amountMinor: context.sale!.amountMinor,
-          credential: context.credential!,
+          credential: cardRead(context),
         }),
         onDone: { target: "approvedOffline", actions: assign({ lastSale: ({ event }) => event.output, lastDecisionCode: 0, reason: "approved offline" }) },
         // Over a floor limit, or the journal cannot take it: nothing was promised and nothing is charged.

@@ -8,6 +8,9 @@ import { TapHub } from "../../device/tap-hub.ts";
 import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
 import type { Clock, Random, Timers } from "../../core/sources.ts";
 import { HubPanel, type FirmataTransport } from "../gpio/hub-panel.ts";
+import { HidScanner } from "./hid-scanner.ts";
+import type { HidDeviceLike } from "../hid/open-hid-device.ts";
+import type { ScanLineLimits } from "../hid/scan-lines.ts";
 import type { HubPanelConfig } from "../gpio/hub-panel-config.ts";
 import { NfcTapReader } from "../nfc/nfc-tap-reader.ts";
 import { Pn532, type Pn532Options } from "../nfc/pn532.ts";
@@ -36,6 +39,8 @@ export interface TapHubAssemblyOptions {
     probe?: { intervalMs?: number; timeoutMs?: number };
   };
   panel: { transport: FirmataTransport; config: HubPanelConfig };
+  /** A USB HID payment-code scanner, when the counter has one: opened (and reopened when unplugged) as the reader is. */
+  scanner?: { open: () => Promise<HidDeviceLike>; limits?: Partial<ScanLineLimits> };
   settlement: MqttSettlementLinkOptions;
   signer: HubSigner;
   /** Opened by the caller; it outlives the hub (the caller closes it after stop()). */
@@ -63,6 +68,7 @@ export class TapHubAssembly {
   readonly settlement: MqttSettlementLink;
   readonly reader: SupervisedTapReader;
   readonly panel: HubPanel;
+  readonly scanner: HidScanner | undefined;
   private hubStarted: TapHub | undefined;
   private probe: Pn532Probe | undefined;
   private readonly undo: Array<() => Promise<void> | void> = [];
@@ -77,6 +83,15 @@ export class TapHubAssembly {
       reopenDelayMsMax: options.nfc.reopenDelayMsMax ?? reopenDelaysDefault.reopenDelayMsMax,
     });
     this.panel = new HubPanel(options.panel.transport, options.panel.config);
+    this.scanner = options.scanner
+      ? new HidScanner({
+          open: options.scanner.open,
+          clock: options.clock,
+          timers: options.timers,
+          random: options.random,
+          ...(options.scanner.limits ? { limits: options.scanner.limits } : {}),
+        })
+      : undefined;
   }
 
   get hub(): TapHub {
@@ -90,6 +105,11 @@ export class TapHubAssembly {
       this.undo.push(() => this.panel.stop());
       await this.reader.start();
       this.undo.push(() => this.reader.stop());
+      const scanner = this.scanner;
+      if (scanner) {
+        await scanner.start();
+        this.undo.push(() => scanner.stop());
+      }
       this.undo.push(() => this.settlement.stop());
       const { options } = this;
       const panelIndicator = new PanelIndicator(this.panel);
@@ -104,6 +124,7 @@ export class TapHubAssembly {
           clock: options.clock,
           timers: options.timers,
           random: options.random,
+          ...(scanner ? { scanner } : {}),
         },
         {
           hubId: options.hubId,

@@ -1,11 +1,12 @@
 import { EventEmitter } from "node:events";
-import { connect, type Socket } from "node:net";
+import type { Socket } from "node:net";
 import type { BindingInterface } from "@serialport/bindings-interface" with { "resolution-mode": "require" };
 import { SerialPortStream } from "@serialport/stream";
 import { SerialPort } from "serialport";
 import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
 import { logger } from "../../core/log.ts";
 import { assertInRanges } from "../../core/ranges.ts";
+import { connectTcp } from "../tcp-device-link.ts";
 import type { SerialPortLike } from "./serial-port.ts";
 
 const log = logger("tapwire:serial");
@@ -41,32 +42,8 @@ export async function openSerialPort(config: SerialPortConfig): Promise<SerialPo
   return port;
 }
 
-function parseTcpUrl(path: string): { host: string; port: number } {
-  let url: URL;
-  try {
-    url = new URL(path);
-  } catch {
-    throw new TapwireError(`serial.path ${path} is not a valid tcp:// URL`, ErrorCode.ConfigInvalid);
-  }
-  const port = Number(url.port);
-  if (!url.hostname || !Number.isInteger(port) || port < 1 || port > 65_535) {
-    throw new TapwireError(`serial.path ${path} needs tcp://host:port`, ErrorCode.ConfigInvalid);
-  }
-  return { host: url.hostname.replace(/^\[|\]$/g, ""), port };
-}
-
 async function openTcp(path: string, openTimeoutMs: number): Promise<SerialPortLike> {
-  const { host, port } = parseTcpUrl(path);
-  const socket = connect({ host, port, noDelay: true });
-  await withTimeout(
-    new Promise<void>((resolve, reject) => {
-      socket.once("connect", resolve);
-      socket.once("error", reject);
-    }),
-    openTimeoutMs,
-    () => socket.destroy(),
-  ).catch((error: unknown) => {
-    socket.destroy();
+  const socket = await connectTcp(path, "serial.path", openTimeoutMs, () => openTimedOut(openTimeoutMs)).catch((error: unknown) => {
     throw openFailed(path, error);
   });
   return new TcpSerialPort(socket);
@@ -111,11 +88,15 @@ function openFailed(path: string, error: unknown): TapwireError {
   return new TapwireError(`cannot open ${path}: ${(error as Error).message}`, ErrorCode.SerialOpenFailed, { path }, { cause: error });
 }
 
+function openTimedOut(timeoutMs: number): TapwireError {
+  return new TapwireError(`open did not complete within ${timeoutMs} ms`, ErrorCode.SerialOpenTimeout, { timeoutMs });
+}
+
 function withTimeout<T>(work: Promise<T>, timeoutMs: number, onTimeout: () => void): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const timer = setTimeout(() => {
       onTimeout();
-      reject(new TapwireError(`open did not complete within ${timeoutMs} ms`, ErrorCode.SerialOpenTimeout, { timeoutMs }));
+      reject(openTimedOut(timeoutMs));
     }, timeoutMs);
     work.then(
       (value) => {

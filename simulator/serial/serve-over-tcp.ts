@@ -8,6 +8,8 @@ export interface TcpDeviceServer {
   /** The port actually listened on (useful when asked for port 0). */
   readonly port: number;
   readonly url: string;
+  /** Closes the host's connection, as a cable pulled out would; the host may connect again. */
+  dropConnection(): void;
   close(): Promise<void>;
 }
 
@@ -45,6 +47,7 @@ export async function serveOverTcp(device: SerialDevice, port = 0, host = "127.0
   return {
     port: listenPort,
     url: `tcp://${host}:${listenPort}`,
+    dropConnection: () => current?.destroy(),
     close: () =>
       new Promise<void>((resolve) => {
         current?.destroy();

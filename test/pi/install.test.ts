@@ -101,6 +101,16 @@ describe("deploy/pi/install.sh into a temporary root", () => {
     expect(readFileSync(hubJson, "utf8")).toBe(edited);
   });
 
+  it("with --scanner-usb names the QR scanner's hidraw node for the tapwire user and puts it in hub.json", async () => {
+    const root = join(dir, "scanner-root");
+    const result = await runProgram(install, [...baseArgs(), "--scanner-usb", "05e0:1200", "--no-enable", "--root", root], installTimeoutMs);
+    expect(result.code, result.stderr).toBe(0);
+    const rules = readFileSync(join(root, "etc/udev/rules.d/99-tapwire.rules"), "utf8");
+    expect(rules).toContain(`SUBSYSTEM=="hidraw", ATTRS{idVendor}=="05e0", ATTRS{idProduct}=="1200", SYMLINK+="tapwire-scanner", GROUP="tapwire", MODE="0660"`);
+    const hub = parseHubConfig(JSON.parse(readFileSync(join(root, "etc/tapwire/hub.json"), "utf8")), join(root, "etc/tapwire"));
+    expect(hub.scanner).toEqual({ path: "/dev/tapwire-scanner", openTimeoutMs: 2_000 });
+  });
+
   it.each([
     ["no bundle", () => baseArgs().slice(2)],
     ["a plain MQTT URL", () => [...baseArgs().slice(0, 4), "--broker-url", "mqtt://127.0.0.1:1883"]],

@@ -6,6 +6,7 @@ import { PassThrough } from "node:stream";
 import { afterEach, describe, expect, it } from "vitest";
 import { parseHubConfig, readHubSecrets } from "../../cli/hub-config.ts";
 import { runHubConsole, startHub, type RunningHub } from "../../cli/hub.ts";
+import { VirtualPn532 } from "../../simulator/pn532/virtual-pn532.ts";
 import { FirmataSerialDevice } from "../../simulator/scenarios/tap/firmata-serial-device.ts";
 import { simulatedPanelPins } from "../../simulator/scenarios/tap/simulated-tap-hub.ts";
 import { serveOverTcp, type TcpDeviceServer } from "../../simulator/serial/serve-over-tcp.ts";
@@ -42,6 +43,35 @@ function waitForOutput(stream: NodeJS.ReadableStream, pattern: RegExp, timeoutMs
   });
 }
 
+/** A `tapwire sim serve DEVICE --port 0 …` process, stopped with "quit" after the test; its URL and stdin. */
+async function simServe(args: string[], what: string): Promise<{ url: string; process: ChildProcess }> {
+  const [device, ...rest] = args;
+  const simulator: ChildProcess = spawn(join(root, "node_modules", ".bin", "tsx"), [join(root, "cli", "main.ts"), "sim", "serve", device!, "--port", "0", ...rest], {
+    cwd: root,
+    stdio: ["pipe", "pipe", "inherit"],
+  });
+  const exited = new Promise<number | null>((resolve) => simulator.once("exit", (code) => resolve(code)));
+  cleanups.push(async () => {
+    simulator.stdin!.write("quit\n");
+    await exited;
+  });
+  const [, url] = await waitForOutput(simulator.stdout!, new RegExp(`virtual ${what} on (tcp://127\\.0\\.0\\.1:\\d+)`));
+  return { url: url!, process: simulator };
+}
+
+/** The hub's console (what `tapwire hub` reads and prints), over in-memory streams. */
+function hubConsole(running: RunningHub): { input: PassThrough; output: PassThrough } {
+  const input = new PassThrough();
+  const output = new PassThrough();
+  const stopConsole = new AbortController();
+  const consoleDone = runHubConsole(running.hub, input, output, stopConsole.signal);
+  cleanups.push(async () => {
+    stopConsole.abort();
+    await consoleDone;
+  });
+  return { input, output };
+}
+
 describe("the hub CLI over served simulators (tcp://)", () => {
   it("a `tapwire sim serve pn532` process and a served Firmata board drive a configured hub to an approved sale", async () => {
     const stack = await TestStack.start();
@@ -52,17 +82,7 @@ describe("the hub CLI over served simulators (tcp://)", () => {
     writeBundle(join(dir, "hub"), hub);
     writeBundle(join(dir, "wallet"), wallet);
 
-    const simulator: ChildProcess = spawn(
-      join(root, "node_modules", ".bin", "tsx"),
-      [join(root, "cli", "main.ts"), "sim", "serve", "pn532", "--port", "0", "--phone", "hce", "--wallet-dir", join(dir, "wallet"), "--wallet-id", "w1"],
-      { cwd: root, stdio: ["pipe", "pipe", "inherit"] },
-    );
-    const exited = new Promise<number | null>((resolve) => simulator.once("exit", (code) => resolve(code)));
-    cleanups.push(async () => {
-      simulator.stdin!.write("quit\n");
-      await exited;
-    });
-    const [, nfcUrl] = await waitForOutput(simulator.stdout!, /virtual PN532 on (tcp:\/\/127\.0\.0\.1:\d+)/);
+    const { url: nfcUrl } = await simServe(["pn532", "--phone", "hce", "--wallet-dir", join(dir, "wallet"), "--wallet-id", "w1"], "PN532");
     const firmata = new FirmataSerialDevice();
     const firmataServer: TcpDeviceServer = await serveOverTcp(firmata, 0);
     cleanups.push(() => firmataServer.close());
@@ -81,14 +101,7 @@ describe("the hub CLI over served simulators (tcp://)", () => {
     );
     const running: RunningHub = await startHub(config, readHubSecrets(config.broker));
     cleanups.push(() => running.stop());
-    const input = new PassThrough();
-    const output = new PassThrough();
-    const stopConsole = new AbortController();
-    const consoleDone = runHubConsole(running.hub, input, output, stopConsole.signal);
-    cleanups.push(async () => {
-      stopConsole.abort();
-      await consoleDone;
-    });
+    const { input, output } = hubConsole(running);
 
     await waitForOutput(output, /hub ready, online: idle/);
     input.write("12.50 EUR reader\n");
@@ -99,6 +112,49 @@ describe("the hub CLI over served simulators (tcp://)", () => {
 
     expect(stack.node.service.paymentsOf("m1")).toMatchObject([{ mode: "reader", amountMinor: 1250, walletId: "w1" }]);
     expect(stack.node.service.ledger.balanceOf("wallet:w1")).toBe(funded - 1250);
+    stack.node.service.ledger.checkInvariants();
+  });
+
+  it("a `tapwire sim serve hid` scanner configured as scanner.path: the wallet's scanned payment code pays a sale", async () => {
+    const stack = await TestStack.start();
+    cleanups.push(() => stack.stop());
+    const { hub, wallet } = await stack.enrolDefaults();
+    const dir = mkdtempSync(join(tmpdir(), "tapwire-cli-hub-"));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    writeBundle(join(dir, "hub"), hub);
+    writeBundle(join(dir, "wallet"), wallet);
+    const scanner = await simServe(["hid", "--wallet-dir", join(dir, "wallet"), "--wallet-id", "w1"], "QR scanner");
+    const nfcServer = await serveOverTcp(new VirtualPn532(), 0);
+    cleanups.push(() => nfcServer.close());
+    const firmata = new FirmataSerialDevice();
+    const firmataServer = await serveOverTcp(firmata, 0);
+    cleanups.push(() => firmataServer.close());
+
+    const config = parseHubConfig(
+      {
+        hubId: "h1",
+        merchantId: "m1",
+        broker: { url: stack.node.url, enrolmentDir: "hub" },
+        nfc: { path: nfcServer.url, apduTimeoutMs: 300 },
+        panel: { path: firmataServer.url, pins: simulatedPanelPins, debounceMs: 15, readyTimeoutMs: 3_000 },
+        scanner: { path: scanner.url },
+        journalFile: "hub/journal.sqlite",
+        timings: { ...fastTiming, ...fastLink, ...fastResend },
+      },
+      dir,
+    );
+    const running = await startHub(config, readHubSecrets(config.broker));
+    cleanups.push(() => running.stop());
+    const { input, output } = hubConsole(running);
+    await waitForOutput(output, /hub ready, online: idle/);
+
+    input.write("9.00 EUR reader\n");
+    await waitForOutput(output, /waitingForTap 9\.00 EUR/);
+    scanner.process.stdin!.write("code\n");
+    await waitForOutput(output, /approved 9\.00 EUR \(reader\)/);
+
+    expect(stack.node.service.paymentsOf("m1")).toMatchObject([{ mode: "reader", amountMinor: 900, walletId: "w1" }]);
+    expect(stack.node.service.ledger.balanceOf("wallet:w1")).toBe(funded - 900);
     stack.node.service.ledger.checkInvariants();
   });
 });

@@ -17,12 +17,14 @@ import { HubLink } from "../../../firmware-bridge/mqtt/hub-link.ts";
 import type { Pn532Options } from "../../../firmware-bridge/nfc/pn532.ts";
 import { openSerialPort } from "../../../firmware-bridge/serial/open-serial-port.ts";
 import { assert } from "../../../core/assert.ts";
+import { issuePaymentCode } from "../../../protocol/payment-code.ts";
 import { ErrorCode, TapwireError } from "../../../protocol/errors.ts";
 import { importPrivatePem } from "../../../protocol/keys.ts";
 import { logger } from "../../../core/log.ts";
 import { systemClock, systemRandom, systemTimers, type Clock, type Random, type Timers } from "../../../core/sources.ts";
 import { VirtualFirmataBoard } from "../../firmata/virtual-firmata-board.ts";
 import type { SerialLinkEnd } from "../../firmata/serial-link-pair.ts";
+import { VirtualScanner } from "../../hid/virtual-scanner.ts";
 import { HceWallet } from "../../phones/hce-wallet.ts";
 import { TagReadingWallet } from "../../phones/tag-reading-wallet.ts";
 import type { FieldDevice } from "../../pn532/field.ts";
@@ -113,6 +115,8 @@ interface Running {
  */
 export class SimulatedTapHub extends EventEmitter<SimulatedTapHubEvents> {
   readonly chip = new VirtualPn532();
+  /** The counter's payment-code scanner, plugged into the hub as a USB HID device would be. */
+  readonly scanner = new VirtualScanner();
   readonly board: VirtualFirmataBoard;
   readonly pins: HubPanelPins;
   private readonly transport: SerialLinkEnd;
@@ -181,6 +185,7 @@ export class SimulatedTapHub extends EventEmitter<SimulatedTapHubEvents> {
         readAttemptsMax: 8,
       },
       panel: { transport: this.transport, config: parseHubPanelConfig({ pins: this.pins, debounceMs, beepTimings, readyTimeoutMs: 3_000 }) },
+      scanner: { open: async () => this.scanner.open() },
       settlement: { link: { ...linkOptionsFor(options.hub, options.brokerUrl, options.protocolVersion), random: this.random }, connectTimeoutMs: 5_000 },
       signer: KeyFileHubSigner.fromPem(options.hub.keyPem!),
       journal: parts.journal,
@@ -235,6 +240,14 @@ export class SimulatedTapHub extends EventEmitter<SimulatedTapHubEvents> {
     return new HceWallet({ walletId: wallet.principal.id, privateKey: importPrivatePem(wallet.keyPem), atcStart });
   }
 
+  /** The payment code the wallet's phone shows now (needs options.wallet), as the text its QR code holds. */
+  walletCode(lifetimeMs?: number): string {
+    const wallet = this.options.wallet;
+    if (!wallet?.keyPem) throw new TapwireError("no wallet bundle with a key was given", ErrorCode.ConfigInvalid);
+    const privateKey = importPrivatePem(wallet.keyPem);
+    return issuePaymentCode({ walletId: wallet.principal.id, privateKey, nowMs: this.clock.nowMs(), random: this.random, ...(lifetimeMs ? { lifetimeMs } : {}) }).text;
+  }
+
   /** A phone in reader mode whose wallet pays each offer it reads online (needs options.wallet). */
   tagPhone(): TagReadingWallet {
     const wallet = this.started().wallet;
@@ -257,6 +270,11 @@ export class SimulatedTapHub extends EventEmitter<SimulatedTapHubEvents> {
     const wallet = this.started().wallet;
     if (!wallet) throw new TapwireError("no wallet bundle was given", ErrorCode.ConfigInvalid);
     return wallet;
+  }
+
+  /** Whether the hub's scanner driver has the (virtual) scanner open. */
+  get scannerPresent(): boolean {
+    return this.started().assembly.scanner?.present ?? false;
   }
 
   snapshot(): SimulatedTapHubSnapshot {
@@ -317,7 +335,6 @@ export class SimulatedTapHub extends EventEmitter<SimulatedTapHubEvents> {
     };
   }
 }
-
 
 async function stopParts(parts: Partial<Running>): Promise<void> {
   await parts.assembly?.stop();

@@ -1,0 +1,102 @@
+import type { CodeScannerPort } from "../../device/ports.ts";
+import { logger } from "../../core/log.ts";
+import type { Clock, Random, Timers } from "../../core/sources.ts";
+import { ErrorCode } from "../../protocol/errors.ts";
+import { DeviceSupervisor, reopenDelaysDefault, type OpenedDevice } from "./device-supervisor.ts";
+import { KeyboardReportDecoder } from "../hid/keyboard-report.ts";
+import type { HidDeviceLike } from "../hid/open-hid-device.ts";
+import { ScanLines, scanLineLimitsDefault, type ScanLineLimits } from "../hid/scan-lines.ts";
+
+const log = logger("tapwire:hid");
+
+export interface HidScannerOptions {
+  /** Opens the scanner from scratch (node-hid, tcp://, a virtual device); again after it is lost. */
+  open: () => Promise<HidDeviceLike>;
+  clock: Clock;
+  timers: Timers;
+  random: Random;
+  limits?: Partial<ScanLineLimits>;
+  reopenDelayMsMin?: number;
+  reopenDelayMsMax?: number;
+}
+
+interface OpenedScanner extends OpenedDevice {
+  device: HidDeviceLike;
+}
+
+/**
+ * A keyboard-wedge USB barcode/QR scanner read directly as a HID device (no terminal focus, no keyboard layout of
+ * the OS in the way): boot keyboard reports → keystrokes → one line per Enter, handed to the hub as scans. Kept
+ * open by a DeviceSupervisor: unplugged, it is reopened with backoff while the hub goes on taking taps.
+ */
+export class HidScanner implements CodeScannerPort {
+  private readonly supervisor: DeviceSupervisor<OpenedScanner>;
+  private readonly listeners = new Set<(text: string) => void>();
+  private readonly limits: ScanLineLimits;
+  /** What the scanner delivered since start: whole scans and lines dropped (too long, broken off). */
+  readonly stats = { scans: 0, dropped: 0 };
+
+  constructor(private readonly options: HidScannerOptions) {
+    this.limits = { ...scanLineLimitsDefault, ...options.limits };
+    this.supervisor = new DeviceSupervisor({
+      what: "code scanner",
+      goneCode: ErrorCode.HidGone,
+      log,
+      open: () => this.openScanner(),
+      timers: options.timers,
+      random: options.random,
+      reopenDelayMsMin: options.reopenDelayMsMin ?? reopenDelaysDefault.reopenDelayMsMin,
+      reopenDelayMsMax: options.reopenDelayMsMax ?? reopenDelaysDefault.reopenDelayMsMax,
+    });
+  }
+
+  get present(): boolean {
+    return this.supervisor.current !== undefined;
+  }
+
+  /** Opens the scanner; if it is not plugged in yet the hub starts anyway and it is tried again with backoff. */
+  start(): Promise<void> {
+    return this.supervisor.start();
+  }
+
+  stop(): Promise<void> {
+    return this.supervisor.stop();
+  }
+
+  onPresence(listener: (present: boolean) => void): () => void {
+    return this.supervisor.onPresence(listener);
+  }
+
+  onScan(listener: (text: string) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private async openScanner(): Promise<OpenedScanner> {
+    const device = await this.options.open();
+    const decoder = new KeyboardReportDecoder();
+    const lines = new ScanLines(this.limits, this.options.clock);
+    const goneListeners: Array<() => void> = [];
+    device.on("data", (report) => {
+      for (const stroke of decoder.push(report)) {
+        const event = lines.push(stroke);
+        if (event?.kind === "line") this.deliver(event.text);
+        else if (event?.kind === "dropped") {
+          this.stats.dropped += 1;
+          log.warn({ code: ErrorCode.ScanInvalid, reason: event.reason }, "scan dropped");
+        }
+      }
+    });
+    device.on("error", (error) => {
+      log.warn({ code: ErrorCode.HidGone, err: error.message }, "code scanner read failed");
+      for (const listener of goneListeners.splice(0)) listener();
+    });
+    return { device, onGone: (listener) => goneListeners.push(listener), close: () => device.close() };
+  }
+
+  private deliver(text: string): void {
+    this.stats.scans += 1;
+    log.info({ chars: text.length }, "scan");
+    for (const listener of [...this.listeners]) listener(text);
+  }
+}
