@@ -6,6 +6,7 @@ import { defaultResendConfig, resendConfigRanges, type ResendConfig } from "../d
 import { defaultTapTiming, offlineConfigProblems, validateTapConfig, type OfflineConfig, type TapTiming } from "../device/tap/tap-config.ts";
 import { rangeProblems } from "../core/ranges.ts";
 import { parseHubPanelConfig, type HubPanelConfig } from "../firmware-bridge/gpio/hub-panel-config.ts";
+import { scannerModes } from "../firmware-bridge/hid/open-hid-device.ts";
 import { ErrorCode, isTapwireError, TapwireError } from "../protocol/errors.ts";
 import { idSchema } from "../protocol/ids.ts";
 import { pn532ProbeDefaults } from "../firmware-bridge/nfc/pn532-probe.ts";
@@ -97,6 +98,15 @@ const scannerSchema = z
         about(
           "Scanner device",
           "The USB QR/barcode scanner (keyboard mode) as a HID device: /dev/tapwire-scanner from the udev rules, /dev/hidrawN, usb:VVVV:PPPP (vendor and product id in hex), or tcp://127.0.0.1:N of `tapwire sim serve hid`.",
+        ),
+      ),
+    mode: z
+      .enum(scannerModes, { error: `must be one of ${scannerModes.join(", ")}` })
+      .default("keyboard")
+      .meta(
+        about(
+          "Scanner mode",
+          "keyboard: the USB keyboard mode scanners ship in (8-byte boot reports; its keystrokes also reach the text console). pos: HID POS mode (64-byte scanned-data reports; no keystrokes anywhere), set on the scanner with its configuration barcode.",
         ),
       ),
     openTimeoutMs: milliseconds(1, 60_000).default(2_000).meta(about("Open timeout", "How long opening the scanner may take.", "milliseconds")),

@@ -109,7 +109,7 @@ export async function startHub(config: HubFileConfig, secrets: HubSecrets): Prom
         probe: { intervalMs: config.nfc.probeIntervalMs, timeoutMs: config.nfc.probeTimeoutMs },
       },
       panel: { transport: panelTransport, config: config.panel.config },
-      ...(scanner ? { scanner: { open: () => openHidDevice(scanner) } } : {}),
+      ...(scanner ? { scanner: { mode: scanner.mode, open: () => openHidDevice(scanner) } } : {}),
       settlement: {
         link: {
           url: config.broker.url,

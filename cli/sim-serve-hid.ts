@@ -9,16 +9,19 @@ import { announce, readCommands, readWalletDir, type ServeIo } from "./sim-serve
 
 /** `tapwire sim serve hid`: a virtual QR scanner served over TCP, scanning the wallet's payment codes on command. */
 export async function serveHid(argv: string[], io: ServeIo): Promise<void> {
-  const { values } = parseFlags(argv, { port: { type: "string" }, "wallet-dir": { type: "string" }, "wallet-id": { type: "string" } });
+  const { values } = parseFlags(argv, { port: { type: "string" }, mode: { type: "string", default: "keyboard" }, "wallet-dir": { type: "string" }, "wallet-id": { type: "string" } });
   const port = integerFlag(values.port, "port", 0, 65_535);
+  const mode = values.mode;
+  if (mode !== "keyboard" && mode !== "pos") throw new TapwireError(`--mode must be keyboard or pos, got ${JSON.stringify(mode)}`, ErrorCode.ConfigInvalid);
   const walletDir = values["wallet-dir"];
   const wallet = walletDir ? readWalletDir(walletDir, values["wallet-id"] ?? "w1") : undefined;
   const privateKey = wallet && importPrivatePem(wallet.keyPem);
-  const scanner = new VirtualScanner();
+  const scanner = new VirtualScanner(mode);
   const server = await serveOverTcp(scanner, port);
   const scan = (text: string) => io.output.write(scanner.scan(text) ? `scanned ${text.length} characters\n` : "no hub has the scanner open\n");
   try {
     announce(io, "QR scanner", server);
+    io.output.write(`reporting in ${mode} mode: the hub's scanner.mode must say the same\n`);
     await readCommands(io, (command) => {
       if (command === "code") {
         if (!wallet || !privateKey) throw new TapwireError("code needs --wallet-dir (and --wallet-id) to sign with", ErrorCode.ConfigInvalid);

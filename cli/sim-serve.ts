@@ -26,9 +26,9 @@ export const simServeUsage = `tapwire sim serve pn532 --port N [--phone hce|tag]
 tapwire sim serve firmata --port N
   Serves a virtual Firmata board (Uno, StandardFirmata) on tcp://127.0.0.1:N for a hub whose panel.path is that
   URL; prints its LEDs as they change. stdin: "press" presses the cancel button (pin ${simulatedPanelPins.cancelButton}), "quit".
-tapwire sim serve hid --port N [--wallet-dir DIR --wallet-id W]
-  Serves a virtual USB QR scanner (keyboard-mode HID reports) on tcp://127.0.0.1:N for a hub whose scanner.path is
-  that URL. stdin: "code" scans a fresh payment code of the wallet in --wallet-dir (as its phone would show it),
+tapwire sim serve hid --port N [--mode keyboard|pos] [--wallet-dir DIR --wallet-id W]
+  Serves a virtual USB QR scanner (keyboard-mode or HID POS reports) on tcp://127.0.0.1:N for a hub whose
+  scanner.path is that URL. stdin: "code" scans a fresh payment code of the wallet in --wallet-dir (as its phone would show it),
   "scan TEXT" scans TEXT as it is (a product barcode, a saved code: replayed), "unplug" pulls the cable, "quit".`;
 
 /** How long `press` holds the button, above any sensible debounce. */

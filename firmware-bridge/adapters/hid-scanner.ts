@@ -4,14 +4,17 @@ import type { Clock, Random, Timers } from "../../core/sources.ts";
 import { ErrorCode } from "../../protocol/errors.ts";
 import { DeviceSupervisor, reopenDelaysDefault, type OpenedDevice } from "./device-supervisor.ts";
 import { KeyboardReportDecoder } from "../hid/keyboard-report.ts";
-import type { HidDeviceLike } from "../hid/open-hid-device.ts";
-import { ScanLines, scanLineLimitsDefault, type ScanLineLimits } from "../hid/scan-lines.ts";
+import type { HidDeviceLike, ScannerMode } from "../hid/open-hid-device.ts";
+import { PosReportAssembler } from "../hid/pos-report.ts";
+import { ScanLines, scanLineLimitsDefault, type ScanLineEvent, type ScanLineLimits } from "../hid/scan-lines.ts";
 
 const log = logger("tapwire:hid");
 
 export interface HidScannerOptions {
   /** Opens the scanner from scratch (node-hid, tcp://, a virtual device); again after it is lost. */
   open: () => Promise<HidDeviceLike>;
+  /** Keyboard mode (the scanners' default) or HID POS. */
+  mode: ScannerMode;
   clock: Clock;
   timers: Timers;
   random: Random;
@@ -24,8 +27,22 @@ interface OpenedScanner extends OpenedDevice {
   device: HidDeviceLike;
 }
 
+/** One scanner connection's report decoding, fresh for each (re)open: input report → scans and drops. */
+function scanDecoder(mode: ScannerMode, limits: ScanLineLimits, clock: Clock): (report: Uint8Array) => ScanLineEvent[] {
+  if (mode === "pos") {
+    const assembler = new PosReportAssembler(limits, clock);
+    return (report) => {
+      const event = assembler.push(report);
+      return event ? [event] : [];
+    };
+  }
+  const keyboard = new KeyboardReportDecoder();
+  const lines = new ScanLines(limits, clock);
+  return (report) => keyboard.push(report).flatMap((stroke) => lines.push(stroke) ?? []);
+}
+
 /**
- * A keyboard-wedge USB barcode/QR scanner read directly as a HID device (no terminal focus, no keyboard layout of
+ * A USB barcode/QR scanner (keyboard mode or HID POS) read directly as a HID device (no terminal focus, no keyboard layout of
  * the OS in the way): boot keyboard reports → keystrokes → one line per Enter, handed to the hub as scans. Kept
  * open by a DeviceSupervisor: unplugged, it is reopened with backoff while the hub goes on taking taps.
  */
@@ -74,14 +91,12 @@ export class HidScanner implements CodeScannerPort {
 
   private async openScanner(): Promise<OpenedScanner> {
     const device = await this.options.open();
-    const decoder = new KeyboardReportDecoder();
-    const lines = new ScanLines(this.limits, this.options.clock);
+    const decode = scanDecoder(this.options.mode, this.limits, this.options.clock);
     const goneListeners: Array<() => void> = [];
     device.on("data", (report) => {
-      for (const stroke of decoder.push(report)) {
-        const event = lines.push(stroke);
-        if (event?.kind === "line") this.deliver(event.text);
-        else if (event?.kind === "dropped") {
+      for (const event of decode(report)) {
+        if (event.kind === "line") this.deliver(event.text);
+        else {
           this.stats.dropped += 1;
           log.warn({ code: ErrorCode.ScanInvalid, reason: event.reason }, "scan dropped");
         }

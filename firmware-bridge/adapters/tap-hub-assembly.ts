@@ -9,7 +9,7 @@ import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
 import type { Clock, Random, Timers } from "../../core/sources.ts";
 import { HubPanel, type FirmataTransport } from "../gpio/hub-panel.ts";
 import { HidScanner } from "./hid-scanner.ts";
-import type { HidDeviceLike } from "../hid/open-hid-device.ts";
+import type { HidDeviceLike, ScannerMode } from "../hid/open-hid-device.ts";
 import type { ScanLineLimits } from "../hid/scan-lines.ts";
 import type { HubPanelConfig } from "../gpio/hub-panel-config.ts";
 import { NfcTapReader } from "../nfc/nfc-tap-reader.ts";
@@ -40,7 +40,7 @@ export interface TapHubAssemblyOptions {
   };
   panel: { transport: FirmataTransport; config: HubPanelConfig };
   /** A USB HID payment-code scanner, when the counter has one: opened (and reopened when unplugged) as the reader is. */
-  scanner?: { open: () => Promise<HidDeviceLike>; limits?: Partial<ScanLineLimits> };
+  scanner?: { open: () => Promise<HidDeviceLike>; mode: ScannerMode; limits?: Partial<ScanLineLimits> };
   settlement: MqttSettlementLinkOptions;
   signer: HubSigner;
   /** Opened by the caller; it outlives the hub (the caller closes it after stop()). */
@@ -86,6 +86,7 @@ export class TapHubAssembly {
     this.scanner = options.scanner
       ? new HidScanner({
           open: options.scanner.open,
+          mode: options.scanner.mode,
           clock: options.clock,
           timers: options.timers,
           random: options.random,

@@ -5,6 +5,7 @@ import { assertInRanges } from "../../core/ranges.ts";
 import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
 import { connectTcp } from "../tcp-device-link.ts";
 import { bootReportBytes } from "./keyboard-report.ts";
+import { posReportBytes } from "./pos-report.ts";
 
 const log = logger("tapwire:hid");
 
@@ -25,7 +26,13 @@ export interface HidDeviceConfig {
    */
   path: string;
   openTimeoutMs: number;
+  /** How the scanner reports (its report size over tcp://): keyboard mode (8-byte boot reports) or HID POS (64). */
+  mode: ScannerMode;
 }
+
+export const scannerModes = ["keyboard", "pos"] as const;
+export type ScannerMode = (typeof scannerModes)[number];
+const reportBytesOf: Record<ScannerMode, number> = { keyboard: bootReportBytes, pos: posReportBytes };
 
 const usbIdPattern = /^usb:([0-9a-fA-F]{4}):([0-9a-fA-F]{4})$/;
 
@@ -38,7 +45,7 @@ export async function openHidDevice(config: HidDeviceConfig): Promise<HidDeviceL
         throw error instanceof TapwireError ? error : openFailed(config.path, (error as Error).message, error);
       },
     );
-    return new TcpHidDevice(socket);
+    return new TcpHidDevice(socket, reportBytesOf[config.mode]);
   }
   const usb = usbIdPattern.exec(config.path);
   if (!usb && !config.path.startsWith("/")) {
@@ -58,11 +65,14 @@ function openFailed(path: string, why: string, cause?: unknown): TapwireError {
   return new TapwireError(`cannot open scanner ${path}: ${why}`, ErrorCode.HidOpenFailed, { path }, cause === undefined ? undefined : { cause });
 }
 
-/** Boot keyboard reports over a TCP socket, back to back (8 bytes each), with node-hid's surface. */
+/** Input reports over a TCP socket, back to back (all of one size), with node-hid's surface. */
 class TcpHidDevice extends EventEmitter implements HidDeviceLike {
   private pending = Buffer.alloc(0);
 
-  constructor(private readonly socket: Socket) {
+  constructor(
+    private readonly socket: Socket,
+    private readonly reportBytes: number,
+  ) {
     super();
     socket.on("data", (chunk: Buffer) => this.receive(chunk));
     socket.on("error", (error) => log.warn({ code: ErrorCode.HidGone, err: error.message }, "scanner link over tcp failed"));
@@ -81,9 +91,9 @@ class TcpHidDevice extends EventEmitter implements HidDeviceLike {
   private receive(chunk: Buffer): void {
     // At most one report's bytes wait here between chunks.
     let bytes = this.pending.length > 0 ? Buffer.concat([this.pending, chunk]) : chunk;
-    while (bytes.length >= bootReportBytes) {
-      this.emit("data", bytes.subarray(0, bootReportBytes));
-      bytes = bytes.subarray(bootReportBytes);
+    while (bytes.length >= this.reportBytes) {
+      this.emit("data", bytes.subarray(0, this.reportBytes));
+      bytes = bytes.subarray(this.reportBytes);
     }
     this.pending = Buffer.from(bytes);
   }

@@ -53,11 +53,34 @@ export function typeReports(text: string, options: { enter: boolean }): Uint8Arr
 }
 
 /**
- * A USB keyboard-wedge QR scanner: scan() types a code into whichever host has it open, in-process through
+ * The HID POS reports of one scan (Honeywell's scanned-data layout): 64 bytes each, report ID 2, the byte count,
+ * `]Q1` (AIM: QR code), up to 56 bytes of the scan, and bit 0 of byte 63 set while more reports follow.
+ */
+export function posReports(text: string): Uint8Array[] {
+  const data = Buffer.from(text, "latin1");
+  const reports: Uint8Array[] = [];
+  const chunkBytes = 56;
+  for (let offset = 0; offset === 0 || offset < data.length; offset += chunkBytes) {
+    const chunk = data.subarray(offset, offset + chunkBytes);
+    const report = new Uint8Array(64);
+    report[0] = 0x02;
+    report[1] = chunk.length;
+    report.set(Buffer.from("]Q1", "latin1"), 2);
+    report.set(chunk, 5);
+    report[63] = offset + chunkBytes < data.length ? 0x01 : 0x00;
+    reports.push(report);
+  }
+  return reports;
+}
+
+/**
+ * A USB QR scanner in keyboard mode (the default) or HID POS mode: scan() types a code into whichever host has it open, in-process through
  * node-hid's surface (open()) or over TCP as a served device (connect(), for serveOverTcp). unplug() is the cable
  * pulled: the open handle errors as node-hid's does.
  */
 export class VirtualScanner implements SerialDevice {
+  constructor(readonly mode: "keyboard" | "pos" = "keyboard") {}
+
   private sink: ((bytes: Uint8Array) => void) | undefined;
   private handle: VirtualHidHandle | undefined;
 
@@ -89,11 +112,16 @@ export class VirtualScanner implements SerialDevice {
     return this.sink !== undefined;
   }
 
-  /** Types `text` and (unless `enter` is false: a scan broken off) Enter. False when no host has the scanner open. */
-  scan(text: string, options: { enter?: boolean } = {}): boolean {
+  /**
+   * Sends a scan of `text`. A broken-off scan (`whole: false`) is keyboard mode's text without Enter, HID POS's
+   * reports without the last. False when no host has the scanner open.
+   */
+  scan(text: string, options: { whole?: boolean } = {}): boolean {
     const sink = this.sink;
     if (!sink) return false;
-    for (const bytes of typeReports(text, { enter: options.enter ?? true })) sink(bytes);
+    const whole = options.whole ?? true;
+    const reports = this.mode === "pos" ? posReports(text) : typeReports(text, { enter: whole });
+    for (const bytes of this.mode === "pos" && !whole ? reports.slice(0, -1) : reports) sink(bytes);
     return true;
   }
 

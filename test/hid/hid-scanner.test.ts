@@ -34,7 +34,7 @@ describe("the HID code scanner driver", () => {
   it("hands each whole scan to its listeners, and counts a scan dropped for length", async () => {
     const device = new VirtualScanner();
     const clock = new VirtualClock();
-    scanner = new HidScanner({ open: async () => device.open(), clock, timers: clock, random: new SeededRandom(1), limits: { lineCharsMax: 10 } });
+    scanner = new HidScanner({ open: async () => device.open(), clock, timers: clock, random: new SeededRandom(1), mode: "keyboard", limits: { lineCharsMax: 10 } });
     const scans: string[] = [];
     scanner.onScan((text) => scans.push(text));
     await scanner.start();
@@ -59,6 +59,7 @@ describe("the HID code scanner driver", () => {
       clock,
       timers: clock,
       random: new SeededRandom(2),
+      mode: "keyboard",
     });
     const presence: boolean[] = [];
     scanner.onPresence((present) => presence.push(present));
@@ -90,7 +91,7 @@ describe("the HID code scanner driver", () => {
     const device = new VirtualScanner();
     server = await serveOverTcp(device);
     const clock = new VirtualClock();
-    scanner = new HidScanner({ open: () => openHidDevice({ path: server!.url, openTimeoutMs: 2_000 }), clock, timers: clock, random: new SeededRandom(3) });
+    scanner = new HidScanner({ open: () => openHidDevice({ path: server!.url, openTimeoutMs: 2_000, mode: "keyboard" }), clock, timers: clock, random: new SeededRandom(3), mode: "keyboard" });
     const scanned = new Promise<string>((resolve) => scanner!.onScan(resolve));
     await scanner.start();
     await new Promise<void>((resolve) => {
@@ -103,13 +104,31 @@ describe("the HID code scanner driver", () => {
     expect(await scanned).toBe("TW1:%%+-./:");
   });
 
+  it("in HID POS mode reads 64-byte reports over tcp://, a long code continued over several reports", async () => {
+    const device = new VirtualScanner("pos");
+    server = await serveOverTcp(device);
+    const clock = new VirtualClock();
+    scanner = new HidScanner({ open: () => openHidDevice({ path: server!.url, openTimeoutMs: 2_000, mode: "pos" }), clock, timers: clock, random: new SeededRandom(4), mode: "pos" });
+    const scanned = new Promise<string>((resolve) => scanner!.onScan(resolve));
+    await scanner.start();
+    await new Promise<void>((resolve) => {
+      const poll = () => (device.connected ? resolve() : setImmediate(poll));
+      poll();
+    });
+    const code = `TW1:${"6BFOXN*TS0BI$ZD4N9:9S6RCVN5+O30K3/XIV0W23NTDEXWK G2EP4J0BGJLFX3R3VHXK.PJ:2DPF6R:5SVBHABVCNN95SWMPHQUHQN%A0SOE+QQAB-HQ/HQ7IR.SQEEOK9SAI4- 7Y15KBPD34  QWSP0WRGTQFNPLIR.KQNA7N95U/3FJCTG90OARH9P1J4HGZJKBEG%123ZC$0BCI757TLXKIBTV5TN%2LXK-$CH4TSXKZ4DCHJRU.H7TN$A4V1"}`;
+
+    device.scan(code);
+
+    expect(await scanned).toBe(code);
+  });
+
   it("a path of no known form is ConfigInvalid; a missing device is HidOpenFailed (real node-hid), as is a closed port", async () => {
-    expect(await rejectionCode(openHidDevice({ path: "hidraw0", openTimeoutMs: 1_000 }))).toBe(ErrorCode.ConfigInvalid);
-    expect(await rejectionCode(openHidDevice({ path: "/dev/tapwire-no-such-scanner", openTimeoutMs: 1_000 }))).toBe(ErrorCode.HidOpenFailed);
-    expect(await rejectionCode(openHidDevice({ path: "usb:ffff:fffe", openTimeoutMs: 1_000 }))).toBe(ErrorCode.HidOpenFailed);
+    expect(await rejectionCode(openHidDevice({ path: "hidraw0", openTimeoutMs: 1_000, mode: "keyboard" }))).toBe(ErrorCode.ConfigInvalid);
+    expect(await rejectionCode(openHidDevice({ path: "/dev/tapwire-no-such-scanner", openTimeoutMs: 1_000, mode: "keyboard" }))).toBe(ErrorCode.HidOpenFailed);
+    expect(await rejectionCode(openHidDevice({ path: "usb:ffff:fffe", openTimeoutMs: 1_000, mode: "keyboard" }))).toBe(ErrorCode.HidOpenFailed);
     const closed = await serveOverTcp(new VirtualScanner());
     const url = closed.url;
     await closed.close();
-    expect(await rejectionCode(openHidDevice({ path: url, openTimeoutMs: 1_000 }))).toBe(ErrorCode.HidOpenFailed);
+    expect(await rejectionCode(openHidDevice({ path: url, openTimeoutMs: 1_000, mode: "keyboard" }))).toBe(ErrorCode.HidOpenFailed);
   });
 });

@@ -36,6 +36,14 @@ describe("payment codes scanned at the counter: a USB HID scanner, real driver o
     expect(rig.stack.node.service.paymentsOf("m1")).toMatchObject([{ mode: "reader", walletId: "w1", amountMinor: 1_250, status: "captured" }]);
   });
 
+  it("a scanner in HID POS mode (no keystrokes on the console) pays the same way", async () => {
+    rig = await startRig({ overrides: { scannerMode: "pos" } });
+    await ready(rig);
+
+    expect(await scannedSale(rig, 1_100, rig.hub.walletCode())).toMatchObject({ state: "approved", lastDecisionCode: 0 });
+    expect(rig.walletBalance()).toBe(funded - 1_100);
+  });
+
   it("a scanner that reads the code twice in a row (the phone held up too long) pays once (duplicated)", async () => {
     rig = await startRig();
     await ready(rig);
@@ -93,7 +101,7 @@ describe("payment codes scanned at the counter: a USB HID scanner, real driver o
     await rig.hub.board.waitUntil(() => rig!.hub.panelView().beeps === beepsBefore + 3 && !rig!.hub.panelView().buzzer, waitMs);
     expect(rig.hub.snapshot().tap.state).toBe("waitingForTap");
     // Half a code and no Enter (the customer pulled the phone away): nothing happens until a whole scan follows.
-    rig.hub.scanner.scan(code.slice(0, 40), { enter: false });
+    rig.hub.scanner.scan(code.slice(0, 40), { whole: false });
     clock.offsetMs += scanLineLimitsDefault.interCharMsMax + 1;
     rig.hub.scanner.scan(code);
 

@@ -61,6 +61,8 @@ export interface SimulatedTapHubOptions {
   /** How long a simulated press of the cancel button is held, in milliseconds (above the panel's debounce). */
   buttonHoldMs?: number;
   pn532?: Partial<Pn532Options>;
+  /** How the virtual payment-code scanner reports: keyboard mode (default) or HID POS. */
+  scannerMode?: "keyboard" | "pos";
   clock?: Clock;
   timers?: Timers;
   random?: Random;
@@ -116,7 +118,7 @@ interface Running {
 export class SimulatedTapHub extends EventEmitter<SimulatedTapHubEvents> {
   readonly chip = new VirtualPn532();
   /** The counter's payment-code scanner, plugged into the hub as a USB HID device would be. */
-  readonly scanner = new VirtualScanner();
+  readonly scanner: VirtualScanner;
   readonly board: VirtualFirmataBoard;
   readonly pins: HubPanelPins;
   private readonly transport: SerialLinkEnd;
@@ -130,6 +132,7 @@ export class SimulatedTapHub extends EventEmitter<SimulatedTapHubEvents> {
     this.pins = options.pins ?? simulatedPanelPins;
     this.clock = options.clock ?? systemClock;
     this.random = options.random ?? systemRandom;
+    this.scanner = new VirtualScanner(options.scannerMode);
     const { board, transport } = VirtualFirmataBoard.withLink({ clock: this.clock });
     this.board = board;
     this.transport = transport;
@@ -185,7 +188,7 @@ export class SimulatedTapHub extends EventEmitter<SimulatedTapHubEvents> {
         readAttemptsMax: 8,
       },
       panel: { transport: this.transport, config: parseHubPanelConfig({ pins: this.pins, debounceMs, beepTimings, readyTimeoutMs: 3_000 }) },
-      scanner: { open: async () => this.scanner.open() },
+      scanner: { mode: this.scanner.mode, open: async () => this.scanner.open() },
       settlement: { link: { ...linkOptionsFor(options.hub, options.brokerUrl, options.protocolVersion), random: this.random }, connectTimeoutMs: 5_000 },
       signer: KeyFileHubSigner.fromPem(options.hub.keyPem!),
       journal: parts.journal,
