@@ -20,8 +20,8 @@ export interface TapScenesInput {
 
 /**
  * A tap hub on virtual hardware (PN532 on a mock serial port, johnny-five panel on a virtual Firmata board),
- * talking to the settlement node over mTLS MQTT: one approved payment in each mode, one declined, one cancelled
- * with the button.
+ * talking to the settlement node over mTLS MQTT: one approved payment in each mode (tap, tag, scanned payment
+ * code), a replayed code and an overdrawn wallet declined, one sale cancelled with the button.
  */
 export async function runTapScenes(input: TapScenesInput): Promise<void> {
   const { narrator } = input;
@@ -51,6 +51,10 @@ export async function runTapScenes(input: TapScenesInput): Promise<void> {
     hub.removePhone();
     await sale(hub, narrator, "tag mode (phone reads the hub's signed offer, pays online)", 320, "tag", () => hub.placePhone(hub.tagPhone()), approved);
     hub.removePhone();
+    const code = hub.walletCode();
+    await sale(hub, narrator, "payment code: the phone shows the wallet's QR code, the counter's USB scanner reads it", 280, "reader", () => hub.scanner.scan(code), approved);
+    const replayed = { status: "declined", code: ErrorCode.NonceReplayed };
+    await sale(hub, narrator, "the same payment code scanned again (a screenshot)", 280, "reader", () => hub.scanner.scan(code), replayed);
     const overdrawn = { status: "declined", code: ErrorCode.InsufficientFunds };
     await sale(hub, narrator, "reader mode, more than the wallet holds", 19_000, "reader", () => hub.placePhone(hub.hcePhone(10)), overdrawn);
     hub.removePhone();

@@ -7,6 +7,8 @@ import { runDemo } from "../../simulator/demo/run-demo.ts";
 const scenes: Array<[scene: RegExp, status: string, code: number]> = [
   [/^reader mode \(HCE phone\)$/, "approved", 0],
   [/^tag mode /, "approved", 0],
+  [/^payment code: /, "approved", 0],
+  [/^the same payment code scanned again/, "declined", ErrorCode.NonceReplayed],
   [/^reader mode, more than the wallet holds$/, "declined", ErrorCode.InsufficientFunds],
   [/^cancel button pressed /, "cancelled", ErrorCode.Cancelled],
   [/^glasses: "I'll take it" \+ voiceprint$/, "approved", 0],
