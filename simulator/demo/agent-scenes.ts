@@ -2,8 +2,8 @@ import type { EnrolmentBundle } from "../../broker/enrolment.ts";
 import type { SettlementNode } from "../../broker/settlement-node.ts";
 import { ErrorCode } from "../../protocol/errors.ts";
 import type { Decision } from "../../protocol/messages.ts";
-import { MandateWallet } from "../agent/mandate-wallet.ts";
-import { SimAgent, type AgentPurchase } from "../agent/sim-agent.ts";
+import { PersonWallet } from "../../sdk/person-wallet.ts";
+import { Agent, type AgentPurchase } from "../../sdk/agent.ts";
 import { codeText, money, type Narrator, type SceneResult } from "./narrator.ts";
 
 export interface AgentScenesInput {
@@ -24,8 +24,8 @@ const pushedWaitMs = 5_000;
 export async function runAgentScenes(input: AgentScenesInput): Promise<void> {
   const { narrator, node } = input;
   narrator.heading("Agent payments: an AI agent pays within limits the person signed; a human has the final say");
-  const phone = new MandateWallet(input.wallet, node.url);
-  const agent = new SimAgent({ bundle: input.agent, url: node.url });
+  const phone = new PersonWallet(input.wallet, node.url);
+  const agent = new Agent({ bundle: input.agent, url: node.url });
   await phone.start();
   await agent.start();
   try {

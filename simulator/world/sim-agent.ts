@@ -51,7 +51,7 @@ export interface SimAgentDeps extends Omit<SimClientDeps, "principal"> {
 }
 
 /**
- * An AI agent of a world, as simulator/agent's SimAgent is over MQTT: it closes its mandate into signed
+ * An AI agent of a world, as sdk/agent.ts's Agent is over MQTT: it closes its mandate into signed
  * agent_payments with no person present and sends each over its own link, sending the same bytes again when no
  * answer comes (the service answers a resend with its stored decision, so a retry never pays twice). Outcomes
  * of held payments (a person's step-up, an operator's review) are pushed to it later.

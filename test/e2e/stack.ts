@@ -5,7 +5,7 @@ import { systemClock, systemRandom } from "../../core/sources.ts";
 import { SettlementNode, type SettlementNodeOptions } from "../../broker/settlement-node.ts";
 import { loadOrCreateOperatorPki, type OperatorPki } from "../../broker/operator-pki.ts";
 import type { EnrolmentBundle } from "../../broker/enrolment.ts";
-import { linkOptionsFor } from "../../simulator/client-link.ts";
+import { linkOptionsFor } from "../../sdk/client-link.ts";
 import { HubLink, type HubLinkOptions } from "../../firmware-bridge/mqtt/hub-link.ts";
 import { RefusalLog } from "../broker/fixtures.ts";
 

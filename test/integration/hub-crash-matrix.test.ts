@@ -8,7 +8,7 @@ import type { SaleOutcome } from "../../device/journal/hub-journal.ts";
 import { HubLink } from "../../firmware-bridge/mqtt/hub-link.ts";
 import { importPrivatePem } from "../../protocol/keys.ts";
 import { systemClock } from "../../core/sources.ts";
-import { linkOptionsFor } from "../../simulator/client-link.ts";
+import { linkOptionsFor } from "../../sdk/client-link.ts";
 import { HceWallet } from "../../simulator/phones/hce-wallet.ts";
 import { TagReadingWallet } from "../../simulator/phones/tag-reading-wallet.ts";
 import { VirtualPn532 } from "../../simulator/pn532/virtual-pn532.ts";

@@ -18,7 +18,7 @@ import {
   type VirtualGlassesOptions,
 } from "../../glasses/virtual-glasses.ts";
 import type { GlassesLang } from "../../../protocol/glasses.ts";
-import { linkOptionsFor } from "../../client-link.ts";
+import { linkOptionsFor } from "../../../sdk/client-link.ts";
 import { createVirtualNoble } from "../../glasses/virtual-noble.ts";
 
 export interface SimulatedGlassesHubOptions {

@@ -30,7 +30,7 @@ import { TagReadingWallet } from "../../phones/tag-reading-wallet.ts";
 import type { FieldDevice } from "../../pn532/field.ts";
 import { VirtualPn532 } from "../../pn532/virtual-pn532.ts";
 import { MockSerialBinding } from "../../serial/mock-binding.ts";
-import { linkOptionsFor } from "../../client-link.ts";
+import { linkOptionsFor } from "../../../sdk/client-link.ts";
 import { WalletClient, type WalletPayment } from "../../wallet-client/wallet-client.ts";
 
 const log = logger("tapwire:sim:tap-hub");

@@ -1,14 +1,14 @@
 import { createPublicKey, type KeyObject } from "node:crypto";
-import type { EnrolmentBundle } from "../../broker/enrolment.ts";
-import type { HubLink } from "../../firmware-bridge/mqtt/hub-link.ts";
-import { sealMessage } from "../../protocol/envelope.ts";
-import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
-import { importPrivatePem } from "../../protocol/keys.ts";
-import { agentKeyDer, sealOpenMandate, type OpenMandate } from "../../protocol/mandates.ts";
-import type { Decision } from "../../protocol/messages.ts";
-import type { StepUpAnswer, WalletStepUpApproval } from "../../protocol/review.ts";
-import { systemClock, systemRandom, type Clock, type Random } from "../../core/sources.ts";
-import { clientLink } from "../client-link.ts";
+import type { EnrolmentBundle } from "../broker/enrolment.ts";
+import type { HubLink } from "../firmware-bridge/mqtt/hub-link.ts";
+import { sealMessage } from "../protocol/envelope.ts";
+import { ErrorCode, TapwireError } from "../protocol/errors.ts";
+import { importPrivatePem } from "../protocol/keys.ts";
+import { agentKeyDer, sealOpenMandate, type OpenMandate } from "../protocol/mandates.ts";
+import type { Decision } from "../protocol/messages.ts";
+import type { StepUpAnswer, WalletStepUpApproval } from "../protocol/review.ts";
+import { systemClock, systemRandom, type Clock, type Random } from "../core/sources.ts";
+import { clientLink } from "./client-link.ts";
 
 export type MandateTerms = Omit<OpenMandate, "type" | "v" | "walletId" | "agentId" | "agentKey" | "iat">;
 
@@ -16,7 +16,7 @@ export type MandateTerms = Omit<OpenMandate, "type" | "v" | "walletId" | "agentI
  * The person's trusted surface (their phone's wallet app): signs open mandates for an agent and answers
  * step-up challenges, each with the wallet's own key, over the wallet's own link.
  */
-export class MandateWallet {
+export class PersonWallet {
   private readonly key: KeyObject;
   private readonly link: HubLink;
   private readonly clock: Clock;
