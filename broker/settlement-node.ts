@@ -19,11 +19,13 @@ import { SettlementService } from "./settlement/settlement-service.ts";
 
 const log = logger("tapwire:settlement-node");
 
+/** MQTT over TLS (IANA 8883). */
 export const brokerPortDefault = 8883;
 export const connectTimeoutMsDefault = 10_000;
 /** Above the service's queue bound (2 048) plus a batch in flight: the service answers Overloaded first. */
 export const handlerCallsInFlightMaxDefault = 4_096;
 
+/** Where the service keeps its data, where its broker listens, and its limits. */
 export interface SettlementNodeOptions {
   /** Holds `ledger.sqlite` and `pki/`; created on first start. */
   dataDir: string;
@@ -149,6 +151,7 @@ export class SettlementNode {
     });
   }
 
+  /** Stops the service and its broker; the data dir stays. */
   async stop(): Promise<void> {
     this.unsubscribePush?.();
     this.unsubscribePush = undefined;
@@ -188,14 +191,17 @@ export class SettlementNode {
     return this.pkiLoaded;
   }
 
+  /** Enrols a hub for a merchant: issues its client certificate and returns its enrolment bundle (keys included). */
   enrollHub(request: { hubId: string; merchantId: string; publicKeyPem?: string }): Promise<EnrolmentBundle> {
     return enrollHub(this.enrolmentContext(), request);
   }
 
+  /** Enrols a wallet with its currency and per-payment limit; returns its enrolment bundle. */
   enrollWallet(request: { walletId: string; currency: string; perPaymentMaxMinor: number; publicKeyPem?: string }): Promise<EnrolmentBundle> {
     return enrollWallet(this.enrolmentContext(), request);
   }
 
+  /** Enrols an AI agent; returns its enrolment bundle (the agent's key is the one mandates name). */
   enrollAgent(request: { agentId: string; publicKeyPem?: string }): Promise<EnrolmentBundle> {
     return enrollAgent(this.enrolmentContext(), this.service.agents, request);
   }

@@ -154,6 +154,7 @@ export const hubFileSchema = z.strictObject({
   timings: timingsSchema,
 });
 
+/** A validated hub.json with its defaults filled in and its paths made absolute. */
 export interface HubFileConfig {
   hubId: string;
   merchantId: string;

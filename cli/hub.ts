@@ -79,10 +79,12 @@ export function describeView(view: TapHubView): string {
   return `hub ${view.hub}, ${tap.online ? "online" : "offline"}${faults}: ${tap.state}${busy}${sale}${code}${refusal}${last}${backlog}`;
 }
 
+/** A started hub, its health checks and how to stop it. */
 export interface RunningHub {
   hub: TapHub;
   /** What the service watchdog checks: the reader present and answering its probe, the journal writable. */
   checks: Record<string, HealthCheck>;
+  /** Stops the hub and closes what startHub opened. */
   stop(): Promise<void>;
 }
 

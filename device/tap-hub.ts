@@ -144,6 +144,7 @@ export class TapHub {
     }
   }
 
+  /** Stops the machines and the outbox; the journal keeps what is under way for the next start. */
   stop(): void {
     for (const subscription of this.subscriptions.splice(0)) subscription.unsubscribe();
     const running = this.running;
@@ -172,6 +173,7 @@ export class TapHub {
     this.current().link.send({ type: "RECONNECT" });
   }
 
+  /** What a UI shows now: link, sale, last decision, backlog. */
   view(): TapHubView {
     return this.viewOf(this.current());
   }

@@ -8,6 +8,7 @@ import { bodyHash, parseBody } from "./messages.ts";
 /** The largest signed message any tapwire topic accepts; checked before any parsing. */
 export const messageBytesMax = 8 * 1024;
 
+/** Signs `body` (CBOR) as a COSE_Sign1 with ES256 (RFC 9052); `kid` names the key when given. */
 export function sealMessage(body: object, privateKey: KeyObject, kid?: Uint8Array): Buffer {
   return signSign1(encodeBody(body), privateKey, kid ? { kid } : {});
 }
@@ -24,6 +25,7 @@ export function readEnvelope(bytes: Uint8Array): Sign1Parts {
   return decodeSign1(bytes);
 }
 
+/** A verified COSE_Sign1: its parsed body and the signed parts it came from. */
 export interface OpenedMessage<T> {
   body: T;
   /** SHA-256 of the signed payload: the idempotency fingerprint (re-signing the same body keeps it). */

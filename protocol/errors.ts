@@ -190,10 +190,12 @@ export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
 const codeNames = new Map<number, string>(Object.entries(ErrorCode).map(([name, code]) => [code, name]));
 
+/** The name of a code (`1102` → `"ScanInvalid"`), or `"Unknown"`. */
 export function errorCodeName(code: number): string {
   return codeNames.get(code) ?? `Unknown(${code})`;
 }
 
+/** An operating or business failure with a stable numeric code (see ErrorCode) and a readable message; anything else thrown is a bug. */
 export class TapwireError extends Error {
   override readonly name = "TapwireError";
   constructor(
@@ -211,6 +213,7 @@ export class TapwireError extends Error {
   }
 }
 
+/** Whether `error` is a TapwireError (a typed failure, not a bug). */
 export function isTapwireError(error: unknown, code?: ErrorCode): error is TapwireError {
   return error instanceof TapwireError && (code === undefined || error.code === code);
 }

@@ -7,18 +7,22 @@ export interface KeyPair {
   publicKey: KeyObject;
 }
 
+/** A fresh ECDSA P-256 key pair (ES256), the kind Pi secure elements hold. */
 export function generateP256(): KeyPair {
   return generateKeyPairSync("ec", { namedCurve: "prime256v1" });
 }
 
+/** The public key (of a public or private key) as SPKI PEM. */
 export function publicKeyPem(key: KeyObject): string {
   return key.export({ type: "spki", format: "pem" }).toString();
 }
 
+/** The key as PKCS#8 PEM. */
 export function privateKeyPem(key: KeyObject): string {
   return key.export({ type: "pkcs8", format: "pem" }).toString();
 }
 
+/** A P-256 public key from SPKI PEM; ConfigInvalid for anything else. */
 export function importPublicPem(pem: string): KeyObject {
   try {
     const key = createPublicKey(pem);
@@ -29,6 +33,7 @@ export function importPublicPem(pem: string): KeyObject {
   }
 }
 
+/** A P-256 private key from PKCS#8 or SEC1 PEM; ConfigInvalid for anything else. */
 export function importPrivatePem(pem: string): KeyObject {
   try {
     const key = createPrivateKey(pem);

@@ -46,6 +46,7 @@ export const openMandateSchema = z.object({
   expiresAt: timestampMs,
   iat: timestampMs,
 });
+/** The person's signed grant to an agent: its key, the limits (per payment, budget, step-up threshold), the merchants and categories, and when it is valid. */
 export type OpenMandate = z.infer<typeof openMandateSchema>;
 
 const knownMandateFields = new Set(Object.keys(openMandateSchema.shape));
@@ -94,6 +95,7 @@ export const cartSchema = z.object({
     .max(32)
     .optional(),
 });
+/** What is bought, as the person will see it. */
 export type Cart = z.infer<typeof cartSchema>;
 
 /** The closed mandate: one payment, signed by the open mandate's agent key. */
@@ -114,6 +116,7 @@ export const agentPaymentSchema = z.object({
   exp: timestampMs,
   nonce: bytes(16, 32),
 });
+/** A closed mandate: one purchase an agent signs within the person's open mandate. */
 export type AgentPayment = z.infer<typeof agentPaymentSchema>;
 
 export function agentKeyDer(publicKey: KeyObject): Uint8Array {

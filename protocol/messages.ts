@@ -223,6 +223,7 @@ export const batchReportSchema = z.object({
 export type BatchReport = z.infer<typeof batchReportSchema>;
 
 export const decisionStatuses = ["approved", "declined", "step_up_required", "human_review"] as const;
+/** approved, declined, or held: step_up_required (the person answers) or human_review (an operator does). */
 export type DecisionStatus = (typeof decisionStatuses)[number];
 
 /** The service's signed answer to any request. `code` is 0 when approved, else a TapwireError code. */
@@ -252,6 +253,7 @@ export const decisionSchema = z.object({
   /** With a decline that asks for a later retry (Overloaded, LedgerStorage): wait at least this long before it. */
   retryAfterMs: z.number().int().min(0).max(600_000).optional(),
 });
+/** The service's signed answer to a request: its status and code (0 when approved), why, and what it answers. */
 export type Decision = z.infer<typeof decisionSchema>;
 
 /** Parses a decoded body against a schema; failures become SchemaInvalid with readable `path: message`s. */

@@ -23,6 +23,7 @@ export const currencyExponents: Readonly<Record<string, number>> = {
 /** The largest amount one message may carry: well inside Number.MAX_SAFE_INTEGER so sums stay exact. */
 export const amountMinorMax = 1_000_000_000_000;
 
+/** Whether `value` is an ISO 4217 code tapwire knows the minor-unit exponent of. */
 export function isCurrency(value: string): boolean {
   return Object.hasOwn(currencyExponents, value);
 }

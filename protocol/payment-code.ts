@@ -30,6 +30,7 @@ export const paymentCodeClaimSchema = z.strictObject({
   iat: z.number().int().min(0),
   exp: z.number().int().min(0),
 });
+/** What a payment code's signature covers: the wallet, a one-time code id, and its lifetime. */
 export type PaymentCodeClaim = z.infer<typeof paymentCodeClaimSchema>;
 
 /** A fresh code for the phone to show. */

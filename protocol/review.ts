@@ -9,6 +9,7 @@ import { protocolVersion } from "./messages.ts";
  * decision answers the original request (same requestId, requestHash and caseId) and is pushed to its sender.
  */
 export const stepUpAnswers = ["approve", "deny"] as const;
+/** The person's answer to a held payment. */
 export type StepUpAnswer = (typeof stepUpAnswers)[number];
 
 const timestampMs = z.number().int().min(0);

@@ -8,17 +8,22 @@ import type { Decision } from "../protocol/messages.ts";
 import { systemClock, systemRandom, type Clock, type Random } from "../core/sources.ts";
 import { clientLink } from "./client-link.ts";
 
+/** The agent's enrolment bundle (its key included) and where the service's broker is. */
 export interface AgentOptions {
   bundle: EnrolmentBundle;
   url: string;
   clock?: Clock;
   random?: Random;
   requestLifetimeMs?: number;
+  /** How long start() waits for the link (default 5 s). */
+  connectTimeoutMs?: number;
+  /** How long one attempt waits for the service's decision (default 5 s). */
   decisionTimeoutMs?: number;
   /** Outcomes pushed later (a step-up the person answered, an operator's review). */
   pushedMax?: number;
 }
 
+/** One purchase within an open mandate: which mandate, where, what, how much. */
 export interface AgentPurchase {
   mandateId: string;
   merchantId: string;
@@ -35,6 +40,7 @@ export type AgentPaymentResult =
   | { kind: "declined"; code: number; reason: string; retryAfterMs: number | undefined; decision: Decision }
   | { kind: "held"; status: "step_up_required" | "human_review"; caseId: string | undefined; decision: Decision };
 
+/** Classifies a decision into a typed result. */
 export function agentPaymentResult(decision: Decision): AgentPaymentResult {
   if (decision.status === "approved") return { kind: "approved", decision };
   if (decision.status === "declined") return { kind: "declined", code: decision.code, reason: decision.reason, retryAfterMs: decision.retryAfterMs, decision };
@@ -74,42 +80,34 @@ export class Agent {
     return createPublicKey(this.key);
   }
 
+  /** Connects the agent's own mTLS link; resolves once connected. */
   async start(): Promise<void> {
     this.link.start();
-    await this.link.waitConnected(this.options.decisionTimeoutMs ?? 5_000);
+    await this.link.waitConnected(this.options.connectTimeoutMs ?? 5_000);
   }
 
+  /** Closes the link. */
   stop(): Promise<void> {
     return this.link.stop();
   }
 
-  /** Signs a closed mandate for one purchase; send it with `send` (twice, to show a replay). */
+  /** Signs a closed mandate for one purchase; send it with `send` (the same bytes twice are refused as a replay). */
   close(purchase: AgentPurchase): { requestId: string; bytes: Buffer } {
-    const iat = this.clock.nowMs();
-    const body: AgentPayment = {
-      type: "agent_payment",
-      v: 1,
-      agentId: this.agentId,
-      requestId: `${this.agentId}-${this.random.uuid()}`,
-      iat,
-      exp: iat + (this.options.requestLifetimeMs ?? 60_000),
-      nonce: this.random.bytes(16),
-      ...purchase,
-    };
-    return { requestId: body.requestId, bytes: sealAgentPayment(body, this.key, this.publicKey) };
+    return this.seal(this.closedBody(purchase));
   }
 
   /**
-   * Closes the mandate for `purchase` and pays it: on a timeout or a dropped link the same signed bytes are sent
-   * again, up to `attempts` times in all, so the person is charged at most once. A payment held for step-up or
+   * Closes the mandate for `purchase` and pays it: on a timeout or a dropped link the same body is signed and sent
+   * again, up to `attempts` times in all. The service answers a body it has decided with that decision (the exact
+   * bytes again would be refused as a replay), so the person is charged at most once. A payment held for step-up or
    * review comes back as `held`: wait for its outcome with `outcome`.
    */
   async pay(purchase: AgentPurchase, options: { attempts?: number } = {}): Promise<AgentPaymentResult> {
-    const closed = this.close(purchase);
+    const body = this.closedBody(purchase);
     const attempts = options.attempts ?? 3;
     for (let attempt = 1; ; attempt++) {
       try {
-        return agentPaymentResult(await this.send(closed));
+        return agentPaymentResult(await this.send(this.seal(body)));
       } catch (error) {
         if (attempt >= attempts || !(error instanceof TapwireError) || !resendCodes.has(error.code)) throw error;
       }
@@ -121,6 +119,7 @@ export class Agent {
     return agentPaymentResult(await this.pushedFor((decision) => decision.requestId === held.decision.requestId, timeoutMs));
   }
 
+  /** Sends one signed closed mandate (from `close`) and resolves with the decision; sending the same bytes again gets the same decision, never a second charge. */
   async send(closed: { requestId: string; bytes: Buffer }): Promise<Decision> {
     return (await this.link.request(closed.bytes, closed.requestId, this.options.decisionTimeoutMs ?? 5_000)).decision;
   }
@@ -128,6 +127,24 @@ export class Agent {
   /** The next outcome pushed for a held payment; DecisionTimeout after timeoutMs. */
   nextPushed(timeoutMs: number): Promise<Decision> {
     return this.pushedFor(() => true, timeoutMs);
+  }
+
+  private closedBody(purchase: AgentPurchase): AgentPayment {
+    const iat = this.clock.nowMs();
+    return {
+      type: "agent_payment",
+      v: 1,
+      agentId: this.agentId,
+      requestId: `${this.agentId}-${this.random.uuid()}`,
+      iat,
+      exp: iat + (this.options.requestLifetimeMs ?? 60_000),
+      nonce: this.random.bytes(16),
+      ...purchase,
+    };
+  }
+
+  private seal(body: AgentPayment): { requestId: string; bytes: Buffer } {
+    return { requestId: body.requestId, bytes: sealAgentPayment(body, this.key, this.publicKey) };
   }
 
   /** The first pushed outcome (kept or still to come) that `wanted` picks; the others stay for their own askers. */

@@ -10,6 +10,7 @@ import type { StepUpAnswer, WalletStepUpApproval } from "../protocol/review.ts";
 import { systemClock, systemRandom, type Clock, type Random } from "../core/sources.ts";
 import { clientLink } from "./client-link.ts";
 
+/** The limits the person sets in an open mandate. */
 export type MandateTerms = Omit<OpenMandate, "type" | "v" | "walletId" | "agentId" | "agentKey" | "iat">;
 
 /**
@@ -40,15 +41,18 @@ export class PersonWallet {
     return this.bundle.principal.id;
   }
 
+  /** Connects the wallet's own mTLS link; resolves once connected. */
   async start(): Promise<void> {
     this.link.start();
     await this.link.waitConnected(this.decisionTimeoutMs);
   }
 
+  /** Closes the link. */
   stop(): Promise<void> {
     return this.link.stop();
   }
 
+  /** Signs an open mandate for `agentId`'s key with the wallet's key and registers it; resolves with the service's decision. */
   async grant(agentId: string, agentKey: KeyObject, terms: MandateTerms): Promise<Decision> {
     const mandate: OpenMandate = {
       type: "open_mandate",
@@ -63,6 +67,7 @@ export class PersonWallet {
     return (await this.link.request(bytes, terms.mandateId, this.decisionTimeoutMs)).decision;
   }
 
+  /** Signs the answer to a held payment (`caseId` from the held decision); the agent then hears the outcome. */
   async answerStepUp(caseId: string, answer: StepUpAnswer): Promise<Decision> {
     const iat = this.clock.nowMs();
     const body: WalletStepUpApproval = {

@@ -75,6 +75,7 @@ export class HubJournal {
     }
   }
 
+  /** Opens (or creates) the journal file; ":memory:" for a simulation. */
   static open(options: HubJournalOptions): HubJournal {
     const inMemory = options.path === ":memory:";
     const db = storage("open the journal", () => {
@@ -93,6 +94,7 @@ export class HubJournal {
     return new HubJournal(db, options.clock, options.limits, file);
   }
 
+  /** Closes the file; a hub using it must be stopped first. */
   close(): void {
     if (this.db.open) this.db.close();
   }
@@ -187,6 +189,7 @@ export class HubJournal {
     });
   }
 
+  /** @internal */
   resolveSale(saleId: string, outcome: SaleOutcome, code: number): void {
     this.write("journal a sale's outcome", () => this.updateSale(saleId, outcome, code));
   }
@@ -198,6 +201,7 @@ export class HubJournal {
     );
   }
 
+  /** @internal */
   findRequest(requestId: string): JournalRequest | undefined {
     return storage("read a request", () => {
       const row = this.db.prepare(`SELECT ${requestColumns} FROM requests WHERE request_id = ?`).get(requestId) as RequestRow | undefined;
@@ -205,12 +209,14 @@ export class HubJournal {
     });
   }
 
+  /** @internal */
   requestsOf(saleId: string): JournalRequest[] {
     return storage("read a sale's requests", () =>
       (this.db.prepare(`SELECT ${requestColumns} FROM requests WHERE sale_id = ? ORDER BY entry_id`).all(saleId) as RequestRow[]).map(toRequest),
     );
   }
 
+  /** @internal */
   sale(saleId: string): JournalSale | undefined {
     return storage("read a sale", () => {
       const row = this.db.prepare(`SELECT ${saleColumns} FROM sales WHERE sale_id = ?`).get(saleId) as SaleRow | undefined;

@@ -28,6 +28,7 @@ export interface GlassesOwner {
   lang: Lang;
 }
 
+/** A glasses hub's BLE link, owner, identity, journal and timings. */
 export interface GlassesHubAssemblyOptions {
   /** Built by the caller: `withBindings("hci")` on a Pi, noble over virtual bindings in the simulator. */
   noble: Noble;
@@ -126,10 +127,12 @@ export class GlassesHubAssembly {
     return binding;
   }
 
+  /** Calls `listener` with each purchase outcome; returns the unsubscribe. */
   onOutcome(listener: (outcome: PurchaseOutcome) => void): () => void {
     return this.runtime.onOutcome(listener);
   }
 
+  /** Undoes start() in reverse. */
   async stop(): Promise<void> {
     this.runtime.close();
     this.linkActor?.stop();

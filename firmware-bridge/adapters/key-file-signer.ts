@@ -17,6 +17,7 @@ export class KeyFileHubSigner implements HubSigner {
     return new KeyFileHubSigner(importPrivatePem(pem));
   }
 
+  /** A signer over the PEM key file at `path`. */
   static fromFile(path: string): KeyFileHubSigner {
     let pem: string;
     try {
@@ -27,6 +28,7 @@ export class KeyFileHubSigner implements HubSigner {
     return KeyFileHubSigner.fromPem(pem);
   }
 
+  /** Signs `body` as a COSE_Sign1 (ES256) with the hub key. */
   seal(body: object): Buffer {
     return sealMessage(body, this.privateKey);
   }

@@ -22,6 +22,7 @@ import { RetryingTapReader } from "./retrying-tap-reader.ts";
 import { reopenDelaysDefault } from "./device-supervisor.ts";
 import { SupervisedTapReader, type OpenedReader } from "./supervised-tap-reader.ts";
 
+/** A tap hub's drivers, identity, journal, timings and sources of time and randomness. */
 export interface TapHubAssemblyOptions {
   hubId: string;
   merchantId: string;
@@ -40,7 +41,12 @@ export interface TapHubAssemblyOptions {
   };
   panel: { transport: FirmataTransport; config: HubPanelConfig };
   /** A USB HID payment-code scanner, when the counter has one: opened (and reopened when unplugged) as the reader is. */
-  scanner?: { open: () => Promise<HidDeviceLike>; mode: ScannerMode; limits?: Partial<ScanLineLimits> };
+  scanner?: {
+    /** Opens the scanner (node-hid, tcp://, a virtual one); again after it is lost. */
+    open: () => Promise<HidDeviceLike>;
+    mode: ScannerMode;
+    limits?: Partial<ScanLineLimits>;
+  };
   settlement: MqttSettlementLinkOptions;
   signer: HubSigner;
   /** Opened by the caller; it outlives the hub (the caller closes it after stop()). */
@@ -54,6 +60,7 @@ export interface TapHubAssemblyOptions {
   random: Random;
   /** Wraps the panel's indicator (the simulator records what the hub shows). */
   indicator?: (panel: IndicatorPort) => IndicatorPort;
+  /** Called with a bug that stopped a machine (default: crash the process, for the supervisor to restart). */
   onCrash?: (error: unknown) => void;
   /** Testing hook (device/crash.ts), handed to the TapHub. */
   crashPoint?: CrashPoint;
@@ -100,6 +107,7 @@ export class TapHubAssembly {
     return this.hubStarted;
   }
 
+  /** Opens the panel, the reader and the scanner, connects the link and starts the hub. */
   async start(): Promise<void> {
     try {
       await this.panel.start();
@@ -147,6 +155,7 @@ export class TapHubAssembly {
     }
   }
 
+  /** Undoes start() in reverse; the journal stays open (its owner closes it). */
   async stop(): Promise<void> {
     this.hubStarted = undefined;
     for (const step of this.undo.splice(0).reverse()) await step();

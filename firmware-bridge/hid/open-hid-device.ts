@@ -19,6 +19,7 @@ export interface HidDeviceLike {
   close(): Promise<void>;
 }
 
+/** Where the payment-code scanner is and how it reports. */
 export interface HidDeviceConfig {
   /**
    * `/dev/hidraw0` (or `/dev/tapwire-scanner`, the udev link), `usb:VVVV:PPPP` (hex vendor and product id: the
@@ -31,6 +32,7 @@ export interface HidDeviceConfig {
 }
 
 export const scannerModes = ["keyboard", "pos"] as const;
+/** keyboard (the scanners' default) or pos (HID POS). */
 export type ScannerMode = (typeof scannerModes)[number];
 const reportBytesOf: Record<ScannerMode, number> = { keyboard: bootReportBytes, pos: posReportBytes };
 

@@ -11,6 +11,7 @@ import type { SerialPortLike } from "./serial-port.ts";
 
 const log = logger("tapwire:serial");
 
+/** Where a serial device is and how to open it. */
 export interface SerialPortConfig {
   /** `/dev/ttyS0`, `/dev/serial/by-id/…`, or `tcp://host:port` for a device (or simulator) served over TCP. */
   path: string;

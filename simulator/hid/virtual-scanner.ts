@@ -103,6 +103,7 @@ export class VirtualScanner implements SerialDevice {
     // A keyboard-class scanner takes no output reports that matter here (LED state); ignored, as a scanner does.
   }
 
+  /** The host closed the link. */
   disconnect(): void {
     this.sink = undefined;
     this.handle = undefined;
@@ -125,6 +126,7 @@ export class VirtualScanner implements SerialDevice {
     return true;
   }
 
+  /** The cable pulled: the host's handle errors as node-hid's does. */
   unplug(): void {
     const handle = this.handle;
     this.disconnect();

@@ -52,11 +52,13 @@ export class HceWallet implements VirtualCard {
     return this.nextAtc;
   }
 
+  /** The next read answers with the last cryptogram again (a cloned phone): the service must refuse it. */
   replayNextCryptogram(): void {
     assert(this.lastGpoResponse !== undefined, "nothing to replay yet");
     this.replayNext = true;
   }
 
+  /** Answers one APDU from the reader. */
   transceive(bytes: Uint8Array): Uint8Array {
     let apdu: CommandApdu;
     try {

@@ -111,10 +111,12 @@ export class VirtualPn532 implements SerialDevice {
     return this.chip.serialBaudRateBps;
   }
 
+  /** Sets the faults the chip shows on its UART (garbage, bad checksums, silence, hangs). */
   setFaults(faults: Partial<Pn532Faults>): void {
     Object.assign(this.faults, faults);
   }
 
+  /** A phone or card enters the RF field. */
   placeInField(device: FieldDevice): void {
     this.removeFromField();
     this.chip.field = device;
@@ -124,6 +126,7 @@ export class VirtualPn532 implements SerialDevice {
     this.retryHeld();
   }
 
+  /** It leaves the field. */
   removeFromField(): void {
     this.chip.field = undefined;
     this.target.readerLeft();
@@ -133,6 +136,7 @@ export class VirtualPn532 implements SerialDevice {
     this.toHost = toHost;
   }
 
+  /** The host closed the link. */
   disconnect(): void {
     this.toHost = undefined;
     this.held = undefined;

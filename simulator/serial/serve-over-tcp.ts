@@ -4,12 +4,14 @@ import type { SerialDevice } from "./serial-device.ts";
 
 const log = logger("tapwire:sim:tcp");
 
+/** A virtual device served on 127.0.0.1 for a host in another process. */
 export interface TcpDeviceServer {
   /** The port actually listened on (useful when asked for port 0). */
   readonly port: number;
   readonly url: string;
   /** Closes the host's connection, as a cable pulled out would; the host may connect again. */
   dropConnection(): void;
+  /** Stops serving and closes the host's connection. */
   close(): Promise<void>;
 }
 

@@ -41,6 +41,7 @@ export const simulatedNfcPath = "/dev/ttyS0";
 /** An Uno's pins: green and red on PWM pins, the button sharing port 0 with LEDs. */
 export const simulatedPanelPins: HubPanelPins = { green: 5, red: 6, amber: 7, blue: 4, buzzer: 8, cancelButton: 2 };
 
+/** The broker to use, the hub's and wallet's enrolment bundles, the journal file, and optional timings and faults. */
 export interface SimulatedTapHubOptions {
   /** `mqtts://127.0.0.1:PORT` of the settlement node's broker. */
   brokerUrl: string;
@@ -216,6 +217,7 @@ export class SimulatedTapHub extends EventEmitter<SimulatedTapHubEvents> {
     if (running) await stopParts(running);
   }
 
+  /** The cashier types an amount and picks the mode (reader: the hub reads the phone; tag: the phone reads the hub). */
   setAmount(amountMinor: number, currency: string, mode: TapMode): void {
     this.started().hub.setAmount(amountMinor, currency, mode);
   }
@@ -228,10 +230,12 @@ export class SimulatedTapHub extends EventEmitter<SimulatedTapHubEvents> {
     this.board.releaseButton(this.pins.cancelButton);
   }
 
+  /** Puts a phone (or card) in the virtual reader's field. */
   placePhone(phone: FieldDevice): void {
     this.chip.placeInField(phone);
   }
 
+  /** Takes it away. */
   removePhone(): void {
     this.chip.removeFromField();
   }
@@ -280,10 +284,12 @@ export class SimulatedTapHub extends EventEmitter<SimulatedTapHubEvents> {
     return this.started().assembly.scanner?.present ?? false;
   }
 
+  /** The hub's view and the panel's LEDs now. */
   snapshot(): SimulatedTapHubSnapshot {
     return { ...this.started().hub.view(), panel: this.panelView() };
   }
 
+  /** What the virtual board's pins show now. */
   panelView(): PanelView {
     const { board, pins } = this;
     return {
