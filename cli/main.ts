@@ -29,6 +29,7 @@ const cli = {
   evidence: () => import("./evidence.ts"),
   campaign: () => import("./campaign.ts"),
   walletCode: () => import("./wallet-code.ts"),
+  merchantEvents: () => import("./merchant-events.ts"),
 };
 
 /** `tapwire <command> [sub-command] [flags]`: one table of every command, each in its own file. */
@@ -44,6 +45,7 @@ const commands: Record<string, Load<Command>> = {
   "hub revoke": async () => (await cli.hubRegistry()).hubRevokeCommand,
   "wallet enroll": async () => (await cli.enroll()).walletEnrollCommand,
   "wallet code": async () => (await cli.walletCode()).walletCodeCommand,
+  "merchant events": async () => (await cli.merchantEvents()).merchantEventsCommand,
   "glasses-hub": async () => (await cli.glassesHub()).glassesHubCommand,
   hub: async () => (await cli.hub()).hubCommand,
   "hub init": async () => (await cli.hubInit()).hubInitCommand,
@@ -81,6 +83,7 @@ const usages: Array<Load<string>> = [
   async () => (await cli.dashboard()).dashboardUsage,
   async () => (await cli.enroll()).enrollUsage,
   async () => (await cli.walletCode()).walletCodeUsage,
+  async () => (await cli.merchantEvents()).merchantEventsUsage,
   async () => (await cli.offline()).offlineUsage,
   async () => (await cli.hubRegistry()).hubRegistryUsage,
   async () => (await cli.glassesHub()).glassesHubUsage,
