@@ -28,6 +28,7 @@ const cli = {
   mosquittoConfig: () => import("./mosquitto-config.ts"),
   evidence: () => import("./evidence.ts"),
   campaign: () => import("./campaign.ts"),
+  db: () => import("./db.ts"),
 };
 
 /** `tapwire <command> [sub-command] [flags]`: one table of every command, each in its own file. */
@@ -70,6 +71,7 @@ const commands: Record<string, Load<Command>> = {
   "campaign add": async () => (await cli.campaign()).campaignAddCommand,
   "campaign list": async () => (await cli.campaign()).campaignListCommand,
   "campaign stop": async () => (await cli.campaign()).campaignStopCommand,
+  "db migrate": async () => (await cli.db()).dbMigrateCommand,
 };
 
 /** Every usage text, in the order --help prints them (it loads every module: help is no hot path). */
@@ -94,6 +96,7 @@ const usages: Array<Load<string>> = [
   async () => (await cli.evidence()).evidenceUsage,
   async () => (await cli.campaign()).campaignUsage,
   async () => (await cli.mosquittoConfig()).mosquittoConfigUsage,
+  async () => (await cli.db()).dbUsage,
 ];
 
 async function main(argv: string[]): Promise<number> {

@@ -225,7 +225,7 @@ export class Registry {
    * revoked, or the window refuses the seq: the caller then finds out which (seqRefusal), and refuses the request.
    */
   advanceHubSeq(hubId: string, seq: number): Hub | undefined {
-    const window = this.activeHubWindow(hubId);
+    const window = this.hubSeqWindow(hubId);
     const next = window && acceptSeq(window, seq);
     if (!next || next instanceof TapwireError) return undefined;
     const row = this.statements
@@ -237,14 +237,15 @@ export class Registry {
 
   /** Why the window of an active hub refuses `seq` (SeqReplayed, SeqBelowWindow); a bug if it would accept it. */
   seqRefusal(hubId: string, seq: number): TapwireError {
-    const window = this.activeHubWindow(hubId);
+    const window = this.hubSeqWindow(hubId);
     assert(window, `hub ${hubId} is active`);
     const refusal = acceptSeq(window, seq);
     assert(refusal instanceof TapwireError, `hub ${hubId} seq ${seq} passed every gate but was not consumed`);
     return refusal;
   }
 
-  private activeHubWindow(hubId: string): SeqWindow | undefined {
+  /** An active hub's anti-replay window; undefined for an unknown or revoked hub. */
+  hubSeqWindow(hubId: string): SeqWindow | undefined {
     const row = this.statements
       .sql<[string], { last_seq: number; seq_seen: Buffer | null }>("SELECT last_seq, seq_seen FROM registry_hubs WHERE hub_id = ? AND status = 'active'")
       .get(hubId);
