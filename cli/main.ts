@@ -29,6 +29,7 @@ const cli = {
   evidence: () => import("./evidence.ts"),
   campaign: () => import("./campaign.ts"),
   db: () => import("./db.ts"),
+  pki: () => import("./pki.ts"),
 };
 
 /** `tapwire <command> [sub-command] [flags]`: one table of every command, each in its own file. */
@@ -72,6 +73,7 @@ const commands: Record<string, Load<Command>> = {
   "campaign list": async () => (await cli.campaign()).campaignListCommand,
   "campaign stop": async () => (await cli.campaign()).campaignStopCommand,
   "db migrate": async () => (await cli.db()).dbMigrateCommand,
+  "pki crl": async () => (await cli.pki()).pkiCrlCommand,
 };
 
 /** Every usage text, in the order --help prints them (it loads every module: help is no hot path). */
@@ -97,6 +99,7 @@ const usages: Array<Load<string>> = [
   async () => (await cli.campaign()).campaignUsage,
   async () => (await cli.mosquittoConfig()).mosquittoConfigUsage,
   async () => (await cli.db()).dbUsage,
+  async () => (await cli.pki()).pkiUsage,
 ];
 
 async function main(argv: string[]): Promise<number> {
