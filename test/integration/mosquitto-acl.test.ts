@@ -8,7 +8,7 @@ import { HubLink } from "../../firmware-bridge/mqtt/hub-link.ts";
 import { messageBytesMax } from "../../protocol/envelope.ts";
 import { ErrorCode, isTapwireError } from "../../protocol/errors.ts";
 import { generateP256, type KeyPair } from "../../protocol/keys.ts";
-import { topicFor } from "../../protocol/topics.ts";
+import { settlementPrincipal, topicFor } from "../../protocol/topics.ts";
 import { issueCrl, readCertificate } from "../../broker/pki/certificates.ts";
 import { createTestPki, eventually, sealedDecision, type TestPki } from "../broker/fixtures.ts";
 import { startMosquitto, type RunningMosquitto } from "../support/mosquitto.ts";
@@ -228,6 +228,38 @@ describe("Mosquitto with the tapwire ACL (MQTT 5, shared subscription)", () => {
 
     expect(reply.decision.requestId).toBe("after-takeover");
     expect(service.connected).toBe(true);
+    expect(await mosquitto.log()).not.toContain("already connected, closing old connection");
+  });
+
+  it("shares requests between two workers of a group, each with its own certificate, neither pushing the other off", async () => {
+    const handledBy = { "worker-1": 0, "worker-2": 0 };
+    for (const instance of ["worker-1", "worker-2"] as const) {
+      const worker = new ServiceLink({
+        transport: new MqttServiceTransport({
+          url: mosquitto.url,
+          // As SettlementNode does with --instance: the worker's own certificate, services/settlement.<instance>.
+          tls: await pki.identity(settlementPrincipal(instance)),
+          protocolVersion: 5,
+          sharedGroup: "workers",
+          instance,
+          serviceId: settlementPrincipal(instance).id,
+        }),
+        handler: async () => {
+          handledBy[instance] += 1;
+          return [];
+        },
+      });
+      stoppables.push(worker);
+      worker.start();
+      await worker.waitConnected(connectWaitMs);
+    }
+    const hub = await hubLink("h4");
+
+    for (let i = 0; i < 20; i++) await hub.publishRaw(topicFor("hub", "h4", "req"), Buffer.from(`shared-${i}`), { qos: 1 });
+    await eventually(() => handledBy["worker-1"] + handledBy["worker-2"] === 20, 5_000);
+
+    expect(handledBy["worker-1"]).toBeGreaterThan(0);
+    expect(handledBy["worker-2"]).toBeGreaterThan(0);
     expect(await mosquitto.log()).not.toContain("already connected, closing old connection");
   });
 });

@@ -13,8 +13,11 @@ import { mosquittoAcl, mosquittoConf } from "../../transport/mosquitto-config.ts
  */
 export const mosquittoPath = process.env["TAPWIRE_MOSQUITTO"] ?? "/usr/sbin/mosquitto";
 
-/** The ACL tapwire generates from its topic map, with one operator (`operators/ops`) watching hub presence. */
-export const tapwireAcl = mosquittoAcl(["ops"]);
+/**
+ * The ACL tapwire generates from its topic map, with one operator (`operators/ops`) watching hub presence and two
+ * settlement workers of a shared group (`services/settlement.worker-1`, `.worker-2`) beside the single service.
+ */
+export const tapwireAcl = mosquittoAcl(["ops"], ["worker-1", "worker-2"]);
 
 export interface MosquittoOptions {
   caPem: string;
