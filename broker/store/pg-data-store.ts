@@ -58,6 +58,7 @@ function storageFault(error: unknown): TapwireError | undefined {
  */
 export class PgDataStore implements DataStore {
   readonly engine = "postgres";
+  private retried = 0;
 
   private constructor(
     private readonly pool: pg.Pool,
@@ -97,6 +98,7 @@ export class PgDataStore implements DataStore {
       } catch (error) {
         await client.query("ROLLBACK").catch((rollbackError: unknown) => (broken = rollbackError as Error));
         if (attempt < transactionAttemptsMax && isConflict(error)) {
+          this.retried += 1;
           log.debug({ attempt, sqlState: (error as pg.DatabaseError).code }, "transaction conflicted with another worker's; retrying");
           continue;
         }
@@ -105,6 +107,11 @@ export class PgDataStore implements DataStore {
         client.release(broken);
       }
     }
+  }
+
+  /** Transactions run again after a conflict with another worker's (deadlock, serialization, a key it inserted first). */
+  get conflictRetries(): number {
+    return this.retried;
   }
 
   async checkInvariants(): Promise<InvariantReport> {
