@@ -49,4 +49,11 @@ async function main(): Promise<number> {
   return report.load.ledger.consistent ? 0 : 1;
 }
 
-process.exitCode = process.argv.includes("--burst") ? await burstCommand(process.argv.slice(2)) : await main();
+/** `--store` benches the shared store alone (bench/shared-store.ts); the service does not run on PostgreSQL yet. */
+async function command(argv: string[]): Promise<number> {
+  if (argv.includes("--burst")) return burstCommand(argv);
+  if (argv.includes("--store")) return (await import("./shared-store.ts")).storeBenchCommand(argv);
+  return main();
+}
+
+process.exitCode = await command(process.argv.slice(2));

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import type { KeyObject } from "node:crypto";
 import { generateP256, importPrivatePem, privateKeyPem } from "../protocol/keys.ts";
 import type { Clock, Random } from "../core/sources.ts";
-import type { Principal } from "../protocol/topics.ts";
+import { principalName, settlementPrincipal, type Principal } from "../protocol/topics.ts";
 import {
   createOperatorCa,
   issueClientCert,
@@ -20,7 +20,7 @@ import { PkiStore } from "./pki/store.ts";
 export const caLifetimeMs = 10 * 365 * 24 * 3600 * 1000;
 export const clientLifetimeMs = 5 * 365 * 24 * 3600 * 1000;
 
-export const servicePrincipal: Principal = { kind: "service", id: "settlement" };
+export const servicePrincipal: Principal = settlementPrincipal();
 
 export interface OperatorPki {
   store: PkiStore;
@@ -50,18 +50,27 @@ export async function loadOrCreateOperatorPki(dataDir: string, clock: Clock, ran
     server = await issueServerCert(ca, { serialHex: randomSerialHex(random), ...validityFrom(clock, caLifetimeMs) });
     await store.saveServer(server);
   }
-  const serviceName = "services/settlement";
-  let service = await store.loadIdentity(serviceName);
-  if (!service) {
-    service = await issueClientIdentity(ca, { principal: servicePrincipal, serialHex: randomSerialHex(random), ...validityFrom(clock, clientLifetimeMs) });
-    await store.saveIdentity(serviceName, service);
-  }
+  const service = await loadOrIssueIdentity(store, ca, servicePrincipal, clock, random);
   const signingKeyPath = join(pkiDir, "service-signing.key.pem");
   if (!existsSync(signingKeyPath)) {
     await writeFile(signingKeyPath, privateKeyPem(generateP256().privateKey), { mode: 0o600, flag: "wx" });
   }
   const serviceSigningKey = importPrivatePem(await readFile(signingKeyPath, "utf8"));
   return { store, ca, server, service, serviceSigningKey };
+}
+
+/** The worker's certificate and key, issued by the operator CA on its first start and kept in the PKI store. */
+export function loadOrCreateWorkerIdentity(pki: OperatorPki, instance: string, clock: Clock, random: Random): Promise<CertifiedKey> {
+  return loadOrIssueIdentity(pki.store, pki.ca, settlementPrincipal(instance), clock, random);
+}
+
+async function loadOrIssueIdentity(store: PkiStore, ca: CertifiedKey, principal: Principal, clock: Clock, random: Random): Promise<CertifiedKey> {
+  const name = principalName(principal);
+  const existing = await store.loadIdentity(name);
+  if (existing) return existing;
+  const issued = await issueClientIdentity(ca, { principal, serialHex: randomSerialHex(random), ...validityFrom(clock, clientLifetimeMs) });
+  await store.saveIdentity(name, issued);
+  return issued;
 }
 
 /** Issues a principal's client certificate for a public key it generated itself (its secure element's). */

@@ -3,7 +3,7 @@ import { mkdir } from "node:fs/promises";
 import { ErrorCode, TapwireError, errorCodeName } from "../protocol/errors.ts";
 import { logger } from "../core/log.ts";
 import { systemClock, systemRandom, type Clock, type Random } from "../core/sources.ts";
-import type { Principal } from "../protocol/topics.ts";
+import { settlementPrincipal, type Principal } from "../protocol/topics.ts";
 import { enrollAgent, enrollHub, enrollWallet, type EnrolmentBundle, type EnrolmentContext } from "./enrolment.ts";
 import { EmbeddedBroker } from "./mqtt/embedded-broker.ts";
 import { RevocationWatch } from "./revocation-watch.ts";
@@ -11,7 +11,7 @@ import { ServiceLink } from "./mqtt/service-link.ts";
 import { InProcessServiceTransport } from "./mqtt/in-process-service-transport.ts";
 import { MqttServiceTransport } from "./mqtt/mqtt-service-transport.ts";
 import type { ServiceTransport } from "./mqtt/service-transport.ts";
-import { loadOrCreateOperatorPki, servicePrincipal, type OperatorPki } from "./operator-pki.ts";
+import { loadOrCreateOperatorPki, loadOrCreateWorkerIdentity, servicePrincipal, type OperatorPki } from "./operator-pki.ts";
 import type { Registry } from "./registry/registry.ts";
 import { GlassesPayerVerifier, enrollGlasses, glassesSchema, type GlassesEnrolment } from "./settlement/glasses-payer-verifier.ts";
 import type { SettlementOptions } from "./settlement/options.ts";
@@ -125,7 +125,7 @@ export class SettlementNode {
       this.revocationWatch.start();
     }
     const link = new ServiceLink({
-      transport: this.transportTo(url, pki),
+      transport: await this.transportTo(url, pki),
       handler: (inbound) => service.handle(inbound),
       handlerCallsInFlightMax: this.options.handlerCallsInFlightMax ?? handlerCallsInFlightMaxDefault,
       clock: this.clock,
@@ -138,12 +138,15 @@ export class SettlementNode {
   }
 
   /** In-process to the embedded broker unless told otherwise; an MQTT client of an external broker. */
-  private transportTo(url: string, pki: OperatorPki): ServiceTransport {
+  private async transportTo(url: string, pki: OperatorPki): Promise<ServiceTransport> {
     const broker = this.broker;
     if (broker !== undefined && (this.options.serviceTransport ?? "in-process") === "in-process") return new InProcessServiceTransport(broker);
+    const instance = this.options.instance;
+    const identity = instance === undefined ? pki.service : await loadOrCreateWorkerIdentity(pki, instance, this.clock, this.random);
     return new MqttServiceTransport({
       url,
-      tls: { caPem: pki.ca.certPem, certPem: pki.service.certPem, keyPem: pki.service.keyPem },
+      tls: { caPem: pki.ca.certPem, certPem: identity.certPem, keyPem: identity.keyPem },
+      serviceId: settlementPrincipal(instance).id,
       protocolVersion: this.options.protocolVersion ?? 4,
       ...(this.options.sharedGroup ? { sharedGroup: this.options.sharedGroup } : {}),
       ...(this.options.instance ? { instance: this.options.instance } : {}),

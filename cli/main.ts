@@ -30,6 +30,8 @@ const cli = {
   campaign: () => import("./campaign.ts"),
   walletCode: () => import("./wallet-code.ts"),
   merchantEvents: () => import("./merchant-events.ts"),
+  db: () => import("./db.ts"),
+  pki: () => import("./pki.ts"),
 };
 
 /** `tapwire <command> [sub-command] [flags]`: one table of every command, each in its own file. */
@@ -74,6 +76,8 @@ const commands: Record<string, Load<Command>> = {
   "campaign add": async () => (await cli.campaign()).campaignAddCommand,
   "campaign list": async () => (await cli.campaign()).campaignListCommand,
   "campaign stop": async () => (await cli.campaign()).campaignStopCommand,
+  "db migrate": async () => (await cli.db()).dbMigrateCommand,
+  "pki crl": async () => (await cli.pki()).pkiCrlCommand,
 };
 
 /** Every usage text, in the order --help prints them (it loads every module: help is no hot path). */
@@ -100,6 +104,8 @@ const usages: Array<Load<string>> = [
   async () => (await cli.evidence()).evidenceUsage,
   async () => (await cli.campaign()).campaignUsage,
   async () => (await cli.mosquittoConfig()).mosquittoConfigUsage,
+  async () => (await cli.db()).dbUsage,
+  async () => (await cli.pki()).pkiUsage,
 ];
 
 async function main(argv: string[]): Promise<number> {

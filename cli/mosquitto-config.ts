@@ -8,10 +8,12 @@ import { mosquittoAcl, mosquittoConf } from "../transport/mosquitto-config.ts";
 import { dataDirFlag } from "./admin.ts";
 import { integerFlag, parseFlags, requireFlag } from "./args.ts";
 
-export const mosquittoConfigUsage = `tapwire mosquitto-config --out DIR [--data-dir DIR] [--host 127.0.0.1] [--port 8883] [--operator NAME …] [--user mosquitto]
+export const mosquittoConfigUsage = `tapwire mosquitto-config --out DIR [--data-dir DIR] [--host 127.0.0.1] [--port 8883] [--operator NAME …] [--worker NAME …] [--user mosquitto] [--crl FILE]
   Writes mosquitto.conf and tapwire.acl for running the settlement service against Mosquitto, generated from
   tapwire's topic map, with copies of the operator CA and the broker's certificate and key that Mosquitto's own
-  user can read. Then: mosquitto -c DIR/mosquitto.conf, and tapwire settle --broker-url mqtts://HOST:PORT --protocol 5.`;
+  user can read. Then: mosquitto -c DIR/mosquitto.conf, and tapwire settle --broker-url mqtts://HOST:PORT --protocol 5.
+  --worker: a settlement worker of a shared group (tapwire settle --instance NAME), each with its own certificate.
+  --crl: the revocation list tapwire pki crl writes; Mosquitto then refuses revoked hubs and agents at connect.`;
 
 /** The uid and gid of a system user from /etc/passwd, if there is one. */
 async function systemUser(name: string): Promise<{ uid: number; gid: number } | undefined> {
@@ -29,7 +31,9 @@ export async function mosquittoConfigCommand(argv: string[]): Promise<number> {
     host: { type: "string", default: "127.0.0.1" },
     port: { type: "string" },
     operator: { type: "string", multiple: true },
+    worker: { type: "string", multiple: true },
     user: { type: "string", default: "mosquitto" },
+    crl: { type: "string" },
   });
   const outDir = resolve(requireFlag(values.out, "out"));
   const dataDir = values["data-dir"];
@@ -43,8 +47,8 @@ export async function mosquittoConfigCommand(argv: string[]): Promise<number> {
   await writeFile(files.caFile, pki.ca.certPem, { mode: 0o644 });
   await writeFile(files.certFile, pki.server.certPem, { mode: 0o644 });
   await writeFile(files.keyFile, pki.server.keyPem, { mode: 0o640 });
-  await writeFile(files.aclFile, mosquittoAcl(values.operator ?? []), { mode: 0o644 });
-  await writeFile(join(outDir, "mosquitto.conf"), mosquittoConf({ ...files, host: values.host, port, user: values.user }), { mode: 0o644 });
+  await writeFile(files.aclFile, mosquittoAcl(values.operator ?? [], values.worker ?? []), { mode: 0o644 });
+  await writeFile(join(outDir, "mosquitto.conf"), mosquittoConf({ ...files, host: values.host, port, user: values.user, ...(values.crl ? { crlFile: resolve(values.crl) } : {}) }), { mode: 0o644 });
   // Started as root, Mosquitto drops to its own user, which must read the key: give it the files.
   const owner = process.getuid?.() === 0 ? await systemUser(values.user) : undefined;
   if (owner) for (const path of [outDir, ...Object.values(files)]) await chown(path, owner.uid, owner.gid);

@@ -4,7 +4,9 @@ import { untilStopSignal } from "./signals.ts";
 
 export const settleUsage = `tapwire settle [--data-dir DIR] [--host 127.0.0.1] [--port ${brokerPortDefault}] [--broker-url mqtts://HOST:PORT --protocol 5 [--shared-group G --instance I]]
   Runs the settlement service on its SQLite ledger with the embedded mTLS broker (or against an external
-  broker such as Mosquitto). Stops cleanly on SIGINT/SIGTERM.`;
+  broker such as Mosquitto). Stops cleanly on SIGINT/SIGTERM. With --instance I the worker connects with its own
+  certificate (services/settlement.I, issued on first start), so workers of one shared group never push each other
+  off a broker that binds client ids to certificates (tapwire mosquitto-config --worker I).`;
 
 export async function settleCommand(argv: string[]): Promise<number> {
   const { values } = parseFlags(argv, {

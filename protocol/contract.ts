@@ -22,6 +22,13 @@ export const contract = {
    * phone shows a fresh one every minute, and the service refuses one that lives longer.
    */
   paymentCodeLifetimeMsMax: 60_000,
+  /**
+   * The service's anti-replay window over a hub's seqs, as IPsec and DTLS keep one: every seq is accepted once,
+   * in any order, as long as it is within seqWindow of the highest seen. Several settlement workers may take a
+   * hub's requests out of order (a shared subscription hands them to whichever is free), so the window must
+   * exceed what one hub can have in flight: a hub keeps fewer than seqWindow requests unanswered.
+   */
+  seqWindow: 1_024,
 } as const;
 
 /**

@@ -64,6 +64,8 @@ export const ErrorCode = {
   UnknownCampaign: 326,
   /** A campaign id is defined once; a changed promotion is a new campaign. */
   CampaignAlreadyDefined: 327,
+  /** A hub seq so far below the highest seen that the anti-replay window (contract.seqWindow) no longer covers it. */
+  SeqBelowWindow: 328,
 
   // 400–499 ledger
   LedgerUnbalanced: 400,

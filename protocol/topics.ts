@@ -60,6 +60,15 @@ export function parseTopic(topic: string): ParsedTopic | undefined {
   return { kind: kind as ClientKind, id, channel };
 }
 
+/**
+ * The settlement service's principal, or one worker's of several (`services/settlement.w1`): each worker needs its own
+ * certificate, since a broker that takes the client id from the certificate (Mosquitto's use_username_as_clientid)
+ * drops one connection whenever another with the same identity arrives.
+ */
+export function settlementPrincipal(instance?: string): Principal {
+  return { kind: "service", id: instance === undefined ? "settlement" : `settlement.${instance}` };
+}
+
 /** The certificate CN and MQTT username of a principal: `hubs/h1`, `services/settlement`. */
 export function principalName(principal: Principal): string {
   return `${plural[principal.kind]}/${principal.id}`;

@@ -61,6 +61,11 @@ export function openSqliteDb({ path, components, clock }: OpenSqliteOptions): Sq
   }
 }
 
+/**
+ * Each migration runs in its own IMMEDIATE transaction, which takes SQLite's write lock first and only then
+ * reads the recorded version: of several processes starting at once on a fresh file, one applies a migration
+ * and the others, once they hold the lock, see it recorded and skip it (never `table … already exists`).
+ */
 function migrate(db: SqliteDb, components: readonly SchemaComponent[], clock: Clock): void {
   db.exec(`CREATE TABLE IF NOT EXISTS schema_version (
     component TEXT PRIMARY KEY,
@@ -76,17 +81,12 @@ function migrate(db: SqliteDb, components: readonly SchemaComponent[], clock: Cl
     component.migrations.forEach((migration, index) => {
       assert(migration.version === index + 1, `${component.name} migration ${index} must have version ${index + 1}`);
     });
-    const applied = current.get(component.name) ?? 0;
-    if (applied > component.migrations.length) {
-      throw new TapwireError(
-        `database has ${component.name} schema version ${applied}, this code knows up to ${component.migrations.length}`,
-        ErrorCode.LedgerStorage,
-      );
-    }
-    for (const migration of component.migrations.slice(applied)) {
+    assertKnownVersion(component, current.get(component.name) ?? 0);
+    for (const migration of component.migrations) {
       if (migration.rebuildsReferencedTable) db.pragma("foreign_keys = OFF");
       try {
         db.transaction(() => {
+          if ((current.get(component.name) ?? 0) >= migration.version) return;
           db.exec(migration.sql);
           if (migration.rebuildsReferencedTable) {
             const dangling = db.pragma("foreign_key_check") as unknown[];
@@ -98,6 +98,16 @@ function migrate(db: SqliteDb, components: readonly SchemaComponent[], clock: Cl
         if (migration.rebuildsReferencedTable) db.pragma("foreign_keys = ON");
       }
     }
+  }
+}
+
+/** A database migrated by newer code is refused rather than written by code that does not know its tables. */
+export function assertKnownVersion(component: SchemaComponent, applied: number): void {
+  if (applied > component.migrations.length) {
+    throw new TapwireError(
+      `database has ${component.name} schema version ${applied}, this code knows up to ${component.migrations.length}`,
+      ErrorCode.LedgerStorage,
+    );
   }
 }
 

@@ -1,27 +1,18 @@
 import { assert } from "../../core/assert.ts";
 import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
-import { amountMinorMax, isCurrency } from "../../protocol/money.ts";
 import type { Clock } from "../../core/sources.ts";
 import {
   linkedTransfersMax,
   mayGoNegative,
   parseAccountId,
   type Account,
-  type AccountKind,
   type InvariantReport,
   type Ledger,
   type Transfer,
   type TransferInput,
 } from "./ledger.ts";
 import { StatementCache, type SqliteDb } from "./sqlite-db.ts";
-
-interface AccountRow {
-  account_id: string;
-  kind: AccountKind;
-  currency: string;
-  balance_minor: number;
-  created_at_ms: number;
-}
+import { assertCurrency, assertSameCurrency, insufficientFunds, invariantQueries, proveBooks, toAccount, validateTransfer, type AccountRow, type InvariantRows } from "./ledger-rules.ts";
 
 interface TransferRow {
   transfer_id: number;
@@ -36,16 +27,6 @@ interface TransferRow {
 
 const transferColumns =
   "t.transfer_id, t.debit_account_id, t.credit_account_id, t.amount_minor, t.currency, t.kind, t.reference, t.posted_at_ms";
-
-function toAccount(row: AccountRow): Account {
-  return {
-    accountId: row.account_id,
-    kind: row.kind,
-    currency: row.currency,
-    balanceMinor: row.balance_minor,
-    createdAtMs: row.created_at_ms,
-  };
-}
 
 function toTransfer(row: TransferRow): Transfer {
   return {
@@ -62,8 +43,6 @@ function toTransfer(row: TransferRow): Transfer {
 
 /** Largest number of transfers one `transfers()` call returns. */
 export const transfersListMax = 10_000;
-
-const textMax = 200;
 
 export class SqliteLedger implements Ledger {
   private readonly statements: StatementCache;
@@ -152,71 +131,17 @@ export class SqliteLedger implements Ledger {
   }
 
   checkInvariants(): InvariantReport {
-    const sums = this.statements
-      .sql<[], { currency: string; total: number }>(
-        "SELECT currency, SUM(balance_minor) AS total FROM ledger_accounts GROUP BY currency ORDER BY currency",
-      )
-      .all();
-    const balanceSumMinorByCurrency: Record<string, number> = {};
-    for (const { currency, total } of sums) {
-      balanceSumMinorByCurrency[currency] = total;
-      if (total !== 0) violated(`balances in ${currency} sum to ${total}, not 0`, { currency, total });
-    }
-    const drifted = this.statements
-      .sql<[], { account_id: string; balance_minor: number; posted: number }>(
-        `SELECT a.account_id, a.balance_minor, COALESCE(SUM(p.amount_minor), 0) AS posted
-         FROM ledger_accounts a LEFT JOIN ledger_postings p ON p.account_id = a.account_id
-         GROUP BY a.account_id HAVING a.balance_minor <> posted LIMIT 1`,
-      )
-      .get();
-    if (drifted) violated(`${drifted.account_id} balance ${drifted.balance_minor} != postings ${drifted.posted}`, drifted);
-    const lopsided = this.statements
-      .sql<[], { transfer_id: number }>(
-        `SELECT t.transfer_id FROM ledger_transfers t LEFT JOIN ledger_postings p ON p.transfer_id = t.transfer_id
-         GROUP BY t.transfer_id
-         HAVING COUNT(p.account_id) <> 2 OR SUM(p.amount_minor) <> 0 OR MIN(p.amount_minor) <> -t.amount_minor
-         LIMIT 1`,
-      )
-      .get();
-    if (lopsided) violated(`transfer ${lopsided.transfer_id} does not have two postings that cancel`, lopsided);
-    const crossCurrency = this.statements
-      .sql<[], { transfer_id: number; account_id: string }>(
-        `SELECT p.transfer_id, p.account_id FROM ledger_postings p
-         JOIN ledger_transfers t ON t.transfer_id = p.transfer_id
-         JOIN ledger_accounts a ON a.account_id = p.account_id
-         WHERE a.currency <> t.currency LIMIT 1`,
-      )
-      .get();
-    if (crossCurrency) violated(`transfer ${crossCurrency.transfer_id} posts to ${crossCurrency.account_id} in another currency`, crossCurrency);
-    const overdrawn = this.statements
-      .sql<[], { account_id: string }>("SELECT account_id FROM ledger_accounts WHERE kind <> 'funding' AND balance_minor < 0 LIMIT 1")
-      .get();
-    if (overdrawn) violated(`${overdrawn.account_id} is below zero`, overdrawn);
-    return {
-      accounts: this.statements.sql<[], number>("SELECT COUNT(*) FROM ledger_accounts").pluck().get() ?? 0,
-      transfers: this.transferCount(),
-      balanceSumMinorByCurrency,
-    };
+    const queries = Object.entries(invariantQueries).map(([name, sql]) => [name, this.statements.sql(sql).all()]);
+    return proveBooks(Object.fromEntries(queries) as InvariantRows);
   }
 
   private post(input: TransferInput, postedAtMs: number): Transfer {
     validateTransfer(input);
     const debit = this.requireAccount(input.debitAccountId);
     const credit = this.requireAccount(input.creditAccountId);
-    for (const account of [debit, credit]) {
-      if (account.currency !== input.currency) {
-        throw new TapwireError(`${account.accountId} holds ${account.currency}, transfer is in ${input.currency}`, ErrorCode.CurrencyMismatch, {
-          accountId: account.accountId,
-          currency: input.currency,
-        });
-      }
-    }
+    for (const account of [debit, credit]) assertSameCurrency(account, input.currency);
     if (!mayGoNegative(debit.kind) && debit.balanceMinor < input.amountMinor) {
-      throw new TapwireError(
-        `${debit.accountId} holds ${debit.balanceMinor}, needs ${input.amountMinor} minor units`,
-        ErrorCode.InsufficientFunds,
-        { accountId: debit.accountId, balanceMinor: debit.balanceMinor, amountMinor: input.amountMinor },
-      );
+      throw insufficientFunds(debit.accountId, debit.balanceMinor, input.amountMinor);
     }
     const result = this.statements
       .sql<[string, string, number, string, string, string, number]>(
@@ -246,32 +171,4 @@ export class SqliteLedger implements Ledger {
     if (!account) throw new TapwireError(`no ledger account ${accountId}`, ErrorCode.LedgerAccountMissing, { accountId });
     return account;
   }
-}
-
-function assertCurrency(currency: string): void {
-  if (!isCurrency(currency)) throw new TapwireError(`unknown currency ${JSON.stringify(currency)}`, ErrorCode.UnknownCurrency);
-}
-
-function validateTransfer(input: TransferInput): void {
-  assertCurrency(input.currency);
-  if (!Number.isSafeInteger(input.amountMinor)) {
-    throw new TapwireError(`amount must be an integer of minor units, got ${String(input.amountMinor)}`, ErrorCode.InvalidMoney);
-  }
-  if (input.amountMinor <= 0) {
-    throw new TapwireError(`transfer amount ${input.amountMinor} is not positive`, ErrorCode.AmountNotPositive, {
-      amountMinor: input.amountMinor,
-    });
-  }
-  if (input.amountMinor > amountMinorMax) {
-    throw new TapwireError(`transfer amount ${input.amountMinor} above ${amountMinorMax}`, ErrorCode.InvalidMoney);
-  }
-  if (input.debitAccountId === input.creditAccountId) {
-    throw new TapwireError(`transfer debits and credits the same account ${input.debitAccountId}`, ErrorCode.LedgerUnbalanced);
-  }
-  assert(input.kind.length > 0 && input.kind.length <= textMax, "transfer kind must be 1-200 characters");
-  assert(input.reference.length > 0 && input.reference.length <= textMax, "transfer reference must be 1-200 characters");
-}
-
-function violated(message: string, context: object): never {
-  throw new TapwireError(`ledger invariant broken: ${message}`, ErrorCode.LedgerUnbalanced, { ...context });
 }

@@ -23,7 +23,7 @@ export interface Hub {
   merchantId: string;
   publicKeyPem: string;
   status: HubStatus;
-  /** Highest request seq accepted from this hub; the next must be greater. */
+  /** Highest request seq accepted from this hub; below it, the anti-replay window (seq-window.ts) says which were. */
   lastSeq: number;
   certificateSerial: string;
   enrolledAtMs: number;

@@ -1,4 +1,5 @@
 import type { SchemaComponent } from "../ledger/sqlite-db.ts";
+import { seqWindowBytes } from "./seq-window.ts";
 
 /** Merchants, hubs and wallets. Lives in the settlement database so seq/ATC updates commit with the payment. */
 export const registrySchema: SchemaComponent = {
@@ -71,6 +72,11 @@ export const registrySchema: SchemaComponent = {
           PRIMARY KEY (wallet_id, atc)
         ) STRICT, WITHOUT ROWID;
       `,
+    },
+    {
+      version: 5,
+      description: "each hub's anti-replay window below last_seq (seq-window.ts); NULL: nothing below it seen",
+      sql: `ALTER TABLE registry_hubs ADD COLUMN seq_seen BLOB CHECK (seq_seen IS NULL OR length(seq_seen) = ${seqWindowBytes});`,
     },
   ],
 };

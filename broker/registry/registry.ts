@@ -38,6 +38,7 @@ import {
   type WalletEnrollment,
   type WalletRow,
 } from "./principals.ts";
+import { acceptSeq, emptySeqWindow, type SeqWindow } from "./seq-window.ts";
 import { PublicKeyCache } from "./public-keys.ts";
 
 const log = logger("tapwire:registry");
@@ -219,17 +220,37 @@ export class Registry {
   }
 
   /**
-   * Settlement only, inside its transaction: moves an active hub's seq forward to `seq` and returns the hub as
-   * it now is, in one statement. Undefined, changing nothing, when the hub is unknown, revoked, or already at
-   * or past `seq`: the caller then finds out which, and refuses the request.
+   * Settlement only, inside its transaction: accepts `seq` into an active hub's anti-replay window
+   * (seq-window.ts) and returns the hub as it now is. Undefined, changing nothing, when the hub is unknown,
+   * revoked, or the window refuses the seq: the caller then finds out which (seqRefusal), and refuses the request.
    */
   advanceHubSeq(hubId: string, seq: number): Hub | undefined {
+    const window = this.hubSeqWindow(hubId);
+    const next = window && acceptSeq(window, seq);
+    if (!next || next instanceof TapwireError) return undefined;
     const row = this.statements
-      .sql<[number, string, number], HubRow>(
-        `UPDATE registry_hubs SET last_seq = ? WHERE hub_id = ? AND status = 'active' AND last_seq < ? RETURNING ${hubColumns}`,
-      )
-      .get(seq, hubId, seq);
-    return row ? toHub(row) : undefined;
+      .sql<[number, Uint8Array, string], HubRow>(`UPDATE registry_hubs SET last_seq = ?, seq_seen = ? WHERE hub_id = ? RETURNING ${hubColumns}`)
+      .get(next.topSeq, next.seenBelow, hubId);
+    assert(row, `active hub ${hubId} was just read`);
+    return toHub(row);
+  }
+
+  /** Why the window of an active hub refuses `seq` (SeqReplayed, SeqBelowWindow); a bug if it would accept it. */
+  seqRefusal(hubId: string, seq: number): TapwireError {
+    const window = this.hubSeqWindow(hubId);
+    assert(window, `hub ${hubId} is active`);
+    const refusal = acceptSeq(window, seq);
+    assert(refusal instanceof TapwireError, `hub ${hubId} seq ${seq} passed every gate but was not consumed`);
+    return refusal;
+  }
+
+  /** An active hub's anti-replay window; undefined for an unknown or revoked hub. */
+  hubSeqWindow(hubId: string): SeqWindow | undefined {
+    const row = this.statements
+      .sql<[string], { last_seq: number; seq_seen: Buffer | null }>("SELECT last_seq, seq_seen FROM registry_hubs WHERE hub_id = ? AND status = 'active'")
+      .get(hubId);
+    if (!row) return undefined;
+    return { topSeq: row.last_seq, seenBelow: row.seq_seen ? new Uint8Array(row.seq_seen) : emptySeqWindow().seenBelow };
   }
 
   enrollWallet(enrollment: WalletEnrollment): Wallet {

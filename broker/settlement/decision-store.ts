@@ -21,7 +21,8 @@ export interface StoredDecision {
   createdAtMs: number;
 }
 
-interface DecisionRow {
+/** A decision as both engines store it (pg returns BYTEA as a Buffer too). */
+export interface DecisionRow {
   hub_id: string;
   principal_kind: ClientKind;
   request_id: string;
@@ -35,8 +36,8 @@ interface DecisionRow {
   created_at_ms: number;
 }
 
-const decisionColumns = "hub_id, principal_kind, request_id, body_hash, request_type, status, code, wallet_id, decision, exp_ms, created_at_ms";
-const toDecision = (r: DecisionRow): StoredDecision => ({
+export const decisionColumns = "hub_id, principal_kind, request_id, body_hash, request_type, status, code, wallet_id, decision, exp_ms, created_at_ms";
+export const toDecision = (r: DecisionRow): StoredDecision => ({
   hubId: r.hub_id,
   principalKind: r.principal_kind,
   requestId: r.request_id,

@@ -1,4 +1,3 @@
-import { assert } from "../../core/assert.ts";
 import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
 import type { HubRequest } from "../../protocol/messages.ts";
 import type { MandateStore } from "../agents/mandate-store.ts";
@@ -112,8 +111,7 @@ export class Gates {
         requestId: request.requestId,
       });
     }
-    assert(request.seq <= hub.lastSeq, `hub ${hubId} seq ${request.seq} passed every gate but was not consumed`);
-    return new TapwireError(`seq ${request.seq} is not above ${hub.lastSeq}`, ErrorCode.SeqReplayed, { hubId, seq: request.seq });
+    return this.deps.registry.seqRefusal(hub.hubId, request.seq);
   }
 
   private checkTimes(iatMs: number, expMs: number, nowMs: number): void {

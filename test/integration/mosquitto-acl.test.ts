@@ -8,7 +8,8 @@ import { HubLink } from "../../firmware-bridge/mqtt/hub-link.ts";
 import { messageBytesMax } from "../../protocol/envelope.ts";
 import { ErrorCode, isTapwireError } from "../../protocol/errors.ts";
 import { generateP256, type KeyPair } from "../../protocol/keys.ts";
-import { topicFor } from "../../protocol/topics.ts";
+import { settlementPrincipal, topicFor } from "../../protocol/topics.ts";
+import { issueCrl, readCertificate } from "../../broker/pki/certificates.ts";
 import { createTestPki, eventually, sealedDecision, type TestPki } from "../broker/fixtures.ts";
 import { startMosquitto, type RunningMosquitto } from "../support/mosquitto.ts";
 
@@ -18,13 +19,21 @@ let pki: TestPki;
 let serviceKeys: KeyPair;
 let mosquitto: RunningMosquitto;
 let service: ServiceLink;
+/** Its certificate's serial is in the CRL Mosquitto loads (crlfile), as `tapwire pki crl` writes it. */
+let revokedHub: { caPem: string; certPem: string; keyPem: string };
 const handled: InboundRequest[] = [];
 const stoppables: Array<{ stop(): Promise<void> }> = [];
 
 beforeAll(async () => {
   pki = await createTestPki();
   serviceKeys = generateP256();
-  mosquitto = await startMosquitto({ caPem: pki.ca.certPem, ...pki.server });
+  revokedHub = await pki.identity({ kind: "hub", id: "h-revoked" });
+  const nowMs = Date.now();
+  const crlPem = await issueCrl(pki.ca, [{ serialHex: readCertificate(revokedHub.certPem).serialHex, revokedAtMs: nowMs - 1_000 }], {
+    thisUpdateMs: nowMs - 60_000,
+    nextUpdateMs: nowMs + 86_400_000,
+  });
+  mosquitto = await startMosquitto({ caPem: pki.ca.certPem, ...pki.server, crlPem });
   service = new ServiceLink({
     transport: new MqttServiceTransport({
       url: mosquitto.url,
@@ -65,6 +74,17 @@ async function hubLink(id: string): Promise<HubLink> {
   link.start();
   await link.waitConnected(connectWaitMs);
   return link;
+}
+
+/** Whether a client with this certificate gets connected (TLS handshake and CONNACK); it stays connected until the test ends. */
+async function connects(identity: { caPem: string; certPem: string; keyPem: string }, clientId: string): Promise<boolean> {
+  const connection = new MqttConnection({ url: mosquitto.url, tls: identity, clientId, protocolVersion: 5, reconnectAttemptsMax: 0 });
+  stoppables.push(connection);
+  connection.start();
+  return connection.waitConnected(connectWaitMs).then(
+    () => true,
+    () => false,
+  );
 }
 
 describe("Mosquitto with the tapwire ACL (MQTT 5, shared subscription)", () => {
@@ -192,5 +212,54 @@ describe("Mosquitto with the tapwire ACL (MQTT 5, shared subscription)", () => {
 
     expect(isTapwireError(failure)).toBe(true);
     expect(link.connected).toBe(false);
+  });
+
+  it("refuses a revoked hub at the TLS handshake (crlfile), and lets an enrolled one in", async () => {
+    const enrolled = await pki.identity({ kind: "hub", id: "h1" });
+
+    expect(await connects(revokedHub, "hubs/h-revoked")).toBe(false);
+    expect(await connects(enrolled, "hubs/h1")).toBe(true);
+  });
+
+  it("keeps the settlement service connected when a hub connects under its client id (use_username_as_clientid)", async () => {
+    expect(await connects(await pki.identity({ kind: "hub", id: "h2" }), "services/settlement@worker-1")).toBe(true);
+
+    const reply = await (await hubLink("h3")).request(Buffer.from("after-takeover"), "after-takeover", 5_000);
+
+    expect(reply.decision.requestId).toBe("after-takeover");
+    expect(service.connected).toBe(true);
+    expect(await mosquitto.log()).not.toContain("already connected, closing old connection");
+  });
+
+  it("shares requests between two workers of a group, each with its own certificate, neither pushing the other off", async () => {
+    const handledBy = { "worker-1": 0, "worker-2": 0 };
+    for (const instance of ["worker-1", "worker-2"] as const) {
+      const worker = new ServiceLink({
+        transport: new MqttServiceTransport({
+          url: mosquitto.url,
+          // As SettlementNode does with --instance: the worker's own certificate, services/settlement.<instance>.
+          tls: await pki.identity(settlementPrincipal(instance)),
+          protocolVersion: 5,
+          sharedGroup: "workers",
+          instance,
+          serviceId: settlementPrincipal(instance).id,
+        }),
+        handler: async () => {
+          handledBy[instance] += 1;
+          return [];
+        },
+      });
+      stoppables.push(worker);
+      worker.start();
+      await worker.waitConnected(connectWaitMs);
+    }
+    const hub = await hubLink("h4");
+
+    for (let i = 0; i < 20; i++) await hub.publishRaw(topicFor("hub", "h4", "req"), Buffer.from(`shared-${i}`), { qos: 1 });
+    await eventually(() => handledBy["worker-1"] + handledBy["worker-2"] === 20, 5_000);
+
+    expect(handledBy["worker-1"]).toBeGreaterThan(0);
+    expect(handledBy["worker-2"]).toBeGreaterThan(0);
+    expect(await mosquitto.log()).not.toContain("already connected, closing old connection");
   });
 });

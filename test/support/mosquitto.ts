@@ -13,14 +13,19 @@ import { mosquittoAcl, mosquittoConf } from "../../transport/mosquitto-config.ts
  */
 export const mosquittoPath = process.env["TAPWIRE_MOSQUITTO"] ?? "/usr/sbin/mosquitto";
 
-/** The ACL tapwire generates from its topic map, with one operator (`operators/ops`) watching hub presence. */
-export const tapwireAcl = mosquittoAcl(["ops"]);
+/**
+ * The ACL tapwire generates from its topic map, with one operator (`operators/ops`) watching hub presence and two
+ * settlement workers of a shared group (`services/settlement.worker-1`, `.worker-2`) beside the single service.
+ */
+export const tapwireAcl = mosquittoAcl(["ops"], ["worker-1", "worker-2"]);
 
 export interface MosquittoOptions {
   caPem: string;
   certPem: string;
   keyPem: string;
   acl?: string;
+  /** A revocation list (`tapwire pki crl`): Mosquitto's crlfile, so revoked client certificates fail the handshake. */
+  crlPem?: string;
   startTimeoutMs?: number;
 }
 
@@ -42,6 +47,7 @@ export async function startMosquitto(options: MosquittoOptions): Promise<Running
   await writeFile(join(dir, "server.pem"), options.certPem);
   await writeFile(join(dir, "server.key"), options.keyPem, { mode: 0o600 });
   await writeFile(join(dir, "acl"), options.acl ?? tapwireAcl);
+  if (options.crlPem) await writeFile(join(dir, "crl.pem"), options.crlPem);
   const generated = mosquittoConf({
     // Run as root, Mosquitto switches to user "mosquitto", which cannot read this private temp directory.
     user: userInfo().username,
@@ -51,6 +57,7 @@ export async function startMosquitto(options: MosquittoOptions): Promise<Running
     certFile: join(dir, "server.pem"),
     keyFile: join(dir, "server.key"),
     aclFile: join(dir, "acl"),
+    ...(options.crlPem ? { crlFile: join(dir, "crl.pem") } : {}),
   });
   // Logging is the test's own: every connection, to a file the test reads.
   await writeFile(join(dir, "mosquitto.conf"), `${generated}log_dest file ${logPath}\nlog_type all\nconnection_messages true\n`);
