@@ -20,6 +20,8 @@ export interface SetupMessage {
   currency: string;
   hubs: HubIdentity[];
   inflight: number;
+  /** Open loop at this rate (payments per second, all hubs); absent: closed loop, `inflight` lanes per hub. */
+  ratePerSecond?: number;
   paymentsMax: number;
   durationMs: number;
   amountMinor: number;
@@ -50,8 +52,13 @@ export interface GeneratorReport {
   failedByCode: Record<string, number>;
   /** From the first request to the last decision (or failure). */
   elapsedMs: number;
-  /** Request built and signed → verified decision in hand, approved payments only. */
+  /**
+   * Approved payments only: request built and signed → verified decision in hand; in open loop, from the payment's
+   * intended send time (so time spent behind schedule counts).
+   */
   latency: LatencySummary;
+  /** Open loop: how far behind schedule the generator itself fell at most (its own CPU starved), in ms. */
+  behindMsMax?: number;
   /** Sends that repeated an earlier request's bytes after a timeout or an outage. */
   retried: number;
   cpu: CpuSpent;

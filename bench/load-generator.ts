@@ -59,10 +59,15 @@ class LoadRun {
   async run(): Promise<Omit<GeneratorReport, "cpu" | "profile">> {
     const startedMs = performance.now();
     this.deadlineMs = startedMs + this.setup.durationMs;
-    const lanes: Array<Promise<void>> = [];
-    for (const hub of this.hubs) for (let lane = 0; lane < this.setup.inflight; lane += 1) lanes.push(this.lane(hub));
-    await Promise.all(lanes);
+    let behindMsMax: number | undefined;
+    if (this.setup.ratePerSecond !== undefined) behindMsMax = await this.openLoop(startedMs, this.setup.ratePerSecond);
+    else {
+      const lanes: Array<Promise<void>> = [];
+      for (const hub of this.hubs) for (let lane = 0; lane < this.setup.inflight; lane += 1) lanes.push(this.lane(hub));
+      await Promise.all(lanes);
+    }
     return {
+      ...(behindMsMax !== undefined ? { behindMsMax } : {}),
       sent: this.sent,
       approved: this.approved,
       declinedByCode: this.declinedByCode,
@@ -71,6 +76,53 @@ class LoadRun {
       latency: this.latencies.summary(),
       retried: this.hubs.reduce((sum, hub) => sum + hub.client.stats.retried, 0),
     };
+  }
+
+  /**
+   * Payment i is due at start + i / rate and goes to the hubs in turn, whether or not earlier ones were answered
+   * (each hub's client queues beyond its wire window); its latency counts from when it was due, as wrk2 measures.
+   * Ends at the count or the deadline, then waits for the answers still out.
+   */
+  private async openLoop(startedMs: number, ratePerSecond: number): Promise<number> {
+    const intervalMs = 1000 / ratePerSecond;
+    // At most paymentsMax at once (each hub's client bounds its own queue and fails beyond it).
+    const outstanding = new Set<Promise<void>>();
+    let behindMsMax = 0;
+    for (let index = 0; this.sent < this.setup.paymentsMax; index += 1) {
+      const dueMs = startedMs + index * intervalMs;
+      if (dueMs >= this.deadlineMs) break;
+      const waitMs = dueMs - performance.now();
+      if (waitMs > 1) await new Promise((resolve) => setTimeout(resolve, waitMs));
+      behindMsMax = Math.max(behindMsMax, performance.now() - dueMs);
+      const hub = this.hubs[index % this.hubs.length]!;
+      const request = hub.nextPayment(this.setup.amountMinor);
+      if (request === undefined) {
+        countInto(this.failedByCode, "WalletsSpent");
+        break;
+      }
+      this.sent += 1;
+      const answered: Promise<void> = this.answer(hub, request, dueMs).then(() => {
+        outstanding.delete(answered);
+      });
+      outstanding.add(answered);
+    }
+    await Promise.all(outstanding);
+    return behindMsMax;
+  }
+
+  /** Submits and counts the outcome, latency from `sinceMs`; false when the hub could not get it through at all. */
+  private async answer(hub: SimulatedHub, request: Parameters<SimulatedHub["client"]["submit"]>[0], sinceMs: number): Promise<boolean> {
+    try {
+      const { decision } = await hub.client.submit(request);
+      if (decision.status === "approved") {
+        this.approved += 1;
+        this.latencies.record(performance.now() - sinceMs);
+      } else countInto(this.declinedByCode, `${decision.status}:${errorCodeName(decision.code)}`);
+      return true;
+    } catch (error) {
+      countInto(this.failedByCode, errorCodeName(asTapwireError(error, ErrorCode.Offline).code));
+      return false;
+    }
   }
 
   /** One payment at a time; a hub's W lanes are its W payments in flight. Ends at the count or the deadline. */
@@ -83,22 +135,11 @@ class LoadRun {
         return;
       }
       this.sent += 1;
-      try {
-        const { decision } = await hub.client.submit(request);
-        if (decision.status === "approved") {
-          this.approved += 1;
-          this.latencies.record(performance.now() - startedMs);
-        } else {
-          countInto(this.declinedByCode, `${decision.status}:${errorCodeName(decision.code)}`);
-        }
-      } catch (error) {
-        const failure = asTapwireError(error, ErrorCode.Offline);
-        countInto(this.failedByCode, errorCodeName(failure.code));
-        // The client already retried; a hub that still cannot get through stays out for the rest of the run.
-        return;
-      }
+      // The client already retried; a hub that still cannot get through stays out for the rest of the run.
+      if (!(await this.answer(hub, request, startedMs))) return;
     }
   }
+
 }
 
 async function connectHubs(setup: SetupMessage): Promise<SimulatedHub[]> {

@@ -21,6 +21,15 @@ export interface BenchOptions {
   verifyWorkers: number | undefined;
   /** SettlementNode handlerCallsInFlightMax (requests the service works on at once); undefined keeps the default. */
   handlerCalls: number | undefined;
+  /**
+   * Open loop: payments sent at this fixed rate (per second, over all hubs), latency counted from each payment's
+   * intended send time (no coordinated omission, as wrk2). Undefined: closed loop, `inflight` per hub.
+   */
+  ratePerSecond: number | undefined;
+  /** The floor (unavoidable CPU per payment on this machine) measured before the load, for the efficiency line. */
+  floor: boolean;
+  /** A previous run's JSON report to print the change of each figure against. */
+  comparePath: string | undefined;
 }
 
 export const benchDefaults = {
@@ -31,7 +40,8 @@ export const benchDefaults = {
 } as const;
 
 const usage = `usage: npm run bench -- [--hubs N] [--inflight W] [--payments P] [--seconds S] [--json PATH]
-                     [--no-stages] [--profile] [--batch-max N] [--verify-workers N] [--handler-calls N]
+                     [--no-stages] [--no-floor] [--profile] [--batch-max N] [--verify-workers N] [--handler-calls N]
+                     [--rate R] [--compare FILE]
   --hubs           simulated hubs, each its own mTLS connection and wallet (1..500, default ${benchDefaults.hubs})
   --inflight       payments each hub keeps in flight (1..256, default ${benchDefaults.inflight})
   --payments       stop after this many payments (1..2000000, default ${benchDefaults.payments})
@@ -41,7 +51,11 @@ const usage = `usage: npm run bench -- [--hubs N] [--inflight W] [--payments P] 
   --profile        V8 CPU profile of both processes during the load, summarised by function and by area
   --batch-max      settlement group-commit size (1..10000; default: the service's own)
   --verify-workers signature-check worker threads (0..64, 0 = main thread; default: the service's own)
-  --handler-calls  requests the service works on at once (1..4096; default: the node's own)`;
+  --handler-calls  requests the service works on at once (1..4096; default: the node's own)
+  --rate           open loop: R payments/s in all (1..100000), latency from each intended send time (no coordinated
+                   omission); --inflight then only bounds each hub's wire, not the rate
+  --no-floor       skip measuring the floor (the unavoidable CPU per payment) and the efficiency line
+  --compare        a previous run's JSON: print each headline figure's change against it`;
 
 function integerIn(name: string, raw: string | undefined, fallback: number, min: number, max: number, unit: string): number {
   if (raw === undefined) return fallback;
@@ -74,6 +88,9 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
         "batch-max": { type: "string" },
         "verify-workers": { type: "string" },
         "handler-calls": { type: "string" },
+        rate: { type: "string" },
+        "no-floor": { type: "boolean" },
+        compare: { type: "string" },
         help: { type: "boolean" },
       },
       strict: true,
@@ -95,5 +112,8 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
     batchMax: optionalIntegerIn("batch-max", values["batch-max"], 1, 10_000, "messages"),
     verifyWorkers: optionalIntegerIn("verify-workers", values["verify-workers"], 0, 64, "threads"),
     handlerCalls: optionalIntegerIn("handler-calls", values["handler-calls"], 1, 4_096, "requests"),
+    ratePerSecond: optionalIntegerIn("rate", values.rate, 1, 100_000, "payments per second"),
+    floor: !values["no-floor"],
+    comparePath: values.compare,
   };
 }

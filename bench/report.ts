@@ -5,6 +5,7 @@ import type { ProfileSummary } from "./profile.ts";
 import type { LoadResult } from "./settlement-under-load.ts";
 import type { HubJournalResult } from "./hub-journal.ts";
 import type { StageResult } from "./stages.ts";
+import { efficiency, type Floor } from "./floor.ts";
 
 export const targetPaymentsPerSecond = 3_000;
 
@@ -30,6 +31,8 @@ export interface Headline {
   generatorCpuUsPerPayment: number;
   nodeCoreShare: number;
   generatorCoreShare: number;
+  /** approved/s ÷ what the floor allows on this machine (with the floor measured). */
+  efficiency?: number;
 }
 
 export interface BenchReport {
@@ -41,6 +44,8 @@ export interface BenchReport {
   stages: StageResult[];
   /** The hub journal's cost per sale on this machine's disk (with the stages). */
   hubJournal?: HubJournalResult;
+  /** The unavoidable CPU per payment on this machine, measured in the same run (bench/floor.ts). */
+  floor?: Floor;
 }
 
 export function machineInfo(loadAverage1mBefore: number): MachineInfo {
@@ -61,7 +66,7 @@ export function loadAverage1m(): number {
   return loadavg()[0] ?? 0;
 }
 
-export function headline(load: LoadResult): Headline {
+export function headline(load: LoadResult, floor?: Floor): Headline {
   const { generator, node } = load;
   const approvedPerSecond = generator.elapsedMs > 0 ? (generator.approved / generator.elapsedMs) * 1000 : 0;
   const perPayment = (cpu: { userMs: number; systemMs: number }) => (generator.approved > 0 ? ((cpu.userMs + cpu.systemMs) * 1000) / generator.approved : 0);
@@ -75,6 +80,7 @@ export function headline(load: LoadResult): Headline {
     generatorCpuUsPerPayment: perPayment(generator.cpu),
     nodeCoreShare: share(node.cpu),
     generatorCoreShare: share(generator.cpu),
+    ...(floor ? { efficiency: efficiency(approvedPerSecond, floor) } : {}),
   };
 }
 
@@ -135,6 +141,7 @@ export function renderReport(report: BenchReport): string {
       `p50 ${ms(generator.latency.p50Ms)}  p90 ${ms(generator.latency.p90Ms)}  p99 ${ms(generator.latency.p99Ms)}  max ${ms(generator.latency.maxMs)}  mean ${ms(generator.latency.meanMs)}`,
     ],
     ["CPU settlement node", cpuLine(node.cpu, head.nodeCpuUsPerPayment, head.nodeCoreShare, head.nodeMainThreadCpuUsPerPayment)],
+    ["settlement node RSS", `${integer(node.rssPeakMb)} MB at its peak during the load`],
     ["CPU load generator", cpuLine(generator.cpu, head.generatorCpuUsPerPayment, head.generatorCoreShare)],
     [
       "ledger",
@@ -142,8 +149,19 @@ export function renderReport(report: BenchReport): string {
     ],
     ["hubs connected in", `${integer(load.connectMs)} ms`],
   ];
+  if (report.floor) {
+    const floor = report.floor;
+    rows.push(
+      [
+        "floor (same run)",
+        `${integer(floor.usPerPayment)} µs CPU/payment = 3 × ES256 sign ${integer(floor.es256SignUs)} + 3 × verify ${integer(floor.es256VerifyUs)} + mTLS MQTT round trip ${integer(floor.mqttRoundTripUs)} + ledger post ${integer(floor.ledgerPostUs)}; ${floor.cores} cores allow ${integer(floor.paymentsPerSecond)}/s`,
+      ],
+      ["efficiency", `${(head.efficiency ?? 0).toFixed(2)}  (approved/s ÷ what the floor allows; aim ≥ 0.60)`],
+    );
+  }
+  if (generator.behindMsMax !== undefined) rows.push(["open loop", `${integer(options.ratePerSecond ?? 0)}/s intended; the generator fell behind schedule by ${ms(generator.behindMsMax)} ms at most`]);
   const sections = [
-    `tapwire bench — ${options.hubs} hubs × ${options.inflight} in flight, ≤ ${integer(options.payments)} payments or ≤ ${options.seconds} s; ` +
+    `tapwire bench — ${options.hubs} hubs × ${options.inflight} in flight${options.ratePerSecond !== undefined ? `, open loop at ${options.ratePerSecond}/s` : ""}, ≤ ${integer(options.payments)} payments or ≤ ${options.seconds} s; ` +
       `embedded aedes over mTLS on 127.0.0.1, SQLite WAL synchronous=FULL` +
       (options.batchMax !== undefined ? `, batchMax ${options.batchMax}` : "") +
       (options.verifyWorkers !== undefined ? `, verifyWorkers ${options.verifyWorkers}` : "") +

@@ -13,6 +13,8 @@ import { runUnderLoad } from "./settlement-under-load.ts";
 import { burstCommand } from "./burst.ts";
 import { measureHubJournal } from "./hub-journal.ts";
 import { measureStages } from "./stages.ts";
+import { measureFloor } from "./floor.ts";
+import { readReport, renderComparison } from "./compare.ts";
 
 const resultsDir = join(dirname(fileURLToPath(import.meta.url)), "results");
 
@@ -25,8 +27,18 @@ async function bench(options: BenchOptions): Promise<BenchReport> {
   const loadBefore = loadAverage1m();
   const stages = options.stages ? await measureStages() : [];
   const hubJournal = options.stages ? measureHubJournal() : undefined;
+  const floor = options.floor ? await measureFloor() : undefined;
   const load = await runUnderLoad(options);
-  return { startedAt, machine: machineInfo(loadBefore), options, headline: headline(load), load, stages, ...(hubJournal ? { hubJournal } : {}) };
+  return {
+    startedAt,
+    machine: machineInfo(loadBefore),
+    options,
+    headline: headline(load, floor),
+    load,
+    stages,
+    ...(hubJournal ? { hubJournal } : {}),
+    ...(floor ? { floor } : {}),
+  };
 }
 
 async function main(): Promise<number> {
@@ -40,8 +52,10 @@ async function main(): Promise<number> {
     }
     throw error;
   }
+  const previous = options.comparePath === undefined ? undefined : readReport(options.comparePath);
   const report = await bench(options);
   console.log(renderReport(report));
+  if (previous) console.log(`\n${renderComparison(previous, report, options.comparePath!)}`);
   const jsonPath = options.jsonPath ?? defaultJsonPath(report.startedAt);
   mkdirSync(dirname(jsonPath), { recursive: true });
   writeFileSync(jsonPath, `${JSON.stringify(report, null, 2)}\n`);

@@ -13,10 +13,13 @@ import type { BenchOptions } from "./options.ts";
 import { CpuProfile, type ProfileSummary } from "./profile.ts";
 import { CpuMeter } from "./stats.ts";
 
+const rssSampleMs = 100;
+
 export interface LoadResult {
   generator: GeneratorReport;
   /** The settlement process: embedded aedes broker, ServiceLink, SettlementService, SQLite. */
-  node: { cpu: CpuSpent; profile?: ProfileSummary };
+  /** rssPeakMb: the settlement node's resident memory at its highest during the load (sampled every 100 ms). */
+  node: { cpu: CpuSpent; rssPeakMb: number; profile?: ProfileSummary };
   connectMs: number;
   ledger: { invariants: InvariantReport; paymentTransfers: number; merchantBalanceMinor: number; consistent: boolean };
 }
@@ -116,6 +119,7 @@ export async function runUnderLoad(options: BenchOptions): Promise<LoadResult> {
       currency,
       hubs,
       inflight: options.inflight,
+      ...(options.ratePerSecond !== undefined ? { ratePerSecond: options.ratePerSecond } : {}),
       paymentsMax: options.payments,
       durationMs: options.seconds * 1000,
       amountMinor,
@@ -130,8 +134,12 @@ export async function runUnderLoad(options: BenchOptions): Promise<LoadResult> {
     const profile = options.profile ? new CpuProfile() : undefined;
     await profile?.start();
     const meter = new CpuMeter();
+    let rssPeakBytes = process.memoryUsage.rss();
+    const rssSampler = setInterval(() => {
+      rssPeakBytes = Math.max(rssPeakBytes, process.memoryUsage.rss());
+    }, rssSampleMs);
     tell(child, { type: "go" });
-    const done = await nextFrom(child, options.seconds * 1000 + reportGraceMs, "report");
+    const done = await nextFrom(child, options.seconds * 1000 + reportGraceMs, "report").finally(() => clearInterval(rssSampler));
     const cpu = meter.stop();
     const nodeProfile = await profile?.stop();
     assert(done.type === "done", `expected done, got ${done.type}`);
@@ -142,7 +150,7 @@ export async function runUnderLoad(options: BenchOptions): Promise<LoadResult> {
     const consistent = paymentTransfers === generator.approved && merchantBalanceMinor === generator.approved * amountMinor;
     return {
       generator,
-      node: { cpu, ...(nodeProfile ? { profile: nodeProfile } : {}) },
+      node: { cpu, rssPeakMb: rssPeakBytes / 1_048_576, ...(nodeProfile ? { profile: nodeProfile } : {}) },
       connectMs: ready.connectMs,
       ledger: { invariants, paymentTransfers, merchantBalanceMinor, consistent },
     };

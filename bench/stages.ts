@@ -42,7 +42,7 @@ const mqttRoundTrips = 6_000;
 const mqttInFlight = 256;
 const stageTimeoutMs = 30_000;
 
-function cpuUsPerOp(iterations: number, operation: (index: number) => void): number {
+export function cpuUsPerOp(iterations: number, operation: (index: number) => void): number {
   for (let index = 0; index < Math.min(200, iterations); index += 1) operation(index);
   const before = process.cpuUsage();
   for (let index = 0; index < iterations; index += 1) operation(index);
@@ -197,7 +197,7 @@ async function serviceStage(dir: string): Promise<{ usPerPayment: number; wallMs
  * real ServiceLink echoing the payload back. Broker, service link and client all run in this process, so the
  * figure is the whole MQTT + TLS cost of one payment, both ends together.
  */
-async function mqttStage(dir: string): Promise<{ usPerRoundTrip: number }> {
+export async function mqttStage(dir: string): Promise<{ usPerRoundTrip: number }> {
   const pki = await loadOrCreateOperatorPki(dir, systemClock, systemRandom);
   const broker = new EmbeddedBroker({ tls: { caPem: pki.ca.certPem, certPem: pki.server.certPem, keyPem: pki.server.keyPem }, port: 0, isActive: () => true });
   await broker.start();

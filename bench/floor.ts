@@ -1,0 +1,86 @@
+import { createSign, createVerify, randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { availableParallelism, tmpdir } from "node:os";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import { generateP256 } from "../protocol/keys.ts";
+import { cpuUsPerOp, mqttStage } from "./stages.ts";
+
+/**
+ * The floor: the CPU one signed payment cannot do without on this machine, measured in the same run as the load
+ * so a noisy machine moves both. Three ES256 signatures (wallet cryptogram, hub request, service decision) and
+ * three verifications, one mutual-TLS MQTT round trip with no payload work, and one group-committed ledger post.
+ */
+export interface Floor {
+  es256SignUs: number;
+  es256VerifyUs: number;
+  mqttRoundTripUs: number;
+  ledgerPostUs: number;
+  usPerPayment: number;
+  cores: number;
+  /** What the machine could approve per second if it did nothing but the floor on every core. */
+  paymentsPerSecond: number;
+}
+
+const es256Iterations = 2_000;
+/** A signed request's size, roughly: what each signature covers. */
+const messageBytes = 300;
+const ledgerBatch = 64;
+const ledgerCommits = 100;
+/** Transfer, two postings, payment, stored decision: about what one payment writes. */
+const rowBytes = 1_500;
+
+function es256(): { signUs: number; verifyUs: number } {
+  const { privateKey, publicKey } = generateP256();
+  const message = randomBytes(messageBytes);
+  const signature = createSign("sha256").update(message).sign({ key: privateKey, dsaEncoding: "ieee-p1363" });
+  return {
+    signUs: cpuUsPerOp(es256Iterations, () => createSign("sha256").update(message).sign({ key: privateKey, dsaEncoding: "ieee-p1363" })),
+    verifyUs: cpuUsPerOp(es256Iterations, () => createVerify("sha256").update(message).verify({ key: publicKey, dsaEncoding: "ieee-p1363" }, signature)),
+  };
+}
+
+/** CPU per payment of a durable group commit (WAL, synchronous=FULL) of a full batch's rows. */
+function ledgerPostUs(dir: string): number {
+  const db = new Database(join(dir, "floor.sqlite"));
+  try {
+    db.pragma("journal_mode = WAL");
+    db.pragma("synchronous = FULL");
+    db.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB)");
+    const insert = db.prepare("INSERT INTO t (v) VALUES (?)");
+    const row = Buffer.alloc(rowBytes, 1);
+    const commit = db.transaction(() => {
+      for (let index = 0; index < ledgerBatch; index += 1) insert.run(row);
+    });
+    return cpuUsPerOp(ledgerCommits, () => commit.immediate()) / ledgerBatch;
+  } finally {
+    db.close();
+  }
+}
+
+export async function measureFloor(): Promise<Floor> {
+  const dir = mkdtempSync(join(tmpdir(), "tapwire-floor-"));
+  try {
+    const { signUs, verifyUs } = es256();
+    const { usPerRoundTrip } = await mqttStage(dir);
+    const ledgerUs = ledgerPostUs(dir);
+    const usPerPayment = 3 * signUs + 3 * verifyUs + usPerRoundTrip + ledgerUs;
+    const cores = availableParallelism();
+    return {
+      es256SignUs: signUs,
+      es256VerifyUs: verifyUs,
+      mqttRoundTripUs: usPerRoundTrip,
+      ledgerPostUs: ledgerUs,
+      usPerPayment,
+      cores,
+      paymentsPerSecond: (cores * 1_000_000) / usPerPayment,
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** approved/s ÷ (cores ÷ floor CPU per payment): the share of what this machine's floor allows that the run reached. */
+export function efficiency(approvedPerSecond: number, floor: Floor): number {
+  return approvedPerSecond / floor.paymentsPerSecond;
+}
