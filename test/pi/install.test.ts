@@ -108,7 +108,7 @@ describe("deploy/pi/install.sh into a temporary root", () => {
     const rules = readFileSync(join(root, "etc/udev/rules.d/99-tapwire.rules"), "utf8");
     expect(rules).toContain(`SUBSYSTEM=="hidraw", ATTRS{idVendor}=="05e0", ATTRS{idProduct}=="1200", SYMLINK+="tapwire-scanner", GROUP="tapwire", MODE="0660"`);
     const hub = parseHubConfig(JSON.parse(readFileSync(join(root, "etc/tapwire/hub.json"), "utf8")), join(root, "etc/tapwire"));
-    expect(hub.scanner).toEqual({ path: "/dev/tapwire-scanner", openTimeoutMs: 2_000 });
+    expect(hub.scanner).toEqual({ path: "/dev/tapwire-scanner", mode: "keyboard", openTimeoutMs: 2_000 });
   });
 
   it.each([
