@@ -37,6 +37,12 @@ export async function runStep(context: StepContext, step: Step): Promise<void> {
     }
     case "tap":
       return tap(context, action.spec);
+    case "scan": {
+      const { hub, wallet, code, text } = action.spec;
+      if (text !== undefined) return tapHub(context, hub).scan(text, "a code that is not a payment code");
+      const phone = world.wallets.find((candidate) => candidate.walletId === wallet)!;
+      return tapHub(context, hub).scan(phone.paymentCode(code), `${wallet} payment code (${code})`);
+    }
     case "remove":
       return tapHub(context, action.spec.hub).removePhone();
     case "cancel":

@@ -118,6 +118,10 @@ function checkStep(step: Step, path: string, names: Names, problems: Problems): 
     case "tap":
       requireIn(names.tapHubs, action.spec.hub, "tap hub", `${at}.hub`, problems);
       return requireIn(names.wallets, action.spec.wallet, "wallet", `${at}.wallet`, problems);
+    case "scan":
+      requireIn(names.tapHubs, action.spec.hub, "tap hub", `${at}.hub`, problems);
+      if (action.spec.wallet !== undefined) requireIn(names.wallets, action.spec.wallet, "wallet", `${at}.wallet`, problems);
+      return;
     case "see":
     case "say":
     case "biometric":

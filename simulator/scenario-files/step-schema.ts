@@ -53,6 +53,13 @@ export const actionSchemas = {
   sale: z.strictObject({ hub: idSchema, amount: moneySchema, mode: z.enum(["reader", "tag"]).default("reader") }),
   /** hce: the wallet's phone in card emulation; tag: its phone reading the hub's tag; clone: a copy replaying its last cryptogram. */
   tap: z.strictObject({ hub: idSchema, wallet: idSchema, phone: z.enum(["hce", "tag", "clone"]).optional() }),
+  /**
+   * Something held to the hub's QR scanner: the wallet's payment code (fresh; again: the one it showed last, a
+   * replay; forged: signed by another key), or any other `text` (a product's barcode).
+   */
+  scan: z
+    .strictObject({ hub: idSchema, wallet: idSchema.optional(), code: z.enum(["fresh", "again", "forged"]).default("fresh"), text: z.string().min(1).max(600).optional() })
+    .refine((scan) => (scan.wallet === undefined) !== (scan.text === undefined), "needs a wallet (its payment code) or a text, not both"),
   remove: hub,
   cancel: hub,
   see: z.strictObject({ glasses: idSchema, product: idSchema, name: z.string().min(1).max(80), amount: moneySchema }),

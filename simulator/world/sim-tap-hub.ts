@@ -11,6 +11,8 @@ import { assert } from "../../core/assert.ts";
 import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
 import type { Clock, Random, Timers } from "../../core/sources.ts";
 import type { FieldDevice } from "../pn532/field.ts";
+import { HidScanner } from "../../firmware-bridge/adapters/hid-scanner.ts";
+import { VirtualScanner } from "../hid/virtual-scanner.ts";
 import { VirtualPn532, healthyPn532 } from "../pn532/virtual-pn532.ts";
 import { MockSerialBinding } from "../serial/mock-binding.ts";
 import { observed, viewLine } from "./hub-observation.ts";
@@ -69,6 +71,7 @@ interface Boot {
 interface Running {
   hub: TapHub;
   reader: SupervisedTapReader;
+  scanner: HidScanner;
   link: SimHubLink;
   journal: HubJournal;
 }
@@ -82,6 +85,8 @@ interface Running {
 export class SimTapHub {
   readonly chip = new VirtualPn532();
   readonly binding = new MockSerialBinding();
+  /** The counter's QR scanner (keyboard mode), read by the real HID scanner driver. */
+  readonly scanDevice = new VirtualScanner();
   /** How far this hub's clock is off the world's, in milliseconds (a clock-skew fault). */
   skewMs = 0;
   /** Every sale any boot of this hub opened, in order: what the invariants look up in its journal. */
@@ -121,6 +126,7 @@ export class SimTapHub {
     const journal = HubJournal.open({ path: deps.journalPath, clock: this.clock });
     const link = new SimHubLink({ network: deps.network, hubId: deps.hubId, servicePublicKey: deps.servicePublicKey });
     const reader = supervisedReader({ binding: this.binding, clock: this.clock, timers: deps.timers, random: deps.random, timing: defaultTapTiming });
+    const scanner = new HidScanner({ open: async () => this.scanDevice.open(), mode: "keyboard", clock: this.clock, timers: deps.timers, random: deps.random });
     const boot: Boot = { journal, openedSaleId: undefined };
     const ports = deps.wrapLink ? deps.wrapLink(link) : link;
     const hub = new TapHub(
@@ -137,6 +143,7 @@ export class SimTapHub {
         clock: this.clock,
         timers: deps.timers,
         random: deps.random,
+        scanner,
       },
       {
         hubId: deps.hubId,
@@ -146,12 +153,13 @@ export class SimTapHub {
         crashPoint: (step) => this.reached(step),
       },
     );
-    this.running = { hub, reader, link, journal };
+    this.running = { hub, reader, scanner, link, journal };
     hub.subscribe((view) => this.traceView(view));
     deps.trace.record(deps.hubId, "started");
     // The hub first, then the reader: a crash while the reader is still opening then finds a whole hub to stop.
     hub.start();
     await reader.start();
+    await scanner.start();
   }
 
   /** The hub loses power: machines stop where they stand, the connection and the serial port just go. */
@@ -163,6 +171,7 @@ export class SimTapHub {
     running.hub.stop();
     running.link.drop();
     await running.reader.stop();
+    await running.scanner.stop();
     running.journal.close();
   }
 
@@ -193,6 +202,12 @@ export class SimTapHub {
 
   removePhone(): void {
     this.chip.removeFromField();
+  }
+
+  /** Someone holds a code (a phone's payment code, a product's barcode) to the counter's scanner. */
+  scan(text: string, label: string): void {
+    this.deps.trace.record(this.deps.hubId, `scanned ${label}`);
+    this.scanDevice.scan(text);
   }
 
   /** Every fault of this hub over: its clock right, its chip well, its reader plugged in, no power cut waiting. */

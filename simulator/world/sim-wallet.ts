@@ -1,10 +1,11 @@
 import { decodeBody } from "../../protocol/cbor.ts";
 import { readEnvelope, sealMessage } from "../../protocol/envelope.ts";
 import { ErrorCode, TapwireError, isTapwireError } from "../../protocol/errors.ts";
-import type { KeyPair } from "../../protocol/keys.ts";
+import { generateP256, type KeyPair } from "../../protocol/keys.ts";
+import { issuePaymentCode } from "../../protocol/payment-code.ts";
 import { parseBody, protocolVersion, tagOfferSchema, walletTagPaymentSchema, type Decision, type WalletTagPayment } from "../../protocol/messages.ts";
 import type { StepUpAnswer, WalletStepUpApproval } from "../../protocol/review.ts";
-import type { Clock, Timers } from "../../core/sources.ts";
+import type { Clock, Random, Timers } from "../../core/sources.ts";
 import { HceWallet } from "../phones/hce-wallet.ts";
 import { TagReadingWallet } from "../phones/tag-reading-wallet.ts";
 import type { TagLink, VirtualReader } from "../pn532/field.ts";
@@ -27,6 +28,7 @@ export interface SimWalletDeps extends Omit<SimClientDeps, "principal"> {
   walletId: string;
   keys: KeyPair;
   clock: Clock;
+  random: Random;
   trace: Trace;
 }
 
@@ -39,6 +41,8 @@ export class SimWallet {
   readonly tagPhone: VirtualReader;
   private readonly client: SimClient;
   private lastIatMs = 0;
+  /** The payment code the phone showed last (scanning it again is a replay). */
+  private shownCode: string | undefined;
 
   constructor(private readonly deps: SimWalletDeps) {
     this.hce = new HceWallet({ walletId: deps.walletId, privateKey: deps.keys.privateKey, atcStart: 1 });
@@ -49,6 +53,18 @@ export class SimWallet {
 
   get walletId(): string {
     return this.deps.walletId;
+  }
+
+  /**
+   * The payment code the phone shows: a fresh one, the one shown last again (a screenshot, a replay), or one signed
+   * by a key that is not the wallet's (forged).
+   */
+  paymentCode(which: "fresh" | "again" | "forged"): string {
+    if (which === "again" && this.shownCode !== undefined) return this.shownCode;
+    const privateKey = which === "forged" ? generateP256().privateKey : this.deps.keys.privateKey;
+    const { text } = issuePaymentCode({ walletId: this.deps.walletId, privateKey, nowMs: this.deps.clock.nowMs(), random: this.deps.random });
+    if (which !== "forged") this.shownCode = text;
+    return text;
   }
 
   /** The person signs an open mandate for an agent in the wallet app; it goes over the wallet's link. */
