@@ -1,5 +1,3 @@
-import { existsSync } from "node:fs";
-import { join } from "node:path";
 import { parseCampaignDefinition } from "../broker/campaigns/campaign-definition.ts";
 import type { CampaignRule } from "../broker/campaigns/campaign-rules.ts";
 import type { CampaignRecord } from "../broker/campaigns/campaign-store.ts";
@@ -94,8 +92,6 @@ export async function campaignAddCommand(argv: string[]): Promise<number> {
 export async function campaignListCommand(argv: string[]): Promise<number> {
   const { values } = parseFlags(argv, { ...dataDirFlag, "merchant-id": { type: "string" } });
   const dataDir = values["data-dir"];
-  // A report reads what is there: a mistyped --data-dir is an error, not a fresh, empty data directory.
-  if (!existsSync(join(dataDir, "ledger.sqlite"))) throw new TapwireError(`no settlement database in ${dataDir}`, ErrorCode.ConfigInvalid, { dataDir });
   const campaigns = await withAdmin(dataDir, (service) => service.campaigns.list({ merchantId: values["merchant-id"] }));
   for (const campaign of campaigns) process.stdout.write(`${campaignLine(campaign)}\n`);
   if (campaigns.length === 0) process.stdout.write("no campaigns\n");

@@ -1,8 +1,7 @@
-import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { enrollHub, enrollWallet } from "../broker/enrolment.ts";
 import { dataDirFlag, enrolmentContext, withAdmin, writeBundle } from "./admin.ts";
-import { integerFlag, parseFlags, requireFlag } from "./args.ts";
+import { integerFlag, parseFlags, readFlagFile, requireFlag } from "./args.ts";
 import { describeOfflineLimits, offlineLimitFlags, offlineLimitsFromFlags } from "./offline.ts";
 
 export const enrollUsage = `tapwire merchant add --merchant-id M --currency EUR [--data-dir DIR]
@@ -21,6 +20,7 @@ export async function merchantAddCommand(argv: string[]): Promise<number> {
   const offlineLimits = offlineLimitsFromFlags(values);
   const merchant = await withAdmin(values["data-dir"], (service) =>
     service.registry.enrollMerchant({ merchantId, currency, ...(offlineLimits ? { offlineLimits } : {}) }),
+    "create",
   );
   process.stdout.write(`merchant ${merchant.merchantId} added; ${describeOfflineLimits(merchant.offlineLimits)}\n`);
   return 0;
@@ -35,13 +35,14 @@ export async function hubEnrollCommand(argv: string[]): Promise<number> {
     out: { type: "string" },
   });
   const hubId = requireFlag(values["hub-id"], "hub-id");
-  const publicKeyPem = values["public-key"] ? await readFile(values["public-key"], "utf8") : undefined;
+  const publicKeyPem = values["public-key"] ? (await readFlagFile(values["public-key"], "public-key")).toString("utf8") : undefined;
   const bundle = await withAdmin(values["data-dir"], (service, pki) =>
     enrollHub(enrolmentContext(service, pki), {
       hubId,
       merchantId: requireFlag(values["merchant-id"], "merchant-id"),
       ...(publicKeyPem ? { publicKeyPem } : {}),
     }),
+    "create",
   );
   const outDir = values.out ?? join(values["data-dir"], "hubs", hubId);
   await writeBundle(outDir, bundle);
@@ -68,7 +69,7 @@ export async function walletEnrollCommand(argv: string[]): Promise<number> {
     const fundMinor = integerFlag(values["fund-minor"], "fund-minor", 0, Number.MAX_SAFE_INTEGER, 0);
     if (fundMinor > 0) service.registry.fundWallet(walletId, fundMinor);
     return enrolled;
-  });
+  }, "create");
   const outDir = values.out ?? join(values["data-dir"], "wallets", walletId);
   await writeBundle(outDir, bundle);
   process.stdout.write(`wallet ${walletId} enrolled; certificate and keys in ${outDir}\n`);

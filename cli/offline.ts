@@ -1,5 +1,3 @@
-import { existsSync } from "node:fs";
-import { join } from "node:path";
 import { checkedOfflineLimits } from "../broker/registry/offline-limits.ts";
 import type { OfflineLoss } from "../broker/settlement/offline-store.ts";
 import type { OfflineLimits } from "../protocol/contract.ts";
@@ -76,10 +74,6 @@ function lossLine(loss: OfflineLoss): string {
 export async function offlineLossesCommand(argv: string[]): Promise<number> {
   const { values } = parseFlags(argv, { ...dataDirFlag, "merchant-id": { type: "string" } });
   const dataDir = values["data-dir"];
-  // A report reads what is there: a mistyped --data-dir is an error, not a fresh, empty data directory.
-  if (!existsSync(join(dataDir, "ledger.sqlite"))) {
-    throw new TapwireError(`no settlement database in ${dataDir}`, ErrorCode.ConfigInvalid, { dataDir });
-  }
   const merchantId = values["merchant-id"];
   const losses = await withAdmin(dataDir, (service) => service.offlineLosses(merchantId === undefined ? {} : { merchantId }));
   for (const loss of losses) process.stdout.write(`${lossLine(loss)}\n`);

@@ -1,9 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { binPath } from "./cli.ts";
 
-/** bin/tapwire.mjs runs the CLI in its own process (tsx registered in-process), so a signal reaches the command. */
-const binPath = join(dirname(dirname(dirname(fileURLToPath(import.meta.url)))), "bin", "tapwire.mjs");
+// bin/tapwire.mjs runs the CLI in its own process (tsx registered in-process), so a signal reaches the command.
 
 const outputCharsMax = 16_384;
 
@@ -24,17 +22,31 @@ export class CliProcess {
     readonly args: readonly string[],
   ) {
     child.stdout?.on("data", (chunk: Buffer) => this.update(() => (this.out = keep(this.out + chunk.toString()))));
-    child.stderr?.on("data", (chunk: Buffer) => (this.err = keep(this.err + chunk.toString())));
+    child.stderr?.on("data", (chunk: Buffer) => this.update(() => (this.err = keep(this.err + chunk.toString()))));
     child.once("exit", (code, signal) => this.update(() => (this.exit = { code, signal })));
   }
 
-  static spawn(args: readonly string[]): CliProcess {
-    const child = spawn(process.execPath, [binPath, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env } });
+  /** `stdin: true` keeps a pipe to the command's standard input (a hub's console, a simulator's commands). */
+  static spawn(args: readonly string[], options: { stdin?: boolean; cwd?: string; env?: Record<string, string> } = {}): CliProcess {
+    const child = spawn(process.execPath, [binPath, ...args], {
+      stdio: [options.stdin ? "pipe" : "ignore", "pipe", "pipe"],
+      cwd: options.cwd,
+      env: { ...process.env, ...options.env },
+    });
     return new CliProcess(child, args);
   }
 
   get stdout(): string {
     return this.out;
+  }
+
+  get stderr(): string {
+    return this.err;
+  }
+
+  /** Writes a line to the command's standard input (spawned with `stdin: true`). */
+  writeLine(line: string): void {
+    this.child.stdin?.write(`${line}\n`);
   }
 
   signal(signal: NodeJS.Signals): void {
