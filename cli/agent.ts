@@ -3,7 +3,8 @@ import { enrollAgent } from "../broker/enrolment.ts";
 import { dataDirFlag, enrolmentContext, withAdmin, writeBundle } from "./admin.ts";
 import { parseFlags, readFlagFile, requireFlag } from "./args.ts";
 
-export const agentUsage = `tapwire agent enroll --agent-id A [--public-key agent.pub.pem] [--out DIR] [--data-dir DIR]`;
+export const agentUsage = `tapwire agent enroll --agent-id A [--public-key agent.pub.pem] [--out DIR] [--data-dir .tapwire]
+  example: tapwire agent enroll --agent-id a1`;
 
 export async function agentEnrollCommand(argv: string[]): Promise<number> {
   const { values } = parseFlags(argv, { ...dataDirFlag, "agent-id": { type: "string" }, "public-key": { type: "string" }, out: { type: "string" } });

@@ -4,7 +4,8 @@ import { untilStopSignal } from "./signals.ts";
 
 export const demoUsage = `tapwire demo [--port 0] [--keep] [--dashboard PORT]
   What \`npm start\` runs: a settlement node and simulated hubs doing real payments end to end, narrated.
-  --dashboard serves the live dashboard on 127.0.0.1:PORT (0 = a free one) and keeps it up until Ctrl-C.`;
+  --dashboard serves the live dashboard on 127.0.0.1:PORT (0 = a free one) and keeps it up until Ctrl-C.
+  example: tapwire demo --keep`;
 
 export async function demoCommand(argv: string[]): Promise<number> {
   const { values } = parseFlags(argv, {

@@ -4,14 +4,17 @@ import { dataDirFlag, enrolmentContext, withAdmin, writeBundle } from "./admin.t
 import { integerFlag, parseFlags, readFlagFile, requireFlag } from "./args.ts";
 import { describeOfflineLimits, offlineLimitFlags, offlineLimitsFromFlags } from "./offline.ts";
 
-export const enrollUsage = `tapwire merchant add --merchant-id M --currency EUR [--data-dir DIR]
+export const enrollUsage = `tapwire merchant add --merchant-id M --currency EUR [--data-dir .tapwire]
     [--offline-sale-max-minor N --offline-total-max-minor N --offline-count-max N --offline-age-max-ms N]
   Without the four offline limits the merchant's hubs may not sell offline (see merchant set-offline).
-tapwire hub enroll --hub-id H --merchant-id M [--public-key hub.pub.pem] [--out DIR] [--data-dir DIR]
+  example: tapwire merchant add --merchant-id m1 --currency EUR
+tapwire hub enroll --hub-id H --merchant-id M [--public-key hub.pub.pem] [--out DIR] [--data-dir .tapwire]
   Issues the hub's client certificate (CN hubs/H) from the operator CA and registers its key. Without
   --public-key a key pair is generated (simulators and development; a real hub keeps its key in its secure
   element and sends only the public half). Writes cert, key, CA and the service's public key to --out.
-tapwire wallet enroll --wallet-id W --currency EUR --per-payment-max-minor N [--fund-minor N] [--out DIR] [--data-dir DIR]`;
+  example: tapwire hub enroll --hub-id h1 --merchant-id m1
+tapwire wallet enroll --wallet-id W --currency EUR --per-payment-max-minor N [--fund-minor N] [--out DIR] [--data-dir .tapwire]
+  example: tapwire wallet enroll --wallet-id w1 --currency EUR --per-payment-max-minor 5000 --fund-minor 10000`;
 
 export async function merchantAddCommand(argv: string[]): Promise<number> {
   const { values } = parseFlags(argv, { ...dataDirFlag, "merchant-id": { type: "string" }, currency: { type: "string" }, ...offlineLimitFlags });

@@ -5,10 +5,12 @@ import { importPublicPem } from "../protocol/keys.ts";
 import { dataDirFlag, serviceKeyOf, withAdmin } from "./admin.ts";
 import { parseFlags, requireFlag } from "./args.ts";
 
-export const evidenceUsage = `tapwire evidence export --out FILE [--data-dir DIR]
-tapwire evidence verify [--bundle FILE [--service-key service.pub.pem]] [--data-dir DIR]
+export const evidenceUsage = `tapwire evidence export --out FILE [--data-dir .tapwire]
+  example: tapwire evidence export --out evidence.json
+tapwire evidence verify [--bundle FILE [--service-key service.pub.pem]] [--data-dir .tapwire]
   Checks offline that every decision is signed by the service, answers a stored request, and that the
-  ledger's transfers are exactly the approved receipts; exit 1 with the findings otherwise.`;
+  ledger's transfers are exactly the approved receipts; exit 1 with the findings otherwise.
+  example: tapwire evidence verify --bundle evidence.json --service-key .tapwire/hubs/h1/service.pub.pem`;
 
 export async function evidenceExportCommand(argv: string[]): Promise<number> {
   const { values } = parseFlags(argv, { ...dataDirFlag, out: { type: "string" } });

@@ -13,8 +13,10 @@ export const hubInitUsage = `tapwire hub init --bundle DIR --merchant-id M [--br
   Writes an example hub.json for the enrolment bundle DIR (\`tapwire hub enroll --out DIR\`; the hub id is its
   certificate's), with "$schema" pointing at hub.schema.json, written beside it: an editor then shows what each key
   means, its unit and its default. An existing config is kept unless --force.
+  example: tapwire hub init --bundle .tapwire/hubs/h1 --merchant-id m1 --out hub.json
 tapwire hub schema [--out DIR]
-  Writes hub.schema.json and glasses.schema.json (generated from the configs' own schemas) into DIR (default schema).`;
+  Writes hub.schema.json and glasses.schema.json (generated from the configs' own schemas) into DIR (default schema).
+  example: tapwire hub schema --out schema`;
 
 /** The pins `hub init` proposes: an Uno with LEDs on 4 to 7, the buzzer on 8 and the button on 2 (interrupt pin). */
 export const examplePanelPins = { green: 5, red: 6, amber: 7, blue: 4, buzzer: 8, cancelButton: 2 };

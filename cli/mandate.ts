@@ -4,8 +4,9 @@ import { decisionSchema } from "../protocol/messages.ts";
 import { dataDirFlag, serviceKeyOf, withAdmin } from "./admin.ts";
 import { parseFlags, readFlagFile, requireFlag } from "./args.ts";
 
-export const mandateUsage = `tapwire mandate register --wallet-id W --file mandate.cose [--data-dir DIR]
-  Registers an open mandate the wallet signed (COSE_Sign1 bytes), as if the wallet had sent it.`;
+export const mandateUsage = `tapwire mandate register --wallet-id W --file mandate.cose [--data-dir .tapwire]
+  Registers an open mandate the wallet signed (COSE_Sign1 bytes), as if the wallet had sent it.
+  example: tapwire mandate register --wallet-id w1 --file mandate.cose`;
 
 export async function mandateRegisterCommand(argv: string[]): Promise<number> {
   const { values } = parseFlags(argv, { ...dataDirFlag, "wallet-id": { type: "string" }, file: { type: "string" } });

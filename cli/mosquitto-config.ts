@@ -8,10 +8,11 @@ import { mosquittoAcl, mosquittoConf } from "../transport/mosquitto-config.ts";
 import { dataDirFlag } from "./admin.ts";
 import { integerFlag, parseFlags, requireFlag } from "./args.ts";
 
-export const mosquittoConfigUsage = `tapwire mosquitto-config --out DIR [--data-dir DIR] [--host 127.0.0.1] [--port 8883] [--operator NAME …] [--user mosquitto]
+export const mosquittoConfigUsage = `tapwire mosquitto-config --out DIR [--data-dir .tapwire] [--host 127.0.0.1] [--port 8883] [--operator NAME …] [--user mosquitto]
   Writes mosquitto.conf and tapwire.acl for running the settlement service against Mosquitto, generated from
   tapwire's topic map, with copies of the operator CA and the broker's certificate and key that Mosquitto's own
-  user can read. Then: mosquitto -c DIR/mosquitto.conf, and tapwire settle --broker-url mqtts://HOST:PORT --protocol 5.`;
+  user can read. Then: mosquitto -c DIR/mosquitto.conf, and tapwire settle --broker-url mqtts://HOST:PORT --protocol 5.
+  example: tapwire mosquitto-config --out /etc/mosquitto/tapwire --port 8883`;
 
 /** The uid and gid of a system user from /etc/passwd, if there is one. */
 async function systemUser(name: string): Promise<{ uid: number; gid: number } | undefined> {

@@ -6,12 +6,14 @@ import { formatMoney } from "../protocol/money.ts";
 import { dataDirFlag, withAdmin } from "./admin.ts";
 import { integerFlag, parseFlags, requireFlag } from "./args.ts";
 
-export const offlineUsage = `tapwire merchant set-offline --merchant-id M (--offline-sale-max-minor N --offline-total-max-minor N --offline-count-max N --offline-age-max-ms N | --off) [--data-dir DIR]
+export const offlineUsage = `tapwire merchant set-offline --merchant-id M (--offline-sale-max-minor N --offline-total-max-minor N --offline-count-max N --offline-age-max-ms N | --off) [--data-dir .tapwire]
   The floor limits under which the merchant's hubs may approve sales while their link is down, each at most the
   protocol contract's ceiling. --off stops offline sales: captures forwarded from then on are declined as losses.
-tapwire offline losses [--merchant-id M] [--data-dir DIR]
+  example: tapwire merchant set-offline --merchant-id m1 --off
+tapwire offline losses [--merchant-id M] [--data-dir .tapwire]
   Offline sales declined when their hub forwarded them, one a line: recorded, hub, request, merchant, wallet,
-  amount, code, captured (hub clock), reason.`;
+  amount, code, captured (hub clock), reason.
+  example: tapwire offline losses --merchant-id m1`;
 
 /** The four floor-limit flags `merchant add` and `merchant set-offline` take: all four or none. */
 export const offlineLimitFlags = {

@@ -2,9 +2,11 @@ import { SettlementNode, brokerPortDefault } from "../broker/settlement-node.ts"
 import { integerFlag, parseFlags } from "./args.ts";
 import { untilStopSignal } from "./signals.ts";
 
-export const settleUsage = `tapwire settle [--data-dir DIR] [--host 127.0.0.1] [--port ${brokerPortDefault}] [--broker-url mqtts://HOST:PORT --protocol 5 [--shared-group G --instance I]]
+export const settleUsage = `tapwire settle [--data-dir .tapwire] [--host 127.0.0.1] [--port ${brokerPortDefault}] [--broker-url mqtts://HOST:PORT --protocol 5 [--shared-group G --instance I]]
   Runs the settlement service on its SQLite ledger with the embedded mTLS broker (or against an external
-  broker such as Mosquitto). Stops cleanly on SIGINT/SIGTERM.`;
+  broker such as Mosquitto). Creates the data dir on first start. Stops cleanly on SIGINT/SIGTERM.
+  TAPWIRE_LOG=info logs one line per decision on stderr (JSON: request, principal, status, code); default warn.
+  example: tapwire settle --data-dir .tapwire`;
 
 export async function settleCommand(argv: string[]): Promise<number> {
   const { values } = parseFlags(argv, {

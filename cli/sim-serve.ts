@@ -23,9 +23,11 @@ export const simServeUsage = `tapwire sim serve pn532 --port N [--phone hce|tag]
   (or SIGINT/SIGTERM; end of input keeps it serving).
   HCE phones sign with the wallet's key from --wallet-dir (as written by \`tapwire wallet enroll\`); tag phones pay
   each offer they read over the wallet's own MQTT link when --broker-url is given.
+  example: tapwire sim serve pn532 --port 7001 --phone hce --wallet-dir .tapwire/wallets/w1 --wallet-id w1
 tapwire sim serve firmata --port N
   Serves a virtual Firmata board (Uno, StandardFirmata) on tcp://127.0.0.1:N for a hub whose panel.path is that
-  URL; prints its LEDs as they change. stdin: "press" presses the cancel button (pin ${simulatedPanelPins.cancelButton}), "quit".`;
+  URL; prints its LEDs as they change. stdin: "press" presses the cancel button (pin ${simulatedPanelPins.cancelButton}), "quit".
+  example: tapwire sim serve firmata --port 7002`;
 
 /** How long `press` holds the button, above any sensible debounce. */
 const buttonHoldMs = 100;
