@@ -27,6 +27,7 @@ const cli = {
   mosquittoConfig: () => import("./mosquitto-config.ts"),
   evidence: () => import("./evidence.ts"),
   campaign: () => import("./campaign.ts"),
+  ledger: () => import("./ledger.ts"),
 };
 
 /** `tapwire <command> [sub-command] [flags]`: one table of every command, each in its own file. */
@@ -69,6 +70,9 @@ export const commands: Record<string, Load<Command>> = {
   "campaign add": async () => (await cli.campaign()).campaignAddCommand,
   "campaign list": async () => (await cli.campaign()).campaignListCommand,
   "campaign stop": async () => (await cli.campaign()).campaignStopCommand,
+  "ledger balances": async () => (await cli.ledger()).ledgerBalancesCommand,
+  "ledger show": async () => (await cli.ledger()).ledgerShowCommand,
+  "ledger export": async () => (await cli.ledger()).ledgerExportCommand,
 };
 
 /** Every usage text, in the order the overview lists them (help loads every module: it is no hot path). */
@@ -86,6 +90,7 @@ export const usages: Array<Load<string>> = [
   async () => (await cli.simServe()).simServeUsage,
   async () => (await cli.simExplore()).simExploreUsage,
   async () => (await cli.simRun()).simRunUsage,
+  async () => (await cli.ledger()).ledgerUsage,
   async () => (await cli.review()).reviewUsage,
   async () => (await cli.dispute()).disputeUsage,
   async () => (await cli.agent()).agentUsage,

@@ -69,6 +69,8 @@ export const ErrorCode = {
   LedgerUnbalanced: 400,
   LedgerAccountMissing: 401,
   LedgerStorage: 402,
+  /** No transfer with that id (`tapwire ledger show`). */
+  LedgerTransferMissing: 403,
 
   // 500–599 NFC (PN532)
   NfcTimeout: 500,

@@ -57,6 +57,7 @@ describe("read-only commands refuse a missing data dir, naming it, and create no
   it.each([
     ["hub", "list"],
     ["review", "list"],
+    ["ledger", "balances"],
     ["offline", "losses"],
   ])("tapwire %s %s", async (...command) => {
     const missing = join(dir, "mistyped");
