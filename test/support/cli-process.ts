@@ -13,6 +13,8 @@ export interface CliExit {
 /** The `tapwire` CLI as a child process; waits are driven by its output and exit events, each bounded. */
 export class CliProcess {
   private out = "";
+  /** Characters of stdout ever received; `out` keeps the last outputCharsMax of them. */
+  private outTotal = 0;
   private err = "";
   private exit: CliExit | undefined;
   private readonly changed: Array<() => void> = [];
@@ -21,7 +23,13 @@ export class CliProcess {
     private readonly child: ChildProcess,
     readonly args: readonly string[],
   ) {
-    child.stdout?.on("data", (chunk: Buffer) => this.update(() => (this.out = keep(this.out + chunk.toString()))));
+    child.stdout?.on("data", (chunk: Buffer) =>
+      this.update(() => {
+        const text = chunk.toString();
+        this.outTotal += text.length;
+        this.out = keep(this.out + text);
+      }),
+    );
     child.stderr?.on("data", (chunk: Buffer) => this.update(() => (this.err = keep(this.err + chunk.toString()))));
     child.once("exit", (code, signal) => this.update(() => (this.exit = { code, signal })));
   }
@@ -53,10 +61,19 @@ export class CliProcess {
     this.child.kill(signal);
   }
 
-  /** Resolves with the first match of `pattern` in stdout; rejects if the process exits first or after timeoutMs. */
-  waitOutput(pattern: RegExp, timeoutMs: number): Promise<RegExpMatchArray> {
+  /** Where stdout is now: `waitOutput(…, { after: mark })` then sees only what comes after it. */
+  get outputMark(): number {
+    return this.outTotal;
+  }
+
+  /**
+   * Resolves with the first match of `pattern` in stdout (printed after `after`, a mark, when given); rejects if the
+   * process exits first or after timeoutMs.
+   */
+  waitOutput(pattern: RegExp, timeoutMs: number, options: { after?: number } = {}): Promise<RegExpMatchArray> {
     return this.until(() => {
-      const match = this.out.match(pattern);
+      const skipped = options.after === undefined ? 0 : Math.max(0, options.after - (this.outTotal - this.out.length));
+      const match = this.out.slice(skipped).match(pattern);
       if (match) return match;
       if (this.exit) throw new Error(`${this.describe()} exited before printing ${String(pattern)}`);
       return undefined;
