@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import { enrollHub, enrollWallet } from "../broker/enrolment.ts";
-import { dataDirFlag, enrolmentContext, withAdmin, writeBundle } from "./admin.ts";
+import { dataDirFlag, enrolmentContext, makeBundleDir, withAdmin, writeBundle } from "./admin.ts";
 import { integerFlag, parseFlags, readFlagFile, requireFlag } from "./args.ts";
 import { describeOfflineLimits, offlineLimitFlags, offlineLimitsFromFlags } from "./offline.ts";
 
@@ -38,16 +38,18 @@ export async function hubEnrollCommand(argv: string[]): Promise<number> {
     out: { type: "string" },
   });
   const hubId = requireFlag(values["hub-id"], "hub-id");
+  const merchantId = requireFlag(values["merchant-id"], "merchant-id");
+  const outDir = values.out ?? join(values["data-dir"], "hubs", hubId);
   const publicKeyPem = values["public-key"] ? (await readFlagFile(values["public-key"], "public-key")).toString("utf8") : undefined;
-  const bundle = await withAdmin(values["data-dir"], (service, pki) =>
-    enrollHub(enrolmentContext(service, pki), {
-      hubId,
-      merchantId: requireFlag(values["merchant-id"], "merchant-id"),
-      ...(publicKeyPem ? { publicKeyPem } : {}),
-    }),
+  const bundle = await withAdmin(
+    values["data-dir"],
+    (service, pki) => {
+      // Before enrolling: a key pair made for a folder that cannot be written would be lost.
+      makeBundleDir(outDir);
+      return enrollHub(enrolmentContext(service, pki), { hubId, merchantId, ...(publicKeyPem ? { publicKeyPem } : {}) });
+    },
     "create",
   );
-  const outDir = values.out ?? join(values["data-dir"], "hubs", hubId);
   await writeBundle(outDir, bundle);
   process.stdout.write(`hub ${hubId} enrolled; certificate and keys in ${outDir}\n`);
   return 0;
@@ -63,17 +65,20 @@ export async function walletEnrollCommand(argv: string[]): Promise<number> {
     out: { type: "string" },
   });
   const walletId = requireFlag(values["wallet-id"], "wallet-id");
-  const bundle = await withAdmin(values["data-dir"], async (service, pki) => {
-    const enrolled = await enrollWallet(enrolmentContext(service, pki), {
-      walletId,
-      currency: requireFlag(values.currency, "currency"),
-      perPaymentMaxMinor: integerFlag(values["per-payment-max-minor"], "per-payment-max-minor", 1, Number.MAX_SAFE_INTEGER),
-    });
-    const fundMinor = integerFlag(values["fund-minor"], "fund-minor", 0, Number.MAX_SAFE_INTEGER, 0);
-    if (fundMinor > 0) service.registry.fundWallet(walletId, fundMinor);
-    return enrolled;
-  }, "create");
+  const currency = requireFlag(values.currency, "currency");
+  const perPaymentMaxMinor = integerFlag(values["per-payment-max-minor"], "per-payment-max-minor", 1, Number.MAX_SAFE_INTEGER);
+  const fundMinor = integerFlag(values["fund-minor"], "fund-minor", 0, Number.MAX_SAFE_INTEGER, 0);
   const outDir = values.out ?? join(values["data-dir"], "wallets", walletId);
+  const bundle = await withAdmin(
+    values["data-dir"],
+    async (service, pki) => {
+      makeBundleDir(outDir);
+      const enrolled = await enrollWallet(enrolmentContext(service, pki), { walletId, currency, perPaymentMaxMinor });
+      if (fundMinor > 0) service.registry.fundWallet(walletId, fundMinor);
+      return enrolled;
+    },
+    "create",
+  );
   await writeBundle(outDir, bundle);
   process.stdout.write(`wallet ${walletId} enrolled; certificate and keys in ${outDir}\n`);
   return 0;

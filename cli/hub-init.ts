@@ -1,5 +1,6 @@
 import { X509Certificate } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { makeDirectories } from "../core/data-dir.ts";
 import { dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { defaultTapTiming } from "../device/tap/tap-config.ts";
 import { ErrorCode, TapwireError } from "../protocol/errors.ts";
@@ -74,7 +75,7 @@ export function writeHubInit(options: HubInitOptions, force: boolean): string {
   const outDir = dirname(resolve(options.outFile));
   // The example must be one the hub accepts: a flag value it refuses fails here, not at the first start.
   parseHubConfig(config, outDir);
-  mkdirSync(outDir, { recursive: true });
+  makeDirectories(outDir, { mode: 0o755, what: "--out folder" });
   writeFileSync(options.outFile, `${JSON.stringify(config, null, 2)}\n`);
   writeFileSync(join(outDir, schemaFileNames.hub), schemaText(hubConfigJsonSchema()));
   return hubId;
@@ -107,7 +108,7 @@ export async function hubInitCommand(argv: string[]): Promise<number> {
 
 export async function hubSchemaCommand(argv: string[]): Promise<number> {
   const { values } = parseFlags(argv, { out: { type: "string", default: "schema" } });
-  mkdirSync(values.out, { recursive: true });
+  makeDirectories(values.out, { mode: 0o755, what: "--out folder" });
   writeFileSync(join(values.out, schemaFileNames.hub), schemaText(hubConfigJsonSchema()));
   writeFileSync(join(values.out, schemaFileNames.glasses), schemaText(glassesConfigJsonSchema()));
   process.stdout.write(`wrote ${schemaFileNames.hub} and ${schemaFileNames.glasses} to ${values.out}\n`);

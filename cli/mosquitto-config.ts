@@ -1,7 +1,8 @@
 import { existsSync } from "node:fs";
-import { chown, mkdir, readFile, writeFile } from "node:fs/promises";
+import { chown, readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { loadOrCreateOperatorPki } from "../broker/operator-pki.ts";
+import { makeDirectories } from "../core/data-dir.ts";
 import { systemClock, systemRandom } from "../core/sources.ts";
 import { ErrorCode, TapwireError } from "../protocol/errors.ts";
 import { mosquittoAcl, mosquittoConf } from "../transport/mosquitto-config.ts";
@@ -39,7 +40,7 @@ export async function mosquittoConfigCommand(argv: string[]): Promise<number> {
   }
   const port = integerFlag(values.port, "port", 1, 65_535, 8_883);
   const pki = await loadOrCreateOperatorPki(dataDir, systemClock, systemRandom);
-  await mkdir(outDir, { recursive: true, mode: 0o750 });
+  makeDirectories(outDir, { mode: 0o750, what: "--out folder" });
   const files = { caFile: join(outDir, "ca.pem"), certFile: join(outDir, "server.pem"), keyFile: join(outDir, "server.key"), aclFile: join(outDir, "tapwire.acl") };
   await writeFile(files.caFile, pki.ca.certPem, { mode: 0o644 });
   await writeFile(files.certFile, pki.server.certPem, { mode: 0o644 });

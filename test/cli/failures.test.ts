@@ -86,6 +86,30 @@ describe("read-only commands refuse a missing data dir, naming it, and create no
   });
 });
 
+describe("an --out folder that cannot be made fails at once, before anything is enrolled", () => {
+  it("hub enroll --out under /proc: E816, and no hub is left enrolled without its keys", async () => {
+    const dataDir = join(dir, "data");
+
+    const enrolled = await runCli(["hub", "enroll", "--hub-id", "h1", "--merchant-id", "m1", "--out", "/proc/tapwire/h1", "--data-dir", dataDir]);
+    const listed = await runCli(["hub", "list", "--data-dir", dataDir]);
+
+    expectOneLineFailure(enrolled, ErrorCode.DataDirUnusable, exitCodes.dataDir);
+    expect(listed).toMatchObject({ code: exitCodes.ok, stdout: "no hubs enrolled\n" });
+  });
+
+  it.each([
+    ["evidence export", (dataDir: string) => ["evidence", "export", "--out", "/proc/tapwire/evidence.json", "--data-dir", dataDir]],
+    ["hub schema", () => ["hub", "schema", "--out", "/proc/tapwire"]],
+  ])("%s under /proc: E816", async (_, command: (dataDir: string) => string[]) => {
+    const dataDir = join(dir, "data");
+    await runCli(["merchant", "add", "--merchant-id", "m1", "--currency", "EUR", "--data-dir", dataDir]);
+
+    const result = await runCli(command(dataDir));
+
+    expectOneLineFailure(result, ErrorCode.DataDirUnusable, exitCodes.dataDir);
+  });
+});
+
 describe("usage errors", () => {
   it("a missing mandate file names the flag and the path", async () => {
     const result = await runCli(["mandate", "register", "--wallet-id", "w1", "--file", join(dir, "none.cose"), "--data-dir", dir]);
