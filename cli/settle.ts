@@ -33,9 +33,15 @@ export async function settleCommand(argv: string[]): Promise<number> {
     ...(values.instance ? { instance: values.instance } : {}),
     ...(reviewAboveMinor === undefined ? {} : { settlement: { review: { humanReviewAboveMinor: integerFlag(reviewAboveMinor, "review-above-minor", 1, amountMinorMax) } } }),
   });
-  // Listen before announcing "ready": a supervisor may signal the moment it reads that line.
-  const stopRequested = untilStopSignal();
-  await node.start();
+  // Listen before announcing "ready": a supervisor may signal the moment it reads that line. A signal during a
+  // slow start (an external broker that does not answer) stops it too; main exits once this command returns.
+  const stopRequested = untilStopSignal().then(() => "stop" as const);
+  const started = node.start().then(() => "started" as const);
+  if ((await Promise.race([started, stopRequested])) === "stop") {
+    started.catch(() => undefined);
+    await node.stop();
+    return 0;
+  }
   process.stdout.write(`tapwire settlement ready on ${node.url} (data in ${values["data-dir"]})\n`);
   await stopRequested;
   await node.stop();

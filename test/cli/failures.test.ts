@@ -1,5 +1,5 @@
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer, type Server } from "node:net";
+import { createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -130,6 +130,27 @@ describe("usage errors", () => {
 
     expect(result).toMatchObject({ code: exitCodes.usage, stdout: "" });
     expect(result.stderr).toMatch(/^tapwire: unknown command "frobnicate" \([^\n]+\)\n$/);
+  });
+});
+
+describe("a stop signal during a slow start", () => {
+  it("settle waiting for an external broker that never answers stops on the first SIGTERM, exiting 0", async () => {
+    const sockets: Socket[] = [];
+    const silent = createServer((socket) => void sockets.push(socket.pause()));
+    const port = await new Promise<number>((resolve) => silent.listen(0, "127.0.0.1", () => resolve((silent.address() as { port: number }).port)));
+    const cli = CliProcess.spawn(["settle", "--data-dir", join(dir, "data"), "--broker-url", `mqtts://127.0.0.1:${port}`], { env: { TAPWIRE_LOG: "info" } });
+    started.push(cli);
+    try {
+      await cli.waitOutput(/settlement service started/, readyMsMax, { stderr: true });
+
+      cli.signal("SIGTERM");
+
+      expect(await cli.waitExit(exitMsMax)).toEqual({ code: 0, signal: null });
+      expect(cli.stdout).not.toContain("ready on");
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+    }
   });
 });
 

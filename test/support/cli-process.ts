@@ -70,14 +70,19 @@ export class CliProcess {
    * Resolves with the first match of `pattern` in stdout (printed after `after`, a mark, when given); rejects if the
    * process exits first or after timeoutMs.
    */
-  waitOutput(pattern: RegExp, timeoutMs: number, options: { after?: number } = {}): Promise<RegExpMatchArray> {
+  waitOutput(pattern: RegExp, timeoutMs: number, options: { after?: number; stderr?: boolean } = {}): Promise<RegExpMatchArray> {
     return this.until(() => {
+      if (options.stderr) return this.err.match(pattern) ?? this.exited(pattern);
       const skipped = options.after === undefined ? 0 : Math.max(0, options.after - (this.outTotal - this.out.length));
       const match = this.out.slice(skipped).match(pattern);
-      if (match) return match;
-      if (this.exit) throw new Error(`${this.describe()} exited before printing ${String(pattern)}`);
-      return undefined;
+      return match ?? this.exited(pattern);
     }, timeoutMs);
+  }
+
+  /** undefined while the process runs (keep waiting); throws once it has exited without printing `pattern`. */
+  private exited(pattern: RegExp): undefined {
+    if (this.exit) throw new Error(`${this.describe()} exited before printing ${String(pattern)}`);
+    return undefined;
   }
 
   waitExit(timeoutMs: number): Promise<CliExit> {
