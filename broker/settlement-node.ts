@@ -1,6 +1,6 @@
 import { join } from "node:path";
-import { mkdir } from "node:fs/promises";
 import { ErrorCode, TapwireError, errorCodeName } from "../protocol/errors.ts";
+import { createDataDir, ledgerFileName } from "../core/data-dir.ts";
 import { logger } from "../core/log.ts";
 import { systemClock, systemRandom, type Clock, type Random } from "../core/sources.ts";
 import { settlementPrincipal, type Principal } from "../protocol/topics.ts";
@@ -89,7 +89,7 @@ export class SettlementNode {
   }
 
   private async startParts(): Promise<void> {
-    await mkdir(this.options.dataDir, { recursive: true, mode: 0o700 });
+    await createDataDir(this.options.dataDir);
     const pki = await loadOrCreateOperatorPki(this.options.dataDir, this.clock, this.random);
     this.pkiLoaded = pki;
     const settlement = this.options.settlement ?? {};
@@ -100,7 +100,7 @@ export class SettlementNode {
       ...settlement,
       payerVerifiers: withGlasses ? [...ownVerifiers, new GlassesPayerVerifier()] : ownVerifiers,
       schemaComponents: withGlasses ? [...(settlement.schemaComponents ?? []), glassesSchema] : (settlement.schemaComponents ?? []),
-      databasePath: join(this.options.dataDir, "ledger.sqlite"),
+      databasePath: join(this.options.dataDir, ledgerFileName),
       serviceKey: pki.serviceSigningKey,
       clock: this.clock,
     });

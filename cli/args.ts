@@ -1,3 +1,4 @@
+import { readFile } from "node:fs/promises";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { ErrorCode, TapwireError } from "../protocol/errors.ts";
 
@@ -39,4 +40,13 @@ export function oneOfFlag<T extends string>(value: string | undefined, allowed: 
     throw new TapwireError(`--${name} must be one of ${allowed.join(", ")}, got ${JSON.stringify(value)}`, ErrorCode.ConfigInvalid);
   }
   return value as T;
+}
+
+/** Reads the file a flag names; a missing or unreadable one is the user's error, named with its flag and path. */
+export async function readFlagFile(path: string, name: string): Promise<Buffer> {
+  try {
+    return await readFile(path);
+  } catch (error) {
+    throw new TapwireError(`--${name}: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, ErrorCode.ConfigInvalid, { path });
+  }
 }

@@ -1,5 +1,3 @@
-import { existsSync } from "node:fs";
-import { join } from "node:path";
 import { parseCampaignDefinition } from "../broker/campaigns/campaign-definition.ts";
 import type { CampaignRule } from "../broker/campaigns/campaign-rules.ts";
 import type { CampaignRecord } from "../broker/campaigns/campaign-store.ts";
@@ -12,17 +10,20 @@ import { parseFlags, requireFlag } from "./args.ts";
 export const campaignUsage = `tapwire campaign add --campaign-id C --currency CUR --budget-minor N --ends-at TIME
     (--off-minor N | --percent-bps N --cap-minor N) [--merchant-id M] [--starts-at TIME] [--min-amount-minor N]
     [--per-customer-max N] [--per-customer-per-day-max N] [--per-day-max N] [--on-exhausted full_price|stop]
-    [--operator NAME] [--data-dir DIR]
+    [--operator NAME] [--data-dir .tapwire]
   A promotion with a hard budget, funded into its own ledger account. Online reader, tag and glasses payments at
   the merchant (every merchant in CUR without --merchant-id) within [starts-at, ends-at) get the largest discount
   of the campaigns they qualify for: N minor units off, or percent-bps basis points floored to the minor unit and
   capped, always leaving the customer at least one minor unit to pay. Per-customer limit defaults to 1; limits per
   day count UTC days. When a discount no longer fits the budget left the payment goes at full price, and with
   --on-exhausted stop the campaign also stops. TIME is ISO 8601 or milliseconds since the epoch; starts now by default.
-tapwire campaign list [--merchant-id M] [--data-dir DIR]
+  example: tapwire campaign add --campaign-id spring --currency EUR --budget-minor 50000 --ends-at 2030-06-01 --percent-bps 1000 --cap-minor 300
+tapwire campaign list [--merchant-id M] [--data-dir .tapwire]
   One campaign a line: id, merchant, rule, budget, spent, left, discounts given, window, status.
-tapwire campaign stop --campaign-id C [--operator NAME] [--data-dir DIR]
-  No payment qualifies from the next batch on; what is left of the budget stays in the campaign's account.`;
+  example: tapwire campaign list --merchant-id m1
+tapwire campaign stop --campaign-id C [--operator NAME] [--data-dir .tapwire]
+  No payment qualifies from the next batch on; what is left of the budget stays in the campaign's account.
+  example: tapwire campaign stop --campaign-id spring --operator alice`;
 
 const addFlags = {
   ...dataDirFlag,
@@ -94,8 +95,6 @@ export async function campaignAddCommand(argv: string[]): Promise<number> {
 export async function campaignListCommand(argv: string[]): Promise<number> {
   const { values } = parseFlags(argv, { ...dataDirFlag, "merchant-id": { type: "string" } });
   const dataDir = values["data-dir"];
-  // A report reads what is there: a mistyped --data-dir is an error, not a fresh, empty data directory.
-  if (!existsSync(join(dataDir, "ledger.sqlite"))) throw new TapwireError(`no settlement database in ${dataDir}`, ErrorCode.ConfigInvalid, { dataDir });
   const campaigns = await withAdmin(dataDir, (service) => service.campaigns.list({ merchantId: values["merchant-id"] }));
   for (const campaign of campaigns) process.stdout.write(`${campaignLine(campaign)}\n`);
   if (campaigns.length === 0) process.stdout.write("no campaigns\n");

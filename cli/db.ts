@@ -9,7 +9,8 @@ import { parseFlags } from "./args.ts";
 
 export const dbUsage = `tapwire db migrate [--data-dir DIR | --store FILE | --store postgres://USER@HOST:PORT/DB]
   Applies the schema migrations not yet applied, then exits; safe while workers start or run (SQLite: each
-  migration in an IMMEDIATE transaction; PostgreSQL: under an advisory lock). Workers also migrate on start.`;
+  migration in an IMMEDIATE transaction; PostgreSQL: under an advisory lock). Workers also migrate on start.
+  example: tapwire db migrate --store postgres://postgres@127.0.0.1:5432/tapwire`;
 
 export async function dbMigrateCommand(argv: string[]): Promise<number> {
   const { values } = parseFlags(argv, { ...dataDirFlag, store: { type: "string" } });

@@ -1,18 +1,20 @@
-import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { enrollHub, enrollWallet } from "../broker/enrolment.ts";
-import { dataDirFlag, enrolmentContext, withAdmin, writeBundle } from "./admin.ts";
-import { integerFlag, parseFlags, requireFlag } from "./args.ts";
+import { dataDirFlag, enrolmentContext, makeBundleDir, withAdmin, writeBundle } from "./admin.ts";
+import { integerFlag, parseFlags, readFlagFile, requireFlag } from "./args.ts";
 import { describeOfflineLimits, offlineLimitFlags, offlineLimitsFromFlags } from "./offline.ts";
 
-export const enrollUsage = `tapwire merchant add --merchant-id M --currency EUR [--data-dir DIR]
+export const enrollUsage = `tapwire merchant add --merchant-id M --currency EUR [--data-dir .tapwire]
     [--offline-sale-max-minor N --offline-total-max-minor N --offline-count-max N --offline-age-max-ms N]
   Without the four offline limits the merchant's hubs may not sell offline (see merchant set-offline).
-tapwire hub enroll --hub-id H --merchant-id M [--public-key hub.pub.pem] [--out DIR] [--data-dir DIR]
+  example: tapwire merchant add --merchant-id m1 --currency EUR
+tapwire hub enroll --hub-id H --merchant-id M [--public-key hub.pub.pem] [--out DIR] [--data-dir .tapwire]
   Issues the hub's client certificate (CN hubs/H) from the operator CA and registers its key. Without
   --public-key a key pair is generated (simulators and development; a real hub keeps its key in its secure
   element and sends only the public half). Writes cert, key, CA and the service's public key to --out.
-tapwire wallet enroll --wallet-id W --currency EUR --per-payment-max-minor N [--fund-minor N] [--out DIR] [--data-dir DIR]`;
+  example: tapwire hub enroll --hub-id h1 --merchant-id m1
+tapwire wallet enroll --wallet-id W --currency EUR --per-payment-max-minor N [--fund-minor N] [--out DIR] [--data-dir .tapwire]
+  example: tapwire wallet enroll --wallet-id w1 --currency EUR --per-payment-max-minor 5000 --fund-minor 10000`;
 
 export async function merchantAddCommand(argv: string[]): Promise<number> {
   const { values } = parseFlags(argv, { ...dataDirFlag, "merchant-id": { type: "string" }, currency: { type: "string" }, ...offlineLimitFlags });
@@ -21,6 +23,7 @@ export async function merchantAddCommand(argv: string[]): Promise<number> {
   const offlineLimits = offlineLimitsFromFlags(values);
   const merchant = await withAdmin(values["data-dir"], (service) =>
     service.registry.enrollMerchant({ merchantId, currency, ...(offlineLimits ? { offlineLimits } : {}) }),
+    "create",
   );
   process.stdout.write(`merchant ${merchant.merchantId} added; ${describeOfflineLimits(merchant.offlineLimits)}\n`);
   return 0;
@@ -35,15 +38,18 @@ export async function hubEnrollCommand(argv: string[]): Promise<number> {
     out: { type: "string" },
   });
   const hubId = requireFlag(values["hub-id"], "hub-id");
-  const publicKeyPem = values["public-key"] ? await readFile(values["public-key"], "utf8") : undefined;
-  const bundle = await withAdmin(values["data-dir"], (service, pki) =>
-    enrollHub(enrolmentContext(service, pki), {
-      hubId,
-      merchantId: requireFlag(values["merchant-id"], "merchant-id"),
-      ...(publicKeyPem ? { publicKeyPem } : {}),
-    }),
-  );
+  const merchantId = requireFlag(values["merchant-id"], "merchant-id");
   const outDir = values.out ?? join(values["data-dir"], "hubs", hubId);
+  const publicKeyPem = values["public-key"] ? (await readFlagFile(values["public-key"], "public-key")).toString("utf8") : undefined;
+  const bundle = await withAdmin(
+    values["data-dir"],
+    (service, pki) => {
+      // Before enrolling: a key pair made for a folder that cannot be written would be lost.
+      makeBundleDir(outDir);
+      return enrollHub(enrolmentContext(service, pki), { hubId, merchantId, ...(publicKeyPem ? { publicKeyPem } : {}) });
+    },
+    "create",
+  );
   await writeBundle(outDir, bundle);
   process.stdout.write(`hub ${hubId} enrolled; certificate and keys in ${outDir}\n`);
   return 0;
@@ -59,17 +65,20 @@ export async function walletEnrollCommand(argv: string[]): Promise<number> {
     out: { type: "string" },
   });
   const walletId = requireFlag(values["wallet-id"], "wallet-id");
-  const bundle = await withAdmin(values["data-dir"], async (service, pki) => {
-    const enrolled = await enrollWallet(enrolmentContext(service, pki), {
-      walletId,
-      currency: requireFlag(values.currency, "currency"),
-      perPaymentMaxMinor: integerFlag(values["per-payment-max-minor"], "per-payment-max-minor", 1, Number.MAX_SAFE_INTEGER),
-    });
-    const fundMinor = integerFlag(values["fund-minor"], "fund-minor", 0, Number.MAX_SAFE_INTEGER, 0);
-    if (fundMinor > 0) service.registry.fundWallet(walletId, fundMinor);
-    return enrolled;
-  });
+  const currency = requireFlag(values.currency, "currency");
+  const perPaymentMaxMinor = integerFlag(values["per-payment-max-minor"], "per-payment-max-minor", 1, Number.MAX_SAFE_INTEGER);
+  const fundMinor = integerFlag(values["fund-minor"], "fund-minor", 0, Number.MAX_SAFE_INTEGER, 0);
   const outDir = values.out ?? join(values["data-dir"], "wallets", walletId);
+  const bundle = await withAdmin(
+    values["data-dir"],
+    async (service, pki) => {
+      makeBundleDir(outDir);
+      const enrolled = await enrollWallet(enrolmentContext(service, pki), { walletId, currency, perPaymentMaxMinor });
+      if (fundMinor > 0) service.registry.fundWallet(walletId, fundMinor);
+      return enrolled;
+    },
+    "create",
+  );
   await writeBundle(outDir, bundle);
   process.stdout.write(`wallet ${walletId} enrolled; certificate and keys in ${outDir}\n`);
   return 0;

@@ -22,7 +22,8 @@ export const glassesHubUsage = `tapwire glasses-hub --config glasses.json [--pai
   broker {url, enrolmentDir | caFile, certFile, keyFile, servicePublicKeyFile, protocolVersion}, signingKeyFile,
   journalFile, pairingFile, ble {hciDeviceId, mtuRequested, timeouts, reconnect}, quantityMax, unclearRetriesMax,
   stepUpsMax, timings {…, requestTtlMs}. Relative paths are read from the config file's folder. Under systemd it
-  sends READY=1, STATUS= and, with WatchdogSec=, WATCHDOG=1 while the journal is writable and the adapter is on.`;
+  sends READY=1, STATUS= and, with WatchdogSec=, WATCHDOG=1 while the journal is writable and the adapter is on.
+  example: tapwire glasses-hub --config glasses.json --pair 123456`;
 
 export interface GlassesHubRun {
   assembly: GlassesHubAssembly;

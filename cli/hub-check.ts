@@ -19,7 +19,8 @@ export const hubCheckUsage = `tapwire hub check --config hub.json
   Checks a hub before it goes on the counter, one line each: the config, the certificate (whose, issued by the CA,
   the key matching, valid dates), the journal (opens, writable, open requests), the reader (its firmware version),
   the panel (the Firmata handshake), the broker (mutual TLS handshake, no MQTT session) and the clock against it.
-  Exit 0 when every check is ok. Stop the hub first (\`systemctl stop tapwire-hub\`): it holds the serial ports.`;
+  Exit 0 when every check is ok. Stop the hub first (\`systemctl stop tapwire-hub\`): it holds the serial ports.
+  example: tapwire hub check --config hub.json`;
 
 export interface CheckResult {
   name: string;

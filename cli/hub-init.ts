@@ -1,5 +1,6 @@
 import { X509Certificate } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { makeDirectories } from "../core/data-dir.ts";
 import { dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { defaultTapTiming } from "../device/tap/tap-config.ts";
 import { ErrorCode, TapwireError } from "../protocol/errors.ts";
@@ -14,8 +15,10 @@ export const hubInitUsage = `tapwire hub init --bundle DIR --merchant-id M [--br
   Writes an example hub.json for the enrolment bundle DIR (\`tapwire hub enroll --out DIR\`; the hub id is its
   certificate's), with "$schema" pointing at hub.schema.json, written beside it: an editor then shows what each key
   means, its unit and its default. --scanner-path adds a payment-code scanner. An existing config is kept unless --force.
+  example: tapwire hub init --bundle .tapwire/hubs/h1 --merchant-id m1 --out hub.json
 tapwire hub schema [--out DIR]
-  Writes hub.schema.json and glasses.schema.json (generated from the configs' own schemas) into DIR (default schema).`;
+  Writes hub.schema.json and glasses.schema.json (generated from the configs' own schemas) into DIR (default schema).
+  example: tapwire hub schema --out schema`;
 
 /** The pins `hub init` proposes: an Uno with LEDs on 4 to 7, the buzzer on 8 and the button on 2 (interrupt pin). */
 export const examplePanelPins = { green: 5, red: 6, amber: 7, blue: 4, buzzer: 8, cancelButton: 2 };
@@ -76,7 +79,7 @@ export function writeHubInit(options: HubInitOptions, force: boolean): string {
   const outDir = dirname(resolve(options.outFile));
   // The example must be one the hub accepts: a flag value it refuses fails here, not at the first start.
   parseHubConfig(config, outDir);
-  mkdirSync(outDir, { recursive: true });
+  makeDirectories(outDir, { mode: 0o755, what: "--out folder" });
   writeFileSync(options.outFile, `${JSON.stringify(config, null, 2)}\n`);
   writeFileSync(join(outDir, schemaFileNames.hub), schemaText(hubConfigJsonSchema()));
   return hubId;
@@ -111,7 +114,7 @@ export async function hubInitCommand(argv: string[]): Promise<number> {
 
 export async function hubSchemaCommand(argv: string[]): Promise<number> {
   const { values } = parseFlags(argv, { out: { type: "string", default: "schema" } });
-  mkdirSync(values.out, { recursive: true });
+  makeDirectories(values.out, { mode: 0o755, what: "--out folder" });
   writeFileSync(join(values.out, schemaFileNames.hub), schemaText(hubConfigJsonSchema()));
   writeFileSync(join(values.out, schemaFileNames.glasses), schemaText(glassesConfigJsonSchema()));
   process.stdout.write(`wrote ${schemaFileNames.hub} and ${schemaFileNames.glasses} to ${values.out}\n`);

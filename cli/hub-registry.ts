@@ -1,10 +1,12 @@
 import { dataDirFlag, withAdmin } from "./admin.ts";
 import { parseFlags, requireFlag } from "./args.ts";
 
-export const hubRegistryUsage = `tapwire hub list [--data-dir DIR]
-tapwire hub revoke --hub-id H [--data-dir DIR]
+export const hubRegistryUsage = `tapwire hub list [--data-dir .tapwire]
+  example: tapwire hub list --data-dir .tapwire
+tapwire hub revoke --hub-id H [--data-dir .tapwire]
   A revoked hub is refused at its next connect and on every message, including ones already queued; a running
-  \`tapwire settle\` also drops its connection within a second.`;
+  \`tapwire settle\` also drops its connection within a second.
+  example: tapwire hub revoke --hub-id h1`;
 
 export async function hubListCommand(argv: string[]): Promise<number> {
   const { values } = parseFlags(argv, { ...dataDirFlag });

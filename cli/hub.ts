@@ -29,7 +29,13 @@ export const hubUsage = `tapwire hub --config hub.json [--console stdin|none]
   sales from stdin, one per line: \`12.50 EUR reader\`, \`9.99 EUR tag\`, \`cancel\`, \`status\`, \`quit\`;
   --console none reads nothing and runs until SIGTERM (a systemd service). Under systemd (NOTIFY_SOCKET set) it
   sends READY=1, STATUS= and, with WatchdogSec=, WATCHDOG=1 only while the reader answers and the journal is writable.
-  Testing hook: TAPWIRE_CRASH_AT=reading|sealed|sent|decided|reversing kills the process (SIGKILL) at that step.`;
+  Testing hook: TAPWIRE_CRASH_AT=reading|sealed|sent|decided|reversing kills the process (SIGKILL) at that step.
+  Config keys (schema/hub.schema.json; \`tapwire hub init\` writes an example): hubId, merchantId, broker {url,
+  enrolmentDir | caFile, certFile, keyFile, servicePublicKeyFile, protocolVersion}, nfc {path, baudRate, openTimeoutMs,
+  apduTimeoutMs, readAttemptsMax, probeIntervalMs, probeTimeoutMs}, panel {path, baudRate, pins and wiring},
+  journalFile, offline {currency, saleMaxMinor, totalMaxMinor, countMax, ageMsMax}, timings {tapTimeoutMs, …}.
+  Relative paths are read from the config file's folder.
+  example: tapwire hub --config hub.json`;
 
 export type HubInput =
   | { kind: "sale"; amountMinor: number; currency: string; mode: TapMode }

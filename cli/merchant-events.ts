@@ -1,11 +1,12 @@
 import { createHash } from "node:crypto";
-import { mkdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { EventCursor, type Cursor } from "../broker/merchant-events/event-cursor.ts";
 import { MerchantEventDispatch, dispatchDefaults } from "../broker/merchant-events/event-dispatch.ts";
 import { EvidenceReader } from "../broker/merchant-events/evidence-reader.ts";
 import { postEvent } from "../broker/merchant-events/webhook.ts";
 import type { MerchantEvent } from "../broker/merchant-events/merchant-event.ts";
+import { ledgerFileName, makeDirectories, requireDataDir } from "../core/data-dir.ts";
 import { logger } from "../core/log.ts";
 import { systemClock } from "../core/sources.ts";
 import { ErrorCode, TapwireError } from "../protocol/errors.ts";
@@ -15,7 +16,7 @@ import { stopSignal } from "./signals.ts";
 
 const log = logger("tapwire:merchant-events");
 
-export const merchantEventsUsage = `tapwire merchant events --merchant M [--data-dir DIR] [--follow] [--poll-ms 500]
+export const merchantEventsUsage = `tapwire merchant events --merchant M [--data-dir .tapwire] [--follow] [--poll-ms 500]
     [--webhook URL --secret-file FILE [--timeout-ms 10000]] [--cursor-file FILE]
   The merchant's events (payment.approved|declined|held|reversed, refund.succeeded|failed, dispute.opened), read from
   the evidence chain of a settlement data dir, beside a running \`tapwire settle\`. Without --webhook: one JSON line
@@ -23,7 +24,8 @@ export const merchantEventsUsage = `tapwire merchant events --merchant M [--data
   retry: drop repeats) and tapwire-signature (t=MS,v1=HMAC-SHA256 of "MS.BODY" with the secret in FILE); anything
   but a 2xx is retried with backoff (1 s doubling to 5 min), later events waiting behind it. The position is kept
   in --cursor-file (default DIR/webhooks/M-<url hash>.cursor; none without --webhook unless given), so a restart
-  resumes where delivery stopped. --follow keeps polling until Ctrl-C or SIGTERM.`;
+  resumes where delivery stopped. --follow keeps polling until Ctrl-C or SIGTERM.
+  example: tapwire merchant events --merchant m1 --follow --webhook http://127.0.0.1:9000/hooks --secret-file whsec.txt`;
 
 const retryDelayMsMin = 1_000;
 const retryDelayMsMax = 5 * 60_000;
@@ -50,8 +52,9 @@ export async function merchantEventsCommand(argv: string[]): Promise<number> {
     secret = readSecret(requireFlag(values["secret-file"], "secret-file"));
   }
   const cursorFile = values["cursor-file"] ?? (webhook ? join(dataDir, "webhooks", `${merchantId}-${createHash("sha256").update(webhook).digest("hex").slice(0, 12)}.cursor`) : undefined);
-  if (cursorFile !== undefined) mkdirSync(dirname(cursorFile), { recursive: true, mode: 0o700 });
-  const reader = new EvidenceReader(join(dataDir, "ledger.sqlite"));
+  await requireDataDir(dataDir);
+  if (cursorFile !== undefined) makeDirectories(dirname(cursorFile), { mode: 0o700, what: "cursor folder" });
+  const reader = new EvidenceReader(join(dataDir, ledgerFileName));
   const stopping = stopSignal();
   try {
     const deliver = webhook && secret ? webhookDelivery(webhook, secret, timeoutMs) : printDelivery;

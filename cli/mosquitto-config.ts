@@ -1,19 +1,21 @@
 import { existsSync } from "node:fs";
-import { chown, mkdir, readFile, writeFile } from "node:fs/promises";
+import { chown, readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { loadOrCreateOperatorPki } from "../broker/operator-pki.ts";
+import { makeDirectories } from "../core/data-dir.ts";
 import { systemClock, systemRandom } from "../core/sources.ts";
 import { ErrorCode, TapwireError } from "../protocol/errors.ts";
 import { mosquittoAcl, mosquittoConf } from "../transport/mosquitto-config.ts";
 import { dataDirFlag } from "./admin.ts";
 import { integerFlag, parseFlags, requireFlag } from "./args.ts";
 
-export const mosquittoConfigUsage = `tapwire mosquitto-config --out DIR [--data-dir DIR] [--host 127.0.0.1] [--port 8883] [--operator NAME …] [--worker NAME …] [--user mosquitto] [--crl FILE]
+export const mosquittoConfigUsage = `tapwire mosquitto-config --out DIR [--data-dir .tapwire] [--host 127.0.0.1] [--port 8883] [--operator NAME …] [--worker NAME …] [--user mosquitto] [--crl FILE]
   Writes mosquitto.conf and tapwire.acl for running the settlement service against Mosquitto, generated from
   tapwire's topic map, with copies of the operator CA and the broker's certificate and key that Mosquitto's own
   user can read. Then: mosquitto -c DIR/mosquitto.conf, and tapwire settle --broker-url mqtts://HOST:PORT --protocol 5.
   --worker: a settlement worker of a shared group (tapwire settle --instance NAME), each with its own certificate.
-  --crl: the revocation list tapwire pki crl writes; Mosquitto then refuses revoked hubs and agents at connect.`;
+  --crl: the revocation list tapwire pki crl writes; Mosquitto then refuses revoked hubs and agents at connect.
+  example: tapwire mosquitto-config --out /etc/mosquitto/tapwire --port 8883`;
 
 /** The uid and gid of a system user from /etc/passwd, if there is one. */
 async function systemUser(name: string): Promise<{ uid: number; gid: number } | undefined> {
@@ -42,7 +44,7 @@ export async function mosquittoConfigCommand(argv: string[]): Promise<number> {
   }
   const port = integerFlag(values.port, "port", 1, 65_535, 8_883);
   const pki = await loadOrCreateOperatorPki(dataDir, systemClock, systemRandom);
-  await mkdir(outDir, { recursive: true, mode: 0o750 });
+  makeDirectories(outDir, { mode: 0o750, what: "--out folder" });
   const files = { caFile: join(outDir, "ca.pem"), certFile: join(outDir, "server.pem"), keyFile: join(outDir, "server.key"), aclFile: join(outDir, "tapwire.acl") };
   await writeFile(files.caFile, pki.ca.certPem, { mode: 0o644 });
   await writeFile(files.certFile, pki.server.certPem, { mode: 0o644 });

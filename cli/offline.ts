@@ -1,5 +1,3 @@
-import { existsSync } from "node:fs";
-import { join } from "node:path";
 import { checkedOfflineLimits } from "../broker/registry/offline-limits.ts";
 import type { OfflineLoss } from "../broker/settlement/offline-store.ts";
 import type { OfflineLimits } from "../protocol/contract.ts";
@@ -8,12 +6,14 @@ import { formatMoney } from "../protocol/money.ts";
 import { dataDirFlag, withAdmin } from "./admin.ts";
 import { integerFlag, parseFlags, requireFlag } from "./args.ts";
 
-export const offlineUsage = `tapwire merchant set-offline --merchant-id M (--offline-sale-max-minor N --offline-total-max-minor N --offline-count-max N --offline-age-max-ms N | --off) [--data-dir DIR]
+export const offlineUsage = `tapwire merchant set-offline --merchant-id M (--offline-sale-max-minor N --offline-total-max-minor N --offline-count-max N --offline-age-max-ms N | --off) [--data-dir .tapwire]
   The floor limits under which the merchant's hubs may approve sales while their link is down, each at most the
   protocol contract's ceiling. --off stops offline sales: captures forwarded from then on are declined as losses.
-tapwire offline losses [--merchant-id M] [--data-dir DIR]
+  example: tapwire merchant set-offline --merchant-id m1 --off
+tapwire offline losses [--merchant-id M] [--data-dir .tapwire]
   Offline sales declined when their hub forwarded them, one a line: recorded, hub, request, merchant, wallet,
-  amount, code, captured (hub clock), reason.`;
+  amount, code, captured (hub clock), reason.
+  example: tapwire offline losses --merchant-id m1`;
 
 /** The four floor-limit flags `merchant add` and `merchant set-offline` take: all four or none. */
 export const offlineLimitFlags = {
@@ -76,10 +76,6 @@ function lossLine(loss: OfflineLoss): string {
 export async function offlineLossesCommand(argv: string[]): Promise<number> {
   const { values } = parseFlags(argv, { ...dataDirFlag, "merchant-id": { type: "string" } });
   const dataDir = values["data-dir"];
-  // A report reads what is there: a mistyped --data-dir is an error, not a fresh, empty data directory.
-  if (!existsSync(join(dataDir, "ledger.sqlite"))) {
-    throw new TapwireError(`no settlement database in ${dataDir}`, ErrorCode.ConfigInvalid, { dataDir });
-  }
   const merchantId = values["merchant-id"];
   const losses = await withAdmin(dataDir, (service) => service.offlineLosses(merchantId === undefined ? {} : { merchantId }));
   for (const loss of losses) process.stdout.write(`${lossLine(loss)}\n`);

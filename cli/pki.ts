@@ -7,10 +7,11 @@ import { integerFlag, parseFlags, requireFlag } from "./args.ts";
 
 const dayMs = 86_400_000;
 
-export const pkiUsage = `tapwire pki crl --out FILE [--data-dir DIR] [--valid-days 30]
+export const pkiUsage = `tapwire pki crl --out FILE [--data-dir .tapwire] [--valid-days 30]
   Writes the operator CA's revocation list (PEM) of every revoked hub's and agent's certificate, for Mosquitto's
   crlfile (tapwire mosquitto-config --crl FILE): a revoked client is then refused at the TLS handshake. Write it
-  again after each revocation and before it expires, then send Mosquitto SIGHUP to reload it.`;
+  again after each revocation and before it expires, then send Mosquitto SIGHUP to reload it.
+  example: tapwire pki crl --data-dir .tapwire --out /etc/mosquitto/tapwire/crl.pem`;
 
 export async function pkiCrlCommand(argv: string[]): Promise<number> {
   const { values } = parseFlags(argv, { ...dataDirFlag, out: { type: "string" }, "valid-days": { type: "string" } });

@@ -6,11 +6,14 @@ import { caseKinds, caseStatuses, type CaseKind, type CaseStatus, type OperatorA
 import { dataDirFlag, serviceKeyOf, withAdmin } from "./admin.ts";
 import { oneOfFlag, parseFlags, requireFlag } from "./args.ts";
 
-export const reviewUsage = `tapwire review list [--status pending|approved|declined|expired] [--kind step_up|human_review|dispute] [--data-dir DIR]
-tapwire review show CASE [--data-dir DIR]
+export const reviewUsage = `tapwire review list [--status pending|approved|declined|expired] [--kind step_up|human_review|dispute] [--data-dir .tapwire]
+  example: tapwire review list --status pending
+tapwire review show CASE [--data-dir .tapwire]
   A case with everything the operator decides on: utterance, product, mandate, risk signals, amount.
-tapwire review approve|decline CASE [--operator NAME] [--data-dir DIR]
-  Applies once (E908 ReviewAlreadyDecided after that). The running node publishes the signed decision.`;
+  example: tapwire review show review-1
+tapwire review approve|decline CASE [--operator NAME] [--data-dir .tapwire]
+  Applies once (E908 ReviewAlreadyDecided after that). The running node publishes the signed decision.
+  example: tapwire review approve review-1 --operator alice`;
 
 function caseLine(c: ReviewCase): string {
   const amount = c.context["amount"] ?? "";

@@ -1,12 +1,17 @@
 import { SettlementNode, brokerPortDefault } from "../broker/settlement-node.ts";
+import { amountMinorMax } from "../protocol/money.ts";
 import { integerFlag, parseFlags } from "./args.ts";
 import { untilStopSignal } from "./signals.ts";
 
-export const settleUsage = `tapwire settle [--data-dir DIR] [--host 127.0.0.1] [--port ${brokerPortDefault}] [--broker-url mqtts://HOST:PORT --protocol 5 [--shared-group G --instance I]]
+export const settleUsage = `tapwire settle [--data-dir .tapwire] [--host 127.0.0.1] [--port ${brokerPortDefault}] [--broker-url mqtts://HOST:PORT --protocol 5 [--shared-group G --instance I]] [--review-above-minor N]
   Runs the settlement service on its SQLite ledger with the embedded mTLS broker (or against an external
-  broker such as Mosquitto). Stops cleanly on SIGINT/SIGTERM. With --instance I the worker connects with its own
-  certificate (services/settlement.I, issued on first start), so workers of one shared group never push each other
-  off a broker that binds client ids to certificates (tapwire mosquitto-config --worker I).`;
+  broker such as Mosquitto). Creates the data dir on first start. Stops cleanly on SIGINT/SIGTERM. With --instance I
+  the worker connects with its own certificate (services/settlement.I, issued on first start), so workers of one
+  shared group never push each other off a broker that binds client ids to certificates (mosquitto-config --worker I).
+  --review-above-minor N holds every payment above N minor units for an operator (\`tapwire review list\`,
+  \`review approve|decline\`; the hub gets the outcome when it is decided); off by default.
+  TAPWIRE_LOG=info logs one line per decision on stderr (JSON: request, principal, status, code); default warn.
+  example: tapwire settle --data-dir .tapwire`;
 
 export async function settleCommand(argv: string[]): Promise<number> {
   const { values } = parseFlags(argv, {
@@ -17,7 +22,9 @@ export async function settleCommand(argv: string[]): Promise<number> {
     protocol: { type: "string" },
     "shared-group": { type: "string" },
     instance: { type: "string" },
+    "review-above-minor": { type: "string" },
   });
+  const reviewAboveMinor = values["review-above-minor"];
   const node = new SettlementNode({
     dataDir: values["data-dir"],
     host: values.host,
@@ -26,10 +33,17 @@ export async function settleCommand(argv: string[]): Promise<number> {
     ...(values["broker-url"] ? { externalBrokerUrl: values["broker-url"] } : {}),
     ...(values["shared-group"] ? { sharedGroup: values["shared-group"] } : {}),
     ...(values.instance ? { instance: values.instance } : {}),
+    ...(reviewAboveMinor === undefined ? {} : { settlement: { review: { humanReviewAboveMinor: integerFlag(reviewAboveMinor, "review-above-minor", 1, amountMinorMax) } } }),
   });
-  // Listen before announcing "ready": a supervisor may signal the moment it reads that line.
-  const stopRequested = untilStopSignal();
-  await node.start();
+  // Listen before announcing "ready": a supervisor may signal the moment it reads that line. A signal during a
+  // slow start (an external broker that does not answer) stops it too; main exits once this command returns.
+  const stopRequested = untilStopSignal().then(() => "stop" as const);
+  const started = node.start().then(() => "started" as const);
+  if ((await Promise.race([started, stopRequested])) === "stop") {
+    started.catch(() => undefined);
+    await node.stop();
+    return 0;
+  }
   process.stdout.write(`tapwire settlement ready on ${node.url} (data in ${values["data-dir"]})\n`);
   await stopRequested;
   await node.stop();

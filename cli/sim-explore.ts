@@ -12,7 +12,8 @@ export const simExploreUsage = `tapwire sim explore --seeds A..B [--hubs N] [--f
   failing seed with the invariants it broke and the command that replays it (same seed, same trace digest; a
   single seed also lists its violations), and a summary; exits 1 if any seed fails. --json writes every failing
   seed's violations and digest; --trace prints each seed's trace. Hubs log the faults they meet on stderr
-  (TAPWIRE_LOG=fatal keeps it quiet).`;
+  (TAPWIRE_LOG=fatal keeps it quiet).
+  example: tapwire sim explore --seeds 1..50`;
 
 /** Violations a replayed seed prints (the JSON report has them all). */
 const violationsShownMax = 5;

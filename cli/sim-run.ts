@@ -16,7 +16,8 @@ export const simRunUsage = `tapwire sim run FILE|DIR... [--seed N] [--junit PATH
   --seed replaces each file's seed; --junit writes JUnit XML (one testcase per file); --digest prints each run's
   trace digest (the same file and seed give the same digest); --trace prints each run's trace. A failure prints
   the expectation, the trace up to it and the command that replays it. Exit 0: every expectation held; 1: one
-  failed; 42: a scenario did not finish within its virtual timeout; 2: a file is not a valid scenario.`;
+  failed; 42: a scenario did not finish within its virtual timeout; 2: a file is not a valid scenario.
+  example: tapwire sim run scenarios --junit report.xml`;
 
 /** Files one run may take. */
 export const filesMax = 1_000;

@@ -9,6 +9,7 @@ import { formatMoney } from "../protocol/money.ts";
 import { systemClock } from "../core/sources.ts";
 import { FirmataSerialDevice } from "../simulator/scenarios/tap/firmata-serial-device.ts";
 import { simulatedPanelPins } from "../simulator/scenarios/tap/simulated-tap-hub.ts";
+import { readNextAtc, writeNextAtc } from "../simulator/phones/atc-file.ts";
 import { HceWallet } from "../simulator/phones/hce-wallet.ts";
 import { TagReadingWallet } from "../simulator/phones/tag-reading-wallet.ts";
 import { VirtualPn532 } from "../simulator/pn532/virtual-pn532.ts";
@@ -17,19 +18,25 @@ import { WalletClient } from "../simulator/wallet-client/wallet-client.ts";
 import { integerFlag, parseFlags } from "./args.ts";
 import { stopSignal } from "./signals.ts";
 
-export const simServeUsage = `tapwire sim serve pn532 --port N [--phone hce|tag] [--wallet-dir DIR --wallet-id W [--broker-url mqtts://HOST:PORT]]
+export const simServeUsage = `tapwire sim serve pn532 --port N [--phone hce|tag] [--wallet-dir DIR --wallet-id W [--broker-url mqtts://HOST:PORT]] [--atc N]
   Serves a virtual PN532 on tcp://127.0.0.1:N for a hub whose nfc.path is that URL. stdin: "hce" or "tag" puts a
   phone in the field, "remove" takes it away, "replay" makes the HCE phone replay its last cryptogram, "quit"
   (or SIGINT/SIGTERM; end of input keeps it serving).
-  HCE phones sign with the wallet's key from --wallet-dir (as written by \`tapwire wallet enroll\`); tag phones pay
-  each offer they read over the wallet's own MQTT link when --broker-url is given.
+  HCE phones sign with the wallet's key from --wallet-dir (as written by \`tapwire wallet enroll\`; without it the
+  service declines every sale E304 UnknownWallet) and keep their transaction counter there (file \`atc\`), so a
+  restart goes on where it stopped; --atc N starts it at N. Tag phones pay each offer they read over the wallet's
+  own MQTT link when --broker-url is given (the settlement broker, e.g. mqtts://127.0.0.1:8883).
+  example: tapwire sim serve pn532 --port 7001 --phone hce --wallet-dir .tapwire/wallets/w1 --wallet-id w1
 tapwire sim serve firmata --port N
   Serves a virtual Firmata board (Uno, StandardFirmata) on tcp://127.0.0.1:N for a hub whose panel.path is that
   URL; prints its LEDs as they change. stdin: "press" presses the cancel button (pin ${simulatedPanelPins.cancelButton}), "quit".
+  example: tapwire sim serve firmata --port 7002
 tapwire sim serve hid --port N [--mode keyboard|pos] [--wallet-dir DIR --wallet-id W]
   Serves a virtual USB QR scanner (keyboard-mode or HID POS reports) on tcp://127.0.0.1:N for a hub whose
-  scanner.path is that URL. stdin: "code" scans a fresh payment code of the wallet in --wallet-dir (as its phone would show it),
-  "scan TEXT" scans TEXT as it is (a product barcode, a saved code: replayed), "unplug" pulls the cable, "quit".`;
+  scanner.path is that URL. stdin: "code" scans a fresh payment code of the wallet in --wallet-dir (as its phone
+  would show it), "scan TEXT" scans TEXT as it is (a product barcode, a saved code: replayed), "unplug" pulls the
+  cable, "quit".
+  example: tapwire sim serve hid --port 7003 --wallet-dir .tapwire/wallets/w1 --wallet-id w1`;
 
 /** How long `press` holds the button, above any sensible debounce. */
 const buttonHoldMs = 100;
@@ -88,7 +95,6 @@ export async function servePn532(argv: string[], io: ServeIo): Promise<void> {
     atc: { type: "string" },
   });
   const port = integerFlag(values.port, "port", 0, 65_535);
-  const atcStart = integerFlag(values.atc, "atc", 1, 0xffff, 1);
   if (values.phone !== undefined && values.phone !== "hce" && values.phone !== "tag") {
     throw new TapwireError(`--phone must be hce or tag, got ${JSON.stringify(values.phone)}`, ErrorCode.ConfigInvalid);
   }
@@ -96,7 +102,14 @@ export async function servePn532(argv: string[], io: ServeIo): Promise<void> {
   const wallet = walletDir ? readWalletDir(walletDir, values["wallet-id"] ?? "w1") : undefined;
   if (!wallet) io.output.write("no --wallet-dir: HCE phones sign with a throw-away key the service will not accept\n");
   const walletId = wallet?.walletId ?? "sim-wallet";
-  const hce = new HceWallet({ walletId, privateKey: wallet ? importPrivatePem(wallet.keyPem) : generateP256().privateKey, atcStart });
+  // The phone keeps its counter in its wallet dir across restarts; --atc starts it elsewhere (replay tests).
+  const atcStart = integerFlag(values.atc, "atc", 1, 0xffff, walletDir ? readNextAtc(walletDir) : 1);
+  const hce = new HceWallet({
+    walletId,
+    privateKey: wallet ? importPrivatePem(wallet.keyPem) : generateP256().privateKey,
+    atcStart,
+    ...(walletDir ? { onAtcUsed: (nextAtc: number) => writeNextAtc(walletDir, nextAtc) } : {}),
+  });
 
   let link: HubLink | undefined;
   let client: WalletClient | undefined;

@@ -10,7 +10,8 @@ import { integerFlag, parseFlags, requireFlag } from "./args.ts";
 export const walletCodeUsage = `tapwire wallet code --wallet-dir DIR --wallet-id W [--lifetime-ms N]
   Prints a fresh payment code of the wallet (signed with DIR/key.pem, as \`tapwire wallet enroll --out DIR\` wrote
   it): the TW1: text a phone shows as a QR code for the counter's scanner. It pays one sale, within its lifetime
-  (default and most ${contract.paymentCodeLifetimeMsMax / 1000} s).`;
+  (default and most ${contract.paymentCodeLifetimeMsMax / 1000} s).
+  example: tapwire wallet code --wallet-dir .tapwire/wallets/w1 --wallet-id w1`;
 
 export async function walletCodeCommand(argv: string[]): Promise<number> {
   const { values } = parseFlags(argv, { "wallet-dir": { type: "string" }, "wallet-id": { type: "string" }, "lifetime-ms": { type: "string" } });

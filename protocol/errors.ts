@@ -71,6 +71,8 @@ export const ErrorCode = {
   LedgerUnbalanced: 400,
   LedgerAccountMissing: 401,
   LedgerStorage: 402,
+  /** No transfer with that id (`tapwire ledger show`). */
+  LedgerTransferMissing: 403,
 
   // 500–599 NFC (PN532)
   NfcTimeout: 500,
@@ -128,6 +130,10 @@ export const ErrorCode = {
   OfflineFloorExceeded: 814,
   /** Offline sales are off, or not possible in this mode (tag, glasses and agent payments are online only). */
   OfflineUnavailable: 815,
+  /** A data directory (or a file a command reads) that is missing, not a directory, or not writable. */
+  DataDirUnusable: 816,
+  /** A port some other process already listens on (a served simulator, a console). */
+  PortInUse: 817,
 
   // 900–999 agents, mandates and human review
   MandateInvalid: 900,

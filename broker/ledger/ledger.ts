@@ -65,6 +65,12 @@ export interface Ledger {
   postLinked(inputs: readonly TransferInput[]): Transfer[];
   /** Transfers touching the account (or all), newest first, at most `limit`. */
   transfers(filter: { accountId?: string; limit: number }): Transfer[];
+  /** Transfers with an id above `afterTransferId`, oldest first, at most `limit`: pages for an export. */
+  transfersAfter(afterTransferId: number, limit: number): Transfer[];
+  /** undefined when there is no such transfer. */
+  findTransfer(transferId: number): Transfer | undefined;
+  /** Accounts by id, at most `limit`, with their balances. */
+  accounts(limit: number): Account[];
   transferCount(): number;
   /**
    * Proves the books: balances sum to zero per currency, every account's balance equals the sum of its

@@ -41,8 +41,10 @@ function toTransfer(row: TransferRow): Transfer {
   };
 }
 
-/** Largest number of transfers one `transfers()` call returns. */
+/** Largest number of transfers one `transfers()` or `transfersAfter()` call returns. */
 export const transfersListMax = 10_000;
+/** Largest number of accounts one `accounts()` call returns. */
+export const accountsListMax = 10_000;
 
 export class SqliteLedger implements Ledger {
   private readonly statements: StatementCache;
@@ -124,6 +126,27 @@ export class SqliteLedger implements Ledger {
       )
       .all(filter.accountId, filter.limit)
       .map(toTransfer);
+  }
+
+  transfersAfter(afterTransferId: number, limit: number): Transfer[] {
+    assert(Number.isSafeInteger(limit) && limit > 0 && limit <= transfersListMax, `limit ${limit}`);
+    return this.statements
+      .sql<[number, number], TransferRow>(`SELECT ${transferColumns} FROM ledger_transfers t WHERE t.transfer_id > ? ORDER BY t.transfer_id LIMIT ?`)
+      .all(afterTransferId, limit)
+      .map(toTransfer);
+  }
+
+  findTransfer(transferId: number): Transfer | undefined {
+    const row = this.statements.sql<[number], TransferRow>(`SELECT ${transferColumns} FROM ledger_transfers t WHERE t.transfer_id = ?`).get(transferId);
+    return row ? toTransfer(row) : undefined;
+  }
+
+  accounts(limit: number): Account[] {
+    assert(Number.isSafeInteger(limit) && limit > 0 && limit <= accountsListMax, `limit ${limit}`);
+    return this.statements
+      .sql<[number], AccountRow>("SELECT account_id, kind, currency, balance_minor, created_at_ms FROM ledger_accounts ORDER BY account_id LIMIT ?")
+      .all(limit)
+      .map(toAccount);
   }
 
   transferCount(): number {

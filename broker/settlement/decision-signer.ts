@@ -1,9 +1,13 @@
 import { createPublicKey, type KeyObject } from "node:crypto";
 import { assert } from "../../core/assert.ts";
+import { logger } from "../../core/log.ts";
+import { errorCodeName } from "../../protocol/errors.ts";
 import { sealMessage } from "../../protocol/envelope.ts";
 import { keyId } from "../../protocol/keys.ts";
 import { decisionSchema, protocolVersion, type Decision } from "../../protocol/messages.ts";
 import type { RequestSummary, SignedDecision, Verdict } from "../decisions/verdicts.ts";
+
+const log = logger("tapwire:decisions");
 
 /** Signs decisions with the service key; every decision carries `exp = iat + decisionTtlMs`. */
 export class DecisionSigner {
@@ -39,6 +43,11 @@ export class DecisionSigner {
     // Paired with the hub's parse on receipt: a decision we could not read back is a bug here, not there.
     const check = decisionSchema.safeParse(body);
     assert(check.success, `decision fails its own schema: ${check.error?.message ?? ""}`);
+    // Every decision the service gives passes here once: at TAPWIRE_LOG=info, one line each (`tapwire settle`).
+    if (log.isLevelEnabled("info")) {
+      const { requestId, requestType, principalKind, hubId, status, code, reason } = body;
+      log.info({ requestId, requestType, principal: `${principalKind}s/${hubId}`, status, code, codeName: code === 0 ? undefined : errorCodeName(code), reason }, "decision");
+    }
     return { bytes: sealMessage(body, this.serviceKey, this.kid), expMs };
   }
 }

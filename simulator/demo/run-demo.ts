@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { merchantAccountId, walletAccountId } from "../../broker/ledger/ledger.ts";
+import type { EnrolmentBundle } from "../../broker/enrolment.ts";
 import { SettlementNode } from "../../broker/settlement-node.ts";
 import { startNodeDashboard, type RunningDashboard } from "../dashboard/dashboards.ts";
 import { Narrator, money, type Outcome } from "./narrator.ts";
@@ -18,9 +19,21 @@ export interface DemoOptions {
   /** Serve the live dashboard on 127.0.0.1 at this port (0 = a free one) while the demo runs. */
   dashboardPort?: number;
   /** With a dashboard: awaited after the summary, before anything stops, so a person can still look. */
-  holdOpen?: () => Promise<void>;
+  holdOpen?: (world: DemoWorld) => Promise<unknown>;
   /** Each scene's outcome as it is recorded: expected and actual status and code. */
   onOutcome?: (outcome: Outcome) => void;
+}
+
+/** What the demo set up, for whatever runs on after its scenes (`tapwire demo --dashboard`: keepSelling). */
+export interface DemoWorld {
+  node: SettlementNode;
+  tapHub: EnrolmentBundle;
+  glassesHub: EnrolmentBundle;
+  wallet: EnrolmentBundle;
+  walletId: string;
+  merchantId: string;
+  workDir: string;
+  write: (line: string) => void;
 }
 
 const merchantId = "cafe-lumiere";
@@ -66,13 +79,16 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     narrator.step(`${narrator.outcomes.length - failures.length} of ${narrator.outcomes.length} scenes ended as expected`);
     if (dashboard && options.holdOpen) {
       narrator.step(`dashboard still on ${dashboard.url}: Ctrl-C ends the demo`);
-      await options.holdOpen();
+      await options.holdOpen({ node, tapHub, glassesHub, wallet: alice, walletId: "alice", merchantId, workDir, write: (line) => narrator.step(line) });
     }
     return failures.length === 0 ? 0 : 1;
   } finally {
     await dashboard?.stop();
     await node.stop();
-    if (options.keepDataDir) narrator.step(`data kept in ${workDir}`);
+    if (options.keepDataDir) {
+      const dataDir = join(workDir, "settlement");
+      narrator.step(`data kept in ${workDir}; its data dir, for the other commands: --data-dir ${dataDir} (e.g. tapwire ledger balances --data-dir ${dataDir})`);
+    }
     else rmSync(workDir, { recursive: true, force: true });
   }
 }

@@ -9,6 +9,11 @@ import { codeText, money, type Narrator, type SceneResult } from "./narrator.ts"
 
 const waitMs = 10_000;
 
+/** The tap hub's journal in the demo's folder; `keepSelling` reopens it so the hub's sequence goes on. */
+export function tapHubJournalFile(workDir: string): string {
+  return join(workDir, "tap-hub-journal.sqlite");
+}
+
 export interface TapScenesInput {
   node: SettlementNode;
   hub: EnrolmentBundle;
@@ -31,7 +36,7 @@ export async function runTapScenes(input: TapScenesInput): Promise<void> {
     hub: input.hub,
     wallet: input.wallet,
     merchantId: input.merchantId,
-    journalFile: join(input.workDir, "tap-hub-journal.sqlite"),
+    journalFile: tapHubJournalFile(input.workDir),
     timing: { tapTimeoutMs: 5_000, resultDisplayMs: 400 },
   });
   let lastState = "";

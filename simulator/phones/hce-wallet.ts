@@ -13,6 +13,11 @@ export interface HceWalletOptions {
   atcStart: number;
   /** 4-byte NFCID1; phones use a random one starting 08. */
   nfcId?: Uint8Array;
+  /**
+   * Called with the next ATC before a fresh cryptogram leaves, as a phone keeps its counter: one that stores it
+   * (`tapwire sim serve pn532 --wallet-dir`) then never reuses an ATC after a restart (E310 CounterReplayed).
+   */
+  onAtcUsed?: (nextAtc: number) => void;
 }
 
 type Selected = "none" | "ppse" | "tapwire";
@@ -100,6 +105,7 @@ export class HceWallet implements VirtualCard {
       return status(StatusWord.wrongData);
     }
     const input: CryptogramInput = { walletId: this.options.walletId, ...request, atc: this.nextAtc++ };
+    this.options.onAtcUsed?.(this.nextAtc);
     const cryptogram = signCryptogram(input, this.options.privateKey);
     this.lastCryptogramInput = input;
     const response = encodeResponseApdu(

@@ -1,5 +1,6 @@
 import { createServer, type Socket } from "node:net";
 import { logger } from "../../core/log.ts";
+import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
 import type { SerialDevice } from "./serial-device.ts";
 
 const log = logger("tapwire:sim:tcp");
@@ -41,7 +42,10 @@ export async function serveOverTcp(device: SerialDevice, port = 0, host = "127.0
     });
   });
   await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
+    server.once("error", (error: NodeJS.ErrnoException) => {
+      const code = error.code === "EADDRINUSE" ? ErrorCode.PortInUse : ErrorCode.ConfigInvalid;
+      reject(new TapwireError(`cannot listen on ${host}:${port} (${error.code ?? error.message})`, code, { host, port }, { cause: error }));
+    });
     server.listen(port, host, () => resolve());
   });
   const address = server.address();

@@ -5,28 +5,16 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { withAdmin } from "../../cli/admin.ts";
 import { campaignAddCommand, campaignListCommand, campaignStopCommand } from "../../cli/campaign.ts";
 import { campaignAccountId } from "../../broker/ledger/ledger.ts";
-import { ErrorCode, isTapwireError } from "../../protocol/errors.ts";
+import { ErrorCode } from "../../protocol/errors.ts";
+import { captureStdout, codeOf } from "../support/cli.ts";
 
-async function codeOf(work: () => Promise<unknown>): Promise<number> {
-  try {
-    await work();
-  } catch (error) {
-    if (isTapwireError(error)) return error.code;
-    throw error;
-  }
-  return 0;
-}
 
 let dataDir: string;
 let printed: string[];
 
 beforeEach(() => {
   dataDir = mkdtempSync(join(tmpdir(), "tapwire-campaign-cli-"));
-  printed = [];
-  vi.spyOn(process.stdout, "write").mockImplementation((chunk) => {
-    printed.push(String(chunk));
-    return true;
-  });
+  printed = captureStdout();
 });
 
 afterEach(() => {
@@ -55,14 +43,14 @@ describe("tapwire campaign refuses bad definitions before opening the data direc
     expect(existsSync(join(dataDir, "ledger.sqlite"))).toBe(false);
   });
 
-  it("list on a data directory that does not exist: ConfigInvalid", async () => {
-    expect(await codeOf(() => campaignListCommand(["--data-dir", join(dataDir, "missing")]))).toBe(ErrorCode.ConfigInvalid);
+  it("list on a data directory that does not exist: DataDirUnusable", async () => {
+    expect(await codeOf(() => campaignListCommand(["--data-dir", join(dataDir, "missing")]))).toBe(ErrorCode.DataDirUnusable);
   });
 });
 
 describe("tapwire campaign on a data directory", () => {
   it("adds, lists and stops a campaign, funding its budget and recording who stopped it", async () => {
-    await withAdmin(dataDir, (service) => service.registry.enrollMerchant({ merchantId: "m1", currency: "EUR" }));
+    await withAdmin(dataDir, (service) => service.registry.enrollMerchant({ merchantId: "m1", currency: "EUR" }), "create");
 
     const added = await campaignAddCommand([...required, "--merchant-id", "m1", "--percent-bps", "1000", "--cap-minor", "300", "--operator", "alice", "--data-dir", dataDir]);
     const listed = await campaignListCommand(["--data-dir", dataDir]);
@@ -90,7 +78,7 @@ describe("tapwire campaign on a data directory", () => {
   });
 
   it("lists nothing on a fresh data directory", async () => {
-    await withAdmin(dataDir, () => undefined);
+    await withAdmin(dataDir, () => undefined, "create");
 
     expect(await campaignListCommand(["--data-dir", dataDir])).toBe(0);
     expect(printed).toEqual(["no campaigns\n"]);

@@ -1,40 +1,23 @@
-import { execFile } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { withAdmin } from "../../cli/admin.ts";
 import { agentEnrollCommand } from "../../cli/agent.ts";
 import { disputeResolveCommand } from "../../cli/dispute.ts";
 import { evidenceExportCommand, evidenceVerifyCommand } from "../../cli/evidence.ts";
 import { mandateRegisterCommand } from "../../cli/mandate.ts";
 import { reviewApproveCommand, reviewListCommand, reviewShowCommand } from "../../cli/review.ts";
-import { ErrorCode, isTapwireError } from "../../protocol/errors.ts";
+import { ErrorCode } from "../../protocol/errors.ts";
+import { captureStdout, codeOf, runCli } from "../support/cli.ts";
 
-const run = promisify(execFile);
-const binPath = join(import.meta.dirname, "../../bin/tapwire.mjs");
-const binTimeoutMs = 15_000;
-
-async function codeOf(work: () => Promise<unknown>): Promise<number> {
-  try {
-    await work();
-  } catch (error) {
-    if (isTapwireError(error)) return error.code;
-    throw error;
-  }
-  return 0;
-}
 
 let dataDir: string;
 let printed: string[];
 
 beforeEach(() => {
   dataDir = mkdtempSync(join(tmpdir(), "tapwire-cli-"));
-  printed = [];
-  vi.spyOn(process.stdout, "write").mockImplementation((chunk) => {
-    printed.push(String(chunk));
-    return true;
-  });
+  printed = captureStdout();
 });
 
 afterEach(() => {
@@ -64,6 +47,7 @@ describe("administration commands refuse bad flags before opening the data direc
 
 describe("administration commands on a fresh data directory", () => {
   it("lists an empty review queue and finds no case", async () => {
+    await withAdmin(dataDir, () => undefined, "create");
     const listed = await reviewListCommand(["--data-dir", dataDir]);
     const shown = await codeOf(() => reviewShowCommand(["review-1", "--data-dir", dataDir]));
 
@@ -82,6 +66,7 @@ describe("administration commands on a fresh data directory", () => {
   });
 
   it("exports an evidence bundle that verifies offline", async () => {
+    await withAdmin(dataDir, () => undefined, "create");
     const bundle = join(dataDir, "out", "evidence.json");
 
     const exported = await evidenceExportCommand(["--out", bundle, "--data-dir", dataDir]);
@@ -94,14 +79,12 @@ describe("administration commands on a fresh data directory", () => {
 
 describe("tapwire binary", () => {
   it("routes review and dispute commands through its command table", async () => {
-    const listed = await run(process.execPath, [binPath, "dispute", "list", "--data-dir", dataDir], { timeout: binTimeoutMs });
-    const missing = await run(process.execPath, [binPath, "review", "show", "review-1", "--data-dir", dataDir], { timeout: binTimeoutMs }).then(
-      () => ({ code: 0, stderr: "" }),
-      (error: { code: number; stderr: string }) => ({ code: error.code, stderr: error.stderr }),
-    );
+    await withAdmin(dataDir, () => undefined, "create");
+    const listed = await runCli(["dispute", "list", "--data-dir", dataDir]);
+    const missing = await runCli(["review", "show", "review-1", "--data-dir", dataDir]);
 
-    expect(listed.stdout).toBe("");
+    expect(listed).toMatchObject({ code: 0, stdout: "" });
     expect(missing.code).toBe(1);
-    expect(missing.stderr).toContain(`E${ErrorCode.ReviewNotFound}`);
+    expect(missing.stderr).toMatch(new RegExp(`^tapwire: E${ErrorCode.ReviewNotFound} ReviewNotFound: `));
   });
 });

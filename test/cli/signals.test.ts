@@ -3,8 +3,8 @@ import { createServer, connect as netConnect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { stopSignal } from "../../cli/signals.ts";
-import { CliProcess } from "./cli-process.ts";
+import { installStopSignals, stopSignal, untilStopSignal } from "../../cli/signals.ts";
+import { CliProcess } from "../support/cli-process.ts";
 
 /** Bounds for a child process that loads TypeScript through tsx: generous, as the machine may be busy. */
 const readyMsMax = 20_000;
@@ -62,16 +62,51 @@ describe("tapwire settle stops cleanly on a stop signal", () => {
   }
 });
 
-describe("stopSignal", () => {
-  it("listens for SIGINT and SIGTERM until disposed, leaving no listener behind", () => {
-    const before = { int: process.listenerCount("SIGINT"), term: process.listenerCount("SIGTERM") };
+describe("installStopSignals", () => {
+  const exits: NodeJS.Signals[] = [];
+  let uninstall: (() => void) | undefined;
+  afterEach(() => {
+    uninstall?.();
+    uninstall = undefined;
+    exits.length = 0;
+  });
 
+  it("with no command listening, the first signal exits at once", () => {
+    uninstall = installStopSignals({ graceMs: 60_000, exit: (signal) => exits.push(signal) });
+
+    process.emit("SIGTERM", "SIGTERM");
+
+    expect(exits).toEqual(["SIGTERM"]);
+  });
+
+  it("the first signal asks every listener to stop; a second one exits", () => {
+    uninstall = installStopSignals({ graceMs: 60_000, exit: (signal) => exits.push(signal) });
     const stopping = stopSignal();
-    const during = { int: process.listenerCount("SIGINT"), term: process.listenerCount("SIGTERM") };
+    let stopRequested = false;
+    void untilStopSignal().then(() => (stopRequested = true));
+
+    process.emit("SIGINT", "SIGINT");
+    const afterFirst = [...exits];
+    process.emit("SIGINT", "SIGINT");
+
+    expect(stopping.signal.aborted).toBe(true);
+    expect(afterFirst).toEqual([]);
+    expect(exits).toEqual(["SIGINT"]);
+    return Promise.resolve().then(() => expect(stopRequested).toBe(true));
+  });
+
+  it("a listener that unsubscribed is not called, and removing the handling leaves no process listener", () => {
+    const before = { int: process.listenerCount("SIGINT"), term: process.listenerCount("SIGTERM") };
+    uninstall = installStopSignals({ graceMs: 60_000, exit: (signal) => exits.push(signal) });
+    const stopping = stopSignal();
     stopping.dispose();
 
-    expect(during).toEqual({ int: before.int + 1, term: before.term + 1 });
-    expect({ int: process.listenerCount("SIGINT"), term: process.listenerCount("SIGTERM") }).toEqual(before);
+    process.emit("SIGTERM", "SIGTERM");
+    uninstall();
+    uninstall = undefined;
+
     expect(stopping.signal.aborted).toBe(false);
+    expect(exits).toEqual(["SIGTERM"]);
+    expect({ int: process.listenerCount("SIGINT"), term: process.listenerCount("SIGTERM") }).toEqual(before);
   });
 });

@@ -1,32 +1,19 @@
-import { execFile } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { merchantAddCommand } from "../../cli/enroll.ts";
 import { merchantSetOfflineCommand, offlineLossesCommand } from "../../cli/offline.ts";
 import { contract } from "../../protocol/contract.ts";
-import { ErrorCode, isTapwireError } from "../../protocol/errors.ts";
+import { ErrorCode } from "../../protocol/errors.ts";
+import { captureStdout, codeOf, runCli } from "../support/cli.ts";
 import { generateP256, publicKeyPem } from "../../protocol/keys.ts";
 import { ManualClock, SeededRandom } from "../../core/sources.ts";
 import { SettlementService } from "../../broker/settlement/settlement-service.ts";
 import { TestHub, TestWallet } from "../settlement/fixtures.ts";
 import { floor } from "./preamble.ts";
 
-const run = promisify(execFile);
-const binPath = join(import.meta.dirname, "../../bin/tapwire.mjs");
-const binTimeoutMs = 15_000;
 
-async function codeOf(work: () => Promise<unknown>): Promise<number> {
-  try {
-    await work();
-  } catch (error) {
-    if (isTapwireError(error)) return error.code;
-    throw error;
-  }
-  return 0;
-}
 
 const limitFlags = [
   "--offline-sale-max-minor",
@@ -44,11 +31,7 @@ let printed: string[];
 
 beforeEach(() => {
   dataDir = mkdtempSync(join(tmpdir(), "tapwire-offline-cli-"));
-  printed = [];
-  vi.spyOn(process.stdout, "write").mockImplementation((chunk) => {
-    printed.push(String(chunk));
-    return true;
-  });
+  printed = captureStdout();
 });
 
 afterEach(() => {
@@ -84,7 +67,7 @@ describe("offline limit flags are checked before the data directory is opened", 
   it("offline losses refuses a data directory without a settlement database, and does not create one", async () => {
     const missing = join(dataDir, "mistyped");
 
-    expect(await codeOf(() => offlineLossesCommand(["--data-dir", missing]))).toBe(ErrorCode.ConfigInvalid);
+    expect(await codeOf(() => offlineLossesCommand(["--data-dir", missing]))).toBe(ErrorCode.DataDirUnusable);
     expect(existsSync(missing)).toBe(false);
   });
 });
@@ -119,11 +102,11 @@ describe("offline administration on a data directory", () => {
       await service.handle({ kind: "hub", id: "h1", payload: forward.bytes });
       return forward.body.requestId;
     });
-    printed = [];
+    printed.length = 0;
 
     await offlineLossesCommand(["--data-dir", dataDir]);
     const all = printed.map((line) => line.split("\t"));
-    printed = [];
+    printed.length = 0;
     await offlineLossesCommand(["--merchant-id", "m2", "--data-dir", dataDir]);
 
     expect(all).toHaveLength(1);
@@ -135,12 +118,9 @@ describe("offline administration on a data directory", () => {
 
 describe("tapwire binary", () => {
   it("routes offline losses through its command table", async () => {
-    const missing = await run(process.execPath, [binPath, "offline", "losses", "--data-dir", join(dataDir, "none")], { timeout: binTimeoutMs }).then(
-      () => ({ code: 0, stderr: "" }),
-      (error: { code: number; stderr: string }) => ({ code: error.code, stderr: error.stderr }),
-    );
+    const missing = await runCli(["offline", "losses", "--data-dir", join(dataDir, "none")]);
 
-    expect(missing.code).toBe(1);
-    expect(missing.stderr).toContain(`E${ErrorCode.ConfigInvalid}`);
+    expect(missing.code).toBe(3);
+    expect(missing.stderr).toContain(`E${ErrorCode.DataDirUnusable}`);
   });
 });
