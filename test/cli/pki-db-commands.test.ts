@@ -28,7 +28,7 @@ afterEach(() => {
 
 describe("tapwire pki crl", () => {
   it("lists exactly the revoked hubs' certificate serials, signed by the operator CA", async () => {
-    await withAdmin(dataDir, (service) => service.registry.enrollMerchant({ merchantId: "m1", currency: "EUR", displayName: "M" }));
+    await withAdmin(dataDir, (service) => service.registry.enrollMerchant({ merchantId: "m1", currency: "EUR", displayName: "M" }), "create");
     for (const hubId of ["h1", "h2"]) await hubEnrollCommand(["--hub-id", hubId, "--merchant-id", "m1", "--data-dir", dataDir, "--out", join(dataDir, hubId)]);
     await withAdmin(dataDir, (service) => service.registry.revokeHub("h2"));
     const out = join(dataDir, "crl.pem");
