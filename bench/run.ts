@@ -46,7 +46,7 @@ async function main(): Promise<number> {
   mkdirSync(dirname(jsonPath), { recursive: true });
   writeFileSync(jsonPath, `${JSON.stringify(report, null, 2)}\n`);
   console.log(`\nJSON: ${jsonPath}`);
-  return report.load.ledger.consistent ? 0 : 1;
+  return report.load.ledger.consistent && report.load.scraped.equal ? 0 : 1;
 }
 
 process.exitCode = process.argv.includes("--burst") ? await burstCommand(process.argv.slice(2)) : await main();

@@ -16,6 +16,8 @@ import type { Registry } from "./registry/registry.ts";
 import { GlassesPayerVerifier, enrollGlasses, glassesSchema, type GlassesEnrolment } from "./settlement/glasses-payer-verifier.ts";
 import type { SettlementOptions } from "./settlement/options.ts";
 import { SettlementService } from "./settlement/settlement-service.ts";
+import { SettlementMetrics } from "./settlement-metrics.ts";
+import { HealthEndpoint } from "../core/health-endpoint.ts";
 
 const log = logger("tapwire:settlement-node");
 
@@ -54,6 +56,8 @@ export interface SettlementNodeOptions {
   serviceTransport?: "in-process" | "mqtt";
   /** Every connection, publish and subscription the embedded broker refuses, with its code (monitoring, tests). */
   onBrokerRefusal?: (refusal: TapwireError) => void;
+  /** Serve `/metrics`, `/healthz` and `/readyz` on this port (0 picks one), on 127.0.0.1 unless `host` says. */
+  metrics?: { port: number; host?: string };
 }
 
 /**
@@ -68,12 +72,21 @@ export class SettlementNode {
   private link: ServiceLink | undefined;
   private revocationWatch: RevocationWatch | undefined;
   private unsubscribePush: (() => void) | undefined;
+  private endpoint: HealthEndpoint | undefined;
+  /** Always kept (a few counters); served over HTTP only when `metrics` is given. */
+  readonly metrics: SettlementMetrics;
   private readonly clock: Clock;
   private readonly random: Random;
 
   constructor(private readonly options: SettlementNodeOptions) {
     this.clock = options.clock ?? systemClock;
     this.random = options.random ?? systemRandom;
+    this.metrics = new SettlementMetrics({
+      service: () => this.serviceStarted,
+      droppedAtEdge: () => this.droppedAtEdge,
+      brokerClients: () => this.broker?.connectedClients ?? 0,
+      linkConnected: () => this.link?.connected ?? false,
+    });
   }
 
   /** On failure, whatever did start is stopped again before the error is thrown. */
@@ -94,8 +107,13 @@ export class SettlementNode {
     const ownVerifiers = settlement.payerVerifiers ?? [];
     // Glasses payments work out of the box unless the caller brings its own glasses verifier.
     const withGlasses = !ownVerifiers.some((verifier) => verifier.kind === "glasses");
+    const metrics = this.metrics;
     const service = new SettlementService({
       ...settlement,
+      onDecision: (decision) => {
+        metrics.decided(decision);
+        settlement.onDecision?.(decision);
+      },
       payerVerifiers: withGlasses ? [...ownVerifiers, new GlassesPayerVerifier()] : ownVerifiers,
       schemaComponents: withGlasses ? [...(settlement.schemaComponents ?? []), glassesSchema] : (settlement.schemaComponents ?? []),
       databasePath: join(this.options.dataDir, "ledger.sqlite"),
@@ -113,6 +131,7 @@ export class SettlementNode {
         isActive: (principal) => this.isActive(principal),
         onRefusal: (refusal) => {
           log.info({ code: refusal.code, codeName: errorCodeName(refusal.code) }, refusal.message);
+          metrics.refused(refusal.code);
           this.options.onBrokerRefusal?.(refusal);
         },
       });
@@ -124,7 +143,7 @@ export class SettlementNode {
     }
     const link = new ServiceLink({
       transport: this.transportTo(url, pki),
-      handler: (inbound) => service.handle(inbound),
+      handler: (inbound) => this.timed(service, inbound),
       handlerCallsInFlightMax: this.options.handlerCallsInFlightMax ?? handlerCallsInFlightMaxDefault,
       clock: this.clock,
     });
@@ -132,7 +151,36 @@ export class SettlementNode {
     this.link = link;
     this.unsubscribePush = service.onPush((outbound) => void link.publish(outbound));
     await link.waitConnected(connectTimeoutMsDefault);
+    if (this.options.metrics) {
+      const endpoint = new HealthEndpoint({ registry: metrics.registry, readiness: () => this.readinessProblems(), ...this.options.metrics });
+      this.endpoint = endpoint;
+      await endpoint.start();
+    }
     log.info({ url }, "settlement node ready");
+  }
+
+  /** Latency is real elapsed time (a monotonic clock), not the injected wall clock a simulation may stop. */
+  private async timed(service: SettlementService, inbound: Parameters<SettlementService["handle"]>[0]) {
+    const startedMs = performance.now();
+    const answers = await service.handle(inbound);
+    this.metrics.answeredAfter(performance.now() - startedMs);
+    return answers;
+  }
+
+  /** What `/readyz` reports: empty when the node takes and answers requests. */
+  readinessProblems(): Record<string, string> {
+    const problems: Record<string, string> = {};
+    const service = this.serviceStarted;
+    if (service === undefined) return { service: "not started" };
+    const storage = service.storageHealth;
+    if (storage.state === "failing") problems["storage"] = `${storage.code} since ${new Date(storage.sinceMs).toISOString()} (${storage.failedBatches} batches failed)`;
+    if (!(this.link?.connected ?? false)) problems["broker"] = "service link not connected";
+    return problems;
+  }
+
+  /** Where `/metrics`, `/healthz` and `/readyz` are served, when they are. */
+  get metricsUrl(): string | undefined {
+    return this.endpoint?.url;
   }
 
   /** In-process to the embedded broker unless told otherwise; an MQTT client of an external broker. */
@@ -150,6 +198,8 @@ export class SettlementNode {
   }
 
   async stop(): Promise<void> {
+    await this.endpoint?.stop();
+    this.endpoint = undefined;
     this.unsubscribePush?.();
     this.unsubscribePush = undefined;
     this.revocationWatch?.stop();

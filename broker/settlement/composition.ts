@@ -80,7 +80,7 @@ export function composeService(input: SettlementOptions): ServiceParts {
   return {
     options,
     policy: resolveReviewPolicy(input.review),
-    signer: new DecisionSigner(options.serviceKey, options.decisionTtlMs),
+    signer: new DecisionSigner(options.serviceKey, options.decisionTtlMs, options.onDecision),
     storage,
     batcher: new Batcher(options, storage),
     pushes: new PushDelivery(),

@@ -4,6 +4,7 @@ import { sealMessage } from "../../protocol/envelope.ts";
 import { keyId } from "../../protocol/keys.ts";
 import { decisionSchema, protocolVersion, type Decision } from "../../protocol/messages.ts";
 import type { RequestSummary, SignedDecision, Verdict } from "../decisions/verdicts.ts";
+import type { DecisionObserver } from "./options.ts";
 
 /** Signs decisions with the service key; every decision carries `exp = iat + decisionTtlMs`. */
 export class DecisionSigner {
@@ -12,6 +13,7 @@ export class DecisionSigner {
   constructor(
     private readonly serviceKey: KeyObject,
     private readonly decisionTtlMs: number,
+    private readonly observer?: DecisionObserver,
   ) {
     this.kid = keyId(createPublicKey(serviceKey));
   }
@@ -39,6 +41,8 @@ export class DecisionSigner {
     // Paired with the hub's parse on receipt: a decision we could not read back is a bug here, not there.
     const check = decisionSchema.safeParse(body);
     assert(check.success, `decision fails its own schema: ${check.error?.message ?? ""}`);
-    return { bytes: sealMessage(body, this.serviceKey, this.kid), expMs };
+    const bytes = sealMessage(body, this.serviceKey, this.kid);
+    this.observer?.({ status: verdict.status, code: verdict.code });
+    return { bytes, expMs };
   }
 }

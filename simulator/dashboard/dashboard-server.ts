@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import { closeServer, listenOn } from "../../core/http-listen.ts";
 import { assert } from "../../core/assert.ts";
 import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
 import { logger } from "../../core/log.ts";
@@ -62,17 +62,8 @@ export class DashboardServer {
   async start(): Promise<void> {
     assert(this.server === undefined, "DashboardServer already started");
     const server = createServer((request, response) => this.route(request, response));
+    this.boundPort = await listenOn(server, dashboardHost, this.options.port, "dashboard");
     this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", (error) => {
-        this.server = undefined;
-        reject(new TapwireError(`dashboard cannot listen on ${dashboardHost}:${this.options.port}: ${error.message}`, ErrorCode.ConfigInvalid, { port: this.options.port }));
-      });
-      server.listen({ host: dashboardHost, port: this.options.port }, () => {
-        this.boundPort = (server.address() as AddressInfo).port;
-        resolve();
-      });
-    });
     log.info({ url: this.url }, "dashboard listening");
   }
 
@@ -83,9 +74,7 @@ export class DashboardServer {
     this.stopTicking();
     for (const client of this.clients) client.end();
     this.clients.clear();
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    server.closeAllConnections();
-    await closed;
+    await closeServer(server);
     this.boundPort = 0;
   }
 

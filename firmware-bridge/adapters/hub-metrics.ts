@@ -1,0 +1,115 @@
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { HubJournal } from "../../device/journal/hub-journal.ts";
+import type { JournalSale } from "../../device/journal/journal-records.ts";
+import type { TapHub, TapHubView } from "../../device/tap-hub.ts";
+import { assert } from "../../core/assert.ts";
+import { errorCodeName } from "../../protocol/errors.ts";
+import { HealthEndpoint } from "../../core/health-endpoint.ts";
+import type { HealthCheck } from "../systemd/service-watchdog.ts";
+
+/** From a tap to the LED: a sale answered at once takes ~50 ms, one the service holds or retries seconds. */
+export const saleLatencyBucketsS = [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+
+/**
+ * A tap hub's Prometheus metrics, on a registry of its own: sales by outcome and code with their latency (journal
+ * times, so a sale resolved after a restart counts once, then), link reconnects, reader losses; journal depth and
+ * the offline backlog read when scraped. The hub's view subscription feeds the transitions.
+ */
+export class HubMetrics {
+  readonly registry = new Registry();
+  private readonly sales: Counter<"outcome" | "code" | "code_name">;
+  private readonly latency: Histogram;
+  private readonly reconnects: Counter;
+  private readonly readerErrors: Counter;
+  private unsubscribes: Array<() => void> = [];
+  private lastView: TapHubView | undefined;
+  private everReady = false;
+
+  constructor(
+    private readonly hub: TapHub,
+    journal: HubJournal,
+  ) {
+    const registers = [this.registry];
+    this.sales = new Counter({ name: "tapwire_hub_sales_total", help: "Sales by outcome and decision code", labelNames: ["outcome", "code", "code_name"], registers });
+    this.latency = new Histogram({ name: "tapwire_hub_sale_latency_seconds", help: "From a sale's request journaled to its outcome", buckets: saleLatencyBucketsS, registers });
+    this.reconnects = new Counter({ name: "tapwire_hub_reconnects_total", help: "Times the settlement link came back after being ready", registers });
+    this.readerErrors = new Counter({ name: "tapwire_hub_reader_errors_total", help: "Times the NFC reader went away", registers });
+    const read = (name: string, help: string, value: () => number) =>
+      new Gauge({
+        name,
+        help,
+        registers,
+        collect() {
+          this.set(value());
+        },
+      });
+    read("tapwire_hub_journal_pending_sales", "Sales journaled without an outcome yet", () => journal.pendingSales().length);
+    read("tapwire_hub_offline_backlog", "Offline captures the service has not settled", () => journal.offlineBacklog().count);
+    read("tapwire_hub_offline_backlog_minor", "Their total, in minor units", () => journal.offlineBacklog().totalMinor);
+    read("tapwire_hub_link_ready", "1 while the settlement link is ready", () => (this.hub.started && this.hub.view().hub === "ready" ? 1 : 0));
+  }
+
+  start(): void {
+    assert(this.unsubscribes.length === 0, "HubMetrics started twice");
+    this.unsubscribes = [this.hub.subscribe((view) => this.viewed(view)), this.hub.onSale((sale) => this.sold(sale))];
+    this.viewed(this.hub.view());
+  }
+
+  stop(): void {
+    for (const unsubscribe of this.unsubscribes) unsubscribe();
+    this.unsubscribes = [];
+  }
+
+  private sold(sale: JournalSale): void {
+    this.sales.inc({ outcome: sale.outcome, code: String(sale.code), code_name: sale.code === 0 ? "" : errorCodeName(sale.code) });
+    if (sale.resolvedAtMs !== undefined) this.latency.observe(Math.max(0, sale.resolvedAtMs - sale.createdAtMs) / 1000);
+  }
+
+  private viewed(view: TapHubView): void {
+    const last = this.lastView;
+    this.lastView = view;
+    if (view.hub === "ready" && last?.hub !== "ready") {
+      if (this.everReady) this.reconnects.inc();
+      this.everReady = true;
+    }
+    if (last !== undefined && last.tap.readerPresent && !view.tap.readerPresent) this.readerErrors.inc();
+  }
+}
+
+export interface ServedHubMetrics {
+  readonly url: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * `/metrics`, `/healthz` and `/readyz` for a running hub: ready while the settlement link is ready and every
+ * watchdog check (reader answering, journal writable) passes.
+ */
+export async function serveHubMetrics(
+  hub: TapHub,
+  journal: HubJournal,
+  checks: Record<string, HealthCheck>,
+  listen: { port: number; host?: string },
+): Promise<ServedHubMetrics> {
+  const metrics = new HubMetrics(hub, journal);
+  const readiness = () => {
+    const problems: Record<string, string> = {};
+    for (const [name, check] of Object.entries(checks)) {
+      const problem = check();
+      if (problem !== undefined) problems[name] = problem;
+    }
+    const link = hub.view().hub;
+    if (link !== "ready") problems["link"] = `settlement link ${link}`;
+    return problems;
+  };
+  const endpoint = new HealthEndpoint({ registry: metrics.registry, readiness, ...listen });
+  await endpoint.start();
+  metrics.start();
+  return {
+    url: endpoint.url,
+    async stop() {
+      metrics.stop();
+      await endpoint.stop();
+    },
+  };
+}
