@@ -1,5 +1,5 @@
 import { brokerPortDefault } from "../broker/settlement-node.ts";
-import { startDataDirDashboard } from "../simulator/dashboard/dashboards.ts";
+import { startDataDirDashboard } from "../console/dashboards.ts";
 import { integerFlag, parseFlags } from "./args.ts";
 import { untilStopSignal } from "./signals.ts";
 

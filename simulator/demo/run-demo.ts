@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { merchantAccountId, walletAccountId } from "../../broker/ledger/ledger.ts";
 import { SettlementNode } from "../../broker/settlement-node.ts";
-import { startNodeDashboard, type RunningDashboard } from "../dashboard/dashboards.ts";
+import { startNodeDashboard, type RunningDashboard } from "../../console/dashboards.ts";
 import { Narrator, money, type Outcome } from "./narrator.ts";
 import { runAgentScenes } from "./agent-scenes.ts";
 import { runGlassesScenes } from "./glasses-scenes.ts";

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { startNodeDashboard, type RunningDashboard } from "../../simulator/dashboard/dashboards.ts";
+import { startNodeDashboard, type RunningDashboard } from "../../console/dashboards.ts";
 import { TestStack } from "../e2e/stack.ts";
 import { payReader } from "./fixtures.ts";
 

@@ -5,7 +5,7 @@ import type { DecisionReply, HubLink } from "../../firmware-bridge/mqtt/hub-link
 import { sealMessage } from "../../protocol/envelope.ts";
 import type { PaymentRequest } from "../../protocol/messages.ts";
 import { signCryptogram } from "../../protocol/payer.ts";
-import type { DashboardSnapshot } from "../../simulator/dashboard/snapshot.ts";
+import type { DashboardSnapshot } from "../../console/snapshot.ts";
 
 /** A reader-mode payment from hub h1 of merchant m1 by wallet w1, as a hub and an HCE phone make it. */
 export async function payReader(

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { DashboardServer } from "../../simulator/dashboard/dashboard-server.ts";
-import type { DashboardSnapshot, DashboardSource } from "../../simulator/dashboard/snapshot.ts";
+import { DashboardServer } from "../../console/dashboard-server.ts";
+import type { DashboardSnapshot, DashboardSource } from "../../console/snapshot.ts";
 import { eventually } from "../broker/fixtures.ts";
 import { SseReader, get } from "./fixtures.ts";
 

@@ -1,4 +1,4 @@
-import type { DecisionStatus } from "../../protocol/messages.ts";
+import type { DecisionStatus } from "../protocol/messages.ts";
 
 /**
  * What the dashboard page shows, as one JSON document. Every list is cut at a named maximum and carries the

@@ -1,8 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { closeServer, listenOn } from "../../core/http-listen.ts";
-import { assert } from "../../core/assert.ts";
-import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
-import { logger } from "../../core/log.ts";
+import { closeServer, listenOn } from "../core/http-listen.ts";
+import { assert } from "../core/assert.ts";
+import { ErrorCode, TapwireError } from "../protocol/errors.ts";
+import { logger } from "../core/log.ts";
 import { dashboardPage } from "./page.ts";
 import type { DashboardSource } from "./snapshot.ts";
 

@@ -1,8 +1,8 @@
-import { CampaignStore } from "../../broker/campaigns/campaign-store.ts";
-import { StatementCache, type SqliteDb } from "../../broker/ledger/sqlite-db.ts";
-import { ReviewStore, type ReviewCase } from "../../broker/review/review-store.ts";
-import { formatMoney } from "../../protocol/money.ts";
-import { systemClock, type Clock } from "../../core/sources.ts";
+import { CampaignStore } from "../broker/campaigns/campaign-store.ts";
+import { StatementCache, type SqliteDb } from "../broker/ledger/sqlite-db.ts";
+import { ReviewStore, type ReviewCase } from "../broker/review/review-store.ts";
+import { formatMoney } from "../protocol/money.ts";
+import { systemClock, type Clock } from "../core/sources.ts";
 import { activityFromEvidence, type EvidenceEntry } from "./activity.ts";
 import type { PresenceView } from "./hub-presence.ts";
 import {

@@ -1,8 +1,8 @@
-import { decodeBody } from "../../protocol/cbor.ts";
-import { decodeSign1 } from "../../protocol/cose.ts";
-import { errorCodeName, isTapwireError } from "../../protocol/errors.ts";
-import { decisionSchema, type Decision } from "../../protocol/messages.ts";
-import { formatMoney, isCurrency } from "../../protocol/money.ts";
+import { decodeBody } from "../protocol/cbor.ts";
+import { decodeSign1 } from "../protocol/cose.ts";
+import { errorCodeName, isTapwireError } from "../protocol/errors.ts";
+import { decisionSchema, type Decision } from "../protocol/messages.ts";
+import { formatMoney, isCurrency } from "../protocol/money.ts";
 import type { ActivityView } from "./snapshot.ts";
 
 /** An evidence row as the dashboard reads it: the signed bytes exactly as received or sent. */

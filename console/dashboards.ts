@@ -1,12 +1,12 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
-import { busyTimeoutMs, type SqliteDb } from "../../broker/ledger/sqlite-db.ts";
-import { servicePrincipal } from "../../broker/operator-pki.ts";
-import { PkiStore } from "../../broker/pki/store.ts";
-import type { SettlementNode } from "../../broker/settlement-node.ts";
-import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
-import { principalName, type Principal } from "../../protocol/topics.ts";
+import { busyTimeoutMs, type SqliteDb } from "../broker/ledger/sqlite-db.ts";
+import { servicePrincipal } from "../broker/operator-pki.ts";
+import { PkiStore } from "../broker/pki/store.ts";
+import type { SettlementNode } from "../broker/settlement-node.ts";
+import { ErrorCode, TapwireError } from "../protocol/errors.ts";
+import { principalName, type Principal } from "../protocol/topics.ts";
 import { DashboardServer } from "./dashboard-server.ts";
 import { HubPresence } from "./hub-presence.ts";
 import { SettlementDashboardSource } from "./settlement-source.ts";
