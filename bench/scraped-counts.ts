@@ -1,6 +1,6 @@
 import { ErrorCode, errorCodeName } from "../protocol/errors.ts";
 import type { GeneratorReport } from "./generator-protocol.ts";
-import { sample, samples, scrape } from "./prometheus-text.ts";
+import { sample, samples, scrape } from "../console/prometheus-text.ts";
 
 /**
  * The node's own `/metrics`, scraped over HTTP after the load, next to what the load generator counted. Overloaded

@@ -4,7 +4,7 @@ import { ErrorCode, TapwireError, errorCodeName } from "../protocol/errors.ts";
 import { logger } from "../core/log.ts";
 import { systemClock, systemRandom, type Clock, type Random } from "../core/sources.ts";
 import type { Principal } from "../protocol/topics.ts";
-import { enrollAgent, enrollHub, enrollWallet, type EnrolmentBundle, type EnrolmentContext } from "./enrolment.ts";
+import { enrollAgent, enrollHub, enrollOperator, enrollWallet, type EnrolmentBundle, type EnrolmentContext, type OperatorEnrolment } from "./enrolment.ts";
 import { EmbeddedBroker } from "./mqtt/embedded-broker.ts";
 import { RevocationWatch } from "./revocation-watch.ts";
 import { ServiceLink } from "./mqtt/service-link.ts";
@@ -250,6 +250,11 @@ export class SettlementNode {
     return enrollAgent(this.enrolmentContext(), this.service.agents, request);
   }
 
+  /** A person who acts from the console (operators/<name>): certificate and a login token shown once. */
+  enrollOperator(request: { operatorId: string }): Promise<OperatorEnrolment> {
+    return enrollOperator(this.enrolmentContext(), this.service.operators, request);
+  }
+
   /** Binds glasses (their public key from pairing) to a wallet, for glasses payments and step-ups. */
   enrollGlasses(enrolment: GlassesEnrolment): void {
     enrollGlasses(this.service.database, this.registry, enrolment, this.clock.nowMs());
@@ -259,7 +264,7 @@ export class SettlementNode {
     return { pki: this.pki, registry: this.registry, clock: this.clock, random: this.random };
   }
 
-  /** Who may stay connected: enrolled, non-revoked hubs and agents; enrolled wallets; the service itself. */
+  /** Who may stay connected: enrolled, non-revoked hubs, agents and operators; enrolled wallets; the service itself. */
   private isActive(principal: Principal): boolean {
     const registry = this.service.registry;
     switch (principal.kind) {
@@ -271,6 +276,8 @@ export class SettlementNode {
         return this.service.agents.findAgent(principal.id)?.status === "active";
       case "service":
         return principal.id === servicePrincipal.id;
+      case "operator":
+        return this.service.operators.find(principal.id)?.status === "active";
       default:
         return false;
     }

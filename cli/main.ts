@@ -28,6 +28,7 @@ const cli = {
   mosquittoConfig: () => import("./mosquitto-config.ts"),
   evidence: () => import("./evidence.ts"),
   campaign: () => import("./campaign.ts"),
+  operator: () => import("./operator.ts"),
 };
 
 /** `tapwire <command> [sub-command] [flags]`: one table of every command, each in its own file. */
@@ -35,6 +36,9 @@ const commands: Record<string, Load<Command>> = {
   demo: async () => (await cli.demo()).demoCommand,
   settle: async () => (await cli.settle()).settleCommand,
   dashboard: async () => (await cli.dashboard()).dashboardCommand,
+  console: async () => (await cli.dashboard()).dashboardCommand,
+  "operator enroll": async () => (await cli.operator()).operatorEnrollCommand,
+  "operator list": async () => (await cli.operator()).operatorListCommand,
   "merchant add": async () => (await cli.enroll()).merchantAddCommand,
   "merchant set-offline": async () => (await cli.offline()).merchantSetOfflineCommand,
   "offline losses": async () => (await cli.offline()).offlineLossesCommand,
@@ -94,6 +98,7 @@ const usages: Array<Load<string>> = [
   async () => (await cli.evidence()).evidenceUsage,
   async () => (await cli.campaign()).campaignUsage,
   async () => (await cli.mosquittoConfig()).mosquittoConfigUsage,
+  async () => (await cli.operator()).operatorUsage,
 ];
 
 async function main(argv: string[]): Promise<number> {

@@ -4,7 +4,12 @@ import { assert } from "../core/assert.ts";
 import { ErrorCode, TapwireError } from "../protocol/errors.ts";
 import { logger } from "../core/log.ts";
 import { dashboardPage } from "./page.ts";
+import { loginPage } from "./login-page.ts";
 import type { DashboardSource } from "./snapshot.ts";
+import type { MetricsHistory } from "./metrics-history.ts";
+import { parseConsoleAction, performConsoleAction, type OperatorDesk } from "./operator-actions.ts";
+import { Sessions, type Session } from "./sessions.ts";
+import { readJsonBody } from "./request-body.ts";
 
 const log = logger("tapwire:dashboard");
 
@@ -19,6 +24,12 @@ export const sseRetryMs = 2_000;
 
 export interface DashboardServerOptions {
   source: DashboardSource;
+  /** Who is logged in: nothing but the login page is served without a session. */
+  sessions: Sessions;
+  /** What a logged-in operator acts through; without it the console is read-only. */
+  desk?: OperatorDesk;
+  /** The charts' data; without it the charts say where to get it. */
+  charts?: MetricsHistory;
   /** 0 picks a free port; read it back from `port` after start. */
   port: number;
   sseClientsMax?: number;
@@ -26,10 +37,11 @@ export interface DashboardServerOptions {
 }
 
 /**
- * The dashboard over node:http: `/` the page (inline CSS and JS, nothing external), `/snapshot.json` one
- * snapshot, `/events` Server-Sent Events with a snapshot at once and then whenever something changed, at a
- * bounded rate and for a bounded number of clients. Requests naming another Host are refused, so a web page
- * elsewhere cannot read the dashboard through DNS rebinding.
+ * The console over node:http. Without a session only the login page and `POST /login` answer. With one: `/` the
+ * page (inline CSS and JS, nothing external), `/session.json` the operator and the CSRF token, `/snapshot.json` one
+ * snapshot, `/charts.json` the charts, `/events` Server-Sent Events with a snapshot at once and then whenever
+ * something changed (bounded rate, bounded clients), and `POST /actions` (CSRF token in `x-csrf-token`).
+ * Requests naming another Host are refused (DNS rebinding), and a POST from another Origin too.
  */
 export class DashboardServer {
   private server: Server | undefined;
@@ -80,26 +92,43 @@ export class DashboardServer {
 
   private route(request: IncomingMessage, response: ServerResponse): void {
     if (!this.hostAllowed(request.headers.host)) return plain(response, 421, "wrong host\n");
+    const path = new URL(request.url ?? "/", this.url).pathname;
+    if (request.method === "POST") {
+      this.post(path, request, response).catch((error: unknown) => {
+        if (error instanceof TapwireError && error.code === ErrorCode.SchemaInvalid) jsonStatus(response, 400, { code: error.code, message: error.message });
+        else this.failed(error, response);
+      });
+      return;
+    }
     if (request.method !== "GET") {
-      response.setHeader("allow", "GET");
-      return plain(response, 405, "read-only\n");
+      response.setHeader("allow", "GET, POST");
+      return plain(response, 405, "GET or POST\n");
     }
     try {
-      this.serve(new URL(request.url ?? "/", this.url).pathname, request, response);
+      this.serve(path, request, response);
     } catch (error) {
-      // The source's database may be gone (its node stopped first): this request fails, the server stays.
-      log.warn({ err: (error as Error).message }, "dashboard request failed");
-      if (response.headersSent) response.destroy();
-      else plain(response, 503, "settlement data unavailable\n");
+      this.failed(error, response);
     }
   }
 
+  /** The source's database may be gone (its node stopped first): this request fails, the server stays. */
+  private failed(error: unknown, response: ServerResponse): void {
+    log.warn({ err: (error as Error).message }, "console request failed");
+    if (response.headersSent) response.destroy();
+    else plain(response, 503, "settlement data unavailable\n");
+  }
+
   private serve(path: string, request: IncomingMessage, response: ServerResponse): void {
+    const session = this.options.sessions.fromCookie(request.headers.cookie);
+    if (path === "/" || path === "/login") return this.page(response, session === undefined || path === "/login" ? loginPage : dashboardPage);
+    if (session === undefined) return plain(response, 401, "log in first\n");
     switch (path) {
-      case "/":
-        return this.page(response);
+      case "/session.json":
+        return this.json(response, { operatorId: session.operatorId, csrfToken: session.csrfToken, actions: this.options.desk !== undefined });
       case "/snapshot.json":
-        return this.json(response);
+        return this.json(response, this.options.source.snapshot());
+      case "/charts.json":
+        return this.json(response, this.options.charts?.view() ?? { source: "no metrics: run settle with --metrics-port and the console with --metrics-url", intervalMs: 0, points: [] });
       case "/events":
         return this.subscribe(request, response);
       default:
@@ -107,22 +136,63 @@ export class DashboardServer {
     }
   }
 
+  private async post(path: string, request: IncomingMessage, response: ServerResponse): Promise<void> {
+    if (!this.originAllowed(request.headers.origin)) return plain(response, 403, "cross-origin request refused\n");
+    const sessions = this.options.sessions;
+    if (path === "/login") return this.login(await readJsonBody(request), response);
+    const session = sessions.fromCookie(request.headers.cookie);
+    if (session === undefined) return jsonStatus(response, 401, { code: ErrorCode.LoginRequired, message: "log in first" });
+    if (!Sessions.csrfMatches(session, headerOf(request, "x-csrf-token"))) return jsonStatus(response, 403, { code: ErrorCode.LoginRequired, message: "missing or wrong CSRF token" });
+    if (path === "/logout") {
+      sessions.end(session);
+      response.setHeader("set-cookie", Sessions.clearCookie());
+      return jsonStatus(response, 200, {});
+    }
+    if (path !== "/actions") return plain(response, 404, "not found\n");
+    return this.act(session, await readJsonBody(request), response);
+  }
+
+  private login(body: unknown, response: ServerResponse): void {
+    const { operator, token } = (body ?? {}) as { operator?: unknown; token?: unknown };
+    const sessions = this.options.sessions;
+    const session = typeof operator === "string" && typeof token === "string" ? sessions.login(operator, token) : undefined;
+    if (session === undefined) return jsonStatus(response, 401, { code: ErrorCode.LoginRequired, message: "wrong operator name or login token" });
+    response.setHeader("set-cookie", sessions.cookieFor(session));
+    jsonStatus(response, 200, { operatorId: session.operatorId });
+  }
+
+  private act(session: Session, body: unknown, response: ServerResponse): void {
+    const desk = this.options.desk;
+    if (desk === undefined) return jsonStatus(response, 405, { code: ErrorCode.ConfigInvalid, message: "this console is read-only" });
+    try {
+      const message = performConsoleAction(desk, parseConsoleAction(body), session.operatorId);
+      log.info({ operatorId: session.operatorId }, message);
+      jsonStatus(response, 200, { message });
+    } catch (error) {
+      if (!(error instanceof TapwireError)) throw error;
+      jsonStatus(response, error.code === ErrorCode.SchemaInvalid ? 400 : 409, { code: error.code, message: error.message });
+    }
+  }
+
+  private originAllowed(origin: string | undefined): boolean {
+    return origin === undefined || origin === `http://${dashboardHost}:${this.boundPort}` || origin === `http://localhost:${this.boundPort}`;
+  }
+
   private hostAllowed(host: string | undefined): boolean {
     return host === `${dashboardHost}:${this.boundPort}` || host === `localhost:${this.boundPort}`;
   }
 
-  private page(response: ServerResponse): void {
+  private page(response: ServerResponse, page: { html: string; contentSecurityPolicy: string }): void {
     response.writeHead(200, {
       ...commonHeaders,
       "content-type": "text/html; charset=utf-8",
-      "content-security-policy": dashboardPage.contentSecurityPolicy,
+      "content-security-policy": page.contentSecurityPolicy,
     });
-    response.end(dashboardPage.html);
+    response.end(page.html);
   }
 
-  private json(response: ServerResponse): void {
-    response.writeHead(200, { ...commonHeaders, "content-type": "application/json; charset=utf-8" });
-    response.end(JSON.stringify(this.options.source.snapshot()));
+  private json(response: ServerResponse, body: unknown): void {
+    jsonStatus(response, 200, body);
   }
 
   private subscribe(request: IncomingMessage, response: ServerResponse): void {
@@ -184,6 +254,16 @@ const commonHeaders = {
 
 function send(client: ServerResponse, data: string): void {
   client.write(`event: snapshot\ndata: ${data}\n\n`);
+}
+
+function headerOf(request: IncomingMessage, name: string): string | undefined {
+  const value = request.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function jsonStatus(response: ServerResponse, status: number, body: unknown): void {
+  response.writeHead(status, { ...commonHeaders, "content-type": "application/json; charset=utf-8" });
+  response.end(JSON.stringify(body));
 }
 
 function plain(response: ServerResponse, status: number, text: string): void {

@@ -12,6 +12,8 @@ import { openSqliteDb, type SqliteDb } from "../ledger/sqlite-db.ts";
 import { ledgerSchema } from "../ledger/ledger-schema.ts";
 import { SqliteLedger } from "../ledger/sqlite-ledger.ts";
 import { registrySchema } from "../registry/registry-schema.ts";
+import { operatorSchema } from "../operators/operator-schema.ts";
+import { OperatorStore } from "../operators/operator-store.ts";
 import { Registry } from "../registry/registry.ts";
 import { ReviewDesk } from "../review/review-desk.ts";
 import { reviewSchema } from "../review/review-schema.ts";
@@ -70,6 +72,7 @@ export interface RunningParts {
   desk: ReviewDesk;
   evidence: EvidenceStore;
   campaigns: CampaignAdmin;
+  operators: OperatorStore;
   sweep: Sweep;
   work: BatchWork;
 }
@@ -91,7 +94,7 @@ export function composeService(input: SettlementOptions): ServiceParts {
 export function openRun(service: ServiceParts): RunningParts {
   const { options, policy, signer, batcher, pushes, storage } = service;
   const { databasePath, clock, payerVerifiers, schemaComponents } = options;
-  const components = [ledgerSchema, registrySchema, settlementSchema, agentSchema, reviewSchema, evidenceSchema, campaignSchema, paymentCodeSchema, ...schemaComponents];
+  const components = [ledgerSchema, registrySchema, settlementSchema, agentSchema, reviewSchema, evidenceSchema, campaignSchema, paymentCodeSchema, operatorSchema, ...schemaComponents];
   const db = openSqliteDb({ path: databasePath, components, clock });
   const ledger = new SqliteLedger(db, clock);
   const registry = new Registry(db, ledger, clock);
@@ -175,6 +178,7 @@ export function openRun(service: ServiceParts): RunningParts {
     desk,
     evidence,
     campaigns,
+    operators: new OperatorStore(db),
     sweep,
     work: {
       admission: { registry, mandates },

@@ -1,5 +1,6 @@
 import { createPublicKey, type KeyObject } from "node:crypto";
 import { assert } from "../../core/assert.ts";
+import { encodeBody } from "../../protocol/cbor.ts";
 import { logger } from "../../core/log.ts";
 import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
 import type { OperatorAction } from "../../protocol/review.ts";
@@ -94,6 +95,22 @@ export class SettlementService extends SettlementReads {
     const outcome = running.db.transaction(() => running.desk.decide(caseId, action, operatorId, this.parts.options.clock.nowMs())).immediate();
     this.flushPushes();
     return outcome.pushes;
+  }
+
+  /**
+   * An operator revokes a hub: the registry refuses it from the next message on, and the evidence chain records who
+   * did it, in one transaction.
+   */
+  revokeHubAs(hubId: string, operatorId: string): void {
+    const running = this.started();
+    const nowMs = this.parts.options.clock.nowMs();
+    running.db
+      .transaction(() => {
+        running.registry.revokeHub(hubId);
+        const body = encodeBody({ type: "operator_revocation", subject: `hubs/${hubId}`, operatorId, atMs: nowMs });
+        running.evidence.append("operator", `operators/${operatorId}`, `revoke:hubs/${hubId}`, body, nowMs);
+      })
+      .immediate();
   }
 
   /** Declines expired cases and publishes queued pushes; the service runs it every sweepIntervalMs. */

@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -10,6 +10,8 @@ import { evidenceExportCommand, evidenceVerifyCommand } from "../../cli/evidence
 import { mandateRegisterCommand } from "../../cli/mandate.ts";
 import { reviewApproveCommand, reviewListCommand, reviewShowCommand } from "../../cli/review.ts";
 import { ErrorCode, isTapwireError } from "../../protocol/errors.ts";
+import { withAdmin } from "../../cli/admin.ts";
+import { operatorEnrollCommand, operatorListCommand } from "../../cli/operator.ts";
 
 const run = promisify(execFile);
 const binPath = join(import.meta.dirname, "../../bin/tapwire.mjs");
@@ -103,5 +105,33 @@ describe("tapwire binary", () => {
     expect(listed.stdout).toBe("");
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain(`E${ErrorCode.ReviewNotFound}`);
+  });
+});
+
+describe("tapwire operator enroll", () => {
+  it("issues operators/NAME's certificate into the data dir's PKI and prints a login token kept only as a hash", async () => {
+    expect(await operatorEnrollCommand(["--data-dir", dataDir, "--name", "alice"])).toBe(0);
+    const token = printed.join("").trim().split("\n").at(-1)!;
+
+    const certPem = readFileSync(join(dataDir, "pki", "operators", "alice.cert.pem"), "utf8");
+    expect(certPem).toContain("BEGIN CERTIFICATE");
+    expect(existsSync(join(dataDir, "pki", "operators", "alice.key.pem"))).toBe(true);
+    expect(token).toMatch(/^[\w-]{43}$/);
+    const checks = await withAdmin(dataDir, (service) => ({
+      right: service.operators.checkLogin("alice", token),
+      wrong: service.operators.checkLogin("alice", `${token.startsWith("x") ? "y" : "x"}${token.slice(1)}`),
+      stored: service.database.prepare("SELECT login_hash FROM operators").pluck().get() as Buffer,
+    }));
+    expect(checks).toMatchObject({ right: true, wrong: false });
+    expect(checks.stored.toString("base64url")).not.toContain(token);
+  });
+
+  it("refuses to enrol the same name twice and lists who is enrolled", async () => {
+    await operatorEnrollCommand(["--data-dir", dataDir, "--name", "alice"]);
+
+    await expect(operatorEnrollCommand(["--data-dir", dataDir, "--name", "alice"])).rejects.toMatchObject({ code: ErrorCode.OperatorAlreadyEnrolled });
+    printed.length = 0;
+    expect(await operatorListCommand(["--data-dir", dataDir])).toBe(0);
+    expect(printed.join("")).toMatch(/^alice\tactive\tcert [0-9a-f]+\tenrolled /);
   });
 });

@@ -4,7 +4,7 @@ import { serveHubMetrics, type ServedHubMetrics } from "../../firmware-bridge/ad
 import { ErrorCode } from "../../protocol/errors.ts";
 import { SimulatedTapHub } from "../../simulator/scenarios/tap/simulated-tap-hub.ts";
 import { TestStack } from "../e2e/stack.ts";
-import { sample, scrape } from "../../bench/prometheus-text.ts";
+import { sample, scrape } from "../../console/prometheus-text.ts";
 
 const waitMs = 10_000;
 
