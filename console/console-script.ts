@@ -25,7 +25,7 @@ function actionButton(label, body, tone) {
   return button;
 }
 function reviewActions(c) {
-  const cell = el("td", "actions");
+  const cell = el("div", "actions");
   if (c.kind === "dispute") {
     cell.append(actionButton("for payer", { action: "resolve", caseId: c.caseId, favour: "payer" }, "ok"), actionButton("for merchant", { action: "resolve", caseId: c.caseId, favour: "merchant" }, "bad"));
   } else if (c.kind === "human_review") {

@@ -69,7 +69,7 @@ export class MetricsHistory {
   }
 
   /** One sample; the next is scheduled after it, so a slow scrape never overlaps the one before. */
-  async sample(): Promise<void> {
+  private async sample(): Promise<void> {
     try {
       this.add(totalsOf(await this.options.read(), this.clock.nowMs()));
     } catch (error) {
@@ -106,8 +106,8 @@ function totalsOf(text: string, atMs: number): Totals {
   const declinedByCode = new Map<string, number>();
   for (const { labels, value } of samples(text, "tapwire_decisions_total")) {
     if (labels["status"] === "approved") approved += value;
-    else {
-      const code = labels["code_name"] || labels["status"] || "declined";
+    else if (labels["status"] === "declined") {
+      const code = labels["code_name"] || "declined";
       declinedByCode.set(code, (declinedByCode.get(code) ?? 0) + value);
     }
   }

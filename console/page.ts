@@ -52,7 +52,7 @@ tr.sum td { background: #fafbfc; font-weight: 600; }
 header .who { font-size: 13px; color: #aab2c0; }
 header button, button.act { font: inherit; font-size: 12px; padding: 2px 10px; border-radius: 6px; border: 1px solid var(--line); background: #fff; cursor: pointer; margin-right: 4px; }
 button.act.ok { color: var(--ok); } button.act.bad { color: var(--bad); } button.act:disabled { opacity: .5; cursor: default; }
-td.actions { white-space: nowrap; }
+td.actions, div.actions { white-space: nowrap; } div.actions { margin-top: 6px; }
 #action-result { min-height: 18px; margin-bottom: 8px; font-size: 13px; } #action-result.ok { color: var(--ok); } #action-result.bad { color: var(--bad); }
 .charts { display: grid; grid-template-columns: repeat(3, 1fr); gap: 12px; padding: 10px 14px; }
 .chart svg { width: 100%; height: 80px; background: #fafbfc; border: 1px solid var(--line); border-radius: 4px; }
@@ -169,8 +169,9 @@ function renderReviews(s) {
     what.append(el("div", "reason", words(c.kind) + ": " + c.reason));
     for (const line of c.context) what.append(el("div", "reason", line));
     what.append(el("div", "reason", "opened " + time(c.createdAtMs) + (c.expiresAtMs ? " · expires " + time(c.expiresAtMs) : "")));
-    return row([what, td(c.requester, "mono"), td(c.amount || (c.paymentId ? "payment " + c.paymentId : "—"), "num"), reviewActions(c)]);
-  }), 4, "queue empty");
+    what.append(reviewActions(c));
+    return row([what, td(c.requester, "mono"), td(c.amount || (c.paymentId ? "payment " + c.paymentId : "—"), "num")]);
+  }), 3, "queue empty");
 }
 
 function renderCampaigns(s) {
@@ -274,7 +275,7 @@ const html = `<!doctype html>
       </section>
       <section id="reviews-section">
         <h2>Human review queue <span class="note" id="reviews-note"></span></h2>
-        <table><thead><tr><th>case</th><th>requester</th><th class="num">amount</th><th></th></tr></thead>
+        <table><thead><tr><th>case</th><th>requester</th><th class="num">amount</th></tr></thead>
         <tbody id="reviews"></tbody></table>
       </section>
       <section id="campaigns-section" hidden>
