@@ -108,3 +108,19 @@ export async function enrollOperator(context: EnrolmentContext, operators: Opera
   operators.enroll({ operatorId: request.operatorId, certificateSerial: serialHex, loginToken, salt: context.random.bytes(16), nowMs: context.clock.nowMs() });
   return { bundle, loginToken };
 }
+
+/**
+ * A new key and certificate for an enrolled hub (its own public key, or one made here); once stored, the old
+ * certificate is on the revoked list and the hub's requests verify only with the new key.
+ */
+export async function rotateHub(
+  context: EnrolmentContext,
+  service: { rotateHubKey(hubId: string, publicKeyPem: string, certificateSerial: string): void },
+  request: { hubId: string; publicKeyPem?: string },
+): Promise<EnrolmentBundle> {
+  context.registry.getActiveHub(request.hubId);
+  const { publicKey, keyPem } = keyFor(request.publicKeyPem);
+  const { bundle, serialHex } = await certify(context, { kind: "hub", id: request.hubId }, publicKey, keyPem);
+  service.rotateHubKey(request.hubId, publicKeyPem(publicKey), serialHex);
+  return bundle;
+}

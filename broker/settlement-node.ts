@@ -4,7 +4,7 @@ import { ErrorCode, TapwireError, errorCodeName } from "../protocol/errors.ts";
 import { logger } from "../core/log.ts";
 import { systemClock, systemRandom, type Clock, type Random } from "../core/sources.ts";
 import type { Principal } from "../protocol/topics.ts";
-import { enrollAgent, enrollHub, enrollOperator, enrollWallet, type EnrolmentBundle, type EnrolmentContext, type OperatorEnrolment } from "./enrolment.ts";
+import { enrollAgent, enrollHub, enrollOperator, enrollWallet, rotateHub, type EnrolmentBundle, type EnrolmentContext, type OperatorEnrolment } from "./enrolment.ts";
 import { EmbeddedBroker } from "./mqtt/embedded-broker.ts";
 import { RevocationWatch } from "./revocation-watch.ts";
 import { ServiceLink } from "./mqtt/service-link.ts";
@@ -128,7 +128,7 @@ export class SettlementNode {
         tls: { caPem: pki.ca.certPem, certPem: pki.server.certPem, keyPem: pki.server.keyPem },
         host: this.options.host ?? "127.0.0.1",
         port: this.options.port ?? brokerPortDefault,
-        isActive: (principal) => this.isActive(principal),
+        isActive: (principal, certificateSerial) => this.isActive(principal, certificateSerial),
         onRefusal: (refusal) => {
           log.info({ code: refusal.code, codeName: errorCodeName(refusal.code) }, refusal.message);
           metrics.refused(refusal.code);
@@ -250,6 +250,11 @@ export class SettlementNode {
     return enrollAgent(this.enrolmentContext(), this.service.agents, request);
   }
 
+  /** A new key and certificate for a hub; its old certificate is refused from then on. */
+  rotateHub(request: { hubId: string; publicKeyPem?: string }): Promise<EnrolmentBundle> {
+    return rotateHub(this.enrolmentContext(), this.service, request);
+  }
+
   /** A person who acts from the console (operators/<name>): certificate and a login token shown once. */
   enrollOperator(request: { operatorId: string }): Promise<OperatorEnrolment> {
     return enrollOperator(this.enrolmentContext(), this.service.operators, request);
@@ -264,14 +269,18 @@ export class SettlementNode {
     return { pki: this.pki, registry: this.registry, clock: this.clock, random: this.random };
   }
 
-  /** Who may stay connected: enrolled, non-revoked hubs, agents and operators; enrolled wallets; the service itself. */
-  private isActive(principal: Principal): boolean {
+  /**
+   * Who may connect: enrolled, non-revoked hubs, wallets, agents and operators, and the service itself, each with a
+   * certificate whose serial is not on the revoked list (a rotated hub's old certificate is).
+   */
+  private isActive(principal: Principal, certificateSerial: string | undefined): boolean {
+    if (certificateSerial !== undefined && this.service.revokedCertificates.isRevoked(certificateSerial)) return false;
     const registry = this.service.registry;
     switch (principal.kind) {
       case "hub":
         return registry.findHub(principal.id)?.status === "active";
       case "wallet":
-        return registry.findWallet(principal.id) !== undefined;
+        return registry.findWallet(principal.id)?.status === "active";
       case "agent":
         return this.service.agents.findAgent(principal.id)?.status === "active";
       case "service":

@@ -29,6 +29,7 @@ const cli = {
   evidence: () => import("./evidence.ts"),
   campaign: () => import("./campaign.ts"),
   operator: () => import("./operator.ts"),
+  revoke: () => import("./revoke.ts"),
 };
 
 /** `tapwire <command> [sub-command] [flags]`: one table of every command, each in its own file. */
@@ -45,6 +46,9 @@ const commands: Record<string, Load<Command>> = {
   "hub enroll": async () => (await cli.enroll()).hubEnrollCommand,
   "hub list": async () => (await cli.hubRegistry()).hubListCommand,
   "hub revoke": async () => (await cli.hubRegistry()).hubRevokeCommand,
+  "hub rotate": async () => (await cli.hubRegistry()).hubRotateCommand,
+  "wallet revoke": async () => (await cli.revoke()).walletRevokeCommand,
+  "agent revoke": async () => (await cli.revoke()).agentRevokeCommand,
   "wallet enroll": async () => (await cli.enroll()).walletEnrollCommand,
   "glasses-hub": async () => (await cli.glassesHub()).glassesHubCommand,
   hub: async () => (await cli.hub()).hubCommand,
@@ -99,6 +103,7 @@ const usages: Array<Load<string>> = [
   async () => (await cli.campaign()).campaignUsage,
   async () => (await cli.mosquittoConfig()).mosquittoConfigUsage,
   async () => (await cli.operator()).operatorUsage,
+  async () => (await cli.revoke()).revokeUsage,
 ];
 
 async function main(argv: string[]): Promise<number> {

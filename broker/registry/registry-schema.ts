@@ -72,5 +72,19 @@ export const registrySchema: SchemaComponent = {
         ) STRICT, WITHOUT ROWID;
       `,
     },
+    {
+      version: 5,
+      description: "revoked wallets, and the revoked certificates the broker refuses by serial (a rotated hub's old one)",
+      sql: `
+        ALTER TABLE registry_wallets ADD COLUMN status TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'revoked'));
+        ALTER TABLE registry_wallets ADD COLUMN revoked_at_ms INTEGER;
+        CREATE TABLE registry_revoked_certificates (
+          serial_hex TEXT PRIMARY KEY,
+          principal TEXT NOT NULL,
+          reason TEXT NOT NULL,
+          revoked_at_ms INTEGER NOT NULL
+        ) STRICT;
+      `,
+    },
   ],
 };

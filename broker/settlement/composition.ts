@@ -14,6 +14,7 @@ import { SqliteLedger } from "../ledger/sqlite-ledger.ts";
 import { registrySchema } from "../registry/registry-schema.ts";
 import { operatorSchema } from "../operators/operator-schema.ts";
 import { OperatorStore } from "../operators/operator-store.ts";
+import { RevokedCertificates } from "../registry/revoked-certificates.ts";
 import { Registry } from "../registry/registry.ts";
 import { ReviewDesk } from "../review/review-desk.ts";
 import { reviewSchema } from "../review/review-schema.ts";
@@ -73,6 +74,7 @@ export interface RunningParts {
   evidence: EvidenceStore;
   campaigns: CampaignAdmin;
   operators: OperatorStore;
+  revokedCertificates: RevokedCertificates;
   sweep: Sweep;
   work: BatchWork;
 }
@@ -179,6 +181,7 @@ export function openRun(service: ServiceParts): RunningParts {
     evidence,
     campaigns,
     operators: new OperatorStore(db),
+    revokedCertificates: new RevokedCertificates(db),
     sweep,
     work: {
       admission: { registry, mandates },

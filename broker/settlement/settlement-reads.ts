@@ -7,6 +7,7 @@ import type { Ledger } from "../ledger/ledger.ts";
 import type { SqliteDb } from "../ledger/sqlite-db.ts";
 import type { Registry } from "../registry/registry.ts";
 import type { OperatorStore } from "../operators/operator-store.ts";
+import type { RevokedCertificates } from "../registry/revoked-certificates.ts";
 import { caseListMax, type ReviewCase } from "../review/review-store.ts";
 import type { RunningParts } from "./composition.ts";
 import type { OfflineLoss } from "./offline-store.ts";
@@ -53,6 +54,11 @@ export abstract class SettlementReads {
   /** People who act from the console (operators/<name>): enrol, check a login, revoke. */
   get operators(): OperatorStore {
     return this.started().operators;
+  }
+
+  /** The certificate serials the broker refuses (a rotated hub's old certificate). */
+  get revokedCertificates(): RevokedCertificates {
+    return this.started().revokedCertificates;
   }
 
   /** Signature-check workers loaded and taking jobs (they load in the background after start). */

@@ -113,6 +113,22 @@ export class SettlementService extends SettlementReads {
       .immediate();
   }
 
+  /**
+   * A hub's key rotation takes effect: the registry holds the new key and certificate serial, and the old
+   * certificate's serial goes on the revoked list the broker reads, in one transaction.
+   */
+  rotateHubKey(hubId: string, publicKeyPem: string, certificateSerial: string): void {
+    const running = this.started();
+    const nowMs = this.parts.options.clock.nowMs();
+    running.db
+      .transaction(() => {
+        const old = running.registry.getActiveHub(hubId);
+        running.registry.rotateHubKey(hubId, publicKeyPem, certificateSerial);
+        running.revokedCertificates.revoke(old.certificateSerial, `hubs/${hubId}`, "rotated", nowMs);
+      })
+      .immediate();
+  }
+
   /** Declines expired cases and publishes queued pushes; the service runs it every sweepIntervalMs. */
   sweepReviews(): number {
     return this.started().sweep.expireCases();

@@ -10,7 +10,10 @@ import { evidenceExportCommand, evidenceVerifyCommand } from "../../cli/evidence
 import { mandateRegisterCommand } from "../../cli/mandate.ts";
 import { reviewApproveCommand, reviewListCommand, reviewShowCommand } from "../../cli/review.ts";
 import { ErrorCode, isTapwireError } from "../../protocol/errors.ts";
-import { withAdmin } from "../../cli/admin.ts";
+import { enrolmentContext, withAdmin } from "../../cli/admin.ts";
+import { hubRotateCommand } from "../../cli/hub-registry.ts";
+import { agentRevokeCommand, walletRevokeCommand } from "../../cli/revoke.ts";
+import { enrollAgent, enrollHub, enrollWallet } from "../../broker/enrolment.ts";
 import { operatorEnrollCommand, operatorListCommand } from "../../cli/operator.ts";
 
 const run = promisify(execFile);
@@ -133,5 +136,38 @@ describe("tapwire operator enroll", () => {
     printed.length = 0;
     expect(await operatorListCommand(["--data-dir", dataDir])).toBe(0);
     expect(printed.join("")).toMatch(/^alice\tactive\tcert [0-9a-f]+\tenrolled /);
+  });
+});
+
+describe("tapwire hub rotate, wallet revoke, agent revoke", () => {
+  it("rotates a hub's key into a new bundle and puts the old certificate on the revoked list", async () => {
+    await withAdmin(dataDir, async (service, pki) => {
+      service.registry.enrollMerchant({ merchantId: "m1", currency: "EUR" });
+      await enrollHub(enrolmentContext(service, pki), { hubId: "h1", merchantId: "m1" });
+    });
+    const before = await withAdmin(dataDir, (service) => service.registry.getHub("h1"));
+
+    expect(await hubRotateCommand(["--data-dir", dataDir, "--hub-id", "h1", "--out", join(dataDir, "rotated")])).toBe(0);
+
+    const after = await withAdmin(dataDir, (service) => ({ hub: service.registry.getHub("h1"), revoked: service.revokedCertificates.isRevoked(before.certificateSerial) }));
+    expect(after.hub.certificateSerial).not.toBe(before.certificateSerial);
+    expect(after.hub.publicKeyPem).not.toBe(before.publicKeyPem);
+    expect(after.revoked).toBe(true);
+    expect(existsSync(join(dataDir, "rotated", "key.pem"))).toBe(true);
+    expect(printed.join("")).toContain("hub h1 rotated");
+  });
+
+  it("revokes a wallet and an agent by name; an unknown one is a typed error", async () => {
+    await withAdmin(dataDir, async (service, pki) => {
+      await enrollWallet(enrolmentContext(service, pki), { walletId: "w1", currency: "EUR", perPaymentMaxMinor: 100 });
+      await enrollAgent(enrolmentContext(service, pki), service.agents, { agentId: "a1" });
+    });
+
+    expect(await walletRevokeCommand(["--data-dir", dataDir, "--wallet-id", "w1"])).toBe(0);
+    expect(await agentRevokeCommand(["--data-dir", dataDir, "--agent-id", "a1"])).toBe(0);
+    await expect(walletRevokeCommand(["--data-dir", dataDir, "--wallet-id", "w9"])).rejects.toMatchObject({ code: ErrorCode.UnknownWallet });
+
+    const statuses = await withAdmin(dataDir, (service) => [service.registry.getWallet("w1").status, service.registry.getAgent("a1").status]);
+    expect(statuses).toEqual(["revoked", "revoked"]);
   });
 });
