@@ -17,6 +17,8 @@ import { GlassesPayerVerifier, enrollGlasses, glassesSchema, type GlassesEnrolme
 import type { SettlementOptions } from "./settlement/options.ts";
 import { SettlementService } from "./settlement/settlement-service.ts";
 import { SettlementMetrics } from "./settlement-metrics.ts";
+import { CertRenewals, isCertRenewal } from "./cert-renewals.ts";
+import { normalSerial } from "./registry/revoked-certificates.ts";
 import { HealthEndpoint } from "../core/health-endpoint.ts";
 
 const log = logger("tapwire:settlement-node");
@@ -141,9 +143,10 @@ export class SettlementNode {
       this.revocationWatch = new RevocationWatch(service.registry, (principal) => broker.disconnect(principal));
       this.revocationWatch.start();
     }
+    const renewals = new CertRenewals({ service, pki, clock: this.clock, random: this.random });
     const link = new ServiceLink({
       transport: this.transportTo(url, pki),
-      handler: (inbound) => this.timed(service, inbound),
+      handler: (inbound) => (isCertRenewal(inbound) ? renewals.handle(inbound) : this.timed(service, inbound)),
       handlerCallsInFlightMax: this.options.handlerCallsInFlightMax ?? handlerCallsInFlightMaxDefault,
       clock: this.clock,
     });
@@ -277,8 +280,13 @@ export class SettlementNode {
     if (certificateSerial !== undefined && this.service.revokedCertificates.isRevoked(certificateSerial)) return false;
     const registry = this.service.registry;
     switch (principal.kind) {
-      case "hub":
-        return registry.findHub(principal.id)?.status === "active";
+      case "hub": {
+        // Its current certificate, or the one it renewed (which switches it over); not one a later renewal replaced.
+        const hub = registry.findHub(principal.id);
+        if (hub?.status !== "active") return false;
+        if (certificateSerial === undefined || normalSerial(certificateSerial) === normalSerial(hub.certificateSerial)) return true;
+        return this.service.switchToRenewedKey(principal.id, certificateSerial);
+      }
       case "wallet":
         return registry.findWallet(principal.id)?.status === "active";
       case "agent":

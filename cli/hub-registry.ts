@@ -8,6 +8,10 @@ export const hubRegistryUsage = `tapwire hub list [--data-dir DIR]
 tapwire hub revoke --hub-id H [--data-dir DIR]
   A revoked hub is refused at its next connect and on every message, including ones already queued; a running
   \`tapwire settle\` also drops its connection within a second.
+tapwire hub rotate --config hub.json [--within-days 30 | --force]
+  On the hub: a new key and a certificate for it over the hub's own mTLS link, when the current one expires within
+  --within-days; written over broker.keyFile and broker.certFile (the old ones kept as .old). The old certificate
+  works until the hub connects with the new one; then the service revokes it.
 tapwire hub rotate --hub-id H [--public-key hub.pub.pem] [--out DIR] [--data-dir DIR]
   A new certificate for the hub's new key (its own with --public-key, else one made here and written to DIR,
   default DATA_DIR/hubs/H). From then on its requests verify only with the new key and the broker refuses the old
@@ -33,6 +37,7 @@ export async function hubRevokeCommand(argv: string[]): Promise<number> {
   return 0;
 }
 
+/** The operator's rotation (`hub rotate --hub-id`); hub-rotate.ts sends `--config` to the hub's own renewal. */
 export async function hubRotateCommand(argv: string[]): Promise<number> {
   const { values } = parseFlags(argv, { ...dataDirFlag, "hub-id": { type: "string" }, "public-key": { type: "string" }, out: { type: "string" } });
   const hubId = requireFlag(values["hub-id"], "hub-id");

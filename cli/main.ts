@@ -30,6 +30,7 @@ const cli = {
   campaign: () => import("./campaign.ts"),
   operator: () => import("./operator.ts"),
   revoke: () => import("./revoke.ts"),
+  hubRotate: () => import("./hub-rotate.ts"),
 };
 
 /** `tapwire <command> [sub-command] [flags]`: one table of every command, each in its own file. */
@@ -46,7 +47,7 @@ const commands: Record<string, Load<Command>> = {
   "hub enroll": async () => (await cli.enroll()).hubEnrollCommand,
   "hub list": async () => (await cli.hubRegistry()).hubListCommand,
   "hub revoke": async () => (await cli.hubRegistry()).hubRevokeCommand,
-  "hub rotate": async () => (await cli.hubRegistry()).hubRotateCommand,
+  "hub rotate": async () => (await cli.hubRotate()).hubRotateCommand,
   "wallet revoke": async () => (await cli.revoke()).walletRevokeCommand,
   "agent revoke": async () => (await cli.revoke()).agentRevokeCommand,
   "wallet enroll": async () => (await cli.enroll()).walletEnrollCommand,

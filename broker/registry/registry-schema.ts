@@ -74,7 +74,7 @@ export const registrySchema: SchemaComponent = {
     },
     {
       version: 5,
-      description: "revoked wallets, and the revoked certificates the broker refuses by serial (a rotated hub's old one)",
+      description: "revoked wallets, the revoked certificates the broker refuses by serial (a rotated hub's old one), renewed hub certificates not yet in use",
       sql: `
         ALTER TABLE registry_wallets ADD COLUMN status TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'revoked'));
         ALTER TABLE registry_wallets ADD COLUMN revoked_at_ms INTEGER;
@@ -83,6 +83,12 @@ export const registrySchema: SchemaComponent = {
           principal TEXT NOT NULL,
           reason TEXT NOT NULL,
           revoked_at_ms INTEGER NOT NULL
+        ) STRICT;
+        CREATE TABLE registry_pending_hub_keys (
+          hub_id TEXT PRIMARY KEY REFERENCES registry_hubs (hub_id),
+          public_key_pem TEXT NOT NULL,
+          certificate_serial TEXT NOT NULL,
+          issued_at_ms INTEGER NOT NULL
         ) STRICT;
       `,
     },

@@ -15,6 +15,7 @@ import { registrySchema } from "../registry/registry-schema.ts";
 import { operatorSchema } from "../operators/operator-schema.ts";
 import { OperatorStore } from "../operators/operator-store.ts";
 import { RevokedCertificates } from "../registry/revoked-certificates.ts";
+import { PendingHubKeys } from "../registry/pending-hub-keys.ts";
 import { Registry } from "../registry/registry.ts";
 import { ReviewDesk } from "../review/review-desk.ts";
 import { reviewSchema } from "../review/review-schema.ts";
@@ -75,6 +76,7 @@ export interface RunningParts {
   campaigns: CampaignAdmin;
   operators: OperatorStore;
   revokedCertificates: RevokedCertificates;
+  pendingHubKeys: PendingHubKeys;
   sweep: Sweep;
   work: BatchWork;
 }
@@ -182,6 +184,7 @@ export function openRun(service: ServiceParts): RunningParts {
     campaigns,
     operators: new OperatorStore(db),
     revokedCertificates: new RevokedCertificates(db),
+    pendingHubKeys: new PendingHubKeys(db),
     sweep,
     work: {
       admission: { registry, mandates },

@@ -125,8 +125,28 @@ export class SettlementService extends SettlementReads {
         const old = running.registry.getActiveHub(hubId);
         running.registry.rotateHubKey(hubId, publicKeyPem, certificateSerial);
         running.revokedCertificates.revoke(old.certificateSerial, `hubs/${hubId}`, "rotated", nowMs);
+        running.pendingHubKeys.clear(hubId);
       })
       .immediate();
+  }
+
+  /** A certificate a hub renewed over its link: valid once the hub connects with it (see switchToRenewedKey). */
+  holdRenewedKey(hubId: string, publicKeyPem: string, certificateSerial: string): void {
+    const running = this.started();
+    running.registry.getActiveHub(hubId);
+    running.pendingHubKeys.put({ hubId, publicKeyPem, certificateSerial, issuedAtMs: this.parts.options.clock.nowMs() });
+  }
+
+  /**
+   * The hub connected with the certificate it renewed: its new key takes over and the old certificate is revoked.
+   * False when `certificateSerial` is not the hub's pending one.
+   */
+  switchToRenewedKey(hubId: string, certificateSerial: string): boolean {
+    const pending = this.started().pendingHubKeys.matching(hubId, certificateSerial);
+    if (pending === undefined) return false;
+    this.rotateHubKey(hubId, pending.publicKeyPem, pending.certificateSerial);
+    log.info({ hubId, certificateSerial }, "hub switched to its renewed certificate; the old one is revoked");
+    return true;
   }
 
   /** Declines expired cases and publishes queued pushes; the service runs it every sweepIntervalMs. */
