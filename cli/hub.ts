@@ -13,7 +13,7 @@ import { ErrorCode, TapwireError, errorCodeName, isTapwireError } from "../proto
 import { importPublicPem } from "../protocol/keys.ts";
 import { currencyExponents, formatMoney, isCurrency, amountMinorMax } from "../protocol/money.ts";
 import { systemClock, systemRandom, systemTimers } from "../core/sources.ts";
-import { serveHubMetrics } from "../firmware-bridge/adapters/hub-metrics.ts";
+import { serveHubMetrics, tapHubMetered } from "../firmware-bridge/adapters/hub-metrics.ts";
 import { journalHealth } from "../firmware-bridge/systemd/journal-health.ts";
 import { serviceWatchdogFromEnv, type HealthCheck } from "../firmware-bridge/systemd/service-watchdog.ts";
 import { integerFlag, oneOfFlag, parseFlags, requireFlag } from "./args.ts";
@@ -190,7 +190,7 @@ export async function hubCommand(argv: string[]): Promise<number> {
   const config = loadHubConfig(requireFlag(values.config, "config"));
   const running = await startHub(config, readHubSecrets(config.broker));
   const metricsPort = values["metrics-port"];
-  const served = metricsPort === undefined ? undefined : await serveHubMetrics(running.hub, running.journal, running.checks, { port: integerFlag(metricsPort, "metrics-port", 0, 65_535, 0), host: values["metrics-host"] }).catch(async (error: unknown) => {
+  const served = metricsPort === undefined ? undefined : await serveHubMetrics(tapHubMetered(running.hub), running.journal, running.checks, { port: integerFlag(metricsPort, "metrics-port", 0, 65_535, 0), host: values["metrics-host"] }).catch(async (error: unknown) => {
     await running.stop();
     throw error;
   });

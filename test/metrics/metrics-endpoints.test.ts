@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { serveHubMetrics, type ServedHubMetrics } from "../../firmware-bridge/adapters/hub-metrics.ts";
+import { serveHubMetrics, tapHubMetered, type ServedHubMetrics } from "../../firmware-bridge/adapters/hub-metrics.ts";
 import { ErrorCode } from "../../protocol/errors.ts";
 import { SimulatedTapHub } from "../../simulator/scenarios/tap/simulated-tap-hub.ts";
 import { TestStack } from "../e2e/stack.ts";
@@ -62,7 +62,7 @@ describe("the settlement node's and the hub's /metrics, /healthz and /readyz, sc
     stack = await TestStack.start({ metrics: { port: 0 } });
     const h = await startHub();
     const { hub: runtime, journal, readerProblem } = h.runtime;
-    hubMetrics = await serveHubMetrics(runtime, journal, { reader: readerProblem }, { port: 0 });
+    hubMetrics = await serveHubMetrics(tapHubMetered(runtime), journal, { reader: readerProblem }, { port: 0 });
 
     const codes = [await sell(h, 1_000, 1), await sell(h, 2_000, 2), await sell(h, 60_000, 3)];
     const node = await scrape(stack.node.metricsUrl!);
