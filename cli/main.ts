@@ -31,6 +31,7 @@ const cli = {
   operator: () => import("./operator.ts"),
   revoke: () => import("./revoke.ts"),
   hubRotate: () => import("./hub-rotate.ts"),
+  pki: () => import("./pki.ts"),
 };
 
 /** `tapwire <command> [sub-command] [flags]`: one table of every command, each in its own file. */
@@ -49,6 +50,7 @@ const commands: Record<string, Load<Command>> = {
   "hub revoke": async () => (await cli.hubRegistry()).hubRevokeCommand,
   "hub rotate": async () => (await cli.hubRotate()).hubRotateCommand,
   "wallet revoke": async () => (await cli.revoke()).walletRevokeCommand,
+  "pki crl": async () => (await cli.pki()).pkiCrlCommand,
   "agent revoke": async () => (await cli.revoke()).agentRevokeCommand,
   "wallet enroll": async () => (await cli.enroll()).walletEnrollCommand,
   "glasses-hub": async () => (await cli.glassesHub()).glassesHubCommand,
@@ -105,6 +107,7 @@ const usages: Array<Load<string>> = [
   async () => (await cli.mosquittoConfig()).mosquittoConfigUsage,
   async () => (await cli.operator()).operatorUsage,
   async () => (await cli.revoke()).revokeUsage,
+  async () => (await cli.pki()).pkiUsage,
 ];
 
 async function main(argv: string[]): Promise<number> {

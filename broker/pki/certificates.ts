@@ -187,6 +187,31 @@ export async function issueClientCert(ca: CertifiedKey, options: ClientCertOptio
   });
 }
 
+/** A certificate revocation list signed by the CA (Mosquitto's `crlfile`): every serial given, with when. */
+export async function issueCrl(ca: CertifiedKey, entries: ReadonlyArray<{ serialHex: string; revokedAtMs: number }>, validity: Validity): Promise<string> {
+  checkValidity(validity);
+  const caCert = new x509.X509Certificate(ca.certPem);
+  const crl = await x509.X509CrlGenerator.create(
+    {
+      issuer: caCert.subjectName,
+      thisUpdate: new Date(validity.notBeforeMs),
+      nextUpdate: new Date(validity.notAfterMs),
+      signingAlgorithm: ecdsa,
+      signingKey: await toCryptoPrivate(importPrivatePem(ca.keyPem)),
+      entries: entries.map((entry) => ({ serialNumber: evenHex(entry.serialHex), revocationDate: new Date(entry.revokedAtMs) })),
+      extensions: [await x509.AuthorityKeyIdentifierExtension.create(caCert, false, crypto)],
+    },
+    crypto,
+  );
+  return crl.toString("pem");
+}
+
+/** A serial as stored (Node's form drops leading zeros) back to whole bytes of lowercase hex. */
+function evenHex(serialHex: string): string {
+  const hex = serialHex.toLowerCase();
+  return hex.length % 2 === 0 ? hex : `0${hex}`;
+}
+
 /** Convenience for tools and tests: a fresh key pair and its client certificate. */
 export async function issueClientIdentity(ca: CertifiedKey, options: Omit<ClientCertOptions, "publicKey">): Promise<CertifiedKey> {
   const pair = generateP256();

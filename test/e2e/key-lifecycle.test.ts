@@ -1,4 +1,9 @@
+import "reflect-metadata";
+import { webcrypto } from "node:crypto";
+import * as x509 from "@peculiar/x509";
 import { afterEach, describe, expect, it } from "vitest";
+import { operatorCrl } from "../../broker/pki/crl.ts";
+import { systemClock } from "../../core/sources.ts";
 import { ErrorCode } from "../../protocol/errors.ts";
 import { payReader } from "../console/fixtures.ts";
 import { TestStack } from "./stack.ts";
@@ -73,5 +78,23 @@ describe("key and certificate lifecycle: a hub's key rotated, wallets and agents
 
     expect(refusal.context).toMatchObject({ principal: "agents/a1" });
     await expect(agentLink).rejects.toBeDefined();
+  });
+
+  it("writes a CRL, signed by the operator CA, naming the rotated-out and the revoked certificates", async () => {
+    stack = await TestStack.start();
+    await stack.enrolDefaults();
+    await stack.node.enrollAgent({ agentId: "a1" });
+    const rotatedOut = stack.node.registry.getHub("h1").certificateSerial;
+    await stack.node.rotateHub({ hubId: "h1" });
+    stack.node.registry.revokeAgent("a1");
+    const agentSerial = stack.node.registry.getAgent("a1").certificateSerial;
+
+    const { pem, serials } = await operatorCrl(stack.node.service, stack.node.pki, systemClock);
+    const crl = new x509.X509Crl(pem);
+    const ca = new x509.X509Certificate(stack.node.pki.ca.certPem);
+
+    expect(serials).toBe(2);
+    await expect(crl.verify({ publicKey: await ca.publicKey.export(webcrypto as unknown as Crypto) }, webcrypto as unknown as Crypto)).resolves.toBe(true);
+    expect(crl.entries.map((entry) => entry.serialNumber.toLowerCase().replace(/^0+/, "")).sort()).toEqual([rotatedOut, agentSerial].map((s) => s.toLowerCase().replace(/^0+/, "")).sort());
   });
 });
