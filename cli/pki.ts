@@ -1,6 +1,6 @@
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { operatorCrl } from "../broker/pki/crl.ts";
+import { operatorCrl } from "../broker/crl.ts";
 import { systemClock } from "../core/sources.ts";
 import { dataDirFlag, withAdmin } from "./admin.ts";
 import { parseFlags } from "./args.ts";

@@ -2,7 +2,7 @@ import "reflect-metadata";
 import { webcrypto } from "node:crypto";
 import * as x509 from "@peculiar/x509";
 import { afterEach, describe, expect, it } from "vitest";
-import { operatorCrl } from "../../broker/pki/crl.ts";
+import { operatorCrl } from "../../broker/crl.ts";
 import { systemClock } from "../../core/sources.ts";
 import { ErrorCode } from "../../protocol/errors.ts";
 import { payReader } from "../console/fixtures.ts";

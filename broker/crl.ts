@@ -1,7 +1,7 @@
-import type { Clock } from "../../core/sources.ts";
-import type { OperatorPki } from "../operator-pki.ts";
-import type { SettlementService } from "../settlement/settlement-service.ts";
-import { issueCrl } from "./certificates.ts";
+import type { Clock } from "../core/sources.ts";
+import type { OperatorPki } from "./operator-pki.ts";
+import type { SettlementService } from "./settlement/settlement-service.ts";
+import { issueCrl } from "./pki/certificates.ts";
 
 /** A CRL says when to fetch the next one; a day, so a broker that is not told again still reloads daily. */
 export const crlLifetimeMs = 24 * 3600 * 1000;
