@@ -147,6 +147,10 @@ export function renderReport(report: BenchReport): string {
       "ledger",
       `invariants hold (${integer(ledger.invariants.transfers)} transfers, sums zero); payment transfers ${integer(ledger.paymentTransfers)} ${ledger.consistent ? "=" : "≠"} approved ${integer(generator.approved)}`,
     ],
+    [
+      "/metrics scraped",
+      `approved ${integer(load.scraped.approved)}, declined ${counts(load.scraped.declinedByCode)}: ${load.scraped.equal ? "equal to" : "DIFFERENT from"} the generator's counts`,
+    ],
     ["hubs connected in", `${integer(load.connectMs)} ms`],
   ];
   if (report.floor) {

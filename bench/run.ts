@@ -60,7 +60,7 @@ async function main(): Promise<number> {
   mkdirSync(dirname(jsonPath), { recursive: true });
   writeFileSync(jsonPath, `${JSON.stringify(report, null, 2)}\n`);
   console.log(`\nJSON: ${jsonPath}`);
-  return report.load.ledger.consistent ? 0 : 1;
+  return report.load.ledger.consistent && report.load.scraped.equal ? 0 : 1;
 }
 
 /** `--store` benches the shared store alone (bench/shared-store.ts); the service does not run on PostgreSQL yet. */

@@ -12,6 +12,7 @@ import type { CpuSpent, GeneratorMessage, GeneratorReport, HubIdentity, ParentMe
 import type { BenchOptions } from "./options.ts";
 import { CpuProfile, type ProfileSummary } from "./profile.ts";
 import { CpuMeter } from "./stats.ts";
+import { scrapedCounts, type ScrapedCounts } from "./scraped-counts.ts";
 
 const rssSampleMs = 100;
 
@@ -22,6 +23,8 @@ export interface LoadResult {
   node: { cpu: CpuSpent; rssPeakMb: number; profile?: ProfileSummary };
   connectMs: number;
   ledger: { invariants: InvariantReport; paymentTransfers: number; merchantBalanceMinor: number; consistent: boolean };
+  /** The node's /metrics after the load, against the generator's own counts. */
+  scraped: ScrapedCounts;
 }
 
 export const currency = "EUR";
@@ -105,6 +108,8 @@ export async function runUnderLoad(options: BenchOptions): Promise<LoadResult> {
       ...(options.verifyWorkers !== undefined ? { verifyWorkers: options.verifyWorkers } : {}),
     },
     ...(options.handlerCalls !== undefined ? { handlerCallsInFlightMax: options.handlerCalls } : {}),
+    // Served as in production and scraped over HTTP after the load: its counts must equal the generator's.
+    metrics: { port: 0 },
   });
   let child: ChildProcess | undefined;
   try {
@@ -148,11 +153,13 @@ export async function runUnderLoad(options: BenchOptions): Promise<LoadResult> {
     const paymentTransfers = node.service.ledger.transferCount() - transfersBefore;
     const merchantBalanceMinor = node.service.ledger.balanceOf(merchantAccountId(merchantId));
     const consistent = paymentTransfers === generator.approved && merchantBalanceMinor === generator.approved * amountMinor;
+    const scraped = await scrapedCounts(node.metricsUrl!, generator);
     return {
       generator,
       node: { cpu, rssPeakMb: rssPeakBytes / 1_048_576, ...(nodeProfile ? { profile: nodeProfile } : {}) },
       connectMs: ready.connectMs,
       ledger: { invariants, paymentTransfers, merchantBalanceMinor, consistent },
+      scraped,
     };
   } finally {
     child?.kill();

@@ -5,6 +5,7 @@ import { ErrorCode, TapwireError } from "../protocol/errors.ts";
 import { principalName, type Principal } from "../protocol/topics.ts";
 import { certifyPrincipal, type OperatorPki } from "./operator-pki.ts";
 import type { Registry } from "./registry/registry.ts";
+import { loginTokenBytes, type OperatorStore } from "./operators/operator-store.ts";
 
 /**
  * Everything a hub (or wallet, or agent) needs to join: its certificate, the operator CA that the broker's
@@ -82,5 +83,44 @@ export async function enrollAgent(
   const principal: Principal = { kind: "agent", id: request.agentId };
   const { bundle, serialHex } = await certify(context, principal, publicKey, keyPem);
   agents.enrollAgent({ agentId: request.agentId, publicKeyPem: publicKeyPem(publicKey), certificateSerial: serialHex });
+  return bundle;
+}
+
+export interface OperatorEnrolment {
+  bundle: EnrolmentBundle;
+  /** Shown once to the person; only its salted hash is kept. */
+  loginToken: string;
+}
+
+/**
+ * A person who acts from the console: a client certificate (CN operators/<name>) whose key the PKI store keeps
+ * beside the service's, so a console on this host connects as that operator; and a login token for the page.
+ */
+export async function enrollOperator(context: EnrolmentContext, operators: OperatorStore, request: { operatorId: string }): Promise<OperatorEnrolment> {
+  if (operators.find(request.operatorId)) {
+    throw new TapwireError(`operator ${request.operatorId} is already enrolled`, ErrorCode.OperatorAlreadyEnrolled, { operatorId: request.operatorId });
+  }
+  const { publicKey, keyPem } = keyFor(undefined);
+  const principal: Principal = { kind: "operator", id: request.operatorId };
+  const { bundle, serialHex } = await certify(context, principal, publicKey, keyPem);
+  await context.pki.store.saveIdentity(principalName(principal), { certPem: bundle.certPem, ...(keyPem ? { keyPem } : {}) });
+  const loginToken = Buffer.from(context.random.bytes(loginTokenBytes)).toString("base64url");
+  operators.enroll({ operatorId: request.operatorId, certificateSerial: serialHex, loginToken, salt: context.random.bytes(16), nowMs: context.clock.nowMs() });
+  return { bundle, loginToken };
+}
+
+/**
+ * A new key and certificate for an enrolled hub (its own public key, or one made here); once stored, the old
+ * certificate is on the revoked list and the hub's requests verify only with the new key.
+ */
+export async function rotateHub(
+  context: EnrolmentContext,
+  service: { rotateHubKey(hubId: string, publicKeyPem: string, certificateSerial: string): void },
+  request: { hubId: string; publicKeyPem?: string },
+): Promise<EnrolmentBundle> {
+  context.registry.getActiveHub(request.hubId);
+  const { publicKey, keyPem } = keyFor(request.publicKeyPem);
+  const { bundle, serialHex } = await certify(context, { kind: "hub", id: request.hubId }, publicKey, keyPem);
+  service.rotateHubKey(request.hubId, publicKeyPem(publicKey), serialHex);
   return bundle;
 }

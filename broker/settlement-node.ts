@@ -4,7 +4,7 @@ import { createDataDir, ledgerFileName } from "../core/data-dir.ts";
 import { logger } from "../core/log.ts";
 import { systemClock, systemRandom, type Clock, type Random } from "../core/sources.ts";
 import { settlementPrincipal, type Principal } from "../protocol/topics.ts";
-import { enrollAgent, enrollHub, enrollWallet, type EnrolmentBundle, type EnrolmentContext } from "./enrolment.ts";
+import { enrollAgent, enrollHub, enrollOperator, enrollWallet, rotateHub, type EnrolmentBundle, type EnrolmentContext, type OperatorEnrolment } from "./enrolment.ts";
 import { EmbeddedBroker } from "./mqtt/embedded-broker.ts";
 import { RevocationWatch } from "./revocation-watch.ts";
 import { ServiceLink } from "./mqtt/service-link.ts";
@@ -16,6 +16,10 @@ import type { Registry } from "./registry/registry.ts";
 import { GlassesPayerVerifier, enrollGlasses, glassesSchema, type GlassesEnrolment } from "./settlement/glasses-payer-verifier.ts";
 import type { SettlementOptions } from "./settlement/options.ts";
 import { SettlementService } from "./settlement/settlement-service.ts";
+import { SettlementMetrics } from "./settlement-metrics.ts";
+import { CertRenewals, isCertRenewal } from "./cert-renewals.ts";
+import { normalSerial } from "./registry/revoked-certificates.ts";
+import { HealthEndpoint } from "../core/health-endpoint.ts";
 
 const log = logger("tapwire:settlement-node");
 
@@ -56,6 +60,8 @@ export interface SettlementNodeOptions {
   serviceTransport?: "in-process" | "mqtt";
   /** Every connection, publish and subscription the embedded broker refuses, with its code (monitoring, tests). */
   onBrokerRefusal?: (refusal: TapwireError) => void;
+  /** Serve `/metrics`, `/healthz` and `/readyz` on this port (0 picks one), on 127.0.0.1 unless `host` says. */
+  metrics?: { port: number; host?: string };
 }
 
 /**
@@ -70,12 +76,21 @@ export class SettlementNode {
   private link: ServiceLink | undefined;
   private revocationWatch: RevocationWatch | undefined;
   private unsubscribePush: (() => void) | undefined;
+  private endpoint: HealthEndpoint | undefined;
+  /** Always kept (a few counters); served over HTTP only when `metrics` is given. */
+  readonly metrics: SettlementMetrics;
   private readonly clock: Clock;
   private readonly random: Random;
 
   constructor(private readonly options: SettlementNodeOptions) {
     this.clock = options.clock ?? systemClock;
     this.random = options.random ?? systemRandom;
+    this.metrics = new SettlementMetrics({
+      service: () => this.serviceStarted,
+      droppedAtEdge: () => this.droppedAtEdge,
+      brokerClients: () => this.broker?.connectedClients ?? 0,
+      linkConnected: () => this.link?.connected ?? false,
+    });
   }
 
   /** On failure, whatever did start is stopped again before the error is thrown. */
@@ -96,8 +111,13 @@ export class SettlementNode {
     const ownVerifiers = settlement.payerVerifiers ?? [];
     // Glasses payments work out of the box unless the caller brings its own glasses verifier.
     const withGlasses = !ownVerifiers.some((verifier) => verifier.kind === "glasses");
+    const metrics = this.metrics;
     const service = new SettlementService({
       ...settlement,
+      onDecision: (decision) => {
+        metrics.decided(decision);
+        settlement.onDecision?.(decision);
+      },
       payerVerifiers: withGlasses ? [...ownVerifiers, new GlassesPayerVerifier()] : ownVerifiers,
       schemaComponents: withGlasses ? [...(settlement.schemaComponents ?? []), glassesSchema] : (settlement.schemaComponents ?? []),
       databasePath: join(this.options.dataDir, ledgerFileName),
@@ -112,9 +132,10 @@ export class SettlementNode {
         tls: { caPem: pki.ca.certPem, certPem: pki.server.certPem, keyPem: pki.server.keyPem },
         host: this.options.host ?? "127.0.0.1",
         port: this.options.port ?? brokerPortDefault,
-        isActive: (principal) => this.isActive(principal),
+        isActive: (principal, certificateSerial) => this.isActive(principal, certificateSerial),
         onRefusal: (refusal) => {
           log.info({ code: refusal.code, codeName: errorCodeName(refusal.code) }, refusal.message);
+          metrics.refused(refusal.code);
           this.options.onBrokerRefusal?.(refusal);
         },
       });
@@ -124,9 +145,10 @@ export class SettlementNode {
       this.revocationWatch = new RevocationWatch(service.registry, (principal) => broker.disconnect(principal));
       this.revocationWatch.start();
     }
+    const renewals = new CertRenewals({ service, pki, clock: this.clock, random: this.random });
     const link = new ServiceLink({
       transport: await this.transportTo(url, pki),
-      handler: (inbound) => service.handle(inbound),
+      handler: (inbound) => (isCertRenewal(inbound) ? renewals.handle(inbound) : this.timed(service, inbound)),
       handlerCallsInFlightMax: this.options.handlerCallsInFlightMax ?? handlerCallsInFlightMaxDefault,
       clock: this.clock,
     });
@@ -134,7 +156,36 @@ export class SettlementNode {
     this.link = link;
     this.unsubscribePush = service.onPush((outbound) => void link.publish(outbound));
     await link.waitConnected(connectTimeoutMsDefault);
+    if (this.options.metrics) {
+      const endpoint = new HealthEndpoint({ registry: metrics.registry, readiness: () => this.readinessProblems(), ...this.options.metrics });
+      this.endpoint = endpoint;
+      await endpoint.start();
+    }
     log.info({ url }, "settlement node ready");
+  }
+
+  /** Latency is real elapsed time (a monotonic clock), not the injected wall clock a simulation may stop. */
+  private async timed(service: SettlementService, inbound: Parameters<SettlementService["handle"]>[0]) {
+    const startedMs = performance.now();
+    const answers = await service.handle(inbound);
+    this.metrics.answeredAfter(performance.now() - startedMs);
+    return answers;
+  }
+
+  /** What `/readyz` reports: empty when the node takes and answers requests. */
+  readinessProblems(): Record<string, string> {
+    const problems: Record<string, string> = {};
+    const service = this.serviceStarted;
+    if (service === undefined) return { service: "not started" };
+    const storage = service.storageHealth;
+    if (storage.state === "failing") problems["storage"] = `${storage.code} since ${new Date(storage.sinceMs).toISOString()} (${storage.failedBatches} batches failed)`;
+    if (!(this.link?.connected ?? false)) problems["broker"] = "service link not connected";
+    return problems;
+  }
+
+  /** Where `/metrics`, `/healthz` and `/readyz` are served, when they are. */
+  get metricsUrl(): string | undefined {
+    return this.endpoint?.url;
   }
 
   /** In-process to the embedded broker unless told otherwise; an MQTT client of an external broker. */
@@ -156,6 +207,8 @@ export class SettlementNode {
 
   /** Stops the service and its broker; the data dir stays. */
   async stop(): Promise<void> {
+    await this.endpoint?.stop();
+    this.endpoint = undefined;
     this.unsubscribePush?.();
     this.unsubscribePush = undefined;
     this.revocationWatch?.stop();
@@ -209,6 +262,16 @@ export class SettlementNode {
     return enrollAgent(this.enrolmentContext(), this.service.agents, request);
   }
 
+  /** A new key and certificate for a hub; its old certificate is refused from then on. */
+  rotateHub(request: { hubId: string; publicKeyPem?: string }): Promise<EnrolmentBundle> {
+    return rotateHub(this.enrolmentContext(), this.service, request);
+  }
+
+  /** A person who acts from the console (operators/<name>): certificate and a login token shown once. */
+  enrollOperator(request: { operatorId: string }): Promise<OperatorEnrolment> {
+    return enrollOperator(this.enrolmentContext(), this.service.operators, request);
+  }
+
   /** Binds glasses (their public key from pairing) to a wallet, for glasses payments and step-ups. */
   enrollGlasses(enrolment: GlassesEnrolment): void {
     enrollGlasses(this.service.database, this.registry, enrolment, this.clock.nowMs());
@@ -218,18 +281,29 @@ export class SettlementNode {
     return { pki: this.pki, registry: this.registry, clock: this.clock, random: this.random };
   }
 
-  /** Who may stay connected: enrolled, non-revoked hubs and agents; enrolled wallets; the service itself. */
-  private isActive(principal: Principal): boolean {
+  /**
+   * Who may connect: enrolled, non-revoked hubs, wallets, agents and operators, and the service itself, each with a
+   * certificate whose serial is not on the revoked list (a rotated hub's old certificate is).
+   */
+  private isActive(principal: Principal, certificateSerial: string | undefined): boolean {
+    if (certificateSerial !== undefined && this.service.revokedCertificates.isRevoked(certificateSerial)) return false;
     const registry = this.service.registry;
     switch (principal.kind) {
-      case "hub":
-        return registry.findHub(principal.id)?.status === "active";
+      case "hub": {
+        // Its current certificate, or the one it renewed (which switches it over); not one a later renewal replaced.
+        const hub = registry.findHub(principal.id);
+        if (hub?.status !== "active") return false;
+        if (certificateSerial === undefined || normalSerial(certificateSerial) === normalSerial(hub.certificateSerial)) return true;
+        return this.service.switchToRenewedKey(principal.id, certificateSerial);
+      }
       case "wallet":
-        return registry.findWallet(principal.id) !== undefined;
+        return registry.findWallet(principal.id)?.status === "active";
       case "agent":
         return this.service.agents.findAgent(principal.id)?.status === "active";
       case "service":
         return principal.id === servicePrincipal.id;
+      case "operator":
+        return this.service.operators.find(principal.id)?.status === "active";
       default:
         return false;
     }

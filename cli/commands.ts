@@ -31,6 +31,9 @@ const cli = {
   merchantEvents: () => import("./merchant-events.ts"),
   db: () => import("./db.ts"),
   pki: () => import("./pki.ts"),
+  operator: () => import("./operator.ts"),
+  revoke: () => import("./revoke.ts"),
+  hubRotate: () => import("./hub-rotate.ts"),
   ledger: () => import("./ledger.ts"),
 };
 
@@ -81,6 +84,12 @@ export const commands: Record<string, Load<Command>> = {
   "ledger export": async () => (await cli.ledger()).ledgerExportCommand,
   "db migrate": async () => (await cli.db()).dbMigrateCommand,
   "pki crl": async () => (await cli.pki()).pkiCrlCommand,
+  console: async () => (await cli.dashboard()).dashboardCommand,
+  "operator enroll": async () => (await cli.operator()).operatorEnrollCommand,
+  "operator list": async () => (await cli.operator()).operatorListCommand,
+  "hub rotate": async () => (await cli.hubRotate()).hubRotateCommand,
+  "wallet revoke": async () => (await cli.revoke()).walletRevokeCommand,
+  "agent revoke": async () => (await cli.revoke()).agentRevokeCommand,
 };
 
 /** Every usage text, in the order the overview lists them (help loads every module: it is no hot path). */
@@ -110,4 +119,6 @@ export const usages: Array<Load<string>> = [
   async () => (await cli.mosquittoConfig()).mosquittoConfigUsage,
   async () => (await cli.db()).dbUsage,
   async () => (await cli.pki()).pkiUsage,
+  async () => (await cli.operator()).operatorUsage,
+  async () => (await cli.revoke()).revokeUsage,
 ];

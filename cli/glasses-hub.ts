@@ -11,13 +11,15 @@ import { serviceWatchdogFromEnv } from "../firmware-bridge/systemd/service-watch
 import { ErrorCode, TapwireError, errorCodeName } from "../protocol/errors.ts";
 import { importPublicPem } from "../protocol/keys.ts";
 import { pairingCodePattern } from "../protocol/glasses.ts";
-import { parseFlags, requireFlag } from "./args.ts";
+import { integerFlag, parseFlags, requireFlag } from "./args.ts";
+import { glassesHubMetered, serveHubMetrics, type ServedHubMetrics } from "../firmware-bridge/adapters/hub-metrics.ts";
 import { glassesHubOptionsOf, loadGlassesHubSetup, type GlassesHubSetup } from "./glasses-hub-config.ts";
 import { untilStopSignal } from "./signals.ts";
 
-export const glassesHubUsage = `tapwire glasses-hub --config glasses.json [--pair CODE]
+export const glassesHubUsage = `tapwire glasses-hub --config glasses.json [--pair CODE] [--metrics-port N [--metrics-host 127.0.0.1]]
   Runs a smart-glasses payment hub on this board's Bluetooth adapter (HCI) against a settlement broker.
   --pair CODE pairs the glasses showing that 6-digit code first (replacing any paired glasses).
+  --metrics-port serves Prometheus /metrics, /healthz and /readyz (ready while the link is up and the journal writable).
   Config keys (schema/glasses.schema.json; named as in hub.json): hubId, merchantId, owner {ownerId, walletId, lang},
   broker {url, enrolmentDir | caFile, certFile, keyFile, servicePublicKeyFile, protocolVersion}, signingKeyFile,
   journalFile, pairingFile, ble {hciDeviceId, mtuRequested, timeouts, reconnect}, quantityMax, unclearRetriesMax,
@@ -80,7 +82,12 @@ function describeOutcome(outcome: PurchaseOutcome): string {
 }
 
 export async function glassesHubCommand(argv: string[]): Promise<number> {
-  const { values } = parseFlags(argv, { config: { type: "string" }, pair: { type: "string" } });
+  const { values } = parseFlags(argv, {
+    config: { type: "string" },
+    pair: { type: "string" },
+    "metrics-port": { type: "string" },
+    "metrics-host": { type: "string", default: "127.0.0.1" },
+  });
   const setup = loadGlassesHubSetup(requireFlag(values.config, "config"));
   if (values.pair !== undefined && !pairingCodePattern.test(values.pair)) {
     throw new TapwireError("--pair must be the 6 digits the glasses show", ErrorCode.ConfigInvalid);
@@ -89,6 +96,7 @@ export async function glassesHubCommand(argv: string[]): Promise<number> {
   const { assembly, journal } = assembleGlassesHub(setup, noble);
   assembly.onOutcome((outcome) => process.stdout.write(describeOutcome(outcome)));
   const stopRequested = untilStopSignal();
+  let served: ServedHubMetrics | undefined;
   try {
     await assembly.start();
     if (values.pair !== undefined) {
@@ -99,19 +107,19 @@ export async function glassesHubCommand(argv: string[]): Promise<number> {
     if (assembly.link.binding === undefined) {
       throw new TapwireError("no glasses are paired: run again with --pair CODE (the code the glasses show)", ErrorCode.GlassesNotPaired);
     }
-    process.stdout.write(`tapwire glasses hub ${setup.config.hubId} running (Ctrl-C to stop)\n`);
-    const watchdog = serviceWatchdogFromEnv(
-      process.env,
-      {
-        journal: journalHealth(journal, setup.journalPath),
-        bluetooth: () => (noble.state === "poweredOn" ? undefined : `the Bluetooth adapter is ${noble.state}`),
-      },
-      systemTimers,
-    );
+    const checks = {
+      journal: journalHealth(journal, setup.journalPath),
+      bluetooth: () => (noble.state === "poweredOn" ? undefined : `the Bluetooth adapter is ${noble.state}`),
+    };
+    const metricsPort = values["metrics-port"];
+    served = metricsPort === undefined ? undefined : await serveHubMetrics(glassesHubMetered(assembly), journal, checks, { port: integerFlag(metricsPort, "metrics-port", 0, 65_535, 0), host: values["metrics-host"] });
+    process.stdout.write(`tapwire glasses hub ${setup.config.hubId} running (Ctrl-C to stop)${served ? `; metrics on ${served.url}/metrics` : ""}\n`);
+    const watchdog = serviceWatchdogFromEnv(process.env, checks, systemTimers);
     watchdog?.ready(`glasses hub ${setup.config.hubId} running, paired with ${assembly.link.binding.glassesId}`);
     await stopRequested;
     await watchdog?.stop();
   } finally {
+    await served?.stop();
     await assembly.stop();
     journal.close();
     noble.stop();

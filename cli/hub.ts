@@ -14,14 +14,15 @@ import { ErrorCode, TapwireError, errorCodeName, isTapwireError } from "../proto
 import { importPublicPem } from "../protocol/keys.ts";
 import { currencyExponents, formatMoney, isCurrency, amountMinorMax } from "../protocol/money.ts";
 import { systemClock, systemRandom, systemTimers } from "../core/sources.ts";
+import { serveHubMetrics, tapHubMetered } from "../firmware-bridge/adapters/hub-metrics.ts";
 import { journalHealth } from "../firmware-bridge/systemd/journal-health.ts";
 import { serviceWatchdogFromEnv, type HealthCheck } from "../firmware-bridge/systemd/service-watchdog.ts";
-import { oneOfFlag, parseFlags, requireFlag } from "./args.ts";
+import { integerFlag, oneOfFlag, parseFlags, requireFlag } from "./args.ts";
 import { crashPointFromEnv } from "./crash-points.ts";
 import { loadHubConfig, readHubSecrets, type HubFileConfig, type HubSecrets } from "./hub-config.ts";
 import { stopSignal } from "./signals.ts";
 
-export const hubUsage = `tapwire hub --config hub.json [--console stdin|none]
+export const hubUsage = `tapwire hub --config hub.json [--console stdin|none] [--metrics-port N [--metrics-host 127.0.0.1]]
   Runs a tap hub on real hardware: the PN532 on nfc.path (/dev/tapwire-nfc, /dev/serial0, or tcp://127.0.0.1:N
   from \`tapwire sim serve pn532\`), the Firmata status panel on panel.path, a payment-code scanner on scanner.path
   when there is one (a customer scans the wallet's TW1: code instead of tapping), and the settlement broker. Every signed
@@ -29,11 +30,13 @@ export const hubUsage = `tapwire hub --config hub.json [--console stdin|none]
   sales from stdin, one per line: \`12.50 EUR reader\`, \`9.99 EUR tag\`, \`cancel\`, \`status\`, \`quit\`;
   --console none reads nothing and runs until SIGTERM (a systemd service). Under systemd (NOTIFY_SOCKET set) it
   sends READY=1, STATUS= and, with WatchdogSec=, WATCHDOG=1 only while the reader answers and the journal is writable.
+  --metrics-port serves Prometheus /metrics, /healthz and /readyz (503 unless the link is ready, the reader answers
+  and the journal is writable).
   Testing hook: TAPWIRE_CRASH_AT=reading|sealed|sent|decided|reversing kills the process (SIGKILL) at that step.
   Config keys (schema/hub.schema.json; \`tapwire hub init\` writes an example): hubId, merchantId, broker {url,
   enrolmentDir | caFile, certFile, keyFile, servicePublicKeyFile, protocolVersion}, nfc {path, baudRate, openTimeoutMs,
   apduTimeoutMs, readAttemptsMax, probeIntervalMs, probeTimeoutMs}, panel {path, baudRate, pins and wiring},
-  journalFile, offline {currency, saleMaxMinor, totalMaxMinor, countMax, ageMsMax}, timings {tapTimeoutMs, …}.
+  scanner {path, mode, openTimeoutMs}, journalFile, offline {currency, saleMaxMinor, totalMaxMinor, countMax, ageMsMax}, timings {tapTimeoutMs, …}.
   Relative paths are read from the config file's folder.
   example: tapwire hub --config hub.json`;
 
@@ -88,6 +91,7 @@ export function describeView(view: TapHubView): string {
 /** A started hub, its health checks and how to stop it. */
 export interface RunningHub {
   hub: TapHub;
+  journal: HubJournal;
   /** What the service watchdog checks: the reader present and answering its probe, the journal writable. */
   checks: Record<string, HealthCheck>;
   /** Stops the hub and closes what startHub opened. */
@@ -142,7 +146,7 @@ export async function startHub(config: HubFileConfig, secrets: HubSecrets): Prom
     await assembly.start();
     const started = assembly;
     const checks = { reader: () => started.readerProblem(), journal: journalHealth(journal, config.journalFile) };
-    return { hub: assembly.hub, checks, stop };
+    return { hub: assembly.hub, journal, checks, stop };
   } catch (error) {
     await stop();
     throw error;
@@ -188,13 +192,23 @@ export async function runHubConsole(hub: TapHub, input: Readable, output: Writab
 }
 
 export async function hubCommand(argv: string[]): Promise<number> {
-  const { values } = parseFlags(argv, { config: { type: "string" }, console: { type: "string" } });
+  const { values } = parseFlags(argv, {
+    config: { type: "string" },
+    console: { type: "string" },
+    "metrics-port": { type: "string" },
+    "metrics-host": { type: "string", default: "127.0.0.1" },
+  });
   const consoleInput = oneOfFlag(values.console, ["stdin", "none"], "console") ?? "stdin";
   const config = loadHubConfig(requireFlag(values.config, "config"));
   const running = await startHub(config, readHubSecrets(config.broker));
+  const metricsPort = values["metrics-port"];
+  const served = metricsPort === undefined ? undefined : await serveHubMetrics(tapHubMetered(running.hub), running.journal, running.checks, { port: integerFlag(metricsPort, "metrics-port", 0, 65_535, 0), host: values["metrics-host"] }).catch(async (error: unknown) => {
+    await running.stop();
+    throw error;
+  });
   const stopping = stopSignal();
   const prompt = consoleInput === "stdin" ? `type "12.50 EUR reader", "9.99 EUR tag", "cancel" or "quit"` : "no console: stop it with SIGTERM";
-  process.stdout.write(`tapwire hub ${config.hubId} started; ${prompt}\n`);
+  process.stdout.write(`tapwire hub ${config.hubId} started; ${prompt}${served ? `; metrics on ${served.url}/metrics` : ""}\n`);
   const watchdog = serviceWatchdogFromEnv(process.env, running.checks, systemTimers);
   const unsubscribe = watchdog ? running.hub.subscribe((view) => watchdog.status(describeView(view))) : () => undefined;
   watchdog?.ready(describeView(running.hub.view()));
@@ -204,6 +218,7 @@ export async function hubCommand(argv: string[]): Promise<number> {
   } finally {
     unsubscribe();
     await watchdog?.stop();
+    await served?.stop();
     stopping.dispose();
     await running.stop();
   }

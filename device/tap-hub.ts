@@ -4,6 +4,7 @@ import { logger } from "../core/log.ts";
 import type { Clock, Random, Timers } from "../core/sources.ts";
 import { defaultLinkConfig, linkMachine, validateLinkConfig, type LinkConfig, type LinkStateName } from "./link/link-machine.ts";
 import type { HubJournal } from "./journal/hub-journal.ts";
+import type { JournalSale } from "./journal/journal-records.ts";
 import { ClockWatch } from "./link/clock-watch.ts";
 import { hubSending } from "./link/hub-sending.ts";
 import type { Outbox } from "./link/outbox.ts";
@@ -182,6 +183,11 @@ export class TapHub {
   subscribe(listener: (view: TapHubView) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /** Calls `listener` with each sale the moment its outcome is known; returns the unsubscribe. */
+  onSale(listener: (sale: JournalSale) => void): () => void {
+    return this.current().outbox.onSale(listener);
   }
 
   /** Keeps the journal within its bounds; a failure is logged and the hub goes on (the next sale tries again). */

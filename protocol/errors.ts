@@ -180,6 +180,11 @@ export const ErrorCode = {
   HeldForStepUp: 931,
   /** A payment held in the operator queue (human_review): a risk signal, an ambiguous order. */
   HeldForReview: 932,
+  /** No enrolled, active operator by that name (console login, operator actions, broker identity). */
+  UnknownOperator: 933,
+  OperatorAlreadyEnrolled: 934,
+  /** A console request without a valid session or CSRF token: log in first. */
+  LoginRequired: 935,
 
   // 1000–1099 serial links (UART, USB serial, a served simulator over tcp://), whichever device is behind them
   SerialOpenFailed: 1000,

@@ -252,6 +252,8 @@ export const decisionSchema = z.object({
   caseId: idSchema.optional(),
   /** With a decline that asks for a later retry (Overloaded, LedgerStorage): wait at least this long before it. */
   retryAfterMs: z.number().int().min(0).max(600_000).optional(),
+  /** Answering an approved cert_renewal: the hub's new certificate (PEM), valid once it connects with it. */
+  certificate: z.string().max(4_096).optional(),
 });
 /** The service's signed answer to a request: its status and code (0 when approved), why, and what it answers. */
 export type Decision = z.infer<typeof decisionSchema>;

@@ -39,7 +39,7 @@ export class AgentPayments {
     if (mandates.findMandate(mandate.mandateId)) {
       throw new TapwireError(`mandate ${mandate.mandateId} is already registered`, ErrorCode.MandateInvalid, { mandateId: mandate.mandateId });
     }
-    const wallet = registry.getWallet(mandate.walletId);
+    const wallet = registry.getActiveWallet(mandate.walletId);
     if (wallet.currency !== mandate.currency) {
       throw new TapwireError(`wallet holds ${wallet.currency}, mandate is in ${mandate.currency}`, ErrorCode.CurrencyMismatch);
     }

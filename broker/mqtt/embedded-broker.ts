@@ -20,7 +20,8 @@ export interface EmbeddedBrokerOptions {
   /** Default 8883; 0 binds a free port (read it back from `port` after start). */
   port?: number;
   /** Whether an enrolled, unrevoked principal may connect (the registry answers). */
-  isActive: (principal: Principal) => boolean | Promise<boolean>;
+  /** Whether this principal, presenting the certificate with this serial (hex), may connect. */
+  isActive: (principal: Principal, certificateSerial: string | undefined) => boolean | Promise<boolean>;
   /** Called for every refused connection, publish and subscription, with the reason's code. */
   onRefusal?: (refusal: TapwireError) => void;
   /** Largest application payload accepted in a PUBLISH; default protocol/envelope messageBytesMax. */
@@ -49,6 +50,8 @@ export class EmbeddedBroker {
   private boundPort = 0;
   private readonly sockets = new Set<Socket>();
   private readonly principals = new WeakMap<object, Principal | TapwireError>();
+  /** The client certificate's serial per connection, for the revoked-certificate check at connect. */
+  private readonly serials = new WeakMap<object, string>();
   private readonly clientsByPrincipal = new Map<string, Set<Client>>();
   private readonly payloadBytesMax: number;
 
@@ -196,7 +199,9 @@ export class EmbeddedBroker {
         }),
       );
     });
-    this.principals.set(connection, principalFromCertificate(socket.getPeerCertificate()));
+    const certificate = socket.getPeerCertificate();
+    this.principals.set(connection, principalFromCertificate(certificate));
+    if (typeof certificate?.serialNumber === "string") this.serials.set(connection, certificate.serialNumber);
     aedes.handle(connection);
   }
 
@@ -213,7 +218,7 @@ export class EmbeddedBroker {
       return done(this.connectRefusal(new TapwireError("client id does not belong to the certificate", ErrorCode.ClientIdMismatch, context), 2), null);
     }
     Promise.resolve()
-      .then(() => this.options.isActive(principal))
+      .then(() => this.options.isActive(principal, this.serials.get(client.conn)))
       .then(
         (active) => {
           if (active) return done(null, true);

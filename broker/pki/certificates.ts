@@ -187,6 +187,36 @@ export async function issueClientCert(ca: CertifiedKey, options: ClientCertOptio
   });
 }
 
+/**
+ * A certificate revocation list signed by the CA (RFC 5280 v2, ECDSA-SHA256), PEM, for brokers that check client
+ * certificates at the handshake (Mosquitto's `crlfile`): every serial given, with when. Valid over `validity`: it
+ * must be written again before it ends, and after every revocation.
+ */
+export async function issueCrl(ca: CertifiedKey, entries: ReadonlyArray<{ serialHex: string; revokedAtMs: number }>, validity: Validity): Promise<string> {
+  checkValidity(validity);
+  const caCert = new x509.X509Certificate(ca.certPem);
+  const crl = await x509.X509CrlGenerator.create(
+    {
+      issuer: caCert.subjectName,
+      thisUpdate: new Date(validity.notBeforeMs),
+      nextUpdate: new Date(validity.notAfterMs),
+      signingAlgorithm: ecdsa,
+      signingKey: await toCryptoPrivate(importPrivatePem(ca.keyPem)),
+      entries: entries.map((entry) => ({ serialNumber: evenHex(entry.serialHex), revocationDate: new Date(entry.revokedAtMs) })),
+      extensions: [await x509.AuthorityKeyIdentifierExtension.create(caCert, false, crypto)],
+    },
+    crypto,
+  );
+  // OpenSSL (Mosquitto) reads only the RFC 7468 label; the library's own PEM says "CRL".
+  return x509.PemConverter.encode(crl.rawData, "X509 CRL");
+}
+
+/** A serial as stored (Node's form drops leading zeros) back to whole bytes of lowercase hex. */
+function evenHex(serialHex: string): string {
+  const hex = serialHex.toLowerCase();
+  return hex.length % 2 === 0 ? hex : `0${hex}`;
+}
+
 /** Convenience for tools and tests: a fresh key pair and its client certificate. */
 export async function issueClientIdentity(ca: CertifiedKey, options: Omit<ClientCertOptions, "publicKey">): Promise<CertifiedKey> {
   const pair = generateP256();
@@ -232,32 +262,3 @@ function commonNameOf(subject: string): string {
   return line === undefined ? "" : line.slice(3);
 }
 
-/** A revoked client certificate: its serial (hex) and when it was revoked. */
-export interface RevokedSerial {
-  serialHex: string;
-  revokedAtMs: number;
-}
-
-/**
- * The CA's certificate revocation list (RFC 5280 v2 CRL, ECDSA-SHA256), PEM, for brokers that check client
- * certificates at the handshake (Mosquitto's `crlfile`). Valid from thisUpdateMs until nextUpdateMs: it must be
- * written again before then, and after every revocation.
- */
-export async function issueCrl(ca: CertifiedKey, revoked: readonly RevokedSerial[], validity: { thisUpdateMs: number; nextUpdateMs: number }): Promise<string> {
-  for (const entry of revoked) checkPositiveSerial(entry.serialHex);
-  const caCert = new x509.X509Certificate(ca.certPem);
-  const crl = await x509.X509CrlGenerator.create(
-    {
-      issuer: caCert.subjectName,
-      thisUpdate: new Date(validity.thisUpdateMs),
-      nextUpdate: new Date(validity.nextUpdateMs),
-      signingAlgorithm: ecdsa,
-      signingKey: await toCryptoPrivate(importPrivatePem(ca.keyPem)),
-      extensions: [await x509.AuthorityKeyIdentifierExtension.create(caCert, false, crypto)],
-      entries: revoked.map((entry) => ({ serialNumber: entry.serialHex, revocationDate: new Date(entry.revokedAtMs), reason: x509.X509CrlReason.keyCompromise })),
-    },
-    crypto,
-  );
-  // OpenSSL (Mosquitto) reads only the RFC 7468 label; the library's own PEM says "CRL".
-  return x509.PemConverter.encode(crl.rawData, "X509 CRL");
-}

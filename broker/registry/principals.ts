@@ -40,6 +40,7 @@ export interface Wallet {
    * offline capture's only unused (see consumeWalletAtc).
    */
   lastAtc: number;
+  status: "active" | "revoked";
   enrolledAtMs: number;
 }
 
@@ -107,6 +108,7 @@ export interface WalletRow {
   currency: string;
   per_payment_max_minor: number;
   last_atc: number;
+  status: "active" | "revoked";
   enrolled_at_ms: number;
 }
 
@@ -142,7 +144,7 @@ export const toAgent = (r: AgentRow): Agent => ({
 });
 
 export const hubColumns = "hub_id, merchant_id, public_key_pem, status, last_seq, certificate_serial, enrolled_at_ms, revoked_at_ms";
-export const walletColumns = "wallet_id, public_key_pem, currency, per_payment_max_minor, last_atc, enrolled_at_ms";
+export const walletColumns = "wallet_id, public_key_pem, currency, per_payment_max_minor, last_atc, status, enrolled_at_ms";
 export const merchantColumns =
   "merchant_id, currency, display_name, enrolled_at_ms, offline_sale_max_minor, offline_total_max_minor, offline_count_max, offline_age_ms_max";
 
@@ -163,6 +165,7 @@ export const toWallet = (r: WalletRow): Wallet => ({
   currency: r.currency,
   perPaymentMaxMinor: r.per_payment_max_minor,
   lastAtc: r.last_atc,
+  status: r.status,
   enrolledAtMs: r.enrolled_at_ms,
 });
 

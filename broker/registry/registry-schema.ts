@@ -78,5 +78,25 @@ export const registrySchema: SchemaComponent = {
       description: "each hub's anti-replay window below last_seq (seq-window.ts); NULL: nothing below it seen",
       sql: `ALTER TABLE registry_hubs ADD COLUMN seq_seen BLOB CHECK (seq_seen IS NULL OR length(seq_seen) = ${seqWindowBytes});`,
     },
+    {
+      version: 6,
+      description: "revoked wallets, the revoked certificates the broker refuses by serial (a rotated hub's old one), renewed hub certificates not yet in use",
+      sql: `
+        ALTER TABLE registry_wallets ADD COLUMN status TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'revoked'));
+        ALTER TABLE registry_wallets ADD COLUMN revoked_at_ms INTEGER;
+        CREATE TABLE registry_revoked_certificates (
+          serial_hex TEXT PRIMARY KEY,
+          principal TEXT NOT NULL,
+          reason TEXT NOT NULL,
+          revoked_at_ms INTEGER NOT NULL
+        ) STRICT;
+        CREATE TABLE registry_pending_hub_keys (
+          hub_id TEXT PRIMARY KEY REFERENCES registry_hubs (hub_id),
+          public_key_pem TEXT NOT NULL,
+          certificate_serial TEXT NOT NULL,
+          issued_at_ms INTEGER NOT NULL
+        ) STRICT;
+      `,
+    },
   ],
 };

@@ -132,9 +132,7 @@ export class Registry {
   enrollHub(enrollment: HubEnrollment): Hub {
     requireId(enrollment.hubId, "hubId");
     requireId(enrollment.merchantId, "merchantId");
-    if (enrollment.certificateSerial.length === 0 || enrollment.certificateSerial.length > certificateSerialMax) {
-      throw new TapwireError(`certificateSerial must be 1-${certificateSerialMax} characters`, ErrorCode.SchemaInvalid);
-    }
+    requireCertificateSerial(enrollment.certificateSerial);
     this.publicKeys.get(enrollment.publicKeyPem);
     return this.db.transaction(() => {
       if (this.findHub(enrollment.hubId)) {
@@ -285,6 +283,34 @@ export class Registry {
     return wallet;
   }
 
+  /** getWallet that also refuses a revoked wallet (Revoked): what every payment by the wallet goes through. */
+  getActiveWallet(walletId: string): Wallet {
+    const wallet = this.getWallet(walletId);
+    if (wallet.status !== "active") throw new TapwireError(`wallet ${walletId} is revoked`, ErrorCode.Revoked, { walletId });
+    return wallet;
+  }
+
+  /** The wallet pays no more (refunds to it still land); revoking twice is a no-op. */
+  revokeWallet(walletId: string): Wallet {
+    this.getWallet(walletId);
+    this.statements.sql<[number, string]>("UPDATE registry_wallets SET status = 'revoked', revoked_at_ms = ? WHERE wallet_id = ? AND status = 'active'").run(this.clock.nowMs(), walletId);
+    log.info({ walletId }, "wallet revoked");
+    return this.getWallet(walletId);
+  }
+
+  /**
+   * The hub's new key and certificate replace the old ones in one statement: from now on its requests verify only
+   * with the new key. The caller puts the old certificate's serial on the revoked list in the same transaction.
+   */
+  rotateHubKey(hubId: string, publicKeyPem: string, certificateSerial: string): Hub {
+    requireCertificateSerial(certificateSerial);
+    this.publicKeys.get(publicKeyPem);
+    this.getActiveHub(hubId);
+    this.statements.sql<[string, string, string]>("UPDATE registry_hubs SET public_key_pem = ?, certificate_serial = ? WHERE hub_id = ?").run(publicKeyPem, certificateSerial, hubId);
+    log.info({ hubId, certificateSerial }, "hub key rotated");
+    return this.getHub(hubId);
+  }
+
   walletPublicKey(wallet: Wallet): KeyObject {
     return this.publicKeys.get(wallet.publicKeyPem);
   }
@@ -383,4 +409,10 @@ export class Registry {
 
 function requireId(value: string, field: string): void {
   if (!isId(value)) throw new TapwireError(`${field} ${JSON.stringify(value)} is not a valid id`, ErrorCode.SchemaInvalid, { field });
+}
+
+function requireCertificateSerial(serial: string): void {
+  if (serial.length === 0 || serial.length > certificateSerialMax) {
+    throw new TapwireError(`certificateSerial must be 1-${certificateSerialMax} characters`, ErrorCode.SchemaInvalid);
+  }
 }

@@ -118,7 +118,7 @@ function admitWallet(inbound: Inbound, registry: Registry): Admission {
   let summary: RequestSummary | undefined;
   try {
     parts = readEnvelope(inbound.payload);
-    const wallet = registry.getWallet(inbound.id);
+    const wallet = registry.getActiveWallet(inbound.id);
     const { body: message, hash } = openMessage(parts, registry.walletPublicKey(wallet), walletTagPaymentSchema);
     summary = { principalKind: "wallet", hubId: inbound.id, requestId: "", requestType: message.type, requestHash: hash };
     if (message.walletId !== inbound.id) {
@@ -160,7 +160,7 @@ function admitWalletRequest(inbound: Inbound, registry: Registry): Admission {
   let summary: RequestSummary | undefined;
   try {
     parts = readEnvelope(inbound.payload);
-    const wallet = registry.getWallet(inbound.id);
+    const wallet = registry.getActiveWallet(inbound.id);
     const payload = verifySign1(parts, registry.walletPublicKey(wallet));
     const hash = bodyHash(payload);
     summary = describeUnverified(payload, inbound);

@@ -44,7 +44,7 @@ export class CodePayerVerifier implements PayerVerifier {
   verify(request: PaymentRequest, { registry, db, nowMs }: PayerContext): Wallet {
     const payer = request.payer;
     if (payer.kind !== "code") throw new TapwireError(`code verifier got ${payer.kind}`, ErrorCode.UnsupportedRequest);
-    const wallet = registry.getWallet(payer.walletId);
+    const wallet = registry.getActiveWallet(payer.walletId);
     if (wallet.currency !== request.currency) {
       throw new TapwireError(`wallet holds ${wallet.currency}, payment is in ${request.currency}`, ErrorCode.CurrencyMismatch, { walletId: wallet.walletId });
     }

@@ -7,6 +7,9 @@ import { CampaignRedemptions } from "../campaigns/redemptions.ts";
 import { EvidenceStore } from "../evidence/evidence-store.ts";
 import { openSqliteDb, type SqliteDb } from "../ledger/sqlite-db.ts";
 import { SqliteLedger } from "../ledger/sqlite-ledger.ts";
+import { OperatorStore } from "../operators/operator-store.ts";
+import { RevokedCertificates } from "../registry/revoked-certificates.ts";
+import { PendingHubKeys } from "../registry/pending-hub-keys.ts";
 import { Registry } from "../registry/registry.ts";
 import { ReviewDesk } from "../review/review-desk.ts";
 import { ReviewStore } from "../review/review-store.ts";
@@ -64,6 +67,9 @@ export interface RunningParts {
   desk: ReviewDesk;
   evidence: EvidenceStore;
   campaigns: CampaignAdmin;
+  operators: OperatorStore;
+  revokedCertificates: RevokedCertificates;
+  pendingHubKeys: PendingHubKeys;
   sweep: Sweep;
   work: BatchWork;
 }
@@ -74,7 +80,7 @@ export function composeService(input: SettlementOptions): ServiceParts {
   return {
     options,
     policy: resolveReviewPolicy(input.review),
-    signer: new DecisionSigner(options.serviceKey, options.decisionTtlMs),
+    signer: new DecisionSigner(options.serviceKey, options.decisionTtlMs, options.onDecision),
     storage,
     batcher: new Batcher(options, storage),
     pushes: new PushDelivery(),
@@ -168,6 +174,9 @@ export function openRun(service: ServiceParts): RunningParts {
     desk,
     evidence,
     campaigns,
+    operators: new OperatorStore(db),
+    revokedCertificates: new RevokedCertificates(db),
+    pendingHubKeys: new PendingHubKeys(db),
     sweep,
     work: {
       admission: { registry, mandates },

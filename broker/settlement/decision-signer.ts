@@ -6,6 +6,7 @@ import { sealMessage } from "../../protocol/envelope.ts";
 import { keyId } from "../../protocol/keys.ts";
 import { decisionSchema, protocolVersion, type Decision } from "../../protocol/messages.ts";
 import type { RequestSummary, SignedDecision, Verdict } from "../decisions/verdicts.ts";
+import type { DecisionObserver } from "./options.ts";
 
 const log = logger("tapwire:decisions");
 
@@ -16,6 +17,7 @@ export class DecisionSigner {
   constructor(
     private readonly serviceKey: KeyObject,
     private readonly decisionTtlMs: number,
+    private readonly observer?: DecisionObserver,
   ) {
     this.kid = keyId(createPublicKey(serviceKey));
   }
@@ -48,6 +50,8 @@ export class DecisionSigner {
       const { requestId, requestType, principalKind, hubId, status, code, reason } = body;
       log.info({ requestId, requestType, principal: `${principalKind}s/${hubId}`, status, code, codeName: code === 0 ? undefined : errorCodeName(code), reason }, "decision");
     }
-    return { bytes: sealMessage(body, this.serviceKey, this.kid), expMs };
+    const bytes = sealMessage(body, this.serviceKey, this.kid);
+    this.observer?.({ status: verdict.status, code: verdict.code });
+    return { bytes, expMs };
   }
 }

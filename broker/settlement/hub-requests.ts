@@ -61,7 +61,7 @@ export class HubRequests {
   /** A wallet pays a hub's tag offer (tag mode): the offer names the amount, the wallet's signature the payer. */
   payTag(hub: Hub, walletId: string, offer: TagOffer, nowMs: number): Verdict {
     this.deps.captures.refuseVoided(hub.hubId, offer.offerId);
-    const wallet = this.deps.registry.getWallet(walletId);
+    const wallet = this.deps.registry.getActiveWallet(walletId);
     return this.deps.captures.charge({ hub, requestId: offer.offerId, wallet, amountMinor: offer.amountMinor, currency: offer.currency, mode: "tag" }, nowMs);
   }
 

@@ -66,7 +66,11 @@ export interface SettlementOptions {
    * senders' retries are then answered exactly once. The service stops accepting either way.
    */
   onCrash?: (error: unknown) => void;
+  /** Called with every decision the service signs (status and code), for metrics; it must not throw. */
+  onDecision?: DecisionObserver;
 }
+
+export type DecisionObserver = (decision: { status: string; code: number }) => void;
 
 export interface ResolvedSettlementOptions {
   databasePath: string;
@@ -86,6 +90,7 @@ export interface ResolvedSettlementOptions {
   payerVerifiers: readonly PayerVerifier[];
   schemaComponents: readonly SchemaComponent[];
   onCrash: (error: unknown) => void;
+  onDecision: DecisionObserver | undefined;
 }
 
 const hourMs = 3_600_000;
@@ -157,5 +162,6 @@ export function resolveSettlementOptions(options: SettlementOptions): ResolvedSe
     payerVerifiers,
     schemaComponents: options.schemaComponents ?? [],
     onCrash: options.onCrash ?? crashOutside,
+    onDecision: options.onDecision,
   };
 }

@@ -42,7 +42,7 @@ export function verifyHce(
   { registry, hub, nowMs, checks = inlineChecks }: PayerContext,
   rule: AtcRule,
 ): Wallet {
-  const wallet = registry.getWallet(payer.walletId);
+  const wallet = registry.getActiveWallet(payer.walletId);
   if (wallet.currency !== sale.currency) {
     throw new TapwireError(`wallet holds ${wallet.currency}, payment is in ${sale.currency}`, ErrorCode.CurrencyMismatch, {
       walletId: wallet.walletId,

@@ -6,6 +6,8 @@ import { verifyEvidenceDb, type EvidenceReport } from "../evidence/verify-eviden
 import type { Ledger } from "../ledger/ledger.ts";
 import type { SqliteDb } from "../ledger/sqlite-db.ts";
 import type { Registry } from "../registry/registry.ts";
+import type { OperatorStore } from "../operators/operator-store.ts";
+import type { RevokedCertificates } from "../registry/revoked-certificates.ts";
 import { caseListMax, type ReviewCase } from "../review/review-store.ts";
 import type { RunningParts } from "./composition.ts";
 import type { OfflineLoss } from "./offline-store.ts";
@@ -47,6 +49,16 @@ export abstract class SettlementReads {
   /** Promotions with a hard budget: define, stop, list (an operator's tools; payments use them in the batch). */
   get campaigns(): CampaignAdmin {
     return this.started().campaigns;
+  }
+
+  /** People who act from the console (operators/<name>): enrol, check a login, revoke. */
+  get operators(): OperatorStore {
+    return this.started().operators;
+  }
+
+  /** The certificate serials the broker refuses (a rotated hub's old certificate). */
+  get revokedCertificates(): RevokedCertificates {
+    return this.started().revokedCertificates;
   }
 
   /** Signature-check workers loaded and taking jobs (they load in the background after start). */

@@ -1,5 +1,6 @@
 import { createPublicKey, type KeyObject } from "node:crypto";
 import { assert } from "../../core/assert.ts";
+import { encodeBody } from "../../protocol/cbor.ts";
 import { logger } from "../../core/log.ts";
 import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
 import type { OperatorAction } from "../../protocol/review.ts";
@@ -94,6 +95,58 @@ export class SettlementService extends SettlementReads {
     const outcome = running.db.transaction(() => running.desk.decide(caseId, action, operatorId, this.parts.options.clock.nowMs())).immediate();
     this.flushPushes();
     return outcome.pushes;
+  }
+
+  /**
+   * An operator revokes a hub: the registry refuses it from the next message on, and the evidence chain records who
+   * did it, in one transaction.
+   */
+  revokeHubAs(hubId: string, operatorId: string): void {
+    const running = this.started();
+    const nowMs = this.parts.options.clock.nowMs();
+    running.db
+      .transaction(() => {
+        running.registry.revokeHub(hubId);
+        const body = encodeBody({ type: "operator_revocation", subject: `hubs/${hubId}`, operatorId, atMs: nowMs });
+        running.evidence.append("operator", `operators/${operatorId}`, `revoke:hubs/${hubId}`, body, nowMs);
+      })
+      .immediate();
+  }
+
+  /**
+   * A hub's key rotation takes effect: the registry holds the new key and certificate serial, and the old
+   * certificate's serial goes on the revoked list the broker reads, in one transaction.
+   */
+  rotateHubKey(hubId: string, publicKeyPem: string, certificateSerial: string): void {
+    const running = this.started();
+    const nowMs = this.parts.options.clock.nowMs();
+    running.db
+      .transaction(() => {
+        const old = running.registry.getActiveHub(hubId);
+        running.registry.rotateHubKey(hubId, publicKeyPem, certificateSerial);
+        running.revokedCertificates.revoke(old.certificateSerial, `hubs/${hubId}`, "rotated", nowMs);
+        running.pendingHubKeys.clear(hubId);
+      })
+      .immediate();
+  }
+
+  /** A certificate a hub renewed over its link: valid once the hub connects with it (see switchToRenewedKey). */
+  holdRenewedKey(hubId: string, publicKeyPem: string, certificateSerial: string): void {
+    const running = this.started();
+    running.registry.getActiveHub(hubId);
+    running.pendingHubKeys.put({ hubId, publicKeyPem, certificateSerial, issuedAtMs: this.parts.options.clock.nowMs() });
+  }
+
+  /**
+   * The hub connected with the certificate it renewed: its new key takes over and the old certificate is revoked.
+   * False when `certificateSerial` is not the hub's pending one.
+   */
+  switchToRenewedKey(hubId: string, certificateSerial: string): boolean {
+    const pending = this.started().pendingHubKeys.matching(hubId, certificateSerial);
+    if (pending === undefined) return false;
+    this.rotateHubKey(hubId, pending.publicKeyPem, pending.certificateSerial);
+    log.info({ hubId, certificateSerial }, "hub switched to its renewed certificate; the old one is revoked");
+    return true;
   }
 
   /** Declines expired cases and publishes queued pushes; the service runs it every sweepIntervalMs. */

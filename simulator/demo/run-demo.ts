@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { merchantAccountId, walletAccountId } from "../../broker/ledger/ledger.ts";
 import type { EnrolmentBundle } from "../../broker/enrolment.ts";
 import { SettlementNode } from "../../broker/settlement-node.ts";
-import { startNodeDashboard, type RunningDashboard } from "../dashboard/dashboards.ts";
+import { startNodeDashboard, type RunningDashboard } from "../../console/dashboards.ts";
 import { Narrator, money, type Outcome } from "./narrator.ts";
 import { runAgentScenes } from "./agent-scenes.ts";
 import { runGlassesScenes } from "./glasses-scenes.ts";
@@ -38,6 +38,8 @@ export interface DemoWorld {
 
 const merchantId = "cafe-lumiere";
 const currency = "EUR";
+/** The operator the demo's console runs as and logs in with. */
+const demoOperator = "demo";
 
 /**
  * `npm start`: a settlement node (embedded mTLS broker, SQLite ledger) and simulated hubs doing real
@@ -53,8 +55,9 @@ export async function runDemo(options: DemoOptions): Promise<number> {
   try {
     narrator.step(`embedded broker (MQTT 3.1.1 over mutual TLS) on ${node.url}; ledger in ${join(workDir, "settlement", "ledger.sqlite")}`);
     if (options.dashboardPort !== undefined) {
-      dashboard = await startNodeDashboard(node, { port: options.dashboardPort, label: "demo (in-process)" });
-      narrator.step(`live dashboard on ${dashboard.url}`);
+      const { loginToken } = await node.enrollOperator({ operatorId: demoOperator });
+      dashboard = await startNodeDashboard(node, { port: options.dashboardPort, operatorId: demoOperator, label: "demo (in-process)" });
+      narrator.step(`live console on ${dashboard.url}: log in as operator ${demoOperator} with token ${loginToken}`);
     }
     node.registry.enrollMerchant({ merchantId, currency, displayName: "Café Lumière" });
     const tapHub = await node.enrollHub({ hubId: "tap-hub-1", merchantId });

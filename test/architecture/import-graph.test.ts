@@ -89,9 +89,16 @@ describe("the folder import graph", () => {
   });
 
   it("keeps the simulator and the CLI out of production code", () => {
-    const production = ["core", "protocol", "transport", "broker", "device", "firmware-bridge", "sdk"];
+    const production = ["core", "protocol", "transport", "broker", "device", "firmware-bridge", "sdk", "console"];
     const offending = imports.filter(({ from, to }) => production.includes(topOf(from)) && to !== undefined && ["simulator", "cli"].includes(topOf(to)));
 
+    expect(offending.map(describeImport)).toEqual([]);
+  });
+
+  it("keeps the console a reader of the settlement side: no hub runtime, no drivers", () => {
+    const offending = imports.filter(({ from, to }) => topOf(from) === "console" && to !== undefined && ["device", "firmware-bridge"].includes(topOf(to)));
+
+    expect(imports.some(({ from }) => topOf(from) === "console")).toBe(true);
     expect(offending.map(describeImport)).toEqual([]);
   });
 

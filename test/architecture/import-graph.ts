@@ -2,7 +2,7 @@ import { readFileSync, readdirSync } from "node:fs";
 import { dirname, join, posix, relative, resolve } from "node:path";
 
 /** Where production code lives; bench/ and test/ may import anything. */
-export const productionRoots = ["core", "protocol", "transport", "broker", "device", "firmware-bridge", "simulator", "cli"] as const;
+export const productionRoots = ["core", "protocol", "transport", "broker", "device", "firmware-bridge", "console", "simulator", "cli"] as const;
 
 const sourceExtensions = [".ts", ".mts", ".mjs", ".js"];
 /** Deeper than any folder the repository has: a bound on the walk, not a rule. */

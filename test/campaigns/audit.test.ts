@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { EvidenceStore } from "../../broker/evidence/evidence-store.ts";
 import { exportEvidence, verifyEvidenceBundle } from "../../broker/evidence/verify-evidence.ts";
 import { decodeBody } from "../../protocol/cbor.ts";
-import { SettlementDashboardSource } from "../../simulator/dashboard/settlement-source.ts";
+import { SettlementDashboardSource } from "../../console/settlement-source.ts";
 import type { SettlementFixture } from "../settlement/fixtures.ts";
 import { addCampaign, campaignFixtureEachTest, pay } from "./preamble.ts";
 

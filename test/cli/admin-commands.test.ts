@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
@@ -9,6 +9,11 @@ import { evidenceExportCommand, evidenceVerifyCommand } from "../../cli/evidence
 import { mandateRegisterCommand } from "../../cli/mandate.ts";
 import { reviewApproveCommand, reviewListCommand, reviewShowCommand } from "../../cli/review.ts";
 import { ErrorCode } from "../../protocol/errors.ts";
+import { enrolmentContext } from "../../cli/admin.ts";
+import { hubRotateCommand } from "../../cli/hub-registry.ts";
+import { agentRevokeCommand, walletRevokeCommand } from "../../cli/revoke.ts";
+import { enrollAgent, enrollHub, enrollWallet } from "../../broker/enrolment.ts";
+import { operatorEnrollCommand, operatorListCommand } from "../../cli/operator.ts";
 import { captureStdout, codeOf, runCli } from "../support/cli.ts";
 
 
@@ -86,5 +91,66 @@ describe("tapwire binary", () => {
     expect(listed).toMatchObject({ code: 0, stdout: "" });
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(new RegExp(`^tapwire: E${ErrorCode.ReviewNotFound} ReviewNotFound: `));
+  });
+});
+
+describe("tapwire operator enroll", () => {
+  it("issues operators/NAME's certificate into the data dir's PKI and prints a login token kept only as a hash", async () => {
+    expect(await operatorEnrollCommand(["--data-dir", dataDir, "--name", "alice"])).toBe(0);
+    const token = printed.join("").trim().split("\n").at(-1)!;
+
+    const certPem = readFileSync(join(dataDir, "pki", "operators", "alice.cert.pem"), "utf8");
+    expect(certPem).toContain("BEGIN CERTIFICATE");
+    expect(existsSync(join(dataDir, "pki", "operators", "alice.key.pem"))).toBe(true);
+    expect(token).toMatch(/^[\w-]{43}$/);
+    const checks = await withAdmin(dataDir, (service) => ({
+      right: service.operators.checkLogin("alice", token),
+      wrong: service.operators.checkLogin("alice", `${token.startsWith("x") ? "y" : "x"}${token.slice(1)}`),
+      stored: service.database.prepare("SELECT login_hash FROM operators").pluck().get() as Buffer,
+    }));
+    expect(checks).toMatchObject({ right: true, wrong: false });
+    expect(checks.stored.toString("base64url")).not.toContain(token);
+  });
+
+  it("refuses to enrol the same name twice and lists who is enrolled", async () => {
+    await operatorEnrollCommand(["--data-dir", dataDir, "--name", "alice"]);
+
+    await expect(operatorEnrollCommand(["--data-dir", dataDir, "--name", "alice"])).rejects.toMatchObject({ code: ErrorCode.OperatorAlreadyEnrolled });
+    printed.length = 0;
+    expect(await operatorListCommand(["--data-dir", dataDir])).toBe(0);
+    expect(printed.join("")).toMatch(/^alice\tactive\tcert [0-9a-f]+\tenrolled /);
+  });
+});
+
+describe("tapwire hub rotate, wallet revoke, agent revoke", () => {
+  it("rotates a hub's key into a new bundle and puts the old certificate on the revoked list", async () => {
+    await withAdmin(dataDir, async (service, pki) => {
+      service.registry.enrollMerchant({ merchantId: "m1", currency: "EUR" });
+      await enrollHub(enrolmentContext(service, pki), { hubId: "h1", merchantId: "m1" });
+    });
+    const before = await withAdmin(dataDir, (service) => service.registry.getHub("h1"));
+
+    expect(await hubRotateCommand(["--data-dir", dataDir, "--hub-id", "h1", "--out", join(dataDir, "rotated")])).toBe(0);
+
+    const after = await withAdmin(dataDir, (service) => ({ hub: service.registry.getHub("h1"), revoked: service.revokedCertificates.isRevoked(before.certificateSerial) }));
+    expect(after.hub.certificateSerial).not.toBe(before.certificateSerial);
+    expect(after.hub.publicKeyPem).not.toBe(before.publicKeyPem);
+    expect(after.revoked).toBe(true);
+    expect(existsSync(join(dataDir, "rotated", "key.pem"))).toBe(true);
+    expect(printed.join("")).toContain("hub h1 rotated");
+  });
+
+  it("revokes a wallet and an agent by name; an unknown one is a typed error", async () => {
+    await withAdmin(dataDir, async (service, pki) => {
+      await enrollWallet(enrolmentContext(service, pki), { walletId: "w1", currency: "EUR", perPaymentMaxMinor: 100 });
+      await enrollAgent(enrolmentContext(service, pki), service.agents, { agentId: "a1" });
+    });
+
+    expect(await walletRevokeCommand(["--data-dir", dataDir, "--wallet-id", "w1"])).toBe(0);
+    expect(await agentRevokeCommand(["--data-dir", dataDir, "--agent-id", "a1"])).toBe(0);
+    await expect(walletRevokeCommand(["--data-dir", dataDir, "--wallet-id", "w9"])).rejects.toMatchObject({ code: ErrorCode.UnknownWallet });
+
+    const statuses = await withAdmin(dataDir, (service) => [service.registry.getWallet("w1").status, service.registry.getAgent("a1").status]);
+    expect(statuses).toEqual(["revoked", "revoked"]);
   });
 });

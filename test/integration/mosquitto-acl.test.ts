@@ -30,8 +30,8 @@ beforeAll(async () => {
   revokedHub = await pki.identity({ kind: "hub", id: "h-revoked" });
   const nowMs = Date.now();
   const crlPem = await issueCrl(pki.ca, [{ serialHex: readCertificate(revokedHub.certPem).serialHex, revokedAtMs: nowMs - 1_000 }], {
-    thisUpdateMs: nowMs - 60_000,
-    nextUpdateMs: nowMs + 86_400_000,
+    notBeforeMs: nowMs - 60_000,
+    notAfterMs: nowMs + 86_400_000,
   });
   mosquitto = await startMosquitto({ caPem: pki.ca.certPem, ...pki.server, crlPem });
   service = new ServiceLink({

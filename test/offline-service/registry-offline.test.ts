@@ -121,9 +121,11 @@ describe("consumed HCE counters", () => {
   });
 
   it("treats every counter a wallet used before the migration as consumed", () => {
-    const before = openRegistry(2);
-    enrollWallet(before);
-    db!.prepare("UPDATE registry_wallets SET last_atc = 7 WHERE wallet_id = 'w1'").run();
+    openRegistry(2);
+    // Written as the code of that time did: today's Registry reads columns later migrations add.
+    db!.prepare("INSERT INTO registry_wallets (wallet_id, public_key_pem, currency, per_payment_max_minor, last_atc, enrolled_at_ms) VALUES ('w1', ?, 'EUR', 5000, 7, 0)").run(
+      publicKeyPem(generateP256().publicKey),
+    );
 
     const registry = openRegistry();
     const belowOld = [1, 7].map((atc) => codeOf(() => registry.consumeWalletAtc("w1", atc, "unused", 0)));

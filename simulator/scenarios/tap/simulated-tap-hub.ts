@@ -272,6 +272,12 @@ export class SimulatedTapHub extends EventEmitter<SimulatedTapHubEvents> {
     });
   }
 
+  /** The running hub runtime and its journal, e.g. to serve the hub's metrics over it. */
+  get runtime(): { hub: TapHub; journal: HubJournal; readerProblem: () => string | undefined } {
+    const { hub, journal, assembly } = this.started();
+    return { hub, journal, readerProblem: () => assembly.readerProblem() };
+  }
+
   /** The wallet's online client, to pay (or replay) an offer by hand. */
   get walletClient(): WalletClient {
     const wallet = this.started().wallet;

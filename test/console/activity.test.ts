@@ -3,7 +3,7 @@ import { generateP256 } from "../../protocol/keys.ts";
 import { sealMessage } from "../../protocol/envelope.ts";
 import { ErrorCode } from "../../protocol/errors.ts";
 import { protocolVersion, type Decision } from "../../protocol/messages.ts";
-import { activityFromEvidence, type EvidenceEntry } from "../../simulator/dashboard/activity.ts";
+import { activityFromEvidence, type EvidenceEntry } from "../../console/activity.ts";
 
 const key = generateP256().privateKey;
 const nowMs = Date.UTC(2026, 0, 1);

@@ -1,4 +1,4 @@
-import type { DecisionStatus } from "../../protocol/messages.ts";
+import type { DecisionStatus } from "../protocol/messages.ts";
 
 /**
  * What the dashboard page shows, as one JSON document. Every list is cut at a named maximum and carries the
@@ -10,6 +10,7 @@ export const accountsShownMax = 200;
 export const activityShownMax = 40;
 export const reviewsShownMax = 50;
 export const campaignsShownMax = 50;
+export const operatorActionsShownMax = 20;
 
 /** Retained hub state: what the hub said last ("online", or "offline" by itself or by its Last Will). */
 export type Presence = "online" | "offline" | "unknown";
@@ -67,6 +68,17 @@ export interface ActivityView {
   caseId: string | undefined;
 }
 
+/** An operator's action as the evidence chain records it: who, what, when. */
+export interface OperatorActionView {
+  seq: number;
+  atMs: number;
+  /** `operators/<name>`. */
+  operator: string;
+  /** `approve case c1`, `revoke hubs/h1`. */
+  what: string;
+  requestId: string;
+}
+
 export interface ReviewView {
   caseId: string;
   kind: string;
@@ -111,6 +123,8 @@ export interface DashboardSnapshot {
   accounts: { shown: AccountView[]; total: number };
   ledger: LedgerView;
   activity: ActivityView[];
+  /** Operator actions from the evidence chain, newest first. */
+  operatorActions: OperatorActionView[];
   /** undefined for a database without review cases. */
   reviews: ReviewsView | undefined;
   /** By campaign id; absent for a database without campaigns tables. */

@@ -1,10 +1,10 @@
-import { MqttConnection } from "../../transport/mqtt-connection.ts";
-import { clientIdFor } from "../../broker/mqtt/identity.ts";
-import { assert } from "../../core/assert.ts";
-import { errorCodeName } from "../../protocol/errors.ts";
-import { logger } from "../../core/log.ts";
-import { systemClock, systemRandom, type Clock, type Random } from "../../core/sources.ts";
-import { hubStateFilter, parseTopic, type Principal } from "../../protocol/topics.ts";
+import { MqttConnection } from "../transport/mqtt-connection.ts";
+import { clientIdFor } from "../broker/mqtt/identity.ts";
+import { assert } from "../core/assert.ts";
+import { errorCodeName } from "../protocol/errors.ts";
+import { logger } from "../core/log.ts";
+import { systemClock, systemRandom, type Clock, type Random } from "../core/sources.ts";
+import { hubStateFilter, parseTopic, type Principal } from "../protocol/topics.ts";
 
 const log = logger("tapwire:dashboard-presence");
 

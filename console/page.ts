@@ -1,9 +1,11 @@
-import { createHash } from "node:crypto";
+import { consoleScript } from "./console-script.ts";
+import { pagePolicy } from "./page-security.ts";
 
 /**
- * The one page: static HTML with inline CSS and JS, no build step and nothing fetched from elsewhere. It
- * listens to `/events` and redraws from each snapshot with textContent only (ids, reasons and review context
- * are data, never markup). The Content-Security-Policy allows exactly this script and this style by hash.
+ * The console page (served to a logged-in operator): static HTML with inline CSS and JS, no build step and nothing
+ * fetched from elsewhere. It listens to `/events` and redraws from each snapshot with textContent only (ids,
+ * reasons and review context are data, never markup); console-script.ts adds the actions and the charts. The
+ * Content-Security-Policy allows exactly this script and this style by hash.
  */
 const style = `
 :root { --bg:#f4f5f7; --card:#fff; --ink:#1d2330; --muted:#6b7383; --line:#e3e6eb; --ok:#17803d; --okbg:#e3f5e9;
@@ -47,6 +49,14 @@ td.muted, .muted { color: var(--muted); }
 .reason { color: var(--muted); font-size: 12px; }
 tr.sum td { background: #fafbfc; font-weight: 600; }
 .empty { padding: 14px; color: var(--muted); }
+header .who { font-size: 13px; color: #aab2c0; }
+header button, button.act { font: inherit; font-size: 12px; padding: 2px 10px; border-radius: 6px; border: 1px solid var(--line); background: #fff; cursor: pointer; margin-right: 4px; }
+button.act.ok { color: var(--ok); } button.act.bad { color: var(--bad); } button.act:disabled { opacity: .5; cursor: default; }
+td.actions, div.actions { white-space: nowrap; } div.actions { margin-top: 6px; }
+#action-result { min-height: 18px; margin-bottom: 8px; font-size: 13px; } #action-result.ok { color: var(--ok); } #action-result.bad { color: var(--bad); }
+.charts { display: grid; grid-template-columns: repeat(3, 1fr); gap: 12px; padding: 10px 14px; }
+.chart svg { width: 100%; height: 80px; background: #fafbfc; border: 1px solid var(--line); border-radius: 4px; }
+.chart .title { color: var(--muted); font-size: 12px; } .chart .key { font-size: 12px; margin-right: 10px; }
 `;
 
 const script = `
@@ -98,8 +108,8 @@ function renderHubs(s) {
     const state = badgeCell(h.presence, presenceTone[h.presence] || "idle");
     if (h.status !== "active") state.append(" ", el("span", "badge bad", h.status));
     return row([td(h.hubId, "mono"), td(h.merchantId, "mono"), state,
-      td(h.presenceSeenAtMs ? "since " + time(h.presenceSeenAtMs) : "never seen", "muted mono")]);
-  }), 4, "no hubs enrolled");
+      td(h.presenceSeenAtMs ? "since " + time(h.presenceSeenAtMs) : "never seen", "muted mono"), hubActions(h)]);
+  }), 5, "no hubs enrolled");
 }
 
 function renderActivity(s) {
@@ -159,6 +169,7 @@ function renderReviews(s) {
     what.append(el("div", "reason", words(c.kind) + ": " + c.reason));
     for (const line of c.context) what.append(el("div", "reason", line));
     what.append(el("div", "reason", "opened " + time(c.createdAtMs) + (c.expiresAtMs ? " · expires " + time(c.expiresAtMs) : "")));
+    what.append(reviewActions(c));
     return row([what, td(c.requester, "mono"), td(c.amount || (c.paymentId ? "payment " + c.paymentId : "—"), "num")]);
   }), 3, "queue empty");
 }
@@ -188,6 +199,7 @@ function render(s) {
   renderLedger(s);
   renderReviews(s);
   renderCampaigns(s);
+  renderOperatorActions(s);
   setLive(s.presenceConnected ? "ok" : "warn", s.presenceConnected ? "live" : "live (no hub-state feed)");
 }
 
@@ -196,21 +208,19 @@ function setLive(tone, text) {
   $("live-text").textContent = text;
 }
 
-const events = new EventSource("events");
-events.addEventListener("snapshot", (event) => render(JSON.parse(event.data)));
-events.addEventListener("error", () => setLive("bad", "disconnected, retrying"));
-`;
-
-function sha256Source(text: string): string {
-  return `'sha256-${createHash("sha256").update(text, "utf8").digest("base64")}'`;
+function startEvents() {
+  const events = new EventSource("events");
+  events.addEventListener("snapshot", (event) => render(JSON.parse(event.data)));
+  events.addEventListener("error", () => setLive("bad", "disconnected, retrying"));
 }
+${consoleScript}`;
 
 const html = `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>tapwire dashboard</title>
+<title>tapwire console</title>
 <link rel="icon" href="data:,">
 <style>${style}</style>
 </head>
@@ -219,8 +229,10 @@ const html = `<!doctype html>
   <h1>tapwire · settlement</h1>
   <span class="source" id="source"></span>
   <span class="live"><span class="dot" id="live-dot"></span><span id="live-text">connecting…</span><span class="source" id="updated"></span></span>
+  <span class="who" id="operator"></span><button type="button" id="logout">Log out</button>
 </header>
 <main>
+  <div id="action-result"></div>
   <div class="stats">
     <div class="stat"><div class="label">Hubs online</div><div class="value" id="stat-hubs">–</div><div class="sub" id="sub-hubs"></div></div>
     <div class="stat"><div class="label">Recent decisions</div><div class="value" id="stat-decisions">–</div><div class="sub" id="sub-decisions"></div></div>
@@ -231,16 +243,29 @@ const html = `<!doctype html>
   <div class="grid">
     <div class="col">
       <section>
+        <h2>Last minutes <span class="note" id="charts-note"></span></h2>
+        <div class="charts">
+          <div class="chart"><div class="title">approvals per second</div><svg id="chart-approvals" viewBox="0 0 300 80" preserveAspectRatio="none"></svg><div id="legend-approvals"></div></div>
+          <div class="chart"><div class="title">p99 decision latency</div><svg id="chart-latency" viewBox="0 0 300 80" preserveAspectRatio="none"></svg><div id="legend-latency"></div></div>
+          <div class="chart"><div class="title">shed and declined by code</div><svg id="chart-declined" viewBox="0 0 300 80" preserveAspectRatio="none"></svg><div id="legend-declined"></div></div>
+        </div>
+      </section>
+      <section>
         <h2>Recent decisions <span class="note">newest first, from the evidence chain</span></h2>
         <table class="fixed"><colgroup><col class="time"><col class="hub"><col><col class="amount"><col class="decision"></colgroup>
         <thead><tr><th>time</th><th>from</th><th>request</th><th class="num">amount</th><th>decision</th></tr></thead>
         <tbody id="activity"></tbody></table>
       </section>
+      <section>
+        <h2>Operator actions <span class="note">newest first, from the evidence chain</span></h2>
+        <table><thead><tr><th>time</th><th>operator</th><th>action</th></tr></thead>
+        <tbody id="operator-actions"></tbody></table>
+      </section>
     </div>
     <div class="col">
       <section>
         <h2>Hubs <span class="note" id="hubs-note"></span></h2>
-        <table><thead><tr><th>hub</th><th>merchant</th><th>state</th><th>seen</th></tr></thead>
+        <table><thead><tr><th>hub</th><th>merchant</th><th>state</th><th>seen</th><th></th></tr></thead>
         <tbody id="hubs"></tbody></table>
       </section>
       <section>
@@ -266,16 +291,4 @@ const html = `<!doctype html>
 </html>
 `;
 
-export const dashboardPage = {
-  html,
-  contentSecurityPolicy: [
-    "default-src 'none'",
-    `script-src ${sha256Source(script)}`,
-    `style-src ${sha256Source(style)}`,
-    "connect-src 'self'",
-    "img-src data:",
-    "base-uri 'none'",
-    "form-action 'none'",
-    "frame-ancestors 'none'",
-  ].join("; "),
-} as const;
+export const dashboardPage = { html, contentSecurityPolicy: pagePolicy(script, style) } as const;

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { startNodeDashboard, type RunningDashboard } from "../../simulator/dashboard/dashboards.ts";
+import { startNodeDashboard, type RunningDashboard } from "../../console/dashboards.ts";
 import { TestStack } from "../e2e/stack.ts";
 import { payReader } from "./fixtures.ts";
 
@@ -15,7 +15,8 @@ describe("the dashboard's review queue", () => {
     stack = await TestStack.start({ settlement: { review: { humanReviewAboveMinor: 1_000 } } });
     const { hub, wallet } = await stack.enrolDefaults();
     const link = await stack.connect(hub);
-    dashboard = await startNodeDashboard(stack.node, { port: 0 });
+    await stack.node.enrollOperator({ operatorId: "ops" });
+    dashboard = await startNodeDashboard(stack.node, { port: 0, operatorId: "ops" });
     await dashboard.presence.waitConnected(5_000);
 
     const held = await payReader(link, hub, wallet, { requestId: "r-big", seq: 1, atc: 1, amountMinor: 1_500 });

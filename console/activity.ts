@@ -1,9 +1,9 @@
-import { decodeBody } from "../../protocol/cbor.ts";
-import { decodeSign1 } from "../../protocol/cose.ts";
-import { errorCodeName, isTapwireError } from "../../protocol/errors.ts";
-import { decisionSchema, type Decision } from "../../protocol/messages.ts";
-import { formatMoney, isCurrency } from "../../protocol/money.ts";
-import type { ActivityView } from "./snapshot.ts";
+import { decodeBody } from "../protocol/cbor.ts";
+import { decodeSign1 } from "../protocol/cose.ts";
+import { errorCodeName, isTapwireError } from "../protocol/errors.ts";
+import { decisionSchema, type Decision } from "../protocol/messages.ts";
+import { formatMoney, isCurrency } from "../protocol/money.ts";
+import type { ActivityView, OperatorActionView } from "./snapshot.ts";
 
 /** An evidence row as the dashboard reads it: the signed bytes exactly as received or sent. */
 export interface EvidenceEntry {
@@ -113,4 +113,28 @@ function decodeSigned(bytes: Uint8Array): unknown {
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** Operator actions in the evidence chain (approvals, declines, revocations), newest first, at most `shownMax`. */
+export function operatorActionsFromEvidence(rows: readonly EvidenceEntry[], shownMax: number): OperatorActionView[] {
+  const actions: OperatorActionView[] = [];
+  for (const row of rows) {
+    if (actions.length >= shownMax) break;
+    if (row.kind !== "operator") continue;
+    const body = readOperatorBody(row.bytes);
+    if (body === undefined) continue;
+    const what = typeof body["action"] === "string" ? `${body["action"]} case ${String(body["caseId"])}` : `revoke ${String(body["subject"])}`;
+    actions.push({ seq: row.seq, atMs: row.recordedAtMs, operator: row.principal, what, requestId: row.requestId });
+  }
+  return actions;
+}
+
+function readOperatorBody(bytes: Uint8Array): Record<string, unknown> | undefined {
+  try {
+    const body = decodeBody(bytes);
+    return typeof body === "object" && body !== null ? (body as Record<string, unknown>) : undefined;
+  } catch (error) {
+    if (!isTapwireError(error)) throw error;
+    return undefined;
+  }
 }

@@ -5,7 +5,7 @@ import type { DecisionReply, HubLink } from "../../firmware-bridge/mqtt/hub-link
 import { sealMessage } from "../../protocol/envelope.ts";
 import type { PaymentRequest } from "../../protocol/messages.ts";
 import { signCryptogram } from "../../protocol/payer.ts";
-import type { DashboardSnapshot } from "../../simulator/dashboard/snapshot.ts";
+import type { DashboardSnapshot } from "../../console/snapshot.ts";
 
 /** A reader-mode payment from hub h1 of merchant m1 by wallet w1, as a hub and an HCE phone make it. */
 export async function payReader(
@@ -34,11 +34,24 @@ export interface HttpAnswer {
   body: string;
 }
 
-/** One GET on loopback; `host` overrides the Host header. */
-export function get(port: number, path: string, options: { host?: string; method?: string; address?: string } = {}): Promise<HttpAnswer> {
+export interface RequestOptions {
+  host?: string;
+  method?: string;
+  address?: string;
+  /** The session cookie (`tapwire_session=…`) from login(). */
+  cookie?: string;
+  headers?: Record<string, string>;
+  body?: string;
+}
+
+/** One request on loopback (GET unless told); `host` overrides the Host header. */
+export function get(port: number, path: string, options: RequestOptions = {}): Promise<HttpAnswer> {
+  const headers: Record<string, string> = { ...options.headers };
+  if (options.host) headers["host"] = options.host;
+  if (options.cookie) headers["cookie"] = options.cookie;
   return new Promise((resolve, reject) => {
     const req = httpRequest(
-      { host: options.address ?? "127.0.0.1", port, path, method: options.method ?? "GET", headers: options.host ? { host: options.host } : {}, timeout: 5_000 },
+      { host: options.address ?? "127.0.0.1", port, path, method: options.method ?? "GET", headers, timeout: 5_000 },
       (res) => {
         const chunks: Buffer[] = [];
         res.on("data", (chunk: Buffer) => chunks.push(chunk));
@@ -47,8 +60,32 @@ export function get(port: number, path: string, options: { host?: string; method
     );
     req.on("timeout", () => req.destroy(new Error("GET timed out")));
     req.on("error", reject);
-    req.end();
+    req.end(options.body);
   });
+}
+
+/** A JSON POST, with the session's cookie and CSRF token when given. */
+export function post(port: number, path: string, body: unknown, session?: { cookie: string; csrfToken?: string }, headers: Record<string, string> = {}): Promise<HttpAnswer> {
+  return get(port, path, {
+    method: "POST",
+    body: JSON.stringify(body),
+    ...(session ? { cookie: session.cookie } : {}),
+    headers: { "content-type": "application/json", ...(session?.csrfToken ? { "x-csrf-token": session.csrfToken } : {}), ...headers },
+  });
+}
+
+export interface ConsoleLogin {
+  cookie: string;
+  csrfToken: string;
+}
+
+/** Logs in as an operator and reads the session's CSRF token, as the page does. */
+export async function login(port: number, operator: string, token: string): Promise<ConsoleLogin> {
+  const answer = await post(port, "/login", { operator, token });
+  if (answer.status !== 200) throw new Error(`login answered ${answer.status}: ${answer.body}`);
+  const cookie = String(answer.headers["set-cookie"]?.[0] ?? "").split(";")[0]!;
+  const session = JSON.parse((await get(port, "/session.json", { cookie })).body) as { csrfToken: string };
+  return { cookie, csrfToken: session.csrfToken };
 }
 
 /** Reads Server-Sent Events from `/events`, each `snapshot` event parsed; close() ends the stream. */
@@ -58,10 +95,10 @@ export class SseReader {
   private buffered = "";
   private closeRequest: (() => void) | undefined;
 
-  static open(port: number): Promise<SseReader> {
+  static open(port: number, cookie: string): Promise<SseReader> {
     const reader = new SseReader();
     return new Promise((resolve, reject) => {
-      const req = httpRequest({ host: "127.0.0.1", port, path: "/events", timeout: 5_000 }, (res) => {
+      const req = httpRequest({ host: "127.0.0.1", port, path: "/events", headers: { cookie }, timeout: 5_000 }, (res) => {
         reader.status = res.statusCode ?? 0;
         res.setEncoding("utf8");
         res.on("data", (chunk: string) => reader.receive(chunk));

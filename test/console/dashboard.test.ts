@@ -3,17 +3,18 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { EnrolmentBundle } from "../../broker/enrolment.ts";
 import type { HubLink } from "../../firmware-bridge/mqtt/hub-link.ts";
 import { ErrorCode } from "../../protocol/errors.ts";
-import { startDataDirDashboard, startNodeDashboard, type RunningDashboard } from "../../simulator/dashboard/dashboards.ts";
-import type { DashboardSnapshot } from "../../simulator/dashboard/snapshot.ts";
+import { startDataDirDashboard, startNodeDashboard, type RunningDashboard } from "../../console/dashboards.ts";
+import type { DashboardSnapshot } from "../../console/snapshot.ts";
 import { eventually } from "../broker/fixtures.ts";
 import { TestStack } from "../e2e/stack.ts";
-import { SseReader, get, payReader } from "./fixtures.ts";
+import { SseReader, get, login, payReader, type ConsoleLogin } from "./fixtures.ts";
 
 describe("the live dashboard over a real settlement stack", () => {
   let stack: TestStack;
   let hub: EnrolmentBundle;
   let wallet: EnrolmentBundle;
   let link: HubLink;
+  let loginToken: string;
   const running: RunningDashboard[] = [];
   const readers: SseReader[] = [];
 
@@ -21,6 +22,7 @@ describe("the live dashboard over a real settlement stack", () => {
     stack = await TestStack.start();
     ({ hub, wallet } = await stack.enrolDefaults(2_000));
     link = await stack.connect(hub);
+    ({ loginToken } = await stack.node.enrollOperator({ operatorId: "ops" }));
   });
 
   afterEach(async () => {
@@ -30,9 +32,13 @@ describe("the live dashboard over a real settlement stack", () => {
   });
 
   async function dashboardOnNode(): Promise<RunningDashboard> {
-    const dashboard = await startNodeDashboard(stack.node, { port: 0 });
+    const dashboard = await startNodeDashboard(stack.node, { port: 0, operatorId: "ops" });
     running.push(dashboard);
     return dashboard;
+  }
+
+  function loggedIn(dashboard: RunningDashboard): Promise<ConsoleLogin> {
+    return login(dashboard.server.port, "ops", loginToken);
   }
 
   it("shows the hub online, an approved and a declined payment with its code, balances and the zero-sum check", async () => {
@@ -66,20 +72,21 @@ describe("the live dashboard over a real settlement stack", () => {
   it("serves the page with nothing external, the JSON snapshot, and pushes a new snapshot when a payment lands", async () => {
     const dashboard = await dashboardOnNode();
     const port = dashboard.server.port;
+    const { cookie } = await loggedIn(dashboard);
 
-    const page = await get(port, "/");
+    const page = await get(port, "/", { cookie });
     expect(page.status).toBe(200);
     expect(page.headers["content-type"]).toMatch(/^text\/html/);
-    expect(page.body).toContain("<title>tapwire dashboard</title>");
+    expect(page.body).toContain("<title>tapwire console</title>");
     expect(page.body).not.toMatch(/(src|href)=["']?(https?:)?\/\//);
     expect(page.headers["content-security-policy"]).toContain("default-src 'none'");
     expect(page.headers["content-security-policy"]).not.toContain("unsafe-inline");
 
-    const json = await get(port, "/snapshot.json");
+    const json = await get(port, "/snapshot.json", { cookie });
     expect(json.status).toBe(200);
     expect((JSON.parse(json.body) as DashboardSnapshot).hubs.total).toBe(1);
 
-    const events = await SseReader.open(port);
+    const events = await SseReader.open(port, cookie);
     readers.push(events);
     expect(events.status).toBe(200);
     const first = await events.next(() => true);
@@ -92,21 +99,22 @@ describe("the live dashboard over a real settlement stack", () => {
     expect(balances(pushed)["merchant:m1"]).toBe("7.00 EUR");
   });
 
-  it("listens on 127.0.0.1 only and answers only requests addressed to it, read-only", async () => {
+  it("listens on 127.0.0.1 only and answers only requests addressed to it", async () => {
     const dashboard = await dashboardOnNode();
     const port = dashboard.server.port;
+    const { cookie } = await loggedIn(dashboard);
 
     expect(dashboard.url).toBe(`http://127.0.0.1:${port}/`);
     await expect(reachable("::1", port)).resolves.toBe(false);
-    expect((await get(port, "/snapshot.json", { host: "evil.example:80" })).status).toBe(421);
-    expect((await get(port, "/snapshot.json", { host: `localhost:${port}` })).status).toBe(200);
-    expect((await get(port, "/snapshot.json", { method: "POST" })).status).toBe(405);
-    expect((await get(port, "/ledger.sqlite")).status).toBe(404);
+    expect((await get(port, "/snapshot.json", { host: "evil.example:80", cookie })).status).toBe(421);
+    expect((await get(port, "/snapshot.json", { host: `localhost:${port}`, cookie })).status).toBe(200);
+    expect((await get(port, "/snapshot.json", { method: "PUT", cookie })).status).toBe(405);
+    expect((await get(port, "/ledger.sqlite", { cookie })).status).toBe(404);
   });
 
-  it("reads the data dir of a running settlement through a read-only connection", async () => {
+  it("reads the data dir of a running settlement through its own connection, as the operator", async () => {
     await payReader(link, hub, wallet, { requestId: "r-1", seq: 1, atc: 1, amountMinor: 300 });
-    const dashboard = await startDataDirDashboard({ dataDir: stack.dataDir, port: 0, brokerUrl: stack.node.url, protocolVersion: 4 });
+    const dashboard = await startDataDirDashboard({ dataDir: stack.dataDir, port: 0, brokerUrl: stack.node.url, protocolVersion: 4, operatorId: "ops" });
     running.push(dashboard);
     await eventually(() => dashboard.source.snapshot().hubs.shown[0]?.presence === "online");
     const before = dashboard.source.changeMarker();
@@ -126,8 +134,14 @@ describe("the live dashboard over a real settlement stack", () => {
 
   it("refuses a data dir without a settlement database", async () => {
     await expect(
-      startDataDirDashboard({ dataDir: `${stack.dataDir}/nothing-here`, port: 0, brokerUrl: stack.node.url, protocolVersion: 4 }),
+      startDataDirDashboard({ dataDir: `${stack.dataDir}/nothing-here`, port: 0, brokerUrl: stack.node.url, protocolVersion: 4, operatorId: "ops" }),
     ).rejects.toMatchObject({ code: ErrorCode.ConfigInvalid });
+  });
+
+  it("refuses an operator that was never enrolled, rather than borrowing another identity", async () => {
+    await expect(
+      startDataDirDashboard({ dataDir: stack.dataDir, port: 0, brokerUrl: stack.node.url, protocolVersion: 4, operatorId: "nobody" }),
+    ).rejects.toMatchObject({ code: ErrorCode.UnknownOperator });
   });
 });
 

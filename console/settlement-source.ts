@@ -1,15 +1,16 @@
-import { CampaignStore } from "../../broker/campaigns/campaign-store.ts";
-import { StatementCache, type SqliteDb } from "../../broker/ledger/sqlite-db.ts";
-import { ReviewStore, type ReviewCase } from "../../broker/review/review-store.ts";
-import { formatMoney } from "../../protocol/money.ts";
-import { systemClock, type Clock } from "../../core/sources.ts";
-import { activityFromEvidence, type EvidenceEntry } from "./activity.ts";
+import { CampaignStore } from "../broker/campaigns/campaign-store.ts";
+import { StatementCache, type SqliteDb } from "../broker/ledger/sqlite-db.ts";
+import { ReviewStore, type ReviewCase } from "../broker/review/review-store.ts";
+import { formatMoney } from "../protocol/money.ts";
+import { systemClock, type Clock } from "../core/sources.ts";
+import { activityFromEvidence, operatorActionsFromEvidence, type EvidenceEntry } from "./activity.ts";
 import type { PresenceView } from "./hub-presence.ts";
 import {
   accountsShownMax,
   activityShownMax,
   campaignsShownMax,
   hubsShownMax,
+  operatorActionsShownMax,
   reviewsShownMax,
   type AccountView,
   type CampaignView,
@@ -103,7 +104,7 @@ export class SettlementDashboardSource implements DashboardSource {
       hubs: { shown: this.hubs(), total: this.count("registry_hubs") },
       accounts: { shown: this.accounts(), total: this.count("ledger_accounts") },
       ledger: this.ledger(),
-      activity: activityFromEvidence(this.evidence(), activityShownMax),
+      ...this.fromEvidence(),
       reviews: this.reviews ? this.reviewsView(this.reviews) : undefined,
       ...(this.campaigns ? { campaigns: { shown: this.campaignsShown(this.campaigns), total: this.count("campaigns") } } : {}),
     };
@@ -153,6 +154,11 @@ export class SettlementDashboardSource implements DashboardSource {
       .all()
       .map((row) => ({ currency: row.currency, accounts: row.accounts, sumMinor: row.total, sum: formatMoney({ amountMinor: row.total, currency: row.currency }) }));
     return { transfers: this.count("ledger_transfers"), sums, balanced: sums.every((sum) => sum.sumMinor === 0) };
+  }
+
+  private fromEvidence(): Pick<DashboardSnapshot, "activity" | "operatorActions"> {
+    const rows = this.evidence();
+    return { activity: activityFromEvidence(rows, activityShownMax), operatorActions: operatorActionsFromEvidence(rows, operatorActionsShownMax) };
   }
 
   private evidence(): EvidenceEntry[] {

@@ -1,8 +1,9 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { DashboardServer } from "../../simulator/dashboard/dashboard-server.ts";
-import type { DashboardSnapshot, DashboardSource } from "../../simulator/dashboard/snapshot.ts";
+import { DashboardServer } from "../../console/dashboard-server.ts";
+import type { DashboardSnapshot, DashboardSource } from "../../console/snapshot.ts";
 import { eventually } from "../broker/fixtures.ts";
-import { SseReader, get } from "./fixtures.ts";
+import { Sessions } from "../../console/sessions.ts";
+import { SseReader, get, login, type ConsoleLogin } from "./fixtures.ts";
 
 /** A source whose changes the test makes by hand, counting how often it is asked. */
 class CountingSource implements DashboardSource {
@@ -25,6 +26,7 @@ class CountingSource implements DashboardSource {
       accounts: { shown: [], total: 0 },
       ledger: { transfers: this.marker, sums: [], balanced: true },
       activity: [],
+      operatorActions: [],
       reviews: undefined,
     };
   }
@@ -33,20 +35,23 @@ class CountingSource implements DashboardSource {
 describe("dashboard server limits", () => {
   const servers: DashboardServer[] = [];
   const readers: SseReader[] = [];
+  const logins = new Map<DashboardServer, ConsoleLogin>();
   afterEach(async () => {
     readers.splice(0).forEach((reader) => reader.close());
     for (const server of servers.splice(0)) await server.stop();
   });
 
   async function serve(source: DashboardSource, options: { sseClientsMax?: number; pushIntervalMs?: number } = {}): Promise<DashboardServer> {
-    const server = new DashboardServer({ source, port: 0, ...options });
+    const sessions = new Sessions({ checkLogin: (operator, token) => operator === "ops" && token === "ops-token" });
+    const server = new DashboardServer({ source, sessions, port: 0, ...options });
     servers.push(server);
     await server.start();
+    logins.set(server, await login(server.port, "ops", "ops-token"));
     return server;
   }
 
   async function open(server: DashboardServer): Promise<SseReader> {
-    const reader = await SseReader.open(server.port);
+    const reader = await SseReader.open(server.port, logins.get(server)!.cookie);
     readers.push(reader);
     return reader;
   }
@@ -75,7 +80,7 @@ describe("dashboard server limits", () => {
     const first = await open(server);
     await first.next(() => true);
 
-    expect((await get(server.port, "/events")).status).toBe(503);
+    expect((await get(server.port, "/events", { cookie: logins.get(server)!.cookie })).status).toBe(503);
 
     first.close();
     await eventually(() => server.sseClients === 0);

@@ -1,0 +1,23 @@
+import { dataDirFlag, withAdmin } from "./admin.ts";
+import { parseFlags, requireFlag } from "./args.ts";
+
+export const revokeUsage = `tapwire wallet revoke --wallet-id W [--data-dir DIR]
+tapwire agent revoke --agent-id A [--data-dir DIR]
+  The wallet pays no more (E202 Revoked on every payment; refunds to it still land) and the broker refuses its
+  connection; the agent's requests are refused and its connection too.`;
+
+export async function walletRevokeCommand(argv: string[]): Promise<number> {
+  const { values } = parseFlags(argv, { ...dataDirFlag, "wallet-id": { type: "string" } });
+  const walletId = requireFlag(values["wallet-id"], "wallet-id");
+  await withAdmin(values["data-dir"], (service) => service.registry.revokeWallet(walletId));
+  process.stdout.write(`wallet ${walletId} revoked\n`);
+  return 0;
+}
+
+export async function agentRevokeCommand(argv: string[]): Promise<number> {
+  const { values } = parseFlags(argv, { ...dataDirFlag, "agent-id": { type: "string" } });
+  const agentId = requireFlag(values["agent-id"], "agent-id");
+  await withAdmin(values["data-dir"], (service) => service.registry.revokeAgent(agentId));
+  process.stdout.write(`agent ${agentId} revoked\n`);
+  return 0;
+}
