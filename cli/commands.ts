@@ -41,7 +41,6 @@ const cli = {
 export const commands: Record<string, Load<Command>> = {
   demo: async () => (await cli.demo()).demoCommand,
   settle: async () => (await cli.settle()).settleCommand,
-  dashboard: async () => (await cli.dashboard()).dashboardCommand,
   "merchant add": async () => (await cli.enroll()).merchantAddCommand,
   "merchant set-offline": async () => (await cli.offline()).merchantSetOfflineCommand,
   "offline losses": async () => (await cli.offline()).offlineLossesCommand,

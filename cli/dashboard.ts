@@ -6,12 +6,13 @@ import { untilStopSignal } from "./signals.ts";
 export const dashboardPortDefault = 8080;
 
 export const dashboardUsage = `tapwire console --operator NAME [--data-dir .tapwire] [--port ${dashboardPortDefault}] [--broker-url mqtts://127.0.0.1:${brokerPortDefault}] [--protocol 4] [--metrics-url http://127.0.0.1:PORT]
-  (also \`tapwire dashboard\`) The operator console, on 127.0.0.1 only, beside a running \`tapwire settle\` with the
+  The operator console, on 127.0.0.1 only, beside a running \`tapwire settle\` with the
   same data dir: hubs online, decisions from the evidence chain, balances and their zero-sum check, the review
   queue, charts from the node's /metrics (settle --metrics-port). It connects to the broker as operators/NAME
   (\`tapwire operator enroll --name NAME\` first); people log in with their operator name and login token and
   approve or decline review cases, resolve disputes and revoke hubs, each recorded in the evidence chain.
-  --port 0 picks a free port.`;
+  --port 0 picks a free port.
+  example: tapwire console --operator ops --port 8080 --metrics-url http://127.0.0.1:9464`;
 
 export async function dashboardCommand(argv: string[]): Promise<number> {
   const { values } = parseFlags(argv, {

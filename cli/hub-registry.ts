@@ -14,6 +14,7 @@ tapwire hub rotate --config hub.json [--within-days 30 | --force]
   On the hub: a new key and a certificate for it over the hub's own mTLS link, when the current one expires within
   --within-days; written over broker.keyFile and broker.certFile (the old ones kept as .old). The old certificate
   works until the hub connects with the new one; then the service revokes it.
+  example: tapwire hub rotate --config /etc/tapwire/hub.json
 tapwire hub rotate --hub-id H [--public-key hub.pub.pem] [--out DIR] [--data-dir .tapwire]
   A new certificate for the hub's new key (its own with --public-key, else one made here and written to DIR,
   default DATA_DIR/hubs/H). From then on its requests verify only with the new key and the broker refuses the old

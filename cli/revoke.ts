@@ -1,10 +1,13 @@
 import { dataDirFlag, withAdmin } from "./admin.ts";
 import { parseFlags, requireFlag } from "./args.ts";
 
-export const revokeUsage = `tapwire wallet revoke --wallet-id W [--data-dir DIR]
-tapwire agent revoke --agent-id A [--data-dir DIR]
+export const revokeUsage = `tapwire wallet revoke --wallet-id W [--data-dir .tapwire]
   The wallet pays no more (E202 Revoked on every payment; refunds to it still land) and the broker refuses its
-  connection; the agent's requests are refused and its connection too.`;
+  connection.
+  example: tapwire wallet revoke --wallet-id w1 --data-dir .tapwire
+tapwire agent revoke --agent-id A [--data-dir .tapwire]
+  The agent's requests are refused and the broker refuses its connection.
+  example: tapwire agent revoke --agent-id a1 --data-dir .tapwire`;
 
 export async function walletRevokeCommand(argv: string[]): Promise<number> {
   const { values } = parseFlags(argv, { ...dataDirFlag, "wallet-id": { type: "string" } });

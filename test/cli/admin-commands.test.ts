@@ -127,7 +127,7 @@ describe("tapwire hub rotate, wallet revoke, agent revoke", () => {
     await withAdmin(dataDir, async (service, pki) => {
       service.registry.enrollMerchant({ merchantId: "m1", currency: "EUR" });
       await enrollHub(enrolmentContext(service, pki), { hubId: "h1", merchantId: "m1" });
-    });
+    }, "create");
     const before = await withAdmin(dataDir, (service) => service.registry.getHub("h1"));
 
     expect(await hubRotateCommand(["--data-dir", dataDir, "--hub-id", "h1", "--out", join(dataDir, "rotated")])).toBe(0);
@@ -144,7 +144,7 @@ describe("tapwire hub rotate, wallet revoke, agent revoke", () => {
     await withAdmin(dataDir, async (service, pki) => {
       await enrollWallet(enrolmentContext(service, pki), { walletId: "w1", currency: "EUR", perPaymentMaxMinor: 100 });
       await enrollAgent(enrolmentContext(service, pki), service.agents, { agentId: "a1" });
-    });
+    }, "create");
 
     expect(await walletRevokeCommand(["--data-dir", dataDir, "--wallet-id", "w1"])).toBe(0);
     expect(await agentRevokeCommand(["--data-dir", dataDir, "--agent-id", "a1"])).toBe(0);

@@ -6,11 +6,9 @@ import { runCli } from "../support/cli.ts";
 
 const names = Object.keys(commands);
 const blocks = usageBlocks(await Promise.all(usages.map((usage) => usage())));
-// The console (cli/dashboard.ts) is being moved to its own folder with its own help (issue 13, operator plane).
-const movingAway = new Set(["dashboard"]);
 
 describe("each command's own help", () => {
-  it.each(names.filter((name) => !movingAway.has(name)))("%s: its own usage lines, with an example of itself", (name) => {
+  it.each(names)("%s: its own usage lines, with an example of itself", (name) => {
     const own = blocksOf(name, blocks, names);
 
     expect(own.length).toBeGreaterThan(0);

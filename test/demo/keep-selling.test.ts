@@ -1,4 +1,5 @@
 import { existsSync, rmSync } from "node:fs";
+import { get, login } from "../console/fixtures.ts";
 import { describe, expect, it } from "vitest";
 import { walletAccountId } from "../../broker/ledger/ledger.ts";
 import { keepSelling, keepSellingDefaults } from "../../simulator/demo/keep-selling.ts";
@@ -28,8 +29,10 @@ describe("tapwire demo --dashboard", () => {
         // Stop once the hub has sold a few, as a person pressing Ctrl-C would.
         await threeSold;
         // What the dashboard shows: each hub's presence, from its retained state topic.
-        const dashboardUrl = lines.join("\n").match(/live dashboard on (\S+)/)![1]!;
-        const snapshot = (await (await fetch(new URL("snapshot.json", dashboardUrl))).json()) as { hubs: { shown: Array<{ hubId: string; presence: string }> } };
+        const [, consoleUrl, operator, token] = lines.join("\n").match(/live console on (\S+): log in as operator (\S+) with token (\S+)/)!;
+        const port = Number(new URL(consoleUrl!).port);
+        const session = await login(port, operator!, token!);
+        const snapshot = JSON.parse((await get(port, "/snapshot.json", { cookie: session.cookie })).body) as { hubs: { shown: Array<{ hubId: string; presence: string }> } };
         online = snapshot.hubs.shown.filter((hub) => hub.presence === "online").map((hub) => hub.hubId);
         walletMinor = world.node.service.ledger.balanceOf(walletAccountId(world.walletId));
         stop.abort();
