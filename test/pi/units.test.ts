@@ -40,11 +40,11 @@ describe("the systemd units in deploy/pi", () => {
     expect(directives(unit, "Install").get("WantedBy")).toEqual(["multi-user.target"]);
   });
 
-  it("the tap hub reaches the serial devices only; the glasses hub gets raw Bluetooth sockets", () => {
+  it("the tap hub reaches the serial devices and the scanner's hidraw node only; the glasses hub gets raw Bluetooth sockets", () => {
     const hub = directives("tapwire-hub.service", "Service");
     expect(hub.get("SupplementaryGroups")).toEqual(["dialout"]);
     expect(hub.get("DevicePolicy")).toEqual(["closed"]);
-    expect(hub.get("DeviceAllow")).toEqual(["char-ttyAMA rw", "char-ttyS rw", "char-ttyUSB rw", "char-ttyACM rw"]);
+    expect(hub.get("DeviceAllow")).toEqual(["char-ttyAMA rw", "char-ttyS rw", "char-ttyUSB rw", "char-ttyACM rw", "char-hidraw rw"]);
     expect(hub.get("CapabilityBoundingSet")).toEqual([""]);
     expect(hub.get("ExecStart")?.[0]).toMatch(/ hub --config \/etc\/tapwire\/hub\.json --console none$/);
 
