@@ -273,7 +273,12 @@ export class SimulatedTapHub extends EventEmitter<SimulatedTapHubEvents> {
   }
 
   /** The running hub runtime and its journal, e.g. to serve the hub's metrics over it. */
-  get runtime(): { hub: TapHub; journal: HubJournal; readerProblem: () => string | undefined } {
+  get runtime(): {
+    hub: TapHub;
+    journal: HubJournal;
+    /** Undefined while the reader answers; what is wrong with it otherwise. */
+    readerProblem: () => string | undefined;
+  } {
     const { hub, journal, assembly } = this.started();
     return { hub, journal, readerProblem: () => assembly.readerProblem() };
   }
