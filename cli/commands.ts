@@ -86,6 +86,7 @@ export const commands: Record<string, Load<Command>> = {
   console: async () => (await cli.dashboard()).dashboardCommand,
   "operator enroll": async () => (await cli.operator()).operatorEnrollCommand,
   "operator list": async () => (await cli.operator()).operatorListCommand,
+  "operator revoke": async () => (await cli.operator()).operatorRevokeCommand,
   "hub rotate": async () => (await cli.hubRotate()).hubRotateCommand,
   "wallet revoke": async () => (await cli.revoke()).walletRevokeCommand,
   "agent revoke": async () => (await cli.revoke()).agentRevokeCommand,

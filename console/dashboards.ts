@@ -32,7 +32,10 @@ export async function startNodeDashboard(node: SettlementNode, options: { port: 
   const presence = new HubPresence({ url: node.url, tls, principal: operatorPrincipal(options.operatorId), protocolVersion: 4 });
   const source = new SettlementDashboardSource({ db: node.service.database, presence, label: options.label ?? "in-process settlement node" });
   const charts = new MetricsHistory({ read: () => node.metrics.registry.metrics(), source: "this node's metrics" });
-  const sessions = new Sessions({ checkLogin: (operatorId, token) => node.service.operators.checkLogin(operatorId, token) });
+  const sessions = new Sessions({
+    checkLogin: (operatorId, token) => node.service.operators.checkLogin(operatorId, token),
+    isActive: (operatorId) => node.service.operators.find(operatorId)?.status === "active",
+  });
   return startParts({ presence, source, charts, sessions, desk: node.service, port: options.port }, async () => undefined);
 }
 
@@ -69,7 +72,10 @@ export async function startDataDirDashboard(options: DataDirDashboardOptions): P
     const source = new SettlementDashboardSource({ db: service.database, presence, label: `data dir ${options.dataDir}` });
     const metricsUrl = options.metricsUrl;
     const charts = metricsUrl === undefined ? undefined : new MetricsHistory({ read: () => scrape(metricsUrl), source: `${metricsUrl}/metrics` });
-    const sessions = new Sessions({ checkLogin: (operatorId, token) => service.operators.checkLogin(operatorId, token) });
+    const sessions = new Sessions({
+      checkLogin: (operatorId, token) => service.operators.checkLogin(operatorId, token),
+      isActive: (operatorId) => service.operators.find(operatorId)?.status === "active",
+    });
     return await startParts({ presence, source, charts, sessions, desk: service, port: options.port }, () => service.stop());
   } catch (error) {
     await service.stop();

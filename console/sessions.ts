@@ -25,6 +25,8 @@ export interface Session {
 
 export interface SessionsOptions {
   checkLogin: LoginCheck;
+  /** Whether an operator may still act (not revoked since logging in): asked on every request of a session. */
+  isActive: (operatorId: string) => boolean;
   clock?: Clock;
   random?: Random;
   sessionsMax?: number;
@@ -75,7 +77,7 @@ export class Sessions {
     if (id === undefined) return undefined;
     const session = this.sessions.get(id);
     if (session === undefined) return undefined;
-    if (session.expiresAtMs <= this.clock.nowMs()) {
+    if (session.expiresAtMs <= this.clock.nowMs() || !this.options.isActive(session.operatorId)) {
       this.sessions.delete(id);
       return undefined;
     }

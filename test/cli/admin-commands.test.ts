@@ -13,7 +13,9 @@ import { enrolmentContext } from "../../cli/admin.ts";
 import { hubRotateCommand } from "../../cli/hub-registry.ts";
 import { agentRevokeCommand, walletRevokeCommand } from "../../cli/revoke.ts";
 import { enrollAgent, enrollHub, enrollWallet } from "../../broker/enrolment.ts";
-import { operatorEnrollCommand, operatorListCommand } from "../../cli/operator.ts";
+import { operatorEnrollCommand, operatorListCommand, operatorRevokeCommand } from "../../cli/operator.ts";
+import { operatorCrl } from "../../broker/crl.ts";
+import { X509Crl } from "@peculiar/x509";
 import { captureStdout, codeOf, runCli } from "../support/cli.ts";
 
 
@@ -119,6 +121,25 @@ describe("tapwire operator enroll", () => {
     printed.length = 0;
     expect(await operatorListCommand(["--data-dir", dataDir])).toBe(0);
     expect(printed.join("")).toMatch(/^alice\tactive\tcert [0-9a-f]+\tenrolled /);
+  });
+
+  it("revokes an operator: the login token no longer logs in, the list says so, the CRL lists the certificate; an unknown name is a typed error", async () => {
+    await operatorEnrollCommand(["--data-dir", dataDir, "--name", "alice"]);
+    const token = printed.join("").trim().split("\n").at(-1)!;
+
+    expect(await operatorRevokeCommand(["--data-dir", dataDir, "--name", "alice"])).toBe(0);
+    await expect(operatorRevokeCommand(["--data-dir", dataDir, "--name", "bob"])).rejects.toMatchObject({ code: ErrorCode.UnknownOperator });
+    printed.length = 0;
+    await operatorListCommand(["--data-dir", dataDir]);
+
+    expect(printed.join("")).toMatch(/^alice\trevoked\tcert [0-9a-f]+\tenrolled .* revoked /);
+    const after = await withAdmin(dataDir, async (service, pki) => ({
+      login: service.operators.checkLogin("alice", token),
+      serial: service.operators.find("alice")!.certificateSerial,
+      crl: (await operatorCrl(service, pki, { nowMs: () => Date.now() })).pem,
+    }));
+    expect(after.login).toBe(false);
+    expect(new X509Crl(after.crl).entries.map((entry) => entry.serialNumber.replace(/^0+/, ""))).toContain(after.serial.replace(/^0+/, ""));
   });
 });
 

@@ -69,6 +69,20 @@ describe("the operator console: login, CSRF, actions recorded under the operator
     expect(stack!.node.service.findReview(caseId)?.status).toBe("pending");
   });
 
+  it("an operator revoked while logged in can do nothing more: the session ends at its next request", async () => {
+    const { hub, wallet, link, token, port } = await start();
+    const caseId = await heldCase(link, hub, wallet);
+    const session = await login(port, "ops", token);
+
+    stack!.node.service.operators.revoke("ops", Date.now());
+    const action = await post(port, "/actions", { action: "approve", caseId }, session);
+    const again = await post(port, "/login", { operator: "ops", token });
+
+    expect(action.status).toBe(401);
+    expect(again.status).toBe(401);
+    expect(stack!.node.service.findReview(caseId)?.status).toBe("pending");
+  });
+
   it("sets the session cookie HttpOnly and SameSite=Strict, and logging out ends the session", async () => {
     const { token, port } = await start();
     const answer = await post(port, "/login", { operator: "ops", token });

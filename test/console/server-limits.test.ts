@@ -42,7 +42,7 @@ describe("dashboard server limits", () => {
   });
 
   async function serve(source: DashboardSource, options: { sseClientsMax?: number; pushIntervalMs?: number } = {}): Promise<DashboardServer> {
-    const sessions = new Sessions({ checkLogin: (operator, token) => operator === "ops" && token === "ops-token" });
+    const sessions = new Sessions({ checkLogin: (operator, token) => operator === "ops" && token === "ops-token", isActive: (operator) => operator === "ops" });
     const server = new DashboardServer({ source, sessions, port: 0, ...options });
     servers.push(server);
     await server.start();
