@@ -114,3 +114,28 @@ export class DeviceSupervisor<T extends OpenedDevice> {
     for (const listener of [...this.listeners]) listener(present);
   }
 }
+
+/**
+ * What a supervised device shows the hub, whatever it is (reader, scanner): whether it is there now, and start,
+ * stop and presence changes, all answered by its DeviceSupervisor.
+ */
+export abstract class SupervisedDevice<T extends OpenedDevice> {
+  protected abstract readonly supervisor: DeviceSupervisor<T>;
+
+  get present(): boolean {
+    return this.supervisor.current !== undefined;
+  }
+
+  /** Opens the device; if it is not there yet the hub still starts and it is tried again with backoff. */
+  start(): Promise<void> {
+    return this.supervisor.start();
+  }
+
+  stop(): Promise<void> {
+    return this.supervisor.stop();
+  }
+
+  onPresence(listener: (present: boolean) => void): () => void {
+    return this.supervisor.onPresence(listener);
+  }
+}

@@ -2,7 +2,7 @@ import type { CodeScannerPort } from "../../device/ports.ts";
 import { logger } from "../../core/log.ts";
 import type { Clock, Random, Timers } from "../../core/sources.ts";
 import { ErrorCode } from "../../protocol/errors.ts";
-import { DeviceSupervisor, reopenDelaysDefault, type OpenedDevice } from "./device-supervisor.ts";
+import { DeviceSupervisor, SupervisedDevice, reopenDelaysDefault, type OpenedDevice } from "./device-supervisor.ts";
 import { KeyboardReportDecoder } from "../hid/keyboard-report.ts";
 import type { HidDeviceLike, ScannerMode } from "../hid/open-hid-device.ts";
 import { PosReportAssembler } from "../hid/pos-report.ts";
@@ -46,14 +46,15 @@ function scanDecoder(mode: ScannerMode, limits: ScanLineLimits, clock: Clock): (
  * the OS in the way): boot keyboard reports → keystrokes → one line per Enter, handed to the hub as scans. Kept
  * open by a DeviceSupervisor: unplugged, it is reopened with backoff while the hub goes on taking taps.
  */
-export class HidScanner implements CodeScannerPort {
-  private readonly supervisor: DeviceSupervisor<OpenedScanner>;
+export class HidScanner extends SupervisedDevice<OpenedScanner> implements CodeScannerPort {
+  protected readonly supervisor: DeviceSupervisor<OpenedScanner>;
   private readonly listeners = new Set<(text: string) => void>();
   private readonly limits: ScanLineLimits;
   /** What the scanner delivered since start: whole scans and lines dropped (too long, broken off). */
   readonly stats = { scans: 0, dropped: 0 };
 
   constructor(private readonly options: HidScannerOptions) {
+    super();
     this.limits = { ...scanLineLimitsDefault, ...options.limits };
     this.supervisor = new DeviceSupervisor({
       what: "code scanner",
@@ -65,23 +66,6 @@ export class HidScanner implements CodeScannerPort {
       reopenDelayMsMin: options.reopenDelayMsMin ?? reopenDelaysDefault.reopenDelayMsMin,
       reopenDelayMsMax: options.reopenDelayMsMax ?? reopenDelaysDefault.reopenDelayMsMax,
     });
-  }
-
-  get present(): boolean {
-    return this.supervisor.current !== undefined;
-  }
-
-  /** Opens the scanner; if it is not plugged in yet the hub starts anyway and it is tried again with backoff. */
-  start(): Promise<void> {
-    return this.supervisor.start();
-  }
-
-  stop(): Promise<void> {
-    return this.supervisor.stop();
-  }
-
-  onPresence(listener: (present: boolean) => void): () => void {
-    return this.supervisor.onPresence(listener);
   }
 
   onScan(listener: (text: string) => void): () => void {

@@ -2,7 +2,7 @@ import type { TapReaderPort, TapReading } from "../../device/ports.ts";
 import { ErrorCode, TapwireError, isTapwireError } from "../../protocol/errors.ts";
 import { logger } from "../../core/log.ts";
 import type { HceCredential } from "../../protocol/messages.ts";
-import { DeviceSupervisor, type DeviceSupervisorOptions, type OpenedDevice } from "./device-supervisor.ts";
+import { DeviceSupervisor, SupervisedDevice, type DeviceSupervisorOptions, type OpenedDevice } from "./device-supervisor.ts";
 
 const log = logger("tapwire:adapters:reader-supervisor");
 
@@ -22,28 +22,12 @@ const goneCodes = new Set<number>([ErrorCode.NfcPortClosed]);
  * with E509) and reopens it with backoff until it answers again. A sale asked of an absent reader fails fast
  * with ReaderGone.
  */
-export class SupervisedTapReader implements TapReaderPort {
-  private readonly supervisor: DeviceSupervisor<OpenedReader>;
+export class SupervisedTapReader extends SupervisedDevice<OpenedReader> implements TapReaderPort {
+  protected readonly supervisor: DeviceSupervisor<OpenedReader>;
 
   constructor(options: SupervisedTapReaderOptions) {
+    super();
     this.supervisor = new DeviceSupervisor({ ...options, what: "NFC reader", goneCode: ErrorCode.ReaderGone, log });
-  }
-
-  get present(): boolean {
-    return this.supervisor.current !== undefined;
-  }
-
-  /** Opens the reader; if it is not there yet the hub still starts, shows "reader gone" and keeps trying. */
-  start(): Promise<void> {
-    return this.supervisor.start();
-  }
-
-  stop(): Promise<void> {
-    return this.supervisor.stop();
-  }
-
-  onPresence(listener: (present: boolean) => void): () => void {
-    return this.supervisor.onPresence(listener);
   }
 
   readCard(input: { hubId: string; amountMinor: number; currency: string; signal: AbortSignal }): Promise<HceCredential> {

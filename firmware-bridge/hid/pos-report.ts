@@ -1,5 +1,5 @@
 import type { Clock } from "../../core/sources.ts";
-import type { ScanLineEvent, ScanLineLimits } from "./scan-lines.ts";
+import { ScanBuffer, type ScanLineEvent, type ScanLineLimits } from "./scan-lines.ts";
 
 /**
  * HID POS scanned-data input reports, as USB barcode/QR scanners send them in "HID POS" mode (Honeywell's layout,
@@ -16,48 +16,31 @@ const continuedOffset = 63;
 
 /** Joins the reports of one scan (bit 0 of the last byte set on all but the last) into its text. */
 export class PosReportAssembler {
-  private parts: Buffer[] = [];
-  private bytes = 0;
-  private overflowed = false;
-  private lastReportAtMs = Number.NEGATIVE_INFINITY;
+  private readonly buffer: ScanBuffer;
 
   constructor(
-    private readonly limits: ScanLineLimits,
+    limits: ScanLineLimits,
     private readonly clock: Clock,
-  ) {}
+  ) {
+    this.buffer = new ScanBuffer(limits, "bytes");
+  }
 
   /** A whole scan, a scan dropped (malformed, too long, its rest never came), or nothing yet. */
   push(report: Uint8Array): ScanLineEvent | undefined {
     if (report.length !== posReportBytes || report[0] !== posReportId) return { kind: "dropped", reason: `a ${report.length}-byte report with id ${report[0]}` };
-    const nowMs = this.clock.nowMs();
-    const broken = this.parts.length > 0 && nowMs - this.lastReportAtMs > this.limits.interCharMsMax;
-    this.lastReportAtMs = nowMs;
-    if (broken) {
-      this.reset();
+    if (this.buffer.pauseBreaking(this.clock.nowMs()) !== undefined) {
+      this.buffer.reset();
       const rest = this.push(report);
       return rest?.kind === "line" ? rest : { kind: "dropped", reason: "a scan whose continuation did not come" };
     }
     const length = report[1]!;
     if (length > posDataBytesMax) {
-      this.reset();
+      this.buffer.reset();
       return { kind: "dropped", reason: `a report claiming ${length} data bytes` };
     }
-    if (this.bytes + length > this.limits.lineCharsMax) this.overflowed = true;
-    else {
-      this.parts.push(Buffer.from(report.subarray(dataOffset, dataOffset + length)));
-      this.bytes += length;
-    }
+    // latin1: one character per byte, so the buffer's length counts bytes.
+    this.buffer.append(Buffer.from(report.subarray(dataOffset, dataOffset + length)).toString("latin1"), this.clock.nowMs());
     if ((report[continuedOffset]! & 0x01) !== 0) return undefined;
-    const overflowed = this.overflowed;
-    const text = Buffer.concat(this.parts).toString("latin1");
-    this.reset();
-    if (overflowed) return { kind: "dropped", reason: `a scan longer than ${this.limits.lineCharsMax} bytes` };
-    return text.length > 0 ? { kind: "line", text } : undefined;
-  }
-
-  private reset(): void {
-    this.parts = [];
-    this.bytes = 0;
-    this.overflowed = false;
+    return this.buffer.finish();
   }
 }

@@ -15,45 +15,79 @@ export const scanLineLimitsDefault: ScanLineLimits = { lineCharsMax: 4_296, inte
 
 export type ScanLineEvent = { kind: "line"; text: string } | { kind: "dropped"; reason: string };
 
-/** Keystrokes to scanned lines: each Enter ends one; too long or too slow, the line is dropped, never cut short. */
-export class ScanLines {
-  private chars: string[] = [];
+/**
+ * One scan being read, in whatever pieces the scanner sends it (keystrokes, HID POS reports): bounded (a longer
+ * scan is dropped whole, never cut short) and timed (a pause longer than interCharMsMax breaks it off).
+ */
+export class ScanBuffer {
+  private pieces: string[] = [];
+  private held = 0;
   private overflowed = false;
-  private lastCharAtMs = Number.NEGATIVE_INFINITY;
+  private lastAtMs = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly limits: ScanLineLimits,
-    private readonly clock: Clock,
+    /** What its length counts, for the reason a scan too long was dropped. */
+    private readonly unit: "characters" | "bytes",
   ) {}
+
+  /** The characters held so far. */
+  get length(): number {
+    return this.held;
+  }
+
+  /** How long since the last piece, when something is held and that pause breaks the scan off; else undefined. */
+  pauseBreaking(nowMs: number): number | undefined {
+    const pausedMs = nowMs - this.lastAtMs;
+    return this.pieces.length > 0 && pausedMs > this.limits.interCharMsMax ? pausedMs : undefined;
+  }
+
+  append(piece: string, nowMs: number): void {
+    this.lastAtMs = nowMs;
+    if (this.held + piece.length > this.limits.lineCharsMax) this.overflowed = true;
+    else {
+      this.pieces.push(piece);
+      this.held += piece.length;
+    }
+  }
+
+  /** The scan is complete: its text, or why it was dropped, or nothing for an empty one. Starts the next. */
+  finish(): ScanLineEvent | undefined {
+    const overflowed = this.overflowed;
+    const text = this.pieces.join("");
+    this.reset();
+    if (overflowed) return { kind: "dropped", reason: `a scan longer than ${this.limits.lineCharsMax} ${this.unit}` };
+    return text.length > 0 ? { kind: "line", text } : undefined;
+  }
+
+  reset(): void {
+    this.pieces = [];
+    this.held = 0;
+    this.overflowed = false;
+  }
+}
+
+/** Keystrokes to scanned lines: each Enter ends one. */
+export class ScanLines {
+  private readonly buffer: ScanBuffer;
+
+  constructor(
+    limits: ScanLineLimits,
+    private readonly clock: Clock,
+  ) {
+    this.buffer = new ScanBuffer(limits, "characters");
+  }
 
   push(stroke: Keystroke): ScanLineEvent | undefined {
     const nowMs = this.clock.nowMs();
     let dropped: ScanLineEvent | undefined;
-    if (this.chars.length > 0 && nowMs - this.lastCharAtMs > this.limits.interCharMsMax) {
-      dropped = { kind: "dropped", reason: `${this.chars.length} characters then a pause of ${nowMs - this.lastCharAtMs} ms` };
-      this.reset();
+    const pausedMs = this.buffer.pauseBreaking(nowMs);
+    if (pausedMs !== undefined) {
+      dropped = { kind: "dropped", reason: `${this.buffer.length} characters then a pause of ${pausedMs} ms` };
+      this.buffer.reset();
     }
-    if (stroke.kind === "enter") {
-      const ended = this.end();
-      return ended ?? dropped;
-    }
-    if (stroke.kind === "other") return dropped;
-    this.lastCharAtMs = nowMs;
-    if (this.chars.length >= this.limits.lineCharsMax) this.overflowed = true;
-    else this.chars.push(stroke.char);
+    if (stroke.kind === "enter") return this.buffer.finish() ?? dropped;
+    if (stroke.kind === "char") this.buffer.append(stroke.char, nowMs);
     return dropped;
-  }
-
-  private end(): ScanLineEvent | undefined {
-    const overflowed = this.overflowed;
-    const text = this.chars.join("");
-    this.reset();
-    if (overflowed) return { kind: "dropped", reason: `a scan longer than ${this.limits.lineCharsMax} characters` };
-    return text.length > 0 ? { kind: "line", text } : undefined;
-  }
-
-  private reset(): void {
-    this.chars = [];
-    this.overflowed = false;
   }
 }

@@ -1,23 +1,19 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
 import { afterEach, describe, expect, it } from "vitest";
-import { parseHubConfig, readHubSecrets } from "../../cli/hub-config.ts";
-import { runHubConsole, startHub, type RunningHub } from "../../cli/hub.ts";
+import { runHubConsole, type RunningHub } from "../../cli/hub.ts";
 import { VirtualPn532 } from "../../simulator/pn532/virtual-pn532.ts";
-import { FirmataSerialDevice } from "../../simulator/scenarios/tap/firmata-serial-device.ts";
 import { simulatedPanelPins } from "../../simulator/scenarios/tap/simulated-tap-hub.ts";
-import { serveOverTcp, type TcpDeviceServer } from "../../simulator/serial/serve-over-tcp.ts";
-import { TestStack } from "../e2e/stack.ts";
-import { writeBundle } from "./bundles.ts";
-import { fastLink, fastResend, fastTiming, funded } from "./fixture.ts";
+import { serveOverTcp } from "../../simulator/serial/serve-over-tcp.ts";
+import { funded } from "./fixture.ts";
+import { servedPanel, stackWithBundles, startServedHub, type Defer } from "./served-pieces.ts";
 
 const root = join(import.meta.dirname, "..", "..");
 const waitMs = 8_000;
 
 let cleanups: Array<() => Promise<void> | void> = [];
+const defer: Defer = (cleanup) => cleanups.push(cleanup);
 afterEach(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup();
   cleanups = [];
@@ -74,33 +70,10 @@ function hubConsole(running: RunningHub): { input: PassThrough; output: PassThro
 
 describe("the hub CLI over served simulators (tcp://)", () => {
   it("a `tapwire sim serve pn532` process and a served Firmata board drive a configured hub to an approved sale", async () => {
-    const stack = await TestStack.start();
-    cleanups.push(() => stack.stop());
-    const { hub, wallet } = await stack.enrolDefaults();
-    const dir = mkdtempSync(join(tmpdir(), "tapwire-cli-hub-"));
-    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-    writeBundle(join(dir, "hub"), hub);
-    writeBundle(join(dir, "wallet"), wallet);
-
+    const { stack, dir } = await stackWithBundles(defer, "tapwire-cli-hub-");
     const { url: nfcUrl } = await simServe(["pn532", "--phone", "hce", "--wallet-dir", join(dir, "wallet"), "--wallet-id", "w1"], "PN532");
-    const firmata = new FirmataSerialDevice();
-    const firmataServer: TcpDeviceServer = await serveOverTcp(firmata, 0);
-    cleanups.push(() => firmataServer.close());
-
-    const config = parseHubConfig(
-      {
-        hubId: "h1",
-        merchantId: "m1",
-        broker: { url: stack.node.url, caFile: "hub/ca.pem", certFile: "hub/cert.pem", keyFile: "hub/key.pem", servicePublicKeyFile: "hub/service.pub.pem" },
-        nfc: { path: nfcUrl, apduTimeoutMs: 300 },
-        panel: { path: firmataServer.url, pins: simulatedPanelPins, debounceMs: 15, readyTimeoutMs: 3_000 },
-        journalFile: "hub/journal.sqlite",
-        timings: { ...fastTiming, ...fastLink, ...fastResend },
-      },
-      dir,
-    );
-    const running: RunningHub = await startHub(config, readHubSecrets(config.broker));
-    cleanups.push(() => running.stop());
+    const { firmata, url: panelUrl } = await servedPanel(defer);
+    const running = await startServedHub(defer, stack, dir, { nfcPath: nfcUrl, panelPath: panelUrl });
     const { input, output } = hubConsole(running);
 
     await waitForOutput(output, /hub ready, online: idle/);
@@ -116,35 +89,12 @@ describe("the hub CLI over served simulators (tcp://)", () => {
   });
 
   it("a `tapwire sim serve hid` scanner configured as scanner.path: the wallet's scanned payment code pays a sale", async () => {
-    const stack = await TestStack.start();
-    cleanups.push(() => stack.stop());
-    const { hub, wallet } = await stack.enrolDefaults();
-    const dir = mkdtempSync(join(tmpdir(), "tapwire-cli-hub-"));
-    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-    writeBundle(join(dir, "hub"), hub);
-    writeBundle(join(dir, "wallet"), wallet);
+    const { stack, dir } = await stackWithBundles(defer, "tapwire-cli-hub-");
     const scanner = await simServe(["hid", "--wallet-dir", join(dir, "wallet"), "--wallet-id", "w1"], "QR scanner");
     const nfcServer = await serveOverTcp(new VirtualPn532(), 0);
-    cleanups.push(() => nfcServer.close());
-    const firmata = new FirmataSerialDevice();
-    const firmataServer = await serveOverTcp(firmata, 0);
-    cleanups.push(() => firmataServer.close());
-
-    const config = parseHubConfig(
-      {
-        hubId: "h1",
-        merchantId: "m1",
-        broker: { url: stack.node.url, enrolmentDir: "hub" },
-        nfc: { path: nfcServer.url, apduTimeoutMs: 300 },
-        panel: { path: firmataServer.url, pins: simulatedPanelPins, debounceMs: 15, readyTimeoutMs: 3_000 },
-        scanner: { path: scanner.url },
-        journalFile: "hub/journal.sqlite",
-        timings: { ...fastTiming, ...fastLink, ...fastResend },
-      },
-      dir,
-    );
-    const running = await startHub(config, readHubSecrets(config.broker));
-    cleanups.push(() => running.stop());
+    defer(() => nfcServer.close());
+    const { url: panelUrl } = await servedPanel(defer);
+    const running = await startServedHub(defer, stack, dir, { nfcPath: nfcServer.url, panelPath: panelUrl, scanner: { path: scanner.url } });
     const { input, output } = hubConsole(running);
     await waitForOutput(output, /hub ready, online: idle/);
 

@@ -1,22 +1,17 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { parseHubConfig, readHubSecrets } from "../../cli/hub-config.ts";
-import { startHub, type RunningHub } from "../../cli/hub.ts";
+import type { RunningHub } from "../../cli/hub.ts";
 import type { TapHubView } from "../../device/tap-hub.ts";
 import { ErrorCode } from "../../protocol/errors.ts";
 import { importPrivatePem } from "../../protocol/keys.ts";
 import { HceWallet } from "../../simulator/phones/hce-wallet.ts";
 import { VirtualPn532 } from "../../simulator/pn532/virtual-pn532.ts";
-import { FirmataSerialDevice } from "../../simulator/scenarios/tap/firmata-serial-device.ts";
 import { simulatedPanelPins } from "../../simulator/scenarios/tap/simulated-tap-hub.ts";
 import { serveOverTcp, type TcpDeviceServer } from "../../simulator/serial/serve-over-tcp.ts";
-import { TestStack } from "../e2e/stack.ts";
-import { writeBundle } from "./bundles.ts";
-import { fastLink, fastResend, fastTiming, funded, inState, ready, startRig, until, waitMs, type Rig } from "./fixture.ts";
+import { servedPanel, stackWithBundles, startServedHub, type Defer } from "./served-pieces.ts";
+import { funded, inState, ready, startRig, until, waitMs, type Rig } from "./fixture.ts";
 
 let cleanups: Array<() => Promise<void> | void> = [];
+const defer: Defer = (cleanup) => cleanups.push(cleanup);
 afterEach(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup();
   cleanups = [];
@@ -42,33 +37,13 @@ function viewOf(running: RunningHub, predicate: (view: TapHubView) => boolean): 
 
 describe("the reader goes away and comes back (the served PN532 restarted)", () => {
   it("shows reader gone (no E509 per sale), refuses sales with ReaderGone, reopens it with backoff and sells again", async () => {
-    const stack = await TestStack.start();
-    cleanups.push(() => stack.stop());
-    const { hub, wallet } = await stack.enrolDefaults();
-    const dir = mkdtempSync(join(tmpdir(), "tapwire-reader-gone-"));
-    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-    writeBundle(join(dir, "hub"), hub);
+    const { stack, dir, wallet } = await stackWithBundles(defer, "tapwire-reader-gone-");
     const chip = new VirtualPn532();
     let nfcServer: TcpDeviceServer = await serveOverTcp(chip, 0);
     const nfcPort = nfcServer.port;
-    cleanups.push(() => nfcServer.close());
-    const firmata = new FirmataSerialDevice();
-    const firmataServer = await serveOverTcp(firmata, 0);
-    cleanups.push(() => firmataServer.close());
-    const config = parseHubConfig(
-      {
-        hubId: "h1",
-        merchantId: "m1",
-        broker: { url: stack.node.url, caFile: "hub/ca.pem", certFile: "hub/cert.pem", keyFile: "hub/key.pem", servicePublicKeyFile: "hub/service.pub.pem" },
-        nfc: { path: nfcServer.url, apduTimeoutMs: 300 },
-        panel: { path: firmataServer.url, pins: simulatedPanelPins, debounceMs: 15, readyTimeoutMs: 3_000 },
-        journalFile: "hub/journal.sqlite",
-        timings: { ...fastTiming, ...fastLink, ...fastResend },
-      },
-      dir,
-    );
-    const running = await startHub(config, readHubSecrets(config.broker));
-    cleanups.push(() => running.stop());
+    defer(() => nfcServer.close());
+    const { firmata, url: panelUrl } = await servedPanel(defer);
+    const running = await startServedHub(defer, stack, dir, { nfcPath: nfcServer.url, panelPath: panelUrl });
     await viewOf(running, (view) => view.hub === "ready" && view.tap.state === "idle");
 
     await nfcServer.close();
