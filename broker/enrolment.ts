@@ -1,4 +1,4 @@
-import { createPublicKey, type KeyObject } from "node:crypto";
+import { X509Certificate, createPublicKey, type KeyObject } from "node:crypto";
 import { generateP256, importPublicPem, privateKeyPem, publicKeyPem } from "../protocol/keys.ts";
 import type { Clock, Random } from "../core/sources.ts";
 import { ErrorCode, TapwireError } from "../protocol/errors.ts";
@@ -6,6 +6,7 @@ import { principalName, type Principal } from "../protocol/topics.ts";
 import { certifyPrincipal, type OperatorPki } from "./operator-pki.ts";
 import type { Registry } from "./registry/registry.ts";
 import { loginTokenBytes, type OperatorStore } from "./operators/operator-store.ts";
+import type { RevokedCertificates } from "./registry/revoked-certificates.ts";
 
 /**
  * Everything a hub (or wallet, or agent) needs to join: its certificate, the operator CA that the broker's
@@ -107,6 +108,22 @@ export async function enrollOperator(context: EnrolmentContext, operators: Opera
   const loginToken = Buffer.from(context.random.bytes(loginTokenBytes)).toString("base64url");
   operators.enroll({ operatorId: request.operatorId, certificateSerial: serialHex, loginToken, salt: context.random.bytes(16), nowMs: context.clock.nowMs() });
   return { bundle, loginToken };
+}
+
+/**
+ * A merchant's back office on MQTT (CN merchants/<id>): a certificate for reading its own signed event feed.
+ * Issuing one again revokes the one before (a lost or leaked key is replaced, never added to).
+ */
+export async function enrollMerchantFeed(context: EnrolmentContext, revoked: RevokedCertificates, request: { merchantId: string }): Promise<EnrolmentBundle> {
+  context.registry.getMerchant(request.merchantId);
+  const principal: Principal = { kind: "merchant", id: request.merchantId };
+  const previousPem = await context.pki.store.loadCertificate(principalName(principal));
+  if (previousPem !== undefined) {
+    revoked.revoke(new X509Certificate(previousPem).serialNumber, principalName(principal), "replaced", context.clock.nowMs());
+  }
+  const { publicKey, keyPem } = keyFor(undefined);
+  const { bundle } = await certify(context, principal, publicKey, keyPem);
+  return bundle;
 }
 
 /**

@@ -2,9 +2,9 @@ import { join } from "node:path";
 import { ErrorCode, TapwireError, errorCodeName } from "../protocol/errors.ts";
 import { createDataDir, ledgerFileName } from "../core/data-dir.ts";
 import { logger } from "../core/log.ts";
-import { systemClock, systemRandom, type Clock, type Random } from "../core/sources.ts";
+import { systemClock, systemRandom, systemTimers, type Clock, type Random } from "../core/sources.ts";
 import { settlementPrincipal, type Principal } from "../protocol/topics.ts";
-import { enrollAgent, enrollHub, enrollOperator, enrollWallet, rotateHub, type EnrolmentBundle, type EnrolmentContext, type OperatorEnrolment } from "./enrolment.ts";
+import { enrollAgent, enrollHub, enrollMerchantFeed, enrollOperator, enrollWallet, rotateHub, type EnrolmentBundle, type EnrolmentContext, type OperatorEnrolment } from "./enrolment.ts";
 import { EmbeddedBroker } from "./mqtt/embedded-broker.ts";
 import { RevocationWatch } from "./revocation-watch.ts";
 import { ServiceLink } from "./mqtt/service-link.ts";
@@ -20,6 +20,9 @@ import { SettlementMetrics } from "./settlement-metrics.ts";
 import { CertRenewals, isCertRenewal } from "./cert-renewals.ts";
 import { normalSerial } from "./registry/revoked-certificates.ts";
 import { HealthEndpoint } from "../core/health-endpoint.ts";
+import { sealFeedEvent } from "../protocol/merchant-feed.ts";
+import { EvidenceReader } from "./merchant-events/evidence-reader.ts";
+import { MerchantFeed } from "./merchant-events/merchant-feed.ts";
 
 const log = logger("tapwire:settlement-node");
 
@@ -28,6 +31,8 @@ export const brokerPortDefault = 8883;
 export const connectTimeoutMsDefault = 10_000;
 /** Above the service's queue bound (2 048) plus a batch in flight: the service answers Overloaded first. */
 export const handlerCallsInFlightMaxDefault = 4_096;
+/** An event still undelivered after a day is dropped by an MQTT 5 broker: the merchant's resume sends it again. */
+const merchantEventExpirySeconds = 86_400;
 
 /** Where the service keeps its data, where its broker listens, and its limits. */
 export interface SettlementNodeOptions {
@@ -77,6 +82,7 @@ export class SettlementNode {
   private revocationWatch: RevocationWatch | undefined;
   private unsubscribePush: (() => void) | undefined;
   private endpoint: HealthEndpoint | undefined;
+  private feed: { feed: MerchantFeed; reader: EvidenceReader } | undefined;
   /** Always kept (a few counters); served over HTTP only when `metrics` is given. */
   readonly metrics: SettlementMetrics;
   private readonly clock: Clock;
@@ -146,9 +152,12 @@ export class SettlementNode {
       this.revocationWatch.start();
     }
     const renewals = new CertRenewals({ service, pki, clock: this.clock, random: this.random });
-    const link = new ServiceLink({
+    // Merchants' feeds come from this node's evidence; the workers of a shared group each keep their own, so none serves them.
+    const feed = this.options.sharedGroup === undefined ? this.startFeed(service, pki, () => link) : undefined;
+    const link: ServiceLink = new ServiceLink({
       transport: await this.transportTo(url, pki),
       handler: (inbound) => (isCertRenewal(inbound) ? renewals.handle(inbound) : this.timed(service, inbound)),
+      ...(feed ? { onMerchantAck: (merchantId: string, payload: Buffer) => feed.onAck(merchantId, payload) } : {}),
       handlerCallsInFlightMax: this.options.handlerCallsInFlightMax ?? handlerCallsInFlightMaxDefault,
       clock: this.clock,
     });
@@ -162,6 +171,20 @@ export class SettlementNode {
       await endpoint.start();
     }
     log.info({ url }, "settlement node ready");
+  }
+
+  /** Each listening merchant's signed events, read from the evidence beside the service (a read-only connection). */
+  private startFeed(service: SettlementService, pki: OperatorPki, link: () => ServiceLink): MerchantFeed {
+    const reader = new EvidenceReader(join(this.options.dataDir, ledgerFileName));
+    const feed = new MerchantFeed({
+      reader,
+      merchantKnown: (merchantId) => service.registry.findMerchant(merchantId) !== undefined,
+      seal: (event) => sealFeedEvent(event, pki.serviceSigningKey),
+      publish: (merchantId, payload) => link().publishEvent(merchantId, payload, merchantEventExpirySeconds),
+      timers: this.options.settlement?.timers ?? systemTimers,
+    });
+    this.feed = { feed, reader };
+    return feed;
   }
 
   /** Latency is real elapsed time (a monotonic clock), not the injected wall clock a simulation may stop. */
@@ -213,8 +236,11 @@ export class SettlementNode {
     this.unsubscribePush = undefined;
     this.revocationWatch?.stop();
     this.revocationWatch = undefined;
+    this.feed?.feed.stop();
     await this.link?.stop();
     this.link = undefined;
+    this.feed?.reader.close();
+    this.feed = undefined;
     await this.serviceStarted?.stop();
     this.serviceStarted = undefined;
     await this.broker?.stop();
@@ -267,6 +293,11 @@ export class SettlementNode {
     return rotateHub(this.enrolmentContext(), this.service, request);
   }
 
+  /** A merchant's back office: a certificate for its signed event feed (the one before it is revoked). */
+  enrollMerchantFeed(request: { merchantId: string }): Promise<EnrolmentBundle> {
+    return enrollMerchantFeed(this.enrolmentContext(), this.service.revokedCertificates, request);
+  }
+
   /** A person who acts from the console (operators/<name>): certificate and a login token shown once. */
   enrollOperator(request: { operatorId: string }): Promise<OperatorEnrolment> {
     return enrollOperator(this.enrolmentContext(), this.service.operators, request);
@@ -304,6 +335,8 @@ export class SettlementNode {
         return principal.id === servicePrincipal.id;
       case "operator":
         return this.service.operators.find(principal.id)?.status === "active";
+      case "merchant":
+        return registry.findMerchant(principal.id) !== undefined;
       default:
         return false;
     }

@@ -50,6 +50,7 @@ export const commands: Record<string, Load<Command>> = {
   "wallet enroll": async () => (await cli.enroll()).walletEnrollCommand,
   "wallet code": async () => (await cli.walletCode()).walletCodeCommand,
   "merchant events": async () => (await cli.merchantEvents()).merchantEventsCommand,
+  "merchant enroll-feed": async () => (await cli.merchantEvents()).merchantEnrollFeedCommand,
   "glasses-hub": async () => (await cli.glassesHub()).glassesHubCommand,
   hub: async () => (await cli.hub()).hubCommand,
   "hub init": async () => (await cli.hubInit()).hubInitCommand,

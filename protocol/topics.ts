@@ -10,7 +10,7 @@ import { isId } from "./ids.ts";
  */
 export const topicRoot = "tapwire/v1";
 
-export const principalKinds = ["hub", "wallet", "agent", "service", "operator"] as const;
+export const principalKinds = ["hub", "wallet", "agent", "service", "operator", "merchant"] as const;
 export type PrincipalKind = (typeof principalKinds)[number];
 export type ClientKind = "hub" | "wallet" | "agent";
 
@@ -25,6 +25,7 @@ const plural: Record<PrincipalKind, string> = {
   agent: "agents",
   service: "services",
   operator: "operators",
+  merchant: "merchants",
 };
 const singular = new Map<string, PrincipalKind>(Object.entries(plural).map(([kind, p]) => [p, kind as PrincipalKind]));
 const clientKinds: readonly PrincipalKind[] = ["hub", "wallet", "agent"];
@@ -38,6 +39,34 @@ export function topicFor(kind: ClientKind, id: string, channel: Channel): string
 
 /** What the settlement service subscribes to: every client's requests. */
 export const serviceRequestFilters: readonly string[] = clientKinds.map((kind) => `${topicRoot}/${plural[kind]}/+/req`);
+
+/**
+ * A merchant's event feed (`tapwire/v1/merchants/m1/events` and `…/ack`): the service publishes the merchant's
+ * signed events on `events`; the merchant publishes where it stands on `ack` (on connect, to resume from there,
+ * and after each event it took). Only the service writes `events`, only the merchant reads them.
+ */
+export type FeedChannel = "events" | "ack";
+
+export function merchantFeedTopic(merchantId: string, channel: FeedChannel): string {
+  if (!isId(merchantId)) throw new TapwireError(`id ${JSON.stringify(merchantId)} cannot appear in a topic`, ErrorCode.SchemaInvalid);
+  return `${topicRoot}/merchants/${merchantId}/${channel}`;
+}
+
+/** What the settlement service subscribes to for the feeds: every merchant's position. */
+export const merchantAckFilter = `${topicRoot}/merchants/+/ack`;
+
+/** Parses a concrete feed topic; undefined for anything else (wildcards included). */
+export function parseMerchantFeedTopic(topic: string): { merchantId: string; channel: FeedChannel } | undefined {
+  const parts = topic.split("/");
+  if (parts.length !== 5 || `${parts[0]}/${parts[1]}` !== topicRoot || parts[2] !== "merchants") return undefined;
+  const merchantId = parts[3]!;
+  const channel = parts[4]!;
+  if (!isId(merchantId) || (channel !== "events" && channel !== "ack")) return undefined;
+  return { merchantId, channel };
+}
+
+/** Everything the settlement service subscribes to: the clients' requests and the merchants' feed positions. */
+export const serviceFilters: readonly string[] = [...serviceRequestFilters, merchantAckFilter];
 
 /** Status topics dashboards watch. */
 export const hubStateFilter = `${topicRoot}/hubs/+/state`;
@@ -83,20 +112,28 @@ export function parsePrincipalName(name: string): Principal | undefined {
   return { kind, id };
 }
 
-/** Deny by default: a client may publish only its own req (and, for hubs, state). */
+/** Deny by default: a client may publish only its own req (and, for hubs, state); a merchant only its feed position. */
 export function mayPublish(principal: Principal, topic: string): boolean {
-  if (principal.kind === "service") return parseTopic(topic)?.channel === "res";
+  if (principal.kind === "service") return parseTopic(topic)?.channel === "res" || parseMerchantFeedTopic(topic)?.channel === "events";
+  if (principal.kind === "merchant") {
+    const feed = parseMerchantFeedTopic(topic);
+    return feed !== undefined && feed.merchantId === principal.id && feed.channel === "ack";
+  }
   const parsed = parseTopic(topic);
   if (!parsed || parsed.kind !== principal.kind || parsed.id !== principal.id) return false;
   return parsed.channel === "req" || parsed.channel === "state";
 }
 
-/** Deny by default: a client may subscribe only to its own res; the service to the request filters. */
+/**
+ * Deny by default: a client may subscribe only to its own res, a merchant to its own events; the service to the
+ * request filters and the feed positions.
+ */
 export function maySubscribe(principal: Principal, filter: string): boolean {
   if (principal.kind === "service") {
     const inner = filter.startsWith("$share/") ? filter.split("/").slice(2).join("/") : filter;
-    return serviceRequestFilters.includes(inner) || inner === hubStateFilter;
+    return serviceFilters.includes(inner) || inner === hubStateFilter;
   }
+  if (principal.kind === "merchant") return filter === merchantFeedTopic(principal.id, "events");
   if (principal.kind === "operator") return filter === hubStateFilter;
   const parsed = parseTopic(filter);
   return parsed !== undefined && parsed.kind === principal.kind && parsed.id === principal.id && parsed.channel === "res";

@@ -1,7 +1,8 @@
 import { assert } from "../../core/assert.ts";
 import type { Cursor } from "./event-cursor.ts";
 import type { EvidenceReader } from "./evidence-reader.ts";
-import { eventOf, RequestMerchants, type MerchantEvent } from "./merchant-event.ts";
+import type { MerchantEvent } from "../../protocol/merchant-feed.ts";
+import { eventOf, RequestMerchants } from "./merchant-event.ts";
 
 export interface DispatchOptions {
   reader: EvidenceReader;

@@ -2,6 +2,7 @@ import { decodeBody } from "../../protocol/cbor.ts";
 import { decodeSign1 } from "../../protocol/cose.ts";
 import { decisionSchema, type Decision } from "../../protocol/messages.ts";
 import { isTapwireError } from "../../protocol/errors.ts";
+import type { MerchantEvent, MerchantEventType } from "../../protocol/merchant-feed.ts";
 
 /** One evidence row as the event feed reads it (broker/evidence/evidence-schema.ts). */
 export interface EvidenceEntry {
@@ -11,40 +12,6 @@ export interface EvidenceEntry {
   requestId: string;
   bytes: Uint8Array;
   recordedAtMs: number;
-}
-
-/** Every event a merchant may be told of. */
-export const merchantEventTypes = [
-  "payment.approved",
-  "payment.declined",
-  "payment.held",
-  "payment.reversed",
-  "refund.succeeded",
-  "refund.failed",
-  "dispute.opened",
-] as const;
-/** One of merchantEventTypes. */
-export type MerchantEventType = (typeof merchantEventTypes)[number];
-
-/**
- * What a merchant is told of a decision that concerns it. `deliveryId` is the evidence row's (one per event, the
- * same on every delivery: a receiver drops what it has seen); `decision` is the service's signed decision itself
- * (COSE_Sign1, base64), checkable with the service's public key.
- */
-export interface MerchantEvent {
-  deliveryId: string;
-  seq: number;
-  type: MerchantEventType;
-  merchantId: string;
-  requestId: string;
-  requestType: string;
-  code: number;
-  reason: string;
-  amountMinor?: number;
-  currency?: string;
-  paymentId?: string;
-  atMs: number;
-  decision: string;
 }
 
 const payments = new Set(["payment_request", "wallet_tag_payment", "agent_payment", "offline_capture"]);

@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
-import type { MerchantEvent } from "./merchant-event.ts";
+import type { MerchantEvent } from "../../protocol/merchant-feed.ts";
 
 /** The header with the delivery id: the same on every retry of one event, so a receiver drops repeats by it. */
 export const deliveryHeader = "tapwire-delivery";

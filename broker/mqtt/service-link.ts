@@ -4,7 +4,7 @@ import { ErrorCode, TapwireError, errorCodeName, isTapwireError } from "../../pr
 import { crashOutside } from "../../core/crash.ts";
 import { logger } from "../../core/log.ts";
 import { systemClock, type Clock } from "../../core/sources.ts";
-import { parseTopic, topicFor, type ClientKind } from "../../protocol/topics.ts";
+import { merchantFeedTopic, parseMerchantFeedTopic, parseTopic, topicFor, type ClientKind } from "../../protocol/topics.ts";
 import type { ServiceTransport, TransportMessage } from "./service-transport.ts";
 
 const log = logger("tapwire:service-link");
@@ -37,6 +37,8 @@ export interface ServiceLinkOptions {
    * the service's own queue bound, so the service answers Overloaded (signed, with retry-after) long before this.
    */
   handlerCallsInFlightMax?: number;
+  /** A merchant's feed position (its `ack` topic); without it, acks are ignored like any topic outside the map. */
+  onMerchantAck?: (merchantId: string, payload: Buffer) => void;
   /** A handler still running after this long loses its slot and its replies are dropped. */
   handlerTimeoutMs?: number;
   clock?: Clock;
@@ -103,7 +105,18 @@ export class ServiceLink {
     return this.sendReply(reply, undefined);
   }
 
+  /** Publishes one of a merchant's signed events on its feed (QoS 1); resolves once the broker took it. */
+  publishEvent(merchantId: string, payload: Buffer, expirySeconds: number): Promise<void> {
+    if (!this.started) return Promise.reject(new TapwireError("service link stopped", ErrorCode.Offline, { merchantId }));
+    return this.options.transport.publish(merchantFeedTopic(merchantId, "events"), payload, { expirySeconds });
+  }
+
   private receive({ topic, payload, retain, correlationData }: TransportMessage): void {
+    const feed = parseMerchantFeedTopic(topic);
+    if (feed?.channel === "ack" && this.options.onMerchantAck && !retain && payload.length <= messageBytesMax) {
+      this.options.onMerchantAck(feed.merchantId, payload);
+      return;
+    }
     const parsed = parseTopic(topic);
     if (parsed === undefined || parsed.channel !== "req") {
       log.warn({ topic }, "message outside the request topics ignored");

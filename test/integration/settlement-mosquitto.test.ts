@@ -3,7 +3,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MqttConnection } from "../../transport/mqtt-connection.ts";
 import { messageBytesMax } from "../../protocol/envelope.ts";
 import { ErrorCode, isTapwireError } from "../../protocol/errors.ts";
-import { topicFor } from "../../protocol/topics.ts";
+import type { MerchantEvent } from "../../protocol/merchant-feed.ts";
+import { merchantFeedTopic, topicFor } from "../../protocol/topics.ts";
+import { MerchantFeedClient } from "../../sdk/merchant-feed.ts";
+import { eventually } from "../broker/fixtures.ts";
 import { PaymentWorld } from "../e2e/payment-world.ts";
 import { settlementScenarios } from "../e2e/settlement-scenarios.ts";
 import { TestStack } from "../e2e/stack.ts";
@@ -116,6 +119,49 @@ describe("Mosquitto's own refusals, each followed by a good payment", () => {
     expect(refused.decision).toMatchObject({ status: "declined", code: ErrorCode.Revoked, requestId: late.requestId });
     world.expectNothingPosted(before, "h3", [late.requestId]);
     await world.expectServing();
+  });
+});
+
+describe("a merchant's signed event feed through Mosquitto (generated ACL)", () => {
+  it("the merchant takes its events; another merchant subscribing to them gets nothing", async () => {
+    const node = world.stack.node;
+    node.registry.enrollMerchant({ merchantId: "m9", currency: "EUR" });
+    const [m1, m9] = [await node.enrollMerchantFeed({ merchantId: "m1" }), await node.enrollMerchantFeed({ merchantId: "m9" })];
+    const snooped: string[] = [];
+    const snoop = new MqttConnection({
+      url: mosquitto.url,
+      tls: { caPem: m9.caPem, certPem: m9.certPem, keyPem: m9.keyPem! },
+      clientId: "merchants/m9",
+      protocolVersion: 5,
+      reconnectAttemptsMax: 0,
+      onMessage: (topic) => snooped.push(topic),
+    });
+    const taken: MerchantEvent[] = [];
+    let position = 0;
+    const feed = new MerchantFeedClient({
+      url: mosquitto.url,
+      merchantId: "m1",
+      tls: { caPem: m1.caPem, certPem: m1.certPem, keyPem: m1.keyPem! },
+      servicePublicKeyPem: m1.servicePublicKeyPem,
+      protocolVersion: 5,
+      position: { read: () => position, write: (seq) => (position = seq) },
+      onEvent: (event) => void taken.push(event),
+    });
+    snoop.start();
+    feed.start();
+    try {
+      await snoop.waitConnected(5_000);
+      await snoop.subscribe(merchantFeedTopic("m1", "events"), 1).catch(() => undefined);
+      await feed.waitConnected(5_000);
+      const paid = await world.pay("h1", 450);
+      expect(paid.decision.status).toBe("approved");
+      await eventually(() => taken.some((event) => event.requestId === paid.decision.requestId), 5_000);
+      expect(taken.every((event) => event.merchantId === "m1")).toBe(true);
+      expect(snooped).toEqual([]);
+    } finally {
+      await feed.stop();
+      await snoop.stop();
+    }
   });
 });
 

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { EventCursor } from "../../broker/merchant-events/event-cursor.ts";
 import { MerchantEventDispatch, dispatchDefaults } from "../../broker/merchant-events/event-dispatch.ts";
 import { EvidenceReader } from "../../broker/merchant-events/evidence-reader.ts";
-import type { MerchantEvent } from "../../broker/merchant-events/merchant-event.ts";
+import type { MerchantEvent } from "../../protocol/merchant-feed.ts";
 import { deliveryHeader, postEvent, signatureHeader, verifyWebhookSignature, webhookSignature } from "../../broker/merchant-events/webhook.ts";
 import { decodeSign1, verifySign1 } from "../../protocol/cose.ts";
 import { SettlementFixture } from "../settlement/fixtures.ts";
