@@ -1,5 +1,6 @@
-// AI Pay: the person grants their agent an open mandate; the agent pays within it, exactly once; a payment above the
-// step-up threshold is held until the person approves it on their phone. Uses only tapwire's public entry points.
+// AI Pay: the agent asks for an open mandate with a signed request, the person's phone shows it and signs it; the agent
+// pays within it, exactly once; a payment above the step-up threshold is held until the person approves it on their
+// phone. Uses only tapwire's public entry points.
 import { Agent, PersonWallet } from "tapwire/agent";
 import { ErrorCode } from "tapwire/protocol";
 import { check, startStack } from "./stack.mjs";
@@ -18,17 +19,22 @@ try {
   await agent.start();
 
   const nowMs = Date.now();
-  const granted = await phone.grant(agent.agentId, agent.publicKey, {
+  const { text } = agent.requestMandate("Weekly groceries at m1", {
     mandateId: "groceries",
     perPaymentMaxMinor: 1_500,
-    budgetMinor: 3_000,
+    budgetMinor: 5_000,
     currency: "EUR",
     allowedMerchants: ["m1"],
     stepUpAboveMinor: 1_000,
     notBefore: nowMs,
     expiresAt: nowMs + 24 * 3600 * 1000,
   });
-  check(granted.status === "approved", "alice's phone signed the open mandate and the service took it");
+  // The text travels as a QR code or a link; the phone checks the agent's signature before showing anything.
+  const shown = phone.review(text);
+  check(shown.purpose === "Weekly groceries at m1", "alice's phone shows what the agent asks for, and why");
+  const { decision, grant } = await phone.approve(shown, { ...shown.terms, budgetMinor: 3_000 });
+  check(decision.status === "approved", "alice signed the mandate with a smaller budget, and the service took it");
+  check(agent.acceptGrant(grant).budgetMinor === 3_000, "the agent knows the budget alice granted, checked against the service's key");
 
   const purchase = (amountMinor, summary) => ({ mandateId: "groceries", merchantId: "m1", category: "groceries", amountMinor, currency: "EUR", cart: { summary } });
   const beans = await agent.pay(purchase(800, "1 kg coffee beans"));

@@ -1,13 +1,14 @@
 // A merchant's back office hearing of its payments: a tap at the counter and an agent's payment held for the
 // person's step-up, both delivered as signed webhooks by `tapwire merchant events` (the package's own command),
-// checked with tapwire/merchant's signature check, each delivery id once. Uses only tapwire's public entry points.
+// checked with tapwire/merchant's signature check, each delivery id once; and the same events over MQTT on the
+// merchant's own signed feed (MerchantFeedClient). Uses only tapwire's public entry points.
 import { spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { Agent, PersonWallet } from "tapwire/agent";
-import { deliveryHeader, signatureHeader, verifyWebhookSignature } from "tapwire/merchant";
+import { MerchantFeedClient, deliveryHeader, signatureHeader, verifyWebhookSignature } from "tapwire/merchant";
 import { SimulatedTapHub } from "tapwire/simulator";
 import { check, startStack } from "./stack.mjs";
 
@@ -34,6 +35,7 @@ let tapHub;
 let agent;
 let phone;
 let sender;
+let feed;
 try {
   const hub = await node.enrollHub({ hubId: "h1", merchantId: "m1" });
   const walletBundle = await node.enrollWallet({ walletId: "alice", currency: "EUR", perPaymentMaxMinor: 50_000 });
@@ -76,7 +78,25 @@ try {
   check(amounts.join(",") === "450,1500", "the merchant was told of both payments (4.50 and 15.00 EUR), signed, each delivery once");
   check([...received.values()].some((event) => event.type === "payment.held"), "and of the hold before alice answered");
   check(forged === 0, "every delivery's signature checked out");
+
+  // The same events over MQTT: the merchant's own certificate, its signed feed, its position kept by the merchant.
+  const feedBundle = await node.enrollMerchantFeed({ merchantId: "m1" });
+  const fed = [];
+  let position = 0;
+  feed = new MerchantFeedClient({
+    url: node.url,
+    merchantId: "m1",
+    tls: { caPem: feedBundle.caPem, certPem: feedBundle.certPem, keyPem: feedBundle.keyPem },
+    servicePublicKeyPem: feedBundle.servicePublicKeyPem,
+    position: { read: () => position, write: (seq) => (position = seq) },
+    onEvent: (event) => void fed.push(event),
+  });
+  feed.start();
+  const feedDeadlineMs = Date.now() + waitMs;
+  while (fed.filter((event) => event.type === "payment.approved").length < 2 && Date.now() < feedDeadlineMs) await new Promise((resolve) => setTimeout(resolve, 100));
+  check(fed.map((event) => event.deliveryId).join() === [...received.keys()].join(), "the MQTT feed told the merchant the same events, in the same order, each checked against the service's key");
 } finally {
+  await feed?.stop();
   sender?.kill("SIGTERM");
   await agent?.stop();
   await phone?.stop();

@@ -23,6 +23,11 @@ export const contract = {
    */
   paymentCodeLifetimeMsMax: 60_000,
   /**
+   * Longest `exp − iat` of an agent's mandate signing request (shown to the person, who reads it and decides): long
+   * enough to read terms on a phone, short enough that an old request found later cannot be signed by mistake.
+   */
+  mandateRequestLifetimeMsMax: 15 * 60_000,
+  /**
    * The service's anti-replay window over a hub's seqs, as IPsec and DTLS keep one: every seq is accepted once,
    * in any order, as long as it is within seqWindow of the highest seen. Several settlement workers may take a
    * hub's requests out of order (a shared subscription hands them to whichever is free), so the window must

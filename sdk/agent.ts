@@ -2,8 +2,9 @@ import { createPublicKey, type KeyObject } from "node:crypto";
 import type { EnrolmentBundle } from "../broker/enrolment.ts";
 import type { DecisionReply, HubLink } from "../firmware-bridge/mqtt/hub-link.ts";
 import { ErrorCode, TapwireError } from "../protocol/errors.ts";
-import { importPrivatePem } from "../protocol/keys.ts";
-import { sealAgentPayment, type AgentPayment, type Cart } from "../protocol/mandates.ts";
+import { importPrivatePem, importPublicPem } from "../protocol/keys.ts";
+import { sealAgentPayment, type AgentPayment, type Cart, type OpenMandate } from "../protocol/mandates.ts";
+import { issueMandateRequest, verifyMandateGrant, type MandateGrant, type MandateRequest, type MandateTerms } from "../protocol/mandate-request.ts";
 import type { Decision } from "../protocol/messages.ts";
 import { systemClock, systemRandom, type Clock, type Random } from "../core/sources.ts";
 import { clientLink } from "./client-link.ts";
@@ -89,6 +90,35 @@ export class Agent {
   /** Closes the link. */
   stop(): Promise<void> {
     return this.link.stop();
+  }
+
+  /**
+   * Asks the person for an open mandate (AP2's signing request): the request, signed with the agent's key, as text
+   * to show the person's wallet (a QR code, a link). `terms.mandateId` is the agent's choice; the person may grant
+   * the terms, tighten them, or refuse.
+   */
+  requestMandate(purpose: string, terms: MandateTerms, lifetimeMs?: number): { text: string; request: MandateRequest } {
+    return issueMandateRequest({
+      agentId: this.agentId,
+      agentKey: this.key,
+      agentPublicKey: this.publicKey,
+      purpose,
+      terms,
+      nowMs: this.clock.nowMs(),
+      ...(lifetimeMs === undefined ? {} : { lifetimeMs }),
+    });
+  }
+
+  /**
+   * The person's answer as their wallet hands it back: checks that the service registered this mandate for this
+   * agent's key and returns the terms granted, which are what `pay` must stay within (typed errors otherwise).
+   */
+  acceptGrant(grant: MandateGrant): OpenMandate {
+    return verifyMandateGrant(grant, {
+      agentId: this.agentId,
+      agentPublicKey: this.publicKey,
+      servicePublicKey: importPublicPem(this.options.bundle.servicePublicKeyPem),
+    });
   }
 
   /** Signs a closed mandate for one purchase; send it with `send` (the same bytes twice are refused as a replay). */

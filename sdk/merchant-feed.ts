@@ -14,7 +14,9 @@ const log = logger("tapwire:merchant-feed-client");
 
 /** Where a merchant stands in its feed: the seq of the last event it took (kept durably by the merchant). */
 export interface FeedPosition {
+  /** The seq of the last event taken (0: none yet). */
   read(): number;
+  /** Records that every event up to `seq` is taken; durable before it returns, for a restart to resume after it. */
   write(seq: number): void;
 }
 
@@ -81,6 +83,7 @@ export class MerchantFeedClient {
     return { ...this.counts };
   }
 
+  /** Connects (and keeps reconnecting); each connect resumes the feed from the position. */
   start(): void {
     assert(!this.started, "MerchantFeedClient already started");
     this.started = true;
@@ -88,6 +91,7 @@ export class MerchantFeedClient {
     this.scheduleKeepalive();
   }
 
+  /** Resolves once connected and subscribed; rejects (typed) after timeoutMs. */
   waitConnected(timeoutMs: number): Promise<void> {
     return this.connection.waitConnected(timeoutMs);
   }

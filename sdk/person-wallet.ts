@@ -5,13 +5,14 @@ import { sealMessage } from "../protocol/envelope.ts";
 import { ErrorCode, TapwireError } from "../protocol/errors.ts";
 import { importPrivatePem } from "../protocol/keys.ts";
 import { agentKeyDer, sealOpenMandate, type OpenMandate } from "../protocol/mandates.ts";
+import { mandateFor, readMandateRequest, type MandateGrant, type MandateRequest, type MandateTerms } from "../protocol/mandate-request.ts";
+import type { DecisionReply } from "../firmware-bridge/mqtt/hub-link.ts";
 import type { Decision } from "../protocol/messages.ts";
 import type { StepUpAnswer, WalletStepUpApproval } from "../protocol/review.ts";
 import { systemClock, systemRandom, type Clock, type Random } from "../core/sources.ts";
 import { clientLink } from "./client-link.ts";
 
-/** The limits the person sets in an open mandate. */
-export type MandateTerms = Omit<OpenMandate, "type" | "v" | "walletId" | "agentId" | "agentKey" | "iat">;
+export type { MandateTerms } from "../protocol/mandate-request.ts";
 
 /**
  * The person's trusted surface (their phone's wallet app): signs open mandates for an agent and answers
@@ -63,8 +64,30 @@ export class PersonWallet {
       iat: this.clock.nowMs(),
       ...terms,
     };
+    return (await this.register(mandate)).reply.decision;
+  }
+
+  /**
+   * Reads an agent's signing request (the text of its QR code or link) for the person to see: its purpose, the
+   * agent, the terms. Forged (BadSignature), expired (MessageExpired), malformed (SchemaInvalid) or impossible terms
+   * (MandateInvalid) are refused here, before the person is asked anything.
+   */
+  review(text: string): MandateRequest {
+    return readMandateRequest(text, this.clock.nowMs());
+  }
+
+  /**
+   * The person agreed: signs the open mandate for the request's agent and key, with the terms the person chose (by
+   * default as asked), and registers it. Resolves with the service's decision and the grant to hand the agent.
+   */
+  async approve(request: MandateRequest, terms: MandateTerms = request.terms): Promise<{ decision: Decision; grant: MandateGrant }> {
+    const { bytes, reply } = await this.register(mandateFor(request, this.walletId, terms, this.clock.nowMs()));
+    return { decision: reply.decision, grant: { mandate: bytes, decision: reply.bytes } };
+  }
+
+  private async register(mandate: OpenMandate): Promise<{ bytes: Buffer; reply: DecisionReply }> {
     const bytes = sealOpenMandate(mandate, this.key, createPublicKey(this.key));
-    return (await this.link.request(bytes, terms.mandateId, this.decisionTimeoutMs)).decision;
+    return { bytes, reply: await this.link.request(bytes, mandate.mandateId, this.decisionTimeoutMs) };
   }
 
   /** Signs the answer to a held payment (`caseId` from the held decision); the agent then hears the outcome. */

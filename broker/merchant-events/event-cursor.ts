@@ -15,6 +15,7 @@ export interface Cursor {
 export class EventCursor implements Cursor {
   constructor(private readonly path: string) {}
 
+  /** The seq in the file; 0 when there is no file yet. */
   read(): number {
     let text: string;
     try {
@@ -28,6 +29,7 @@ export class EventCursor implements Cursor {
     return seq;
   }
 
+  /** Replaces the file whole (written, synced, renamed). */
   write(seq: number): void {
     const temporary = `${this.path}.tmp`;
     const fd = openSync(temporary, "w", 0o600);

@@ -88,3 +88,70 @@ describe("the agent SDK (sdk/agent.ts, sdk/person-wallet.ts) against the real se
     expect(result.kind === "declined" && result.code).not.toBe(0);
   });
 });
+
+describe("a mandate signing request (AP2): the agent asks, the person's wallet shows it and signs", () => {
+  const asked = (nowMs: number) => ({
+    mandateId: "travel",
+    perPaymentMaxMinor: 3_000,
+    budgetMinor: 9_000,
+    currency: "EUR",
+    allowedMerchants: ["m1"],
+    notBefore: nowMs,
+    expiresAt: nowMs + 86_400_000,
+  });
+
+  async function parties(): Promise<{ agent: Agent; phone: PersonWallet; stack: TestStack }> {
+    stack = await TestStack.start();
+    const { wallet } = await stack.enrolDefaults(funded);
+    const phone = new PersonWallet(wallet, stack.node.url);
+    const agent = new Agent({ bundle: await stack.node.enrollAgent({ agentId: "a1" }), url: stack.node.url });
+    await phone.start();
+    stops.push(() => phone.stop());
+    await agent.start();
+    stops.push(() => agent.stop());
+    return { agent, phone, stack };
+  }
+
+  it("the person tightens the budget; the agent learns the granted terms and pays within them", async () => {
+    const { agent, phone } = await parties();
+    const { text } = agent.requestMandate("Book my train tickets this month", asked(Date.now()));
+    expect(text.startsWith("TWM1:")).toBe(true);
+
+    const shown = phone.review(text);
+    expect(shown).toMatchObject({ agentId: "a1", purpose: "Book my train tickets this month", terms: { budgetMinor: 9_000 } });
+    const { decision, grant } = await phone.approve(shown, { ...shown.terms, budgetMinor: 4_000 });
+    expect(decision.status).toBe("approved");
+
+    const mandate = agent.acceptGrant(grant);
+    expect(mandate).toMatchObject({ mandateId: "travel", budgetMinor: 4_000, walletId: "w1" });
+    const trip = { ...purchase(2_500), mandateId: "travel", category: "travel" };
+    expect(await agent.pay(trip)).toMatchObject({ kind: "approved" });
+    expect(await agent.pay(trip)).toMatchObject({ kind: "declined", code: ErrorCode.BudgetExceeded });
+  });
+
+  it("a forged, altered, expired or malformed request is refused before the person sees it (forged, malformed, replayed)", async () => {
+    const { agent, phone } = await parties();
+    const nowMs = Date.now();
+    const { text } = agent.requestMandate("Groceries", asked(nowMs));
+    // One Base45 character changed: the signature no longer covers what is shown.
+    const altered = text.slice(0, 40) + (text[40] === "A" ? "B" : "A") + text.slice(41);
+    expect(() => phone.review(altered)).toThrow(TapwireError);
+    expect(() => phone.review("TWM1:%%%")).toThrow(TapwireError);
+    expect(() => phone.review("https://example.test/not-a-request")).toThrow(expect.objectContaining({ code: ErrorCode.SchemaInvalid }));
+    const old = agent.requestMandate("Groceries", asked(nowMs), 1).text;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(() => phone.review(old)).toThrow(expect.objectContaining({ code: ErrorCode.MessageExpired }));
+    expect(() => agent.requestMandate("Groceries", { ...asked(nowMs), perPaymentMaxMinor: 99_000 })).toThrow(expect.objectContaining({ code: ErrorCode.MandateInvalid }));
+  });
+
+  it("a grant for another agent, or with a decision not from the service, is refused by the agent", async () => {
+    const { agent, phone, stack: current } = await parties();
+    const other = new Agent({ bundle: await current.node.enrollAgent({ agentId: "a2" }), url: current.node.url });
+    const { grant } = await phone.approve(phone.review(agent.requestMandate("Groceries", asked(Date.now())).text));
+
+    expect(() => other.acceptGrant(grant)).toThrow(expect.objectContaining({ code: ErrorCode.MandateInvalid }));
+    const forgedDecision = { ...grant, decision: grant.mandate };
+    expect(() => agent.acceptGrant(forgedDecision)).toThrow(TapwireError);
+    expect(agent.acceptGrant(grant).mandateId).toBe("travel");
+  });
+});
