@@ -4,6 +4,7 @@ import type { BenchOptions } from "./options.ts";
 import type { ProfileSummary } from "./profile.ts";
 import type { LoadResult } from "./settlement-under-load.ts";
 import type { HubJournalResult } from "./hub-journal.ts";
+import type { HubSaleResult } from "./hub-sale.ts";
 import type { StageResult } from "./stages.ts";
 import { efficiency, type Floor } from "./floor.ts";
 
@@ -44,6 +45,8 @@ export interface BenchReport {
   stages: StageResult[];
   /** The hub journal's cost per sale on this machine's disk (with the stages). */
   hubJournal?: HubJournalResult;
+  /** The real tap hub runtime's CPU per sale, selling back to back in a process of its own (with the stages). */
+  hubSale?: HubSaleResult;
   /** The unavoidable CPU per payment on this machine, measured in the same run (bench/floor.ts). */
   floor?: Floor;
 }
@@ -177,9 +180,19 @@ export function renderReport(report: BenchReport): string {
   ];
   if (report.stages.length > 0) sections.push(`Where the time goes (each stage alone):\n${stageTable(report.stages)}`);
   if (report.hubJournal) sections.push(hubJournalTable(report.hubJournal));
+  if (report.hubSale) sections.push(hubSaleTable(report.hubSale));
   if (node.profile) sections.push(profileTable("CPU profile, settlement node (broker + service) during the load", node.profile));
   if (generator.profile) sections.push(profileTable("CPU profile, load generator during the load", generator.profile));
   return sections.join("\n\n");
+}
+
+function hubSaleTable(result: HubSaleResult): string {
+  const rows = [
+    ["hub process CPU per sale", `${integer(result.cpuUsPerSale)} µs`],
+    ["of which system (fsync, sockets)", `${integer(result.systemUsPerSale)} µs`],
+    ["wall per sale, p50", `${result.wallMsPerSaleP50.toFixed(1)} ms`],
+  ];
+  return `Hub runtime per sale (real tap hub, virtual PN532 and phone in its process, ${result.sales} sales back to back):\n${table(["measure", "value"], rows, new Set())}`;
 }
 
 function hubJournalTable(result: HubJournalResult): string {

@@ -12,6 +12,7 @@ import { headline, loadAverage1m, machineInfo, renderReport, type BenchReport } 
 import { runUnderLoad } from "./settlement-under-load.ts";
 import { burstCommand } from "./burst.ts";
 import { measureHubJournal } from "./hub-journal.ts";
+import { measureHubSale } from "./hub-sale.ts";
 import { measureStages } from "./stages.ts";
 import { measureFloor } from "./floor.ts";
 import { readReport, renderComparison } from "./compare.ts";
@@ -27,6 +28,7 @@ async function bench(options: BenchOptions): Promise<BenchReport> {
   const loadBefore = loadAverage1m();
   const stages = options.stages ? await measureStages() : [];
   const hubJournal = options.stages ? measureHubJournal() : undefined;
+  const hubSale = options.stages ? await measureHubSale() : undefined;
   const floor = options.floor ? await measureFloor() : undefined;
   const load = await runUnderLoad(options);
   return {
@@ -37,6 +39,7 @@ async function bench(options: BenchOptions): Promise<BenchReport> {
     load,
     stages,
     ...(hubJournal ? { hubJournal } : {}),
+    ...(hubSale ? { hubSale } : {}),
     ...(floor ? { floor } : {}),
   };
 }

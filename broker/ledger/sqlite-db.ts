@@ -117,17 +117,6 @@ export function schemaVersion(db: SqliteDb, component: string): number {
   return row?.version ?? 0;
 }
 
-/** Prepares each SQL text once per connection; statements are reused on every message. */
-export class StatementCache {
-  private readonly statements = new Map<string, Database.Statement>();
-  constructor(private readonly db: SqliteDb) {}
 
-  sql<P extends unknown[] = unknown[], R = unknown>(text: string): Database.Statement<P, R> {
-    let statement = this.statements.get(text);
-    if (!statement) {
-      statement = this.db.prepare(text);
-      this.statements.set(text, statement);
-    }
-    return statement as unknown as Database.Statement<P, R>;
-  }
-}
+/** Prepares each SQL text once per connection (shared with the hub's journal). */
+export { StatementCache } from "../../core/statement-cache.ts";

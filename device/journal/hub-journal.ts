@@ -2,6 +2,7 @@ import { existsSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import { assert } from "../../core/assert.ts";
+import { StatementCache } from "../../core/statement-cache.ts";
 import { encodeBody } from "../../protocol/cbor.ts";
 import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
 import type { Clock } from "../../core/sources.ts";
@@ -62,6 +63,7 @@ const pruneRowsMax = 500;
  */
 export class HubJournal {
   private readonly limits: JournalLimits;
+  private readonly statements: StatementCache;
 
   private constructor(
     private readonly db: Database.Database,
@@ -70,6 +72,7 @@ export class HubJournal {
     private readonly file: FileIdentity | undefined,
   ) {
     this.limits = { ...journalLimitsDefault, ...limits };
+    this.statements = new StatementCache(db);
     for (const [key, value] of Object.entries(this.limits)) {
       assert(Number.isSafeInteger(value) && value > 0, `journal limit ${key} must be a positive integer`);
     }
@@ -100,7 +103,7 @@ export class HubJournal {
   }
 
   get lastSeq(): number {
-    return storage("read the seq counter", () => (this.db.prepare("SELECT value FROM meta WHERE key = 'seq_last'").get() as { value: number }).value);
+    return storage("read the seq counter", () => (this.statements.sql("SELECT value FROM meta WHERE key = 'seq_last'").get() as { value: number }).value);
   }
 
   /**
@@ -128,8 +131,8 @@ export class HubJournal {
       if (input.sale) this.insertSale(input.sale, input.requestId);
       const seq = input.seq === false ? undefined : this.takeSeq();
       const sealed = build(seq ?? 0);
-      this.db
-        .prepare(
+      this.statements
+        .sql(
           `INSERT INTO requests (request_id, sale_id, kind, target_request_id, reason, seq, payload, iat_ms, exp_ms, state, bytes, created_at_ms, updated_at_ms)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, ?)`,
         )
@@ -146,8 +149,8 @@ export class HubJournal {
       this.insertSale(sale, requestId, "approved_offline");
       const bytes = encodeBody(capture);
       const nowMs = this.clock.nowMs();
-      this.db
-        .prepare(
+      this.statements
+        .sql(
           `INSERT INTO requests (request_id, sale_id, kind, capture, state, bytes, created_at_ms, updated_at_ms)
            VALUES (?, ?, 'capture', ?, 'open', ?, ?, ?)`,
         )
@@ -168,8 +171,8 @@ export class HubJournal {
       const seq = this.takeSeq();
       const sealed = build(seq);
       const captureBytes = request.capture ? encodeBody(request.capture).length : 0;
-      this.db
-        .prepare("UPDATE requests SET seq = ?, payload = ?, iat_ms = ?, exp_ms = ?, bytes = ?, updated_at_ms = ? WHERE request_id = ?")
+      this.statements
+        .sql("UPDATE requests SET seq = ?, payload = ?, iat_ms = ?, exp_ms = ?, bytes = ?, updated_at_ms = ? WHERE request_id = ?")
         .run(seq, sealed.payload, sealed.iatMs, sealed.expMs, sealed.payload.length + captureBytes, this.clock.nowMs(), requestId);
       return this.requireRequest(requestId);
     });
@@ -182,8 +185,8 @@ export class HubJournal {
   recordDecision(requestId: string, decision: { status: string; code: number; bytes: Buffer }, sale?: { outcome: SaleOutcome; code: number }): void {
     this.write("journal a decision", () => {
       const nowMs = this.clock.nowMs();
-      this.db
-        .prepare("UPDATE requests SET state = 'decided', status = ?, code = ?, decision = ?, updated_at_ms = ? WHERE request_id = ? AND state != 'decided'")
+      this.statements
+        .sql("UPDATE requests SET state = 'decided', status = ?, code = ?, decision = ?, updated_at_ms = ? WHERE request_id = ? AND state != 'decided'")
         .run(decision.status, decision.code, decision.bytes, nowMs, requestId);
       if (sale) this.updateSale(this.requireRequest(requestId).saleId, sale.outcome, sale.code);
     });
@@ -197,14 +200,14 @@ export class HubJournal {
   /** Requests still waiting for a decision, in the order they must go out (seq order; captures to forward last, oldest first). */
   openRequests(): JournalRequest[] {
     return storage("read open requests", () =>
-      (this.db.prepare(`SELECT ${requestColumns} FROM requests WHERE state = 'open' ORDER BY seq IS NULL, seq, entry_id`).all() as RequestRow[]).map(toRequest),
+      (this.statements.sql(`SELECT ${requestColumns} FROM requests WHERE state = 'open' ORDER BY seq IS NULL, seq, entry_id`).all() as RequestRow[]).map(toRequest),
     );
   }
 
   /** @internal */
   findRequest(requestId: string): JournalRequest | undefined {
     return storage("read a request", () => {
-      const row = this.db.prepare(`SELECT ${requestColumns} FROM requests WHERE request_id = ?`).get(requestId) as RequestRow | undefined;
+      const row = this.statements.sql(`SELECT ${requestColumns} FROM requests WHERE request_id = ?`).get(requestId) as RequestRow | undefined;
       return row ? toRequest(row) : undefined;
     });
   }
@@ -212,14 +215,14 @@ export class HubJournal {
   /** @internal */
   requestsOf(saleId: string): JournalRequest[] {
     return storage("read a sale's requests", () =>
-      (this.db.prepare(`SELECT ${requestColumns} FROM requests WHERE sale_id = ? ORDER BY entry_id`).all(saleId) as RequestRow[]).map(toRequest),
+      (this.statements.sql(`SELECT ${requestColumns} FROM requests WHERE sale_id = ? ORDER BY entry_id`).all(saleId) as RequestRow[]).map(toRequest),
     );
   }
 
   /** @internal */
   sale(saleId: string): JournalSale | undefined {
     return storage("read a sale", () => {
-      const row = this.db.prepare(`SELECT ${saleColumns} FROM sales WHERE sale_id = ?`).get(saleId) as SaleRow | undefined;
+      const row = this.statements.sql(`SELECT ${saleColumns} FROM sales WHERE sale_id = ?`).get(saleId) as SaleRow | undefined;
       return row ? toSale(row) : undefined;
     });
   }
@@ -228,7 +231,7 @@ export class HubJournal {
   lastSale(): JournalSale | undefined {
     return storage("read the last sale", () => {
       // Insertion order, not the hub's clock: a clock stepped back must not make an older sale the latest.
-      const row = this.db.prepare(`SELECT ${saleColumns} FROM sales ORDER BY rowid DESC LIMIT 1`).get() as SaleRow | undefined;
+      const row = this.statements.sql(`SELECT ${saleColumns} FROM sales ORDER BY rowid DESC LIMIT 1`).get() as SaleRow | undefined;
       return row ? toSale(row) : undefined;
     });
   }
@@ -236,15 +239,15 @@ export class HubJournal {
   /** Sales whose outcome is still open (at most `limit`, oldest first). */
   pendingSales(limit = this.limits.openRequestsMax): JournalSale[] {
     return storage("read pending sales", () =>
-      (this.db.prepare(`SELECT ${saleColumns} FROM sales WHERE outcome = 'pending' ORDER BY rowid LIMIT ?`).all(limit) as SaleRow[]).map(toSale),
+      (this.statements.sql(`SELECT ${saleColumns} FROM sales WHERE outcome = 'pending' ORDER BY rowid LIMIT ?`).all(limit) as SaleRow[]).map(toSale),
     );
   }
 
   /** The offline captures the service has not settled yet: what the floor limits are measured against. */
   offlineBacklog(): { count: number; totalMinor: number; oldestCapturedAtMs: number | undefined } {
     return storage("read the offline backlog", () => {
-      const row = this.db
-        .prepare(
+      const row = this.statements
+        .sql(
           `SELECT count(*) AS n, coalesce(sum(s.amount_minor), 0) AS total, min(s.created_at_ms) AS oldest
              FROM requests r JOIN sales s ON s.sale_id = r.sale_id WHERE r.kind = 'capture' AND r.state = 'open'`,
         )
@@ -260,18 +263,18 @@ export class HubJournal {
   prune(): number {
     const cutoffMs = this.clock.nowMs() - this.limits.retentionMs;
     return this.write("prune the journal", () => {
-      const total = (this.db.prepare("SELECT count(*) AS n FROM sales").get() as { n: number }).n;
+      const total = (this.statements.sql("SELECT count(*) AS n FROM sales").get() as { n: number }).n;
       const overflow = Math.max(0, total - this.limits.salesMax);
-      const victims = this.db
-        .prepare(
+      const victims = this.statements
+        .sql(
           `SELECT sale_id FROM sales s WHERE outcome != 'pending'
              AND NOT EXISTS (SELECT 1 FROM requests r WHERE r.sale_id = s.sale_id AND r.state = 'open')
              AND (created_at_ms < ? OR rowid IN (SELECT rowid FROM sales WHERE outcome != 'pending' ORDER BY created_at_ms, rowid LIMIT ?))
            ORDER BY created_at_ms LIMIT ?`,
         )
         .all(cutoffMs, overflow, pruneRowsMax) as Array<{ sale_id: string }>;
-      const dropRequests = this.db.prepare("DELETE FROM requests WHERE sale_id = ?");
-      const dropSale = this.db.prepare("DELETE FROM sales WHERE sale_id = ?");
+      const dropRequests = this.statements.sql("DELETE FROM requests WHERE sale_id = ?");
+      const dropSale = this.statements.sql("DELETE FROM sales WHERE sale_id = ?");
       for (const { sale_id } of victims) {
         dropRequests.run(sale_id);
         dropSale.run(sale_id);
@@ -282,22 +285,22 @@ export class HubJournal {
 
   private updateSale(saleId: string, outcome: SaleOutcome, code: number): void {
     assert(outcome !== "pending", "a sale is resolved to an outcome, not to pending");
-    this.db.prepare("UPDATE sales SET outcome = ?, code = ?, resolved_at_ms = ? WHERE sale_id = ?").run(outcome, code, this.clock.nowMs(), saleId);
+    this.statements.sql("UPDATE sales SET outcome = ?, code = ?, resolved_at_ms = ? WHERE sale_id = ?").run(outcome, code, this.clock.nowMs(), saleId);
   }
 
   private markSuperseded(requestId: string): void {
-    this.db.prepare("UPDATE requests SET state = 'superseded', updated_at_ms = ? WHERE request_id = ? AND state = 'open'").run(this.clock.nowMs(), requestId);
+    this.statements.sql("UPDATE requests SET state = 'superseded', updated_at_ms = ? WHERE request_id = ? AND state = 'open'").run(this.clock.nowMs(), requestId);
   }
 
   private takeSeq(): number {
-    const row = this.db.prepare("UPDATE meta SET value = value + 1 WHERE key = 'seq_last' RETURNING value").get() as { value: number };
+    const row = this.statements.sql("UPDATE meta SET value = value + 1 WHERE key = 'seq_last' RETURNING value").get() as { value: number };
     assert(Number.isSafeInteger(row.value), "seq exhausted");
     return row.value;
   }
 
   private insertSale(sale: NewSale, paymentRequestId: string, outcome: SaleOutcome = "pending"): void {
-    this.db
-      .prepare(`INSERT INTO sales (sale_id, mode, amount_minor, currency, payment_request_id, outcome, created_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?)`)
+    this.statements
+        .sql(`INSERT INTO sales (sale_id, mode, amount_minor, currency, payment_request_id, outcome, created_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?)`)
       .run(sale.saleId, sale.mode, sale.amountMinor, sale.currency, paymentRequestId, outcome, this.clock.nowMs());
   }
 
@@ -308,8 +311,8 @@ export class HubJournal {
    */
   private checkRoom(kind: RequestKind): void {
     if (settlingKinds.has(kind)) return;
-    const { n, bytes } = this.db
-      .prepare("SELECT count(*) FILTER (WHERE kind != 'capture' AND state = 'open') AS n, coalesce(sum(bytes), 0) AS bytes FROM requests")
+    const { n, bytes } = this.statements
+        .sql("SELECT count(*) FILTER (WHERE kind != 'capture' AND state = 'open') AS n, coalesce(sum(bytes), 0) AS bytes FROM requests")
       .get() as { n: number; bytes: number };
     if (kind !== "capture" && n >= this.limits.openRequestsMax) {
       throw new TapwireError(`${n} requests wait for a decision (max ${this.limits.openRequestsMax})`, ErrorCode.JournalFull, {
@@ -322,7 +325,7 @@ export class HubJournal {
   }
 
   private requireRequest(requestId: string): JournalRequest {
-    const row = this.db.prepare(`SELECT ${requestColumns} FROM requests WHERE request_id = ?`).get(requestId) as RequestRow | undefined;
+    const row = this.statements.sql(`SELECT ${requestColumns} FROM requests WHERE request_id = ?`).get(requestId) as RequestRow | undefined;
     assert(row !== undefined, `journal has no request ${requestId}`);
     return toRequest(row);
   }
