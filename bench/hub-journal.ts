@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import { HubJournal } from "../device/journal/hub-journal.ts";
+import { HubJournal, journalLimitsDefault } from "../device/journal/hub-journal.ts";
 import { systemClock } from "../core/sources.ts";
 import { summarize, type LatencySummary } from "./stats.ts";
 
@@ -15,6 +15,8 @@ export interface HubJournalResult {
   cpuUsPerSale: number;
   /** The same two commits on an in-memory journal: the part that is not the disk. */
   memoryWallUsPerSale: number;
+  /** The same on an in-memory journal already holding salesMax resolved sales (a busy hub's steady state). */
+  fullMemoryWallUsPerSale: number;
   directory: string;
 }
 
@@ -56,11 +58,18 @@ export function measureHubJournal(directory = tmpdir()): HubJournalResult {
     for (let index = 0; index < salesMeasured; index += 1) oneSale(memory, index);
     const memoryWallUsPerSale = ((performance.now() - memoryStartedMs) * 1_000) / salesMeasured;
     memory.close();
+    const full = HubJournal.open({ path: ":memory:", clock: systemClock });
+    for (let index = 0; index < journalLimitsDefault.salesMax; index += 1) oneSale(full, salesMeasured + index);
+    const fullStartedMs = performance.now();
+    for (let index = 0; index < salesMeasured; index += 1) oneSale(full, index);
+    const fullMemoryWallUsPerSale = ((performance.now() - fullStartedMs) * 1_000) / salesMeasured;
+    full.close();
     return {
       sales: salesMeasured,
       wall: summarize(wallMs.sort()),
       cpuUsPerSale: (cpu.user + cpu.system) / salesMeasured,
       memoryWallUsPerSale,
+      fullMemoryWallUsPerSale,
       directory,
     };
   } finally {

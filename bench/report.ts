@@ -202,6 +202,7 @@ function hubJournalTable(result: HubJournalResult): string {
     ["seal + decision, wall p99", us(result.wall.p99Ms)],
     ["hub CPU per sale", `${integer(result.cpuUsPerSale)} µs`],
     ["same on an in-memory journal", `${integer(result.memoryWallUsPerSale)} µs`],
+    ["same, in-memory, journal already full (salesMax sales)", `${integer(result.fullMemoryWallUsPerSale)} µs`],
   ];
   return `Hub journal per sale (SQLite WAL, synchronous=FULL, 2 fsyncs, ${result.sales} sales in ${result.directory}):\n${table(["measure", "value"], rows, new Set())}`;
 }

@@ -263,16 +263,17 @@ export class HubJournal {
   prune(): number {
     const cutoffMs = this.clock.nowMs() - this.limits.retentionMs;
     return this.write("prune the journal", () => {
-      const total = (this.statements.sql("SELECT count(*) AS n FROM sales").get() as { n: number }).n;
+      const total = (this.statements.sql("SELECT value FROM meta WHERE key = 'sales_total'").get() as { value: number }).value;
       const overflow = Math.max(0, total - this.limits.salesMax);
-      const victims = this.statements
-        .sql(
-          `SELECT sale_id FROM sales s WHERE outcome != 'pending'
-             AND NOT EXISTS (SELECT 1 FROM requests r WHERE r.sale_id = s.sale_id AND r.state = 'open')
-             AND (created_at_ms < ? OR rowid IN (SELECT rowid FROM sales WHERE outcome != 'pending' ORDER BY created_at_ms, rowid LIMIT ?))
-           ORDER BY created_at_ms LIMIT ?`,
-        )
-        .all(cutoffMs, overflow, pruneRowsMax) as Array<{ sale_id: string }>;
+      // Each query walks the time index only as far as it needs: the expired ones, then the oldest beyond salesMax.
+      const prunable = `SELECT sale_id FROM sales s WHERE outcome != 'pending'
+             AND NOT EXISTS (SELECT 1 FROM requests r WHERE r.sale_id = s.sale_id AND r.state = 'open')`;
+      const expired = this.statements.sql(`${prunable} AND created_at_ms < ? ORDER BY created_at_ms, rowid LIMIT ?`).all(cutoffMs, pruneRowsMax) as Array<{ sale_id: string }>;
+      const oldest =
+        overflow > expired.length
+          ? (this.statements.sql(`${prunable} ORDER BY created_at_ms, rowid LIMIT ?`).all(Math.min(overflow, pruneRowsMax)) as Array<{ sale_id: string }>)
+          : [];
+      const victims = [...new Set([...expired, ...oldest].map((row) => row.sale_id))].slice(0, pruneRowsMax).map((sale_id) => ({ sale_id }));
       const dropRequests = this.statements.sql("DELETE FROM requests WHERE sale_id = ?");
       const dropSale = this.statements.sql("DELETE FROM sales WHERE sale_id = ?");
       for (const { sale_id } of victims) {
@@ -300,7 +301,7 @@ export class HubJournal {
 
   private insertSale(sale: NewSale, paymentRequestId: string, outcome: SaleOutcome = "pending"): void {
     this.statements
-        .sql(`INSERT INTO sales (sale_id, mode, amount_minor, currency, payment_request_id, outcome, created_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?)`)
+      .sql(`INSERT INTO sales (sale_id, mode, amount_minor, currency, payment_request_id, outcome, created_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?)`)
       .run(sale.saleId, sale.mode, sale.amountMinor, sale.currency, paymentRequestId, outcome, this.clock.nowMs());
   }
 
@@ -312,7 +313,7 @@ export class HubJournal {
   private checkRoom(kind: RequestKind): void {
     if (settlingKinds.has(kind)) return;
     const { n, bytes } = this.statements
-        .sql("SELECT count(*) FILTER (WHERE kind != 'capture' AND state = 'open') AS n, coalesce(sum(bytes), 0) AS bytes FROM requests")
+      .sql("SELECT (SELECT value FROM meta WHERE key = 'open_requests') AS n, (SELECT value FROM meta WHERE key = 'bytes_total') AS bytes")
       .get() as { n: number; bytes: number };
     if (kind !== "capture" && n >= this.limits.openRequestsMax) {
       throw new TapwireError(`${n} requests wait for a decision (max ${this.limits.openRequestsMax})`, ErrorCode.JournalFull, {

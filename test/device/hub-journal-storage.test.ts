@@ -2,6 +2,7 @@ import { execFileSync } from "node:child_process";
 import { chmodSync, copyFileSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, truncateSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
 import { ErrorCode } from "../../protocol/errors.ts";
 import { VirtualClock } from "../../core/sources.ts";
@@ -159,5 +160,70 @@ describe("hub journal: a torn last write reads as if it never happened", () => {
     expect(journal.lastSeq).toBe(written - 1);
     expect(journal.openRequests().map((r) => r.requestId)).toEqual(["r1", "r2", "r3", "r4"]);
     expect(seal(journal, clock, "payment", "r-next", "s-next").seq).toBe(written);
+  });
+});
+
+interface Totals {
+  n: number;
+  bytes: number;
+  sales: number;
+}
+
+describe("hub journal: the room totals the database keeps", () => {
+  /** What checkRoom reads, and a recount of the rows it stands for. */
+  function totals(path: string): { kept: Totals; recount: Totals } {
+    const db = new Database(path, { readonly: true });
+    try {
+      const kept = db
+        .prepare(
+          "SELECT (SELECT value FROM meta WHERE key = 'open_requests') AS n, (SELECT value FROM meta WHERE key = 'bytes_total') AS bytes, (SELECT value FROM meta WHERE key = 'sales_total') AS sales",
+        )
+        .get() as { n: number; bytes: number; sales: number };
+      const recount = db
+        .prepare(
+          "SELECT count(*) FILTER (WHERE kind != 'capture' AND state = 'open') AS n, coalesce(sum(bytes), 0) AS bytes, (SELECT count(*) FROM sales) AS sales FROM requests",
+        )
+        .get() as { n: number; bytes: number; sales: number };
+      return { kept, recount };
+    } finally {
+      db.close();
+    }
+  }
+
+  it("match a recount after seals, decisions, superseding reversals and pruning", () => {
+    const path = join(tempDir(), "journal.sqlite");
+    const clock = new VirtualClock();
+    const journal = HubJournal.open({ path, clock, limits: { retentionMs: 60_000 } });
+    for (let index = 1; index <= 6; index += 1) seal(journal, clock, "payment", `r${index}`, `s${index}`, { sizeBytes: 100 * index });
+    journal.recordDecision("r1", decided("approved"), { outcome: "approved", code: 0 });
+    journal.recordDecision("r2", decided("declined", ErrorCode.InsufficientFunds), { outcome: "declined", code: ErrorCode.InsufficientFunds });
+    seal(journal, clock, "reversal", "v3", "s3", { targetRequestId: "r3", supersedes: "r3" });
+    clock.advance(120_000);
+    expect(journal.prune()).toBe(2);
+    journal.close();
+
+    const { kept, recount } = totals(path);
+    expect(kept).toEqual(recount);
+    expect(recount).toMatchObject({ n: 4, sales: 4 });
+  });
+
+  it("a journal written before them (schema 1) starts with them right, and its bounds still hold", () => {
+    const path = join(tempDir(), "journal.sqlite");
+    const clock = new VirtualClock();
+    const first = HubJournal.open({ path, clock });
+    seal(first, clock, "payment", "r1", "s1", { sizeBytes: 700 });
+    seal(first, clock, "payment", "r2", "s2", { sizeBytes: 500 });
+    first.close();
+    // Back to what a hub updated from an older release has on its disk.
+    const db = new Database(path);
+    db.exec("DROP TRIGGER requests_totals_insert; DROP TRIGGER requests_totals_update; DROP TRIGGER requests_totals_delete; DROP TRIGGER sales_total_insert; DROP TRIGGER sales_total_delete; DELETE FROM meta WHERE key != 'seq_last'; PRAGMA user_version = 1;");
+    db.close();
+
+    const reopened = HubJournal.open({ path, clock, limits: { bytesMax: 1_000 } });
+    cleanups.push(() => reopened.close());
+    expect(codeOf(() => seal(reopened, clock, "payment", "r3", "s3"))).toBe(ErrorCode.JournalFull);
+    const { kept, recount } = totals(path);
+    expect(kept).toEqual({ n: 2, bytes: recount.bytes, sales: 2 });
+    expect(recount.bytes).toBeGreaterThanOrEqual(1_200);
   });
 });
