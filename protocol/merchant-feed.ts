@@ -27,6 +27,7 @@ export const merchantEventTypes = [
   "refund.succeeded",
   "refund.failed",
   "dispute.opened",
+  "dispute.resolved",
 ] as const;
 /** One of merchantEventTypes. */
 export type MerchantEventType = (typeof merchantEventTypes)[number];

@@ -77,6 +77,7 @@ export class MerchantEventDispatch {
   }
 
   private sources() {
-    return { merchantOfHub: (hubId: string) => this.options.reader.merchantOfHub(hubId), requests: this.requests };
+    const { reader } = this.options;
+    return { merchantOfHub: (hubId: string) => reader.merchantOfHub(hubId), merchantOfPayment: (paymentId: string) => reader.merchantOfPayment(paymentId), requests: this.requests };
   }
 }

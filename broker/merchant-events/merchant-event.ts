@@ -21,7 +21,8 @@ function eventType(decision: Decision): MerchantEventType | undefined {
   if (payments.has(requestType)) return status === "approved" ? "payment.approved" : status === "declined" ? "payment.declined" : "payment.held";
   if (requestType === "reversal") return status === "approved" ? "payment.reversed" : undefined;
   if (requestType === "refund") return status === "approved" ? "refund.succeeded" : "refund.failed";
-  if (requestType === "dispute_open") return "dispute.opened";
+  // The dispute's first answer holds it for an operator; the operator's final decision (refund or not) resolves it.
+  if (requestType === "dispute_open") return status === "human_review" ? "dispute.opened" : status === "step_up_required" ? undefined : "dispute.resolved";
   return undefined;
 }
 
@@ -56,6 +57,8 @@ export class RequestMerchants {
 export interface EventSources {
   /** The merchant a hub is enrolled at, if the hub is known. */
   merchantOfHub(hubId: string): string | undefined;
+  /** The merchant a payment (`pay-N`, `agentpay-N`) was made at, if it is known. */
+  merchantOfPayment(paymentId: string): string | undefined;
   requests: RequestMerchants;
 }
 
@@ -65,7 +68,10 @@ export interface EventSources {
  */
 export function eventOf(entry: EvidenceEntry, sources: EventSources): MerchantEvent | undefined {
   if (entry.kind === "request") {
-    const merchantId = bodyOf(entry.bytes)?.["merchantId"];
+    const body = bodyOf(entry.bytes);
+    // A dispute names the payment, not the merchant: the payment does.
+    const paymentId = body?.["type"] === "dispute_open" ? body["paymentId"] : undefined;
+    const merchantId = typeof paymentId === "string" ? sources.merchantOfPayment(paymentId) : body?.["merchantId"];
     if (typeof merchantId === "string") sources.requests.remember(entry.requestId, merchantId);
     return undefined;
   }

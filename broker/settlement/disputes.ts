@@ -42,9 +42,17 @@ function sequenceOf(paymentId: string, prefix: string): number | undefined {
   return Number.isSafeInteger(n) && n > 0 ? n : undefined;
 }
 
-function findDisputable(deps: DisputeDeps, paymentId: string): Disputable {
+/** Which table a receipt's payment id (`pay-N`, `agentpay-N`) names, and its row. */
+export function paymentRowOf(paymentId: string): { kind: "hub" | "agent"; rowId: number } | undefined {
   const agentSeq = sequenceOf(paymentId, agentPaymentIdPrefix);
-  const agentPayment = agentSeq === undefined ? undefined : deps.mandates.findPayment(agentSeq);
+  if (agentSeq !== undefined) return { kind: "agent", rowId: agentSeq };
+  const hubSeq = sequenceOf(paymentId, hubPaymentIdPrefix);
+  return hubSeq === undefined ? undefined : { kind: "hub", rowId: hubSeq };
+}
+
+function findDisputable(deps: DisputeDeps, paymentId: string): Disputable {
+  const row = paymentRowOf(paymentId);
+  const agentPayment = row?.kind === "agent" ? deps.mandates.findPayment(row.rowId) : undefined;
   if (agentPayment) {
     return {
       ...agentPayment,
@@ -53,8 +61,7 @@ function findDisputable(deps: DisputeDeps, paymentId: string): Disputable {
       recordRefund: (amountMinor) => deps.mandates.addRefund(agentPayment.paymentId, amountMinor),
     };
   }
-  const hubSeq = sequenceOf(paymentId, hubPaymentIdPrefix);
-  const hubPayment = hubSeq === undefined ? undefined : deps.store.findPaymentById(hubSeq);
+  const hubPayment = row?.kind === "hub" ? deps.store.findPaymentById(row.rowId) : undefined;
   if (hubPayment && hubPayment.status === "captured") {
     return {
       ...hubPayment,

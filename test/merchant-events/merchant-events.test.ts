@@ -8,6 +8,7 @@ import type { MerchantEvent } from "../../protocol/merchant-feed.ts";
 import { deliveryHeader, postEvent, signatureHeader, verifyWebhookSignature, webhookSignature } from "../../broker/merchant-events/webhook.ts";
 import { decodeSign1, verifySign1 } from "../../protocol/cose.ts";
 import { SettlementFixture } from "../settlement/fixtures.ts";
+import { AgentFixture, disputeOpen } from "../agents/fixtures.ts";
 
 const secret = "whsec-test-0123456789abcdef";
 
@@ -144,5 +145,35 @@ describe("merchant events from the evidence chain, over signed webhooks", () => 
     expect(verifyWebhookSignature(secret, signed, body, nowMs + 10 * 60_000)).toBe(false);
     expect(verifyWebhookSignature("another-secret-0000", signed, body, nowMs)).toBe(false);
     expect(verifyWebhookSignature(secret, undefined, body, nowMs)).toBe(false);
+  });
+});
+
+describe("merchant events of a dispute", () => {
+  it("the merchant is told when its payment is disputed and when the operator resolves it (a refund)", async () => {
+    const a = await AgentFixture.create();
+    try {
+      const paid = await a.f.decisionFor(a.f.hub, a.f.hub.paymentRequest(a.f.wallet, 1_500).bytes);
+      const opened = await a.fromWallet(a.f.wallet, disputeOpen(a.f.wallet, a.f.clock, paid.receipt!.paymentId));
+      a.service.decideReview(opened.caseId!, "approve", "alice");
+      const told: MerchantEvent[] = [];
+      const disputeReader = new EvidenceReader(a.f.databasePath);
+      try {
+        const dispatch = new MerchantEventDispatch({
+          reader: disputeReader,
+          merchantId: "m1",
+          cursor: { read: () => 0, write: () => undefined },
+          deliver: async (event) => (told.push(event), true),
+          ...dispatchDefaults,
+        });
+        await dispatch.step();
+      } finally {
+        disputeReader.close();
+      }
+
+      expect(told.map((event) => event.type)).toEqual(["payment.approved", "dispute.opened", "dispute.resolved"]);
+      expect(told[2]).toMatchObject({ requestType: "dispute_open", amountMinor: 1_500, merchantId: "m1" });
+    } finally {
+      await a.close();
+    }
   });
 });
