@@ -4,10 +4,11 @@ import { logger } from "../../core/log.ts";
 import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
 import { agentPaymentIdPrefix } from "../agents/agent-payments.ts";
 import { MandateStore } from "../agents/mandate-store.ts";
-import type { EvidenceStore } from "../evidence/evidence-store.ts";
+import { EvidenceStore } from "../evidence/evidence-store.ts";
 import { merchantAccountId, type Ledger, type TransferInput } from "../ledger/ledger.ts";
 import type { SqliteDb } from "../ledger/sqlite-db.ts";
 import type { Registry } from "../registry/registry.ts";
+import type { SettlementReads } from "../settlement/settlement-reads.ts";
 import { SettlementStore } from "../settlement/settlement-store.ts";
 import { parseBankAccount, type BankAccount } from "./bank-account.ts";
 import { feeRevenueAccountId, feeTransferKind, payoutAccountId, payoutTransferKind } from "./clearing-accounts.ts";
@@ -16,6 +17,7 @@ import { utcDay } from "./clearing-date.ts";
 import { parseFeeSchedule, type FeeSchedule } from "./fees.ts";
 import { clearingPrincipal, encodePayoutRecord, payoutRecordOf } from "./payout-evidence.ts";
 import { computeFigures } from "./run-figures.ts";
+import { renderFiles, type SettlementFiles } from "./settlement-files.ts";
 
 const log = logger("tapwire:clearing");
 
@@ -46,6 +48,12 @@ interface Disputed {
 
 const hubPaymentIdPrefix = "pay-";
 
+/** Clearing over a started settlement service's database (the CLI's and the tests' way in; evidence joins its chain). */
+export function clearingFor(service: SettlementReads, clock: Clock): Clearing {
+  const db = service.database;
+  return new Clearing({ db, ledger: service.ledger, registry: service.registry, evidence: new EvidenceStore(db), clock });
+}
+
 /**
  * Clearing per merchant per UTC day: nets the day's movements on the merchant's ledger account, charges fees, keeps
  * back disputed amounts, and posts the fees and the payout in one transaction with the run's record and its evidence
@@ -60,6 +68,23 @@ export class Clearing {
     this.store = new ClearingStore(deps.db);
     this.payments = new SettlementStore(deps.db);
     this.mandates = new MandateStore(deps.db);
+  }
+
+  /** The merchant's fee schedule, undefined when none is set; UnknownMerchant for an unknown merchant. */
+  feesOf(merchantId: string): FeeSchedule | undefined {
+    this.deps.registry.getMerchant(merchantId);
+    return this.store.feesOf(merchantId);
+  }
+
+  /** The merchant's payee account, undefined when none is set; UnknownMerchant for an unknown merchant. */
+  payeeOf(merchantId: string): BankAccount | undefined {
+    this.deps.registry.getMerchant(merchantId);
+    return this.store.payeeOf(merchantId);
+  }
+
+  /** Every enrolled merchant, for a run over all of them. */
+  merchantIds(): string[] {
+    return this.deps.registry.listMerchants().map((m) => m.merchantId);
   }
 
   setFees(merchantId: string, schedule: FeeSchedule): FeeSchedule {
@@ -138,6 +163,16 @@ export class Clearing {
     this.deps.evidence.append("operator", clearingPrincipal, `payout:${merchantId}/${businessDate}`, encodePayoutRecord(payoutRecordOf(run)), nowMs);
     log.info({ merchantId, businessDate, outcome, netMinor: figures.netMinor, feesMinor: figures.feesMinor }, "merchant day cleared");
     return { outcome, run, replayed: false };
+  }
+
+  /** The run's files, from its record and the transfers and holds it is tied to. */
+  filesOf(run: ClearingRun): SettlementFiles {
+    const transfers = this.store.transfersOfRun(run.runId).map((tied) => {
+      const transfer = this.deps.ledger.findTransfer(tied.transferId);
+      assert(transfer, `transfer ${tied.transferId} of clearing run ${run.runId} exists`);
+      return { ...tied, transfer };
+    });
+    return renderFiles(run, { transfers, ...this.store.holdsOfRun(run.runId), carriedFromRunIds: this.store.runsAbsorbedBy(run.runId) });
   }
 
   /** Fees to the revenue account, then the net to the payout account, linked (both or neither). */

@@ -2,6 +2,7 @@ import { z } from "zod";
 import { decodeBody, encodeBody } from "../../protocol/cbor.ts";
 import { isTapwireError } from "../../protocol/errors.ts";
 import type { EvidenceKind } from "../evidence/evidence-store.ts";
+import type { EvidenceEntry, MerchantEvent } from "../merchant-events/merchant-event.ts";
 import type { ClearingRun } from "./clearing-store.ts";
 import { feeTransferKind, payoutTransferKind } from "./clearing-accounts.ts";
 
@@ -104,4 +105,24 @@ export function checkPayoutTransfers(
     named.delete(t.transferId);
   }
   for (const [transferId, claim] of named) problem(`#${claim.seq}: payout record names transfer ${transferId}, which is not a ${claim.kind} transfer`);
+}
+
+/** The `payout` merchant event of a payout record row; undefined for any other row. */
+export function payoutEventOf(entry: EvidenceEntry): MerchantEvent | undefined {
+  const record = payoutRecordIn(entry);
+  if (!record) return undefined;
+  return {
+    deliveryId: `evt_${entry.seq}`,
+    seq: entry.seq,
+    type: "payout",
+    merchantId: record.merchantId,
+    requestId: entry.requestId,
+    requestType: "payout",
+    code: 0,
+    reason: record.outcome === "paid" ? `cleared ${record.businessDate}: ${record.payoutMinor} paid out, ${record.feesMinor} fees` : `cleared ${record.businessDate}: net ${record.netMinor}, nothing paid out, carried to the next run`,
+    amountMinor: record.payoutMinor,
+    currency: record.currency,
+    atMs: entry.recordedAtMs,
+    decision: Buffer.from(entry.bytes).toString("base64"),
+  };
 }

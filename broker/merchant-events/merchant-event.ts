@@ -2,6 +2,7 @@ import { decodeBody } from "../../protocol/cbor.ts";
 import { decodeSign1 } from "../../protocol/cose.ts";
 import { decisionSchema, type Decision } from "../../protocol/messages.ts";
 import { isTapwireError } from "../../protocol/errors.ts";
+import { payoutEventOf } from "../clearing/payout-evidence.ts";
 
 /** One evidence row as the event feed reads it (broker/evidence/evidence-schema.ts). */
 export interface EvidenceEntry {
@@ -22,6 +23,7 @@ export const merchantEventTypes = [
   "refund.succeeded",
   "refund.failed",
   "dispute.opened",
+  "payout",
 ] as const;
 /** One of merchantEventTypes. */
 export type MerchantEventType = (typeof merchantEventTypes)[number];
@@ -29,7 +31,8 @@ export type MerchantEventType = (typeof merchantEventTypes)[number];
 /**
  * What a merchant is told of a decision that concerns it. `deliveryId` is the evidence row's (one per event, the
  * same on every delivery: a receiver drops what it has seen); `decision` is the service's signed decision itself
- * (COSE_Sign1, base64), checkable with the service's public key.
+ * (COSE_Sign1, base64), checkable with the service's public key; for a `payout`, the clearing run's payout record
+ * (CBOR, base64) as the evidence chain holds it, and `amountMinor` is the amount paid out.
  */
 export interface MerchantEvent {
   deliveryId: string;
@@ -94,7 +97,8 @@ export interface EventSources {
 
 /**
  * The merchant event an evidence row makes, if any: decisions on payments, reversals, refunds and disputes, for
- * the merchant their receipt, their request or their hub names. Request rows are remembered for that.
+ * the merchant their receipt, their request or their hub names (request rows are remembered for that); and
+ * clearing runs' payout records, for the merchant they name.
  */
 export function eventOf(entry: EvidenceEntry, sources: EventSources): MerchantEvent | undefined {
   if (entry.kind === "request") {
@@ -102,6 +106,7 @@ export function eventOf(entry: EvidenceEntry, sources: EventSources): MerchantEv
     if (typeof merchantId === "string") sources.requests.remember(entry.requestId, merchantId);
     return undefined;
   }
+  if (entry.kind === "operator") return payoutEventOf(entry);
   if (entry.kind !== "decision") return undefined;
   const parsed = decisionSchema.safeParse(bodyOf(entry.bytes));
   if (!parsed.success) return undefined;
