@@ -1,7 +1,8 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { BankAccount } from "../broker/clearing/bank-account.ts";
-import { clearingFor, type Clearing, type ClearingResult } from "../broker/clearing/clearing.ts";
+import { Clearing, type ClearingResult } from "../broker/clearing/clearing.ts";
+import { EvidenceStore } from "../broker/evidence/evidence-store.ts";
 import { feeBpsMax, feeFixedMinorMax, type FeeSchedule } from "../broker/clearing/fees.ts";
 import { payoutMinorOf } from "../broker/clearing/payout-evidence.ts";
 import { makeDirectories } from "../core/data-dir.ts";
@@ -44,7 +45,10 @@ function accountLine(account: BankAccount | undefined): string {
 }
 
 function withClearing<T>(dataDir: string, work: (clearing: Clearing) => T): Promise<T> {
-  return withAdmin(dataDir, (service) => work(clearingFor(service, systemClock)));
+  return withAdmin(dataDir, (service) => {
+    const db = service.database;
+    return work(new Clearing({ db, ledger: service.ledger, registry: service.registry, evidence: new EvidenceStore(db), clock: systemClock }));
+  });
 }
 
 export async function clearingFeesCommand(argv: string[]): Promise<number> {

@@ -1,10 +1,5 @@
 import { fundingAccountId } from "../ledger/ledger.ts";
 
-/** The kind of the transfer that takes a clearing run's fees from the merchant's account. */
-export const feeTransferKind = "clearing_fee";
-/** The kind of the transfer that takes a clearing run's payout from the merchant's account. */
-export const payoutTransferKind = "payout";
-
 /**
  * Where fees and payouts go: the currency's funding account, the ledger's boundary with the banks. A payout leaves
  * the ledger (the bank credit transfer of the pain.001 file pays it outside), as fee revenue does towards the

@@ -1,7 +1,7 @@
 import { StatementCache, type SqliteDb } from "../ledger/sqlite-db.ts";
 import type { Transfer } from "../ledger/ledger.ts";
 import type { BankAccount } from "./bank-account.ts";
-import { feeTransferKind, payoutTransferKind } from "./clearing-accounts.ts";
+import { feeTransferKind, payoutTransferKind } from "../evidence/payout-record.ts";
 import type { FeeSchedule } from "./fees.ts";
 import type { RunFigures } from "./run-figures.ts";
 
@@ -190,6 +190,15 @@ export class ClearingStore {
       )
       .all(clearingListMax)
       .map((r) => ({ caseId: r.case_id, paymentId: r.payment_id }));
+  }
+
+  /** A hub payment (settlement_payments, read only) as far as a dispute hold needs it. */
+  hubPayment(paymentId: number): { merchantId: string; amountMinor: number; refundedMinor: number } | undefined {
+    return this.statements
+      .sql<[number], { merchantId: string; amountMinor: number; refundedMinor: number }>(
+        "SELECT merchant_id AS merchantId, amount_minor AS amountMinor, refunded_minor AS refundedMinor FROM settlement_payments WHERE payment_id = ?",
+      )
+      .get(paymentId);
   }
 
   isPendingDispute(caseId: string): boolean {

@@ -4,18 +4,17 @@ import { logger } from "../../core/log.ts";
 import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
 import { agentPaymentIdPrefix } from "../agents/agent-payments.ts";
 import { MandateStore } from "../agents/mandate-store.ts";
-import { EvidenceStore } from "../evidence/evidence-store.ts";
+import type { EvidenceStore } from "../evidence/evidence-store.ts";
+import { clearingPrincipal, encodePayoutRecord, feeTransferKind, payoutTransferKind } from "../evidence/payout-record.ts";
 import { merchantAccountId, type Ledger, type TransferInput } from "../ledger/ledger.ts";
 import type { SqliteDb } from "../ledger/sqlite-db.ts";
 import type { Registry } from "../registry/registry.ts";
-import type { SettlementReads } from "../settlement/settlement-reads.ts";
-import { SettlementStore } from "../settlement/settlement-store.ts";
 import { parseBankAccount, type BankAccount } from "./bank-account.ts";
-import { feeRevenueAccountId, feeTransferKind, payoutAccountId, payoutTransferKind } from "./clearing-accounts.ts";
+import { feeRevenueAccountId, payoutAccountId } from "./clearing-accounts.ts";
 import { ClearingStore, type ClearingRun, type RunTransfer } from "./clearing-store.ts";
 import { utcDay } from "./clearing-date.ts";
 import { parseFeeSchedule, type FeeSchedule } from "./fees.ts";
-import { clearingPrincipal, encodePayoutRecord, payoutRecordOf } from "./payout-evidence.ts";
+import { payoutRecordOf } from "./payout-evidence.ts";
 import { computeFigures } from "./run-figures.ts";
 import { renderFiles, type SettlementFiles } from "./settlement-files.ts";
 
@@ -48,12 +47,6 @@ interface Disputed {
 
 const hubPaymentIdPrefix = "pay-";
 
-/** Clearing over a started settlement service's database (the CLI's and the tests' way in; evidence joins its chain). */
-export function clearingFor(service: SettlementReads, clock: Clock): Clearing {
-  const db = service.database;
-  return new Clearing({ db, ledger: service.ledger, registry: service.registry, evidence: new EvidenceStore(db), clock });
-}
-
 /**
  * Clearing per merchant per UTC day: nets the day's movements on the merchant's ledger account, charges fees, keeps
  * back disputed amounts, and posts the fees and the payout in one transaction with the run's record and its evidence
@@ -61,12 +54,10 @@ export function clearingFor(service: SettlementReads, clock: Clock): Clearing {
  */
 export class Clearing {
   readonly store: ClearingStore;
-  private readonly payments: SettlementStore;
   private readonly mandates: MandateStore;
 
   constructor(private readonly deps: ClearingDeps) {
     this.store = new ClearingStore(deps.db);
-    this.payments = new SettlementStore(deps.db);
     this.mandates = new MandateStore(deps.db);
   }
 
@@ -202,7 +193,7 @@ export class Clearing {
     const sequence = (prefix: string) => (paymentId.startsWith(prefix) ? Number(paymentId.slice(prefix.length)) : Number.NaN);
     const agentSeq = sequence(agentPaymentIdPrefix);
     const hubSeq = sequence(hubPaymentIdPrefix);
-    const payment = Number.isSafeInteger(agentSeq) ? this.mandates.findPayment(agentSeq) : Number.isSafeInteger(hubSeq) ? this.payments.findPaymentById(hubSeq) : undefined;
+    const payment = Number.isSafeInteger(agentSeq) ? this.mandates.findPayment(agentSeq) : Number.isSafeInteger(hubSeq) ? this.store.hubPayment(hubSeq) : undefined;
     return payment && { merchantId: payment.merchantId, remainingMinor: payment.amountMinor - payment.refundedMinor };
   }
 

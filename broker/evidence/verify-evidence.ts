@@ -2,8 +2,8 @@ import type { KeyObject } from "node:crypto";
 import { openSealed, readEnvelope } from "../../protocol/envelope.ts";
 import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
 import { bodyHash, decisionSchema, type Decision } from "../../protocol/messages.ts";
-import { checkPayoutTransfers, clearingTransferKinds } from "../clearing/payout-evidence.ts";
 import type { SqliteDb } from "../ledger/sqlite-db.ts";
+import { checkPayoutTransfers, clearingTransferKinds } from "./payout-record.ts";
 import { EvidenceStore, evidencePageMax, evidenceRowHash, genesisHash, sha256, type EvidenceKind, type EvidenceRow } from "./evidence-store.ts";
 
 /**

@@ -2,7 +2,7 @@ import { decodeBody } from "../../protocol/cbor.ts";
 import { decodeSign1 } from "../../protocol/cose.ts";
 import { decisionSchema, type Decision } from "../../protocol/messages.ts";
 import { isTapwireError } from "../../protocol/errors.ts";
-import { payoutEventOf } from "../clearing/payout-evidence.ts";
+import { payoutRecordIn } from "../evidence/payout-record.ts";
 
 /** One evidence row as the event feed reads it (broker/evidence/evidence-schema.ts). */
 export interface EvidenceEntry {
@@ -130,6 +130,29 @@ export function eventOf(entry: EvidenceEntry, sources: EventSources): MerchantEv
     ...(decision.receipt
       ? { amountMinor: decision.receipt.amountMinor, currency: decision.receipt.currency, paymentId: decision.receipt.paymentId }
       : {}),
+    atMs: entry.recordedAtMs,
+    decision: Buffer.from(entry.bytes).toString("base64"),
+  };
+}
+
+/** The `payout` merchant event of a clearing run's payout record row; undefined for any other row. */
+function payoutEventOf(entry: EvidenceEntry): MerchantEvent | undefined {
+  const record = payoutRecordIn(entry);
+  if (!record) return undefined;
+  return {
+    deliveryId: `evt_${entry.seq}`,
+    seq: entry.seq,
+    type: "payout",
+    merchantId: record.merchantId,
+    requestId: entry.requestId,
+    requestType: "payout",
+    code: 0,
+    reason:
+      record.outcome === "paid"
+        ? `cleared ${record.businessDate}: ${record.payoutMinor} paid out, ${record.feesMinor} fees`
+        : `cleared ${record.businessDate}: net ${record.netMinor}, nothing paid out, carried to the next run`,
+    amountMinor: record.payoutMinor,
+    currency: record.currency,
     atMs: entry.recordedAtMs,
     decision: Buffer.from(entry.bytes).toString("base64"),
   };

@@ -3,7 +3,8 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "vitest";
-import { clearingFor, type Clearing } from "../../broker/clearing/clearing.ts";
+import { Clearing } from "../../broker/clearing/clearing.ts";
+import { EvidenceStore } from "../../broker/evidence/evidence-store.ts";
 import type { SettlementFixture } from "../settlement/fixtures.ts";
 
 /** The schema the pain.001 files must validate against (test/vectors/iso20022/README.md). */
@@ -14,7 +15,8 @@ export const debtor = { name: "Tapwire Payments", iban: "GB82WEST12345698765432"
 
 /** The fixture's merchant m1 at 150 bps + 0.10 per payment, with its payee and the operator's debtor account set. */
 export function clearingOf(f: SettlementFixture): Clearing {
-  const clearing = clearingFor(f.service, f.clock);
+  const db = f.service.database;
+  const clearing = new Clearing({ db, ledger: f.service.ledger, registry: f.service.registry, evidence: new EvidenceStore(db), clock: f.clock });
   clearing.setFees("m1", { bps: 150, fixedMinor: 10 });
   clearing.setPayee("m1", payee);
   clearing.setDebtor(debtor);
