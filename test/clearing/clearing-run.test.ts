@@ -175,6 +175,10 @@ describe("a clearing run of a merchant's day", () => {
     expect(clearing.filesOf(refundDay).pain001).toBeUndefined();
     expect(saleDay.figures).toMatchObject({ salesMinor: 1_000, carriedInMinor: -800, feesMinor: 25, netMinor: 175 });
     expect(merchantBalance()).toBe(0);
+    const report = JSON.parse(clearing.filesOf(saleDay).reconciliation) as { payoutMinor: number; feesMinor: number; netted: Array<{ signedMinor: number }>; carriedFromRunIds: number[] };
+    const nettedMinor = report.netted.reduce((sum, t) => sum + t.signedMinor, 0);
+    expect(nettedMinor + saleDay.figures.carriedInMinor).toBe(report.payoutMinor + report.feesMinor);
+    expect(report.carriedFromRunIds).toEqual([refundDay.runId]);
     f.service.ledger.checkInvariants();
   });
 
