@@ -2,6 +2,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { BankAccount } from "../broker/clearing/bank-account.ts";
 import { Clearing, type ClearingResult } from "../broker/clearing/clearing.ts";
+import { utcDay } from "../broker/clearing/clearing-date.ts";
 import { EvidenceStore } from "../broker/evidence/evidence-store.ts";
 import { feeBpsMax, feeFixedMinorMax, type FeeSchedule } from "../broker/clearing/fees.ts";
 import { payoutMinorOf } from "../broker/clearing/payout-evidence.ts";
@@ -79,14 +80,14 @@ export async function clearingPayeeCommand(argv: string[]): Promise<number> {
 export async function clearingDebtorCommand(argv: string[]): Promise<number> {
   const { values } = parseFlags(argv, { ...dataDirFlag, ...accountFlags });
   const account = accountFrom(values);
-  const shown = await withClearing(values["data-dir"], (clearing) => (account ? clearing.setDebtor(account) : clearing.store.debtor()));
+  const shown = await withClearing(values["data-dir"], (clearing) => (account ? clearing.setDebtor(account) : clearing.debtor()));
   process.stdout.write(`debtor  ${accountLine(shown)}\n`);
   return 0;
 }
 
 export async function clearingRunCommand(argv: string[]): Promise<number> {
   const { values } = parseFlags(argv, { ...dataDirFlag, date: { type: "string" }, merchant: { type: "string" }, out: { type: "string" } });
-  const date = requireFlag(values.date, "date");
+  const date = utcDay(requireFlag(values.date, "date")).date;
   const outDir = requireFlag(values.out, "out");
   const lines = await withClearing(values["data-dir"], (clearing) => {
     const merchantIds = values.merchant !== undefined ? [values.merchant] : clearing.merchantIds();

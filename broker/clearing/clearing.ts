@@ -53,7 +53,7 @@ const hubPaymentIdPrefix = "pay-";
  * row. A (merchant, day) is cleared once: a second call returns the recorded run and posts nothing.
  */
 export class Clearing {
-  readonly store: ClearingStore;
+  private readonly store: ClearingStore;
   private readonly mandates: MandateStore;
 
   constructor(private readonly deps: ClearingDeps) {
@@ -71,6 +71,11 @@ export class Clearing {
   payeeOf(merchantId: string): BankAccount | undefined {
     this.deps.registry.getMerchant(merchantId);
     return this.store.payeeOf(merchantId);
+  }
+
+  /** The operator's paying account, undefined when none is set. */
+  debtor(): BankAccount | undefined {
+    return this.store.debtor();
   }
 
   /** Every enrolled merchant, for a run over all of them. */
