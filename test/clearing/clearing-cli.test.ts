@@ -4,6 +4,7 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { clearingDebtorCommand, clearingFeesCommand, clearingPayeeCommand, clearingRunCommand } from "../../cli/clearing.ts";
+import { merchantEventsCommand } from "../../cli/merchant-events.ts";
 import { ledgerFileName } from "../../core/data-dir.ts";
 import { ErrorCode } from "../../protocol/errors.ts";
 import { SettlementFixture } from "../settlement/fixtures.ts";
@@ -66,6 +67,10 @@ describe("tapwire clearing", () => {
     expect(printed.join("")).toContain("m1  2026-11-23  payout 29.27 EUR  fees 0.73 EUR\n");
     expect(printed.join("")).toContain("m1  2026-11-23  payout 29.27 EUR  fees 0.73 EUR  (cleared before: nothing posted now)\n");
     expect(xmllintValidate(first["m1-2026-11-23.pain.001.xml"]!.toString("utf8")).code).toBe(0);
+    printed.length = 0;
+    await merchantEventsCommand(["--merchant", "m1", ...flags]);
+    const events = printed.join("").trim().split("\n").map((line) => JSON.parse(line) as { type: string; amountMinor?: number });
+    expect(events.filter((e) => e.type === "payout")).toEqual([expect.objectContaining({ type: "payout", amountMinor: 2_927, currency: "EUR" })]);
     expect(first["m1-2026-11-23.csv"]!.toString("utf8").split("\n")[1]).toBe(
       "m1,2026-11-23,EUR,paid,2,35.00,0.00,5.00,0.00,0.00,0.00,0.00,0.00,0.00,0.00,0.73,29.27,29.27,DE89370400440532013000,TWCLR-20261123-00000001",
     );
