@@ -2,6 +2,7 @@ import { decodeBody } from "../../protocol/cbor.ts";
 import { decodeSign1 } from "../../protocol/cose.ts";
 import { decisionSchema, type Decision } from "../../protocol/messages.ts";
 import { isTapwireError } from "../../protocol/errors.ts";
+import { formatMoney } from "../../protocol/money.ts";
 import { payoutRecordIn } from "../evidence/payout-record.ts";
 
 /** One evidence row as the event feed reads it (broker/evidence/evidence-schema.ts). */
@@ -139,6 +140,7 @@ export function eventOf(entry: EvidenceEntry, sources: EventSources): MerchantEv
 function payoutEventOf(entry: EvidenceEntry): MerchantEvent | undefined {
   const record = payoutRecordIn(entry);
   if (!record) return undefined;
+  const money = (amountMinor: number) => formatMoney({ amountMinor, currency: record.currency });
   return {
     deliveryId: `evt_${entry.seq}`,
     seq: entry.seq,
@@ -149,8 +151,8 @@ function payoutEventOf(entry: EvidenceEntry): MerchantEvent | undefined {
     code: 0,
     reason:
       record.outcome === "paid"
-        ? `cleared ${record.businessDate}: ${record.payoutMinor} paid out, ${record.feesMinor} fees`
-        : `cleared ${record.businessDate}: net ${record.netMinor}, nothing paid out, carried to the next run`,
+        ? `cleared ${record.businessDate}: ${money(record.payoutMinor)} paid out, ${money(record.feesMinor)} fees`
+        : `cleared ${record.businessDate}: net ${money(record.netMinor)}, nothing paid out, carried to the next run`,
     amountMinor: record.payoutMinor,
     currency: record.currency,
     atMs: entry.recordedAtMs,

@@ -251,7 +251,7 @@ describe("a clearing run of a merchant's day", () => {
     reader.close();
 
     expect(events.filter((e) => e.type === "payout")).toEqual([
-      expect.objectContaining({ merchantId: "m1", amountMinor: 2_596, currency: "EUR", requestId: `payout:m1/${day}`, atMs: run.createdAtMs }),
+      expect.objectContaining({ merchantId: "m1", amountMinor: 2_596, currency: "EUR", requestId: `payout:m1/${day}`, atMs: run.createdAtMs, reason: `cleared ${day}: 25.96 EUR paid out, 1.04 EUR fees` }),
     ]);
     expect(f.service.verifyEvidence()).toMatchObject({ ok: true, problems: [] });
   });
