@@ -30,8 +30,8 @@ tapwire merchant events --mqtt URL --bundle DIR [--protocol 4|5] [--position-fil
   example: tapwire merchant events --mqtt mqtts://127.0.0.1:8883 --bundle m1-feed
 tapwire merchant events --merchant M [--data-dir .tapwire] [--follow] [--poll-ms 500]
     [--webhook URL --secret-file FILE [--timeout-ms 10000]] [--cursor-file FILE]
-  The merchant's events (payment.approved|declined|held|reversed, refund.succeeded|failed, dispute.opened), read from
-  the evidence chain of a settlement data dir, beside a running \`tapwire settle\`. Without --webhook: one JSON line
+  The merchant's events (payment.approved|declined|held|reversed, refund.succeeded|failed, dispute.opened, payout),
+  read from the evidence chain of a settlement data dir, beside a running \`tapwire settle\`. Without --webhook: one JSON line
   each on stdout. With --webhook: each POSTed in order as JSON, headers tapwire-delivery (the same id on every
   retry: drop repeats) and tapwire-signature (t=MS,v1=HMAC-SHA256 of "MS.BODY" with the secret in FILE); anything
   but a 2xx is retried with backoff (1 s doubling to 5 min), later events waiting behind it. The position is kept

@@ -197,6 +197,28 @@ export const ErrorCode = {
   HidGone: 1101,
   /** What was scanned is not a tapwire payment code (another barcode, a damaged or partial read). */
   ScanInvalid: 1102,
+
+  // 1300–1349 clearing: fee schedules, payee accounts, payout runs
+  /** An IBAN that is not 15-34 letters and digits of a known shape, or whose mod-97 check digits do not hold. */
+  IbanInvalid: 1300,
+  /** A BIC that is not 8 or 11 characters of ISO 9362's shape. */
+  BicInvalid: 1301,
+  /** A fee schedule outside 0..10000 basis points or with a negative or non-integer fixed part. */
+  FeeScheduleInvalid: 1302,
+  /** A merchant with something to clear has no fee schedule (`tapwire clearing fees`). */
+  FeeScheduleMissing: 1303,
+  /** A payout is due to a merchant with no payee account (`tapwire clearing payee`). */
+  PayeeMissing: 1304,
+  /** A payout is due and the operator's own paying account is not set (`tapwire clearing debtor`). */
+  DebtorMissing: 1305,
+  /** A clearing date that is not a whole UTC day in YYYY-MM-DD form. */
+  ClearingDateInvalid: 1306,
+  /** A clearing run for a UTC day that has not ended yet (payments could still be posted on it). */
+  ClearingDayOpen: 1307,
+  /** A payee or debtor name that is empty, too long for pain.001 (70) or holds control characters. */
+  PayeeNameInvalid: 1308,
+  /** More ledger transfers on one merchant's day than one clearing run takes (clearingTransfersMax). */
+  ClearingDayTooLarge: 1309,
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -244,6 +266,7 @@ export const errorLayers = {
   agents: [900, 999],
   serial: [1000, 1099],
   hid: [1100, 1199],
+  clearing: [1300, 1349],
 } as const;
 export type ErrorLayer = keyof typeof errorLayers;
 

@@ -28,6 +28,7 @@ export const merchantEventTypes = [
   "refund.failed",
   "dispute.opened",
   "dispute.resolved",
+  "payout",
 ] as const;
 /** One of merchantEventTypes. */
 export type MerchantEventType = (typeof merchantEventTypes)[number];
@@ -37,7 +38,8 @@ const seq = z.number().int().min(1);
 /**
  * What a merchant is told of a decision that concerns it. `deliveryId` is the evidence row's (one per event, the
  * same on every delivery: a receiver drops what it has seen); `decision` is the service's signed decision itself
- * (COSE_Sign1, base64), checkable with the service's public key.
+ * (COSE_Sign1, base64), checkable with the service's public key; for a `payout`, the clearing run's payout record
+ * (CBOR, base64) as the evidence chain holds it, and `amountMinor` is the amount paid out.
  */
 export const merchantEventSchema = z.object({
   deliveryId: z.string().max(64),

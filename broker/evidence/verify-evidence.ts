@@ -3,13 +3,15 @@ import { openSealed, readEnvelope } from "../../protocol/envelope.ts";
 import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
 import { bodyHash, decisionSchema, type Decision } from "../../protocol/messages.ts";
 import type { SqliteDb } from "../ledger/sqlite-db.ts";
+import { checkPayoutTransfers, clearingTransferKinds } from "./payout-record.ts";
 import { EvidenceStore, evidencePageMax, evidenceRowHash, genesisHash, sha256, type EvidenceKind, type EvidenceRow } from "./evidence-store.ts";
 
 /**
  * Evidence, checked from the stored messages alone: the chain is unbroken, every decision verifies with the
  * service key and answers a stored request (its requestHash is the SHA-256 of a stored request's payload),
  * and the money that moved (ledger transfers other than funding) is exactly what approved decisions' receipts
- * say, one for one. Needs no running service and no registry: only the bundle (or file) and the service key.
+ * say, one for one; fees and payouts, what the clearing runs' payout records say. Needs no running service and
+ * no registry: only the bundle (or file) and the service key.
  */
 export interface EvidenceBundle {
   format: "tapwire-evidence-v1";
@@ -162,6 +164,7 @@ function verifyRows(rows: readonly EvidenceRow[], transfers: readonly BundleTran
     decisions.push(decision);
   }
   const receipts = checkMoney(decisions, transfers, problem);
+  checkPayoutTransfers(rows, transfers, problem);
   return {
     ok: problems.length === 0,
     rows: rows.length,
@@ -214,7 +217,7 @@ function checkMoney(decisions: readonly Decision[], transfers: readonly BundleTr
   }
   const said = [...legs.values()].sort();
   const moved = transfers
-    .filter((t) => t.kind !== "funding")
+    .filter((t) => t.kind !== "funding" && !clearingTransferKinds.has(t.kind))
     .map((t) => `${transferGivesBack.has(t.kind) ? "back" : "pay"}|${t.amountMinor}|${t.currency}|${t.postedAtMs}`)
     .sort();
   const count = (list: readonly string[]) => list.reduce((m, k) => m.set(k, (m.get(k) ?? 0) + 1), new Map<string, number>());

@@ -3,6 +3,8 @@ import { decodeSign1 } from "../../protocol/cose.ts";
 import { decisionSchema, type Decision } from "../../protocol/messages.ts";
 import { isTapwireError } from "../../protocol/errors.ts";
 import type { MerchantEvent, MerchantEventType } from "../../protocol/merchant-feed.ts";
+import { formatMoney } from "../../protocol/money.ts";
+import { payoutRecordIn } from "../evidence/payout-record.ts";
 
 /** One evidence row as the event feed reads it (broker/evidence/evidence-schema.ts). */
 export interface EvidenceEntry {
@@ -64,7 +66,8 @@ export interface EventSources {
 
 /**
  * The merchant event an evidence row makes, if any: decisions on payments, reversals, refunds and disputes, for
- * the merchant their receipt, their request or their hub names. Request rows are remembered for that.
+ * the merchant their receipt, their request or their hub names (request rows are remembered for that); and
+ * clearing runs' payout records, for the merchant they name.
  */
 export function eventOf(entry: EvidenceEntry, sources: EventSources): MerchantEvent | undefined {
   if (entry.kind === "request") {
@@ -75,6 +78,7 @@ export function eventOf(entry: EvidenceEntry, sources: EventSources): MerchantEv
     if (typeof merchantId === "string") sources.requests.remember(entry.requestId, merchantId);
     return undefined;
   }
+  if (entry.kind === "operator") return payoutEventOf(entry);
   if (entry.kind !== "decision") return undefined;
   const parsed = decisionSchema.safeParse(bodyOf(entry.bytes));
   if (!parsed.success) return undefined;
@@ -98,6 +102,30 @@ export function eventOf(entry: EvidenceEntry, sources: EventSources): MerchantEv
     ...(decision.receipt
       ? { amountMinor: decision.receipt.amountMinor, currency: decision.receipt.currency, paymentId: decision.receipt.paymentId }
       : {}),
+    atMs: entry.recordedAtMs,
+    decision: Buffer.from(entry.bytes).toString("base64"),
+  };
+}
+
+/** The `payout` merchant event of a clearing run's payout record row; undefined for any other row. */
+function payoutEventOf(entry: EvidenceEntry): MerchantEvent | undefined {
+  const record = payoutRecordIn(entry);
+  if (!record) return undefined;
+  const money = (amountMinor: number) => formatMoney({ amountMinor, currency: record.currency });
+  return {
+    deliveryId: `evt_${entry.seq}`,
+    seq: entry.seq,
+    type: "payout",
+    merchantId: record.merchantId,
+    requestId: entry.requestId,
+    requestType: "payout",
+    code: 0,
+    reason:
+      record.outcome === "paid"
+        ? `cleared ${record.businessDate}: ${money(record.payoutMinor)} paid out, ${money(record.feesMinor)} fees`
+        : `cleared ${record.businessDate}: net ${money(record.netMinor)}, nothing paid out, carried to the next run`,
+    amountMinor: record.payoutMinor,
+    currency: record.currency,
     atMs: entry.recordedAtMs,
     decision: Buffer.from(entry.bytes).toString("base64"),
   };

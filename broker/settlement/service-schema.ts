@@ -1,5 +1,6 @@
 import { agentSchema } from "../agents/agent-schema.ts";
 import { campaignSchema } from "../campaigns/campaign-schema.ts";
+import { clearingSchema } from "../clearing/clearing-schema.ts";
 import { evidenceSchema } from "../evidence/evidence-schema.ts";
 import { ledgerSchema } from "../ledger/ledger-schema.ts";
 import type { SchemaComponent } from "../ledger/sqlite-db.ts";
@@ -14,5 +15,5 @@ import { operatorSchema } from "../operators/operator-schema.ts";
  * those of plugged-in modules: one list for the service and `tapwire db migrate`.
  */
 export function serviceSchema(plugged: readonly SchemaComponent[]): SchemaComponent[] {
-  return [ledgerSchema, registrySchema, settlementSchema, agentSchema, reviewSchema, evidenceSchema, campaignSchema, paymentCodeSchema, operatorSchema, ...plugged];
+  return [ledgerSchema, registrySchema, settlementSchema, agentSchema, reviewSchema, evidenceSchema, campaignSchema, paymentCodeSchema, operatorSchema, clearingSchema, ...plugged];
 }
