@@ -24,6 +24,8 @@ export interface HubSaleResult {
   systemUsPerSale: number;
   /** Wall time per sale, from keying the amount to the approval on the display, in ms (p50 of the run). */
   wallMsPerSaleP50: number;
+  /** Share of one core the hub spends while idle, waiting for the next sale (polling the reader, keepalives). */
+  idleCoreShare: number;
   /** With `profile`: where the hub process's time went during the measured sales. */
   profile?: ProfileSummary;
 }
@@ -41,6 +43,7 @@ interface ChildSetup {
 export const hubSalesDefault = 200;
 const saleWaitMs = 10_000;
 const warmUpSales = 20;
+const idleMeasuredMs = 3_000;
 const runMsMax = 120_000;
 
 /** The child: one real hub, `sales` sales in a row, then its CPU per sale. */
@@ -70,6 +73,12 @@ async function sellInChild(setup: ChildSetup): Promise<HubSaleResult> {
   };
   // Warm-up: modules loaded on first use, JIT, the journal's first pages; not a sale a hub pays for again.
   for (let sale = 0; sale < warmUpSales; sale += 1) await sell(sale);
+  // Waiting for the next customer: what the hub burns with nothing to do (polling the reader, link keepalive).
+  const idleBefore = process.cpuUsage();
+  const idleStartedMs = performance.now();
+  await new Promise((resolve) => setTimeout(resolve, idleMeasuredMs));
+  const idleSpent = process.cpuUsage(idleBefore);
+  const idleCoreShare = (idleSpent.user + idleSpent.system) / 1_000 / (performance.now() - idleStartedMs);
   const wallMs: number[] = [];
   const profile = setup.profile ? new CpuProfile() : undefined;
   await profile?.start();
@@ -85,6 +94,7 @@ async function sellInChild(setup: ChildSetup): Promise<HubSaleResult> {
     cpuUsPerSale: (spent.user + spent.system) / sold,
     systemUsPerSale: spent.system / sold,
     wallMsPerSaleP50: wallMs[Math.floor(wallMs.length / 2)] ?? 0,
+    idleCoreShare,
     ...(profiled ? { profile: profiled } : {}),
   };
 }
@@ -124,5 +134,5 @@ if (process.argv.includes("--child")) {
   if (!Number.isSafeInteger(sales) || sales < 1 || sales > 10_000) throw new Error("--sales must be 1..10000");
   const result = await measureHubSale(sales, process.argv.includes("--profile"));
   if (result.profile) console.log(JSON.stringify(result.profile, null, 1));
-  console.log(`hub sale: ${result.sales} sales, ${result.cpuUsPerSale.toFixed(0)} CPU µs per sale (${result.systemUsPerSale.toFixed(0)} of it system; hub process incl. virtual PN532 and phone), p50 ${result.wallMsPerSaleP50.toFixed(1)} ms per sale`);
+  console.log(`hub sale: ${result.sales} sales, ${result.cpuUsPerSale.toFixed(0)} CPU µs per sale (${result.systemUsPerSale.toFixed(0)} of it system; hub process incl. virtual PN532 and phone), p50 ${result.wallMsPerSaleP50.toFixed(1)} ms per sale; idle ${(result.idleCoreShare * 100).toFixed(1)}% of a core`);
 }

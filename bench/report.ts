@@ -191,6 +191,7 @@ function hubSaleTable(result: HubSaleResult): string {
     ["hub process CPU per sale", `${integer(result.cpuUsPerSale)} µs`],
     ["of which system (fsync, sockets)", `${integer(result.systemUsPerSale)} µs`],
     ["wall per sale, p50", `${result.wallMsPerSaleP50.toFixed(1)} ms`],
+    ["idle, waiting for a sale", `${(result.idleCoreShare * 100).toFixed(1)}% of a core`],
   ];
   return `Hub runtime per sale (real tap hub, virtual PN532 and phone in its process, ${result.sales} sales back to back):\n${table(["measure", "value"], rows, new Set())}`;
 }
