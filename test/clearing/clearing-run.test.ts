@@ -5,10 +5,10 @@ import { fundingAccountId, merchantAccountId, type Ledger } from "../../broker/l
 import { EvidenceReader } from "../../broker/merchant-events/evidence-reader.ts";
 import { eventOf, RequestMerchants } from "../../broker/merchant-events/merchant-event.ts";
 import type { MerchantEvent } from "../../protocol/merchant-feed.ts";
-import { ErrorCode, isTapwireError } from "../../protocol/errors.ts";
+import { ErrorCode } from "../../protocol/errors.ts";
 import { AgentFixture, disputeOpen } from "../agents/fixtures.ts";
 import type { SettlementFixture } from "../settlement/fixtures.ts";
-import { approvedPayment } from "../settlement/preamble.ts";
+import { approvedPayment, codeOf } from "../settlement/preamble.ts";
 import { clearingOf, nextDay, xmllintValidate } from "./fixtures.ts";
 
 let a: AgentFixture;
@@ -218,22 +218,12 @@ describe("a clearing run of a merchant's day", () => {
     const m2 = f.enrollHub("h-m2", "m2");
     expect((await f.decisionFor(m2, m2.paymentRequest(f.wallet, 400).bytes)).status).toBe("approved");
 
-    const code = (action: () => unknown) => {
-      try {
-        action();
-      } catch (error) {
-        if (isTapwireError(error)) return error.code;
-        throw error;
-      }
-      return undefined;
-    };
-
-    expect(code(() => clearing.run("nobody", day))).toBe(ErrorCode.UnknownMerchant);
-    expect(code(() => clearing.setFees("nobody", { bps: 1, fixedMinor: 0 }))).toBe(ErrorCode.UnknownMerchant);
-    expect(code(() => clearing.run("m1", day))).toBe(ErrorCode.ClearingDayOpen);
+    expect(codeOf(() => clearing.run("nobody", day))).toBe(ErrorCode.UnknownMerchant);
+    expect(codeOf(() => clearing.setFees("nobody", { bps: 1, fixedMinor: 0 }))).toBe(ErrorCode.UnknownMerchant);
+    expect(codeOf(() => clearing.run("m1", day))).toBe(ErrorCode.ClearingDayOpen);
     nextDay(f);
-    expect(code(() => clearing.run("m2", day))).toBe(ErrorCode.PayeeMissing);
-    expect(code(() => clearing.setPayee("m2", { name: "Shop 2", iban: "DE89370400440532013001", bic: "COBADEFFXXX" }))).toBe(ErrorCode.IbanInvalid);
+    expect(codeOf(() => clearing.run("m2", day))).toBe(ErrorCode.PayeeMissing);
+    expect(codeOf(() => clearing.setPayee("m2", { name: "Shop 2", iban: "DE89370400440532013001", bic: "COBADEFFXXX" }))).toBe(ErrorCode.IbanInvalid);
     expect(f.service.database.prepare("SELECT COUNT(*) FROM clearing_runs").pluck().get()).toBe(0);
   });
 

@@ -1,5 +1,6 @@
 import { connect as tlsConnect } from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { EnrolmentBundle } from "../../broker/enrolment.ts";
 import { MqttConnection } from "../../transport/mqtt-connection.ts";
 import { messageBytesMax } from "../../protocol/envelope.ts";
 import { ErrorCode, isTapwireError } from "../../protocol/errors.ts";
@@ -63,15 +64,7 @@ describe("Mosquitto's own refusals, each followed by a good payment", () => {
   it("never delivers another hub's decisions to a hub that subscribes to them", async () => {
     // Mosquitto 2.0 grants the SUBACK and applies the read ACL at delivery, so the proof is what arrives.
     const seen: string[] = [];
-    const h1 = world.hub("h1").bundle;
-    const snoop = new MqttConnection({
-      url: mosquitto.url,
-      tls: { caPem: h1.caPem, certPem: h1.certPem, keyPem: h1.keyPem! },
-      clientId: "hubs/h1@snoop",
-      protocolVersion: 5,
-      reconnectAttemptsMax: 0,
-      onMessage: (topic) => seen.push(topic),
-    });
+    const snoop = snooper(world.hub("h1").bundle, "hubs/h1@snoop", seen);
     snoop.start();
     try {
       await snoop.waitConnected(5_000);
@@ -128,14 +121,7 @@ describe("a merchant's signed event feed through Mosquitto (generated ACL)", () 
     node.registry.enrollMerchant({ merchantId: "m9", currency: "EUR" });
     const [m1, m9] = [await node.enrollMerchantFeed({ merchantId: "m1" }), await node.enrollMerchantFeed({ merchantId: "m9" })];
     const snooped: string[] = [];
-    const snoop = new MqttConnection({
-      url: mosquitto.url,
-      tls: { caPem: m9.caPem, certPem: m9.certPem, keyPem: m9.keyPem! },
-      clientId: "merchants/m9",
-      protocolVersion: 5,
-      reconnectAttemptsMax: 0,
-      onMessage: (topic) => snooped.push(topic),
-    });
+    const snoop = snooper(m9, "merchants/m9", snooped);
     const taken: MerchantEvent[] = [];
     let position = 0;
     const feed = new MerchantFeedClient({
@@ -164,6 +150,18 @@ describe("a merchant's signed event feed through Mosquitto (generated ACL)", () 
     }
   });
 });
+
+/** A connection with another principal's certificate that records every topic that reaches it. */
+function snooper(bundle: EnrolmentBundle, clientId: string, seen: string[]): MqttConnection {
+  return new MqttConnection({
+    url: mosquitto.url,
+    tls: { caPem: bundle.caPem, certPem: bundle.certPem, keyPem: bundle.keyPem! },
+    clientId,
+    protocolVersion: 5,
+    reconnectAttemptsMax: 0,
+    onMessage: (topic) => seen.push(topic),
+  });
+}
 
 /** Mosquitto reports this refusal only in its log; waits (bounded) for the line to be written. */
 async function expectLogged(line: string, timeoutMs = 3_000): Promise<void> {
