@@ -122,6 +122,7 @@ export class SettlementNode {
       schemaComponents: withGlasses ? [...(settlement.schemaComponents ?? []), glassesSchema] : (settlement.schemaComponents ?? []),
       databasePath: join(this.options.dataDir, ledgerFileName),
       serviceKey: pki.serviceSigningKey,
+      privacyKek: pki.privacyKek,
       clock: this.clock,
     });
     await service.start();

@@ -197,6 +197,16 @@ export const ErrorCode = {
   HidGone: 1101,
   /** What was scanned is not a tapwire payment code (another barcode, a damaged or partial read). */
   ScanInvalid: 1102,
+
+  // 1400–1449 privacy: consents, personal data keys, export and erase
+  /** No wallet (person) by that id: nothing is held about them, so there is nothing to export or erase. */
+  PersonUnknown: 1400,
+  /** No consent record by that id. */
+  ConsentUnknown: 1401,
+  /** The consent was already withdrawn (or ended by an erase). */
+  ConsentWithdrawn: 1402,
+  /** Personal data sealed under a data key that was destroyed (erase, retention): it cannot be read again. */
+  PersonalDataShredded: 1403,
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -244,6 +254,7 @@ export const errorLayers = {
   agents: [900, 999],
   serial: [1000, 1099],
   hid: [1100, 1199],
+  privacy: [1400, 1449],
 } as const;
 export type ErrorLayer = keyof typeof errorLayers;
 

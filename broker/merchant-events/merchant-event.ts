@@ -1,6 +1,7 @@
 import { decodeBody } from "../../protocol/cbor.ts";
 import { decodeSign1 } from "../../protocol/cose.ts";
 import { decisionSchema, type Decision } from "../../protocol/messages.ts";
+import { readableBody } from "../evidence/sealed-form.ts";
 import { isTapwireError } from "../../protocol/errors.ts";
 
 /** One evidence row as the event feed reads it (broker/evidence/evidence-schema.ts). */
@@ -98,7 +99,8 @@ export interface EventSources {
  */
 export function eventOf(entry: EvidenceEntry, sources: EventSources): MerchantEvent | undefined {
   if (entry.kind === "request") {
-    const merchantId = bodyOf(entry.bytes)?.["merchantId"];
+    // A sealed request (personal fields: broker/evidence/sealed-form.ts) keeps its merchant readable.
+    const merchantId = readableBody(entry.bytes)?.["merchantId"];
     if (typeof merchantId === "string") sources.requests.remember(entry.requestId, merchantId);
     return undefined;
   }
