@@ -46,7 +46,7 @@ export interface SettlementNodeOptions {
   instance?: string;
   clock?: Clock;
   random?: Random;
-  settlement?: Partial<Omit<SettlementOptions, "databasePath" | "serviceKey" | "clock">>;
+  settlement?: Partial<Omit<SettlementOptions, "databasePath" | "serviceKey" | "privacyKek" | "clock">>;
   /**
    * Requests the service holds at once (ServiceLink handlerCallsInFlightMax); a message beyond it is dropped and
    * counted at the edge, never left to pile up in the broker. Default 4 096.

@@ -61,11 +61,6 @@ function plain(value: unknown): unknown {
 
 const rows = (db: SqliteDb, sql: string, ...args: unknown[]) => db.prepare<unknown[], Record<string, unknown>>(sql).all(...args).map((r) => plain(r) as Record<string, unknown>);
 
-/** Whether a readable body names the person as payer or wallet. */
-function names(body: Record<string, unknown> | undefined, person: string): boolean {
-  const payer = body?.["payer"] as { walletId?: unknown } | undefined;
-  return payer?.walletId === person || body?.["walletId"] === person;
-}
 
 export function exportPerson(deps: PersonRecordsDeps, person: string, nowMs: number): PersonExport {
   const { db, personal, mandates } = deps;
@@ -98,12 +93,17 @@ function evidenceOf(deps: PersonRecordsDeps, person: string): ExportedEvidence[]
     for (const row of page) {
       const key = `${row.principal}\n${row.requestId}`;
       const sealed = readSealed(row.bytes);
-      const mine = sealed ? sealed.person === person : row.principal === own || (row.kind === "request" && names(readableBody(row.bytes), person));
+      const mine = sealed ? sealed.person === person : row.principal === own || (row.kind === "request" && names(deps.personal, readableBody(row.bytes), person));
       if (row.kind === "request" && mine) requests.add(key);
       if (mine || (row.kind === "decision" && requests.has(key))) found.push(exported(deps, row));
     }
   }
   return found;
+}
+
+/** Whether a plain request body is about the person: as payer, through their mandate, or as the wallet itself. */
+function names(personal: PersonalData, body: Record<string, unknown> | undefined, person: string): boolean {
+  return body !== undefined && (personal.personOf(body) === person || body["walletId"] === person);
 }
 
 function exported(deps: PersonRecordsDeps, row: EvidenceRow): ExportedEvidence {

@@ -18,7 +18,8 @@ import { retentionDays, type RetentionKind } from "./retention.ts";
  * amount, currency, mode) that the dashboard and merchant events read. The chain's bytesHash covers these stored
  * bytes, never the plaintext, so destroying the key (erase, retention) leaves every row hash, every decision
  * signature and the decision-to-request link intact: `tapwire evidence verify` passes before and after. Rows
- * stored before sealing existed are plain COSE_Sign1 and verify as they always did.
+ * stored before sealing existed are plain COSE_Sign1 and verify as they always did; being append-only, they stay
+ * readable after an erase (export lists them), and only rows sealed from then on can be shredded.
  */
 
 /** Request body fields that name no one: the ones kept readable beside the sealed request. */

@@ -118,3 +118,25 @@ describe("retention, applied by the sweep on injected time", () => {
     expect(a.service.consentsOf("w1")).toEqual([]);
   });
 });
+
+describe("evidence written before sealing", () => {
+  it("still verifies beside sealed rows, and a person's export lists it, personal fields and all", async () => {
+    a = await AgentFixture.create();
+    await a.registerMandate();
+    const payment = a.agent.payment("mandate-1", 500);
+    const decision = (await a.f.send("agent", "a1", payment.bytes)).find((o) => o.kind === "agent")!.payload;
+    const nowMs = a.f.clock.nowMs();
+    // As the service stored them before sealing existed: the request's bytes as received, then its decision.
+    a.service.database.transaction(() => {
+      const evidence = new EvidenceStore(a.service.database);
+      evidence.append("request", "agents/a1", payment.body.requestId, payment.bytes, nowMs);
+      evidence.append("decision", "agents/a1", payment.body.requestId, decision, nowMs);
+    })();
+
+    const requests = a.service.exportPerson("w1").evidence.filter((e) => e.kind === "request" && e.principal === "agents/a1");
+
+    expect(a.service.verifyEvidence().ok).toBe(true);
+    expect(requests.map((e) => e.sealed)).toEqual([true, false]);
+    expect(requests.map((e) => (e.body as { context: { utterance: string } }).context.utterance)).toEqual(["order more oat milk", "order more oat milk"]);
+  });
+});
