@@ -95,6 +95,8 @@ export function openRun(service: ServiceParts): RunningParts {
   const { options, policy, signer, batcher, pushes, storage } = service;
   const { databasePath, clock, payerVerifiers, schemaComponents } = options;
   const db = openSqliteDb({ path: databasePath, components: serviceSchema(schemaComponents), clock });
+  // Erased and expired personal data (broker/privacy/) must not linger in freed space of the database file.
+  db.pragma("secure_delete = ON");
   const ledger = new SqliteLedger(db, clock);
   const registry = new Registry(db, ledger, clock);
   const store = new SettlementStore(db);

@@ -1,4 +1,4 @@
-import { rmSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
@@ -20,6 +20,8 @@ import { findNumbers, luhnValid, scanDatabase } from "./scan.ts";
 /** What `npm start` runs, its data kept: alice paid by tap, with glasses ("I'll take it") and through her agent. */
 let dataDir: string;
 let exitCode: number;
+/** What alice and her agent said, as the export before her erase shows it. */
+let said: string[] = [];
 
 beforeAll(async () => {
   const lines: string[] = [];
@@ -114,7 +116,7 @@ describe("privacy after the demo (npm start)", () => {
     const sealedRows = exported.evidence.filter((e) => e.sealed);
     expect(sealedRows.map((e) => (e.body as { type: string }).type)).toEqual(expect.arrayContaining(["payment_request", "agent_payment"]));
     expect(sealedRows.every((e) => !e.shredded)).toBe(true);
-    const said = personalTexts(sealedRows.map((e) => e.body));
+    said = personalTexts(sealedRows.map((e) => e.body));
     expect(said).toEqual(expect.arrayContaining(["I'll take it"]));
     expect(sealed.length).toBe(sealedRows.length);
 
@@ -151,6 +153,13 @@ describe("privacy after the demo (npm start)", () => {
       }
       expect(service.erasePerson("alice", "operators/dpo").alreadyErased).toBe(true);
     });
+  });
+
+  it("leaves no erased phrase in the database file's bytes either (freed space included)", () => {
+    const file = readFileSync(join(dataDir, ledgerFileName)).toString("utf8");
+
+    expect(said.length).toBeGreaterThan(2);
+    expect(said.filter((phrase) => file.includes(phrase))).toEqual([]);
   });
 
   it("refuses to export or erase an unknown person, typed", async () => {
