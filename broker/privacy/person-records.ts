@@ -103,7 +103,7 @@ function evidenceOf(deps: PersonRecordsDeps, person: string): ExportedEvidence[]
 
 /** Whether a plain request body is about the person: as payer, through their mandate, or as the wallet itself. */
 function names(personal: PersonalData, body: Record<string, unknown> | undefined, person: string): boolean {
-  return body !== undefined && (personal.personOf(body) === person || body["walletId"] === person);
+  return body !== undefined && personal.personOf(body) === person;
 }
 
 function exported(deps: PersonRecordsDeps, row: EvidenceRow): ExportedEvidence {

@@ -64,10 +64,11 @@ export class PersonalData implements MandateConsents {
     return person === undefined ? bytes : sealRequest(bytes, body, person, this.keys, this.deps.random, nowMs);
   }
 
-  /** The person a request is about: its payer's wallet, or the wallet that signed the agent's mandate. */
+  /** The person a request is about: its payer's wallet, the wallet that signed the agent's mandate, or the wallet's own. */
   personOf(body: Record<string, unknown>): string | undefined {
     const payer = body["payer"] as { walletId?: unknown } | undefined;
     if (typeof payer?.walletId === "string") return payer.walletId;
+    if (typeof body["walletId"] === "string") return body["walletId"];
     if (body["type"] === "agent_payment" && typeof body["mandateId"] === "string") return this.deps.mandates.findMandate(body["mandateId"])?.walletId;
     return undefined;
   }

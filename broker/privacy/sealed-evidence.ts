@@ -12,7 +12,7 @@ import { retentionDays, type RetentionKind } from "./retention.ts";
  *
  * A signed request cannot lose a field without losing its signature, so a request that carries personal fields
  * (free context such as a glasses utterance or an agent's notes, an agent's cart, a glasses assertion naming its
- * owner) is stored whole, sealed (the form: broker/evidence/sealed-form.ts): its COSE_Sign1 bytes under
+ * owner, a dispute's reason) is stored whole, sealed (the form: broker/evidence/sealed-form.ts): its COSE_Sign1 bytes under
  * AES-256-GCM with the person's data key of that period (personal-keys.ts), beside the SHA-256 of the signed
  * payload (what the decision's requestHash names) and the request's non-personal fields (type, ids, merchant,
  * amount, currency, mode) that the dashboard and merchant events read. The chain's bytesHash covers these stored
@@ -25,10 +25,10 @@ import { retentionDays, type RetentionKind } from "./retention.ts";
 /** Request body fields that name no one: the ones kept readable beside the sealed request. */
 const clearFields = ["type", "v", "hubId", "agentId", "requestId", "merchantId", "amountMinor", "currency", "mode", "category", "paymentRequestId"] as const;
 
-/** Whether a request body holds personal fields (so its evidence row is sealed). */
+/** Whether a request body holds personal fields (so its evidence row is sealed); a dispute's reason is the person's own words. */
 export function holdsPersonalFields(body: Record<string, unknown>): boolean {
   const payer = body["payer"] as { kind?: unknown } | undefined;
-  return body["context"] !== undefined || body["cart"] !== undefined || payer?.kind === "glasses";
+  return body["context"] !== undefined || body["cart"] !== undefined || payer?.kind === "glasses" || body["type"] === "dispute_open";
 }
 
 /** The request's COSE_Sign1 bytes sealed under `person`'s current evidence key. */

@@ -11,7 +11,7 @@ import { signBiometricAssertion, type BiometricClaim } from "../../protocol/glas
 import { generateP256, publicKeyPem } from "../../protocol/keys.ts";
 import { openMandateSchema } from "../../protocol/mandates.ts";
 import { protocolVersion } from "../../protocol/messages.ts";
-import { AgentFixture, mandateRevoke } from "../agents/fixtures.ts";
+import { AgentFixture, disputeOpen, mandateRevoke } from "../agents/fixtures.ts";
 import { codeOf } from "../support/cli.ts";
 
 let a: AgentFixture;
@@ -116,6 +116,23 @@ describe("retention, applied by the sweep on injected time", () => {
 
     expect([early.withdrawnConsentsDeleted, due.withdrawnConsentsDeleted]).toEqual([0, 1]);
     expect(a.service.consentsOf("w1")).toEqual([]);
+  });
+});
+
+describe("sealing", () => {
+  it("seals a person's dispute reason under their key; the dispute still opens and the evidence verifies", async () => {
+    a = await AgentFixture.create();
+    await a.registerMandate();
+    const paid = await a.fromAgent(a.agent.payment("mandate-1", 500, { context: undefined }).bytes);
+
+    const opened = await a.fromWallet(a.f.wallet, disputeOpen(a.f.wallet, a.f.clock, paid.receipt!.paymentId));
+    const dispute = new EvidenceStore(a.service.database).page(0, 100).find((r) => r.kind === "request" && r.requestId === `dispute-${paid.receipt!.paymentId}`)!;
+
+    expect(opened.status).not.toBe("declined");
+    expect(readSealed(dispute.bytes)).toMatchObject({ person: "w1", kind: "evidence_personal" });
+    expect(Buffer.from(dispute.bytes).toString("latin1")).not.toContain("never delivered");
+    expect(a.service.exportPerson("w1").evidence.find((e) => e.requestId === dispute.requestId && e.kind === "request")?.body).toMatchObject({ reason: "never delivered" });
+    expect(a.service.verifyEvidence().ok).toBe(true);
   });
 });
 
