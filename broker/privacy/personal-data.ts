@@ -113,11 +113,12 @@ export class PersonalData implements MandateConsents {
   applyRetention(nowMs: number, rowsMax: number): RetentionReport {
     const keysShredded = this.keys.shredPeriodsEndedBy("evidence_personal", nowMs - retentionMs("evidence_personal"), nowMs, rowsMax);
     const reviewContextsCleared = this.statements
-      .sql<[string, number, string, number]>(
-        `UPDATE review_cases SET context = ? WHERE case_seq IN (
-           SELECT case_seq FROM review_cases WHERE decided_at_ms IS NOT NULL AND decided_at_ms <= ? AND context != ? ORDER BY case_seq LIMIT ?)`,
+      // The literal lets SQLite use the partial index privacy_review_context_held (privacy-schema.ts).
+      .sql<[number, number]>(
+        `UPDATE review_cases SET context = '${clearedContext}' WHERE case_seq IN (
+           SELECT case_seq FROM review_cases WHERE decided_at_ms IS NOT NULL AND decided_at_ms <= ? AND context != '${clearedContext}' LIMIT ?)`,
       )
-      .run(clearedContext, nowMs - retentionMs("review_context"), clearedContext, rowsMax).changes;
+      .run(nowMs - retentionMs("review_context"), rowsMax).changes;
     const glassesChallengesDeleted = this.hasGlasses()
       ? this.statements
           .sql<[number, number]>(

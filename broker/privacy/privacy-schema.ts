@@ -43,6 +43,8 @@ export const privacySchema: SchemaComponent = {
           CHECK ((shredded_at_ms IS NULL) = (shred_reason IS NULL))
         ) STRICT, WITHOUT ROWID;
         CREATE INDEX privacy_data_keys_live ON privacy_data_keys (kind, period_start_ms) WHERE wrapped_key IS NOT NULL;
+        -- The review schema migrates first; this index serves retention's pass over decided cases' context only.
+        CREATE INDEX privacy_review_context_held ON review_cases (decided_at_ms) WHERE decided_at_ms IS NOT NULL AND context != '{}';
         CREATE TABLE privacy_erasures (
           person TEXT PRIMARY KEY,
           erased_at_ms INTEGER NOT NULL,

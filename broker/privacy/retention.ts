@@ -26,6 +26,12 @@ export type RetentionKind = keyof typeof retentionDays;
 
 export const dayMs = 86_400_000;
 
+/**
+ * How often the sweep applies the table: retention is counted in days, so an hour late is nothing, and the
+ * queries (some scan a table) do not run at the sweep's own pace of seconds.
+ */
+export const retentionEveryMs = 3_600_000;
+
 /** One data key per person per this period: the grain at which retention shreds sealed personal fields. */
 export const keyPeriodMs = 30 * dayMs;
 

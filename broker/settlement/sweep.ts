@@ -1,6 +1,7 @@
 import type { Clock, Timers } from "../../core/sources.ts";
 import type { SqliteDb } from "../ledger/sqlite-db.ts";
 import type { RetentionReport } from "../privacy/personal-data.ts";
+import { retentionEveryMs } from "../privacy/retention.ts";
 import type { ReviewDesk } from "../review/review-desk.ts";
 import type { DecisionStore } from "./decision-store.ts";
 import { storageFault, type StorageWatch } from "./storage-faults.ts";
@@ -35,6 +36,8 @@ export interface SweepDeps {
 export class Sweep {
   private timer: unknown;
   private stopped = false;
+  /** When a sweep last applied retention (the first sweep does). */
+  private retentionAppliedAtMs = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly deps: SweepDeps) {}
 
@@ -74,10 +77,17 @@ export class Sweep {
     return db.transaction(() => decisions.pruneBefore(cutoffMs, rowsMax)).immediate();
   }
 
-  /** Applies the retention table at the clock's now: every sweep runs it, bounded like pruning. */
+  /** Applies the retention table at the clock's now, bounded like pruning; sweeps run it every retentionEveryMs. */
   applyRetention(rowsMax = pruneRowsPerSweepMax): RetentionReport {
     const { db, clock } = this.deps;
     return db.transaction(() => this.deps.applyRetention(clock.nowMs(), rowsMax)).immediate();
+  }
+
+  private applyRetentionWhenDue(): void {
+    const nowMs = this.deps.clock.nowMs();
+    if (nowMs - this.retentionAppliedAtMs < retentionEveryMs) return;
+    this.applyRetention();
+    this.retentionAppliedAtMs = nowMs;
   }
 
   /**
@@ -89,7 +99,7 @@ export class Sweep {
     try {
       this.expireCases();
       this.pruneIdempotency();
-      this.applyRetention();
+      this.applyRetentionWhenDue();
       this.deps.storage.works();
     } catch (error) {
       const fault = storageFault(error);
