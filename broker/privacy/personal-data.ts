@@ -58,10 +58,11 @@ export class PersonalData implements MandateConsents {
    * and names a person (a glasses or tap payer, an agent's mandate holder); as received otherwise.
    */
   storedRequest(bytes: Uint8Array, nowMs: number): Uint8Array {
-    const body = decodeBody(decodeSign1(bytes).payload) as Record<string, unknown>;
+    const { payload } = decodeSign1(bytes);
+    const body = decodeBody(payload) as Record<string, unknown>;
     if (typeof body !== "object" || body === null || !holdsPersonalFields(body)) return bytes;
     const person = this.personOf(body);
-    return person === undefined ? bytes : sealRequest(bytes, body, person, this.keys, this.deps.random, nowMs);
+    return person === undefined ? bytes : sealRequest({ bytes, payload, body }, person, this.keys, this.deps.random, nowMs);
   }
 
   /** The person a request is about: its payer's wallet, the wallet that signed the agent's mandate, or the wallet's own. */

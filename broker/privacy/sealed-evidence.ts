@@ -1,6 +1,5 @@
 import type { Random } from "../../core/sources.ts";
 import { encodeBody, structCodec } from "../../protocol/cbor.ts";
-import { decodeSign1 } from "../../protocol/cose.ts";
 import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
 import { bodyHash } from "../../protocol/messages.ts";
 import { sealedHeader, type SealedRequest } from "../evidence/sealed-form.ts";
@@ -31,11 +30,18 @@ export function holdsPersonalFields(body: Record<string, unknown>): boolean {
   return body["context"] !== undefined || body["cart"] !== undefined || payer?.kind === "glasses" || body["type"] === "dispute_open";
 }
 
-/** The request's COSE_Sign1 bytes sealed under `person`'s current evidence key. */
-export function sealRequest(bytes: Uint8Array, body: Record<string, unknown>, person: string, keys: PersonalKeys, random: Random, nowMs: number): Uint8Array {
+/** The request's COSE_Sign1 bytes (`payload` its signed payload, `body` that decoded) sealed under `person`'s current evidence key. */
+export function sealRequest(
+  request: { bytes: Uint8Array; payload: Uint8Array; body: Record<string, unknown> },
+  person: string,
+  keys: PersonalKeys,
+  random: Random,
+  nowMs: number,
+): Uint8Array {
+  const { bytes, payload, body } = request;
   const { ref, key } = keys.current(person, "evidence_personal", nowMs);
   const clear = encodeBody(Object.fromEntries(clearFields.filter((f) => body[f] !== undefined).map((f) => [f, body[f]])));
-  const header = sealedHeader({ ...ref, requestHash: bodyHash(decodeSign1(bytes).payload), clear: new Uint8Array(clear) });
+  const header = sealedHeader({ ...ref, requestHash: bodyHash(payload), clear: new Uint8Array(clear) });
   const box = sealBox(key, bytes, structCodec.encode(header), random);
   return new Uint8Array(structCodec.encode([...header, box]));
 }
