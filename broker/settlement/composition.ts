@@ -105,6 +105,7 @@ export function openRun(service: ServiceParts): RunningParts {
   const mandates = new MandateStore(db);
   const reviews = new ReviewStore(db);
   const evidence = new EvidenceStore(db);
+  // Data keys and GCM IVs must never repeat, so they come from the system's CSPRNG, never a replayable seed.
   const personal = new PersonalData({ db, mandates, kek: options.privacyKek, random: systemRandom });
   const answerer = new Answerer({ decisions, evidence, signer, storedRequest: (bytes, nowMs) => personal.storedRequest(bytes, nowMs) });
   const campaignStore = new CampaignStore(db);

@@ -176,7 +176,9 @@ export class SettlementService extends SettlementReads {
   /** Erases a person (person-records.ts), recorded as evidence by `by` (`operators/<name>`); idempotent. */
   erasePerson(person: string, by: string): ErasureResult {
     const running = this.started();
-    return running.db.transaction(() => erasePerson(running, person, by, this.parts.options.clock.nowMs())).immediate();
+    const result = running.db.transaction(() => erasePerson(running, person, by, this.parts.options.clock.nowMs())).immediate();
+    if (!result.alreadyErased) log.info({ person, by, evidenceSeq: result.evidenceSeq, keysShredded: result.keysShredded }, "person erased");
+    return result;
   }
 
   /** Withdraws a consent and undoes what it allowed (the glasses enrolment, the mandate). */
