@@ -15,6 +15,8 @@ import {
   type CertifiedKey,
 } from "./pki/certificates.ts";
 import { PkiStore } from "./pki/store.ts";
+import { ErrorCode, TapwireError } from "../protocol/errors.ts";
+import { keyBytes as privacyKekBytes } from "./privacy/personal-keys.ts";
 
 /** CA and server certificates live ten years; client identities five (a hub's service life). */
 export const caLifetimeMs = 10 * 365 * 24 * 3600 * 1000;
@@ -30,6 +32,8 @@ export interface OperatorPki {
   service: CertifiedKey;
   /** The key every decision is signed with; hubs are given its public half at enrolment. */
   serviceSigningKey: KeyObject;
+  /** The 32-byte key-encryption key that wraps people's data keys (broker/privacy/personal-keys.ts). */
+  privacyKek: Uint8Array;
 }
 
 /**
@@ -56,7 +60,18 @@ export async function loadOrCreateOperatorPki(dataDir: string, clock: Clock, ran
     await writeFile(signingKeyPath, privateKeyPem(generateP256().privateKey), { mode: 0o600, flag: "wx" });
   }
   const serviceSigningKey = importPrivatePem(await readFile(signingKeyPath, "utf8"));
-  return { store, ca, server, service, serviceSigningKey };
+  return { store, ca, server, service, serviceSigningKey, privacyKek: await loadOrCreatePrivacyKek(join(pkiDir, "privacy-kek.bin"), random) };
+}
+
+/**
+ * The privacy key-encryption key, beside the signing key and readable by the owner only. Losing it makes every
+ * person's sealed personal fields unreadable (as an erase would); the money records do not depend on it.
+ */
+async function loadOrCreatePrivacyKek(path: string, random: Random): Promise<Uint8Array> {
+  if (!existsSync(path)) await writeFile(path, random.bytes(privacyKekBytes), { mode: 0o600, flag: "wx" });
+  const kek = new Uint8Array(await readFile(path));
+  if (kek.length !== privacyKekBytes) throw new TapwireError(`${path} holds ${kek.length} bytes, not a ${privacyKekBytes}-byte key`, ErrorCode.ConfigInvalid, { path });
+  return kek;
 }
 
 /** The worker's certificate and key, issued by the operator CA on its first start and kept in the PKI store. */

@@ -51,7 +51,7 @@ export interface SettlementNodeOptions {
   instance?: string;
   clock?: Clock;
   random?: Random;
-  settlement?: Partial<Omit<SettlementOptions, "databasePath" | "serviceKey" | "clock">>;
+  settlement?: Partial<Omit<SettlementOptions, "databasePath" | "serviceKey" | "privacyKek" | "clock">>;
   /**
    * Requests the service holds at once (ServiceLink handlerCallsInFlightMax); a message beyond it is dropped and
    * counted at the edge, never left to pile up in the broker. Default 4 096.
@@ -128,6 +128,7 @@ export class SettlementNode {
       schemaComponents: withGlasses ? [...(settlement.schemaComponents ?? []), glassesSchema] : (settlement.schemaComponents ?? []),
       databasePath: join(this.options.dataDir, ledgerFileName),
       serviceKey: pki.serviceSigningKey,
+      privacyKek: pki.privacyKek,
       clock: this.clock,
     });
     await service.start();

@@ -24,7 +24,7 @@ export async function withAdmin<T>(
 ): Promise<T> {
   await (access === "create" ? createDataDir(dataDir) : requireDataDir(dataDir));
   const pki = await loadOrCreateOperatorPki(dataDir, systemClock, systemRandom);
-  const service = new SettlementService({ databasePath: join(dataDir, ledgerFileName), serviceKey: pki.serviceSigningKey, clock: systemClock });
+  const service = new SettlementService({ databasePath: join(dataDir, ledgerFileName), serviceKey: pki.serviceSigningKey, privacyKek: pki.privacyKek, clock: systemClock });
   await service.start();
   try {
     return await work(service, pki);

@@ -36,6 +36,7 @@ const cli = {
   revoke: () => import("./revoke.ts"),
   hubRotate: () => import("./hub-rotate.ts"),
   ledger: () => import("./ledger.ts"),
+  privacy: () => import("./privacy.ts"),
 };
 
 /** `tapwire <command> [sub-command] [flags]`: one table of every command, each in its own file. */
@@ -96,6 +97,10 @@ export const commands: Record<string, Load<Command>> = {
   "hub rotate": async () => (await cli.hubRotate()).hubRotateCommand,
   "wallet revoke": async () => (await cli.revoke()).walletRevokeCommand,
   "agent revoke": async () => (await cli.revoke()).agentRevokeCommand,
+  "privacy export": async () => (await cli.privacy()).privacyExportCommand,
+  "privacy erase": async () => (await cli.privacy()).privacyEraseCommand,
+  "privacy consents": async () => (await cli.privacy()).privacyConsentsCommand,
+  "privacy withdraw": async () => (await cli.privacy()).privacyWithdrawCommand,
 };
 
 /** Every usage text, in the order the overview lists them (help loads every module: it is no hot path). */
@@ -128,4 +133,5 @@ export const usages: Array<Load<string>> = [
   async () => (await cli.pki()).pkiUsage,
   async () => (await cli.operator()).operatorUsage,
   async () => (await cli.revoke()).revokeUsage,
+  async () => (await cli.privacy()).privacyUsage,
 ];

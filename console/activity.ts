@@ -3,6 +3,7 @@ import { decodeSign1 } from "../protocol/cose.ts";
 import { errorCodeName, isTapwireError } from "../protocol/errors.ts";
 import { decisionSchema, type Decision } from "../protocol/messages.ts";
 import { formatMoney, isCurrency } from "../protocol/money.ts";
+import { readableBody } from "../broker/evidence/sealed-form.ts";
 import type { ActivityView, OperatorActionView } from "./snapshot.ts";
 
 /** An evidence row as the dashboard reads it: the signed bytes exactly as received or sent. */
@@ -87,7 +88,8 @@ function readDecision(bytes: Uint8Array): Decision | undefined {
  * currency; a wallet's tag-mode payment carries the hub's signed offer, which does.
  */
 function readRequest(bytes: Uint8Array): RequestFacts | undefined {
-  const body = decodeSigned(bytes);
+  // A request with personal fields is stored sealed; its amount, currency and mode stay readable beside it.
+  const body = readableBody(bytes);
   if (!isRecord(body)) return undefined;
   if (body.type === "wallet_tag_payment" && body.offer instanceof Uint8Array) {
     const offer = decodeSigned(body.offer);

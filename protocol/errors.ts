@@ -219,6 +219,15 @@ export const ErrorCode = {
   PayeeNameInvalid: 1308,
   /** More ledger transfers on one merchant's day than one clearing run takes (clearingTransfersMax). */
   ClearingDayTooLarge: 1309,
+  // 1400–1449 privacy: consents, personal data keys, export and erase
+  /** No wallet (person) by that id: nothing is held about them, so there is nothing to export or erase. */
+  PersonUnknown: 1400,
+  /** No consent record by that id. */
+  ConsentUnknown: 1401,
+  /** The consent was already withdrawn (or ended by an erase). */
+  ConsentWithdrawn: 1402,
+  /** Personal data sealed under a data key that was destroyed (erase, retention): it cannot be read again. */
+  PersonalDataShredded: 1403,
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -267,6 +276,7 @@ export const errorLayers = {
   serial: [1000, 1099],
   hid: [1100, 1199],
   clearing: [1300, 1349],
+  privacy: [1400, 1449],
 } as const;
 export type ErrorLayer = keyof typeof errorLayers;
 

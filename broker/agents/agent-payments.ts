@@ -19,6 +19,14 @@ export interface AgentPaymentsDeps {
   mandates: MandateStore;
   desk: ReviewDesk;
   policy: ReviewPolicy;
+  /** Where the person's consent to the mandate is recorded (and withdrawn when they revoke it). */
+  consents: MandateConsents;
+}
+
+/** The privacy side of mandates (broker/privacy/personal-data.ts), in the transaction of the registration or revoke. */
+export interface MandateConsents {
+  mandateRegistered(walletId: string, mandateId: string, signed: Uint8Array, nowMs: number): void;
+  mandateRevoked(mandateId: string, nowMs: number): void;
 }
 
 /** `agentpay-7`: receipts and disputes name agent payments apart from hub ones (`pay-7`). */
@@ -44,6 +52,7 @@ export class AgentPayments {
       throw new TapwireError(`wallet holds ${wallet.currency}, mandate is in ${mandate.currency}`, ErrorCode.CurrencyMismatch);
     }
     mandates.insertMandate(mandate, signed, mandateHash, nowMs);
+    this.deps.consents.mandateRegistered(mandate.walletId, mandate.mandateId, signed, nowMs);
     return approvedVerdict();
   }
 
@@ -53,6 +62,7 @@ export class AgentPayments {
       throw new TapwireError(`mandate ${request.mandateId} belongs to another wallet`, ErrorCode.WalletMismatch);
     }
     this.deps.mandates.revokeMandate(mandate.mandateId, nowMs);
+    this.deps.consents.mandateRevoked(mandate.mandateId, nowMs);
     return approvedVerdict();
   }
 

@@ -4,11 +4,13 @@ import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
 import { bodyHash, decisionSchema, type Decision } from "../../protocol/messages.ts";
 import type { SqliteDb } from "../ledger/sqlite-db.ts";
 import { checkPayoutTransfers, clearingTransferKinds } from "./payout-record.ts";
+import { readSealed } from "./sealed-form.ts";
 import { EvidenceStore, evidencePageMax, evidenceRowHash, genesisHash, sha256, type EvidenceKind, type EvidenceRow } from "./evidence-store.ts";
 
 /**
  * Evidence, checked from the stored messages alone: the chain is unbroken, every decision verifies with the
- * service key and answers a stored request (its requestHash is the SHA-256 of a stored request's payload),
+ * service key and answers a stored request (its requestHash is the SHA-256 of a stored request's payload, or the
+ * one a sealed request names in clear: a sealed request's personal fields cannot be checked without its person's key),
  * and the money that moved (ledger transfers other than funding) is exactly what approved decisions' receipts
  * say, one for one; fees and payouts, what the clearing runs' payout records say. Needs no running service and
  * no registry: only the bundle (or file) and the service key.
@@ -145,6 +147,13 @@ function verifyRows(rows: readonly EvidenceRow[], transfers: readonly BundleTran
   checkChain(rows, problem);
   const requestHashes = new Set<string>();
   for (const row of rows.filter((r) => r.kind === "request")) {
+    // A sealed request (sealed-form.ts) names the hash of the payload it seals in clear: the
+    // link to its decision holds whether or not the person's key still exists.
+    const sealed = readSealed(row.bytes);
+    if (sealed !== undefined) {
+      requestHashes.add(hex(sealed.requestHash));
+      continue;
+    }
     try {
       requestHashes.add(hex(bodyHash(readEnvelope(row.bytes).payload)));
     } catch {

@@ -1,6 +1,7 @@
 import { decodeBody } from "../../protocol/cbor.ts";
 import { decodeSign1 } from "../../protocol/cose.ts";
 import { decisionSchema, type Decision } from "../../protocol/messages.ts";
+import { readableBody } from "../evidence/sealed-form.ts";
 import { isTapwireError } from "../../protocol/errors.ts";
 import type { MerchantEvent, MerchantEventType } from "../../protocol/merchant-feed.ts";
 import { formatMoney } from "../../protocol/money.ts";
@@ -71,7 +72,8 @@ export interface EventSources {
  */
 export function eventOf(entry: EvidenceEntry, sources: EventSources): MerchantEvent | undefined {
   if (entry.kind === "request") {
-    const body = bodyOf(entry.bytes);
+    // A sealed request (personal fields: broker/evidence/sealed-form.ts) keeps its merchant and payment readable.
+    const body = readableBody(entry.bytes);
     // A dispute names the payment, not the merchant: the payment does.
     const paymentId = body?.["type"] === "dispute_open" ? body["paymentId"] : undefined;
     const merchantId = typeof paymentId === "string" ? sources.merchantOfPayment(paymentId) : body?.["merchantId"];

@@ -24,7 +24,13 @@ export interface ReceivedRequest {
  */
 export class Answerer {
   constructor(
-    private readonly deps: { decisions: DecisionStore; evidence: EvidenceStore; signer: DecisionSigner },
+    private readonly deps: {
+      decisions: DecisionStore;
+      evidence: EvidenceStore;
+      signer: DecisionSigner;
+      /** The form a verified request is kept in: personal fields sealed (broker/privacy/sealed-evidence.ts). */
+      storedRequest: (bytes: Uint8Array, nowMs: number) => Uint8Array;
+    },
   ) {}
 
   /** The decision on a request that passed its gates, stored under (key, requestId) for every retry of it. */
@@ -78,7 +84,7 @@ export class Answerer {
   }
 
   private appendEvidence(summary: RequestSummary, signed: SignedDecision, request: ReceivedRequest, nowMs: number): void {
-    this.deps.evidence.append("request", request.principal, summary.requestId, request.bytes, nowMs);
+    this.deps.evidence.append("request", request.principal, summary.requestId, this.deps.storedRequest(request.bytes, nowMs), nowMs);
     this.deps.evidence.append("decision", request.principal, summary.requestId, signed.bytes, nowMs);
   }
 }

@@ -10,6 +10,8 @@ import { SqliteLedger } from "../ledger/sqlite-ledger.ts";
 import { OperatorStore } from "../operators/operator-store.ts";
 import { RevokedCertificates } from "../registry/revoked-certificates.ts";
 import { PendingHubKeys } from "../registry/pending-hub-keys.ts";
+import { PersonalData } from "../privacy/personal-data.ts";
+import { systemRandom } from "../../core/sources.ts";
 import { Registry } from "../registry/registry.ts";
 import { ReviewDesk } from "../review/review-desk.ts";
 import { ReviewStore } from "../review/review-store.ts";
@@ -70,6 +72,7 @@ export interface RunningParts {
   operators: OperatorStore;
   revokedCertificates: RevokedCertificates;
   pendingHubKeys: PendingHubKeys;
+  personal: PersonalData;
   sweep: Sweep;
   work: BatchWork;
 }
@@ -92,6 +95,8 @@ export function openRun(service: ServiceParts): RunningParts {
   const { options, policy, signer, batcher, pushes, storage } = service;
   const { databasePath, clock, payerVerifiers, schemaComponents } = options;
   const db = openSqliteDb({ path: databasePath, components: serviceSchema(schemaComponents), clock });
+  // Erased and expired personal data (broker/privacy/) must not linger in freed space of the database file.
+  db.pragma("secure_delete = ON");
   const ledger = new SqliteLedger(db, clock);
   const registry = new Registry(db, ledger, clock);
   const store = new SettlementStore(db);
@@ -100,7 +105,9 @@ export function openRun(service: ServiceParts): RunningParts {
   const mandates = new MandateStore(db);
   const reviews = new ReviewStore(db);
   const evidence = new EvidenceStore(db);
-  const answerer = new Answerer({ decisions, evidence, signer });
+  // Data keys and GCM IVs must never repeat, so they come from the system's CSPRNG, never a replayable seed.
+  const personal = new PersonalData({ db, mandates, kek: options.privacyKek, random: systemRandom });
+  const answerer = new Answerer({ decisions, evidence, signer, storedRequest: (bytes, nowMs) => personal.storedRequest(bytes, nowMs) });
   const campaignStore = new CampaignStore(db);
   const redemptions = new CampaignRedemptions({ db, store: campaignStore, evidence });
   const builtIn = [hceVerifier, new CodePayerVerifier(options.clockSkewMs)];
@@ -119,7 +126,7 @@ export function openRun(service: ServiceParts): RunningParts {
       },
     },
   });
-  const agentPayments = new AgentPayments({ db, registry, ledger, mandates, desk, policy });
+  const agentPayments = new AgentPayments({ db, registry, ledger, mandates, desk, policy, consents: personal });
   const captures = new Captures({ db, registry, ledger, store, campaigns: redemptions });
   const disputes = { db, ledger, store, mandates, campaigns: redemptions };
   held = new HeldPayments({ db, registry, captures, agentPayments, disputes });
@@ -161,6 +168,7 @@ export function openRun(service: ServiceParts): RunningParts {
     flushPushes: () => pushes.flush({ db, reviews }, clock.nowMs()),
     accepting: () => batcher.accepting,
     crash: (error) => batcher.crash(error, 0),
+    applyRetention: (nowMs, rowsMax) => personal.applyRetention(nowMs, rowsMax),
   });
   const campaigns = new CampaignAdmin({ db, ledger, registry, store: campaignStore, evidence, clock });
   return {
@@ -177,6 +185,7 @@ export function openRun(service: ServiceParts): RunningParts {
     operators: new OperatorStore(db),
     revokedCertificates: new RevokedCertificates(db),
     pendingHubKeys: new PendingHubKeys(db),
+    personal,
     sweep,
     work: {
       admission: { registry, mandates },

@@ -6,6 +6,7 @@ import { importPublicPem } from "../../protocol/keys.ts";
 import { assertInRanges } from "../../core/ranges.ts";
 import type { PayerCredential } from "../../protocol/messages.ts";
 import { StatementCache, type SchemaComponent, type SqliteDb } from "../ledger/sqlite-db.ts";
+import { ConsentStore } from "../privacy/consents.ts";
 import type { Wallet } from "../registry/principals.ts";
 import type { Registry } from "../registry/registry.ts";
 import type { PayerContext, PayerVerifier } from "./payer-verifier.ts";
@@ -49,7 +50,11 @@ export interface GlassesEnrolment {
   ownerId?: string;
 }
 
-/** Binds glasses (their P-256 key, learned at pairing) to a wallet. Pairing again means enrolling new glasses. */
+/**
+ * Binds glasses (their P-256 key, learned at pairing) to a wallet. Pairing again means enrolling new glasses.
+ * The wearer's voiceprint consent is recorded with it; nothing here is signed by the person (the glasses' key
+ * is learned at pairing), so the record holds no signature.
+ */
 export function enrollGlasses(db: SqliteDb, registry: Registry, enrolment: GlassesEnrolment, nowMs: number): void {
   if (!isId(enrolment.glassesId)) throw new TapwireError(`glassesId ${JSON.stringify(enrolment.glassesId)} is not a valid id`, ErrorCode.SchemaInvalid);
   importPublicPem(enrolment.publicKeyPem);
@@ -65,6 +70,7 @@ export function enrollGlasses(db: SqliteDb, registry: Registry, enrolment: Glass
       enrolment.ownerId ?? null,
       nowMs,
     );
+    new ConsentStore(db).record(enrolment.walletId, "glasses_voiceprint", enrolment.glassesId, undefined, nowMs);
   })();
 }
 

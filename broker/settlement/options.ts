@@ -1,4 +1,4 @@
-import type { KeyObject } from "node:crypto";
+import { hkdfSync, type KeyObject } from "node:crypto";
 import { availableParallelism } from "node:os";
 import { contract } from "../../protocol/contract.ts";
 import { crashOutside } from "../../core/crash.ts";
@@ -17,6 +17,12 @@ export interface SettlementOptions {
   /** The service's P-256 private key; every decision is a COSE_Sign1 made with it. */
   serviceKey: KeyObject;
   clock: Clock;
+  /**
+   * The 32-byte key-encryption key that wraps every person's data keys (broker/privacy/personal-keys.ts); the
+   * settlement node keeps it in its data dir (pki/privacy-kek.bin). Default: derived from serviceKey with HKDF,
+   * for a service run without a data dir (tests, the simulator): its personal data lives as long as that key.
+   */
+  privacyKek?: Uint8Array;
   /** What the periodic sweep (expired cases, pushes, idempotency pruning) waits on. Default: real timers. */
   timers?: Timers;
   /** How long a decision stays valid. Default and minimum: requestLifetimeMsMax + clockSkewMs (see below). */
@@ -75,6 +81,7 @@ export type DecisionObserver = (decision: { status: string; code: number }) => v
 export interface ResolvedSettlementOptions {
   databasePath: string;
   serviceKey: KeyObject;
+  privacyKek: Uint8Array;
   clock: Clock;
   timers: Timers;
   decisionTtlMs: number;
@@ -154,6 +161,7 @@ export function resolveSettlementOptions(options: SettlementOptions): ResolvedSe
   return {
     databasePath: options.databasePath,
     serviceKey: key,
+    privacyKek: resolvePrivacyKek(options.privacyKek, key),
     clock: options.clock,
     timers: options.timers ?? systemTimers,
     decisionTtlMs,
@@ -164,4 +172,13 @@ export function resolveSettlementOptions(options: SettlementOptions): ResolvedSe
     onCrash: options.onCrash ?? crashOutside,
     onDecision: options.onDecision,
   };
+}
+
+function resolvePrivacyKek(kek: Uint8Array | undefined, serviceKey: KeyObject): Uint8Array {
+  if (kek !== undefined) {
+    if (kek.length !== 32) throw new TapwireError(`privacyKek must be 32 bytes, got ${kek.length}`, ErrorCode.ConfigInvalid, { option: "privacyKek" });
+    return kek;
+  }
+  const secret = serviceKey.export({ format: "der", type: "pkcs8" });
+  return new Uint8Array(hkdfSync("sha256", secret, Buffer.alloc(0), "tapwire privacy key-encryption key v1", 32));
 }

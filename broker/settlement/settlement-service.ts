@@ -5,6 +5,9 @@ import { logger } from "../../core/log.ts";
 import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
 import type { OperatorAction } from "../../protocol/review.ts";
 import type { Inbound, Outbound } from "../decisions/verdicts.ts";
+import type { Consent } from "../privacy/consents.ts";
+import type { RetentionReport, Withdrawal } from "../privacy/personal-data.ts";
+import { erasePerson, exportPerson, type ErasureResult, type PersonExport } from "../privacy/person-records.ts";
 import type { ShedCounts } from "./batcher.ts";
 import { closeRun, composeService, openRun, type RunningParts, type ServiceParts } from "./composition.ts";
 import type { SettlementOptions } from "./options.ts";
@@ -157,6 +160,38 @@ export class SettlementService extends SettlementReads {
   /** See Sweep.pruneIdempotency; every sweep runs it. */
   pruneIdempotency(rowsMax?: number): { decisions: number; nonces: number } {
     return this.started().sweep.pruneIdempotency(rowsMax);
+  }
+
+  /** See Sweep.applyRetention; every sweep runs it. */
+  applyRetention(rowsMax?: number): RetentionReport {
+    return this.started().sweep.applyRetention(rowsMax);
+  }
+
+  /** Everything held about a person (their wallet id), personal fields decrypted where their keys live. */
+  exportPerson(person: string): PersonExport {
+    const running = this.started();
+    return running.db.transaction(() => exportPerson(running, person, this.parts.options.clock.nowMs())).deferred();
+  }
+
+  /** Erases a person (person-records.ts), recorded as evidence by `by` (`operators/<name>`); idempotent. */
+  erasePerson(person: string, by: string): ErasureResult {
+    const running = this.started();
+    const result = running.db.transaction(() => erasePerson(running, person, by, this.parts.options.clock.nowMs())).immediate();
+    if (!result.alreadyErased) log.info({ person, by, evidenceSeq: result.evidenceSeq, keysShredded: result.keysShredded }, "person erased");
+    return result;
+  }
+
+  /** Withdraws a consent and undoes what it allowed (the glasses enrolment, the mandate). */
+  withdrawConsent(consentId: number, by: string): Withdrawal {
+    const running = this.started();
+    return running.db.transaction(() => running.personal.withdraw(consentId, by, this.parts.options.clock.nowMs())).immediate();
+  }
+
+  /** The consents a person gave, oldest first. */
+  consentsOf(person: string): Consent[] {
+    const running = this.started();
+    running.personal.requirePerson(person);
+    return running.personal.consents.ofPerson(person);
   }
 
   /** Listens for pushed decisions; returns the function that removes the listener. */

@@ -1,5 +1,7 @@
 import type { Clock, Timers } from "../../core/sources.ts";
 import type { SqliteDb } from "../ledger/sqlite-db.ts";
+import type { RetentionReport } from "../privacy/personal-data.ts";
+import { retentionEveryMs } from "../privacy/retention.ts";
 import type { ReviewDesk } from "../review/review-desk.ts";
 import type { DecisionStore } from "./decision-store.ts";
 import { storageFault, type StorageWatch } from "./storage-faults.ts";
@@ -20,17 +22,22 @@ export interface SweepDeps {
   flushPushes: () => number;
   /** Whether the service still takes work: a stopping or crashed one sweeps no more. */
   accepting: () => boolean;
+  /** Shreds and removes personal data past its retention (broker/privacy/retention.ts), at most rowsMax of each kind. */
+  applyRetention: (nowMs: number, rowsMax: number) => RetentionReport;
   /** A bug met while sweeping: the service stops, as for a batch. */
   crash: (error: unknown) => void;
 }
 
 /**
  * The housekeeping one running service does every sweepIntervalMs: expires held cases, publishes pushes, prunes
- * idempotency records. Each sweep arms the one after it (a one-shot on injected timers, not an interval).
+ * idempotency records, applies the retention of personal data. Each sweep arms the one after it (a one-shot on
+ * injected timers, not an interval).
  */
 export class Sweep {
   private timer: unknown;
   private stopped = false;
+  /** When a sweep last applied retention (the first sweep does). */
+  private retentionAppliedAtMs = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly deps: SweepDeps) {}
 
@@ -70,6 +77,19 @@ export class Sweep {
     return db.transaction(() => decisions.pruneBefore(cutoffMs, rowsMax)).immediate();
   }
 
+  /** Applies the retention table at the clock's now, bounded like pruning; sweeps run it every retentionEveryMs. */
+  applyRetention(rowsMax = pruneRowsPerSweepMax): RetentionReport {
+    const { db, clock } = this.deps;
+    return db.transaction(() => this.deps.applyRetention(clock.nowMs(), rowsMax)).immediate();
+  }
+
+  private applyRetentionWhenDue(): void {
+    const nowMs = this.deps.clock.nowMs();
+    if (nowMs - this.retentionAppliedAtMs < retentionEveryMs) return;
+    this.applyRetention();
+    this.retentionAppliedAtMs = nowMs;
+  }
+
   /**
    * A storage fault is counted and logged at error (the next sweep tries again, and storageHealth says so);
    * anything else is a bug and crashes the service.
@@ -79,6 +99,7 @@ export class Sweep {
     try {
       this.expireCases();
       this.pruneIdempotency();
+      this.applyRetentionWhenDue();
       this.deps.storage.works();
     } catch (error) {
       const fault = storageFault(error);
