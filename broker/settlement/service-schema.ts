@@ -8,11 +8,12 @@ import { reviewSchema } from "../review/review-schema.ts";
 import { paymentCodeSchema } from "./code-payer-verifier.ts";
 import { settlementSchema } from "./settlement-schema.ts";
 import { operatorSchema } from "../operators/operator-schema.ts";
+import { fxSchema } from "../fx/fx-schema.ts";
 
 /**
  * Every table the settlement database holds, in migration order (the ledger first: others reference it), then
  * those of plugged-in modules: one list for the service and `tapwire db migrate`.
  */
 export function serviceSchema(plugged: readonly SchemaComponent[]): SchemaComponent[] {
-  return [ledgerSchema, registrySchema, settlementSchema, agentSchema, reviewSchema, evidenceSchema, campaignSchema, paymentCodeSchema, operatorSchema, ...plugged];
+  return [ledgerSchema, registrySchema, settlementSchema, agentSchema, reviewSchema, evidenceSchema, campaignSchema, paymentCodeSchema, operatorSchema, fxSchema, ...plugged];
 }
