@@ -54,6 +54,26 @@ export const providerAnswerSchema = z.object({
 /** A provider's signed approve or decline of one authorization. */
 export type ProviderAnswer = z.infer<typeof providerAnswerSchema>;
 
+/**
+ * The service tells a provider an approval it gave was not posted (the payment was declined in the batch after the
+ * provider approved: a replayed counter, a limit): the provider lets go of what it held for it. Never sent for an
+ * approval that was posted; a storage fault sends nothing, as the hub's retry asks again under the same id.
+ */
+export const providerReleaseSchema = z.object({
+  type: z.literal("provider_release"),
+  v: z.literal(protocolVersion),
+  authorizationId: idSchema,
+  providerId: idSchema,
+  /** The decline the payment got instead (`E303 LimitExceeded`). */
+  reason: z.string().max(200),
+  iat: timestampMs,
+});
+/** The service's signed word that an approval was not used. */
+export type ProviderRelease = z.infer<typeof providerReleaseSchema>;
+
+/** A message the service sends a provider: an authorization request or a release. */
+export const serviceToProviderSchema = z.discriminatedUnion("type", [providerAuthorizationSchema, providerReleaseSchema]);
+
 /** The authorization id of one hub payment, the same for all its retries. */
 export function authorizationIdFor(hubId: string, requestId: string): string {
   return `a-${createHash("sha256").update(`${hubId}/${requestId}`).digest("hex").slice(0, 32)}`;

@@ -7,7 +7,7 @@ import { ErrorCode, TapwireError, asTapwireError, isTapwireError } from "../../p
 import type { FxQuote } from "../../protocol/fx.ts";
 import { keyId } from "../../protocol/keys.ts";
 import { bodyHash, protocolVersion } from "../../protocol/messages.ts";
-import { providerAnswerSchema, type ProviderAnswer, type ProviderAuthorization } from "../../protocol/provider.ts";
+import { providerAnswerSchema, type ProviderAnswer, type ProviderAuthorization, type ProviderRelease } from "../../protocol/provider.ts";
 import { sameBytes } from "../../protocol/bytes.ts";
 import { encodeBody } from "../../protocol/cbor.ts";
 
@@ -121,6 +121,24 @@ export class ProviderGateway {
       if (!isTapwireError(error)) throw error;
       log.warn({ providerId, code: error.code, err: error.message }, "provider answer refused");
       return error;
+    }
+  }
+
+  /** Tells the provider its approval was not posted, so it lets go of the money it held (protocol/provider.ts). */
+  release(approval: ProviderApproval, reason: string): void {
+    const body: ProviderRelease = {
+      type: "provider_release",
+      v: protocolVersion,
+      authorizationId: approval.authorizationId,
+      providerId: approval.providerId,
+      reason: reason.slice(0, 200),
+      iat: this.options.clock.nowMs(),
+    };
+    try {
+      this.options.transport?.send(approval.providerId, sealMessage(body, this.options.serviceKey, this.kid), body.iat + this.options.answerMsMax);
+      log.info({ providerId: approval.providerId, authorizationId: approval.authorizationId, reason }, "provider approval released");
+    } catch (error) {
+      log.error({ err: error, providerId: approval.providerId, authorizationId: approval.authorizationId }, "provider release not sent; the provider's hold stays until it expires there");
     }
   }
 

@@ -134,6 +134,11 @@ export class ProviderRegistry {
       .run(a.authorizationId, a.paymentId, a.providerId, a.amountMinor, a.currency, Buffer.from(a.answer), nowMs);
   }
 
+  /** Whether a payment was posted under the authorization. */
+  isPosted(authorizationId: string): boolean {
+    return this.statements.sql<[string], number>("SELECT 1 FROM provider_authorizations WHERE authorization_id = ?").pluck().get(authorizationId) !== undefined;
+  }
+
   /** The provider a payment was authorized by; undefined for an in-house wallet's payment. */
   providerOfPayment(paymentId: number): string | undefined {
     return this.statements.sql<[number], string>("SELECT provider_id FROM provider_authorizations WHERE payment_id = ?").pluck().get(paymentId);

@@ -1,6 +1,6 @@
 import type { Clock } from "../../core/sources.ts";
 import { openMessage, readEnvelope } from "../../protocol/envelope.ts";
-import { isTapwireError } from "../../protocol/errors.ts";
+import { ErrorCode, TapwireError, isTapwireError } from "../../protocol/errors.ts";
 import { hubRequestSchema, type PaymentRequest } from "../../protocol/messages.ts";
 import { verifyCryptogram } from "../../protocol/payer.ts";
 import { authorizationIdFor } from "../../protocol/provider.ts";
@@ -46,6 +46,15 @@ export class ProviderStage {
     }
   }
 
+  /**
+   * After the batch committed: an approval that was not posted (the batch declined the payment) is released at the
+   * provider. `reason` is what the provider is told.
+   */
+  settled(outcome: ProviderOutcome, reason: string): void {
+    if (!outcome.ok || this.deps.providers.isPosted(outcome.authorizationId)) return;
+    this.deps.gateway.release(outcome, reason);
+  }
+
   /** The payment and its wallet's provider, when the request is one to ask a provider about. */
   private askable(inbound: Inbound): { hub: Hub; request: PaymentRequest; providerId: string } | undefined {
     const { registry, providers, decisions } = this.deps;
@@ -76,13 +85,19 @@ export class ProviderStage {
     const merchant = registry.getMerchant(hub.merchantId);
     const converted = provider.currency !== request.currency;
     const quote = converted ? fx.quote(`${hub.hubId}/${request.requestId}`, request.amountMinor, merchant.currency, provider.currency, clock.nowMs()) : undefined;
+    const amountMinor = quote?.payerAmountMinor ?? request.amountMinor;
+    // The batch checks it again; checked here too, so a provider is never asked for what would then be refused.
+    const wallet = registry.getActiveWallet(request.payer.walletId);
+    if (amountMinor > wallet.perPaymentMaxMinor) {
+      throw new TapwireError(`amount ${amountMinor} above per-payment limit ${wallet.perPaymentMaxMinor}`, ErrorCode.LimitExceeded, { walletId: wallet.walletId });
+    }
     return gateway.authorize({
       authorizationId: authorizationIdFor(hub.hubId, request.requestId),
       providerId,
       walletId: request.payer.walletId,
       merchantId: merchant.merchantId,
       hubId: hub.hubId,
-      amountMinor: quote?.payerAmountMinor ?? request.amountMinor,
+      amountMinor,
       currency: provider.currency,
       ...(quote ? { fx: quote } : {}),
     });

@@ -301,6 +301,8 @@ export class Batcher {
     if (this.busySinceMs !== undefined) this.shedder.recordBusyBatch(batch.length, endedMs - this.busySinceMs);
     this.busySinceMs = this.queue.length > 0 ? endedMs : undefined;
     log.debug({ batchSize: batch.length, queued: this.queue.length }, "settlement batch committed");
+    // A provider's approval the batch did not post (it declined the payment) is released at the provider.
+    for (const item of batch) if (item.provider?.ok) work.providers?.settled(item.provider, "declined by the settlement service after the provider approved");
     batch.forEach((item, index) => item.resolve(answers[index]!));
   }
 
