@@ -114,6 +114,13 @@ export class SettlementNode {
     const metrics = this.metrics;
     const service = new SettlementService({
       ...settlement,
+      // Authorization requests leave through the link, built below once the service runs.
+      providerTransport: {
+        send: (providerId, payload, expiresAtMs) => {
+          if (this.link === undefined) throw new TapwireError("the service link is not up yet", ErrorCode.ProviderUnavailable, { providerId });
+          this.link.sendToProvider(providerId, payload, expiresAtMs);
+        },
+      },
       onDecision: (decision) => {
         metrics.decided(decision);
         settlement.onDecision?.(decision);
@@ -149,6 +156,7 @@ export class SettlementNode {
     const link = new ServiceLink({
       transport: await this.transportTo(url, pki),
       handler: (inbound) => (isCertRenewal(inbound) ? renewals.handle(inbound) : this.timed(service, inbound)),
+      providerAnswers: (providerId, payload) => void service.handleProviderAnswer(providerId, payload),
       handlerCallsInFlightMax: this.options.handlerCallsInFlightMax ?? handlerCallsInFlightMaxDefault,
       clock: this.clock,
     });
@@ -304,6 +312,8 @@ export class SettlementNode {
         return principal.id === servicePrincipal.id;
       case "operator":
         return this.service.operators.find(principal.id)?.status === "active";
+      case "provider":
+        return this.service.providers.find(principal.id)?.status === "active";
       default:
         return false;
     }

@@ -35,6 +35,8 @@ const cli = {
   revoke: () => import("./revoke.ts"),
   hubRotate: () => import("./hub-rotate.ts"),
   ledger: () => import("./ledger.ts"),
+  fx: () => import("./fx.ts"),
+  provider: () => import("./provider.ts"),
 };
 
 /** `tapwire <command> [sub-command] [flags]`: one table of every command, each in its own file. */
@@ -90,6 +92,10 @@ export const commands: Record<string, Load<Command>> = {
   "hub rotate": async () => (await cli.hubRotate()).hubRotateCommand,
   "wallet revoke": async () => (await cli.revoke()).walletRevokeCommand,
   "agent revoke": async () => (await cli.revoke()).agentRevokeCommand,
+  "fx load": async () => (await cli.fx()).fxLoadCommand,
+  "fx list": async () => (await cli.fx()).fxListCommand,
+  "provider enroll": async () => (await cli.provider()).providerEnrollCommand,
+  "provider list": async () => (await cli.provider()).providerListCommand,
 };
 
 /** Every usage text, in the order the overview lists them (help loads every module: it is no hot path). */
@@ -116,6 +122,8 @@ export const usages: Array<Load<string>> = [
   async () => (await cli.mandate()).mandateUsage,
   async () => (await cli.evidence()).evidenceUsage,
   async () => (await cli.campaign()).campaignUsage,
+  async () => (await cli.fx()).fxUsage,
+  async () => (await cli.provider()).providerUsage,
   async () => (await cli.mosquittoConfig()).mosquittoConfigUsage,
   async () => (await cli.db()).dbUsage,
   async () => (await cli.pki()).pkiUsage,

@@ -2,7 +2,7 @@ import { ErrorCode, TapwireError } from "./errors.ts";
 import { isId } from "./ids.ts";
 
 /**
- * The one topic map (`tapwire/v1/...`). Every principal (hub, wallet, agent) owns `req` (it publishes, the
+ * The one topic map (`tapwire/v1/...`). Every principal (hub, wallet, agent, provider) owns `req` (it publishes, the
  * service subscribes) and `res` (the service publishes, it subscribes); hubs also own a retained `state`
  * topic that is their Last Will. A principal's identity comes from its client certificate, whose CN is
  * its topic segment (`hubs/h1`): Mosquitto's `use_identity_as_username` then makes `%u` in an ACL pattern
@@ -10,7 +10,7 @@ import { isId } from "./ids.ts";
  */
 export const topicRoot = "tapwire/v1";
 
-export const principalKinds = ["hub", "wallet", "agent", "service", "operator"] as const;
+export const principalKinds = ["hub", "wallet", "agent", "service", "operator", "provider"] as const;
 export type PrincipalKind = (typeof principalKinds)[number];
 export type ClientKind = "hub" | "wallet" | "agent";
 
@@ -25,6 +25,7 @@ const plural: Record<PrincipalKind, string> = {
   agent: "agents",
   service: "services",
   operator: "operators",
+  provider: "providers",
 };
 const singular = new Map<string, PrincipalKind>(Object.entries(plural).map(([kind, p]) => [p, kind as PrincipalKind]));
 const clientKinds: readonly PrincipalKind[] = ["hub", "wallet", "agent"];
@@ -38,6 +39,32 @@ export function topicFor(kind: ClientKind, id: string, channel: Channel): string
 
 /** What the settlement service subscribes to: every client's requests. */
 export const serviceRequestFilters: readonly string[] = clientKinds.map((kind) => `${topicRoot}/${plural[kind]}/+/req`);
+
+/**
+ * A wallet provider (another wallet operator, `providers/p1`) is asked by the service and answers it: the service
+ * publishes authorization requests on the provider's `res` and the provider answers on its own `req`, the same
+ * direction every principal has, so Mosquitto's `%u` patterns cover it unchanged.
+ */
+export function providerTopic(id: string, channel: "req" | "res"): string {
+  if (!isId(id)) throw new TapwireError(`id ${JSON.stringify(id)} cannot appear in a topic`, ErrorCode.SchemaInvalid);
+  return `${topicRoot}/${plural.provider}/${id}/${channel}`;
+}
+
+/**
+ * What the service subscribes to for providers' answers: never as a shared subscription, since an answer must reach
+ * the worker that asked (the others ignore it as answering nothing they wait for).
+ */
+export const providerAnswerFilter = `${topicRoot}/${plural.provider}/+/req`;
+
+/** A concrete provider topic's id and channel; undefined for anything else. */
+export function parseProviderTopic(topic: string): { id: string; channel: "req" | "res" } | undefined {
+  const parts = topic.split("/");
+  if (parts.length !== 5 || `${parts[0]}/${parts[1]}` !== topicRoot || parts[2] !== plural.provider) return undefined;
+  const id = parts[3]!;
+  const channel = parts[4]!;
+  if (!isId(id) || (channel !== "req" && channel !== "res")) return undefined;
+  return { id, channel };
+}
 
 /** Status topics dashboards watch. */
 export const hubStateFilter = `${topicRoot}/hubs/+/state`;
@@ -85,7 +112,11 @@ export function parsePrincipalName(name: string): Principal | undefined {
 
 /** Deny by default: a client may publish only its own req (and, for hubs, state). */
 export function mayPublish(principal: Principal, topic: string): boolean {
-  if (principal.kind === "service") return parseTopic(topic)?.channel === "res";
+  if (principal.kind === "service") return parseTopic(topic)?.channel === "res" || parseProviderTopic(topic)?.channel === "res";
+  if (principal.kind === "provider") {
+    const own = parseProviderTopic(topic);
+    return own !== undefined && own.id === principal.id && own.channel === "req";
+  }
   const parsed = parseTopic(topic);
   if (!parsed || parsed.kind !== principal.kind || parsed.id !== principal.id) return false;
   return parsed.channel === "req" || parsed.channel === "state";
@@ -95,9 +126,13 @@ export function mayPublish(principal: Principal, topic: string): boolean {
 export function maySubscribe(principal: Principal, filter: string): boolean {
   if (principal.kind === "service") {
     const inner = filter.startsWith("$share/") ? filter.split("/").slice(2).join("/") : filter;
-    return serviceRequestFilters.includes(inner) || inner === hubStateFilter;
+    return serviceRequestFilters.includes(inner) || inner === hubStateFilter || filter === providerAnswerFilter;
   }
   if (principal.kind === "operator") return filter === hubStateFilter;
+  if (principal.kind === "provider") {
+    const own = parseProviderTopic(filter);
+    return own !== undefined && own.id === principal.id && own.channel === "res";
+  }
   const parsed = parseTopic(filter);
   return parsed !== undefined && parsed.kind === principal.kind && parsed.id === principal.id && parsed.channel === "res";
 }

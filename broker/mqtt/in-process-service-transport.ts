@@ -1,6 +1,6 @@
 import { assert } from "../../core/assert.ts";
 import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
-import { serviceRequestFilters } from "../../protocol/topics.ts";
+import { providerAnswerFilter, serviceRequestFilters } from "../../protocol/topics.ts";
 import type { ReplyProperties, ServiceTransport, TransportMessage } from "./service-transport.ts";
 
 /** What the embedded broker offers a subscriber living in its own process. */
@@ -31,7 +31,7 @@ export class InProcessServiceTransport implements ServiceTransport {
     assert(this.unsubscribes === undefined, "InProcessServiceTransport already started");
     const unsubscribes: Array<() => Promise<void>> = [];
     this.unsubscribes = unsubscribes;
-    this.subscribing = Promise.all(serviceRequestFilters.map((filter) => this.broker.subscribeInProcess(filter, onMessage))).then((done) => {
+    this.subscribing = Promise.all([...serviceRequestFilters, providerAnswerFilter].map((filter) => this.broker.subscribeInProcess(filter, onMessage))).then((done) => {
       unsubscribes.push(...done);
       this.subscribed = this.unsubscribes === unsubscribes;
     });
