@@ -4,7 +4,7 @@ import { createDataDir, ledgerFileName } from "../core/data-dir.ts";
 import { logger } from "../core/log.ts";
 import { systemClock, systemRandom, type Clock, type Random } from "../core/sources.ts";
 import { settlementPrincipal, type Principal } from "../protocol/topics.ts";
-import { enrollAgent, enrollHub, enrollOperator, enrollWallet, rotateHub, type EnrolmentBundle, type EnrolmentContext, type OperatorEnrolment } from "./enrolment.ts";
+import { enrollAgent, enrollHub, enrollOperator, enrollProvider, enrollWallet, rotateHub, type EnrolmentBundle, type EnrolmentContext, type OperatorEnrolment } from "./enrolment.ts";
 import { EmbeddedBroker } from "./mqtt/embedded-broker.ts";
 import { RevocationWatch } from "./revocation-watch.ts";
 import { ServiceLink } from "./mqtt/service-link.ts";
@@ -263,6 +263,11 @@ export class SettlementNode {
   /** Enrols a wallet with its currency and per-payment limit; returns its enrolment bundle. */
   enrollWallet(request: { walletId: string; currency: string; perPaymentMaxMinor: number; publicKeyPem?: string }): Promise<EnrolmentBundle> {
     return enrollWallet(this.enrolmentContext(), request);
+  }
+
+  /** Enrols a wallet provider (another wallet operator) with its home currency; returns its enrolment bundle. */
+  enrollProvider(request: { providerId: string; currency: string; publicKeyPem?: string }): Promise<EnrolmentBundle> {
+    return enrollProvider(this.enrolmentContext(), this.service.providers, request);
   }
 
   /** Enrols an AI agent; returns its enrolment bundle (the agent's key is the one mandates name). */

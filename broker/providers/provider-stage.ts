@@ -8,14 +8,14 @@ import type { Inbound } from "../decisions/verdicts.ts";
 import type { FxDesk } from "../fx/fx-desk.ts";
 import type { Hub } from "../registry/principals.ts";
 import type { Registry } from "../registry/registry.ts";
-import type { DecisionStore } from "../settlement/decision-store.ts";
 import type { ProviderGateway, ProviderOutcome } from "./provider-gateway.ts";
 import type { ProviderRegistry } from "./provider-registry.ts";
 
 export interface ProviderStageDeps {
   registry: Registry;
   providers: ProviderRegistry;
-  decisions: DecisionStore;
+  /** Whether the hub's request has a stored decision already (its retry is answered from it, asking nobody). */
+  decided: (hubId: string, requestId: string) => boolean;
   fx: FxDesk;
   gateway: ProviderGateway;
   clock: Clock;
@@ -57,14 +57,14 @@ export class ProviderStage {
 
   /** The payment and its wallet's provider, when the request is one to ask a provider about. */
   private askable(inbound: Inbound): { hub: Hub; request: PaymentRequest; providerId: string } | undefined {
-    const { registry, providers, decisions } = this.deps;
+    const { registry, providers, decided } = this.deps;
     try {
       const hub = registry.findHub(inbound.id);
       if (hub?.status !== "active") return undefined;
       const request = openMessage(readEnvelope(inbound.payload), registry.hubPublicKey(hub), hubRequestSchema).body;
       if (request.type !== "payment_request" || request.payer.kind !== "hce" || request.hubId !== hub.hubId) return undefined;
       const providerId = providers.providerOf(request.payer.walletId);
-      if (providerId === undefined || decisions.findDecision(hub.hubId, request.requestId) !== undefined) return undefined;
+      if (providerId === undefined || decided(hub.hubId, request.requestId)) return undefined;
       const wallet = registry.getActiveWallet(request.payer.walletId);
       const { payer } = request;
       verifyCryptogram(

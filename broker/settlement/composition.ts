@@ -209,7 +209,7 @@ export function openRun(service: ServiceParts): RunningParts {
     work: {
       admission: { registry, mandates },
       prechecks: pool ? { pool, jobs: new PrecheckJobs(registry) } : undefined,
-      providers: new ProviderStage({ registry, providers, decisions, fx, gateway, clock }),
+      providers: new ProviderStage({ registry, providers, decided: (hubId, requestId) => decisions.findDecision(hubId, requestId) !== undefined, fx, gateway, clock }),
       commitBatch: (admitted) => batchTransaction.immediate(admitted),
       answerer,
     },
