@@ -53,6 +53,8 @@ describe("a traveller's JPY wallet at its provider pays a EUR merchant", () => {
     const { ledger } = f.service;
     expect([ledger.balanceOf(merchantAccountId("m1")), ledger.balanceOf(providerAccountId("p1")), ledger.balanceOf(fxAccountId("JPY")), ledger.balanceOf(fxAccountId("EUR"))]).toEqual([0, 0, 0, 0]);
     expect(p.balancesByCurrency()).toMatchObject({ EUR: 0, JPY: 0 });
+    // The stored decisions account for every leg, in both currencies.
+    expect(f.service.verifyEvidence()).toMatchObject({ ok: true, problems: [] });
     // A new payment now converts at the new rate.
     const now = await f.decisionFor(f.hub, f.hub.paymentRequest(p.traveller, 100, { currency: "EUR" }).bytes);
     expect(now.fx).toMatchObject({ rate: "200", payerAmountMinor: 200 });
