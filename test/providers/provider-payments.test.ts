@@ -243,3 +243,30 @@ describe("converted payments from an in-house wallet", () => {
     expect(p.balancesByCurrency()).toMatchObject({ EUR: 0, JPY: 0 });
   });
 });
+
+describe("reversing a converted payment", () => {
+  let p: ProviderFixture;
+  beforeEach(async () => {
+    p = await ProviderFixture.create();
+  });
+  afterEach(() => p.close());
+
+  it("gives back what is left at the payment's own rate, exactly what the payer paid in all", async () => {
+    const { f } = p;
+    const yen = f.enrollWallet("jp-home", 50_000, "JPY");
+    const payment = f.hub.paymentRequest(yen, 999, { currency: "EUR" });
+    const paid = await f.decisionFor(f.hub, payment.bytes);
+    f.service.fxRates.load([{ base: "EUR", quote: "JPY", rate: "1", rounding: "half_up", source: "crash", fromMs: f.clock.nowMs(), toMs: f.clock.nowMs() + 60_000 }], f.clock.nowMs());
+
+    const refund = await f.decisionFor(f.hub, f.hub.refund(payment.body.requestId, 333, "EUR").bytes);
+    const reversal = await f.decisionFor(f.hub, f.hub.reversal(payment.body.requestId).bytes);
+
+    // 9.99 EUR × 162.53 = 1623.67 → 1624 JPY; 3.33 EUR → 541.22 → 541; the rest 1624 − 541.
+    expect(paid.fx).toMatchObject({ payerAmountMinor: 1_624 });
+    expect(refund.fx).toMatchObject({ quoteId: paid.fx!.quoteId, rate: "162.53", merchantAmountMinor: 333, payerAmountMinor: 541 });
+    expect(reversal.fx).toMatchObject({ quoteId: paid.fx!.quoteId, rate: "162.53", merchantAmountMinor: 666, payerAmountMinor: 1_083 });
+    expect(f.service.ledger.balanceOf("wallet:jp-home")).toBe(50_000);
+    expect(p.balancesByCurrency()).toMatchObject({ EUR: 0, JPY: 0 });
+    expect(f.service.verifyEvidence().ok).toBe(true);
+  });
+});
