@@ -71,8 +71,27 @@ export const providerReleaseSchema = z.object({
 /** The service's signed word that an approval was not used. */
 export type ProviderRelease = z.infer<typeof providerReleaseSchema>;
 
-/** A message the service sends a provider: an authorization request or a release. */
-export const serviceToProviderSchema = z.discriminatedUnion("type", [providerAuthorizationSchema, providerReleaseSchema]);
+/**
+ * Money given back to a provider's wallet (a refund or reversal of a payment it authorized), for the provider to
+ * credit the wallet: in the provider's currency, converted at the payment's own quote. Sent at least once after the
+ * give-back commits; `reference` names the give-back, so the provider credits each once.
+ */
+export const providerRefundSchema = z.object({
+  type: z.literal("provider_refund"),
+  v: z.literal(protocolVersion),
+  authorizationId: idSchema,
+  providerId: idSchema,
+  /** `<hubId>/<requestId>` of the refund or reversal. */
+  reference: z.string().min(3).max(129),
+  amountMinor,
+  currency,
+  iat: timestampMs,
+});
+/** The service's signed word that money went back to one of the provider's wallets. */
+export type ProviderRefund = z.infer<typeof providerRefundSchema>;
+
+/** A message the service sends a provider: an authorization request, a release, or a refund notice. */
+export const serviceToProviderSchema = z.discriminatedUnion("type", [providerAuthorizationSchema, providerReleaseSchema, providerRefundSchema]);
 
 /** The authorization id of one hub payment, the same for all its retries. */
 export function authorizationIdFor(hubId: string, requestId: string): string {

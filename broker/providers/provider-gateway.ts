@@ -7,9 +7,10 @@ import { ErrorCode, TapwireError, asTapwireError, isTapwireError } from "../../p
 import type { FxQuote } from "../../protocol/fx.ts";
 import { keyId } from "../../protocol/keys.ts";
 import { bodyHash, protocolVersion } from "../../protocol/messages.ts";
-import { providerAnswerSchema, type ProviderAnswer, type ProviderAuthorization, type ProviderRelease } from "../../protocol/provider.ts";
+import { providerAnswerSchema, type ProviderAnswer, type ProviderAuthorization, type ProviderRefund, type ProviderRelease } from "../../protocol/provider.ts";
 import { sameBytes } from "../../protocol/bytes.ts";
 import { encodeBody } from "../../protocol/cbor.ts";
+import type { ProviderNotice } from "./provider-registry.ts";
 
 const log = logger("tapwire:providers");
 
@@ -139,6 +140,29 @@ export class ProviderGateway {
       log.info({ providerId: approval.providerId, authorizationId: approval.authorizationId, reason }, "provider approval released");
     } catch (error) {
       log.error({ err: error, providerId: approval.providerId, authorizationId: approval.authorizationId }, "provider release not sent; the provider's hold stays until it expires there");
+    }
+  }
+
+  /** Sends a give-back notice; false when it could not be sent now (kept, and sent after a later batch). */
+  notify(notice: ProviderNotice): boolean {
+    const { transport, clock, serviceKey, answerMsMax } = this.options;
+    if (transport === undefined) return false;
+    const body: ProviderRefund = {
+      type: "provider_refund",
+      v: protocolVersion,
+      authorizationId: notice.authorizationId,
+      providerId: notice.providerId,
+      reference: notice.reference,
+      amountMinor: notice.amountMinor,
+      currency: notice.currency,
+      iat: clock.nowMs(),
+    };
+    try {
+      transport.send(notice.providerId, sealMessage(body, serviceKey, this.kid), body.iat + answerMsMax);
+      return true;
+    } catch (error) {
+      log.warn({ err: error, providerId: notice.providerId, reference: notice.reference }, "refund notice not sent; kept for the next batch");
+      return false;
     }
   }
 

@@ -43,6 +43,18 @@ const toProvider = (r: ProviderRow): Provider => ({
   enrolledAtMs: r.enrolled_at_ms,
 });
 
+/** Money given back to a provider's wallet, which the provider is told of so it credits the wallet. */
+export interface ProviderNotice {
+  noticeId: number;
+  providerId: string;
+  authorizationId: string;
+  /** `<hubId>/<requestId>` of the refund or reversal: the provider credits each once. */
+  reference: string;
+  /** In the provider's currency (a converted payment's give-back at its own quote). */
+  amountMinor: number;
+  currency: string;
+}
+
 /** Most providers one list returns. */
 export const providersListMax = 1_000;
 
@@ -139,8 +151,37 @@ export class ProviderRegistry {
     return this.statements.sql<[string], number>("SELECT 1 FROM provider_authorizations WHERE authorization_id = ?").pluck().get(authorizationId) !== undefined;
   }
 
-  /** The provider a payment was authorized by; undefined for an in-house wallet's payment. */
-  providerOfPayment(paymentId: number): string | undefined {
-    return this.statements.sql<[number], string>("SELECT provider_id FROM provider_authorizations WHERE payment_id = ?").pluck().get(paymentId);
+  /** The authorization a payment was posted under; undefined for an in-house wallet's payment. */
+  authorizationOfPayment(paymentId: number): { authorizationId: string; providerId: string } | undefined {
+    const row = this.statements
+      .sql<[number], { authorization_id: string; provider_id: string }>("SELECT authorization_id, provider_id FROM provider_authorizations WHERE payment_id = ?")
+      .get(paymentId);
+    return row ? { authorizationId: row.authorization_id, providerId: row.provider_id } : undefined;
+  }
+
+  /**
+   * Inside the batch that gives money back to a provider's wallet: the provider is to be told (`reference`, the
+   * refund's or reversal's `<hubId>/<requestId>`, names it once). Sent after the commit (unsentNotices, markSent).
+   */
+  addNotice(n: { providerId: string; authorizationId: string; reference: string; amountMinor: number; currency: string }, nowMs: number): void {
+    this.statements
+      .sql<[string, string, string, number, string, number]>(
+        "INSERT INTO provider_notices (provider_id, authorization_id, reference, amount_minor, currency, created_at_ms) VALUES (?, ?, ?, ?, ?, ?)",
+      )
+      .run(n.providerId, n.authorizationId, n.reference, n.amountMinor, n.currency, nowMs);
+  }
+
+  /** Give-back notices not sent yet, oldest first, at most `limit`. */
+  unsentNotices(limit: number): ProviderNotice[] {
+    return this.statements
+      .sql<[number], { notice_id: number; provider_id: string; authorization_id: string; reference: string; amount_minor: number; currency: string }>(
+        "SELECT notice_id, provider_id, authorization_id, reference, amount_minor, currency FROM provider_notices WHERE sent_at_ms IS NULL ORDER BY notice_id LIMIT ?",
+      )
+      .all(limit)
+      .map((r) => ({ noticeId: r.notice_id, providerId: r.provider_id, authorizationId: r.authorization_id, reference: r.reference, amountMinor: r.amount_minor, currency: r.currency }));
+  }
+
+  markNoticeSent(noticeId: number, nowMs: number): void {
+    this.statements.sql<[number, number]>("UPDATE provider_notices SET sent_at_ms = ? WHERE notice_id = ?").run(nowMs, noticeId);
   }
 }

@@ -3,14 +3,15 @@ import type { SchemaComponent } from "../ledger/sqlite-db.ts";
 /**
  * Wallet providers (other wallet operators, each a principal with its own certificate and home currency), which
  * enrolled wallets they hold, and each provider authorization a payment was posted under (the provider's signed
- * answer kept as it came, so the posting can be proven to the provider later).
+ * answer kept as it came, so the posting can be proven to the provider later), and the money given back to a
+ * provider's wallet (refunds, reversals) that the provider is to be told of, kept until it was sent.
  */
 export const providerSchema: SchemaComponent = {
   name: "providers",
   migrations: [
     {
       version: 1,
-      description: "providers, their wallets, authorizations",
+      description: "providers, their wallets, authorizations, give-back notices",
       sql: `
         CREATE TABLE providers (
           provider_id TEXT PRIMARY KEY,
@@ -34,6 +35,17 @@ export const providerSchema: SchemaComponent = {
           answer BLOB NOT NULL,
           posted_at_ms INTEGER NOT NULL
         ) STRICT;
+        CREATE TABLE provider_notices (
+          notice_id INTEGER PRIMARY KEY,
+          provider_id TEXT NOT NULL REFERENCES providers (provider_id),
+          authorization_id TEXT NOT NULL REFERENCES provider_authorizations (authorization_id),
+          reference TEXT NOT NULL UNIQUE,
+          amount_minor INTEGER NOT NULL CHECK (amount_minor > 0),
+          currency TEXT NOT NULL,
+          created_at_ms INTEGER NOT NULL,
+          sent_at_ms INTEGER
+        ) STRICT;
+        CREATE INDEX provider_notices_unsent ON provider_notices (notice_id) WHERE sent_at_ms IS NULL;
       `,
     },
   ],

@@ -11,6 +11,9 @@ import type { Registry } from "../registry/registry.ts";
 import type { ProviderGateway, ProviderOutcome } from "./provider-gateway.ts";
 import type { ProviderRegistry } from "./provider-registry.ts";
 
+/** Give-back notices one flush sends at most; the rest go after the next batch. */
+export const noticesPerFlushMax = 100;
+
 export interface ProviderStageDeps {
   registry: Registry;
   providers: ProviderRegistry;
@@ -53,6 +56,18 @@ export class ProviderStage {
   settled(outcome: ProviderOutcome, reason: string): void {
     if (!outcome.ok || this.deps.providers.isPosted(outcome.authorizationId)) return;
     this.deps.gateway.release(outcome, reason);
+  }
+
+  /**
+   * After a batch committed: the give-back notices it (or an earlier batch whose notices could not go out) left,
+   * at most noticesPerFlushMax, each marked sent once handed to the link.
+   */
+  flushNotices(): void {
+    const { providers, gateway, clock } = this.deps;
+    for (const notice of providers.unsentNotices(noticesPerFlushMax)) {
+      if (!gateway.notify(notice)) return;
+      providers.markNoticeSent(notice.noticeId, clock.nowMs());
+    }
   }
 
   /** The payment and its wallet's provider, when the request is one to ask a provider about. */

@@ -303,6 +303,7 @@ export class Batcher {
     log.debug({ batchSize: batch.length, queued: this.queue.length }, "settlement batch committed");
     // A provider's approval the batch did not post (it declined the payment) is released at the provider.
     for (const item of batch) if (item.provider?.ok) work.providers?.settled(item.provider, "declined by the settlement service after the provider approved");
+    work.providers?.flushNotices();
     batch.forEach((item, index) => item.resolve(answers[index]!));
   }
 

@@ -92,15 +92,21 @@ export class Refunds {
   private giveBack(payment: PaymentRecord, amountMinor: number, kind: string, reference: string): GivenBack {
     const { campaigns, ledger, fx, providers } = this.deps;
     const converted = fx.find(payment.paymentId);
+    const authorized = providers.authorizationOfPayment(payment.paymentId);
     if (converted) {
       // At the payment's own quote, whatever the rate table says today (fx-desk.ts giveBack).
       const back = fx.giveBack(converted, payment.merchantId, payment.refundedMinor, amountMinor, kind, reference);
-      return { ...this.postFirst(back.legs), campaign: undefined, fx: back.quote };
+      const posted = this.postFirst(back.legs);
+      if (authorized && back.quote.payerAmountMinor > 0) {
+        providers.addNotice({ ...authorized, reference, amountMinor: back.quote.payerAmountMinor, currency: back.quote.payerCurrency }, posted.postedAtMs);
+      }
+      return { ...posted, campaign: undefined, fx: back.quote };
     }
-    const providerId = providers.providerOfPayment(payment.paymentId);
-    if (providerId !== undefined) {
-      const leg = { debitAccountId: merchantAccountId(payment.merchantId), creditAccountId: providerAccountId(providerId), amountMinor, currency: payment.currency, kind, reference };
-      return { ...this.postFirst([leg]), campaign: undefined };
+    if (authorized) {
+      const leg = { debitAccountId: merchantAccountId(payment.merchantId), creditAccountId: providerAccountId(authorized.providerId), amountMinor, currency: payment.currency, kind, reference };
+      const posted = this.postFirst([leg]);
+      providers.addNotice({ ...authorized, reference, amountMinor, currency: payment.currency }, posted.postedAtMs);
+      return { ...posted, campaign: undefined };
     }
     const back = campaigns.shareOf(payment.paymentId, payment.amountMinor, payment.refundedMinor, amountMinor);
     const [first] = ledger.postLinked(giveBackLegs({ ...payment, reference }, amountMinor, kind, back));

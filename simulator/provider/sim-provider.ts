@@ -38,6 +38,8 @@ export class SimulatedProvider {
   private readonly balances = new Map<string, number>();
   /** Its answers by authorization id, with what each approval holds until released. */
   private readonly answers = new Map<string, { bytes: Buffer; held: { walletId: string; amountMinor: number } | undefined }>();
+  /** Give-backs credited, by their reference. */
+  private readonly credited = new Set<string>();
   /** Messages from the service that did not verify or parse. */
   refused = 0;
   /** Approvals the service released (not posted). */
@@ -59,6 +61,10 @@ export class SimulatedProvider {
       const opened = openSealed(payload, this.options.servicePublicKey, serviceToProviderSchema);
       if (opened.body.type === "provider_release") {
         this.release(opened.body.authorizationId);
+        return;
+      }
+      if (opened.body.type === "provider_refund") {
+        this.credit(opened.body.authorizationId, opened.body.reference, opened.body.amountMinor);
         return;
       }
       expMs = opened.body.exp;
@@ -104,6 +110,15 @@ export class SimulatedProvider {
     if (this.answers.size >= rememberedAnswersMax) this.answers.delete(this.answers.keys().next().value!);
     this.answers.set(request.authorizationId, { bytes, held });
     return bytes;
+  }
+
+  /** Money the service gave back to a wallet (a refund, a reversal): credited once per reference. */
+  private credit(authorizationId: string, reference: string, amountMinor: number): void {
+    const walletId = this.answers.get(authorizationId)?.held?.walletId;
+    if (walletId === undefined || this.credited.has(reference)) return;
+    if (this.credited.size >= rememberedAnswersMax) this.credited.delete(this.credited.values().next().value!);
+    this.credited.add(reference);
+    this.balances.set(walletId, (this.balances.get(walletId) ?? 0) + amountMinor);
   }
 
   /** The service did not post an approval: the money held for it goes back to the wallet, once. */

@@ -53,6 +53,10 @@ describe("a traveller's JPY wallet at its provider pays a EUR merchant", () => {
     const { ledger } = f.service;
     expect([ledger.balanceOf(merchantAccountId("m1")), ledger.balanceOf(providerAccountId("p1")), ledger.balanceOf(fxAccountId("JPY")), ledger.balanceOf(fxAccountId("EUR"))]).toEqual([0, 0, 0, 0]);
     expect(p.balancesByCurrency()).toMatchObject({ EUR: 0, JPY: 0 });
+    // The provider was told of both give-backs and credited the traveller's wallet with exactly what it paid.
+    await turns(() => p.provider.balanceOf("jp1") === 100_000);
+    expect(p.provider.balanceOf("jp1")).toBe(100_000);
+    expect(p.wire.sent).toHaveLength(3);
     // The stored decisions account for every leg, in both currencies.
     expect(f.service.verifyEvidence()).toMatchObject({ ok: true, problems: [] });
     // A new payment now converts at the new rate.
@@ -144,6 +148,21 @@ describe("a traveller's JPY wallet at its provider pays a EUR merchant", () => {
     expect(p.provider.released).toBe(1);
     expect(p.provider.balanceOf("jp1")).toBe(100_000 - 1_625);
     expect(f.service.ledger.balanceOf(providerAccountId("p1"))).toBe(-1_625);
+  });
+
+  it("pays a merchant in the provider's own currency without a quote, and tells the provider of a refund", async () => {
+    const { f } = p;
+    f.service.registry.enrollMerchant({ merchantId: "m-jp", currency: "JPY", displayName: "Kissa" });
+    const jpHub = f.enrollHub("h-jp", "m-jp");
+    const payment = jpHub.paymentRequest(p.traveller, 1_000, { currency: "JPY" });
+
+    const paid = await f.decisionFor(jpHub, payment.bytes);
+    const refunded = await f.decisionFor(jpHub, jpHub.refund(payment.body.requestId, 400, "JPY").bytes);
+    await turns(() => p.provider.balanceOf("jp1") === 100_000 - 600);
+
+    expect([paid.status, paid.fx, refunded.status, refunded.fx]).toEqual(["approved", undefined, "approved", undefined]);
+    expect([f.service.ledger.balanceOf(merchantAccountId("m-jp")), f.service.ledger.balanceOf(providerAccountId("p1"))]).toEqual([600, -600]);
+    expect(p.provider.balanceOf("jp1")).toBe(100_000 - 600);
   });
 
   it("declines FxRateMissing, without asking the provider, when no rate is valid", async () => {
