@@ -165,6 +165,24 @@ describe("a traveller's JPY wallet at its provider pays a EUR merchant", () => {
     expect(p.provider.balanceOf("jp1")).toBe(100_000 - 600);
   });
 
+  it("keeps one hold at the provider when the batch fails after its approval: the retry asks again under the same id", async () => {
+    const { f } = p;
+    const request = f.hub.paymentRequest(p.traveller, 1_000, { currency: "EUR" });
+    const db = f.service.database;
+    db.pragma("query_only = ON");
+
+    const failed = await f.decisionFor(f.hub, request.bytes);
+    db.pragma("query_only = OFF");
+    const retried = await f.decisionFor(f.hub, request.bytes);
+
+    expect([failed.code, retried.status]).toEqual([ErrorCode.LedgerStorage, "approved"]);
+    const asked = p.wire.sent.map((bytes) => (decodeBody(readEnvelope(bytes).payload) as { authorizationId: string }).authorizationId);
+    expect(asked).toHaveLength(2);
+    expect(asked[1]).toBe(asked[0]);
+    expect(p.provider.balanceOf("jp1")).toBe(100_000 - 1_625);
+    expect(f.service.ledger.balanceOf(providerAccountId("p1"))).toBe(-1_625);
+  });
+
   it("declines FxRateMissing, without asking the provider, when no rate is valid", async () => {
     const { f } = p;
     f.clock.advance(3_600_000);
