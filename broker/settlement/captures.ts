@@ -99,6 +99,9 @@ export class Captures {
   captureByProvider(c: Capture, merchant: Merchant, approval: ProviderApproval, nowMs: number): Verdict {
     const payer = providerAccountId(approval.providerId);
     const reference = `${c.hub.hubId}/${c.requestId}`;
+    // The stage asked about exactly this verified request: anything else here is a bug, not a provider's fault.
+    const asked = approval.quote ? { minor: approval.quote.merchantAmountMinor, currency: approval.quote.merchantCurrency } : { minor: approval.amountMinor, currency: approval.currency };
+    assert(asked.minor === c.amountMinor && asked.currency === c.currency, `provider approval for ${asked.minor} ${asked.currency}, payment is ${c.amountMinor} ${c.currency}`);
     checkLimit(c.wallet, approval.amountMinor);
     if (approval.quote) {
       const verdict = this.postConverted(c, merchant, payer, approval.quote, nowMs);
