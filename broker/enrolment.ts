@@ -2,9 +2,11 @@ import { X509Certificate, createPublicKey, type KeyObject } from "node:crypto";
 import { generateP256, importPublicPem, privateKeyPem, publicKeyPem } from "../protocol/keys.ts";
 import type { Clock, Random } from "../core/sources.ts";
 import { ErrorCode, TapwireError } from "../protocol/errors.ts";
+import { isCurrency } from "../protocol/money.ts";
 import { principalName, type Principal } from "../protocol/topics.ts";
 import { certifyPrincipal, type OperatorPki } from "./operator-pki.ts";
 import type { Registry } from "./registry/registry.ts";
+import type { ProviderRegistry } from "./providers/provider-registry.ts";
 import { loginTokenBytes, type OperatorStore } from "./operators/operator-store.ts";
 import type { RevokedCertificates } from "./registry/revoked-certificates.ts";
 
@@ -84,6 +86,26 @@ export async function enrollAgent(
   const principal: Principal = { kind: "agent", id: request.agentId };
   const { bundle, serialHex } = await certify(context, principal, publicKey, keyPem);
   agents.enrollAgent({ agentId: request.agentId, publicKeyPem: publicKeyPem(publicKey), certificateSerial: serialHex });
+  return bundle;
+}
+
+/**
+ * A wallet provider's MQTT identity (CN providers/<id>): another wallet operator, holding wallets in its home
+ * currency, that the service asks to authorize its wallets' payments and whose signed answers it verifies with this key.
+ */
+export async function enrollProvider(
+  context: EnrolmentContext,
+  providers: ProviderRegistry,
+  request: { providerId: string; currency: string; publicKeyPem?: string },
+): Promise<EnrolmentBundle> {
+  if (providers.find(request.providerId)) {
+    throw new TapwireError(`provider ${request.providerId} is already enrolled`, ErrorCode.ProviderAlreadyEnrolled, { providerId: request.providerId });
+  }
+  if (!isCurrency(request.currency)) throw new TapwireError(`unknown currency ${JSON.stringify(request.currency)}`, ErrorCode.UnknownCurrency);
+  const { publicKey, keyPem } = keyFor(request.publicKeyPem);
+  const principal: Principal = { kind: "provider", id: request.providerId };
+  const { bundle, serialHex } = await certify(context, principal, publicKey, keyPem);
+  providers.enroll({ providerId: request.providerId, currency: request.currency, publicKeyPem: publicKeyPem(publicKey), certificateSerial: serialHex }, context.clock.nowMs());
   return bundle;
 }
 

@@ -4,7 +4,7 @@ import { createDataDir, ledgerFileName } from "../core/data-dir.ts";
 import { logger } from "../core/log.ts";
 import { systemClock, systemRandom, systemTimers, type Clock, type Random } from "../core/sources.ts";
 import { settlementPrincipal, type Principal } from "../protocol/topics.ts";
-import { enrollAgent, enrollHub, enrollMerchantFeed, enrollOperator, enrollWallet, rotateHub, type EnrolmentBundle, type EnrolmentContext, type OperatorEnrolment } from "./enrolment.ts";
+import { enrollAgent, enrollHub, enrollMerchantFeed, enrollOperator, enrollProvider, enrollWallet, rotateHub, type EnrolmentBundle, type EnrolmentContext, type OperatorEnrolment } from "./enrolment.ts";
 import { EmbeddedBroker } from "./mqtt/embedded-broker.ts";
 import { RevocationWatch } from "./revocation-watch.ts";
 import { ServiceLink } from "./mqtt/service-link.ts";
@@ -120,6 +120,13 @@ export class SettlementNode {
     const metrics = this.metrics;
     const service = new SettlementService({
       ...settlement,
+      // Authorization requests leave through the link, built below once the service runs.
+      providerTransport: {
+        send: (providerId, payload, expiresAtMs) => {
+          if (this.link === undefined) throw new TapwireError("the service link is not up yet", ErrorCode.ProviderUnavailable, { providerId });
+          this.link.sendToProvider(providerId, payload, expiresAtMs);
+        },
+      },
       onDecision: (decision) => {
         metrics.decided(decision);
         settlement.onDecision?.(decision);
@@ -158,6 +165,7 @@ export class SettlementNode {
     const link: ServiceLink = new ServiceLink({
       transport: await this.transportTo(url, pki),
       handler: (inbound) => (isCertRenewal(inbound) ? renewals.handle(inbound) : this.timed(service, inbound)),
+      providerAnswers: (providerId, payload) => void service.handleProviderAnswer(providerId, payload),
       ...(feed ? { onMerchantAck: (merchantId: string, payload: Buffer) => feed.onAck(merchantId, payload) } : {}),
       handlerCallsInFlightMax: this.options.handlerCallsInFlightMax ?? handlerCallsInFlightMaxDefault,
       clock: this.clock,
@@ -284,6 +292,11 @@ export class SettlementNode {
     return enrollWallet(this.enrolmentContext(), request);
   }
 
+  /** Enrols a wallet provider (another wallet operator) with its home currency; returns its enrolment bundle. */
+  enrollProvider(request: { providerId: string; currency: string; publicKeyPem?: string }): Promise<EnrolmentBundle> {
+    return enrollProvider(this.enrolmentContext(), this.service.providers, request);
+  }
+
   /** Enrols an AI agent; returns its enrolment bundle (the agent's key is the one mandates name). */
   enrollAgent(request: { agentId: string; publicKeyPem?: string }): Promise<EnrolmentBundle> {
     return enrollAgent(this.enrolmentContext(), this.service.agents, request);
@@ -338,6 +351,8 @@ export class SettlementNode {
         return this.service.operators.find(principal.id)?.status === "active";
       case "merchant":
         return registry.findMerchant(principal.id) !== undefined;
+      case "provider":
+        return this.service.providers.find(principal.id)?.status === "active";
       default:
         return false;
     }

@@ -37,6 +37,8 @@ const cli = {
   hubRotate: () => import("./hub-rotate.ts"),
   ledger: () => import("./ledger.ts"),
   privacy: () => import("./privacy.ts"),
+  fx: () => import("./fx.ts"),
+  provider: () => import("./provider.ts"),
 };
 
 /** `tapwire <command> [sub-command] [flags]`: one table of every command, each in its own file. */
@@ -101,6 +103,10 @@ export const commands: Record<string, Load<Command>> = {
   "privacy erase": async () => (await cli.privacy()).privacyEraseCommand,
   "privacy consents": async () => (await cli.privacy()).privacyConsentsCommand,
   "privacy withdraw": async () => (await cli.privacy()).privacyWithdrawCommand,
+  "fx load": async () => (await cli.fx()).fxLoadCommand,
+  "fx list": async () => (await cli.fx()).fxListCommand,
+  "provider enroll": async () => (await cli.provider()).providerEnrollCommand,
+  "provider list": async () => (await cli.provider()).providerListCommand,
 };
 
 /** Every usage text, in the order the overview lists them (help loads every module: it is no hot path). */
@@ -128,6 +134,8 @@ export const usages: Array<Load<string>> = [
   async () => (await cli.evidence()).evidenceUsage,
   async () => (await cli.campaign()).campaignUsage,
   async () => (await cli.clearing()).clearingUsage,
+  async () => (await cli.fx()).fxUsage,
+  async () => (await cli.provider()).providerUsage,
   async () => (await cli.mosquittoConfig()).mosquittoConfigUsage,
   async () => (await cli.db()).dbUsage,
   async () => (await cli.pki()).pkiUsage,

@@ -1,4 +1,5 @@
 import { join } from "node:path";
+import { ErrorCode, TapwireError } from "../protocol/errors.ts";
 import { enrollHub, enrollWallet } from "../broker/enrolment.ts";
 import { dataDirFlag, enrolmentContext, makeBundleDir, withAdmin, writeBundle } from "./admin.ts";
 import { integerFlag, parseFlags, readFlagFile, requireFlag } from "./args.ts";
@@ -13,7 +14,9 @@ tapwire hub enroll --hub-id H --merchant-id M [--public-key hub.pub.pem] [--out 
   --public-key a key pair is generated (simulators and development; a real hub keeps its key in its secure
   element and sends only the public half). Writes cert, key, CA and the service's public key to --out.
   example: tapwire hub enroll --hub-id h1 --merchant-id m1
-tapwire wallet enroll --wallet-id W --currency EUR --per-payment-max-minor N [--fund-minor N] [--out DIR] [--data-dir .tapwire]
+tapwire wallet enroll --wallet-id W --currency EUR --per-payment-max-minor N [--fund-minor N] [--provider P] [--out DIR] [--data-dir .tapwire]
+  With --provider the wallet is held by that wallet provider (tapwire provider enroll), in its currency: the provider
+  authorizes its payments and no money is funded here.
   example: tapwire wallet enroll --wallet-id w1 --currency EUR --per-payment-max-minor 5000 --fund-minor 10000`;
 
 export async function merchantAddCommand(argv: string[]): Promise<number> {
@@ -62,8 +65,10 @@ export async function walletEnrollCommand(argv: string[]): Promise<number> {
     currency: { type: "string" },
     "per-payment-max-minor": { type: "string" },
     "fund-minor": { type: "string" },
+    provider: { type: "string" },
     out: { type: "string" },
   });
+  const providerId = values.provider;
   const walletId = requireFlag(values["wallet-id"], "wallet-id");
   const currency = requireFlag(values.currency, "currency");
   const perPaymentMaxMinor = integerFlag(values["per-payment-max-minor"], "per-payment-max-minor", 1, Number.MAX_SAFE_INTEGER);
@@ -73,13 +78,16 @@ export async function walletEnrollCommand(argv: string[]): Promise<number> {
     values["data-dir"],
     async (service, pki) => {
       makeBundleDir(outDir);
+      if (providerId !== undefined && fundMinor > 0) throw new TapwireError("a provider's wallet is funded at its provider, not with --fund-minor", ErrorCode.ConfigInvalid);
       const enrolled = await enrollWallet(enrolmentContext(service, pki), { walletId, currency, perPaymentMaxMinor });
+      if (providerId !== undefined) service.providers.assignWallet(walletId, providerId);
       if (fundMinor > 0) service.registry.fundWallet(walletId, fundMinor);
       return enrolled;
     },
     "create",
   );
   await writeBundle(outDir, bundle);
-  process.stdout.write(`wallet ${walletId} enrolled; certificate and keys in ${outDir}\n`);
+  const held = providerId === undefined ? "" : ` (held by provider ${providerId})`;
+  process.stdout.write(`wallet ${walletId} enrolled${held}; certificate and keys in ${outDir}\n`);
   return 0;
 }

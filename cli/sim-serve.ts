@@ -36,7 +36,14 @@ tapwire sim serve hid --port N [--mode keyboard|pos] [--wallet-dir DIR --wallet-
   scanner.path is that URL. stdin: "code" scans a fresh payment code of the wallet in --wallet-dir (as its phone
   would show it), "scan TEXT" scans TEXT as it is (a product barcode, a saved code: replayed), "unplug" pulls the
   cable, "quit".
-  example: tapwire sim serve hid --port 7003 --wallet-dir .tapwire/wallets/w1 --wallet-id w1`;
+  example: tapwire sim serve hid --port 7003 --wallet-dir .tapwire/wallets/w1 --wallet-id w1
+tapwire sim serve provider --provider-dir DIR --provider-id P --currency JPY --broker-url mqtts://HOST:PORT
+    [--wallet W=BALANCE_MINOR ...] [--mqtt-version 4|5]
+  A simulated wallet provider on the settlement broker, with the certificate and key \`tapwire provider enroll\` wrote
+  to DIR: it answers the service's signed authorization requests for its wallets (each --wallet with its balance in
+  minor units of --currency) with signed approvals or declines. stdin: "answer", "silent" (never answers), "late"
+  (answers after the service's deadline), "decline" (declines everything), "balance W", "quit".
+  example: tapwire sim serve provider --provider-dir .tapwire/providers/jp-pay --provider-id jp-pay --currency JPY --broker-url mqtts://127.0.0.1:8883 --wallet jp1=100000`;
 
 /** How long `press` holds the button, above any sensible debounce. */
 const buttonHoldMs = 100;
@@ -78,7 +85,8 @@ export async function simServeCommand(argv: string[]): Promise<number> {
     if (device === "pn532") await servePn532(rest, io);
     else if (device === "firmata") await serveFirmata(rest, io);
     else if (device === "hid") await (await import("./sim-serve-hid.ts")).serveHid(rest, io);
-    else throw new TapwireError(`sim serve needs a device: pn532, firmata or hid, got ${JSON.stringify(device ?? "")}`, ErrorCode.ConfigInvalid);
+    else if (device === "provider") await (await import("./sim-serve-provider.ts")).serveProvider(rest, io);
+    else throw new TapwireError(`sim serve needs a device: pn532, firmata, hid or provider, got ${JSON.stringify(device ?? "")}`, ErrorCode.ConfigInvalid);
   } finally {
     stopping.dispose();
   }

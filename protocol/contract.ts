@@ -34,6 +34,12 @@ export const contract = {
    * exceed what one hub can have in flight: a hub keeps fewer than seqWindow requests unanswered.
    */
   seqWindow: 1_024,
+  /**
+   * How long the service waits for a wallet provider's answer to an authorization (protocol/provider.ts) before it
+   * declines the payment ProviderTimeout: well inside any request's lifetime, so the hub hears a decline, never
+   * silence. A provider must answer within it.
+   */
+  providerAnswerMsMax: 5_000,
 } as const;
 
 /**

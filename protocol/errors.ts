@@ -198,6 +198,25 @@ export const ErrorCode = {
   /** What was scanned is not a tapwire payment code (another barcode, a damaged or partial read). */
   ScanInvalid: 1102,
 
+  // 1200–1249 wallet providers and FX
+  /** No rate for the currency pair is valid at that time (rate windows are [fromMs, toMs)). */
+  FxRateMissing: 1200,
+  /** A rate table entry that cannot be loaded: a malformed decimal, an empty window, an unknown currency. */
+  FxRateInvalid: 1201,
+  /** The converted amount rounds to nothing or beyond the largest amount a message may carry. */
+  FxAmountOutOfRange: 1202,
+  UnknownProvider: 1203,
+  ProviderAlreadyEnrolled: 1204,
+  /** The wallet's provider cannot be asked: not connected, revoked, or too many authorizations already waiting. */
+  ProviderUnavailable: 1205,
+  /** The wallet's provider did not answer within contract.providerAnswerMsMax. */
+  ProviderTimeout: 1206,
+  /** The wallet's provider declined the authorization (its own reason is in the message). */
+  ProviderDeclined: 1207,
+  /** A provider answer that is not what was asked for: a bad signature, a malformed body, other amounts. */
+  ProviderAnswerInvalid: 1208,
+  /** A provider answer to no authorization waiting for one: answered already, timed out, or never asked. */
+  ProviderAnswerReplayed: 1209,
   // 1300–1349 clearing: fee schedules, payee accounts, payout runs
   /** An IBAN that is not 15-34 letters and digits of a known shape, or whose mod-97 check digits do not hold. */
   IbanInvalid: 1300,
@@ -275,6 +294,7 @@ export const errorLayers = {
   agents: [900, 999],
   serial: [1000, 1099],
   hid: [1100, 1199],
+  providers: [1200, 1249],
   clearing: [1300, 1349],
   privacy: [1400, 1449],
 } as const;

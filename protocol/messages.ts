@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { z } from "zod";
 import { contract } from "./contract.ts";
 import { ErrorCode, TapwireError } from "./errors.ts";
+import { fxQuoteSchema } from "./fx.ts";
 import { idSchema } from "./ids.ts";
 import { amountMinorMax, isCurrency } from "./money.ts";
 
@@ -49,6 +50,8 @@ export const hceCredentialSchema = z.object({
   atc: z.number().int().min(1).max(0xffff),
   unpredictableNumber: bytes(8),
   cryptogram: bytes(64),
+  /** The wallet provider holding the wallet, when it is not an in-house wallet; must be the one it is enrolled with. */
+  providerId: idSchema.optional(),
 });
 
 export const glassesCredentialSchema = z.object({
@@ -254,6 +257,11 @@ export const decisionSchema = z.object({
   retryAfterMs: z.number().int().min(0).max(600_000).optional(),
   /** Answering an approved cert_renewal: the hub's new certificate (PEM), valid once it connects with it. */
   certificate: z.string().max(4_096).optional(),
+  /**
+   * A payment, refund or reversal in another currency than the payer's: the locked quote (rate, rounding rule, both
+   * amounts). A refund or reversal names the payment's own quote id and rate, with the amounts it gave back.
+   */
+  fx: fxQuoteSchema.optional(),
 });
 /** The service's signed answer to a request: its status and code (0 when approved), why, and what it answers. */
 export type Decision = z.infer<typeof decisionSchema>;

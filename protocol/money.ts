@@ -18,6 +18,7 @@ export const currencyExponents: Readonly<Record<string, number>> = {
   JPY: 0,
   KRW: 0,
   BHD: 3,
+  KWD: 3,
 };
 
 /** The largest amount one message may carry: well inside Number.MAX_SAFE_INTEGER so sums stay exact. */

@@ -236,6 +236,7 @@ export const currencyNumericCodes: Readonly<Record<string, number>> = {
   JPY: 392,
   KRW: 410,
   BHD: 48,
+  KWD: 414,
 };
 
 function toBcd(value: number, bytes: number): Uint8Array {

@@ -2,7 +2,7 @@ import { ErrorCode, TapwireError } from "./errors.ts";
 import { isId } from "./ids.ts";
 
 /**
- * The one topic map (`tapwire/v1/...`). Every principal (hub, wallet, agent) owns `req` (it publishes, the
+ * The one topic map (`tapwire/v1/...`). Every principal (hub, wallet, agent, provider) owns `req` (it publishes, the
  * service subscribes) and `res` (the service publishes, it subscribes); hubs also own a retained `state`
  * topic that is their Last Will. A principal's identity comes from its client certificate, whose CN is
  * its topic segment (`hubs/h1`): Mosquitto's `use_identity_as_username` then makes `%u` in an ACL pattern
@@ -10,7 +10,7 @@ import { isId } from "./ids.ts";
  */
 export const topicRoot = "tapwire/v1";
 
-export const principalKinds = ["hub", "wallet", "agent", "service", "operator", "merchant"] as const;
+export const principalKinds = ["hub", "wallet", "agent", "service", "operator", "merchant", "provider"] as const;
 export type PrincipalKind = (typeof principalKinds)[number];
 export type ClientKind = "hub" | "wallet" | "agent";
 
@@ -26,6 +26,7 @@ const plural: Record<PrincipalKind, string> = {
   service: "services",
   operator: "operators",
   merchant: "merchants",
+  provider: "providers",
 };
 const singular = new Map<string, PrincipalKind>(Object.entries(plural).map(([kind, p]) => [p, kind as PrincipalKind]));
 const clientKinds: readonly PrincipalKind[] = ["hub", "wallet", "agent"];
@@ -65,8 +66,34 @@ export function parseMerchantFeedTopic(topic: string): { merchantId: string; cha
   return { merchantId, channel };
 }
 
-/** Everything the settlement service subscribes to: the clients' requests and the merchants' feed positions. */
-export const serviceFilters: readonly string[] = [...serviceRequestFilters, merchantAckFilter];
+/**
+ * A wallet provider (another wallet operator, `providers/p1`) is asked by the service and answers it: the service
+ * publishes authorization requests on the provider's `res` and the provider answers on its own `req`, the same
+ * direction every principal has, so Mosquitto's `%u` patterns cover it unchanged.
+ */
+export function providerTopic(id: string, channel: "req" | "res"): string {
+  if (!isId(id)) throw new TapwireError(`id ${JSON.stringify(id)} cannot appear in a topic`, ErrorCode.SchemaInvalid);
+  return `${topicRoot}/${plural.provider}/${id}/${channel}`;
+}
+
+/**
+ * What the service subscribes to for providers' answers: never as a shared subscription, since an answer must reach
+ * the worker that asked (the others ignore it as answering nothing they wait for).
+ */
+export const providerAnswerFilter = `${topicRoot}/${plural.provider}/+/req`;
+
+/** A concrete provider topic's id and channel; undefined for anything else. */
+export function parseProviderTopic(topic: string): { id: string; channel: "req" | "res" } | undefined {
+  const parts = topic.split("/");
+  if (parts.length !== 5 || `${parts[0]}/${parts[1]}` !== topicRoot || parts[2] !== plural.provider) return undefined;
+  const id = parts[3]!;
+  const channel = parts[4]!;
+  if (!isId(id) || (channel !== "req" && channel !== "res")) return undefined;
+  return { id, channel };
+}
+
+/** Everything a single settlement service subscribes to: the clients' requests, the merchants' feed positions, the providers' answers. */
+export const serviceFilters: readonly string[] = [...serviceRequestFilters, merchantAckFilter, providerAnswerFilter];
 
 /** Status topics dashboards watch. */
 export const hubStateFilter = `${topicRoot}/hubs/+/state`;
@@ -114,10 +141,16 @@ export function parsePrincipalName(name: string): Principal | undefined {
 
 /** Deny by default: a client may publish only its own req (and, for hubs, state); a merchant only its feed position. */
 export function mayPublish(principal: Principal, topic: string): boolean {
-  if (principal.kind === "service") return parseTopic(topic)?.channel === "res" || parseMerchantFeedTopic(topic)?.channel === "events";
+  if (principal.kind === "service") {
+    return parseTopic(topic)?.channel === "res" || parseProviderTopic(topic)?.channel === "res" || parseMerchantFeedTopic(topic)?.channel === "events";
+  }
   if (principal.kind === "merchant") {
     const feed = parseMerchantFeedTopic(topic);
     return feed !== undefined && feed.merchantId === principal.id && feed.channel === "ack";
+  }
+  if (principal.kind === "provider") {
+    const own = parseProviderTopic(topic);
+    return own !== undefined && own.id === principal.id && own.channel === "req";
   }
   const parsed = parseTopic(topic);
   if (!parsed || parsed.kind !== principal.kind || parsed.id !== principal.id) return false;
@@ -131,10 +164,14 @@ export function mayPublish(principal: Principal, topic: string): boolean {
 export function maySubscribe(principal: Principal, filter: string): boolean {
   if (principal.kind === "service") {
     const inner = filter.startsWith("$share/") ? filter.split("/").slice(2).join("/") : filter;
-    return serviceFilters.includes(inner) || inner === hubStateFilter;
+    return serviceRequestFilters.includes(inner) || inner === hubStateFilter || filter === merchantAckFilter || filter === providerAnswerFilter;
   }
   if (principal.kind === "merchant") return filter === merchantFeedTopic(principal.id, "events");
   if (principal.kind === "operator") return filter === hubStateFilter;
+  if (principal.kind === "provider") {
+    const own = parseProviderTopic(filter);
+    return own !== undefined && own.id === principal.id && own.channel === "res";
+  }
   const parsed = parseTopic(filter);
   return parsed !== undefined && parsed.kind === principal.kind && parsed.id === principal.id && parsed.channel === "res";
 }

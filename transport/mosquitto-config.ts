@@ -1,5 +1,5 @@
 import { messageBytesMax } from "../protocol/envelope.ts";
-import { hubStateFilter, merchantAckFilter, principalName, serviceRequestFilters, settlementPrincipal, topicRoot } from "../protocol/topics.ts";
+import { hubStateFilter, merchantAckFilter, principalName, providerAnswerFilter, serviceRequestFilters, settlementPrincipal, topicRoot } from "../protocol/topics.ts";
 
 /**
  * The Mosquitto configuration tapwire needs, generated from the topic map (protocol/topics.ts), so the README, the
@@ -67,7 +67,7 @@ export function mosquittoAcl(operators: readonly string[] = [], workers: readonl
     // Mosquitto patterns cannot tell kinds apart, so wallets and agents could also write a state topic, and any client
     // an ack topic of its own: nothing subscribes to those (the service reads hubs' states and merchants' acks only),
     // where the embedded broker refuses them outright.
-    "# Every client (hub, wallet, agent): its own requests and state out, its own decisions in.",
+    "# Every client (hub, wallet, agent, provider): its own requests and state out, its own decisions in.",
     `pattern write ${topicRoot}/%u/req`,
     `pattern write ${topicRoot}/%u/state`,
     `pattern read ${topicRoot}/%u/res`,
@@ -82,6 +82,7 @@ export function mosquittoAcl(operators: readonly string[] = [], workers: readonl
       `topic read ${merchantAckFilter}`,
       `topic write ${topicRoot}/merchants/+/events`,
       `topic read ${hubStateFilter}`,
+      `topic read ${providerAnswerFilter}`,
       "",
     ]),
     ...operators.flatMap((name) => [`user ${principalName({ kind: "operator", id: name })}`, `topic read ${hubStateFilter}`, ""]),

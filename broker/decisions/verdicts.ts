@@ -1,6 +1,7 @@
 import { decodeBody } from "../../protocol/cbor.ts";
 import { errorCodeName, isTapwireError, type TapwireError } from "../../protocol/errors.ts";
 import { isId } from "../../protocol/ids.ts";
+import type { FxQuote } from "../../protocol/fx.ts";
 import { bodyHash, zeroHash, type BatchReport, type DecisionStatus, type Receipt } from "../../protocol/messages.ts";
 import type { ClientKind } from "../../protocol/topics.ts";
 
@@ -51,6 +52,8 @@ export interface Verdict {
   batch?: BatchReport;
   caseId?: string;
   retryAfterMs?: number;
+  /** A converted payment's locked quote, or the part of it a refund or reversal gave back. */
+  fx?: FxQuote;
 }
 
 export interface SignedDecision {
@@ -61,7 +64,7 @@ export interface SignedDecision {
 const reasonMax = 200;
 const requestTypeMax = 32;
 
-export function approvedVerdict(extra: Pick<Verdict, "receipt" | "batch"> = {}): Verdict {
+export function approvedVerdict(extra: Pick<Verdict, "receipt" | "batch" | "fx"> = {}): Verdict {
   return { status: "approved", code: 0, reason: "approved", ...extra };
 }
 

@@ -199,13 +199,14 @@ function checkChain(rows: readonly EvidenceRow[], problem: (text: string) => voi
 
 /** Requests whose receipt gives money back to the payer; every other receipt is a payment. */
 const givesBack = new Set(["refund", "reversal", "dispute_open"]);
-const transferGivesBack = new Set(["refund", "reversal", "dispute_refund", "campaign_return"]);
+const transferGivesBack = new Set(["refund", "reversal", "dispute_refund", "campaign_return", "fx_refund", "fx_reversal"]);
 
 /**
  * Receipts (one per posting, however many decisions repeat it: a held payment's final decision and the
  * approval's answer carry the same one) against non-funding transfers, one for one, by direction. A receipt
  * with a campaign's discount names two legs posted at the same time: the customer's (amount − discount) and
- * the campaign's (the discount); a leg of 0 was not posted.
+ * the campaign's (the discount); a leg of 0 was not posted. A converted payment's (or give-back's) `fx` names one
+ * more leg, in the payer's currency, posted at the same time.
  */
 function checkMoney(decisions: readonly Decision[], transfers: readonly BundleTransfer[], problem: (text: string) => void): number {
   const receipts = new Set<string>();
@@ -223,6 +224,7 @@ function checkMoney(decisions: readonly Decision[], transfers: readonly BundleTr
       const movement = `${direction}|${amountMinor}|${r.currency}|${r.postedAtMs}`;
       if (amountMinor > 0) legs.set(`${receiptKey}|${leg}`, movement);
     });
+    if (d.fx && d.fx.payerAmountMinor > 0) legs.set(`${receiptKey}|fx`, `${direction}|${d.fx.payerAmountMinor}|${d.fx.payerCurrency}|${r.postedAtMs}`);
   }
   const said = [...legs.values()].sort();
   const moved = transfers

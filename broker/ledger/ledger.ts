@@ -9,6 +9,11 @@ import { isCurrency } from "../../protocol/money.ts";
  * Accounts: `funding:<CUR>` (money entering the system; the only kind that may go negative),
  * `wallet:<id>`, `merchant:<id>` and `campaign:<id>` (a promotion's budget, funded from `funding:<CUR>` when the
  * campaign is defined and spent on its discounts), never below zero.
+ *
+ * Two more boundary accounts are of kind `funding`, as money crosses the edge of one currency's books through them:
+ * `fx:<CUR>`, the FX position in that currency (a converted payment credits the payer's currency's position and
+ * debits the merchant's), and `provider:<id>`, what a wallet provider owes for its wallets' payments. Each currency
+ * still sums to zero on its own.
  */
 export type AccountKind = "funding" | "wallet" | "merchant" | "campaign";
 
@@ -96,6 +101,22 @@ export function campaignAccountId(campaignId: string): string {
   return `campaign:${campaignId}`;
 }
 
+/** The FX position in one currency: a boundary account of kind `funding`. */
+export function fxAccountId(currency: string): string {
+  return `fx:${currency}`;
+}
+
+/** What a wallet provider owes for its wallets' payments: a boundary account of kind `funding`. */
+export function providerAccountId(providerId: string): string {
+  return `provider:${providerId}`;
+}
+
+/** Whether a boundary account may hold `currency`: funding and FX accounts exactly their own; a provider's any one. */
+export function boundaryHolds(accountId: string, currency: string): boolean {
+  if (accountId.startsWith("provider:")) return true;
+  return accountId === `funding:${currency}` || accountId === `fx:${currency}`;
+}
+
 /** Legs one postLinked call may carry. */
 export const linkedTransfersMax = 8;
 
@@ -108,15 +129,15 @@ export function parseAccountId(accountId: string): { kind: AccountKind; ownerId:
   const ownerId = accountId.slice(separator + 1);
   const valid =
     separator > 0 &&
-    ((kind === "funding" && isCurrency(ownerId)) || (ownedKinds.has(kind) && isId(ownerId)));
+    (((kind === "funding" || kind === "fx") && isCurrency(ownerId)) || ((ownedKinds.has(kind) || kind === "provider") && isId(ownerId)));
   if (!valid) {
     throw new TapwireError(
-      `account id ${JSON.stringify(accountId)} is not funding:<CUR>, wallet:<id>, merchant:<id> or campaign:<id>`,
+      `account id ${JSON.stringify(accountId)} is not funding:<CUR>, fx:<CUR>, wallet:<id>, merchant:<id>, campaign:<id> or provider:<id>`,
       ErrorCode.LedgerAccountMissing,
       { accountId },
     );
   }
-  return { kind: kind as AccountKind, ownerId };
+  return { kind: kind === "fx" || kind === "provider" ? "funding" : (kind as AccountKind), ownerId };
 }
 
 export function mayGoNegative(kind: AccountKind): boolean {

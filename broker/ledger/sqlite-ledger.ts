@@ -3,6 +3,7 @@ import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
 import type { Clock } from "../../core/sources.ts";
 import {
   linkedTransfersMax,
+  boundaryHolds,
   mayGoNegative,
   parseAccountId,
   type Account,
@@ -68,7 +69,7 @@ export class SqliteLedger implements Ledger {
   ensureAccount(accountId: string, currency: string): Account {
     const { kind } = parseAccountId(accountId);
     assertCurrency(currency);
-    if (kind === "funding" && accountId !== `funding:${currency}`) {
+    if (kind === "funding" && !boundaryHolds(accountId, currency)) {
       throw new TapwireError(`${accountId} cannot hold ${currency}`, ErrorCode.CurrencyMismatch, { accountId, currency });
     }
     const existing = this.findAccount(accountId);

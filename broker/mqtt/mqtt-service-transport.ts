@@ -4,7 +4,7 @@ import { errorCodeName } from "../../protocol/errors.ts";
 import { isId } from "../../protocol/ids.ts";
 import { logger } from "../../core/log.ts";
 import type { Random } from "../../core/sources.ts";
-import { merchantAckFilter, serviceRequestFilters } from "../../protocol/topics.ts";
+import { merchantAckFilter, providerAnswerFilter, serviceRequestFilters } from "../../protocol/topics.ts";
 import { clientIdFor } from "./identity.ts";
 import type { ReplyProperties, ServiceTransport, TransportMessage } from "./service-transport.ts";
 
@@ -51,9 +51,11 @@ export class MqttServiceTransport implements ServiceTransport {
       tls: this.options.tls,
       clientId: clientIdFor({ kind: "service", id: this.options.serviceId ?? "settlement" }, this.options.instance),
       protocolVersion: this.options.protocolVersion,
+      // Providers' answers unshared: each must reach the worker that asked (protocol/topics.ts providerAnswerFilter).
       // The merchants' feeds are served by a single service only: each worker of a group keeps its own evidence.
       subscriptions: [
         ...serviceRequestFilters.map((filter) => ({ filter: group ? `$share/${group}/${filter}` : filter, qos: 1 as const })),
+        { filter: providerAnswerFilter, qos: 1 as const },
         ...(group ? [] : [{ filter: merchantAckFilter, qos: 1 as const }]),
       ],
       logNamespace: "tapwire:service-link",

@@ -4,7 +4,7 @@ import { ErrorCode, TapwireError, errorCodeName, isTapwireError } from "../../pr
 import { crashOutside } from "../../core/crash.ts";
 import { logger } from "../../core/log.ts";
 import { systemClock, type Clock } from "../../core/sources.ts";
-import { merchantFeedTopic, parseMerchantFeedTopic, parseTopic, topicFor, type ClientKind } from "../../protocol/topics.ts";
+import { merchantFeedTopic, parseMerchantFeedTopic, parseProviderTopic, parseTopic, providerTopic, topicFor, type ClientKind } from "../../protocol/topics.ts";
 import type { ServiceTransport, TransportMessage } from "./service-transport.ts";
 
 const log = logger("tapwire:service-link");
@@ -27,10 +27,15 @@ export interface OutboundReply {
 
 export type RequestHandler = (inbound: InboundRequest) => Promise<OutboundReply[]>;
 
+/** Takes a wallet provider's answer (`providers/<id>/req`); synchronous, it only settles a waiting authorization. */
+export type ProviderAnswerHandler = (providerId: string, payload: Uint8Array) => void;
+
 export interface ServiceLinkOptions {
   /** An MQTT client connection to any broker, or the embedded broker's in-process route. */
   transport: ServiceTransport;
   handler: RequestHandler;
+  /** Where providers' answers go; without it they are ignored (logged). */
+  providerAnswers?: ProviderAnswerHandler;
   /**
    * Handler calls running at once. A message beyond it is dropped unanswered and counted (its sender times out and
    * retries with backoff): the link never stops reading, so no backlog can pile up inside the broker. Set it above
@@ -111,10 +116,26 @@ export class ServiceLink {
     return this.options.transport.publish(merchantFeedTopic(merchantId, "events"), payload, { expirySeconds });
   }
 
+  /** Sends a wallet provider an authorization request or release, on its `res` topic, until expiresAtMs. */
+  sendToProvider(providerId: string, payload: Buffer, expiresAtMs: number): void {
+    const remainingMs = expiresAtMs - this.clock.nowMs();
+    if (!this.connected) throw new TapwireError("the service link is not connected", ErrorCode.ProviderUnavailable, { providerId });
+    const topic = providerTopic(providerId, "res");
+    this.options.transport.publish(topic, payload, { expirySeconds: Math.max(1, Math.ceil(remainingMs / 1000)) }).catch((error: unknown) => {
+      // The wait for the answer runs out on its own (ProviderTimeout).
+      log.warn({ code: (error as TapwireError).code, topic }, "provider message not sent");
+    });
+  }
+
   private receive({ topic, payload, retain, correlationData }: TransportMessage): void {
     const feed = parseMerchantFeedTopic(topic);
     if (feed?.channel === "ack" && this.options.onMerchantAck && !retain && payload.length <= messageBytesMax) {
       this.options.onMerchantAck(feed.merchantId, payload);
+      return;
+    }
+    const provider = parseProviderTopic(topic);
+    if (provider !== undefined) {
+      this.receiveProviderAnswer(provider, payload, retain);
       return;
     }
     const parsed = parseTopic(topic);
@@ -142,6 +163,14 @@ export class ServiceLink {
     this.callHandler(inbound)
       .finally(() => this.releaseSlot())
       .catch((error: unknown) => crashOutside(error));
+  }
+
+  private receiveProviderAnswer(provider: { id: string; channel: "req" | "res" }, payload: Buffer, retain: boolean): void {
+    if (provider.channel !== "req" || retain || payload.length > messageBytesMax || this.options.providerAnswers === undefined) {
+      log.warn({ providerId: provider.id, channel: provider.channel, retain, bytes: payload.length }, "provider message ignored");
+      return;
+    }
+    this.options.providerAnswers(provider.id, payload);
   }
 
   private releaseSlot(): void {

@@ -19,6 +19,7 @@ import type { MandateStore } from "../agents/mandate-store.ts";
 import { describeUnverified, type Inbound, type Recipient, type RequestSummary } from "../decisions/verdicts.ts";
 import { sha256 } from "../evidence/evidence-store.ts";
 import type { Registry } from "../registry/registry.ts";
+import type { ProviderOutcome } from "../providers/provider-gateway.ts";
 import { inlineChecks, type SignatureChecks } from "./prechecks.ts";
 
 /** A wallet's own requests (anything but a tag payment). */
@@ -36,6 +37,8 @@ export type Admission =
       bytes: Uint8Array;
       /** Also checks the payer's cryptogram inside the transaction: answered from the same precheck. */
       checks: SignatureChecks;
+      /** The wallet provider's answer, asked before the batch (providers/provider-stage.ts); absent for in-house wallets. */
+      provider?: ProviderOutcome;
     }
   | {
       outcome: "wallet_tag";

@@ -12,6 +12,8 @@ import { LoadShedder } from "./load-shedder.ts";
 import { PrecheckJobs, Prechecked, inlineChecks, type PrecheckJob, type PrecheckResult, type SignatureChecks } from "./prechecks.ts";
 import { storageFault, type StorageWatch } from "./storage-faults.ts";
 import type { VerifyPool } from "./verify-pool.ts";
+import type { ProviderOutcome } from "../providers/provider-gateway.ts";
+import type { ProviderStage } from "../providers/provider-stage.ts";
 
 const log = logger("tapwire:settlement");
 
@@ -43,6 +45,8 @@ export interface Prechecks {
 export interface BatchWork {
   admission: AdmissionDeps;
   prechecks: Prechecks | undefined;
+  /** The wallet provider round trip a payment makes while it waits in the queue (providers/provider-stage.ts). */
+  providers?: ProviderStage;
   /** The pipeline over a whole batch in one IMMEDIATE transaction: the group commit. */
   commitBatch: (admitted: readonly Admission[]) => Outbound[][];
   answerer: Answerer;
@@ -55,6 +59,9 @@ interface Pending {
   /** A worker is checking its signatures; the drain loop passes over it and its sender's later messages. */
   checking: boolean;
   checks: SignatureChecks;
+  /** Its wallet's provider is being asked; the drain loop passes over it as over one being checked. */
+  asking: boolean;
+  provider: ProviderOutcome | undefined;
 }
 
 /**
@@ -128,10 +135,11 @@ export class Batcher {
       return Promise.resolve(this.overloaded(inbound));
     }
     return new Promise<Outbound[]>((resolve, reject) => {
-      const pending: Pending = { inbound, resolve, reject, checking: false, checks: inlineChecks };
+      const pending: Pending = { inbound, resolve, reject, checking: false, checks: inlineChecks, asking: false, provider: undefined };
       this.queue.push(pending);
       this.queuedBySender.set(sender, queuedBySender + 1);
       this.precheck(pending);
+      this.askProvider(pending);
       this.scheduleDrain();
     });
   }
@@ -201,6 +209,21 @@ export class Batcher {
     );
   }
 
+  /**
+   * Asks the paying wallet's provider while the payment waits (the batch transaction cannot wait on a network). The
+   * gateway bounds the wait (contract.providerAnswerMsMax) and settles every ask with an outcome, never a rejection.
+   */
+  private askProvider(pending: Pending): void {
+    const asked = this.started().providers?.prepare(pending.inbound);
+    if (asked === undefined) return;
+    pending.asking = true;
+    void asked.then((outcome) => {
+      pending.asking = false;
+      pending.provider = outcome;
+      this.scheduleDrain();
+    });
+  }
+
   private prechecked(pending: Pending, checks: SignatureChecks): void {
     pending.checking = false;
     pending.checks = checks;
@@ -229,8 +252,8 @@ export class Batcher {
       for (const wake of this.idleWaiters.splice(0)) wake();
       return;
     }
-    // Messages still being checked schedule the next drain themselves when their checks end.
-    if (this.queue.some((pending) => !pending.checking)) this.scheduleDrain();
+    // Messages still being checked (or asked about) schedule the next drain themselves when that ends.
+    if (this.queue.some((pending) => !busy(pending))) this.scheduleDrain();
   }
 
   /**
@@ -245,10 +268,10 @@ export class Batcher {
     const held = new Set<string>();
     for (const pending of this.queue) {
       const sender = senderKey(pending.inbound);
-      if (batch.length < this.options.batchMax && !pending.checking && !held.has(sender)) {
+      if (batch.length < this.options.batchMax && !busy(pending) && !held.has(sender)) {
         batch.push(pending);
       } else {
-        if (pending.checking) held.add(sender);
+        if (busy(pending)) held.add(sender);
         kept.push(pending);
       }
     }
@@ -260,7 +283,7 @@ export class Batcher {
     const work = this.started();
     for (const item of batch) this.dequeued(item.inbound);
     // admit() answers every operating fault itself (a refusal); anything it throws is a bug and crashes the service.
-    const admitted = batch.map((item) => admit(item.inbound, work.admission, item.checks));
+    const admitted = batch.map((item) => withProvider(admit(item.inbound, work.admission, item.checks), item.provider));
     let answers: Outbound[][];
     try {
       answers = work.commitBatch(admitted);
@@ -278,6 +301,9 @@ export class Batcher {
     if (this.busySinceMs !== undefined) this.shedder.recordBusyBatch(batch.length, endedMs - this.busySinceMs);
     this.busySinceMs = this.queue.length > 0 ? endedMs : undefined;
     log.debug({ batchSize: batch.length, queued: this.queue.length }, "settlement batch committed");
+    // A provider's approval the batch did not post (it declined the payment) is released at the provider.
+    for (const item of batch) if (item.provider?.ok) work.providers?.settled(item.provider, "declined by the settlement service after the provider approved");
+    work.providers?.flushNotices();
     batch.forEach((item, index) => item.resolve(answers[index]!));
   }
 
@@ -287,6 +313,15 @@ export class Batcher {
     if (left > 0) this.queuedBySender.set(sender, left);
     else this.queuedBySender.delete(sender);
   }
+}
+
+function busy(pending: Pending): boolean {
+  return pending.checking || pending.asking;
+}
+
+/** A hub payment carries its provider's answer into the batch. */
+function withProvider(admission: Admission, provider: ProviderOutcome | undefined): Admission {
+  return provider !== undefined && admission.outcome === "hub_request" ? { ...admission, provider } : admission;
 }
 
 function senderKey(inbound: Inbound): string {

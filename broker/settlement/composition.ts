@@ -40,6 +40,12 @@ import { SettlementStore } from "./settlement-store.ts";
 import { StorageWatch } from "./storage-faults.ts";
 import { Sweep } from "./sweep.ts";
 import { VerifyPool } from "./verify-pool.ts";
+import { FxDesk } from "../fx/fx-desk.ts";
+import { RateTable } from "../fx/rate-table.ts";
+import { ProviderGateway } from "../providers/provider-gateway.ts";
+import { ProviderRegistry } from "../providers/provider-registry.ts";
+import { ProviderStage } from "../providers/provider-stage.ts";
+import { contract } from "../../protocol/contract.ts";
 
 /**
  * The composition root of the settlement service: the one module that knows every part and wires them. What
@@ -73,6 +79,9 @@ export interface RunningParts {
   revokedCertificates: RevokedCertificates;
   pendingHubKeys: PendingHubKeys;
   personal: PersonalData;
+  rates: RateTable;
+  providers: ProviderRegistry;
+  gateway: ProviderGateway;
   sweep: Sweep;
   work: BatchWork;
 }
@@ -127,7 +136,22 @@ export function openRun(service: ServiceParts): RunningParts {
     },
   });
   const agentPayments = new AgentPayments({ db, registry, ledger, mandates, desk, policy, consents: personal });
-  const captures = new Captures({ db, registry, ledger, store, campaigns: redemptions });
+  const rates = new RateTable(db);
+  const fx = new FxDesk(db, rates);
+  const providers = new ProviderRegistry(db, ledger, registry);
+  const gateway = new ProviderGateway({
+    transport: options.providerTransport,
+    serviceKey: options.serviceKey,
+    clock,
+    timers: options.timers,
+    providerKey: (providerId) => {
+      const provider = providers.find(providerId);
+      return provider?.status === "active" ? providers.publicKey(provider) : undefined;
+    },
+    answerMsMax: contract.providerAnswerMsMax,
+    pendingMax: options.queueMax,
+  });
+  const captures = new Captures({ db, registry, ledger, store, campaigns: redemptions, fx, providers });
   const disputes = { db, ledger, store, mandates, campaigns: redemptions };
   held = new HeldPayments({ db, registry, captures, agentPayments, disputes });
   const pipeline = new RequestPipeline({
@@ -142,8 +166,9 @@ export function openRun(service: ServiceParts): RunningParts {
       reviews,
       campaigns: redemptions,
       captures,
-      refunds: new Refunds({ ledger, store, campaigns: redemptions }),
+      refunds: new Refunds({ ledger, store, campaigns: redemptions, fx, providers }),
       offline: new OfflineCaptures({ db, registry, offline, clockSkewMs: options.clockSkewMs, captures }),
+      providers,
     }),
     clientRequests: new ClientRequests({ agentPayments, desk, disputes }),
     answerer,
@@ -186,18 +211,23 @@ export function openRun(service: ServiceParts): RunningParts {
     revokedCertificates: new RevokedCertificates(db),
     pendingHubKeys: new PendingHubKeys(db),
     personal,
+    rates,
+    providers,
+    gateway,
     sweep,
     work: {
       admission: { registry, mandates },
       prechecks: pool ? { pool, jobs: new PrecheckJobs(registry) } : undefined,
+      providers: new ProviderStage({ registry, providers, decided: (hubId, requestId) => decisions.findDecision(hubId, requestId) !== undefined, fx, gateway, clock }),
       commitBatch: (admitted) => batchTransaction.immediate(admitted),
       answerer,
     },
   };
 }
 
-/** Closes the database, then ends the verify workers. */
+/** Declines what waits for a provider, closes the database, then ends the verify workers. */
 export async function closeRun(run: RunningParts): Promise<void> {
+  run.gateway.close();
   run.db.close();
   await run.work.prechecks?.pool.stop();
 }

@@ -41,6 +41,7 @@ export class DecisionSigner {
       ...(verdict.batch ? { batch: verdict.batch } : {}),
       ...(verdict.caseId ? { caseId: verdict.caseId } : {}),
       ...(verdict.retryAfterMs === undefined ? {} : { retryAfterMs: verdict.retryAfterMs }),
+      ...(verdict.fx ? { fx: verdict.fx } : {}),
     };
     // Paired with the hub's parse on receipt: a decision we could not read back is a bug here, not there.
     const check = decisionSchema.safeParse(body);

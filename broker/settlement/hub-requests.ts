@@ -15,6 +15,9 @@ import type { OfflineCaptures } from "./offline-captures.ts";
 import type { PayerVerifier } from "./payer-verifier.ts";
 import type { SignatureChecks } from "./prechecks.ts";
 import type { Refunds } from "./refunds.ts";
+import { authorizationIdFor } from "../../protocol/provider.ts";
+import type { ProviderApproval, ProviderOutcome } from "../providers/provider-gateway.ts";
+import type { ProviderRegistry } from "../providers/provider-registry.ts";
 import type { SettlementStore } from "./settlement-store.ts";
 
 export interface HubRequestDeps {
@@ -29,6 +32,19 @@ export interface HubRequestDeps {
   captures: Captures;
   refunds: Refunds;
   offline: OfflineCaptures;
+  providers: ProviderRegistry;
+}
+
+/** The provider's approval of exactly this payment, or the typed decline the round trip ended in. */
+function approvalFor(outcome: ProviderOutcome | undefined, providerId: string, hubId: string, requestId: string): ProviderApproval {
+  if (outcome === undefined) {
+    throw new TapwireError(`provider ${providerId} was not asked about ${requestId}`, ErrorCode.ProviderUnavailable, { providerId });
+  }
+  if (!outcome.ok) throw outcome.error;
+  if (outcome.providerId !== providerId || outcome.authorizationId !== authorizationIdFor(hubId, requestId)) {
+    throw new TapwireError(`provider answer does not belong to ${requestId}`, ErrorCode.ProviderAnswerInvalid, { providerId });
+  }
+  return outcome;
 }
 
 /**
@@ -39,10 +55,11 @@ export interface HubRequestDeps {
 export class HubRequests {
   constructor(private readonly deps: HubRequestDeps) {}
 
-  authorize(hub: Hub, request: HubRequest, summary: RequestSummary, checks: SignatureChecks, nowMs: number): Verdict {
+  /** `provider`: the answer of the paying wallet's provider, asked before the batch (provider-stage.ts). */
+  authorize(hub: Hub, request: HubRequest, summary: RequestSummary, checks: SignatureChecks, nowMs: number, provider?: ProviderOutcome): Verdict {
     switch (request.type) {
       case "payment_request":
-        return this.pay(hub, request, summary, checks, nowMs);
+        return this.pay(hub, request, summary, checks, nowMs, provider);
       case "step_up_approval":
         return this.answerStepUp(hub, request, nowMs);
       case "refund":
@@ -83,7 +100,7 @@ export class HubRequests {
     });
   }
 
-  private pay(hub: Hub, request: PaymentRequest, summary: RequestSummary, checks: SignatureChecks, nowMs: number): Verdict {
+  private pay(hub: Hub, request: PaymentRequest, summary: RequestSummary, checks: SignatureChecks, nowMs: number, provider: ProviderOutcome | undefined): Verdict {
     const { captures } = this.deps;
     captures.refuseVoided(hub.hubId, request.requestId);
     const verifier = this.deps.verifiers.get(request.payer.kind);
@@ -91,6 +108,13 @@ export class HubRequests {
     const wallet = verifier.verify(request, { registry: this.deps.registry, db: this.deps.db, hub, nowMs, checks });
     const capture = { hub, requestId: request.requestId, wallet, amountMinor: request.amountMinor, currency: request.currency, mode: request.mode };
     const merchant = captures.check(capture);
+    const providerId = this.deps.providers.providerOf(wallet.walletId);
+    const named = request.payer.kind === "hce" ? request.payer.providerId : undefined;
+    if (named !== undefined && named !== providerId) {
+      throw new TapwireError(`wallet ${wallet.walletId} is not held by provider ${named}`, ErrorCode.WalletMismatch, { walletId: wallet.walletId });
+    }
+    // The provider's approval is its own risk decision on exactly this amount: its payments are not held here.
+    if (providerId !== undefined) return captures.captureByProvider(capture, merchant, approvalFor(provider, providerId, hub.hubId, request.requestId), nowMs);
     return this.holdForPerson(capture, request, summary, verifier.verifyPresence !== undefined, nowMs) ?? captures.capture(capture, merchant, nowMs);
   }
 

@@ -58,6 +58,10 @@ export class OfflineCaptures {
     const { registry, db, offline } = this.deps;
     this.deps.captures.refuseVoided(hub.hubId, request.requestId);
     const wallet = verifyHce(request.payer, request, { registry, db, hub, nowMs, checks }, "unused");
+    if (wallet.currency !== request.currency) {
+      // The rate at the sale is not known here: offline sales are in the wallet's own currency only.
+      throw new TapwireError(`wallet holds ${wallet.currency}, offline sale is in ${request.currency}`, ErrorCode.CurrencyMismatch, { walletId: wallet.walletId });
+    }
     this.checkFloor(hub, registry.getMerchant(hub.merchantId), request, nowMs);
     const { requestId, amountMinor, currency, capturedAt } = request;
     const verdict = this.deps.captures.charge({ hub, requestId, wallet, amountMinor, currency, mode: "offline" }, nowMs);

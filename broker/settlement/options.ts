@@ -1,4 +1,5 @@
 import { hkdfSync, type KeyObject } from "node:crypto";
+import type { ProviderTransport } from "../providers/provider-gateway.ts";
 import { availableParallelism } from "node:os";
 import { contract } from "../../protocol/contract.ts";
 import { crashOutside } from "../../core/crash.ts";
@@ -74,6 +75,11 @@ export interface SettlementOptions {
   onCrash?: (error: unknown) => void;
   /** Called with every decision the service signs (status and code), for metrics; it must not throw. */
   onDecision?: DecisionObserver;
+  /**
+   * How authorization requests reach wallet providers (the node's MQTT link). Absent: a provider's wallet cannot
+   * pay (ProviderUnavailable). Answers come back through SettlementService.handleProviderAnswer.
+   */
+  providerTransport?: ProviderTransport;
 }
 
 export type DecisionObserver = (decision: { status: string; code: number }) => void;
@@ -98,6 +104,7 @@ export interface ResolvedSettlementOptions {
   schemaComponents: readonly SchemaComponent[];
   onCrash: (error: unknown) => void;
   onDecision: DecisionObserver | undefined;
+  providerTransport: ProviderTransport | undefined;
 }
 
 const hourMs = 3_600_000;
@@ -171,6 +178,7 @@ export function resolveSettlementOptions(options: SettlementOptions): ResolvedSe
     schemaComponents: options.schemaComponents ?? [],
     onCrash: options.onCrash ?? crashOutside,
     onDecision: options.onDecision,
+    providerTransport: options.providerTransport,
   };
 }
 

@@ -42,12 +42,9 @@ export function verifyHce(
   { registry, hub, nowMs, checks = inlineChecks }: PayerContext,
   rule: AtcRule,
 ): Wallet {
+  // The wallet's currency may differ from the sale's (a converted payment, captures.ts): the cryptogram is over
+  // what the terminal showed.
   const wallet = registry.getActiveWallet(payer.walletId);
-  if (wallet.currency !== sale.currency) {
-    throw new TapwireError(`wallet holds ${wallet.currency}, payment is in ${sale.currency}`, ErrorCode.CurrencyMismatch, {
-      walletId: wallet.walletId,
-    });
-  }
   checks.verifyCryptogram(
     {
       walletId: wallet.walletId,

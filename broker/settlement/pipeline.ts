@@ -73,7 +73,7 @@ export class RequestPipeline {
       key: a.hubId,
       walletId: undefined,
       gate: () => this.deps.gates.hubRequest(a, nowMs),
-      authorize: (hub) => this.deps.hubRequests.authorize(hub, a.request, a.summary, a.checks, nowMs),
+      authorize: (hub) => this.deps.hubRequests.authorize(hub, a.request, a.summary, a.checks, nowMs, a.provider),
     };
   }
 

@@ -6,6 +6,8 @@ import { verifyEvidenceDb, type EvidenceReport } from "../evidence/verify-eviden
 import type { Ledger } from "../ledger/ledger.ts";
 import type { SqliteDb } from "../ledger/sqlite-db.ts";
 import type { Registry } from "../registry/registry.ts";
+import type { RateTable } from "../fx/rate-table.ts";
+import type { ProviderRegistry } from "../providers/provider-registry.ts";
 import type { OperatorStore } from "../operators/operator-store.ts";
 import type { RevokedCertificates } from "../registry/revoked-certificates.ts";
 import { caseListMax, type ReviewCase } from "../review/review-store.ts";
@@ -49,6 +51,16 @@ export abstract class SettlementReads {
   /** Promotions with a hard budget: define, stop, list (an operator's tools; payments use them in the batch). */
   get campaigns(): CampaignAdmin {
     return this.started().campaigns;
+  }
+
+  /** The FX rate table quotes are locked from (`tapwire fx load`, `tapwire fx list`). */
+  get fxRates(): RateTable {
+    return this.started().rates;
+  }
+
+  /** Wallet providers (`providers/<id>`) and the wallets each holds. */
+  get providers(): ProviderRegistry {
+    return this.started().providers;
   }
 
   /** People who act from the console (operators/<name>): enrol, check a login, revoke. */

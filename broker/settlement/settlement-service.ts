@@ -70,6 +70,15 @@ export class SettlementService extends SettlementReads {
     return this.parts.batcher.handle(inbound);
   }
 
+  /**
+   * A wallet provider's answer, from `tapwire/v1/providers/<providerId>/req` (the broker lets only that provider
+   * publish there). Returns undefined when it settled a waiting authorization, else the typed refusal
+   * (ProviderAnswerInvalid, ProviderAnswerReplayed), which is also logged; nothing is answered to the provider.
+   */
+  handleProviderAnswer(providerId: string, payload: Uint8Array): TapwireError | undefined {
+    return this.started().gateway.receive(providerId, payload);
+  }
+
   get publicKey(): KeyObject {
     return createPublicKey(this.parts.options.serviceKey);
   }

@@ -2,7 +2,7 @@ import type { PoolClient } from "pg";
 import { assert } from "../../core/assert.ts";
 import type { Clock } from "../../core/sources.ts";
 import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
-import { linkedTransfersMax, parseAccountId, type Account, type Transfer, type TransferInput } from "../ledger/ledger.ts";
+import { boundaryHolds, linkedTransfersMax, parseAccountId, type Account, type Transfer, type TransferInput } from "../ledger/ledger.ts";
 import { assertCurrency, assertSameCurrency, insufficientFunds, toAccount, validateTransfer, type AccountRow } from "../ledger/ledger-rules.ts";
 import { acceptSeq, emptySeqWindow, type SeqWindow } from "../registry/seq-window.ts";
 import { decisionColumns, toDecision, type DecisionRow, type StoredDecision } from "../settlement/decision-store.ts";
@@ -42,7 +42,7 @@ export class PgTx implements DataTx {
   async ensureAccount(accountId: string, currency: string): Promise<Account> {
     const { kind } = parseAccountId(accountId);
     assertCurrency(currency);
-    if (kind === "funding" && accountId !== `funding:${currency}`) {
+    if (kind === "funding" && !boundaryHolds(accountId, currency)) {
       throw new TapwireError(`${accountId} cannot hold ${currency}`, ErrorCode.CurrencyMismatch, { accountId, currency });
     }
     await this.client.query(

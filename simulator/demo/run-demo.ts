@@ -8,6 +8,7 @@ import { startNodeDashboard, type RunningDashboard } from "../../console/dashboa
 import { Narrator, money, type Outcome } from "./narrator.ts";
 import { runAgentScenes } from "./agent-scenes.ts";
 import { runGlassesScenes } from "./glasses-scenes.ts";
+import { runProviderScenes } from "./provider-scenes.ts";
 import { runTapScenes } from "./tap-scenes.ts";
 
 export interface DemoOptions {
@@ -70,6 +71,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     await runTapScenes({ node, hub: tapHub, wallet: alice, merchantId, workDir, narrator });
     await runGlassesScenes({ node, hub: glassesHub, walletId: "alice", merchantId, narrator });
     await runAgentScenes({ node, wallet: alice, agent, merchantId, narrator });
+    await runProviderScenes({ node, merchantId, workDir, narrator });
 
     narrator.heading("Summary");
     const ledger = node.service.ledger;

@@ -78,7 +78,8 @@ function describe(view: TapHubView): string {
   return `${view.tap.state}${sale}${codeText(view.tap.lastDecisionCode)}`;
 }
 
-async function sale(hub: SimulatedTapHub, narrator: Narrator, scene: string, amountMinor: number, mode: TapMode, act: () => void, expected: SceneResult): Promise<void> {
+/** One narrated sale at the tap hub: set the amount, act (a tap, a scan, a button), wait for the result and its panel. */
+export async function sale(hub: SimulatedTapHub, narrator: Narrator, scene: string, amountMinor: number, mode: TapMode, act: () => void, expected: SceneResult): Promise<void> {
   await hub.waitFor((view) => view.tap.state === "idle", waitMs);
   narrator.step(`-- ${scene}: ${money(amountMinor, "EUR")}`);
   hub.setAmount(amountMinor, "EUR", mode);

@@ -20,6 +20,9 @@ const scenes: Array<[scene: RegExp, status: string, code: number]> = [
   [/^agent order flagged ambiguous /, "human_review", ErrorCode.HeldForReview],
   [/^ambiguous order after the operator's decision /, "declined", ErrorCode.ReviewDeclined],
   [/^agent tries to spend past the budget /, "declined", ErrorCode.BudgetExceeded],
+  [/^kenji taps his JPY wallet \(provider jp-pay\)$/, "approved", 0],
+  [/^a tap while the provider is silent$/, "declined", ErrorCode.ProviderTimeout],
+  [/^more than the traveller holds at the provider$/, "declined", ErrorCode.ProviderDeclined],
 ];
 
 describe("npm start (the narrated demo)", () => {
@@ -34,7 +37,7 @@ describe("npm start (the narrated demo)", () => {
     for (const outcome of outcomes) expect(outcome.expected).toEqual(outcome.got);
     expect(exitCode).toBe(0);
     expect(text).not.toMatch(/FAIL/);
-    expect(text).toMatch(/balances sum to zero per currency: \{"EUR":0\}/);
+    expect(text).toMatch(/balances sum to zero per currency: \{"EUR":0,"JPY":0\}/);
     expect(text).toMatch(/evidence chain verified offline from the stored messages: ok/);
   });
 });
