@@ -10,10 +10,11 @@ import { isCurrency } from "../../protocol/money.ts";
  * `wallet:<id>`, `merchant:<id>` and `campaign:<id>` (a promotion's budget, funded from `funding:<CUR>` when the
  * campaign is defined and spent on its discounts), never below zero.
  *
- * Two more boundary accounts are of kind `funding`, as money crosses the edge of one currency's books through them:
+ * More boundary accounts are of kind `funding`, as money crosses the edge of one currency's books through them:
  * `fx:<CUR>`, the FX position in that currency (a converted payment credits the payer's currency's position and
- * debits the merchant's), and `provider:<id>`, what a wallet provider owes for its wallets' payments. Each currency
- * still sums to zero on its own.
+ * debits the merchant's), `provider:<id>`, what a wallet provider owes for its wallets' payments, and the clearing
+ * run's `payout:<CUR>` (paid out to merchants by bank transfer) and `fees:<CUR>` (the operator's fee revenue).
+ * Each currency still sums to zero on its own.
  */
 export type AccountKind = "funding" | "wallet" | "merchant" | "campaign";
 
@@ -111,10 +112,24 @@ export function providerAccountId(providerId: string): string {
   return `provider:${providerId}`;
 }
 
-/** Whether a boundary account may hold `currency`: funding and FX accounts exactly their own; a provider's any one. */
+/** Merchants' payouts in one currency, on their way out of the ledger by bank transfer: a boundary account of kind `funding`. */
+export function payoutAccountId(currency: string): string {
+  return `payout:${currency}`;
+}
+
+/** The operator's fee revenue in one currency: a boundary account of kind `funding`. */
+export function feeRevenueAccountId(currency: string): string {
+  return `fees:${currency}`;
+}
+
+/** Boundary accounts named by the currency they hold (`funding:EUR`, `fx:EUR`, `payout:EUR`, `fees:EUR`). */
+const currencyBoundaryKinds = new Set(["funding", "fx", "payout", "fees"]);
+
+/** Whether a boundary account may hold `currency`: those named by a currency exactly that one; a provider's any one. */
 export function boundaryHolds(accountId: string, currency: string): boolean {
   if (accountId.startsWith("provider:")) return true;
-  return accountId === `funding:${currency}` || accountId === `fx:${currency}`;
+  const separator = accountId.indexOf(":");
+  return currencyBoundaryKinds.has(accountId.slice(0, separator)) && accountId.slice(separator + 1) === currency;
 }
 
 /** Legs one postLinked call may carry. */
@@ -129,15 +144,15 @@ export function parseAccountId(accountId: string): { kind: AccountKind; ownerId:
   const ownerId = accountId.slice(separator + 1);
   const valid =
     separator > 0 &&
-    (((kind === "funding" || kind === "fx") && isCurrency(ownerId)) || ((ownedKinds.has(kind) || kind === "provider") && isId(ownerId)));
+    ((currencyBoundaryKinds.has(kind) && isCurrency(ownerId)) || ((ownedKinds.has(kind) || kind === "provider") && isId(ownerId)));
   if (!valid) {
     throw new TapwireError(
-      `account id ${JSON.stringify(accountId)} is not funding:<CUR>, fx:<CUR>, wallet:<id>, merchant:<id>, campaign:<id> or provider:<id>`,
+      `account id ${JSON.stringify(accountId)} is not funding:<CUR>, fx:<CUR>, payout:<CUR>, fees:<CUR>, wallet:<id>, merchant:<id>, campaign:<id> or provider:<id>`,
       ErrorCode.LedgerAccountMissing,
       { accountId },
     );
   }
-  return { kind: kind === "fx" || kind === "provider" ? "funding" : (kind as AccountKind), ownerId };
+  return { kind: currencyBoundaryKinds.has(kind) || kind === "provider" ? "funding" : (kind as AccountKind), ownerId };
 }
 
 export function mayGoNegative(kind: AccountKind): boolean {

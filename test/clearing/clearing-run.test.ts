@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Clearing } from "../../broker/clearing/clearing.ts";
 import { EvidenceStore } from "../../broker/evidence/evidence-store.ts";
-import { fundingAccountId, merchantAccountId, type Ledger } from "../../broker/ledger/ledger.ts";
+import { merchantAccountId, payoutAccountId, type Ledger } from "../../broker/ledger/ledger.ts";
 import { EvidenceReader } from "../../broker/merchant-events/evidence-reader.ts";
 import { eventOf, RequestMerchants } from "../../broker/merchant-events/merchant-event.ts";
 import type { MerchantEvent } from "../../protocol/merchant-feed.ts";
@@ -62,7 +62,7 @@ describe("a clearing run of a merchant's day", () => {
       netMinor: 2_596,
     });
     expect(run.outcome).toBe("paid");
-    expect(f.service.ledger.findTransfer(run.payoutTransferId!)).toMatchObject({ amountMinor: 2_596, kind: "payout", creditAccountId: fundingAccountId("EUR") });
+    expect(f.service.ledger.findTransfer(run.payoutTransferId!)).toMatchObject({ amountMinor: 2_596, kind: "payout", creditAccountId: payoutAccountId("EUR") });
     expect(f.service.ledger.findTransfer(run.feeTransferId!)).toMatchObject({ amountMinor: 104, kind: "clearing_fee" });
     expect(merchantBalance()).toBe(700);
     f.service.ledger.checkInvariants();
@@ -126,8 +126,8 @@ describe("a clearing run of a merchant's day", () => {
     expect(nettedMinor - heldMinor).toBe(report.payoutMinor + report.feesMinor);
     for (const t of report.netted) expect(f.service.ledger.findTransfer(t.transferId)).toBeDefined();
     expect(report.posted).toEqual([
-      { role: "fee", transferId: run.feeTransferId, amountMinor: 104, creditAccountId: "funding:EUR" },
-      { role: "payout", transferId: run.payoutTransferId, amountMinor: 2_596, creditAccountId: "funding:EUR" },
+      { role: "fee", transferId: run.feeTransferId, amountMinor: 104, creditAccountId: "fees:EUR" },
+      { role: "payout", transferId: run.payoutTransferId, amountMinor: 2_596, creditAccountId: "payout:EUR" },
     ]);
     expect(report.netted).toHaveLength(6);
   });
