@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { SimulatedTapHub } from "../../simulator/scenarios/tap/simulated-tap-hub.ts";
-import { TestStack } from "./stack.ts";
+import { TestStack, startAndTap } from "./stack.ts";
 
 const waitMs = 10_000;
 
@@ -19,13 +19,7 @@ describe("a tap through the embedded broker, on the real hub runtime", () => {
     stack = await TestStack.start();
     const bundles = await stack.enrolDefaults();
     hub = new SimulatedTapHub({ brokerUrl: stack.node.url, hub: bundles.hub, wallet: bundles.wallet, merchantId: "m1", journalFile: join(stack.dataDir, "hub", "journal.sqlite") });
-    await hub.start();
-    await hub.waitFor((view) => view.hub === "ready" && view.tap.state === "idle", waitMs);
-
-    hub.setAmount(1_250, "EUR", "reader");
-    await hub.waitFor((view) => view.tap.state === "waitingForTap", waitMs);
-    hub.placePhone(hub.hcePhone());
-    const final = await hub.waitFor((view) => view.tap.state === "approved" || view.tap.state === "declined", waitMs);
+    const final = await startAndTap(hub, 1_250, "EUR", waitMs);
 
     expect(final.tap).toMatchObject({ state: "approved", lastDecisionCode: 0 });
     expect(stack.node.service.paymentsOf("m1")).toMatchObject([{ hubId: "h1", walletId: "w1", amountMinor: 1_250, status: "captured" }]);

@@ -8,6 +8,8 @@ import type { EnrolmentBundle } from "../../broker/enrolment.ts";
 import { linkOptionsFor } from "../../sdk/client-link.ts";
 import { HubLink, type HubLinkOptions } from "../../firmware-bridge/mqtt/hub-link.ts";
 import { RefusalLog } from "../broker/fixtures.ts";
+import type { TapHubView } from "../../device/tap-hub.ts";
+import type { SimulatedTapHub } from "../../simulator/scenarios/tap/simulated-tap-hub.ts";
 
 /** A broker the test starts itself (Mosquitto), given the operator PKI its TLS listener must use. */
 export interface ExternalBroker {
@@ -86,4 +88,14 @@ export class TestStack {
     await this.broker?.stop();
     rmSync(this.dataDir, { recursive: true, force: true });
   }
+}
+
+/** Starts a simulated tap hub, waits until it is ready, and sells one reader-mode sale to its HCE phone: the final view. */
+export async function startAndTap(hub: SimulatedTapHub, amountMinor: number, currency: string, waitMs: number): Promise<TapHubView> {
+  await hub.start();
+  await hub.waitFor((view) => view.hub === "ready" && view.tap.state === "idle", waitMs);
+  hub.setAmount(amountMinor, currency, "reader");
+  await hub.waitFor((view) => view.tap.state === "waitingForTap", waitMs);
+  hub.placePhone(hub.hcePhone());
+  return hub.waitFor((view) => view.tap.state === "approved" || view.tap.state === "declined", waitMs);
 }

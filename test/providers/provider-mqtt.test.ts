@@ -5,7 +5,7 @@ import { systemClock, systemTimers } from "../../core/sources.ts";
 import { ErrorCode } from "../../protocol/errors.ts";
 import { ServedProvider } from "../../simulator/provider/served-provider.ts";
 import { SimulatedTapHub } from "../../simulator/scenarios/tap/simulated-tap-hub.ts";
-import { TestStack } from "../e2e/stack.ts";
+import { TestStack, startAndTap } from "../e2e/stack.ts";
 
 const waitMs = 10_000;
 
@@ -44,13 +44,7 @@ describe("a tap by a traveller's JPY wallet at a EUR merchant, over the embedded
     });
     await provider.start(waitMs);
     hub = new SimulatedTapHub({ brokerUrl: node.url, hub: hubBundle, wallet: traveller, merchantId: "m1", journalFile: join(stack.dataDir, "hub", "journal.sqlite") });
-    await hub.start();
-    await hub.waitFor((view) => view.hub === "ready" && view.tap.state === "idle", waitMs);
-
-    hub.setAmount(1_250, "EUR", "reader");
-    await hub.waitFor((view) => view.tap.state === "waitingForTap", waitMs);
-    hub.placePhone(hub.hcePhone());
-    const final = await hub.waitFor((view) => view.tap.state === "approved" || view.tap.state === "declined", waitMs);
+    const final = await startAndTap(hub, 1_250, "EUR", waitMs);
 
     expect(final.tap).toMatchObject({ state: "approved", lastDecisionCode: 0 });
     const { ledger } = node.service;
