@@ -1,4 +1,6 @@
 import type { Clock } from "../../core/sources.ts";
+import { decodeBody } from "../../protocol/cbor.ts";
+import { decodeSign1 } from "../../protocol/cose.ts";
 import { openMessage, readEnvelope } from "../../protocol/envelope.ts";
 import { ErrorCode, TapwireError, isTapwireError } from "../../protocol/errors.ts";
 import { hubRequestSchema, type PaymentRequest } from "../../protocol/messages.ts";
@@ -74,6 +76,10 @@ export class ProviderStage {
   private askable(inbound: Inbound): { hub: Hub; request: PaymentRequest; providerId: string } | undefined {
     const { registry, providers, decided } = this.deps;
     try {
+      // Most payments are in-house wallets': told apart from the unverified body, before any signature is checked
+      // here on the main thread (the batch verifies every payment anyway, on the verify workers).
+      const walletId = unverifiedHceWallet(inbound.payload);
+      if (walletId === undefined || providers.providerOf(walletId) === undefined) return undefined;
       const hub = registry.findHub(inbound.id);
       if (hub?.status !== "active") return undefined;
       const request = openMessage(readEnvelope(inbound.payload), registry.hubPublicKey(hub), hubRequestSchema).body;
@@ -117,4 +123,13 @@ export class ProviderStage {
       ...(quote ? { fx: quote } : {}),
     });
   }
+}
+
+/** The wallet an hce payer names in a hub request, read without checking anything; undefined for anything else. */
+function unverifiedHceWallet(payload: Uint8Array): string | undefined {
+  const body = decodeBody(decodeSign1(payload).payload);
+  const payer = typeof body === "object" && body !== null ? (body as Record<string, unknown>)["payer"] : undefined;
+  if (typeof payer !== "object" || payer === null) return undefined;
+  const { kind, walletId } = payer as Record<string, unknown>;
+  return kind === "hce" && typeof walletId === "string" ? walletId : undefined;
 }
