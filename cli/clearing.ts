@@ -9,6 +9,8 @@ import { payoutMinorOf } from "../broker/clearing/payout-evidence.ts";
 import { makeDirectories } from "../core/data-dir.ts";
 import { systemClock } from "../core/sources.ts";
 import { formatMoney } from "../protocol/money.ts";
+import { errorCodeName, isTapwireError, type TapwireError } from "../protocol/errors.ts";
+import { exitCodeOf, exitCodes } from "./exit-codes.ts";
 import { dataDirFlag, withAdmin } from "./admin.ts";
 import { integerFlag, parseFlags, requireFlag } from "./args.ts";
 
@@ -30,7 +32,8 @@ tapwire clearing run --date YYYY-MM-DD --out DIR [--merchant M] [--data-dir .tap
   transaction, records the run in the evidence chain (a payout merchant event) and writes DIR/M-DATE.csv, the
   ISO 20022 DIR/M-DATE.pain.001.xml (when something is paid out) and DIR/M-DATE.reconciliation.json (each payout
   tied to the transfers it nets). A negative net pays nothing and is carried into the merchant's next run. Running
-  a day again posts nothing and writes the same files.
+  a day again posts nothing and writes the same files. Without --merchant, a merchant that cannot be cleared (no fee
+  schedule, no payee) is listed as not cleared with its code and the others are cleared; the exit code is then 1.
   example: tapwire clearing run --date 2026-11-23 --out settlement-files`;
 
 const accountFlags = { name: { type: "string" }, iban: { type: "string" }, bic: { type: "string" } } as const;
@@ -89,16 +92,25 @@ export async function clearingRunCommand(argv: string[]): Promise<number> {
   const { values } = parseFlags(argv, { ...dataDirFlag, date: { type: "string" }, merchant: { type: "string" }, out: { type: "string" } });
   const date = utcDay(requireFlag(values.date, "date")).date;
   const outDir = requireFlag(values.out, "out");
+  const refused: TapwireError[] = [];
   const lines = await withClearing(values["data-dir"], (clearing) => {
     const merchantIds = values.merchant !== undefined ? [values.merchant] : clearing.merchantIds();
     return merchantIds.map((merchantId) => {
-      const result = clearing.run(merchantId, date);
-      if (result.outcome !== "empty") writeRunFiles(outDir, result, clearing);
-      return resultLine(result);
+      try {
+        const result = clearing.run(merchantId, date);
+        if (result.outcome !== "empty") writeRunFiles(outDir, result, clearing);
+        return resultLine(result);
+      } catch (error) {
+        // One merchant's refusal (no fee schedule, no payee) does not stop the others' runs: each is its own
+        // transaction. Asked for one merchant, the refusal is the command's own.
+        if (values.merchant !== undefined || !isTapwireError(error)) throw error;
+        refused.push(error);
+        return `${merchantId}  ${date}  not cleared: E${error.code} ${errorCodeName(error.code)}: ${error.message}`;
+      }
     });
   });
   for (const line of lines) process.stdout.write(`${line}\n`);
-  return 0;
+  return refused.length === 0 ? exitCodes.ok : exitCodeOf(refused[0]!);
 }
 
 /** Writes the run's files into outDir: the same bytes whenever the same run is written. */

@@ -25,13 +25,21 @@ afterEach(() => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-/** A data dir whose database holds m1's payments of 2026-11-23 (the fixture's day), made through the service. */
-async function dataDirWithPayments(): Promise<void> {
+/**
+ * A data dir whose database holds m1's payments of 2026-11-23 (the fixture's day), made through the service, and with
+ * `secondMerchant` one payment at m2 too.
+ */
+async function dataDirWithPayments(secondMerchant = false): Promise<void> {
   const f = await SettlementFixture.create();
   try {
     await approvedPayment(f, 1_000);
     const refunded = await approvedPayment(f, 2_500);
     expect((await f.decisionFor(f.hub, f.hub.refund(refunded, 500, "EUR").bytes)).status).toBe("approved");
+    if (secondMerchant) {
+      f.service.registry.enrollMerchant({ merchantId: "m2", currency: "EUR" });
+      const m2 = f.enrollHub("h-m2", "m2");
+      expect((await f.decisionFor(m2, m2.paymentRequest(f.wallet, 400).bytes)).status).toBe("approved");
+    }
     await f.service.stop();
     copyFileSync(f.databasePath, join(dataDir, ledgerFileName));
   } finally {
@@ -74,6 +82,21 @@ describe("tapwire clearing", () => {
     expect(first["m1-2026-11-23.csv"]!.toString("utf8").split("\n")[1]).toBe(
       "m1,2026-11-23,EUR,paid,2,35.00,0.00,5.00,0.00,0.00,0.00,0.00,0.00,0.00,0.00,0.73,29.27,29.27,DE89370400440532013000,TWCLR-20261123-00000001",
     );
+  });
+
+  it("clearing every merchant, one that cannot be cleared is listed with its code and the others are cleared (exit 1)", async () => {
+    await dataDirWithPayments(true);
+    const flags = ["--data-dir", dataDir];
+    await clearingFeesCommand(["--merchant", "m1", "--bps", "150", "--fixed-minor", "10", ...flags]);
+    await clearingPayeeCommand(["--merchant", "m1", "--name", payee.name, "--iban", payee.iban, "--bic", payee.bic, ...flags]);
+    await clearingDebtorCommand(["--name", debtor.name, "--iban", debtor.iban, "--bic", debtor.bic, ...flags]);
+
+    const exit = await clearingRunCommand(["--date", "2026-11-23", "--out", join(dataDir, "files"), ...flags]);
+
+    expect(exit).toBe(1);
+    expect(printed.join("")).toContain("m1  2026-11-23  payout 29.27 EUR  fees 0.73 EUR\n");
+    expect(printed.join("")).toContain(`m2  2026-11-23  not cleared: E${ErrorCode.FeeScheduleMissing} FeeScheduleMissing`);
+    expect(readdirSync(join(dataDir, "files")).sort()).toEqual(["m1-2026-11-23.csv", "m1-2026-11-23.pain.001.xml", "m1-2026-11-23.reconciliation.json"]);
   });
 
   it("says so for a day with nothing to clear, and refuses a bad IBAN and an unknown merchant by code", async () => {
