@@ -5,18 +5,9 @@ import { RateTable, type FxRate } from "../../broker/fx/rate-table.ts";
 import { openSqliteDb, type SqliteDb } from "../../broker/ledger/sqlite-db.ts";
 import { serviceSchema } from "../../broker/settlement/service-schema.ts";
 import { ManualClock } from "../../core/sources.ts";
-import { ErrorCode, isTapwireError } from "../../protocol/errors.ts";
+import { ErrorCode } from "../../protocol/errors.ts";
+import { codeOf } from "../settlement/preamble.ts";
 import { currencyExponents } from "../../protocol/money.ts";
-
-function codeOf(run: () => unknown): number | undefined {
-  try {
-    run();
-  } catch (error) {
-    if (isTapwireError(error)) return error.code;
-    throw error;
-  }
-  return undefined;
-}
 
 describe("FX conversion in integer minor units", () => {
   it("knows the exponents of JPY, EUR and KWD", () => {

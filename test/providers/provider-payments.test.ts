@@ -8,13 +8,14 @@ import { readEnvelope } from "../../protocol/envelope.ts";
 import { contract } from "../../protocol/contract.ts";
 import { ProviderFixture, turns } from "./provider-fixture.ts";
 
-describe("a traveller's JPY wallet at its provider pays a EUR merchant", () => {
-  let p: ProviderFixture;
-  beforeEach(async () => {
-    p = await ProviderFixture.create();
-  });
-  afterEach(() => p.close());
+// Every test gets a fresh service, provider and wire.
+let p: ProviderFixture;
+beforeEach(async () => {
+  p = await ProviderFixture.create();
+});
+afterEach(() => p.close());
 
+describe("a traveller's JPY wallet at its provider pays a EUR merchant", () => {
   it("is approved by the provider, converted at a locked quote carried in the signed decision, and each currency sums to zero", async () => {
     const { f } = p;
     const request = f.hub.paymentRequest(p.traveller, 1_250, { currency: "EUR" });
@@ -195,12 +196,6 @@ describe("a traveller's JPY wallet at its provider pays a EUR merchant", () => {
 });
 
 describe("provider answers the service does not take", () => {
-  let p: ProviderFixture;
-  beforeEach(async () => {
-    p = await ProviderFixture.create();
-  });
-  afterEach(() => p.close());
-
   it("refuses a forged answer (another key) and a malformed one, and still takes the real answer after them", async () => {
     const { f } = p;
     p.wire.deliver = false;
@@ -258,12 +253,6 @@ describe("provider answers the service does not take", () => {
 });
 
 describe("converted payments from an in-house wallet", () => {
-  let p: ProviderFixture;
-  beforeEach(async () => {
-    p = await ProviderFixture.create();
-  });
-  afterEach(() => p.close());
-
   it("pays a EUR merchant from an in-house JPY wallet through the FX positions, and declines FxRateMissing for a pair with no rate", async () => {
     const { f } = p;
     const yen = f.enrollWallet("jp-home", 50_000, "JPY");
@@ -282,12 +271,6 @@ describe("converted payments from an in-house wallet", () => {
 });
 
 describe("reversing a converted payment", () => {
-  let p: ProviderFixture;
-  beforeEach(async () => {
-    p = await ProviderFixture.create();
-  });
-  afterEach(() => p.close());
-
   it("gives back what is left at the payment's own rate, exactly what the payer paid in all", async () => {
     const { f } = p;
     const yen = f.enrollWallet("jp-home", 50_000, "JPY");
