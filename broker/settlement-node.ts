@@ -23,6 +23,7 @@ import { HealthEndpoint } from "../core/health-endpoint.ts";
 import { sealFeedEvent } from "../protocol/merchant-feed.ts";
 import { EvidenceReader } from "./merchant-events/evidence-reader.ts";
 import { MerchantFeed } from "./merchant-events/merchant-feed.ts";
+import { isPostgresUrl, storeOfDataDir } from "./store/store-location.ts";
 
 const log = logger("tapwire:settlement-node");
 
@@ -133,7 +134,7 @@ export class SettlementNode {
       },
       payerVerifiers: withGlasses ? [...ownVerifiers, new GlassesPayerVerifier()] : ownVerifiers,
       schemaComponents: withGlasses ? [...(settlement.schemaComponents ?? []), glassesSchema] : (settlement.schemaComponents ?? []),
-      databasePath: join(this.options.dataDir, ledgerFileName),
+      databasePath: storeOfDataDir(this.options.dataDir),
       serviceKey: pki.serviceSigningKey,
       privacyKek: pki.privacyKek,
       clock: this.clock,
@@ -160,8 +161,8 @@ export class SettlementNode {
       this.revocationWatch.start();
     }
     const renewals = new CertRenewals({ service, pki, clock: this.clock, random: this.random });
-    // Merchants' feeds come from this node's evidence; the workers of a shared group each keep their own, so none serves them.
-    const feed = this.options.sharedGroup === undefined ? this.startFeed(service, pki, () => link) : undefined;
+    // Merchants' feeds come from this node's evidence file, read beside the service: a single node on SQLite.
+    const feed = this.options.sharedGroup === undefined && !isPostgresUrl(storeOfDataDir(this.options.dataDir)) ? this.startFeed(service, pki, () => link) : undefined;
     const link: ServiceLink = new ServiceLink({
       transport: await this.transportTo(url, pki),
       handler: (inbound) => (isCertRenewal(inbound) ? renewals.handle(inbound) : this.timed(service, inbound)),

@@ -6,6 +6,7 @@ import { loadOrCreateOperatorPki, type OperatorPki } from "../broker/operator-pk
 import { SettlementService } from "../broker/settlement/settlement-service.ts";
 import { createDataDir, ledgerFileName, makeDirectories, requireDataDir } from "../core/data-dir.ts";
 import { systemClock, systemRandom } from "../core/sources.ts";
+import { storeOfDataDir } from "../broker/store/store-location.ts";
 
 /** The flag every administration command takes: where the operator PKI and the settlement database live. */
 export const dataDirFlag = { "data-dir": { type: "string", default: ".tapwire" } } as const;
@@ -24,7 +25,7 @@ export async function withAdmin<T>(
 ): Promise<T> {
   await (access === "create" ? createDataDir(dataDir) : requireDataDir(dataDir));
   const pki = await loadOrCreateOperatorPki(dataDir, systemClock, systemRandom);
-  const service = new SettlementService({ databasePath: join(dataDir, ledgerFileName), serviceKey: pki.serviceSigningKey, privacyKek: pki.privacyKek, clock: systemClock });
+  const service = new SettlementService({ databasePath: storeOfDataDir(dataDir), serviceKey: pki.serviceSigningKey, privacyKek: pki.privacyKek, clock: systemClock });
   await service.start();
   try {
     return await work(service, pki);

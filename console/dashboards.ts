@@ -14,6 +14,7 @@ import type { OperatorDesk } from "./operator-actions.ts";
 import { Sessions } from "./sessions.ts";
 import { SettlementDashboardSource } from "./settlement-source.ts";
 import type { DashboardSource } from "./snapshot.ts";
+import { asSqlite } from "../broker/ledger/sqlite-db.ts";
 
 export interface RunningDashboard {
   readonly url: string;
@@ -30,7 +31,7 @@ export interface RunningDashboard {
 export async function startNodeDashboard(node: SettlementNode, options: { port: number; operatorId: string; label?: string }): Promise<RunningDashboard> {
   const tls = await operatorTls(node.pki.store, options.operatorId);
   const presence = new HubPresence({ url: node.url, tls, principal: operatorPrincipal(options.operatorId), protocolVersion: 4 });
-  const source = new SettlementDashboardSource({ db: node.service.database, presence, label: options.label ?? "in-process settlement node" });
+  const source = new SettlementDashboardSource({ db: asSqlite(node.service.database), presence, label: options.label ?? "in-process settlement node" });
   const charts = new MetricsHistory({ read: () => node.metrics.registry.metrics(), source: "this node's metrics" });
   const sessions = new Sessions({
     checkLogin: (operatorId, token) => node.service.operators.checkLogin(operatorId, token),
@@ -69,7 +70,7 @@ export async function startDataDirDashboard(options: DataDirDashboardOptions): P
   await service.start();
   try {
     const presence = new HubPresence({ url: options.brokerUrl, tls, principal: operatorPrincipal(options.operatorId), protocolVersion: options.protocolVersion });
-    const source = new SettlementDashboardSource({ db: service.database, presence, label: `data dir ${options.dataDir}` });
+    const source = new SettlementDashboardSource({ db: asSqlite(service.database), presence, label: `data dir ${options.dataDir}` });
     const metricsUrl = options.metricsUrl;
     const charts = metricsUrl === undefined ? undefined : new MetricsHistory({ read: () => scrape(metricsUrl), source: `${metricsUrl}/metrics` });
     const sessions = new Sessions({

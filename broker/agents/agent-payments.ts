@@ -3,17 +3,17 @@ import type { AgentPayment, OpenMandate, MandateRevoke } from "../../protocol/ma
 import { formatMoney } from "../../protocol/money.ts";
 import { approvedVerdict, maskPayer, type RequestSummary, type Verdict } from "../decisions/verdicts.ts";
 import { merchantAccountId, walletAccountId, type Ledger } from "../ledger/ledger.ts";
-import type { SqliteDb } from "../ledger/sqlite-db.ts";
 import type { Registry } from "../registry/registry.ts";
 import type { ReviewDesk } from "../review/review-desk.ts";
 import type { HeldPayment } from "../review/review-store.ts";
 import { reviewSignals, type ReviewPolicy, type RiskSignal } from "../review/risk.ts";
 import type { MandateRecord, MandateStore } from "./mandate-store.ts";
+import type { SqlDb } from "../../core/sql-db.ts";
 
 export type AgentHeld = Extract<HeldPayment, { source: "agent" }>;
 
 export interface AgentPaymentsDeps {
-  db: SqliteDb;
+  db: SqlDb;
   registry: Registry;
   ledger: Ledger;
   mandates: MandateStore;

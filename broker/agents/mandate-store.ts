@@ -1,6 +1,7 @@
 import { assert } from "../../core/assert.ts";
 import type { OpenMandate } from "../../protocol/mandates.ts";
-import { StatementCache, type SqliteDb } from "../ledger/sqlite-db.ts";
+import { StatementCache } from "../ledger/sqlite-db.ts";
+import type { SqlDb } from "../../core/sql-db.ts";
 
 export type MandateStatus = "active" | "revoked";
 
@@ -122,7 +123,7 @@ const toPayment = (r: PaymentRow): AgentPaymentRecord => ({
 export class MandateStore {
   private readonly statements: StatementCache;
 
-  constructor(db: SqliteDb) {
+  constructor(db: SqlDb) {
     this.statements = new StatementCache(db);
   }
 
@@ -195,13 +196,15 @@ export class MandateStore {
   }
 
   insertPayment(p: Omit<AgentPaymentRecord, "paymentId" | "refundedMinor">): AgentPaymentRecord {
-    const result = this.statements
-      .sql(
+    const paymentId = this.statements
+      .sql<unknown[], number>(
         `INSERT INTO agent_payments (agent_id, request_id, mandate_id, merchant_id, wallet_id, category, amount_minor, currency, transfer_id, captured_at_ms)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING payment_id`,
       )
-      .run(p.agentId, p.requestId, p.mandateId, p.merchantId, p.walletId, p.category, p.amountMinor, p.currency, p.transferId, p.capturedAtMs);
-    const stored = this.findPayment(Number(result.lastInsertRowid));
+      .pluck()
+      .get(p.agentId, p.requestId, p.mandateId, p.merchantId, p.walletId, p.category, p.amountMinor, p.currency, p.transferId, p.capturedAtMs);
+    assert(paymentId !== undefined, "the insert returns its payment id");
+    const stored = this.findPayment(paymentId);
     assert(stored, "agent payment was stored");
     return stored;
   }

@@ -6,16 +6,16 @@ import { logger } from "../../core/log.ts";
 import type { Clock } from "../../core/sources.ts";
 import type { EvidenceStore } from "../evidence/evidence-store.ts";
 import { campaignAccountId, fundingAccountId, type Ledger } from "../ledger/ledger.ts";
-import type { SqliteDb } from "../ledger/sqlite-db.ts";
 import type { Registry } from "../registry/registry.ts";
 import { parseCampaignDefinition, type CampaignDefinition } from "./campaign-definition.ts";
 import { campaignListMax, type CampaignRecord, type CampaignStore } from "./campaign-store.ts";
 import { qualifyingCampaignsMax } from "./redemptions.ts";
+import type { SqlDb } from "../../core/sql-db.ts";
 
 const log = logger("tapwire:campaigns");
 
 export interface CampaignAdminDeps {
-  db: SqliteDb;
+  db: SqlDb;
   ledger: Ledger;
   registry: Registry;
   store: CampaignStore;

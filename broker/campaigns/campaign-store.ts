@@ -1,7 +1,8 @@
 import { assert } from "../../core/assert.ts";
-import { StatementCache, type SqliteDb } from "../ledger/sqlite-db.ts";
+import { StatementCache } from "../ledger/sqlite-db.ts";
 import type { CampaignDefinition } from "./campaign-definition.ts";
 import type { CampaignRule } from "./campaign-rules.ts";
+import type { SqlDb } from "../../core/sql-db.ts";
 
 export type CampaignStatus = "active" | "stopped";
 export type StopReason = "operator" | "budget_exhausted";
@@ -130,7 +131,7 @@ const toRedemption = (r: RedemptionRow): Redemption => ({
 export class CampaignStore {
   private readonly statements: StatementCache;
 
-  constructor(db: SqliteDb) {
+  constructor(db: SqlDb) {
     this.statements = new StatementCache(db);
   }
 

@@ -2,9 +2,9 @@ import { assert } from "../../core/assert.ts";
 import { encodeBody } from "../../protocol/cbor.ts";
 import { logger } from "../../core/log.ts";
 import type { EvidenceStore } from "../evidence/evidence-store.ts";
-import type { SqliteDb } from "../ledger/sqlite-db.ts";
 import { campaignShareOf, discountFor, utcDayOf } from "./campaign-rules.ts";
 import type { CampaignRecord, CampaignStore } from "./campaign-store.ts";
+import type { SqlDb } from "../../core/sql-db.ts";
 
 const log = logger("tapwire:campaigns");
 
@@ -82,7 +82,7 @@ function limitScopes(c: CampaignRecord, walletId: string, utcDay: number): Array
 export class CampaignRedemptions {
   private readonly redeemAtomically: (campaign: CampaignRecord, discountMinor: number, walletId: string, utcDay: number) => void;
 
-  constructor(private readonly deps: { db: SqliteDb; store: CampaignStore; evidence: EvidenceStore }) {
+  constructor(private readonly deps: { db: SqlDb; store: CampaignStore; evidence: EvidenceStore }) {
     this.redeemAtomically = deps.db.transaction((campaign: CampaignRecord, discountMinor: number, walletId: string, utcDay: number) =>
       this.redeem(campaign, discountMinor, walletId, utcDay),
     );

@@ -1,9 +1,11 @@
-import { StatementCache, type SqliteDb } from "../ledger/sqlite-db.ts";
+import { assert } from "../../core/assert.ts";
+import { StatementCache } from "../ledger/sqlite-db.ts";
 import type { Transfer } from "../ledger/ledger.ts";
 import type { BankAccount } from "./bank-account.ts";
 import { feeTransferKind, payoutTransferKind } from "../evidence/payout-record.ts";
 import type { FeeSchedule } from "./fees.ts";
 import type { RunFigures } from "./run-figures.ts";
+import type { SqlDb } from "../../core/sql-db.ts";
 
 /** What a clearing run of one merchant's UTC day ended as: paid (fees and any payout posted) or a negative net carried on. */
 export type RunOutcome = "paid" | "negative_net";
@@ -96,7 +98,7 @@ export const clearingListMax = 10_000;
 export class ClearingStore {
   private readonly statements: StatementCache;
 
-  constructor(db: SqliteDb) {
+  constructor(db: SqlDb) {
     this.statements = new StatementCache(db);
   }
 
@@ -224,12 +226,13 @@ export class ClearingStore {
   }
 
   insertRun(run: Omit<ClearingRun, "runId">): number {
-    const result = this.statements
-      .sql<[string, string, string, RunOutcome, string, string | null, string | null, number | null, number | null, number]>(
+    const runId = this.statements
+      .sql<[string, string, string, RunOutcome, string, string | null, string | null, number | null, number | null, number], number>(
         `INSERT INTO clearing_runs (merchant_id, business_date, currency, outcome, figures, payee, debtor, fee_transfer_id, payout_transfer_id, created_at_ms)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING run_id`,
       )
-      .run(
+      .pluck()
+      .get(
         run.merchantId,
         run.businessDate,
         run.currency,
@@ -241,7 +244,8 @@ export class ClearingStore {
         run.payoutTransferId ?? null,
         run.createdAtMs,
       );
-    return Number(result.lastInsertRowid);
+    assert(runId !== undefined, "the insert returns its run id");
+    return runId;
   }
 
   absorb(carriedRunIds: readonly number[], runId: number): void {

@@ -7,7 +7,6 @@ import { MandateStore } from "../agents/mandate-store.ts";
 import type { EvidenceStore } from "../evidence/evidence-store.ts";
 import { clearingPrincipal, encodePayoutRecord, feeTransferKind, payoutTransferKind } from "../evidence/payout-record.ts";
 import { feeRevenueAccountId, merchantAccountId, payoutAccountId, type Ledger, type TransferInput } from "../ledger/ledger.ts";
-import type { SqliteDb } from "../ledger/sqlite-db.ts";
 import type { Registry } from "../registry/registry.ts";
 import { parseBankAccount, type BankAccount } from "./bank-account.ts";
 import { ClearingStore, type ClearingRun, type RunTransfer } from "./clearing-store.ts";
@@ -16,6 +15,7 @@ import { parseFeeSchedule, type FeeSchedule } from "./fees.ts";
 import { payoutRecordOf } from "./payout-evidence.ts";
 import { computeFigures } from "./run-figures.ts";
 import { renderFiles, type SettlementFiles } from "./settlement-files.ts";
+import type { SqlDb } from "../../core/sql-db.ts";
 
 const log = logger("tapwire:clearing");
 
@@ -23,7 +23,7 @@ const log = logger("tapwire:clearing");
 export const clearingTransfersMax = 100_000;
 
 export interface ClearingDeps {
-  db: SqliteDb;
+  db: SqlDb;
   /** The ledger the fee and payout are posted through (a savepoint inside the run's transaction). */
   ledger: Ledger;
   registry: Registry;

@@ -1,7 +1,8 @@
 import { createHash } from "node:crypto";
 import { assert } from "../../core/assert.ts";
 import { structCodec } from "../../protocol/cbor.ts";
-import { StatementCache, type SqliteDb } from "../ledger/sqlite-db.ts";
+import { StatementCache } from "../ledger/sqlite-db.ts";
+import type { SqlDb } from "../../core/sql-db.ts";
 
 export type EvidenceKind = "request" | "decision" | "operator";
 
@@ -84,7 +85,7 @@ export class EvidenceStore {
    */
   private head: ChainHead | undefined;
 
-  constructor(db: SqliteDb) {
+  constructor(db: SqlDb) {
     this.statements = new StatementCache(db);
   }
 

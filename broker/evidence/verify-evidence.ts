@@ -2,10 +2,10 @@ import type { KeyObject } from "node:crypto";
 import { openSealed, readEnvelope } from "../../protocol/envelope.ts";
 import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
 import { bodyHash, decisionSchema, type Decision } from "../../protocol/messages.ts";
-import type { SqliteDb } from "../ledger/sqlite-db.ts";
 import { checkPayoutTransfers, clearingTransferKinds } from "./payout-record.ts";
 import { readSealed } from "./sealed-form.ts";
 import { EvidenceStore, evidencePageMax, evidenceRowHash, genesisHash, sha256, type EvidenceKind, type EvidenceRow } from "./evidence-store.ts";
+import type { SqlDb } from "../../core/sql-db.ts";
 
 /**
  * Evidence, checked from the stored messages alone: the chain is unbroken, every decision verifies with the
@@ -66,7 +66,7 @@ function sameHash(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && Buffer.from(a).equals(Buffer.from(b));
 }
 
-function allRows(db: SqliteDb): EvidenceRow[] {
+function allRows(db: SqlDb): EvidenceRow[] {
   const store = new EvidenceStore(db);
   const rows: EvidenceRow[] = [];
   for (let page = store.page(0, evidencePageMax); page.length > 0; page = store.page(page[page.length - 1]!.seq, evidencePageMax)) {
@@ -75,7 +75,7 @@ function allRows(db: SqliteDb): EvidenceRow[] {
   return rows;
 }
 
-function allTransfers(db: SqliteDb): BundleTransfer[] {
+function allTransfers(db: SqlDb): BundleTransfer[] {
   return db
     .prepare<[], { transfer_id: number; kind: string; debit_account_id: string; credit_account_id: string; amount_minor: number; currency: string; reference: string; posted_at_ms: number }>(
       "SELECT transfer_id, kind, debit_account_id, credit_account_id, amount_minor, currency, reference, posted_at_ms FROM ledger_transfers ORDER BY transfer_id",
@@ -93,7 +93,7 @@ function allTransfers(db: SqliteDb): BundleTransfer[] {
     }));
 }
 
-export function exportEvidence(db: SqliteDb): EvidenceBundle {
+export function exportEvidence(db: SqlDb): EvidenceBundle {
   return {
     format: "tapwire-evidence-v1",
     rows: allRows(db).map((r) => ({
@@ -111,7 +111,7 @@ export function exportEvidence(db: SqliteDb): EvidenceBundle {
   };
 }
 
-export function verifyEvidenceDb(db: SqliteDb, servicePublicKey: KeyObject): EvidenceReport {
+export function verifyEvidenceDb(db: SqlDb, servicePublicKey: KeyObject): EvidenceReport {
   return verifyRows(allRows(db), allTransfers(db), servicePublicKey);
 }
 

@@ -2,9 +2,10 @@ import { createHash } from "node:crypto";
 import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
 import type { FxQuote, RoundingRule } from "../../protocol/fx.ts";
 import { fxAccountId, merchantAccountId, type Ledger, type TransferInput } from "../ledger/ledger.ts";
-import { StatementCache, type SqliteDb } from "../ledger/sqlite-db.ts";
+import { StatementCache } from "../ledger/sqlite-db.ts";
 import { convertMinor, givenBackPayerMinor } from "./convert.ts";
 import type { RateTable } from "./rate-table.ts";
+import type { SqlDb } from "../../core/sql-db.ts";
 
 /** A payment's quote as the books keep it, with the account the payer's side was debited. */
 export interface PaymentQuote {
@@ -43,7 +44,7 @@ export class FxDesk {
   private readonly statements: StatementCache;
 
   constructor(
-    db: SqliteDb,
+    db: SqlDb,
     private readonly rates: RateTable,
   ) {
     this.statements = new StatementCache(db);

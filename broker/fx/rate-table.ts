@@ -2,8 +2,9 @@ import { assert } from "../../core/assert.ts";
 import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
 import { roundingRules, type RoundingRule } from "../../protocol/fx.ts";
 import { isCurrency } from "../../protocol/money.ts";
-import { StatementCache, type SqliteDb } from "../ledger/sqlite-db.ts";
+import { StatementCache } from "../ledger/sqlite-db.ts";
 import { parseRate } from "./convert.ts";
+import type { SqlDb } from "../../core/sql-db.ts";
 
 /** One rate: 1 unit of `base` is `rate` units of `quote`, valid from fromMs (inclusive) to toMs (exclusive). */
 export interface FxRate {
@@ -72,7 +73,7 @@ export function checkedRate(rate: FxRate): FxRate {
 export class RateTable {
   private readonly statements: StatementCache;
 
-  constructor(private readonly db: SqliteDb) {
+  constructor(private readonly db: SqlDb) {
     this.statements = new StatementCache(db);
   }
 

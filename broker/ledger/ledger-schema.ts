@@ -48,6 +48,10 @@ export const ledgerSchema: SchemaComponent = {
       // SQLite cannot alter a CHECK: the accounts table is rebuilt and renamed into place, and the transfers
       // and postings that reference it by name then reference the new one.
       rebuildsReferencedTable: true,
+      postgres: `
+        ALTER TABLE ledger_accounts DROP CONSTRAINT ledger_accounts_kind_check;
+        ALTER TABLE ledger_accounts ADD CONSTRAINT ledger_accounts_kind_check CHECK (kind IN ('funding', 'wallet', 'merchant', 'campaign'));
+      `,
       sql: `
         CREATE TABLE ledger_accounts_v2 (
           account_id TEXT PRIMARY KEY,

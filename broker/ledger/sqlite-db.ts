@@ -2,6 +2,7 @@ import Database from "better-sqlite3";
 import { assert } from "../../core/assert.ts";
 import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
 import type { Clock } from "../../core/sources.ts";
+import type { SqlDb } from "../../core/sql-db.ts";
 
 /**
  * The settlement database: one SQLite file holds the ledger, the registry, idempotency records and payments,
@@ -9,6 +10,12 @@ import type { Clock } from "../../core/sources.ts";
  * every commit durable before anything is announced (a decision is only sent after its commit returns).
  */
 export type SqliteDb = Database.Database;
+
+/** `db` as the SQLite connection it must be, for what only SQLite has (pragmas, fault injection in tests). */
+export function asSqlite(db: SqlDb): SqliteDb {
+  assert(db instanceof Database, "this needs the embedded SQLite engine");
+  return db;
+}
 
 export interface Migration {
   /** 1, 2, 3… within its component, applied in order exactly once. */
@@ -21,6 +28,11 @@ export interface Migration {
    * them inside one is a no-op, and `foreign_key_check` must find nothing before it commits.
    */
   rebuildsReferencedTable?: boolean;
+  /**
+   * The PostgreSQL text, only where `sql` has no mechanical mapping (broker/store/pg-dialect.ts): a trigger, or
+   * a SQLite table rebuild that PostgreSQL does with ALTER TABLE.
+   */
+  postgres?: string;
 }
 
 /** A module that owns some tables (ledger, registry, settlement) and migrates them on its own counter. */
@@ -67,11 +79,43 @@ export function openSqliteDb({ path, components, clock }: OpenSqliteOptions): Sq
  * and the others, once they hold the lock, see it recorded and skip it (never `table … already exists`).
  */
 function migrate(db: SqliteDb, components: readonly SchemaComponent[], clock: Clock): void {
-  db.exec(`CREATE TABLE IF NOT EXISTS schema_version (
-    component TEXT PRIMARY KEY,
-    version INTEGER NOT NULL,
-    applied_at_ms INTEGER NOT NULL
-  ) STRICT`);
+  applyMigrations(db, components, clock, {
+    sqlOf: (migration) => migration.sql,
+    around: (migration, apply) => {
+      if (migration.rebuildsReferencedTable) db.pragma("foreign_keys = OFF");
+      try {
+        apply(() => {
+          const dangling = db.pragma("foreign_key_check") as unknown[];
+          assert(dangling.length === 0, `${migration.description}: leaves ${dangling.length} dangling references`);
+        });
+      } finally {
+        if (migration.rebuildsReferencedTable) db.pragma("foreign_keys = ON");
+      }
+    },
+  });
+}
+
+const versionTableSql = `CREATE TABLE IF NOT EXISTS schema_version (
+  component TEXT PRIMARY KEY,
+  version INTEGER NOT NULL,
+  applied_at_ms INTEGER NOT NULL
+) STRICT`;
+
+/** What differs by engine when migrating: the text a migration runs, and what must happen around it. */
+export interface MigrationEngine {
+  sqlOf(migration: Migration): string;
+  /** Calls `apply` once; `check` (given to apply) runs inside the migration's transaction before it commits. */
+  around?(migration: Migration, apply: (check: () => void) => void): void;
+}
+
+/**
+ * Applies, in order, every migration of every component not yet recorded in schema_version, each in its own
+ * transaction that reads the recorded version first (so a second process migrating at once skips it), and
+ * refuses a database migrated by newer code. The caller holds whatever makes the readers wait (SQLite's write
+ * lock taken by IMMEDIATE; PostgreSQL's advisory lock).
+ */
+export function applyMigrations(db: SqlDb, components: readonly SchemaComponent[], clock: Clock, engine: MigrationEngine): void {
+  db.exec(engine.sqlOf({ version: 0, description: "schema versions", sql: versionTableSql }));
   const current = db.prepare<[string], number>("SELECT version FROM schema_version WHERE component = ?").pluck();
   const record = db.prepare<[string, number, number]>(
     `INSERT INTO schema_version (component, version, applied_at_ms) VALUES (?, ?, ?)
@@ -83,20 +127,17 @@ function migrate(db: SqliteDb, components: readonly SchemaComponent[], clock: Cl
     });
     assertKnownVersion(component, current.get(component.name) ?? 0);
     for (const migration of component.migrations) {
-      if (migration.rebuildsReferencedTable) db.pragma("foreign_keys = OFF");
-      try {
-        db.transaction(() => {
-          if ((current.get(component.name) ?? 0) >= migration.version) return;
-          db.exec(migration.sql);
-          if (migration.rebuildsReferencedTable) {
-            const dangling = db.pragma("foreign_key_check") as unknown[];
-            assert(dangling.length === 0, `${component.name} migration ${migration.version} leaves ${dangling.length} dangling references`);
-          }
-          record.run(component.name, migration.version, clock.nowMs());
-        }).immediate();
-      } finally {
-        if (migration.rebuildsReferencedTable) db.pragma("foreign_keys = ON");
-      }
+      const apply = (check: () => void) =>
+        db
+          .transaction(() => {
+            if ((current.get(component.name) ?? 0) >= migration.version) return;
+            db.exec(engine.sqlOf(migration));
+            if (migration.rebuildsReferencedTable) check();
+            record.run(component.name, migration.version, clock.nowMs());
+          })
+          .immediate();
+      if (engine.around) engine.around(migration, apply);
+      else apply(() => undefined);
     }
   }
 }

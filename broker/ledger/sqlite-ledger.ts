@@ -12,8 +12,9 @@ import {
   type Transfer,
   type TransferInput,
 } from "./ledger.ts";
-import { StatementCache, type SqliteDb } from "./sqlite-db.ts";
+import { StatementCache } from "./sqlite-db.ts";
 import { assertCurrency, assertSameCurrency, insufficientFunds, invariantQueries, proveBooks, toAccount, validateTransfer, type AccountRow, type InvariantRows } from "./ledger-rules.ts";
+import type { SqlDb } from "../../core/sql-db.ts";
 
 interface TransferRow {
   transfer_id: number;
@@ -53,7 +54,7 @@ export class SqliteLedger implements Ledger {
   private readonly postLinkedAtomically: (inputs: readonly TransferInput[]) => Transfer[];
 
   constructor(
-    private readonly db: SqliteDb,
+    private readonly db: SqlDb,
     private readonly clock: Clock,
   ) {
     this.statements = new StatementCache(db);
@@ -167,13 +168,14 @@ export class SqliteLedger implements Ledger {
     if (!mayGoNegative(debit.kind) && debit.balanceMinor < input.amountMinor) {
       throw insufficientFunds(debit.accountId, debit.balanceMinor, input.amountMinor);
     }
-    const result = this.statements
-      .sql<[string, string, number, string, string, string, number]>(
+    const transferId = this.statements
+      .sql<[string, string, number, string, string, string, number], number>(
         `INSERT INTO ledger_transfers (debit_account_id, credit_account_id, amount_minor, currency, kind, reference, posted_at_ms)
-         VALUES (?, ?, ?, ?, ?, ?, ?)`,
+         VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING transfer_id`,
       )
-      .run(input.debitAccountId, input.creditAccountId, input.amountMinor, input.currency, input.kind, input.reference, postedAtMs);
-    const transferId = Number(result.lastInsertRowid);
+      .pluck()
+      .get(input.debitAccountId, input.creditAccountId, input.amountMinor, input.currency, input.kind, input.reference, postedAtMs);
+    assert(transferId !== undefined, "the insert returns its transfer id");
     this.addPosting(transferId, debit, -input.amountMinor);
     this.addPosting(transferId, credit, input.amountMinor);
     return { ...input, transferId, postedAtMs };

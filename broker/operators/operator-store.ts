@@ -1,7 +1,7 @@
 import { scryptSync, timingSafeEqual } from "node:crypto";
 import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
 import { isId } from "../../protocol/ids.ts";
-import type { SqliteDb } from "../ledger/sqlite-db.ts";
+import type { SqlDb } from "../../core/sql-db.ts";
 
 /** scrypt's defaults (N=16384, r=8): ~50 ms per login check, so a guessed token costs as much. */
 const hashBytes = 32;
@@ -28,7 +28,7 @@ interface OperatorRow {
 
 /** The operators table: enrol once, check a login token, revoke. */
 export class OperatorStore {
-  constructor(private readonly db: SqliteDb) {}
+  constructor(private readonly db: SqlDb) {}
 
   enroll(input: { operatorId: string; certificateSerial: string; loginToken: string; salt: Uint8Array; nowMs: number }): Operator {
     if (!isId(input.operatorId)) throw new TapwireError(`operator name ${JSON.stringify(input.operatorId)} is not a valid id`, ErrorCode.SchemaInvalid);

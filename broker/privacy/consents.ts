@@ -1,6 +1,8 @@
+import { assert } from "../../core/assert.ts";
 import { decodeSign1 } from "../../protocol/cose.ts";
 import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
-import { StatementCache, type SqliteDb } from "../ledger/sqlite-db.ts";
+import { StatementCache } from "../ledger/sqlite-db.ts";
+import type { SqlDb } from "../../core/sql-db.ts";
 
 /**
  * What a person agreed to, word for word: the text shown, under a version that changes whenever the text does.
@@ -76,7 +78,7 @@ export const consentsPerPersonMax = 10_000;
 export class ConsentStore {
   private readonly statements: StatementCache;
 
-  constructor(db: SqliteDb) {
+  constructor(db: SqlDb) {
     this.statements = new StatementCache(db);
   }
 
@@ -88,11 +90,14 @@ export class ConsentStore {
     const { version, text } = consentTexts[purpose];
     const signature = signedMessage === undefined ? null : decodeSign1(signedMessage).signature;
     const consentId = this.statements
-      .sql<[string, string, string, string, string, Uint8Array | null, Uint8Array | null, number]>(
-        `INSERT INTO privacy_consents (person, purpose, text_version, text, subject, signature, signed_message, given_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      .sql<[string, string, string, string, string, Uint8Array | null, Uint8Array | null, number], number>(
+        `INSERT INTO privacy_consents (person, purpose, text_version, text, subject, signature, signed_message, given_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+         RETURNING consent_id`,
       )
-      .run(person, purpose, version, text, subject, signature, signedMessage ?? null, nowMs).lastInsertRowid;
-    return this.get(Number(consentId));
+      .pluck()
+      .get(person, purpose, version, text, subject, signature, signedMessage ?? null, nowMs);
+    assert(consentId !== undefined, "the insert returns its consent id");
+    return this.get(consentId);
   }
 
   get(consentId: number): Consent {

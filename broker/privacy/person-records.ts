@@ -3,14 +3,14 @@ import { decodeSign1 } from "../../protocol/cose.ts";
 import { isTapwireError, ErrorCode } from "../../protocol/errors.ts";
 import type { MandateStore } from "../agents/mandate-store.ts";
 import { EvidenceStore, evidencePageMax, type EvidenceRow } from "../evidence/evidence-store.ts";
-import type { SqliteDb } from "../ledger/sqlite-db.ts";
 import type { Registry } from "../registry/registry.ts";
 import { clearedContext, type PersonalData } from "./personal-data.ts";
 import { readSealed, readableBody } from "../evidence/sealed-form.ts";
 import { openSealedRequest } from "./sealed-evidence.ts";
+import type { SqlDb } from "../../core/sql-db.ts";
 
 export interface PersonRecordsDeps {
-  db: SqliteDb;
+  db: SqlDb;
   registry: Registry;
   mandates: MandateStore;
   evidence: EvidenceStore;
@@ -59,7 +59,7 @@ function plain(value: unknown): unknown {
   return value;
 }
 
-const rows = (db: SqliteDb, sql: string, ...args: unknown[]) => db.prepare<unknown[], Record<string, unknown>>(sql).all(...args).map((r) => plain(r) as Record<string, unknown>);
+const rows = (db: SqlDb, sql: string, ...args: unknown[]) => db.prepare<unknown[], Record<string, unknown>>(sql).all(...args).map((r) => plain(r) as Record<string, unknown>);
 
 
 export function exportPerson(deps: PersonRecordsDeps, person: string, nowMs: number): PersonExport {

@@ -4,14 +4,15 @@ import { decodeSign1 } from "../../protocol/cose.ts";
 import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
 import type { MandateConsents } from "../agents/agent-payments.ts";
 import type { MandateStore } from "../agents/mandate-store.ts";
-import { StatementCache, type SqliteDb } from "../ledger/sqlite-db.ts";
+import { StatementCache } from "../ledger/sqlite-db.ts";
 import { ConsentStore, type Consent } from "./consents.ts";
 import { PersonalKeys } from "./personal-keys.ts";
 import { retentionMs } from "./retention.ts";
 import { holdsPersonalFields, sealRequest } from "./sealed-evidence.ts";
+import type { SqlDb } from "../../core/sql-db.ts";
 
 export interface PersonalDataDeps {
-  db: SqliteDb;
+  db: SqlDb;
   mandates: MandateStore;
   /** The service's key-encryption key (32 bytes) that wraps every person's data keys. */
   kek: Uint8Array;

@@ -2,8 +2,9 @@ import { createCipheriv, createDecipheriv } from "node:crypto";
 import { assert } from "../../core/assert.ts";
 import type { Random } from "../../core/sources.ts";
 import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
-import { StatementCache, type SqliteDb } from "../ledger/sqlite-db.ts";
+import { StatementCache } from "../ledger/sqlite-db.ts";
 import { keyPeriodMs, keyPeriodStartMs, type RetentionKind } from "./retention.ts";
+import type { SqlDb } from "../../core/sql-db.ts";
 
 /** AES-256: every key here (the key-encryption key and each person's data keys) is 32 bytes. */
 export const keyBytes = 32;
@@ -46,7 +47,7 @@ export interface KeyRef {
 export class PersonalKeys {
   private readonly statements: StatementCache;
 
-  constructor(db: SqliteDb, private readonly kek: Uint8Array, private readonly random: Random) {
+  constructor(db: SqlDb, private readonly kek: Uint8Array, private readonly random: Random) {
     assert(kek.length === keyBytes, `key-encryption key of ${kek.length} bytes`);
     this.statements = new StatementCache(db);
   }

@@ -3,9 +3,10 @@ import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
 import { isId } from "../../protocol/ids.ts";
 import { isCurrency } from "../../protocol/money.ts";
 import { providerAccountId, type Ledger } from "../ledger/ledger.ts";
-import { StatementCache, type SqliteDb } from "../ledger/sqlite-db.ts";
+import { StatementCache } from "../ledger/sqlite-db.ts";
 import type { Registry } from "../registry/registry.ts";
 import { PublicKeyCache } from "../registry/public-keys.ts";
+import type { SqlDb } from "../../core/sql-db.ts";
 
 export interface Provider {
   providerId: string;
@@ -68,7 +69,7 @@ export class ProviderRegistry {
   private readonly keys = new PublicKeyCache(providersListMax);
 
   constructor(
-    private readonly db: SqliteDb,
+    private readonly db: SqlDb,
     private readonly ledger: Ledger,
     private readonly registry: Registry,
   ) {

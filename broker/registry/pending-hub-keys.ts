@@ -1,5 +1,6 @@
-import { StatementCache, type SqliteDb } from "../ledger/sqlite-db.ts";
+import { StatementCache } from "../ledger/sqlite-db.ts";
 import { normalSerial } from "./revoked-certificates.ts";
+import type { SqlDb } from "../../core/sql-db.ts";
 
 export interface PendingHubKey {
   hubId: string;
@@ -16,14 +17,15 @@ export interface PendingHubKey {
 export class PendingHubKeys {
   private readonly statements: StatementCache;
 
-  constructor(db: SqliteDb) {
+  constructor(db: SqlDb) {
     this.statements = new StatementCache(db);
   }
 
   put(pending: PendingHubKey): void {
     this.statements
       .sql<[string, string, string, number]>(
-        "INSERT OR REPLACE INTO registry_pending_hub_keys (hub_id, public_key_pem, certificate_serial, issued_at_ms) VALUES (?, ?, ?, ?)",
+        "INSERT INTO registry_pending_hub_keys (hub_id, public_key_pem, certificate_serial, issued_at_ms) VALUES (?, ?, ?, ?) " +
+          "ON CONFLICT (hub_id) DO UPDATE SET public_key_pem = excluded.public_key_pem, certificate_serial = excluded.certificate_serial, issued_at_ms = excluded.issued_at_ms",
       )
       .run(pending.hubId, pending.publicKeyPem, pending.certificateSerial, pending.issuedAtMs);
   }

@@ -12,7 +12,7 @@ import { logger } from "../../core/log.ts";
 import { assertMoney, isCurrency } from "../../protocol/money.ts";
 import type { Clock } from "../../core/sources.ts";
 import { fundingAccountId, merchantAccountId, walletAccountId, type Ledger, type Transfer } from "../ledger/ledger.ts";
-import { StatementCache, type SqliteDb } from "../ledger/sqlite-db.ts";
+import { StatementCache } from "../ledger/sqlite-db.ts";
 import {
   agentColumns,
   hubColumns,
@@ -40,6 +40,7 @@ import {
 } from "./principals.ts";
 import { acceptSeq, emptySeqWindow, type SeqWindow } from "./seq-window.ts";
 import { PublicKeyCache } from "./public-keys.ts";
+import type { SqlDb } from "../../core/sql-db.ts";
 
 const log = logger("tapwire:registry");
 
@@ -64,7 +65,7 @@ export class Registry {
   private readonly publicKeys = new PublicKeyCache(publicKeysCachedMax);
 
   constructor(
-    private readonly db: SqliteDb,
+    private readonly db: SqlDb,
     private readonly ledger: Ledger,
     private readonly clock: Clock,
   ) {
@@ -352,7 +353,7 @@ export class Registry {
         .sql<[string, number, number]>("INSERT INTO registry_wallet_atcs (wallet_id, atc, consumed_at_ms) VALUES (?, ?, ?) ON CONFLICT DO NOTHING")
         .run(walletId, atc, nowMs).changes === 1;
     if (!recorded) throw new TapwireError(`ATC ${atc} was already used`, ErrorCode.CounterReplayed, { walletId, atc });
-    this.statements.sql<[number, string]>("UPDATE registry_wallets SET last_atc = max(last_atc, ?) WHERE wallet_id = ?").run(atc, walletId);
+    this.statements.sql<[number, string, number]>("UPDATE registry_wallets SET last_atc = ? WHERE wallet_id = ? AND last_atc < ?").run(atc, walletId, atc);
   }
 
   /** Which agents may connect and publish on `tapwire/v1/agents/<id>/req`. */

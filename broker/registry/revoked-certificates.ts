@@ -1,4 +1,5 @@
-import { StatementCache, type SqliteDb } from "../ledger/sqlite-db.ts";
+import { StatementCache } from "../ledger/sqlite-db.ts";
+import type { SqlDb } from "../../core/sql-db.ts";
 
 export const revokedListMax = 10_000;
 
@@ -9,13 +10,13 @@ export const revokedListMax = 10_000;
 export class RevokedCertificates {
   private readonly statements: StatementCache;
 
-  constructor(db: SqliteDb) {
+  constructor(db: SqlDb) {
     this.statements = new StatementCache(db);
   }
 
   revoke(serialHex: string, principal: string, reason: string, nowMs: number): void {
     this.statements
-      .sql<[string, string, string, number]>("INSERT OR IGNORE INTO registry_revoked_certificates (serial_hex, principal, reason, revoked_at_ms) VALUES (?, ?, ?, ?)")
+      .sql<[string, string, string, number]>("INSERT INTO registry_revoked_certificates (serial_hex, principal, reason, revoked_at_ms) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING")
       .run(normalSerial(serialHex), principal, reason, nowMs);
   }
 

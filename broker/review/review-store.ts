@@ -1,7 +1,8 @@
 import { assert } from "../../core/assert.ts";
 import type { CaseKind, CaseStatus } from "../../protocol/review.ts";
 import type { ClientKind } from "../../protocol/topics.ts";
-import { StatementCache, type SqliteDb } from "../ledger/sqlite-db.ts";
+import { StatementCache } from "../ledger/sqlite-db.ts";
+import type { SqlDb } from "../../core/sql-db.ts";
 
 /** The payment a case holds back, enough to post it later without the original request. */
 export type HeldPayment =
@@ -109,7 +110,7 @@ const toCase = (r: CaseRow): ReviewCase => ({
 export class ReviewStore {
   private readonly statements: StatementCache;
 
-  constructor(db: SqliteDb) {
+  constructor(db: SqlDb) {
     this.statements = new StatementCache(db);
   }
 

@@ -5,7 +5,6 @@ import { paymentLegs } from "../campaigns/campaign-legs.ts";
 import { campaignPaymentModes, noCampaign, type CampaignPart, type CampaignRedemptions, type Pricing } from "../campaigns/redemptions.ts";
 import { approvedVerdict, maskPayer, type Verdict } from "../decisions/verdicts.ts";
 import { merchantAccountId, providerAccountId, walletAccountId, type Ledger } from "../ledger/ledger.ts";
-import type { SqliteDb } from "../ledger/sqlite-db.ts";
 import type { Hub, Merchant, Wallet } from "../registry/principals.ts";
 import type { Registry } from "../registry/registry.ts";
 import type { FxDesk } from "../fx/fx-desk.ts";
@@ -13,6 +12,7 @@ import type { ProviderApproval } from "../providers/provider-gateway.ts";
 import type { ProviderRegistry } from "../providers/provider-registry.ts";
 import type { FxQuote } from "../../protocol/fx.ts";
 import type { PaymentRecord, SettlementStore } from "./settlement-store.ts";
+import type { SqlDb } from "../../core/sql-db.ts";
 
 /** A payment a hub asked for (reader, tag, glasses, offline, or a held one now approved), its payer known. */
 export interface Capture {
@@ -25,7 +25,7 @@ export interface Capture {
 }
 
 export interface CaptureDeps {
-  db: SqliteDb;
+  db: SqlDb;
   registry: Registry;
   ledger: Ledger;
   store: SettlementStore;

@@ -1,9 +1,10 @@
 import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
 import type { PaymentRequest } from "../../protocol/messages.ts";
 import { verifyPaymentCode } from "../../protocol/payment-code.ts";
-import { StatementCache, type SchemaComponent, type SqliteDb } from "../ledger/sqlite-db.ts";
+import { StatementCache, type SchemaComponent } from "../ledger/sqlite-db.ts";
 import type { Wallet } from "../registry/principals.ts";
 import type { PayerContext, PayerVerifier } from "./payer-verifier.ts";
+import type { SqlDb } from "../../core/sql-db.ts";
 
 /** Each payment code pays once; its row is kept this long past its expiry, so a clock stepped back cannot revive it. */
 export const usedCodeRetentionMs = 3_600_000;
@@ -36,7 +37,7 @@ export const paymentCodeSchema: SchemaComponent = {
  */
 export class CodePayerVerifier implements PayerVerifier {
   readonly kind = "code" as const;
-  private readonly statements = new WeakMap<SqliteDb, StatementCache>();
+  private readonly statements = new WeakMap<SqlDb, StatementCache>();
 
   /** `skewMs`: how far the phone's clock may run ahead of the service's (the contract's clockSkewMs). */
   constructor(private readonly skewMs: number) {}
@@ -52,17 +53,17 @@ export class CodePayerVerifier implements PayerVerifier {
     const sql = this.statementsOf(db);
     sql
       .sql<[number, number]>(
-        "DELETE FROM payment_codes_used WHERE rowid IN (SELECT rowid FROM payment_codes_used WHERE exp_ms < ? ORDER BY exp_ms LIMIT ?)",
+        "DELETE FROM payment_codes_used WHERE (wallet_id, code_id) IN (SELECT wallet_id, code_id FROM payment_codes_used WHERE exp_ms < ? ORDER BY exp_ms LIMIT ?)",
       )
       .run(nowMs - usedCodeRetentionMs, prunePerPayment);
     const consumed = sql
-      .sql<[string, string, number, number]>("INSERT OR IGNORE INTO payment_codes_used (wallet_id, code_id, exp_ms, consumed_at_ms) VALUES (?, ?, ?, ?)")
+      .sql<[string, string, number, number]>("INSERT INTO payment_codes_used (wallet_id, code_id, exp_ms, consumed_at_ms) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING")
       .run(wallet.walletId, claim.codeId, claim.exp, nowMs);
     if (consumed.changes === 0) throw new TapwireError("payment code already used", ErrorCode.NonceReplayed, { walletId: wallet.walletId, codeId: claim.codeId });
     return wallet;
   }
 
-  private statementsOf(db: SqliteDb): StatementCache {
+  private statementsOf(db: SqlDb): StatementCache {
     let cache = this.statements.get(db);
     if (!cache) {
       cache = new StatementCache(db);

@@ -5,7 +5,7 @@ import { CampaignAdmin } from "../campaigns/campaign-admin.ts";
 import { CampaignStore } from "../campaigns/campaign-store.ts";
 import { CampaignRedemptions } from "../campaigns/redemptions.ts";
 import { EvidenceStore } from "../evidence/evidence-store.ts";
-import { openSqliteDb, type SqliteDb } from "../ledger/sqlite-db.ts";
+import { openStore } from "../store/open-store.ts";
 import { SqliteLedger } from "../ledger/sqlite-ledger.ts";
 import { OperatorStore } from "../operators/operator-store.ts";
 import { RevokedCertificates } from "../registry/revoked-certificates.ts";
@@ -46,6 +46,7 @@ import { ProviderGateway } from "../providers/provider-gateway.ts";
 import { ProviderRegistry } from "../providers/provider-registry.ts";
 import { ProviderStage } from "../providers/provider-stage.ts";
 import { contract } from "../../protocol/contract.ts";
+import type { SqlDb } from "../../core/sql-db.ts";
 
 /**
  * The composition root of the settlement service: the one module that knows every part and wires them. What
@@ -65,7 +66,7 @@ export interface ServiceParts {
 
 /** One run: the database, its stores and services, and the work the batcher does with them. */
 export interface RunningParts {
-  db: SqliteDb;
+  db: SqlDb;
   ledger: SqliteLedger;
   registry: Registry;
   store: SettlementStore;
@@ -103,9 +104,7 @@ export function composeService(input: SettlementOptions): ServiceParts {
 export function openRun(service: ServiceParts): RunningParts {
   const { options, policy, signer, batcher, pushes, storage } = service;
   const { databasePath, clock, payerVerifiers, schemaComponents } = options;
-  const db = openSqliteDb({ path: databasePath, components: serviceSchema(schemaComponents), clock });
-  // Erased and expired personal data (broker/privacy/) must not linger in freed space of the database file.
-  db.pragma("secure_delete = ON");
+  const db = openStore(databasePath, serviceSchema(schemaComponents), clock);
   const ledger = new SqliteLedger(db, clock);
   const registry = new Registry(db, ledger, clock);
   const store = new SettlementStore(db);

@@ -1,7 +1,8 @@
 import { assert } from "../../core/assert.ts";
 import type { DecisionStatus } from "../../protocol/messages.ts";
 import type { ClientKind } from "../../protocol/topics.ts";
-import { StatementCache, type SqliteDb } from "../ledger/sqlite-db.ts";
+import { StatementCache } from "../ledger/sqlite-db.ts";
+import type { SqlDb } from "../../core/sql-db.ts";
 
 export interface StoredDecision {
   /** The idempotency key: the hub id for a hub's requests (and tag payments), the principal name for a wallet's or agent's own. */
@@ -59,7 +60,7 @@ export const toDecision = (r: DecisionRow): StoredDecision => ({
 export class DecisionStore {
   private readonly statements: StatementCache;
 
-  constructor(db: SqliteDb) {
+  constructor(db: SqlDb) {
     this.statements = new StatementCache(db);
   }
 

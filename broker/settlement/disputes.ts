@@ -8,11 +8,11 @@ import { giveBackLegs } from "../campaigns/campaign-legs.ts";
 import type { CampaignRedemptions } from "../campaigns/redemptions.ts";
 import { approvedVerdict, maskPayer, type Verdict } from "../decisions/verdicts.ts";
 import type { Ledger } from "../ledger/ledger.ts";
-import type { SqliteDb } from "../ledger/sqlite-db.ts";
 import type { SettlementStore } from "./settlement-store.ts";
+import type { SqlDb } from "../../core/sql-db.ts";
 
 export interface DisputeDeps {
-  db: SqliteDb;
+  db: SqlDb;
   ledger: Ledger;
   store: SettlementStore;
   mandates: MandateStore;

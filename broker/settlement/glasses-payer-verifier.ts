@@ -5,11 +5,12 @@ import { isId } from "../../protocol/ids.ts";
 import { importPublicPem } from "../../protocol/keys.ts";
 import { assertInRanges } from "../../core/ranges.ts";
 import type { PayerCredential } from "../../protocol/messages.ts";
-import { StatementCache, type SchemaComponent, type SqliteDb } from "../ledger/sqlite-db.ts";
+import { StatementCache, type SchemaComponent } from "../ledger/sqlite-db.ts";
 import { ConsentStore } from "../privacy/consents.ts";
 import type { Wallet } from "../registry/principals.ts";
 import type { Registry } from "../registry/registry.ts";
 import type { PayerContext, PayerVerifier } from "./payer-verifier.ts";
+import type { SqlDb } from "../../core/sql-db.ts";
 
 /**
  * Paid with smart glasses: the hub forwards the biometric assertion its paired glasses signed. The service
@@ -55,7 +56,7 @@ export interface GlassesEnrolment {
  * The wearer's voiceprint consent is recorded with it; nothing here is signed by the person (the glasses' key
  * is learned at pairing), so the record holds no signature.
  */
-export function enrollGlasses(db: SqliteDb, registry: Registry, enrolment: GlassesEnrolment, nowMs: number): void {
+export function enrollGlasses(db: SqlDb, registry: Registry, enrolment: GlassesEnrolment, nowMs: number): void {
   if (!isId(enrolment.glassesId)) throw new TapwireError(`glassesId ${JSON.stringify(enrolment.glassesId)} is not a valid id`, ErrorCode.SchemaInvalid);
   importPublicPem(enrolment.publicKeyPem);
   registry.getWallet(enrolment.walletId);
@@ -89,7 +90,7 @@ export class GlassesPayerVerifier implements PayerVerifier {
   readonly kind = "glasses" as const;
   private readonly assertionAgeMsMax: number;
   /** One cache per database: the same verifier may serve a service that restarts on a new connection. */
-  private readonly statements = new WeakMap<SqliteDb, StatementCache>();
+  private readonly statements = new WeakMap<SqlDb, StatementCache>();
 
   constructor(options: GlassesPayerVerifierOptions = {}) {
     const checked = assertInRanges(
@@ -121,7 +122,7 @@ export class GlassesPayerVerifier implements PayerVerifier {
       throw new TapwireError(`assertion iat ${claim.iat} outside ±${this.assertionAgeMsMax} ms of ${nowMs}`, ErrorCode.MessageExpired);
     }
     const consumed = sql
-      .sql<[string, Uint8Array, number]>("INSERT OR IGNORE INTO glasses_challenges (glasses_id, challenge, consumed_at_ms) VALUES (?, ?, ?)")
+      .sql<[string, Uint8Array, number]>("INSERT INTO glasses_challenges (glasses_id, challenge, consumed_at_ms) VALUES (?, ?, ?) ON CONFLICT DO NOTHING")
       .run(payer.glassesId, claim.challenge, nowMs);
     if (consumed.changes === 0) throw new TapwireError("biometric assertion already used", ErrorCode.NonceReplayed, { glassesId: payer.glassesId });
     if (!claim.userVerified) throw new TapwireError(`${claim.method} did not verify the wearer`, ErrorCode.BiometricFailed);
@@ -129,7 +130,7 @@ export class GlassesPayerVerifier implements PayerVerifier {
     return registry.getWallet(enrolment.wallet_id);
   }
 
-  private statementsOf(db: SqliteDb): StatementCache {
+  private statementsOf(db: SqlDb): StatementCache {
     let cache = this.statements.get(db);
     if (!cache) {
       cache = new StatementCache(db);

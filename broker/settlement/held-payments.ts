@@ -1,14 +1,14 @@
 import type { AgentPayments } from "../agents/agent-payments.ts";
 import type { Verdict } from "../decisions/verdicts.ts";
-import type { SqliteDb } from "../ledger/sqlite-db.ts";
 import type { Registry } from "../registry/registry.ts";
 import type { PaymentPoster } from "../review/review-desk.ts";
 import type { HeldPayment } from "../review/review-store.ts";
 import type { Captures } from "./captures.ts";
 import { refundDispute, type DisputeDeps } from "./disputes.ts";
+import type { SqlDb } from "../../core/sql-db.ts";
 
 export interface HeldPaymentDeps {
-  db: SqliteDb;
+  db: SqlDb;
   registry: Registry;
   captures: Captures;
   agentPayments: AgentPayments;

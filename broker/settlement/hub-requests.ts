@@ -3,7 +3,6 @@ import type { HubRequest, HubStepUpApproval, PaymentRequest, PaymentStatus, TagO
 import { formatMoney } from "../../protocol/money.ts";
 import type { CampaignRedemptions } from "../campaigns/redemptions.ts";
 import { approvedVerdict, type RequestSummary, type Verdict } from "../decisions/verdicts.ts";
-import type { SqliteDb } from "../ledger/sqlite-db.ts";
 import type { Hub } from "../registry/principals.ts";
 import type { Registry } from "../registry/registry.ts";
 import type { ReviewDesk } from "../review/review-desk.ts";
@@ -19,9 +18,10 @@ import { authorizationIdFor } from "../../protocol/provider.ts";
 import type { ProviderApproval, ProviderOutcome } from "../providers/provider-gateway.ts";
 import type { ProviderRegistry } from "../providers/provider-registry.ts";
 import type { SettlementStore } from "./settlement-store.ts";
+import type { SqlDb } from "../../core/sql-db.ts";
 
 export interface HubRequestDeps {
-  db: SqliteDb;
+  db: SqlDb;
   registry: Registry;
   store: SettlementStore;
   verifiers: ReadonlyMap<string, PayerVerifier>;

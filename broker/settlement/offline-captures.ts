@@ -2,16 +2,16 @@ import { contract, type OfflineLimits } from "../../protocol/contract.ts";
 import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
 import type { OfflineCapture } from "../../protocol/messages.ts";
 import { decide, type Verdict } from "../decisions/verdicts.ts";
-import type { SqliteDb } from "../ledger/sqlite-db.ts";
 import type { Hub, Merchant } from "../registry/principals.ts";
 import type { Registry } from "../registry/registry.ts";
 import type { Captures } from "./captures.ts";
 import type { OfflineStore } from "./offline-store.ts";
 import { verifyHce } from "./payer-verifier.ts";
 import type { SignatureChecks } from "./prechecks.ts";
+import type { SqlDb } from "../../core/sql-db.ts";
 
 export interface OfflineCaptureDeps {
-  db: SqliteDb;
+  db: SqlDb;
   registry: Registry;
   offline: OfflineStore;
   clockSkewMs: number;

@@ -1,6 +1,7 @@
 import { assert } from "../../core/assert.ts";
-import { StatementCache, type SqliteDb } from "../ledger/sqlite-db.ts";
+import { StatementCache } from "../ledger/sqlite-db.ts";
 import { settlementListMax } from "./settlement-store.ts";
+import type { SqlDb } from "../../core/sql-db.ts";
 
 /** An offline sale the service declined when its hub forwarded it: the merchant gave the goods, unpaid. */
 export interface OfflineLoss {
@@ -70,7 +71,7 @@ const toLoss = (r: LossRow): OfflineLoss => ({
 export class OfflineStore {
   private readonly statements: StatementCache;
 
-  constructor(db: SqliteDb) {
+  constructor(db: SqlDb) {
     this.statements = new StatementCache(db);
   }
 

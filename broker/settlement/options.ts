@@ -13,7 +13,7 @@ import { verifyWorkersMax } from "./verify-pool.ts";
 import { isP256 } from "../../protocol/keys.ts";
 
 export interface SettlementOptions {
-  /** SQLite file path, or ":memory:" (gone when the service stops). */
+  /** SQLite file path, ":memory:" (gone when the service stops), or a postgres:// URL (workers sharing one database). */
   databasePath: string;
   /** The service's P-256 private key; every decision is a COSE_Sign1 made with it. */
   serviceKey: KeyObject;
@@ -131,7 +131,7 @@ const sizedRanges = {
  */
 export function resolveSettlementOptions(options: SettlementOptions): ResolvedSettlementOptions {
   if (options.databasePath.length === 0) {
-    throw new TapwireError("databasePath must be a file path or \":memory:\"", ErrorCode.ConfigInvalid, { option: "databasePath" });
+    throw new TapwireError("databasePath must be a file path, \":memory:\" or a postgres:// URL", ErrorCode.ConfigInvalid, { option: "databasePath" });
   }
   const key = options.serviceKey;
   if (key.type !== "private" || !isP256(key)) {

@@ -1,14 +1,14 @@
 import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
 import type { HceCredential, PayerCredential, PaymentRequest } from "../../protocol/messages.ts";
-import type { SqliteDb } from "../ledger/sqlite-db.ts";
 import type { AtcRule, Hub, Wallet } from "../registry/principals.ts";
 import type { Registry } from "../registry/registry.ts";
 import { inlineChecks, type SignatureChecks } from "./prechecks.ts";
+import type { SqlDb } from "../../core/sql-db.ts";
 
 export interface PayerContext {
   registry: Registry;
   /** The settlement database, inside the batch transaction: a verifier's own tables (schemaComponents) live here. */
-  db: SqliteDb;
+  db: SqlDb;
   /** The hub that sent the request (active, signature checked). */
   hub: Hub;
   nowMs: number;

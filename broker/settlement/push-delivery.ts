@@ -1,8 +1,8 @@
 import { assert } from "../../core/assert.ts";
 import { logger } from "../../core/log.ts";
 import type { Outbound } from "../decisions/verdicts.ts";
-import type { SqliteDb } from "../ledger/sqlite-db.ts";
 import { pushBatchMax, type ReviewStore } from "../review/review-store.ts";
+import type { SqlDb } from "../../core/sql-db.ts";
 
 const log = logger("tapwire:settlement");
 
@@ -12,7 +12,7 @@ export const pushListenersMax = 8;
 
 /** Where queued pushes wait: the review store's outbox, in the settlement database. */
 export interface PushOutbox {
-  db: SqliteDb;
+  db: SqlDb;
   reviews: ReviewStore;
 }
 

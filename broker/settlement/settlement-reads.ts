@@ -4,7 +4,6 @@ import type { AgentPaymentRecord, MandateRecord } from "../agents/mandate-store.
 import type { CampaignAdmin } from "../campaigns/campaign-admin.ts";
 import { verifyEvidenceDb, type EvidenceReport } from "../evidence/verify-evidence.ts";
 import type { Ledger } from "../ledger/ledger.ts";
-import type { SqliteDb } from "../ledger/sqlite-db.ts";
 import type { Registry } from "../registry/registry.ts";
 import type { RateTable } from "../fx/rate-table.ts";
 import type { ProviderRegistry } from "../providers/provider-registry.ts";
@@ -14,6 +13,7 @@ import { caseListMax, type ReviewCase } from "../review/review-store.ts";
 import type { RunningParts } from "./composition.ts";
 import type { OfflineLoss } from "./offline-store.ts";
 import { settlementListMax, type BatchRecord, type PaymentRecord } from "./settlement-store.ts";
+import type { SqlDb } from "../../core/sql-db.ts";
 
 /**
  * The read facade: what the CLI, the dashboard and the tests look at in a running service. Reads only, outside
@@ -44,7 +44,7 @@ export abstract class SettlementReads {
    * The settlement database, for modules that keep their own tables in it (declared via schemaComponents)
    * so their writes join the same transactions, e.g. a glasses payer verifier's pairings.
    */
-  get database(): SqliteDb {
+  get database(): SqlDb {
     return this.started().db;
   }
 

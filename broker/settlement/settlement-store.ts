@@ -1,5 +1,6 @@
 import { assert } from "../../core/assert.ts";
-import { StatementCache, type SqliteDb } from "../ledger/sqlite-db.ts";
+import { StatementCache } from "../ledger/sqlite-db.ts";
+import type { SqlDb } from "../../core/sql-db.ts";
 
 export type PaymentStatus = "captured" | "reversed";
 
@@ -113,21 +114,23 @@ const toBatch = (r: BatchRow): BatchRecord => ({
 export class SettlementStore {
   private readonly statements: StatementCache;
 
-  constructor(db: SqliteDb) {
+  constructor(db: SqlDb) {
     this.statements = new StatementCache(db);
   }
 
   insertPayment(p: NewPayment): PaymentRecord {
-    const result = this.statements
-      .sql<[string, string, string, string, string, number, string, number, number]>(
+    const paymentId = this.statements
+      .sql<[string, string, string, string, string, number, string, number, number], number>(
         `INSERT INTO settlement_payments
            (hub_id, request_id, merchant_id, wallet_id, mode, amount_minor, currency, refunded_minor, status, transfer_id, captured_at_ms)
-         VALUES (?, ?, ?, ?, ?, ?, ?, 0, 'captured', ?, ?)`,
+         VALUES (?, ?, ?, ?, ?, ?, ?, 0, 'captured', ?, ?) RETURNING payment_id`,
       )
-      .run(p.hubId, p.requestId, p.merchantId, p.walletId, p.mode, p.amountMinor, p.currency, p.transferId, p.capturedAtMs);
+      .pluck()
+      .get(p.hubId, p.requestId, p.merchantId, p.walletId, p.mode, p.amountMinor, p.currency, p.transferId, p.capturedAtMs);
+    assert(paymentId !== undefined, "the insert returns its payment id");
     // The row is exactly what was inserted plus the column defaults above: no need to read it back.
     return {
-      paymentId: Number(result.lastInsertRowid),
+      paymentId,
       hubId: p.hubId,
       requestId: p.requestId,
       merchantId: p.merchantId,
@@ -233,7 +236,11 @@ export class SettlementStore {
   saveBatch(b: BatchRecord): void {
     this.statements
       .sql<[string, string, string, string, string, number, number, number, number, number, number]>(
-        `INSERT OR REPLACE INTO settlement_batch_reports (${batchColumns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO settlement_batch_reports (${batchColumns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (hub_id, batch_id) DO UPDATE SET merchant_id = excluded.merchant_id, currency = excluded.currency,
+           request_id = excluded.request_id, hub_count = excluded.hub_count, hub_total_minor = excluded.hub_total_minor,
+           service_count = excluded.service_count, service_total_minor = excluded.service_total_minor,
+           matched = excluded.matched, closed_at_ms = excluded.closed_at_ms`,
       )
       .run(
         b.hubId,

@@ -1,16 +1,16 @@
 import type { Clock, Timers } from "../../core/sources.ts";
-import type { SqliteDb } from "../ledger/sqlite-db.ts";
 import type { RetentionReport } from "../privacy/personal-data.ts";
 import { retentionEveryMs } from "../privacy/retention.ts";
 import type { ReviewDesk } from "../review/review-desk.ts";
 import type { DecisionStore } from "./decision-store.ts";
 import { storageFault, type StorageWatch } from "./storage-faults.ts";
+import type { SqlDb } from "../../core/sql-db.ts";
 
 /** Rows of each kind one sweep may prune: well above the rate records are written at the bench's ~3k payments/s. */
 export const pruneRowsPerSweepMax = 10_000;
 
 export interface SweepDeps {
-  db: SqliteDb;
+  db: SqlDb;
   desk: ReviewDesk;
   decisions: DecisionStore;
   clock: Clock;

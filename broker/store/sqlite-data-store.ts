@@ -1,13 +1,13 @@
 import { MandateStore } from "../agents/mandate-store.ts";
 import type { Account, InvariantReport, Transfer, TransferInput } from "../ledger/ledger.ts";
 import { SqliteLedger } from "../ledger/sqlite-ledger.ts";
-import type { SqliteDb } from "../ledger/sqlite-db.ts";
 import { Registry } from "../registry/registry.ts";
 import type { SeqWindow } from "../registry/seq-window.ts";
 import { DecisionStore, type StoredDecision } from "../settlement/decision-store.ts";
 import type { Clock } from "../../core/sources.ts";
 import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
 import type { DataStore, DataTx } from "./data-store.ts";
+import type { SqlDb } from "../../core/sql-db.ts";
 
 /**
  * The embedded engine: the DataStore interface over the settlement database's own tables and stores (the same
@@ -24,7 +24,7 @@ export class SqliteDataStore implements DataStore, DataTx {
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(
-    private readonly db: SqliteDb,
+    private readonly db: SqlDb,
     clock: Clock,
   ) {
     this.ledger = new SqliteLedger(db, clock);

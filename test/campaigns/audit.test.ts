@@ -5,6 +5,7 @@ import { decodeBody } from "../../protocol/cbor.ts";
 import { SettlementDashboardSource } from "../../console/settlement-source.ts";
 import type { SettlementFixture } from "../settlement/fixtures.ts";
 import { addCampaign, campaignFixtureEachTest, pay } from "./preamble.ts";
+import { asSqlite } from "../../broker/ledger/sqlite-db.ts";
 
 let f: SettlementFixture;
 campaignFixtureEachTest((created) => (f = created));
@@ -50,7 +51,7 @@ describe("the dashboard", () => {
   it("shows each campaign's budget left", async () => {
     addCampaign(f, { budgetMinor: 1_000 });
     await pay(f, 1_000);
-    const source = new SettlementDashboardSource({ db: f.service.database, label: "test", clock: f.clock });
+    const source = new SettlementDashboardSource({ db: asSqlite(f.service.database), label: "test", clock: f.clock });
 
     const campaigns = source.snapshot().campaigns;
 

@@ -3,6 +3,7 @@ import { walletAccountId } from "../../broker/ledger/ledger.ts";
 import { ErrorCode } from "../../protocol/errors.ts";
 import type { SettlementFixture } from "../settlement/fixtures.ts";
 import { addCampaign, campaignFixtureEachTest, campaignOf, campaignTransfers } from "./preamble.ts";
+import { asSqlite } from "../../broker/ledger/sqlite-db.ts";
 
 let f: SettlementFixture;
 campaignFixtureEachTest((created) => (f = created));
@@ -52,7 +53,7 @@ describe("the same payment more than once", () => {
 describe("a batch rolled back by a storage fault", () => {
   it("takes its discount back with it; the retry of the same bytes gets exactly one", async () => {
     addCampaign(f, { perCustomerMax: 5 });
-    const db = f.service.database;
+    const db = asSqlite(f.service.database);
     // SQLite's own disk-full: the database may not grow past the pages it has, and this request's evidence
     // (a few kilobytes of context) needs more.
     db.pragma(`max_page_count = ${db.pragma("page_count", { simple: true }) as number}`);

@@ -5,6 +5,7 @@ import { ErrorCode } from "../../protocol/errors.ts";
 import { SimulatedTapHub } from "../../simulator/scenarios/tap/simulated-tap-hub.ts";
 import { TestStack } from "../e2e/stack.ts";
 import { sample, scrape } from "../../console/prometheus-text.ts";
+import { asSqlite } from "../../broker/ledger/sqlite-db.ts";
 
 const waitMs = 10_000;
 
@@ -89,7 +90,7 @@ describe("the settlement node's and the hub's /metrics, /healthz and /readyz, sc
   it("fails /readyz while the ledger's storage refuses writes, and passes again when it takes them", async () => {
     stack = await TestStack.start({ metrics: { port: 0 } });
     const h = await startHub();
-    const db = stack.node.service.database;
+    const db = asSqlite(stack.node.service.database);
     // SQLite's own disk-full: the file may not grow past the pages it has now.
     db.pragma(`max_page_count = ${db.pragma("page_count", { simple: true }) as number}`);
 

@@ -3,12 +3,13 @@ import { ErrorCode } from "../../protocol/errors.ts";
 import { walletAccountId } from "../../broker/ledger/ledger.ts";
 import type { SettlementFixture } from "../settlement/fixtures.ts";
 import { floor, hourMs, offlineFixtureEachTest } from "./preamble.ts";
+import { asSqlite } from "../../broker/ledger/sqlite-db.ts";
 
 let f: SettlementFixture;
 
 /** SQLite's own disk-full: the database may not grow past the pages it has, so the next batch rolls back. */
 function diskFull(fixture: SettlementFixture): () => void {
-  const db = fixture.service.database;
+  const db = asSqlite(fixture.service.database);
   db.pragma(`max_page_count = ${db.pragma("page_count", { simple: true }) as number}`);
   return () => db.pragma("max_page_count = 1073741823");
 }

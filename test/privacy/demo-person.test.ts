@@ -16,6 +16,7 @@ import { ErrorCode, isTapwireError } from "../../protocol/errors.ts";
 import { runDemo } from "../../simulator/demo/run-demo.ts";
 import { captureStdout, codeOf } from "../support/cli.ts";
 import { findNumbers, luhnValid, scanDatabase } from "./scan.ts";
+import { asSqlite } from "../../broker/ledger/sqlite-db.ts";
 
 /** What `npm start` runs, its data kept: alice paid by tap, with glasses ("I'll take it") and through her agent. */
 let dataDir: string;
@@ -136,7 +137,7 @@ describe("privacy after the demo (npm start)", () => {
       const after = service.exportPerson("alice");
       expect(after.erasure).toMatchObject({ person: "alice", erased_by: "operators/dpo" });
       expect(after.evidence.filter((e) => e.sealed).every((e) => e.shredded)).toBe(true);
-      const text = `${JSON.stringify(after)}\n${cellsOf(service.database)}`;
+      const text = `${JSON.stringify(after)}\n${cellsOf(asSqlite(service.database))}`;
       expect(said.filter((phrase) => text.includes(phrase))).toEqual([]);
       expect(after.glassesEnrolments).toEqual([]);
       expect((after.mandates as Array<{ status: string }>).map((m) => m.status)).toEqual(["revoked"]);

@@ -7,6 +7,7 @@ import { decodeBody } from "../../protocol/cbor.ts";
 import { readEnvelope } from "../../protocol/envelope.ts";
 import { contract } from "../../protocol/contract.ts";
 import { ProviderFixture, turns } from "./provider-fixture.ts";
+import { asSqlite } from "../../broker/ledger/sqlite-db.ts";
 
 // Every test gets a fresh service, provider and wire.
 let p: ProviderFixture;
@@ -169,7 +170,7 @@ describe("a traveller's JPY wallet at its provider pays a EUR merchant", () => {
   it("keeps one hold at the provider when the batch fails after its approval: the retry asks again under the same id", async () => {
     const { f } = p;
     const request = f.hub.paymentRequest(p.traveller, 1_000, { currency: "EUR" });
-    const db = f.service.database;
+    const db = asSqlite(f.service.database);
     db.pragma("query_only = ON");
 
     const failed = await f.decisionFor(f.hub, request.bytes);

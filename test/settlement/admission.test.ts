@@ -4,6 +4,7 @@ import { storageRetryAfterMs } from "../../broker/settlement/batcher.ts";
 import { ErrorCode } from "../../protocol/errors.ts";
 import type { Decision } from "../../protocol/messages.ts";
 import { SettlementFixture, type TestHub } from "./fixtures.ts";
+import { asSqlite } from "../../broker/ledger/sqlite-db.ts";
 
 let f: SettlementFixture | undefined;
 afterEach(async () => {
@@ -62,7 +63,7 @@ describe("admission at the edge of the settlement service", () => {
 describe("storage faults are answered, not swallowed", () => {
   it("disk full: every request of the batch gets a signed LedgerStorage decline with a retry-after; when space returns the retries settle once", async () => {
     f = await SettlementFixture.create({ fundMinor: 1_000_000 });
-    const db = f.service.database;
+    const db = asSqlite(f.service.database);
     const pages = db.pragma("page_count", { simple: true }) as number;
     // SQLite's own disk-full: the database may not grow past the pages it has (SQLITE_FULL on the next growth).
     db.pragma(`max_page_count = ${pages}`);

@@ -24,6 +24,7 @@ import { ManualClock, SeededRandom, type Clock, type Random } from "../../core/s
 import type { ClientKind } from "../../protocol/topics.ts";
 import { SettlementService, type Outbound } from "../../broker/settlement/settlement-service.ts";
 import type { SettlementOptions } from "../../broker/settlement/options.ts";
+import { createServiceDatabase, type TestDatabase } from "../support/postgres.ts";
 
 /**
  * A settlement service on a temp-dir SQLite file with one merchant, one enrolled hub (with its key pair) and
@@ -185,14 +186,18 @@ export class SettlementFixture {
   readonly clock = new ManualClock();
   readonly serviceKeys = generateP256();
   readonly dir = mkdtempSync(join(tmpdir(), "tapwire-settlement-"));
-  readonly databasePath = join(this.dir, "settlement.sqlite");
+  readonly databasePath: string;
   readonly currency: string;
   readonly random: Random;
   service: SettlementService;
   hub!: TestHub;
   wallet!: TestWallet;
 
-  private constructor(private readonly options: FixtureOptions) {
+  private constructor(
+    private readonly options: FixtureOptions,
+    private readonly postgres: TestDatabase | undefined,
+  ) {
+    this.databasePath = postgres?.url ?? join(this.dir, "settlement.sqlite");
     this.currency = options.currency ?? "EUR";
     this.random = new SeededRandom(options.seed ?? 1);
     this.service = this.newService();
@@ -200,7 +205,8 @@ export class SettlementFixture {
 
   /** Service started, merchant `m1`, hub `h1` enrolled, wallet `w1` funded (default 10 000 minor units). */
   static async create(options: FixtureOptions = {}): Promise<SettlementFixture> {
-    const fixture = new SettlementFixture(options);
+    // TAPWIRE_TEST_STORE=postgres runs the same tests on a PostgreSQL database of their own (the postgres project).
+    const fixture = new SettlementFixture(options, process.env["TAPWIRE_TEST_STORE"] === "postgres" ? await createServiceDatabase() : undefined);
     await fixture.service.start();
     fixture.service.registry.enrollMerchant({ merchantId: "m1", currency: fixture.currency, displayName: "Corner Café" });
     fixture.hub = fixture.enrollHub("h1", "m1");
@@ -257,6 +263,7 @@ export class SettlementFixture {
 
   async close(): Promise<void> {
     await this.service.stop();
+    await this.postgres?.drop();
     rmSync(this.dir, { recursive: true, force: true });
   }
 

@@ -1,0 +1,7 @@
+// The PostgreSQL connection thread's entry, in plain JavaScript: a worker thread does not inherit the parent's
+// tsx loader (not under `tsx`, `node bin/tapwire.mjs` or vitest), so it registers its own before loading the
+// TypeScript module. The compiled build loads pg-connection-thread.js directly.
+import { register } from "tsx/esm/api";
+
+register();
+await import("./pg-connection-thread.ts");
