@@ -1,6 +1,7 @@
 import { logger } from "../../core/log.ts";
 import type { Clock } from "../../core/sources.ts";
 import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
+import { isPgStorageState, PgSqlError } from "../store/pg-sync-db.ts";
 
 const log = logger("tapwire:settlement");
 
@@ -22,11 +23,16 @@ const storageCodePrefixes = [
   "SQLITE_PROTOCOL",
 ];
 
-/** The storage fault behind `error`, typed LedgerStorage; undefined when it is anything else (a bug: let it crash). */
+/**
+ * The storage fault behind `error`, typed LedgerStorage; undefined when it is anything else (a bug: let it crash).
+ * On PostgreSQL (broker/store/pg-sync-db.ts) the SQLSTATE says it: no connection, no disk, a restart, a timeout,
+ * contention that outlasted every retry.
+ */
 export function storageFault(error: unknown): TapwireError | undefined {
   const code = (error as { code?: unknown } | undefined)?.code;
-  if (typeof code !== "string" || !storageCodePrefixes.some((prefix) => code.startsWith(prefix))) return undefined;
-  return new TapwireError(`ledger storage unavailable: ${(error as Error).message}`, ErrorCode.LedgerStorage, { sqliteCode: code }, { cause: error });
+  const storage = error instanceof PgSqlError ? isPgStorageState(error.sqlState) : typeof code === "string" && storageCodePrefixes.some((prefix) => code.startsWith(prefix));
+  if (!storage) return undefined;
+  return new TapwireError(`ledger storage unavailable: ${(error as Error).message}`, ErrorCode.LedgerStorage, { storageCode: code }, { cause: error });
 }
 
 /** Whether the ledger's storage takes writes; the operator sees this (dashboard, log at error). */
@@ -44,8 +50,8 @@ export class StorageWatch {
 
   failed(fault: TapwireError, batchSize: number): void {
     if (this.current.state === "ok") {
-      this.current = { state: "failing", sinceMs: this.clock.nowMs(), code: String(fault.context?.["sqliteCode"]), failedBatches: 1 };
-      log.error({ code: fault.code, sqliteCode: fault.context?.["sqliteCode"], batchSize }, "ledger storage failing: requests are declined (LedgerStorage, retry later) until it recovers");
+      this.current = { state: "failing", sinceMs: this.clock.nowMs(), code: String(fault.context?.["storageCode"]), failedBatches: 1 };
+      log.error({ code: fault.code, storageCode: fault.context?.["storageCode"], batchSize }, "ledger storage failing: requests are declined (LedgerStorage, retry later) until it recovers");
     } else {
       this.current.failedBatches += 1;
     }
