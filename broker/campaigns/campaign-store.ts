@@ -231,7 +231,7 @@ export class CampaignStore {
       this.statements
         .sql<[string, string, number]>(
           `INSERT INTO campaign_counters (campaign_id, scope, used) VALUES (?, ?, 1)
-           ON CONFLICT (campaign_id, scope) DO UPDATE SET used = used + 1 WHERE used < ?`,
+           ON CONFLICT (campaign_id, scope) DO UPDATE SET used = campaign_counters.used + 1 WHERE campaign_counters.used < ?`,
         )
         .run(campaignId, scope, usedMax).changes === 1
     );

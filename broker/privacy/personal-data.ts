@@ -106,8 +106,8 @@ export class PersonalData implements MandateConsents {
   }
 
   hasGlasses(): boolean {
-    this.glassesTable ??=
-      this.statements.sql<[], number>("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'glasses_enrolments'").pluck().get() !== undefined;
+    // The glasses component (glassesSchema) is plugged in or not; its migrations are recorded when it is.
+    this.glassesTable ??= this.statements.sql<[], number>("SELECT 1 FROM schema_version WHERE component = 'glasses'").pluck().get() !== undefined;
     return this.glassesTable;
   }
 

@@ -1,3 +1,4 @@
+import { describeStore } from "../store/store-location.ts";
 import { createPublicKey, type KeyObject } from "node:crypto";
 import { assert } from "../../core/assert.ts";
 import { encodeBody } from "../../protocol/cbor.ts";
@@ -42,7 +43,7 @@ export class SettlementService extends SettlementReads {
     this.running = running;
     this.parts.batcher.start(running.work);
     running.sweep.start();
-    log.info({ databasePath: this.parts.options.databasePath }, "settlement service started");
+    log.info({ store: describeStore(this.parts.options.databasePath) }, "settlement service started");
   }
 
   /** Stops accepting, drains what is queued (bounded by queueMax), then closes the database. */

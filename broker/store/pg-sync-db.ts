@@ -16,6 +16,9 @@ export const pgTransactionAttemptsMax = 8;
 /** Longest pause before running a conflicted transaction again (a random share of it: workers spread out). */
 const conflictBackoffMsMax = 20;
 
+/** Any fixed 64-bit number all workers use for the writers' lock (pg_advisory_xact_lock, released at commit). */
+const writersLockKey = 0x7461_7077_6972_6577n;
+
 /** Another worker's transaction conflicted with this one: roll back and run it again. */
 const conflictStates: ReadonlySet<string> = new Set([
   "40001", // serialization_failure
@@ -57,8 +60,9 @@ const pause = new Int32Array(new SharedArrayBuffer(4));
  *
  * Transactions run SERIALIZABLE: whatever several workers do at once, each transaction behaves as if it ran
  * alone, the guarantee SQLite's one writer gives, so every money rule the stores enforce on SQLite holds here
- * unchanged. A transaction that conflicts with another worker's is rolled back and its work run again (at most
- * pgTransactionAttemptsMax times): work must only touch the database and values it returns.
+ * unchanged. IMMEDIATE transactions also queue behind each other (outermost). A transaction that conflicts with
+ * another worker's is rolled back and its work run again (at most pgTransactionAttemptsMax times): work must only
+ * touch the database and values it returns.
  */
 export class PgSyncDb implements SqlDb {
   private readonly worker: Worker;
@@ -98,8 +102,8 @@ export class PgSyncDb implements SqlDb {
 
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   transaction<F extends (...params: any[]) => unknown>(work: F): SqlTransaction<F> {
-    const run = (...params: Parameters<F>) => (this.depth > 0 ? this.savepoint(work, params) : this.outermost(work, params));
-    return Object.assign(run, { immediate: run, deferred: run }) as unknown as SqlTransaction<F>;
+    const run = (writer: boolean) => (...params: Parameters<F>) => (this.depth > 0 ? this.savepoint(work, params) : this.outermost(work, params, writer));
+    return Object.assign(run(false), { immediate: run(true), deferred: run(false) }) as unknown as SqlTransaction<F>;
   }
 
   close(): this {
@@ -128,9 +132,15 @@ export class PgSyncDb implements SqlDb {
     return reply;
   }
 
-  private outermost<F extends (...params: never[]) => unknown>(work: F, params: Parameters<F>): ReturnType<F> {
+  /**
+   * `writer` (SQLite's IMMEDIATE: a settlement batch, a migration) takes the writers' lock first, so writers run one
+   * after the other as on SQLite: a batch touches the same hot rows as every other (the merchant's account, the
+   * evidence chain's head), and queueing for them beats doing the work and losing it to a conflict. Other
+   * transactions run beside them and are run again when they conflict.
+   */
+  private outermost<F extends (...params: never[]) => unknown>(work: F, params: Parameters<F>, writer: boolean): ReturnType<F> {
     for (let attempt = 1; ; attempt += 1) {
-      this.exec("BEGIN");
+      this.exec(writer ? `BEGIN; SELECT pg_advisory_xact_lock(${writersLockKey})` : "BEGIN");
       this.depth = 1;
       try {
         const result = work(...params) as ReturnType<F>;
