@@ -1,6 +1,5 @@
-import { join } from "node:path";
 import { ErrorCode, TapwireError, errorCodeName } from "../protocol/errors.ts";
-import { createDataDir, ledgerFileName } from "../core/data-dir.ts";
+import { createDataDir } from "../core/data-dir.ts";
 import { logger } from "../core/log.ts";
 import { systemClock, systemRandom, systemTimers, type Clock, type Random } from "../core/sources.ts";
 import { settlementPrincipal, type Principal } from "../protocol/topics.ts";
@@ -23,7 +22,7 @@ import { HealthEndpoint } from "../core/health-endpoint.ts";
 import { sealFeedEvent } from "../protocol/merchant-feed.ts";
 import { EvidenceReader } from "./merchant-events/evidence-reader.ts";
 import { MerchantFeed } from "./merchant-events/merchant-feed.ts";
-import { isPostgresUrl, storeOfDataDir } from "./store/store-location.ts";
+import { storeOfDataDir } from "./store/store-location.ts";
 
 const log = logger("tapwire:settlement-node");
 
@@ -161,8 +160,8 @@ export class SettlementNode {
       this.revocationWatch.start();
     }
     const renewals = new CertRenewals({ service, pki, clock: this.clock, random: this.random });
-    // Merchants' feeds come from this node's evidence file, read beside the service: a single node on SQLite.
-    const feed = this.options.sharedGroup === undefined && !isPostgresUrl(storeOfDataDir(this.options.dataDir)) ? this.startFeed(service, pki, () => link) : undefined;
+    // Merchants' feeds come from this node's evidence, read beside the service: one node serves them, not a shared group's workers.
+    const feed = this.options.sharedGroup === undefined ? this.startFeed(service, pki, () => link) : undefined;
     const link: ServiceLink = new ServiceLink({
       transport: await this.transportTo(url, pki),
       handler: (inbound) => (isCertRenewal(inbound) ? renewals.handle(inbound) : this.timed(service, inbound)),
@@ -185,7 +184,7 @@ export class SettlementNode {
 
   /** Each listening merchant's signed events, read from the evidence beside the service (a read-only connection). */
   private startFeed(service: SettlementService, pki: OperatorPki, link: () => ServiceLink): MerchantFeed {
-    const reader = new EvidenceReader(join(this.options.dataDir, ledgerFileName));
+    const reader = new EvidenceReader(storeOfDataDir(this.options.dataDir));
     const feed = new MerchantFeed({
       reader,
       merchantKnown: (merchantId) => service.registry.findMerchant(merchantId) !== undefined,

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import type { EnrolmentBundle, EnrolmentContext } from "../broker/enrolment.ts";
 import { loadOrCreateOperatorPki, type OperatorPki } from "../broker/operator-pki.ts";
 import { SettlementService } from "../broker/settlement/settlement-service.ts";
-import { createDataDir, ledgerFileName, makeDirectories, requireDataDir } from "../core/data-dir.ts";
+import { createDataDir, makeDirectories, requireDataDir } from "../core/data-dir.ts";
 import { systemClock, systemRandom } from "../core/sources.ts";
 import { storeOfDataDir } from "../broker/store/store-location.ts";
 

@@ -1,3 +1,4 @@
+import { heldPaymentId } from "../review/review-store.ts";
 import { assert } from "../../core/assert.ts";
 import { StatementCache } from "../ledger/sqlite-db.ts";
 import type { Transfer } from "../ledger/ledger.ts";
@@ -186,19 +187,19 @@ export class ClearingStore {
   /** Dispute cases still pending: the case and the payment it names (`pay-N`, `agentpay-N`). */
   pendingDisputes(): Array<{ caseId: string; paymentId: string }> {
     return this.statements
-      .sql<[number], { case_id: string; payment_id: string }>(
-        `SELECT case_id, json_extract(held, '$.paymentId') AS payment_id FROM review_cases
-         WHERE kind = 'dispute' AND status = 'pending' ORDER BY case_seq LIMIT ?`,
+      .sql<[number], { case_id: string; held: string }>(
+        `SELECT case_id, held FROM review_cases WHERE kind = 'dispute' AND status = 'pending' ORDER BY case_seq LIMIT ?`,
       )
       .all(clearingListMax)
-      .map((r) => ({ caseId: r.case_id, paymentId: r.payment_id }));
+      .map((r) => ({ caseId: r.case_id, paymentId: heldPaymentId(r.held) }));
   }
 
   /** A hub payment (settlement_payments, read only) as far as a dispute hold needs it. */
   hubPayment(paymentId: number): { merchantId: string; amountMinor: number; refundedMinor: number } | undefined {
     return this.statements
       .sql<[number], { merchantId: string; amountMinor: number; refundedMinor: number }>(
-        "SELECT merchant_id AS merchantId, amount_minor AS amountMinor, refunded_minor AS refundedMinor FROM settlement_payments WHERE payment_id = ?",
+        // Quoted aliases keep their case on PostgreSQL too.
+        'SELECT merchant_id AS "merchantId", amount_minor AS "amountMinor", refunded_minor AS "refundedMinor" FROM settlement_payments WHERE payment_id = ?',
       )
       .get(paymentId);
   }
@@ -261,7 +262,7 @@ export class ClearingStore {
   }
 
   transfersOfRun(runId: number): RunTransfer[] {
-    return this.statements.sql<[number], RunTransfer>("SELECT transfer_id AS transferId, role FROM clearing_run_transfers WHERE run_id = ? ORDER BY transfer_id").all(runId);
+    return this.statements.sql<[number], RunTransfer>('SELECT transfer_id AS "transferId", role FROM clearing_run_transfers WHERE run_id = ? ORDER BY transfer_id').all(runId);
   }
 
   /** Runs that took on the given run's carried figures (the run that absorbed it), for the reconciliation report. */

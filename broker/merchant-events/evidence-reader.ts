@@ -1,4 +1,7 @@
 import Database from "better-sqlite3";
+import type { SqlDb, SqlStatement } from "../../core/sql-db.ts";
+import { PgSyncDb } from "../store/pg-sync-db.ts";
+import { describeStore, isPostgresUrl } from "../store/store-location.ts";
 import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
 import { paymentRowOf } from "../settlement/disputes.ts";
 import type { EvidenceEntry } from "./merchant-event.ts";
@@ -13,25 +16,27 @@ interface Row {
 }
 
 /**
- * The settlement database opened read-only beside a running service (SQLite WAL: readers never block it), for
- * the evidence rows after a seq and the merchant of a hub. Never writes, never migrates.
+ * The settlement database opened read-only beside a running service (SQLite WAL: readers never block it; on
+ * PostgreSQL a connection of its own), for the evidence rows after a seq and the merchant of a hub. Never writes,
+ * never migrates.
  */
 export class EvidenceReader {
-  private readonly db: Database.Database;
-  private readonly after: Database.Statement<[number, number], Row>;
-  private readonly hubMerchant: Database.Statement<[string], { merchant_id: string }>;
-  private readonly paymentMerchant: Database.Statement<[number], { merchant_id: string }>;
-  private readonly agentPaymentMerchant: Database.Statement<[number], { merchant_id: string }>;
+  private readonly db: SqlDb;
+  private readonly after: SqlStatement<[number, number], Row>;
+  private readonly hubMerchant: SqlStatement<[string], { merchant_id: string }>;
+  private readonly paymentMerchant: SqlStatement<[number], { merchant_id: string }>;
+  private readonly agentPaymentMerchant: SqlStatement<[number], { merchant_id: string }>;
 
+  /** `path`: the SQLite file, or the postgres:// URL the service runs on. */
   constructor(path: string) {
     try {
-      this.db = new Database(path, { readonly: true, fileMustExist: true });
+      this.db = isPostgresUrl(path) ? new PgSyncDb(path) : new Database(path, { readonly: true, fileMustExist: true });
       this.after = this.db.prepare("SELECT seq, kind, principal, request_id, bytes, recorded_at_ms FROM evidence WHERE seq > ? ORDER BY seq LIMIT ?");
       this.hubMerchant = this.db.prepare("SELECT merchant_id FROM registry_hubs WHERE hub_id = ?");
       this.paymentMerchant = this.db.prepare("SELECT merchant_id FROM settlement_payments WHERE payment_id = ?");
       this.agentPaymentMerchant = this.db.prepare("SELECT merchant_id FROM agent_payments WHERE payment_id = ?");
     } catch (error) {
-      throw new TapwireError(`cannot read the settlement database ${path}: ${(error as Error).message}`, ErrorCode.ConfigInvalid, { path }, { cause: error });
+      throw new TapwireError(`cannot read the settlement database ${describeStore(path)}: ${(error as Error).message}`, ErrorCode.ConfigInvalid, { path: describeStore(path) }, { cause: error });
     }
   }
 

@@ -162,7 +162,7 @@ export class ReviewStore {
     assert(Number.isSafeInteger(filter.limit) && filter.limit > 0 && filter.limit <= caseListMax, `limit ${filter.limit}`);
     return this.statements
       .sql<[string | null, string | null, string | null, string | null, number], CaseRow>(
-        `SELECT ${caseColumns} FROM review_cases WHERE (? IS NULL OR status = ?) AND (? IS NULL OR kind = ?) ORDER BY case_seq LIMIT ?`,
+        `SELECT ${caseColumns} FROM review_cases WHERE (CAST(? AS TEXT) IS NULL OR status = ?) AND (CAST(? AS TEXT) IS NULL OR kind = ?) ORDER BY case_seq LIMIT ?`,
       )
       .all(filter.status ?? null, filter.status ?? null, filter.kind ?? null, filter.kind ?? null, filter.limit)
       .map(toCase);
@@ -190,12 +190,12 @@ export class ReviewStore {
 
   /** A case already open for this payment (disputes: one at a time). */
   hasPendingDispute(paymentId: string): boolean {
-    return (
-      this.statements
-        .sql<[string], number>("SELECT 1 FROM review_cases WHERE kind = 'dispute' AND status = 'pending' AND json_extract(held, '$.paymentId') = ?")
-        .pluck()
-        .get(paymentId) !== undefined
-    );
+    // Read in full and parsed here (both engines, no JSON functions): pending disputes are few.
+    return this.statements
+      .sql<[], string>("SELECT held FROM review_cases WHERE kind = 'dispute' AND status = 'pending'")
+      .pluck()
+      .all()
+      .some((held) => heldPaymentId(held) === paymentId);
   }
 
   queuePush(kind: ClientKind, id: string, payload: Buffer, expMs: number, nowMs: number): void {
@@ -216,4 +216,11 @@ export class ReviewStore {
   markSent(pushId: number, nowMs: number): void {
     this.statements.sql<[number, number]>("UPDATE review_pushes SET sent_at_ms = ? WHERE push_id = ? AND sent_at_ms IS NULL").run(nowMs, pushId);
   }
+}
+
+/** The payment a dispute case holds (its `held` JSON names it). */
+export function heldPaymentId(held: string): string {
+  const { paymentId } = JSON.parse(held) as { paymentId?: unknown };
+  assert(typeof paymentId === "string", "a dispute case names its payment");
+  return paymentId;
 }

@@ -93,7 +93,7 @@ export class OfflineStore {
     const row = this.statements
       .sql<[string, number, number, number], { count: number; total: number | null }>(
         `SELECT COUNT(*) AS count, SUM(amount_minor) AS total FROM
-           (SELECT amount_minor FROM settlement_offline_captures WHERE hub_id = ? AND captured_at_ms BETWEEN ? AND ? LIMIT ?)`,
+           (SELECT amount_minor FROM settlement_offline_captures WHERE hub_id = ? AND captured_at_ms BETWEEN ? AND ? LIMIT ?) AS window_rows`,
       )
       .get(hubId, fromMs, toMs, rowsMax);
     assert(row, "aggregate query returns a row");

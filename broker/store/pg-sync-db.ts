@@ -65,9 +65,7 @@ const pause = new Int32Array(new SharedArrayBuffer(4));
  * touch the database and values it returns.
  */
 export class PgSyncDb implements SqlDb {
-  private readonly worker: Worker;
-  private readonly port: MessagePort;
-  private readonly wake: Int32Array;
+  private connection: { worker: Worker; port: MessagePort; wake: Int32Array };
   private readonly statementNames = new Map<string, string>();
   private depth = 0;
   private closed = false;
@@ -75,14 +73,18 @@ export class PgSyncDb implements SqlDb {
   conflictRetries = 0;
 
   constructor(readonly url: string) {
+    this.connection = PgSyncDb.connect(url);
+  }
+
+  /** A connection thread of its own, with the port and the flag the main thread waits on. */
+  private static connect(url: string): { worker: Worker; port: MessagePort; wake: Int32Array } {
     const signal = new SharedArrayBuffer(4);
-    this.wake = new Int32Array(signal);
     const { port1, port2 } = new MessageChannel();
-    this.port = port1;
     const data: ConnectionThreadData = { url, port: port2, signal, statementTimeoutMs: pgStatementTimeoutMs };
-    this.worker = new Worker(connectionThreadUrl(), { workerData: data, transferList: [port2] });
-    this.worker.unref();
-    this.worker.on("error", (error) => log.error({ err: error }, "PostgreSQL connection thread failed"));
+    const worker = new Worker(connectionThreadUrl(), { workerData: data, transferList: [port2] });
+    worker.unref();
+    worker.on("error", (error) => log.error({ err: error }, "PostgreSQL connection thread failed"));
+    return { worker, port: port1, wake: new Int32Array(signal) };
   }
 
   get inTransaction(): boolean {
@@ -112,7 +114,7 @@ export class PgSyncDb implements SqlDb {
     try {
       this.call({ op: "close" });
     } finally {
-      void this.worker.terminate();
+      void this.connection.worker.terminate();
     }
     return this;
   }
@@ -120,11 +122,16 @@ export class PgSyncDb implements SqlDb {
   /** Sends one request and waits for its reply; a failure comes back as a PgSqlError. */
   call(request: ConnectionRequest): { rows: unknown[]; rowCount: number } {
     assert(!this.closed || request.op === "close", "the PostgreSQL connection is closed");
-    Atomics.store(this.wake, 0, 0);
-    this.port.postMessage(request);
-    const waited = Atomics.wait(this.wake, 0, 0, pgStatementTimeoutMs + replyGraceMs);
-    const message = receiveMessageOnPort(this.port);
+    const { port, wake, worker } = this.connection;
+    Atomics.store(wake, 0, 0);
+    port.postMessage(request);
+    const waited = Atomics.wait(wake, 0, 0, pgStatementTimeoutMs + replyGraceMs);
+    const message = receiveMessageOnPort(port);
     if (waited === "timed-out" || message === undefined) {
+      // The thread's state is unknown (its reply may still come): it is replaced, and PostgreSQL ends whatever
+      // transaction the old connection had open when its socket closes.
+      void worker.terminate();
+      this.connection = PgSyncDb.connect(this.url);
       throw new PgSqlError(`no answer from the PostgreSQL connection within ${pgStatementTimeoutMs + replyGraceMs} ms`, "08006", undefined);
     }
     const reply = message.message as ConnectionReply;
@@ -234,8 +241,9 @@ class PgStatement<Params extends unknown[], Row> implements SqlStatement<Params,
   }
 
   private query(params: unknown[]): { rows: unknown[]; rowCount: number } {
-    assert(!params.some((p) => p === undefined), `undefined bound to ${this.text}`);
-    const { rows, rowCount } = this.db.call({ op: "query", name: this.name, text: this.text, values: params, rowMode: this.plucked ? "array" : "object" });
+    // As better-sqlite3 binds it: undefined is NULL.
+    const values = params.map((p) => (p === undefined ? null : p));
+    const { rows, rowCount } = this.db.call({ op: "query", name: this.name, text: this.text, values, rowMode: this.plucked ? "array" : "object" });
     return { rows: rows.map((row) => (this.plucked ? asBuffers((row as unknown[])[0]) : rowOf(row))), rowCount };
   }
 }

@@ -1,3 +1,4 @@
+import { VirtualClock } from "../../core/sources.ts";
 import { afterEach, describe, expect, it } from "vitest";
 import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
 import type { Decision } from "../../protocol/messages.ts";
@@ -80,7 +81,8 @@ describe("the operator review queue", () => {
   });
 
   it("publishes through the running service a decision another process (the review CLI) made", async () => {
-    a = await AgentFixture.create();
+    // Timers nobody advances: the sweep runs only when the test calls it, however long the steps before take.
+    a = await AgentFixture.create({ service: { timers: new VirtualClock() } });
     await a.registerMandate();
     const pushed: Decision[] = [];
     a.service.onPush((outbound) => pushed.push(a.f.open(outbound.payload)));
