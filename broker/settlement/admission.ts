@@ -21,6 +21,7 @@ import { sha256 } from "../evidence/evidence-store.ts";
 import type { Registry } from "../registry/registry.ts";
 import type { ProviderOutcome } from "../providers/provider-gateway.ts";
 import { inlineChecks, type SignatureChecks } from "./prechecks.ts";
+import { UnverifiedReading } from "../decisions/unverified-reading.ts";
 
 /** A wallet's own requests (anything but a tag payment). */
 export type WalletMessage = OpenMandate | MandateRevoke | WalletStepUpApproval | DisputeOpen;
@@ -74,14 +75,15 @@ export interface AdmissionDeps {
  * operating fault is answered as a refusal. Everything that depends on state that can change (revocation, seq,
  * idempotency, balances) is checked again, or for the first time, inside the transaction.
  *
- * `checks` answers signature checks a worker already made for this message (see prechecks.ts).
+ * `checks` answers signature checks a worker already made for this message (see prechecks.ts); `reading` is the
+ * message's one decoding on the main thread, shared with the precheck job and the provider stage.
  */
-export function admit(inbound: Inbound, deps: AdmissionDeps, checks: SignatureChecks = inlineChecks): Admission {
+export function admit(inbound: Inbound, deps: AdmissionDeps, checks: SignatureChecks = inlineChecks, reading = new UnverifiedReading(inbound.payload)): Admission {
   switch (inbound.kind) {
     case "hub":
-      return admitHub(inbound, deps.registry, checks);
+      return admitHub(inbound, reading, deps.registry, checks);
     case "wallet":
-      return unverifiedType(inbound.payload) === "wallet_tag_payment" ? admitWallet(inbound, deps.registry) : admitWalletRequest(inbound, deps.registry);
+      return unverifiedType(reading) === "wallet_tag_payment" ? admitWallet(inbound, deps.registry) : admitWalletRequest(inbound, deps.registry);
     case "agent":
       return admitAgent(inbound, deps);
   }
@@ -91,14 +93,15 @@ function refused(error: TapwireError, summary: RequestSummary, sender: Inbound):
   return { outcome: "refused", summary, error, recipients: [{ kind: sender.kind, id: sender.id }] };
 }
 
-function admitHub(inbound: Inbound, registry: Registry, checks: SignatureChecks): Admission {
+function admitHub(inbound: Inbound, reading: UnverifiedReading, registry: Registry, checks: SignatureChecks): Admission {
   let parts: Sign1Parts | undefined;
   try {
-    parts = readEnvelope(inbound.payload);
+    parts = reading.envelope();
     const hub = registry.getActiveHub(inbound.id);
     // openMessage, with the signature check asked of `checks`.
     const payload = checks.verifyEnvelope(inbound.payload, parts, registry.hubPublicKey(hub), hub.publicKeyPem);
-    const body = parseBody(hubRequestSchema, decodeBody(payload));
+    // The body decoded once on arrival: `payload`, now verified, is that reading's payload.
+    const body = parseBody(hubRequestSchema, reading.body());
     const hash = bodyHash(payload);
     if (body.hubId !== inbound.id) {
       throw new TapwireError(`body names hub ${body.hubId}, topic is hub ${inbound.id}`, ErrorCode.HubMismatch, { hubId: inbound.id });
@@ -244,9 +247,9 @@ function bodyField(body: unknown, field: string): unknown {
 }
 
 /** The `type` of a message before its key is known (it decides which key and schema apply). */
-function unverifiedType(bytes: Uint8Array): unknown {
+function unverifiedType(reading: UnverifiedReading): unknown {
   try {
-    return bodyField(decodeBody(readEnvelope(bytes).payload), "type");
+    return bodyField(reading.body(), "type");
   } catch {
     return undefined;
   }
