@@ -126,7 +126,7 @@ export class Batcher {
   }
 
   /** Resolves once the answer is durable; rejects with ServiceUnavailable when not accepting. */
-  handle(inbound: Inbound): Promise<Outbound[]> {
+  handle(inbound: Inbound, reading = new UnverifiedReading(inbound.payload)): Promise<Outbound[]> {
     assert(isId(inbound.id), `inbound id ${inbound.id} is not a topic id`);
     if (!this.open) {
       return Promise.reject(new TapwireError("settlement service is not running", ErrorCode.ServiceUnavailable));
@@ -140,7 +140,7 @@ export class Batcher {
     return new Promise<Outbound[]>((resolve, reject) => {
       const pending: Pending = {
         inbound,
-        reading: new UnverifiedReading(inbound.payload),
+        reading,
         resolve,
         reject,
         checking: false,
