@@ -11,16 +11,20 @@ import { isId } from "../protocol/ids.ts";
 import { keyId, publicKeyPem } from "../protocol/keys.ts";
 import { protocolVersion, type Decision } from "../protocol/messages.ts";
 import type { Inbound, Outbound } from "./decisions/verdicts.ts";
+import type { UnverifiedReading } from "./decisions/unverified-reading.ts";
 import { certifyPrincipal, type OperatorPki } from "./operator-pki.ts";
 import type { SettlementService } from "./settlement/settlement-service.ts";
 
 const log = logger("tapwire:cert-renewal");
 
-/** Whether a hub's message is a certificate renewal (it goes here, not to the settlement pipeline). */
-export function isCertRenewal(inbound: Inbound): boolean {
+/**
+ * Whether a hub's message is a certificate renewal (it goes here, not to the settlement pipeline). `reading` is the
+ * message's one decoding, which the settlement service goes on with when it is not.
+ */
+export function isCertRenewal(inbound: Inbound, reading: UnverifiedReading): boolean {
   if (inbound.kind !== "hub") return false;
   try {
-    const body = decodeBody(readEnvelope(inbound.payload).payload) as { type?: unknown } | undefined;
+    const body = reading.body() as { type?: unknown } | undefined;
     return body?.type === "cert_renewal";
   } catch (error) {
     if (!isTapwireError(error)) throw error;

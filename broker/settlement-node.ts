@@ -17,6 +17,8 @@ import type { SettlementOptions } from "./settlement/options.ts";
 import { SettlementService } from "./settlement/settlement-service.ts";
 import { SettlementMetrics } from "./settlement-metrics.ts";
 import { CertRenewals, isCertRenewal } from "./cert-renewals.ts";
+import { UnverifiedReading } from "./decisions/unverified-reading.ts";
+import type { Inbound } from "./decisions/verdicts.ts";
 import { normalSerial } from "./registry/revoked-certificates.ts";
 import { HealthEndpoint } from "../core/health-endpoint.ts";
 import { sealFeedEvent } from "../protocol/merchant-feed.ts";
@@ -164,7 +166,10 @@ export class SettlementNode {
     const feed = this.options.sharedGroup === undefined ? this.startFeed(service, pki, () => link) : undefined;
     const link: ServiceLink = new ServiceLink({
       transport: await this.transportTo(url, pki),
-      handler: (inbound) => (isCertRenewal(inbound) ? renewals.handle(inbound) : this.timed(service, inbound)),
+      handler: (inbound) => {
+        const reading = new UnverifiedReading(inbound.payload);
+        return isCertRenewal(inbound, reading) ? renewals.handle(inbound) : this.timed(service, inbound, reading);
+      },
       providerAnswers: (providerId, payload) => void service.handleProviderAnswer(providerId, payload),
       ...(feed ? { onMerchantAck: (merchantId: string, payload: Buffer) => feed.onAck(merchantId, payload) } : {}),
       handlerCallsInFlightMax: this.options.handlerCallsInFlightMax ?? handlerCallsInFlightMaxDefault,
@@ -197,9 +202,9 @@ export class SettlementNode {
   }
 
   /** Latency is real elapsed time (a monotonic clock), not the injected wall clock a simulation may stop. */
-  private async timed(service: SettlementService, inbound: Parameters<SettlementService["handle"]>[0]) {
+  private async timed(service: SettlementService, inbound: Inbound, reading: UnverifiedReading) {
     const startedMs = performance.now();
-    const answers = await service.handle(inbound);
+    const answers = await service.handle(inbound, reading);
     this.metrics.answeredAfter(performance.now() - startedMs);
     return answers;
   }

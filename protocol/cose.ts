@@ -35,8 +35,11 @@ export function toBeSigned(protectedBytes: Uint8Array, payload: Uint8Array, exte
   return structCodec.encode(["Signature1", protectedBytes, externalAad, payload]);
 }
 
+/** The protected header every tapwire signature carries, {alg: ES256}: encoded once, as it never changes. */
+const es256ProtectedBytes: Uint8Array = structCodec.encode(new Map([[headerAlg, algEs256]]));
+
 export function signSign1(payload: Uint8Array, privateKey: KeyObject, options: SignOptions = {}): Buffer {
-  const protectedBytes = structCodec.encode(new Map([[headerAlg, algEs256]]));
+  const protectedBytes = es256ProtectedBytes;
   const unprotectedHeader = new Map<number, unknown>();
   if (options.kid) unprotectedHeader.set(headerKid, options.kid);
   const signer = createSign("sha256");

@@ -1,9 +1,8 @@
 import type { Random } from "../../core/sources.ts";
-import { decodeBody } from "../../protocol/cbor.ts";
-import { decodeSign1 } from "../../protocol/cose.ts";
 import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
 import type { MandateConsents } from "../agents/agent-payments.ts";
 import type { MandateStore } from "../agents/mandate-store.ts";
+import type { UnverifiedReading } from "../decisions/unverified-reading.ts";
 import { StatementCache } from "../ledger/sqlite-db.ts";
 import { ConsentStore, type Consent } from "./consents.ts";
 import { PersonalKeys } from "./personal-keys.ts";
@@ -56,11 +55,13 @@ export class PersonalData implements MandateConsents {
 
   /**
    * The form a verified request joins the evidence in: sealed under its payer's key when it holds personal fields
-   * and names a person (a glasses or tap payer, an agent's mandate holder); as received otherwise.
+   * and names a person (a glasses or tap payer, an agent's mandate holder); as received otherwise. `request` is the
+   * message as admission read it (its signature verified since), so it is not decoded again here.
    */
-  storedRequest(bytes: Uint8Array, nowMs: number): Uint8Array {
-    const { payload } = decodeSign1(bytes);
-    const body = decodeBody(payload) as Record<string, unknown>;
+  storedRequest(request: UnverifiedReading, nowMs: number): Uint8Array {
+    const { bytes } = request;
+    const { payload } = request.envelope();
+    const body = request.body() as Record<string, unknown>;
     if (typeof body !== "object" || body === null || !holdsPersonalFields(body)) return bytes;
     const person = this.personOf(body);
     return person === undefined ? bytes : sealRequest({ bytes, payload, body }, person, this.keys, this.deps.random, nowMs);

@@ -1,4 +1,5 @@
 import type { KeyObject } from "node:crypto";
+import { assert } from "../../core/assert.ts";
 import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
 import { isId } from "../../protocol/ids.ts";
 import { isCurrency } from "../../protocol/money.ts";
@@ -174,11 +175,13 @@ export class ProviderRegistry {
 
   /** Give-back notices not sent yet, oldest first, at most `limit`. */
   unsentNotices(limit: number): ProviderNotice[] {
+    // Every batch asks this: the limit is in the text, as a bound LIMIT re-prepares the statement on each call (campaign-store.ts).
+    assert(Number.isSafeInteger(limit) && limit > 0, `notice limit ${limit} is not a positive integer`);
     return this.statements
-      .sql<[number], { notice_id: number; provider_id: string; authorization_id: string; reference: string; amount_minor: number; currency: string }>(
-        "SELECT notice_id, provider_id, authorization_id, reference, amount_minor, currency FROM provider_notices WHERE sent_at_ms IS NULL ORDER BY notice_id LIMIT ?",
+      .sql<[], { notice_id: number; provider_id: string; authorization_id: string; reference: string; amount_minor: number; currency: string }>(
+        `SELECT notice_id, provider_id, authorization_id, reference, amount_minor, currency FROM provider_notices WHERE sent_at_ms IS NULL ORDER BY notice_id LIMIT ${limit}`,
       )
-      .all(limit)
+      .all()
       .map((r) => ({ noticeId: r.notice_id, providerId: r.provider_id, authorizationId: r.authorization_id, reference: r.reference, amountMinor: r.amount_minor, currency: r.currency }));
   }
 

@@ -1,12 +1,11 @@
 import type { Clock } from "../../core/sources.ts";
-import { decodeBody } from "../../protocol/cbor.ts";
-import { decodeSign1 } from "../../protocol/cose.ts";
-import { openMessage, readEnvelope } from "../../protocol/envelope.ts";
+import { verifySign1 } from "../../protocol/cose.ts";
 import { ErrorCode, TapwireError, isTapwireError } from "../../protocol/errors.ts";
-import { hubRequestSchema, type PaymentRequest } from "../../protocol/messages.ts";
+import { hubRequestSchema, parseBody, type PaymentRequest } from "../../protocol/messages.ts";
 import { verifyCryptogram } from "../../protocol/payer.ts";
 import { authorizationIdFor } from "../../protocol/provider.ts";
 import type { Inbound } from "../decisions/verdicts.ts";
+import { UnverifiedReading } from "../decisions/unverified-reading.ts";
 import type { FxDesk } from "../fx/fx-desk.ts";
 import type { Hub } from "../registry/principals.ts";
 import type { Registry } from "../registry/registry.ts";
@@ -39,9 +38,10 @@ export interface ProviderStageDeps {
 export class ProviderStage {
   constructor(private readonly deps: ProviderStageDeps) {}
 
-  prepare(inbound: Inbound): Promise<ProviderOutcome> | undefined {
+  /** `reading` is the message's one decoding on the main thread, shared with the precheck job and admission. */
+  prepare(inbound: Inbound, reading = new UnverifiedReading(inbound.payload)): Promise<ProviderOutcome> | undefined {
     if (inbound.kind !== "hub") return undefined;
-    const asked = this.askable(inbound);
+    const asked = this.askable(inbound, reading);
     if (asked === undefined) return undefined;
     try {
       return this.ask(asked.hub, asked.request, asked.providerId);
@@ -73,16 +73,17 @@ export class ProviderStage {
   }
 
   /** The payment and its wallet's provider, when the request is one to ask a provider about. */
-  private askable(inbound: Inbound): { hub: Hub; request: PaymentRequest; providerId: string } | undefined {
+  private askable(inbound: Inbound, reading: UnverifiedReading): { hub: Hub; request: PaymentRequest; providerId: string } | undefined {
     const { registry, providers, decided } = this.deps;
     try {
       // Most payments are in-house wallets': told apart from the unverified body, before any signature is checked
       // here on the main thread (the batch verifies every payment anyway, on the verify workers).
-      const walletId = unverifiedHceWallet(inbound.payload);
+      const walletId = unverifiedHceWallet(reading);
       if (walletId === undefined || providers.providerOf(walletId) === undefined) return undefined;
       const hub = registry.findHub(inbound.id);
       if (hub?.status !== "active") return undefined;
-      const request = openMessage(readEnvelope(inbound.payload), registry.hubPublicKey(hub), hubRequestSchema).body;
+      verifySign1(reading.envelope(), registry.hubPublicKey(hub));
+      const request = parseBody(hubRequestSchema, reading.body());
       if (request.type !== "payment_request" || request.payer.kind !== "hce" || request.hubId !== hub.hubId) return undefined;
       const providerId = providers.providerOf(request.payer.walletId);
       if (providerId === undefined || decided(hub.hubId, request.requestId)) return undefined;
@@ -126,8 +127,8 @@ export class ProviderStage {
 }
 
 /** The wallet an hce payer names in a hub request, read without checking anything; undefined for anything else. */
-function unverifiedHceWallet(payload: Uint8Array): string | undefined {
-  const body = decodeBody(decodeSign1(payload).payload);
+function unverifiedHceWallet(reading: UnverifiedReading): string | undefined {
+  const body = reading.body();
   const payer = typeof body === "object" && body !== null ? (body as Record<string, unknown>)["payer"] : undefined;
   if (typeof payer !== "object" || payer === null) return undefined;
   const { kind, walletId } = payer as Record<string, unknown>;

@@ -21,6 +21,7 @@ import { sha256 } from "../evidence/evidence-store.ts";
 import type { Registry } from "../registry/registry.ts";
 import type { ProviderOutcome } from "../providers/provider-gateway.ts";
 import { inlineChecks, type SignatureChecks } from "./prechecks.ts";
+import { UnverifiedReading } from "../decisions/unverified-reading.ts";
 
 /** A wallet's own requests (anything but a tag payment). */
 export type WalletMessage = OpenMandate | MandateRevoke | WalletStepUpApproval | DisputeOpen;
@@ -35,6 +36,7 @@ export type Admission =
       hash: Uint8Array;
       summary: RequestSummary;
       bytes: Uint8Array;
+      reading: UnverifiedReading;
       /** Also checks the payer's cryptogram inside the transaction: answered from the same precheck. */
       checks: SignatureChecks;
       /** The wallet provider's answer, asked before the batch (providers/provider-stage.ts); absent for in-house wallets. */
@@ -49,8 +51,9 @@ export type Admission =
       hash: Uint8Array;
       summary: RequestSummary;
       bytes: Uint8Array;
+      reading: UnverifiedReading;
     }
-  | { outcome: "wallet_request"; walletId: string; message: WalletMessage; hash: Uint8Array; summary: RequestSummary; bytes: Uint8Array }
+  | { outcome: "wallet_request"; walletId: string; message: WalletMessage; hash: Uint8Array; summary: RequestSummary; bytes: Uint8Array; reading: UnverifiedReading }
   | {
       outcome: "agent_payment";
       agentId: string;
@@ -60,6 +63,7 @@ export type Admission =
       closedHash: Uint8Array;
       summary: RequestSummary;
       bytes: Uint8Array;
+      reading: UnverifiedReading;
     };
 
 /** What admission reads; all of it is re-checked inside the transaction where it could have changed. */
@@ -74,16 +78,17 @@ export interface AdmissionDeps {
  * operating fault is answered as a refusal. Everything that depends on state that can change (revocation, seq,
  * idempotency, balances) is checked again, or for the first time, inside the transaction.
  *
- * `checks` answers signature checks a worker already made for this message (see prechecks.ts).
+ * `checks` answers signature checks a worker already made for this message (see prechecks.ts); `reading` is the
+ * message's one decoding on the main thread, shared with the precheck job and the provider stage.
  */
-export function admit(inbound: Inbound, deps: AdmissionDeps, checks: SignatureChecks = inlineChecks): Admission {
+export function admit(inbound: Inbound, deps: AdmissionDeps, checks: SignatureChecks = inlineChecks, reading = new UnverifiedReading(inbound.payload)): Admission {
   switch (inbound.kind) {
     case "hub":
-      return admitHub(inbound, deps.registry, checks);
+      return admitHub(inbound, reading, deps.registry, checks);
     case "wallet":
-      return unverifiedType(inbound.payload) === "wallet_tag_payment" ? admitWallet(inbound, deps.registry) : admitWalletRequest(inbound, deps.registry);
+      return unverifiedType(reading) === "wallet_tag_payment" ? admitWallet(inbound, reading, deps.registry) : admitWalletRequest(inbound, reading, deps.registry);
     case "agent":
-      return admitAgent(inbound, deps);
+      return admitAgent(inbound, reading, deps);
   }
 }
 
@@ -91,14 +96,15 @@ function refused(error: TapwireError, summary: RequestSummary, sender: Inbound):
   return { outcome: "refused", summary, error, recipients: [{ kind: sender.kind, id: sender.id }] };
 }
 
-function admitHub(inbound: Inbound, registry: Registry, checks: SignatureChecks): Admission {
+function admitHub(inbound: Inbound, reading: UnverifiedReading, registry: Registry, checks: SignatureChecks): Admission {
   let parts: Sign1Parts | undefined;
   try {
-    parts = readEnvelope(inbound.payload);
+    parts = reading.envelope();
     const hub = registry.getActiveHub(inbound.id);
     // openMessage, with the signature check asked of `checks`.
     const payload = checks.verifyEnvelope(inbound.payload, parts, registry.hubPublicKey(hub), hub.publicKeyPem);
-    const body = parseBody(hubRequestSchema, decodeBody(payload));
+    // The body decoded once on arrival: `payload`, now verified, is that reading's payload.
+    const body = parseBody(hubRequestSchema, reading.body());
     const hash = bodyHash(payload);
     if (body.hubId !== inbound.id) {
       throw new TapwireError(`body names hub ${body.hubId}, topic is hub ${inbound.id}`, ErrorCode.HubMismatch, { hubId: inbound.id });
@@ -109,18 +115,18 @@ function admitHub(inbound: Inbound, registry: Registry, checks: SignatureChecks)
       });
     }
     const summary: RequestSummary = { principalKind: "hub", hubId: hub.hubId, requestId: body.requestId, requestType: body.type, requestHash: hash };
-    return { outcome: "hub_request", hubId: hub.hubId, request: body, hash, summary, bytes: inbound.payload, checks };
+    return { outcome: "hub_request", hubId: hub.hubId, request: body, hash, summary, bytes: inbound.payload, reading, checks };
   } catch (error) {
     if (!isTapwireError(error)) throw error;
     return refused(error, describeUnverified(parts?.payload, inbound), inbound);
   }
 }
 
-function admitWallet(inbound: Inbound, registry: Registry): Admission {
+function admitWallet(inbound: Inbound, reading: UnverifiedReading, registry: Registry): Admission {
   let parts: Sign1Parts | undefined;
   let summary: RequestSummary | undefined;
   try {
-    parts = readEnvelope(inbound.payload);
+    parts = reading.envelope();
     const wallet = registry.getActiveWallet(inbound.id);
     const { body: message, hash } = openMessage(parts, registry.walletPublicKey(wallet), walletTagPaymentSchema);
     summary = { principalKind: "wallet", hubId: inbound.id, requestId: "", requestType: message.type, requestHash: hash };
@@ -140,7 +146,7 @@ function admitWallet(inbound: Inbound, registry: Registry): Admission {
         hubId: hub.hubId,
       });
     }
-    return { outcome: "wallet_tag", walletId: wallet.walletId, hubId, message, offer, hash, summary, bytes: inbound.payload };
+    return { outcome: "wallet_tag", walletId: wallet.walletId, hubId, message, offer, hash, summary, bytes: inbound.payload, reading };
   } catch (error) {
     if (!isTapwireError(error)) throw error;
     return refused(error, summary ?? describeUnverified(parts?.payload, inbound), inbound);
@@ -158,22 +164,22 @@ function unverifiedHubId(payload: Uint8Array): string {
 }
 
 /** A wallet's own requests: register or revoke a mandate, answer a step-up, open a dispute. */
-function admitWalletRequest(inbound: Inbound, registry: Registry): Admission {
+function admitWalletRequest(inbound: Inbound, reading: UnverifiedReading, registry: Registry): Admission {
   let parts: Sign1Parts | undefined;
   let summary: RequestSummary | undefined;
   try {
-    parts = readEnvelope(inbound.payload);
+    parts = reading.envelope();
     const wallet = registry.getActiveWallet(inbound.id);
     const payload = verifySign1(parts, registry.walletPublicKey(wallet));
     const hash = bodyHash(payload);
     summary = describeUnverified(payload, inbound);
-    const body = parseWalletMessage(decodeBody(payload));
+    const body = parseWalletMessage(reading.body());
     const requestId = body.type === "open_mandate" ? body.mandateId : body.requestId;
     summary = { principalKind: "wallet", hubId: inbound.id, requestId, requestType: body.type, requestHash: hash };
     if (body.walletId !== inbound.id) {
       throw new TapwireError(`body names wallet ${body.walletId}, topic is wallet ${inbound.id}`, ErrorCode.WalletMismatch, { walletId: inbound.id });
     }
-    return { outcome: "wallet_request", walletId: wallet.walletId, message: body, hash, summary, bytes: inbound.payload };
+    return { outcome: "wallet_request", walletId: wallet.walletId, message: body, hash, summary, bytes: inbound.payload, reading };
   } catch (error) {
     if (!isTapwireError(error)) throw error;
     return refused(error, summary ?? describeUnverified(parts?.payload, inbound), inbound);
@@ -201,13 +207,13 @@ function parseWalletMessage(body: unknown): WalletMessage {
  * A closed mandate: checked with the key its open mandate names (cnf), not with the agent's certificate
  * key, because the person authorised that key and no other to spend.
  */
-function admitAgent(inbound: Inbound, deps: AdmissionDeps): Admission {
+function admitAgent(inbound: Inbound, reading: UnverifiedReading, deps: AdmissionDeps): Admission {
   let parts: Sign1Parts | undefined;
   let summary: RequestSummary | undefined;
   try {
-    parts = readEnvelope(inbound.payload);
+    parts = reading.envelope();
     summary = describeUnverified(parts.payload, inbound);
-    const unverified = decodeBody(parts.payload);
+    const unverified = reading.body();
     if (bodyField(unverified, "type") !== "agent_payment") {
       throw new TapwireError("agents can only send agent_payment", ErrorCode.UnsupportedRequest);
     }
@@ -232,7 +238,7 @@ function admitAgent(inbound: Inbound, deps: AdmissionDeps): Admission {
       throw new TapwireError(`body names agent ${body.agentId}, topic is agent ${inbound.id}`, ErrorCode.AgentKeyMismatch);
     }
     summary = { principalKind: "agent", hubId: inbound.id, requestId: body.requestId, requestType: body.type, requestHash: hash };
-    return { outcome: "agent_payment", agentId: inbound.id, payment: body, hash, closedHash: sha256(inbound.payload), summary, bytes: inbound.payload };
+    return { outcome: "agent_payment", agentId: inbound.id, payment: body, hash, closedHash: sha256(inbound.payload), summary, bytes: inbound.payload, reading };
   } catch (error) {
     if (!isTapwireError(error)) throw error;
     return refused(error, summary ?? describeUnverified(parts?.payload, inbound), inbound);
@@ -244,9 +250,9 @@ function bodyField(body: unknown, field: string): unknown {
 }
 
 /** The `type` of a message before its key is known (it decides which key and schema apply). */
-function unverifiedType(bytes: Uint8Array): unknown {
+function unverifiedType(reading: UnverifiedReading): unknown {
   try {
-    return bodyField(decodeBody(readEnvelope(bytes).payload), "type");
+    return bodyField(reading.body(), "type");
   } catch {
     return undefined;
   }

@@ -1,3 +1,4 @@
+import type { UnverifiedReading } from "../decisions/unverified-reading.ts";
 import { assert } from "../../core/assert.ts";
 import type { TapwireError } from "../../protocol/errors.ts";
 import { parsePrincipalName } from "../../protocol/topics.ts";
@@ -15,7 +16,8 @@ export type DecisionKey = string;
 export interface ReceivedRequest {
   /** `hubs/h1`, `agents/a1`, `wallets/w1`. */
   principal: string;
-  bytes: Uint8Array;
+  /** Its bytes, as admission read them. */
+  reading: UnverifiedReading;
 }
 
 /**
@@ -29,7 +31,7 @@ export class Answerer {
       evidence: EvidenceStore;
       signer: DecisionSigner;
       /** The form a verified request is kept in: personal fields sealed (broker/privacy/sealed-evidence.ts). */
-      storedRequest: (bytes: Uint8Array, nowMs: number) => Uint8Array;
+      storedRequest: (request: UnverifiedReading, nowMs: number) => Uint8Array;
     },
   ) {}
 
@@ -84,7 +86,7 @@ export class Answerer {
   }
 
   private appendEvidence(summary: RequestSummary, signed: SignedDecision, request: ReceivedRequest, nowMs: number): void {
-    this.deps.evidence.append("request", request.principal, summary.requestId, this.deps.storedRequest(request.bytes, nowMs), nowMs);
+    this.deps.evidence.append("request", request.principal, summary.requestId, this.deps.storedRequest(request.reading, nowMs), nowMs);
     this.deps.evidence.append("decision", request.principal, summary.requestId, signed.bytes, nowMs);
   }
 }

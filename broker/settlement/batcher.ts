@@ -14,6 +14,7 @@ import { storageFault, type StorageWatch } from "./storage-faults.ts";
 import type { VerifyPool } from "./verify-pool.ts";
 import type { ProviderOutcome } from "../providers/provider-gateway.ts";
 import type { ProviderStage } from "../providers/provider-stage.ts";
+import { UnverifiedReading } from "../decisions/unverified-reading.ts";
 
 const log = logger("tapwire:settlement");
 
@@ -54,6 +55,8 @@ export interface BatchWork {
 
 interface Pending {
   inbound: Inbound;
+  /** Its bytes decoded once, for the precheck job, the provider stage and admission. */
+  reading: UnverifiedReading;
   resolve: (outbound: Outbound[]) => void;
   reject: (error: TapwireError) => void;
   /** A worker is checking its signatures; the drain loop passes over it and its sender's later messages. */
@@ -123,7 +126,7 @@ export class Batcher {
   }
 
   /** Resolves once the answer is durable; rejects with ServiceUnavailable when not accepting. */
-  handle(inbound: Inbound): Promise<Outbound[]> {
+  handle(inbound: Inbound, reading = new UnverifiedReading(inbound.payload)): Promise<Outbound[]> {
     assert(isId(inbound.id), `inbound id ${inbound.id} is not a topic id`);
     if (!this.open) {
       return Promise.reject(new TapwireError("settlement service is not running", ErrorCode.ServiceUnavailable));
@@ -135,7 +138,16 @@ export class Batcher {
       return Promise.resolve(this.overloaded(inbound));
     }
     return new Promise<Outbound[]>((resolve, reject) => {
-      const pending: Pending = { inbound, resolve, reject, checking: false, checks: inlineChecks, asking: false, provider: undefined };
+      const pending: Pending = {
+        inbound,
+        reading,
+        resolve,
+        reject,
+        checking: false,
+        checks: inlineChecks,
+        asking: false,
+        provider: undefined,
+      };
       this.queue.push(pending);
       this.queuedBySender.set(sender, queuedBySender + 1);
       this.precheck(pending);
@@ -188,7 +200,7 @@ export class Batcher {
     if (prechecks === undefined) return;
     let job: PrecheckJob | undefined;
     try {
-      job = prechecks.jobs.jobFor(pending.inbound);
+      job = prechecks.jobs.jobFor(pending.inbound, pending.reading);
     } catch (error) {
       // Admission meets the same fault inline and answers it as it always did.
       log.warn({ err: error, kind: pending.inbound.kind, id: pending.inbound.id }, "precheck skipped");
@@ -214,7 +226,7 @@ export class Batcher {
    * gateway bounds the wait (contract.providerAnswerMsMax) and settles every ask with an outcome, never a rejection.
    */
   private askProvider(pending: Pending): void {
-    const asked = this.started().providers?.prepare(pending.inbound);
+    const asked = this.started().providers?.prepare(pending.inbound, pending.reading);
     if (asked === undefined) return;
     pending.asking = true;
     void asked.then((outcome) => {
@@ -283,7 +295,7 @@ export class Batcher {
     const work = this.started();
     for (const item of batch) this.dequeued(item.inbound);
     // admit() answers every operating fault itself (a refusal); anything it throws is a bug and crashes the service.
-    const admitted = batch.map((item) => withProvider(admit(item.inbound, work.admission, item.checks), item.provider));
+    const admitted = batch.map((item) => withProvider(admit(item.inbound, work.admission, item.checks, item.reading), item.provider));
     let answers: Outbound[][];
     try {
       answers = work.commitBatch(admitted);

@@ -75,10 +75,18 @@ export class Captures {
    * payment then fails (funds); one no campaign qualifies for posts as it always did.
    */
   capture(c: Capture, merchant: Merchant, nowMs: number): Verdict {
-    const { campaigns, fx } = this.deps;
     if (this.deps.providers.providerOf(c.wallet.walletId) !== undefined) {
       throw new TapwireError(`wallet ${c.wallet.walletId} is a provider's: its payments are authorized by the provider first`, ErrorCode.ProviderUnavailable);
     }
+    return this.captureInHouse(c, merchant, nowMs);
+  }
+
+  /**
+   * capture() for a caller that has just found, in this transaction, that no provider holds the wallet (a hub's
+   * payment asks that anyway, to choose between this and captureByProvider): the same post without reading it again.
+   */
+  captureInHouse(c: Capture, merchant: Merchant, nowMs: number): Verdict {
+    const { campaigns, fx } = this.deps;
     if (c.wallet.currency !== c.currency) {
       const quote = fx.quote(`${c.hub.hubId}/${c.requestId}`, c.amountMinor, c.currency, c.wallet.currency, nowMs);
       checkLimit(c.wallet, quote.payerAmountMinor);

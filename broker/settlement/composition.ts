@@ -115,7 +115,7 @@ export function openRun(service: ServiceParts): RunningParts {
   const evidence = new EvidenceStore(db);
   // Data keys and GCM IVs must never repeat, so they come from the system's CSPRNG, never a replayable seed.
   const personal = new PersonalData({ db, mandates, kek: options.privacyKek, random: systemRandom });
-  const answerer = new Answerer({ decisions, evidence, signer, storedRequest: (bytes, nowMs) => personal.storedRequest(bytes, nowMs) });
+  const answerer = new Answerer({ decisions, evidence, signer, storedRequest: (request, nowMs) => personal.storedRequest(request, nowMs) });
   const campaignStore = new CampaignStore(db);
   const redemptions = new CampaignRedemptions({ db, store: campaignStore, evidence });
   const builtIn = [hceVerifier, new CodePayerVerifier(options.clockSkewMs)];

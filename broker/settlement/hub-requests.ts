@@ -115,7 +115,7 @@ export class HubRequests {
     }
     // The provider's approval is its own risk decision on exactly this amount: its payments are not held here.
     if (providerId !== undefined) return captures.captureByProvider(capture, merchant, approvalFor(provider, providerId, hub.hubId, request.requestId), nowMs);
-    return this.holdForPerson(capture, request, summary, verifier.verifyPresence !== undefined, nowMs) ?? captures.capture(capture, merchant, nowMs);
+    return this.holdForPerson(capture, request, summary, verifier.verifyPresence !== undefined, nowMs) ?? captures.captureInHouse(capture, merchant, nowMs);
   }
 
   /**

@@ -54,7 +54,7 @@ export class RequestPipeline {
 
   private run<Passed>(admitted: Admitted, route: Route<Passed>, nowMs: number): Outbound[] {
     const sender: Recipient = senderOf(admitted);
-    const request = { principal: principalName(sender), bytes: admitted.bytes };
+    const request = { principal: principalName(sender), reading: admitted.reading };
     let gate: Gate<Passed>;
     try {
       gate = route.gate();

@@ -4,6 +4,7 @@ import { decodeSign1, verifySign1, type Sign1Parts } from "../../protocol/cose.t
 import { TapwireError, isTapwireError, type ErrorCode } from "../../protocol/errors.ts";
 import { verifyCryptogram, type CryptogramInput } from "../../protocol/payer.ts";
 import type { Inbound } from "../decisions/verdicts.ts";
+import { UnverifiedReading } from "../decisions/unverified-reading.ts";
 import type { PublicKeyCache } from "../registry/public-keys.ts";
 import type { Registry } from "../registry/registry.ts";
 import { sameBytes } from "../../protocol/bytes.ts";
@@ -120,11 +121,11 @@ export class PrecheckJobs {
 
   constructor(private readonly registry: Registry) {}
 
-  jobFor(inbound: Inbound): PrecheckJob | undefined {
+  /** `reading` is the message's one decoding on the main thread, shared with the provider stage and admission. */
+  jobFor(inbound: Inbound, reading = new UnverifiedReading(inbound.payload)): PrecheckJob | undefined {
     if (inbound.kind !== "hub") return undefined;
-    let payload: Uint8Array;
     try {
-      payload = decodeSign1(inbound.payload).payload;
+      reading.envelope();
     } catch {
       return undefined;
     }
@@ -133,7 +134,7 @@ export class PrecheckJobs {
     const job: PrecheckJob = { bytes: Uint8Array.from(inbound.payload), hubId: inbound.id, hubKeyPem };
     let payer: unknown;
     try {
-      payer = field(decodeBody(payload), "payer");
+      payer = field(reading.body(), "payer");
     } catch {
       return job;
     }

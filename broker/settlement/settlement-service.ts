@@ -17,6 +17,7 @@ import { SettlementReads } from "./settlement-reads.ts";
 import type { StorageHealth } from "./storage-faults.ts";
 
 export type { Inbound, Outbound } from "../decisions/verdicts.ts";
+import { UnverifiedReading } from "../decisions/unverified-reading.ts";
 
 const log = logger("tapwire:settlement");
 
@@ -65,10 +66,12 @@ export class SettlementService extends SettlementReads {
 
   /**
    * Answers one message. (kind, id) must come from the MQTT topic, which the broker lets only that principal
-   * publish to. Resolves once the answer is durable; rejects with ServiceUnavailable when not started.
+   * publish to. Resolves once the answer is durable; rejects with ServiceUnavailable when not started. `reading`: the
+   * message's bytes as the caller decoded them already (the node, to route certificate renewals), decoded once more
+   * by nobody.
    */
-  handle(inbound: Inbound): Promise<Outbound[]> {
-    return this.parts.batcher.handle(inbound);
+  handle(inbound: Inbound, reading = new UnverifiedReading(inbound.payload)): Promise<Outbound[]> {
+    return this.parts.batcher.handle(inbound, reading);
   }
 
   /**
