@@ -15,6 +15,8 @@ export interface HubIdentity {
 export interface SetupMessage {
   type: "setup";
   url: string;
+  /** MQTT version the hubs speak: 4 to the embedded broker, 5 to Mosquitto (as the workers of a shared group do). */
+  protocolVersion: 4 | 5;
   caPem: string;
   servicePublicKeyPem: string;
   currency: string;

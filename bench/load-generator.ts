@@ -149,7 +149,7 @@ async function connectHubs(setup: SetupMessage): Promise<SimulatedHub[]> {
       url: setup.url,
       tls: { caPem: setup.caPem, certPem: identity.certPem, keyPem: identity.keyPem },
       principal: { kind: "hub", id: identity.hubId },
-      protocolVersion: 4,
+      protocolVersion: setup.protocolVersion,
       servicePublicKey,
       requestsInFlightMax: setup.inflight,
       reconnectAttemptsMax: 3,
