@@ -72,7 +72,8 @@ async function enrol(dataDir: string, databaseUrl: string, options: BenchOptions
   const node = new SettlementNode({ dataDir, host: "127.0.0.1", port: 0 });
   try {
     await node.start();
-    const hubs = await enrolHubs(node, options);
+    // A wallet per lane: with several workers, one wallet's payments must not be in flight together (SetupMessage).
+    const hubs = await enrolHubs(node, options, options.inflight);
     return {
       hubs,
       pki: node.pki,
@@ -173,7 +174,7 @@ export async function runScaleOutUnderLoad(options: BenchOptions): Promise<LoadR
     await startWorkers(dataDir, mosquitto.url, options.workers, workers);
     const workersStartMs = performance.now() - workersStartedMs;
     generatorProcess = GeneratorProcess.fork();
-    const setup = generatorSetup(options, { url: mosquitto.url, caPem: pki.ca.certPem, servicePublicKeyPem: enrolled.servicePublicKeyPem, hubs: enrolled.hubs, protocolVersion: 5 });
+    const setup = generatorSetup(options, { url: mosquitto.url, caPem: pki.ca.certPem, servicePublicKeyPem: enrolled.servicePublicKeyPem, hubs: enrolled.hubs, protocolVersion: 5, walletPerLane: true });
     const connectMs = await generatorProcess.connect(setup);
     const workerPids = workers.flatMap(groupPids);
     const workersMeter = new ProcessesCpuMeter(workerPids);

@@ -28,7 +28,7 @@ export interface LoadResult {
   connectMs: number;
   /** paymentsOnce: no payment transfer's reference twice (checked where the store is shared by several workers). */
   ledger: { invariants: InvariantReport; paymentTransfers: number; merchantBalanceMinor: number; consistent: boolean; paymentsOnce?: boolean };
-  /** The node's /metrics after the load, against the generator's own counts. */
+  /** The settlement side's /metrics after the load (every worker's added up), against the generator's own counts. */
   scraped: ScrapedCounts;
 }
 
@@ -38,15 +38,18 @@ export const amountMinor = 100;
 const connectTimeoutMs = 20_000;
 const decisionTimeoutMs = 10_000;
 
-/** Wallets per hub so that even a hub doing twice its share of the payments never runs out of ATCs. */
-export function walletsPerHub(payments: number, hubs: number): number {
-  return Math.max(1, Math.ceil((2 * payments) / (hubs * atcMax)));
+/**
+ * Wallets per hub so that even a hub (or one of its `lanes`, each with wallets of its own) doing twice its share of
+ * the payments never runs out of ATCs.
+ */
+export function walletsPerHub(payments: number, hubs: number, lanes = 1): number {
+  return lanes * Math.max(1, Math.ceil((2 * payments) / (hubs * lanes * atcMax)));
 }
 
-export async function enrolHubs(node: SettlementNode, options: Pick<BenchOptions, "hubs" | "payments">): Promise<HubIdentity[]> {
+export async function enrolHubs(node: SettlementNode, options: Pick<BenchOptions, "hubs" | "payments">, lanes = 1): Promise<HubIdentity[]> {
   node.registry.enrollMerchant({ merchantId, currency });
   const identities: HubIdentity[] = [];
-  const walletCount = walletsPerHub(options.payments, options.hubs);
+  const walletCount = walletsPerHub(options.payments, options.hubs, lanes);
   for (let index = 1; index <= options.hubs; index += 1) {
     const hubId = `h${index}`;
     const hub = await node.enrollHub({ hubId, merchantId });
@@ -68,7 +71,7 @@ export async function enrolHubs(node: SettlementNode, options: Pick<BenchOptions
 /** What the generator needs to connect N hubs to `url` and run the load `options` asks for. */
 export function generatorSetup(
   options: BenchOptions,
-  target: Pick<SetupMessage, "url" | "caPem" | "servicePublicKeyPem" | "hubs" | "protocolVersion">,
+  target: Pick<SetupMessage, "url" | "caPem" | "servicePublicKeyPem" | "hubs" | "protocolVersion" | "walletPerLane">,
 ): SetupMessage {
   return {
     type: "setup",
@@ -115,6 +118,7 @@ export async function runUnderLoad(options: BenchOptions): Promise<LoadResult> {
       servicePublicKeyPem: node.service.publicKey.export({ type: "spki", format: "pem" }).toString(),
       hubs,
       protocolVersion: 4,
+      walletPerLane: false,
     });
     const connectMs = await generatorProcess.connect(setup);
     const transfersBefore = node.service.ledger.transferCount();
