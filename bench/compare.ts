@@ -24,11 +24,11 @@ const figures: Figure[] = [
   { name: "approved payments/s", of: (r) => r.headline.approvedPerSecond, higherIsBetter: true },
   { name: "efficiency", of: (r) => r.headline.efficiency, higherIsBetter: true },
   { name: "floor µs/payment", of: (r) => r.floor?.usPerPayment, higherIsBetter: false },
-  { name: "node CPU µs/payment", of: (r) => r.headline.nodeCpuUsPerPayment, higherIsBetter: false },
+  { name: "settlement CPU µs/payment", of: (r) => r.headline.nodeCpuUsPerPayment, higherIsBetter: false },
   { name: "generator CPU µs/payment", of: (r) => r.headline.generatorCpuUsPerPayment, higherIsBetter: false },
   { name: "latency p50 ms", of: (r) => r.load.generator.latency.p50Ms, higherIsBetter: false },
   { name: "latency p99 ms", of: (r) => r.load.generator.latency.p99Ms, higherIsBetter: false },
-  { name: "node RSS peak MB", of: (r) => r.load.node.rssPeakMb, higherIsBetter: false },
+  { name: "node RSS peak MB", of: (r) => r.load.node?.rssPeakMb, higherIsBetter: false },
 ];
 
 /** Each headline figure of `current` against `previous`: both values, the ratio, and whether it got better. */

@@ -15,11 +15,20 @@ export interface HubIdentity {
 export interface SetupMessage {
   type: "setup";
   url: string;
+  /** MQTT version the hubs speak: 4 to the embedded broker, 5 to Mosquitto (as the workers of a shared group do). */
+  protocolVersion: 4 | 5;
   caPem: string;
   servicePublicKeyPem: string;
   currency: string;
   hubs: HubIdentity[];
   inflight: number;
+  /**
+   * Each of a hub's `inflight` lanes charges wallets of its own, one payment at a time, as customers' phones do.
+   * Needed with several workers: a wallet's payments in flight together may reach different workers out of order,
+   * and once a later ATC is settled the earlier one is refused (CounterReplayed), as a cloned phone's would be. The
+   * embedded run keeps one wallet per hub at a time, as it always did, so its figures stay comparable.
+   */
+  walletPerLane: boolean;
   /** Open loop at this rate (payments per second, all hubs); absent: closed loop, `inflight` lanes per hub. */
   ratePerSecond?: number;
   paymentsMax: number;

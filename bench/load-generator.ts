@@ -22,21 +22,31 @@ const connectWaveSize = 16;
 /** Sends of one request: a timeout or an outage is retried with the same bytes, but a bench must not hang on it. */
 const attemptsMax = 3;
 
-/** One hub and the wallets only it charges, so seq and every ATC move forward in the order requests go out. */
+/**
+ * One hub and the wallets only it charges, so seq and every ATC move forward in the order requests go out. With
+ * `lanes` > 1 lane k charges wallets k, k + lanes, k + 2·lanes… only (SetupMessage.walletPerLane).
+ */
 class SimulatedHub {
-  private walletIndex = 0;
+  /** For each lane, the index of the wallet it charges now. */
+  private readonly walletIndexByLane: number[];
 
   constructor(
     readonly link: HubLink,
     readonly client: SimHubClient,
     private readonly signer: HubRequestSigner,
     private readonly wallets: readonly SimWallet[],
-  ) {}
+    private readonly lanes: number,
+  ) {
+    this.walletIndexByLane = Array.from({ length: lanes }, (_, lane) => lane);
+  }
 
-  /** The next payment from the first wallet with ATCs left; undefined once all of this hub's wallets are spent. */
-  nextPayment(amountMinor: number) {
-    while (this.walletIndex < this.wallets.length && this.wallets[this.walletIndex]!.atc > atcMax) this.walletIndex += 1;
-    const wallet = this.wallets[this.walletIndex];
+  /** The next payment from the lane's first wallet with ATCs left; undefined once all of the lane's wallets are spent. */
+  nextPayment(amountMinor: number, lane: number) {
+    const own = lane % this.lanes;
+    let index = this.walletIndexByLane[own]!;
+    while (index < this.wallets.length && this.wallets[index]!.atc > atcMax) index += this.lanes;
+    this.walletIndexByLane[own] = index;
+    const wallet = this.wallets[index];
     return wallet === undefined ? undefined : this.signer.payment(wallet, amountMinor);
   }
 }
@@ -63,7 +73,7 @@ class LoadRun {
     if (this.setup.ratePerSecond !== undefined) behindMsMax = await this.openLoop(startedMs, this.setup.ratePerSecond);
     else {
       const lanes: Array<Promise<void>> = [];
-      for (const hub of this.hubs) for (let lane = 0; lane < this.setup.inflight; lane += 1) lanes.push(this.lane(hub));
+      for (const hub of this.hubs) for (let lane = 0; lane < this.setup.inflight; lane += 1) lanes.push(this.lane(hub, lane));
       await Promise.all(lanes);
     }
     return {
@@ -95,7 +105,8 @@ class LoadRun {
       if (waitMs > 1) await new Promise((resolve) => setTimeout(resolve, waitMs));
       behindMsMax = Math.max(behindMsMax, performance.now() - dueMs);
       const hub = this.hubs[index % this.hubs.length]!;
-      const request = hub.nextPayment(this.setup.amountMinor);
+      // A hub's successive payments go to its lanes' wallets in turn.
+      const request = hub.nextPayment(this.setup.amountMinor, Math.floor(index / this.hubs.length));
       if (request === undefined) {
         countInto(this.failedByCode, "WalletsSpent");
         break;
@@ -126,10 +137,10 @@ class LoadRun {
   }
 
   /** One payment at a time; a hub's W lanes are its W payments in flight. Ends at the count or the deadline. */
-  private async lane(hub: SimulatedHub): Promise<void> {
+  private async lane(hub: SimulatedHub, lane: number): Promise<void> {
     while (this.sent < this.setup.paymentsMax && performance.now() < this.deadlineMs) {
       const startedMs = performance.now();
-      const request = hub.nextPayment(this.setup.amountMinor);
+      const request = hub.nextPayment(this.setup.amountMinor, lane);
       if (request === undefined) {
         countInto(this.failedByCode, "WalletsSpent");
         return;
@@ -149,7 +160,7 @@ async function connectHubs(setup: SetupMessage): Promise<SimulatedHub[]> {
       url: setup.url,
       tls: { caPem: setup.caPem, certPem: identity.certPem, keyPem: identity.keyPem },
       principal: { kind: "hub", id: identity.hubId },
-      protocolVersion: 4,
+      protocolVersion: setup.protocolVersion,
       servicePublicKey,
       requestsInFlightMax: setup.inflight,
       reconnectAttemptsMax: 3,
@@ -159,7 +170,7 @@ async function connectHubs(setup: SetupMessage): Promise<SimulatedHub[]> {
     const wallets = identity.wallets.map(
       (wallet) => new SimWallet({ walletId: wallet.walletId, currency: setup.currency, privateKey: createPrivateKey(wallet.keyPem) }),
     );
-    return new SimulatedHub(link, client, signer, wallets);
+    return new SimulatedHub(link, client, signer, wallets, setup.walletPerLane ? setup.inflight : 1);
   });
   for (let first = 0; first < hubs.length; first += connectWaveSize) {
     const wave = hubs.slice(first, first + connectWaveSize);

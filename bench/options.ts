@@ -3,6 +3,14 @@ import { ErrorCode, TapwireError } from "../protocol/errors.ts";
 
 /** What one `npm run bench` run does; every count and duration has a bound (house rule 5). */
 export interface BenchOptions {
+  /**
+   * Where the settlement side runs. "embedded": one SettlementNode in the bench process (aedes broker, SQLite).
+   * "mosquitto": `workers` real `tapwire settle` processes in one MQTT 5 shared group on one fresh PostgreSQL
+   * database, behind a private Mosquitto with tapwire's generated config (bench/scale-out-under-load.ts).
+   */
+  broker: "embedded" | "mosquitto";
+  store: "sqlite" | "postgres";
+  workers: number;
   hubs: number;
   /** Payments each hub keeps waiting for a decision. */
   inflight: number;
@@ -37,11 +45,12 @@ export const benchDefaults = {
   inflight: 16,
   payments: 60_000,
   seconds: 20,
+  workers: 1,
 } as const;
 
 const usage = `usage: npm run bench -- [--hubs N] [--inflight W] [--payments P] [--seconds S] [--json PATH]
                      [--no-stages] [--no-floor] [--profile] [--batch-max N] [--verify-workers N] [--handler-calls N]
-                     [--rate R] [--compare FILE]
+                     [--rate R] [--compare FILE] [--broker embedded|mosquitto --store sqlite|postgres --workers N]
   --hubs           simulated hubs, each its own mTLS connection and wallet (1..500, default ${benchDefaults.hubs})
   --inflight       payments each hub keeps in flight (1..256, default ${benchDefaults.inflight})
   --payments       stop after this many payments (1..2000000, default ${benchDefaults.payments})
@@ -55,7 +64,12 @@ const usage = `usage: npm run bench -- [--hubs N] [--inflight W] [--payments P] 
   --rate           open loop: R payments/s in all (1..100000), latency from each intended send time (no coordinated
                    omission); --inflight then only bounds each hub's wire, not the rate
   --no-floor       skip measuring the floor (the unavoidable CPU per payment) and the efficiency line
-  --compare        a previous run's JSON: print each headline figure's change against it`;
+  --compare        a previous run's JSON: print each headline figure's change against it
+  --broker         embedded (default): one settlement node in this process, aedes + SQLite (--store sqlite);
+                   mosquitto: --workers tapwire settle processes (1..8, default 1) on a fresh PostgreSQL database
+                   (--store postgres) behind a private Mosquitto, hubs on MQTT 5; no stages, floor or profile then,
+                   and the service's tuning flags do not apply (the workers run as \`tapwire settle\` does)
+  (--store without --broker benches the shared store alone: npm run bench -- --store sqlite|postgres --help)`;
 
 function integerIn(name: string, raw: string | undefined, fallback: number, min: number, max: number, unit: string): number {
   if (raw === undefined) return fallback;
@@ -70,6 +84,27 @@ function integerIn(name: string, raw: string | undefined, fallback: number, min:
 
 function optionalIntegerIn(name: string, raw: string | undefined, min: number, max: number, unit: string): number | undefined {
   return raw === undefined ? undefined : integerIn(name, raw, min, min, max, unit);
+}
+
+const workersMax = 8;
+
+/** The first choice is the default; with --broker mosquitto the only store is PostgreSQL, embedded only SQLite. */
+function oneOf<T extends string>(name: string, raw: string | undefined, choices: readonly [T, ...T[]]): T {
+  if (raw === undefined) return choices[0];
+  const found = choices.find((choice) => choice === raw);
+  if (found === undefined) {
+    throw new TapwireError(`--${name} must be ${choices.join(" or ")} here, got ${raw}\n${usage}`, ErrorCode.ConfigInvalid, { option: name });
+  }
+  return found;
+}
+
+/** Flags that tune or profile the node in this process: the workers are `tapwire settle` processes instead. */
+function refuseEmbeddedOnly(values: Record<string, string | boolean | undefined>): void {
+  for (const name of ["profile", "batch-max", "verify-workers", "handler-calls"]) {
+    if (values[name] !== undefined) {
+      throw new TapwireError(`--${name} applies to the embedded node only, not with --broker mosquitto\n${usage}`, ErrorCode.ConfigInvalid, { option: name });
+    }
+  }
 }
 
 export function parseBenchOptions(argv: readonly string[]): BenchOptions {
@@ -91,6 +126,9 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
         rate: { type: "string" },
         "no-floor": { type: "boolean" },
         compare: { type: "string" },
+        broker: { type: "string" },
+        store: { type: "string" },
+        workers: { type: "string" },
         help: { type: "boolean" },
       },
       strict: true,
@@ -101,19 +139,27 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
   }
   const values = parsed.values;
   if (values.help) throw new TapwireError(usage, ErrorCode.ConfigInvalid, { help: true });
+  const broker = oneOf("broker", values.broker, ["embedded", "mosquitto"] as const);
+  const store = oneOf("store", values.store, broker === "mosquitto" ? (["postgres"] as const) : (["sqlite"] as const));
+  const workers = integerIn("workers", values.workers, benchDefaults.workers, 1, broker === "mosquitto" ? workersMax : 1, "workers");
+  if (broker === "mosquitto") refuseEmbeddedOnly(values);
   return {
+    broker,
+    store,
+    workers,
     hubs: integerIn("hubs", values.hubs, benchDefaults.hubs, 1, 500, "hubs"),
     inflight: integerIn("inflight", values.inflight, benchDefaults.inflight, 1, 256, "payments"),
     payments: integerIn("payments", values.payments, benchDefaults.payments, 1, 2_000_000, "payments"),
     seconds: integerIn("seconds", values.seconds, benchDefaults.seconds, 1, 600, "seconds"),
     jsonPath: values.json,
-    stages: !values["no-stages"],
+    // The stages and the floor time the embedded broker and SQLite: beside workers on PostgreSQL they would mislead.
+    stages: broker === "embedded" && !values["no-stages"],
     profile: values.profile ?? false,
     batchMax: optionalIntegerIn("batch-max", values["batch-max"], 1, 10_000, "messages"),
     verifyWorkers: optionalIntegerIn("verify-workers", values["verify-workers"], 0, 64, "threads"),
     handlerCalls: optionalIntegerIn("handler-calls", values["handler-calls"], 1, 4_096, "requests"),
     ratePerSecond: optionalIntegerIn("rate", values.rate, 1, 100_000, "payments per second"),
-    floor: !values["no-floor"],
+    floor: broker === "embedded" && !values["no-floor"],
     comparePath: values.compare,
   };
 }

@@ -3,10 +3,12 @@ import type { CpuSpent } from "./generator-protocol.ts";
 import type { BenchOptions } from "./options.ts";
 import type { ProfileSummary } from "./profile.ts";
 import type { LoadResult } from "./settlement-under-load.ts";
+import type { ProcessesCpu } from "./proc-cpu.ts";
 import type { HubJournalResult } from "./hub-journal.ts";
 import type { HubSaleResult } from "./hub-sale.ts";
 import type { StageResult } from "./stages.ts";
 import { efficiency, type Floor } from "./floor.ts";
+import { assert } from "../core/assert.ts";
 
 export const targetPaymentsPerSecond = 3_000;
 
@@ -25,13 +27,21 @@ export interface MachineInfo {
 export interface Headline {
   approvedPerSecond: number;
   meetsTarget: boolean;
-  /** CPU time each process spent per approved payment. */
+  /**
+   * CPU time the settlement side spent per approved payment: the node process (embedded), or every worker process,
+   * Mosquitto and the database's PostgreSQL backends together (scale-out).
+   */
   nodeCpuUsPerPayment: number;
   /** The node's main thread alone (event loop: broker, link, transaction); Linux only. */
   nodeMainThreadCpuUsPerPayment?: number;
   generatorCpuUsPerPayment: number;
+  /** Cores kept busy over the load (1 = one whole core), settlement side and generator. */
   nodeCoreShare: number;
   generatorCoreShare: number;
+  /** Scale-out: the settlement side's CPU per payment by part. */
+  workersCpuUsPerPayment?: number;
+  brokerCpuUsPerPayment?: number;
+  databaseCpuUsPerPayment?: number;
   /** approved/s ÷ what the floor allows on this machine (with the floor measured). */
   efficiency?: number;
 }
@@ -69,20 +79,42 @@ export function loadAverage1m(): number {
   return loadavg()[0] ?? 0;
 }
 
+interface CpuTime {
+  userMs: number;
+  systemMs: number;
+}
+
+/** The settlement side's CPU over the load: the node's own, or its parts' added up. */
+function settlementCpu(load: LoadResult): CpuTime {
+  if (load.node) return load.node.cpu;
+  const side = load.scaleOut;
+  assert(side !== undefined, "a load result holds the embedded node or the scale-out side");
+  const parts = [side.workersCpu, side.brokerCpu, side.databaseCpu];
+  return { userMs: parts.reduce((sum, cpu) => sum + cpu.userMs, 0), systemMs: parts.reduce((sum, cpu) => sum + cpu.systemMs, 0) };
+}
+
 export function headline(load: LoadResult, floor?: Floor): Headline {
-  const { generator, node } = load;
+  const { generator, node, scaleOut } = load;
   const approvedPerSecond = generator.elapsedMs > 0 ? (generator.approved / generator.elapsedMs) * 1000 : 0;
-  const perPayment = (cpu: { userMs: number; systemMs: number }) => (generator.approved > 0 ? ((cpu.userMs + cpu.systemMs) * 1000) / generator.approved : 0);
-  const share = (cpu: { userMs: number; systemMs: number }) => (generator.elapsedMs > 0 ? (cpu.userMs + cpu.systemMs) / generator.elapsedMs : 0);
-  const mainMs = node.cpu.mainThreadCpuMs;
+  const perPayment = (cpu: CpuTime) => (generator.approved > 0 ? ((cpu.userMs + cpu.systemMs) * 1000) / generator.approved : 0);
+  const share = (cpu: CpuTime) => (generator.elapsedMs > 0 ? (cpu.userMs + cpu.systemMs) / generator.elapsedMs : 0);
+  const mainMs = node?.cpu.mainThreadCpuMs;
+  const side = settlementCpu(load);
   return {
     approvedPerSecond,
     meetsTarget: approvedPerSecond >= targetPaymentsPerSecond,
-    nodeCpuUsPerPayment: perPayment(node.cpu),
+    nodeCpuUsPerPayment: perPayment(side),
     ...(mainMs !== undefined ? { nodeMainThreadCpuUsPerPayment: perPayment({ userMs: mainMs, systemMs: 0 }) } : {}),
     generatorCpuUsPerPayment: perPayment(generator.cpu),
-    nodeCoreShare: share(node.cpu),
+    nodeCoreShare: share(side),
     generatorCoreShare: share(generator.cpu),
+    ...(scaleOut
+      ? {
+          workersCpuUsPerPayment: perPayment(scaleOut.workersCpu),
+          brokerCpuUsPerPayment: perPayment(scaleOut.brokerCpu),
+          databaseCpuUsPerPayment: perPayment(scaleOut.databaseCpu),
+        }
+      : {}),
     ...(floor ? { efficiency: efficiency(approvedPerSecond, floor) } : {}),
   };
 }
@@ -124,16 +156,66 @@ function profileTable(title: string, profile: ProfileSummary): string {
   return `${title} — ${integer(profile.sampledMs)} ms sampled\n${areas}\n\n${top}`;
 }
 
+const cpuLine = (cpu: CpuSpent, usPerPayment: number, share: number, mainUsPerPayment?: number) =>
+  `user ${integer(cpu.userMs)} + sys ${integer(cpu.systemMs)} ms = ${percent(share)} of a core, ${integer(usPerPayment)} µs/payment` +
+  (mainUsPerPayment !== undefined ? ` (main thread ${integer(mainUsPerPayment)})` : "") +
+  "; " +
+  `loop busy ${percent(cpu.eventLoopUtilization)}` +
+  (cpu.runQueueWaitMs !== undefined ? `, waited ${integer(cpu.runQueueWaitMs)} ms for a core` : "") +
+  `, ${integer(cpu.voluntaryContextSwitches)} blocking waits`;
+
+/** CPU read from /proc for processes the bench did not run itself: no event loop or scheduler figures. */
+const processesCpuLine = (cpu: ProcessesCpu, approved: number, elapsedMs: number) => {
+  const totalMs = cpu.userMs + cpu.systemMs;
+  return (
+    `user ${integer(cpu.userMs)} + sys ${integer(cpu.systemMs)} ms = ${percent(elapsedMs > 0 ? totalMs / elapsedMs : 0)} of a core, ` +
+    `${integer(approved > 0 ? (totalMs * 1000) / approved : 0)} µs/payment (${cpu.processes} processes)`
+  );
+};
+
+/** The rows describing the settlement side: one node process, or workers, broker and database. */
+function settlementRows(load: LoadResult, head: Headline): string[][] {
+  if (load.node) {
+    return [
+      ["CPU settlement node", cpuLine(load.node.cpu, head.nodeCpuUsPerPayment, head.nodeCoreShare, head.nodeMainThreadCpuUsPerPayment)],
+      ["settlement node RSS", `${integer(load.node.rssPeakMb)} MB at its peak during the load`],
+    ];
+  }
+  const side = load.scaleOut!;
+  const { approved, elapsedMs } = load.generator;
+  return [
+    ["CPU settlement side", `${percent(head.nodeCoreShare)} of a core, ${integer(head.nodeCpuUsPerPayment)} µs/payment: workers + Mosquitto + PostgreSQL backends below`],
+    [`  ${side.workers} settle worker(s)`, processesCpuLine(side.workersCpu, approved, elapsedMs)],
+    ["  Mosquitto", processesCpuLine(side.brokerCpu, approved, elapsedMs)],
+    ["  PostgreSQL backends", `${processesCpuLine(side.databaseCpu, approved, elapsedMs)}; the server's shared processes (WAL writer, checkpointer) not counted`],
+    ["settlement worker RSS", `${integer(side.workerRssPeakMbMax)} MB the largest worker at its peak, ${integer(side.workerRssPeakMbSum)} MB all ${side.workers}; Mosquitto ${integer(side.brokerRssPeakMb)} MB`],
+  ];
+}
+
+function setupLine(options: BenchOptions, load: LoadResult): string {
+  const run =
+    `tapwire bench — ${options.hubs} hubs × ${options.inflight} in flight${options.ratePerSecond !== undefined ? `, open loop at ${options.ratePerSecond}/s` : ""}, ` +
+    `≤ ${integer(options.payments)} payments or ≤ ${options.seconds} s; `;
+  const side = load.scaleOut;
+  if (side) {
+    return (
+      run +
+      `store postgres, ${side.workers} tapwire settle worker(s) in MQTT 5 shared group behind Mosquitto ${side.mosquittoVersion} ` +
+      `(generated config, mTLS) on 127.0.0.1, PostgreSQL ${side.postgresVersion} SERIALIZABLE; workers up in ${integer(side.workersStartMs)} ms`
+    );
+  }
+  return (
+    run +
+    `store sqlite, embedded aedes over mTLS on 127.0.0.1, SQLite WAL synchronous=FULL` +
+    (options.batchMax !== undefined ? `, batchMax ${options.batchMax}` : "") +
+    (options.verifyWorkers !== undefined ? `, verifyWorkers ${options.verifyWorkers}` : "") +
+    (options.handlerCalls !== undefined ? `, handlerCalls ${options.handlerCalls}` : "")
+  );
+}
+
 export function renderReport(report: BenchReport): string {
   const { options, machine, load, headline: head } = report;
   const { generator, node, ledger } = load;
-  const cpuLine = (cpu: CpuSpent, usPerPayment: number, share: number, mainUsPerPayment?: number) =>
-    `user ${integer(cpu.userMs)} + sys ${integer(cpu.systemMs)} ms = ${percent(share)} of a core, ${integer(usPerPayment)} µs/payment` +
-    (mainUsPerPayment !== undefined ? ` (main thread ${integer(mainUsPerPayment)})` : "") +
-    "; " +
-    `loop busy ${percent(cpu.eventLoopUtilization)}` +
-    (cpu.runQueueWaitMs !== undefined ? `, waited ${integer(cpu.runQueueWaitMs)} ms for a core` : "") +
-    `, ${integer(cpu.voluntaryContextSwitches)} blocking waits`;
   const rows = [
     ["approved payments/s", `${integer(head.approvedPerSecond)}  (target ≥ ${integer(targetPaymentsPerSecond)}: ${head.meetsTarget ? "met" : "NOT met"})`],
     ["approved / sent", `${integer(generator.approved)} / ${integer(generator.sent)} in ${ms(generator.elapsedMs / 1000)} s`],
@@ -143,16 +225,17 @@ export function renderReport(report: BenchReport): string {
       "request→decision ms",
       `p50 ${ms(generator.latency.p50Ms)}  p90 ${ms(generator.latency.p90Ms)}  p99 ${ms(generator.latency.p99Ms)}  max ${ms(generator.latency.maxMs)}  mean ${ms(generator.latency.meanMs)}`,
     ],
-    ["CPU settlement node", cpuLine(node.cpu, head.nodeCpuUsPerPayment, head.nodeCoreShare, head.nodeMainThreadCpuUsPerPayment)],
-    ["settlement node RSS", `${integer(node.rssPeakMb)} MB at its peak during the load`],
+    ...settlementRows(load, head),
     ["CPU load generator", cpuLine(generator.cpu, head.generatorCpuUsPerPayment, head.generatorCoreShare)],
     [
       "ledger",
-      `invariants hold (${integer(ledger.invariants.transfers)} transfers, sums zero); payment transfers ${integer(ledger.paymentTransfers)} ${ledger.consistent ? "=" : "≠"} approved ${integer(generator.approved)}`,
+      `invariants hold (${integer(ledger.invariants.transfers)} transfers, sums zero); payment transfers ${integer(ledger.paymentTransfers)} ${ledger.consistent ? "=" : "≠"} approved ${integer(generator.approved)}` +
+        (ledger.paymentsOnce === undefined ? "" : `; ${ledger.paymentsOnce ? "each" : "NOT each"} payment's reference once`),
     ],
     [
       "/metrics scraped",
-      `approved ${integer(load.scraped.approved)}, declined ${counts(load.scraped.declinedByCode)}: ${load.scraped.equal ? "equal to" : "DIFFERENT from"} the generator's counts`,
+      `approved ${integer(load.scraped.approved)}, declined ${counts(load.scraped.declinedByCode)}: ${load.scraped.equal ? "equal to" : "DIFFERENT from"} the generator's counts` +
+        (load.scaleOut ? ` (approved by ${load.scraped.approvedByEndpoint.map((count, index) => `w${index + 1} ${integer(count)}`).join(", ")})` : ""),
     ],
     ["hubs connected in", `${integer(load.connectMs)} ms`],
   ];
@@ -166,13 +249,10 @@ export function renderReport(report: BenchReport): string {
       ["efficiency", `${(head.efficiency ?? 0).toFixed(2)}  (approved/s ÷ what the floor allows; aim ≥ 0.60)`],
     );
   }
+  if (load.scaleOut) rows.push(["floor, efficiency", "not measured with --broker mosquitto (they time the embedded broker and SQLite); nor the stages and hub figures"]);
   if (generator.behindMsMax !== undefined) rows.push(["open loop", `${integer(options.ratePerSecond ?? 0)}/s intended; the generator fell behind schedule by ${ms(generator.behindMsMax)} ms at most`]);
   const sections = [
-    `tapwire bench — ${options.hubs} hubs × ${options.inflight} in flight${options.ratePerSecond !== undefined ? `, open loop at ${options.ratePerSecond}/s` : ""}, ≤ ${integer(options.payments)} payments or ≤ ${options.seconds} s; ` +
-      `embedded aedes over mTLS on 127.0.0.1, SQLite WAL synchronous=FULL` +
-      (options.batchMax !== undefined ? `, batchMax ${options.batchMax}` : "") +
-      (options.verifyWorkers !== undefined ? `, verifyWorkers ${options.verifyWorkers}` : "") +
-      (options.handlerCalls !== undefined ? `, handlerCalls ${options.handlerCalls}` : ""),
+    setupLine(options, load),
     `machine: ${machine.cpuModel} × ${machine.cpuCount}, node ${machine.nodeVersion}, ${machine.platform} ${machine.release}; ` +
       `1-min load average ${machine.loadAverage1mBefore.toFixed(2)} before, ${machine.loadAverage1mAfter.toFixed(2)} after` +
       (machine.loadAverage1mBefore > 0.5 ? " (other work was running: expect lower, noisier numbers)" : ""),
@@ -181,7 +261,7 @@ export function renderReport(report: BenchReport): string {
   if (report.stages.length > 0) sections.push(`Where the time goes (each stage alone):\n${stageTable(report.stages)}`);
   if (report.hubJournal) sections.push(hubJournalTable(report.hubJournal));
   if (report.hubSale) sections.push(hubSaleTable(report.hubSale));
-  if (node.profile) sections.push(profileTable("CPU profile, settlement node (broker + service) during the load", node.profile));
+  if (node?.profile) sections.push(profileTable("CPU profile, settlement node (broker + service) during the load", node.profile));
   if (generator.profile) sections.push(profileTable("CPU profile, load generator during the load", generator.profile));
   return sections.join("\n\n");
 }

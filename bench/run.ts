@@ -10,6 +10,7 @@ import { ErrorCode, isTapwireError } from "../protocol/errors.ts";
 import { parseBenchOptions, type BenchOptions } from "./options.ts";
 import { headline, loadAverage1m, machineInfo, renderReport, type BenchReport } from "./report.ts";
 import { runUnderLoad } from "./settlement-under-load.ts";
+import { runScaleOutUnderLoad } from "./scale-out-under-load.ts";
 import { burstCommand } from "./burst.ts";
 import { measureHubJournal } from "./hub-journal.ts";
 import { measureHubSale } from "./hub-sale.ts";
@@ -30,7 +31,7 @@ async function bench(options: BenchOptions): Promise<BenchReport> {
   const hubJournal = options.stages ? measureHubJournal() : undefined;
   const hubSale = options.stages ? await measureHubSale() : undefined;
   const floor = options.floor ? await measureFloor() : undefined;
-  const load = await runUnderLoad(options);
+  const load = options.broker === "mosquitto" ? await runScaleOutUnderLoad(options) : await runUnderLoad(options);
   return {
     startedAt,
     machine: machineInfo(loadBefore),
@@ -66,10 +67,15 @@ async function main(): Promise<number> {
   return report.load.ledger.consistent && report.load.scraped.equal ? 0 : 1;
 }
 
-/** `--store` benches the shared store alone (bench/shared-store.ts); the service does not run on PostgreSQL yet. */
+const given = (argv: readonly string[], flag: string) => argv.some((arg) => arg === flag || arg.startsWith(`${flag}=`));
+
+/**
+ * `--store` alone benches the shared store by itself (bench/shared-store.ts); with `--broker` it picks the whole
+ * service's store (`--broker mosquitto --store postgres --workers N`: bench/scale-out-under-load.ts).
+ */
 async function command(argv: string[]): Promise<number> {
   if (argv.includes("--burst")) return burstCommand(argv);
-  if (argv.includes("--store")) return (await import("./shared-store.ts")).storeBenchCommand(argv);
+  if (given(argv, "--store") && !given(argv, "--broker")) return (await import("./shared-store.ts")).storeBenchCommand(argv);
   return main();
 }
 

@@ -1,15 +1,15 @@
-import { fork, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SettlementNode } from "../broker/settlement-node.ts";
 import { merchantAccountId } from "../broker/ledger/ledger.ts";
 import { assert } from "../core/assert.ts";
-import { ErrorCode, TapwireError } from "../protocol/errors.ts";
 import type { InvariantReport } from "../broker/ledger/ledger.ts";
 import { atcMax } from "../simulator/hub-client/sim-wallet.ts";
-import type { CpuSpent, GeneratorMessage, GeneratorReport, HubIdentity, ParentMessage, SetupMessage } from "./generator-protocol.ts";
+import type { CpuSpent, GeneratorReport, HubIdentity, SetupMessage } from "./generator-protocol.ts";
+import { GeneratorProcess } from "./generator-process.ts";
 import type { BenchOptions } from "./options.ts";
+import type { ScaleOutSide } from "./scale-out-under-load.ts";
 import { CpuProfile, type ProfileSummary } from "./profile.ts";
 import { CpuMeter } from "./stats.ts";
 import { scrapedCounts, type ScrapedCounts } from "./scraped-counts.ts";
@@ -18,12 +18,17 @@ const rssSampleMs = 100;
 
 export interface LoadResult {
   generator: GeneratorReport;
-  /** The settlement process: embedded aedes broker, ServiceLink, SettlementService, SQLite. */
-  /** rssPeakMb: the settlement node's resident memory at its highest during the load (sampled every 100 ms). */
-  node: { cpu: CpuSpent; rssPeakMb: number; profile?: ProfileSummary };
+  /**
+   * Embedded (--broker embedded): the settlement process, i.e. aedes broker, ServiceLink, SettlementService, SQLite.
+   * rssPeakMb: the settlement node's resident memory at its highest during the load (sampled every 100 ms).
+   */
+  node?: { cpu: CpuSpent; rssPeakMb: number; profile?: ProfileSummary };
+  /** Scale-out (--broker mosquitto): workers, Mosquitto and PostgreSQL, each measured from /proc. */
+  scaleOut?: ScaleOutSide;
   connectMs: number;
-  ledger: { invariants: InvariantReport; paymentTransfers: number; merchantBalanceMinor: number; consistent: boolean };
-  /** The node's /metrics after the load, against the generator's own counts. */
+  /** paymentsOnce: no payment transfer's reference twice (checked where the store is shared by several workers). */
+  ledger: { invariants: InvariantReport; paymentTransfers: number; merchantBalanceMinor: number; consistent: boolean; paymentsOnce?: boolean };
+  /** The settlement side's /metrics after the load (every worker's added up), against the generator's own counts. */
   scraped: ScrapedCounts;
 }
 
@@ -32,18 +37,19 @@ export const merchantId = "m1";
 export const amountMinor = 100;
 const connectTimeoutMs = 20_000;
 const decisionTimeoutMs = 10_000;
-/** After the load's own deadline, how long the generator may take to drain and report. */
-const reportGraceMs = decisionTimeoutMs + 10_000;
 
-/** Wallets per hub so that even a hub doing twice its share of the payments never runs out of ATCs. */
-export function walletsPerHub(payments: number, hubs: number): number {
-  return Math.max(1, Math.ceil((2 * payments) / (hubs * atcMax)));
+/**
+ * Wallets per hub so that even a hub (or one of its `lanes`, each with wallets of its own) doing twice its share of
+ * the payments never runs out of ATCs.
+ */
+export function walletsPerHub(payments: number, hubs: number, lanes = 1): number {
+  return lanes * Math.max(1, Math.ceil((2 * payments) / (hubs * lanes * atcMax)));
 }
 
-export async function enrolHubs(node: SettlementNode, options: Pick<BenchOptions, "hubs" | "payments">): Promise<HubIdentity[]> {
+export async function enrolHubs(node: SettlementNode, options: Pick<BenchOptions, "hubs" | "payments">, lanes = 1): Promise<HubIdentity[]> {
   node.registry.enrollMerchant({ merchantId, currency });
   const identities: HubIdentity[] = [];
-  const walletCount = walletsPerHub(options.payments, options.hubs);
+  const walletCount = walletsPerHub(options.payments, options.hubs, lanes);
   for (let index = 1; index <= options.hubs; index += 1) {
     const hubId = `h${index}`;
     const hub = await node.enrollHub({ hubId, merchantId });
@@ -62,34 +68,24 @@ export async function enrolHubs(node: SettlementNode, options: Pick<BenchOptions
   return identities;
 }
 
-function nextFrom(child: ChildProcess, timeoutMs: number, what: string): Promise<GeneratorMessage> {
-  return new Promise((resolve, reject) => {
-    const cleanup = () => {
-      clearTimeout(timer);
-      child.off("message", onMessage);
-      child.off("exit", onExit);
-    };
-    const onMessage = (message: unknown) => {
-      cleanup();
-      const received = message as GeneratorMessage;
-      if (received.type === "failed") reject(new TapwireError(`load generator failed: ${received.message}`, (received.code as ErrorCode | undefined) ?? ErrorCode.Offline));
-      else resolve(received);
-    };
-    const onExit = (code: number | null) => {
-      cleanup();
-      reject(new TapwireError(`load generator exited (${code}) while waiting for ${what}`, ErrorCode.Offline));
-    };
-    const timer = setTimeout(() => {
-      cleanup();
-      reject(new TapwireError(`load generator sent no ${what} within ${timeoutMs} ms`, ErrorCode.DecisionTimeout));
-    }, timeoutMs);
-    child.on("message", onMessage);
-    child.once("exit", onExit);
-  });
-}
-
-function tell(child: ChildProcess, message: ParentMessage): void {
-  child.send(message);
+/** What the generator needs to connect N hubs to `url` and run the load `options` asks for. */
+export function generatorSetup(
+  options: BenchOptions,
+  target: Pick<SetupMessage, "url" | "caPem" | "servicePublicKeyPem" | "hubs" | "protocolVersion" | "walletPerLane">,
+): SetupMessage {
+  return {
+    type: "setup",
+    ...target,
+    currency,
+    inflight: options.inflight,
+    ...(options.ratePerSecond !== undefined ? { ratePerSecond: options.ratePerSecond } : {}),
+    paymentsMax: options.payments,
+    durationMs: options.seconds * 1000,
+    amountMinor,
+    decisionTimeoutMs,
+    connectTimeoutMs,
+    profile: options.profile,
+  };
 }
 
 /**
@@ -111,30 +107,20 @@ export async function runUnderLoad(options: BenchOptions): Promise<LoadResult> {
     // Served as in production and scraped over HTTP after the load: its counts must equal the generator's.
     metrics: { port: 0 },
   });
-  let child: ChildProcess | undefined;
+  let generatorProcess: GeneratorProcess | undefined;
   try {
     await node.start();
     const hubs = await enrolHubs(node, options);
-    child = fork(new URL("./load-generator.ts", import.meta.url), [], { execArgv: process.execArgv, stdio: ["ignore", "inherit", "inherit", "ipc"] });
-    const setup: SetupMessage = {
-      type: "setup",
+    generatorProcess = GeneratorProcess.fork();
+    const setup = generatorSetup(options, {
       url: node.url,
       caPem: node.pki.ca.certPem,
       servicePublicKeyPem: node.service.publicKey.export({ type: "spki", format: "pem" }).toString(),
-      currency,
       hubs,
-      inflight: options.inflight,
-      ...(options.ratePerSecond !== undefined ? { ratePerSecond: options.ratePerSecond } : {}),
-      paymentsMax: options.payments,
-      durationMs: options.seconds * 1000,
-      amountMinor,
-      decisionTimeoutMs,
-      connectTimeoutMs,
-      profile: options.profile,
-    };
-    tell(child, setup);
-    const ready = await nextFrom(child, connectTimeoutMs * 2, "ready");
-    assert(ready.type === "ready", `expected ready, got ${ready.type}`);
+      protocolVersion: 4,
+      walletPerLane: false,
+    });
+    const connectMs = await generatorProcess.connect(setup);
     const transfersBefore = node.service.ledger.transferCount();
     const profile = options.profile ? new CpuProfile() : undefined;
     await profile?.start();
@@ -143,26 +129,23 @@ export async function runUnderLoad(options: BenchOptions): Promise<LoadResult> {
     const rssSampler = setInterval(() => {
       rssPeakBytes = Math.max(rssPeakBytes, process.memoryUsage.rss());
     }, rssSampleMs);
-    tell(child, { type: "go" });
-    const done = await nextFrom(child, options.seconds * 1000 + reportGraceMs, "report").finally(() => clearInterval(rssSampler));
+    const generator = await generatorProcess.run(setup).finally(() => clearInterval(rssSampler));
     const cpu = meter.stop();
     const nodeProfile = await profile?.stop();
-    assert(done.type === "done", `expected done, got ${done.type}`);
-    const generator = done.report;
     const invariants = node.service.ledger.checkInvariants();
     const paymentTransfers = node.service.ledger.transferCount() - transfersBefore;
     const merchantBalanceMinor = node.service.ledger.balanceOf(merchantAccountId(merchantId));
     const consistent = paymentTransfers === generator.approved && merchantBalanceMinor === generator.approved * amountMinor;
-    const scraped = await scrapedCounts(node.metricsUrl!, generator);
+    const scraped = await scrapedCounts([node.metricsUrl!], generator);
     return {
       generator,
       node: { cpu, rssPeakMb: rssPeakBytes / 1_048_576, ...(nodeProfile ? { profile: nodeProfile } : {}) },
-      connectMs: ready.connectMs,
+      connectMs,
       ledger: { invariants, paymentTransfers, merchantBalanceMinor, consistent },
       scraped,
     };
   } finally {
-    child?.kill();
+    generatorProcess?.kill();
     await node.stop();
     rmSync(dataDir, { recursive: true, force: true });
   }

@@ -57,6 +57,11 @@ export class CliProcess {
     return this.err;
   }
 
+  /** The process group the command runs in (the wrapper's pid): tsx and the node process doing the work are in it. */
+  get processGroupId(): number | undefined {
+    return this.child.pid;
+  }
+
   /** The signal that ended the process, if one did. */
   get exitSignal(): NodeJS.Signals | null {
     return this.exitSignalName;

@@ -34,6 +34,8 @@ export interface RunningMosquitto {
   port: number;
   url: string;
   logPath: string;
+  /** The broker's process id (the bench reads its CPU time from /proc). */
+  pid: number;
   log(): Promise<string>;
   stop(): Promise<void>;
 }
@@ -76,7 +78,7 @@ export async function startMosquitto(options: MosquittoOptions): Promise<Running
     await stop();
     throw new Error(`mosquitto did not start: ${(error as Error).message}; stderr: ${stderr}`);
   }
-  return { host, port, url: `mqtts://${host}:${port}`, logPath, log: () => readFile(logPath, "utf8"), stop };
+  return { host, port, url: `mqtts://${host}:${port}`, logPath, pid: child.pid!, log: () => readFile(logPath, "utf8"), stop };
 }
 
 function freePort(host: string): Promise<number> {

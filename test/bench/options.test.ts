@@ -1,0 +1,39 @@
+import { describe, expect, it } from "vitest";
+import { parseBenchOptions } from "../../bench/options.ts";
+import { ErrorCode } from "../../protocol/errors.ts";
+
+function refusal(argv: string[]): { code: ErrorCode; option: unknown } {
+  try {
+    parseBenchOptions(argv);
+  } catch (error) {
+    const { code, context } = error as { code: ErrorCode; context?: Record<string, unknown> };
+    return { code, option: context?.["option"] };
+  }
+  throw new Error(`${argv.join(" ")} was accepted`);
+}
+
+describe("bench options: where the settlement side runs", () => {
+  it("runs today's embedded node on SQLite by default, with the stages and the floor", () => {
+    const options = parseBenchOptions([]);
+
+    expect([options.broker, options.store, options.workers, options.stages, options.floor]).toEqual(["embedded", "sqlite", 1, true, true]);
+    expect(parseBenchOptions(["--broker", "embedded", "--store", "sqlite"])).toEqual(options);
+  });
+
+  it("runs N workers on PostgreSQL behind Mosquitto, without the embedded-only stages and floor", () => {
+    const options = parseBenchOptions(["--broker", "mosquitto", "--store", "postgres", "--workers", "3"]);
+
+    expect([options.broker, options.store, options.workers, options.stages, options.floor]).toEqual(["mosquitto", "postgres", 3, false, false]);
+    expect(parseBenchOptions(["--broker", "mosquitto"]).store).toBe("postgres");
+  });
+
+  it("refuses combinations it cannot run: split SQLite ledgers, several embedded nodes, tuning flags of the embedded node", () => {
+    expect(refusal(["--broker", "mosquitto", "--store", "sqlite"])).toEqual({ code: ErrorCode.ConfigInvalid, option: "store" });
+    expect(refusal(["--broker", "embedded", "--store", "postgres"])).toEqual({ code: ErrorCode.ConfigInvalid, option: "store" });
+    expect(refusal(["--workers", "2"])).toEqual({ code: ErrorCode.ConfigInvalid, option: "workers" });
+    expect(refusal(["--broker", "mosquitto", "--workers", "9"])).toEqual({ code: ErrorCode.ConfigInvalid, option: "workers" });
+    expect(refusal(["--broker", "mosquitto", "--batch-max", "64"])).toEqual({ code: ErrorCode.ConfigInvalid, option: "batch-max" });
+    expect(refusal(["--broker", "mosquitto", "--profile"])).toEqual({ code: ErrorCode.ConfigInvalid, option: "profile" });
+    expect(refusal(["--broker", "aedes"])).toEqual({ code: ErrorCode.ConfigInvalid, option: "broker" });
+  });
+});
