@@ -11,7 +11,7 @@ import { assert } from "../../core/assert.ts";
 export interface ConnectionThreadData {
   url: string;
   port: MessagePort;
-  /** Int32 slot 0: 0 while a request runs, 1 once its reply is posted. */
+  /** Int32 slot 0: the id of the last request whose reply is posted (set after posting it). */
   signal: SharedArrayBuffer;
   /** Set on the session: a statement (a lock wait included) running longer fails with 57014. */
   statementTimeoutMs: number;
@@ -25,6 +25,9 @@ export type ConnectionRequest =
 export type ConnectionReply =
   | { ok: true; rows: unknown[]; rowCount: number }
   | { ok: false; message: string; sqlState: string; constraint: string | undefined };
+
+/** What crosses the port: each request with its id (1…2^31−1, wrapping), and its reply with the same id. */
+export type ConnectionMessage<T> = T & { id: number };
 
 /** SQLSTATE class 08: the connection failed, or could not be made. */
 const connectionFailed = "08006";
@@ -95,11 +98,11 @@ async function run(request: ConnectionRequest): Promise<ConnectionReply> {
 }
 
 let queue: Promise<void> = Promise.resolve();
-port.on("message", (request: ConnectionRequest) => {
+port.on("message", (request: ConnectionMessage<ConnectionRequest>) => {
   queue = queue.then(async () => {
     const reply = await run(request);
-    port.postMessage(reply);
-    Atomics.store(wake, 0, 1);
+    port.postMessage({ ...reply, id: request.id } satisfies ConnectionMessage<ConnectionReply>);
+    Atomics.store(wake, 0, request.id);
     Atomics.notify(wake, 0);
     if (request.op === "close") port.close();
   });

@@ -2,7 +2,7 @@ import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from "
 import { assert } from "../../core/assert.ts";
 import { logger } from "../../core/log.ts";
 import type { SqlDb, SqlRunResult, SqlStatement, SqlTransaction } from "../../core/sql-db.ts";
-import type { ConnectionReply, ConnectionRequest, ConnectionThreadData } from "./pg-connection-thread.ts";
+import type { ConnectionMessage, ConnectionReply, ConnectionRequest, ConnectionThreadData } from "./pg-connection-thread.ts";
 import { pgPlaceholders } from "./pg-dialect.ts";
 
 const log = logger("tapwire:pg");
@@ -67,6 +67,7 @@ const pause = new Int32Array(new SharedArrayBuffer(4));
 export class PgSyncDb implements SqlDb {
   private connection: { worker: Worker; port: MessagePort; wake: Int32Array };
   private readonly statementNames = new Map<string, string>();
+  private lastRequestId = 0;
   private depth = 0;
   private closed = false;
   /** Transactions run again after a conflict with another worker's, since this connection opened. */
@@ -123,18 +124,16 @@ export class PgSyncDb implements SqlDb {
   call(request: ConnectionRequest): { rows: unknown[]; rowCount: number } {
     assert(!this.closed || request.op === "close", "the PostgreSQL connection is closed");
     const { port, wake, worker } = this.connection;
-    Atomics.store(wake, 0, 0);
-    port.postMessage(request);
-    const waited = Atomics.wait(wake, 0, 0, pgStatementTimeoutMs + replyGraceMs);
-    const message = receiveMessageOnPort(port);
-    if (waited === "timed-out" || message === undefined) {
+    this.lastRequestId = this.lastRequestId >= requestIdMax ? 1 : this.lastRequestId + 1;
+    port.postMessage({ ...request, id: this.lastRequestId } satisfies ConnectionMessage<ConnectionRequest>);
+    const reply = awaitReply(port, wake, this.lastRequestId, pgStatementTimeoutMs + replyGraceMs);
+    if (reply === undefined) {
       // The thread's state is unknown (its reply may still come): it is replaced, and PostgreSQL ends whatever
       // transaction the old connection had open when its socket closes.
       void worker.terminate();
       this.connection = PgSyncDb.connect(this.url);
       throw new PgSqlError(`no answer from the PostgreSQL connection within ${pgStatementTimeoutMs + replyGraceMs} ms`, "08006", undefined);
     }
-    const reply = message.message as ConnectionReply;
     if (!reply.ok) throw new PgSqlError(reply.message, reply.sqlState, reply.constraint);
     return reply;
   }
@@ -198,6 +197,31 @@ export class PgSyncDb implements SqlDb {
       this.statementNames.set(source, name);
     }
     return name;
+  }
+}
+
+const requestIdMax = 0x7fff_ffff;
+
+/**
+ * Waits (Atomics.wait on `wake`, at most `timeoutMs`) for the reply to request `id`, or undefined at the deadline.
+ * Replies are matched by id, never by arrival: a wake-up can be stale (the thread stores the previous reply's id
+ * and notifies after the main thread already took that reply, so the notify lands on the next wait) and a reply
+ * can come late (to a request given up on at its deadline). Taking whatever message is on the port then would
+ * hand every later statement the previous one's rows: one reply off for the rest of the connection.
+ */
+export function awaitReply(port: MessagePort, wake: Int32Array, id: number, timeoutMs: number): ConnectionReply | undefined {
+  const deadlineMs = performance.now() + timeoutMs;
+  for (;;) {
+    for (let message = receiveMessageOnPort(port); message !== undefined; message = receiveMessageOnPort(port)) {
+      const reply = message.message as ConnectionMessage<ConnectionReply>;
+      if (reply.id === id) return reply;
+      log.warn({ id: reply.id, waitingFor: id }, "dropped the late reply to a PostgreSQL request given up on");
+    }
+    const remainingMs = deadlineMs - performance.now();
+    if (remainingMs <= 0) return undefined;
+    // The thread posts a reply before storing its id: once the slot holds `id`, the port holds the reply.
+    const seen = Atomics.load(wake, 0);
+    if (seen !== id) Atomics.wait(wake, 0, seen, remainingMs);
   }
 }
 

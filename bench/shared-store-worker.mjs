@@ -1,0 +1,6 @@
+// The shared-store bench's worker thread entry, in plain JavaScript: a worker thread does not inherit the parent's
+// tsx loader, so it registers its own before loading the TypeScript module.
+import { register } from "tsx/esm/api";
+
+register();
+await import("./shared-store-worker.ts");
