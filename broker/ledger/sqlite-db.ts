@@ -43,6 +43,12 @@ export interface SchemaComponent {
 
 /** How long a connection waits for another process's write lock before failing. */
 export const busyTimeoutMs = 5_000;
+/**
+ * How long a starting process waits for the write lock while others migrate: once per start, and several workers
+ * starting at once on a fresh file queue for it through every migration (SQLite's busy wait is not first come,
+ * first served, so one may wait for all the others' migrations).
+ */
+export const migrationBusyTimeoutMs = 60_000;
 
 export interface OpenSqliteOptions {
   /** A file path, or ":memory:" for a database that lives as long as the connection. */
@@ -65,7 +71,9 @@ export function openSqliteDb({ path, components, clock }: OpenSqliteOptions): Sq
     assert(journalMode === "wal" || (db.memory && journalMode === "memory"), `journal_mode is ${String(journalMode)}`);
     db.pragma("synchronous = FULL");
     db.pragma("foreign_keys = ON");
+    db.pragma(`busy_timeout = ${migrationBusyTimeoutMs}`);
     migrate(db, components, clock);
+    db.pragma(`busy_timeout = ${busyTimeoutMs}`);
     return db;
   } catch (error) {
     db.close();
