@@ -56,9 +56,8 @@ client.on("error", (error) => (broken = error));
 const connected = client
   .connect()
   .then(() =>
-    // Every transaction behaves as if it ran alone (what SQLite's single writer gives the stores); a conflict
-    // with another worker's is reported (40001) and pg-sync-db.ts runs the transaction again.
-    client.query(`SET default_transaction_isolation = 'serializable'; SET statement_timeout = ${Math.trunc(statementTimeoutMs)}`),
+    // Transactions say their own isolation (pg-sync-db.ts); a statement outside one is atomic on its own, as on SQLite.
+    client.query(`SET statement_timeout = ${Math.trunc(statementTimeoutMs)}`),
   )
   .catch((error: unknown) => {
     broken = error as Error;

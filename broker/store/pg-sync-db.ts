@@ -16,7 +16,7 @@ export const pgTransactionAttemptsMax = 8;
 /** Longest pause before running a conflicted transaction again (a random share of it: workers spread out). */
 const conflictBackoffMsMax = 20;
 
-/** Any fixed 64-bit number all workers use for the writers' lock (pg_advisory_xact_lock, released at commit). */
+/** Any fixed 64-bit number all workers use for the writers' lock (pg_advisory_lock on the session, around a transaction). */
 const writersLockKey = 0x7461_7077_6972_6577n;
 
 /** Another worker's transaction conflicted with this one: roll back and run it again. */
@@ -60,9 +60,11 @@ const pause = new Int32Array(new SharedArrayBuffer(4));
  *
  * Transactions run SERIALIZABLE: whatever several workers do at once, each transaction behaves as if it ran
  * alone, the guarantee SQLite's one writer gives, so every money rule the stores enforce on SQLite holds here
- * unchanged. IMMEDIATE transactions also queue behind each other (outermost). A transaction that conflicts with
- * another worker's is rolled back and its work run again (at most pgTransactionAttemptsMax times): work must only
- * touch the database and values it returns.
+ * unchanged. Every transaction but a read (`deferred`) also queues for the writers' lock (outermost), as SQLite
+ * lets one writer in at a time. A statement outside a transaction is atomic on its own (READ COMMITTED: a guarded
+ * UPDATE re-checks its guard on the row it locks). A transaction that still conflicts with another's is rolled
+ * back and its work run again (at most pgTransactionAttemptsMax times): work must only touch the database and
+ * values it returns.
  */
 export class PgSyncDb implements SqlDb {
   private connection: { worker: Worker; port: MessagePort; wake: Int32Array };
@@ -106,7 +108,8 @@ export class PgSyncDb implements SqlDb {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   transaction<F extends (...params: any[]) => unknown>(work: F): SqlTransaction<F> {
     const run = (writer: boolean) => (...params: Parameters<F>) => (this.depth > 0 ? this.savepoint(work, params) : this.outermost(work, params, writer));
-    return Object.assign(run(false), { immediate: run(true), deferred: run(false) }) as unknown as SqlTransaction<F>;
+    // SQLite lets one writer in at a time, whether its transaction began DEFERRED or IMMEDIATE; only reads go beside it.
+    return Object.assign(run(true), { immediate: run(true), deferred: run(false) }) as unknown as SqlTransaction<F>;
   }
 
   close(): this {
@@ -139,28 +142,45 @@ export class PgSyncDb implements SqlDb {
   }
 
   /**
-   * `writer` (SQLite's IMMEDIATE: a settlement batch, a migration) takes the writers' lock first, so writers run one
-   * after the other as on SQLite: a batch touches the same hot rows as every other (the merchant's account, the
-   * evidence chain's head), and queueing for them beats doing the work and losing it to a conflict. Other
-   * transactions run beside them and are run again when they conflict.
+   * `writer` (every transaction but a read: a settlement batch, a sweep, an operator's decision, a migration) takes
+   * the writers' lock first, so writers run one after the other as on SQLite: a batch touches the same hot rows as
+   * every other (the merchant's account, the evidence chain's head), and queueing for them beats doing the work and
+   * losing it to a conflict (a sweep running beside a batch made serialization failures past every retry). Reads
+   * run beside them and are run again when they conflict.
    */
   private outermost<F extends (...params: never[]) => unknown>(work: F, params: Parameters<F>, writer: boolean): ReturnType<F> {
-    for (let attempt = 1; ; attempt += 1) {
-      this.exec(writer ? `BEGIN; SELECT pg_advisory_xact_lock(${writersLockKey})` : "BEGIN");
-      this.depth = 1;
-      try {
-        const result = work(...params) as ReturnType<F>;
-        this.exec("COMMIT");
-        return result;
-      } catch (error) {
-        this.rollback();
-        if (!(error instanceof PgSqlError) || !conflictStates.has(error.sqlState) || attempt >= pgTransactionAttemptsMax) throw error;
-        this.conflictRetries += 1;
-        log.debug({ attempt, sqlState: error.sqlState, constraint: error.constraint }, "transaction conflicted with another worker's: running it again");
-        Atomics.wait(pause, 0, 0, Math.random() * conflictBackoffMsMax * attempt);
-      } finally {
-        this.depth = 0;
+    // Taken before BEGIN, on the session: a SERIALIZABLE transaction's snapshot is its first statement's, so a lock
+    // awaited inside it would leave the transaction reading what was there before the writer it waited for.
+    if (writer) this.exec(`SELECT pg_advisory_lock(${writersLockKey})`);
+    try {
+      for (let attempt = 1; ; attempt += 1) {
+        this.exec("BEGIN ISOLATION LEVEL SERIALIZABLE");
+        this.depth = 1;
+        try {
+          const result = work(...params) as ReturnType<F>;
+          this.exec("COMMIT");
+          return result;
+        } catch (error) {
+          this.rollback();
+          if (!(error instanceof PgSqlError) || !conflictStates.has(error.sqlState) || attempt >= pgTransactionAttemptsMax) throw error;
+          this.conflictRetries += 1;
+          log.debug({ attempt, sqlState: error.sqlState, constraint: error.constraint }, "transaction conflicted with another worker's: running it again");
+          Atomics.wait(pause, 0, 0, Math.random() * conflictBackoffMsMax * attempt);
+        } finally {
+          this.depth = 0;
+        }
       }
+    } finally {
+      if (writer) this.unlockWriters();
+    }
+  }
+
+  /** A connection that is gone took its session's lock with it: the failure that ended the work is what counts. */
+  private unlockWriters(): void {
+    try {
+      this.exec(`SELECT pg_advisory_unlock(${writersLockKey})`);
+    } catch (error) {
+      log.warn({ err: error }, "writers' lock release failed; PostgreSQL releases it with the session");
     }
   }
 
