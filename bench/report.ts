@@ -206,7 +206,7 @@ function setupLine(options: BenchOptions, load: LoadResult): string {
   }
   return (
     run +
-    `store sqlite, embedded aedes over mTLS on 127.0.0.1, SQLite WAL synchronous=FULL` +
+    `store sqlite, embedded aedes over mTLS on 127.0.0.1, SQLite WAL, each batch fdatasync'd before it answers` +
     (options.batchMax !== undefined ? `, batchMax ${options.batchMax}` : "") +
     (options.verifyWorkers !== undefined ? `, verifyWorkers ${options.verifyWorkers}` : "") +
     (options.handlerCalls !== undefined ? `, handlerCalls ${options.handlerCalls}` : "")

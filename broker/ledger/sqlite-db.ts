@@ -7,7 +7,9 @@ import type { SqlDb } from "../../core/sql-db.ts";
 /**
  * The settlement database: one SQLite file holds the ledger, the registry, idempotency records and payments,
  * so one transaction covers a whole decision. WAL lets readers run beside the writer; synchronous=FULL makes
- * every commit durable before anything is announced (a decision is only sent after its commit returns).
+ * every commit durable before anything is announced (a decision is only sent after its commit returns). The
+ * settlement batch is the one exception, and only in how: it commits unsynced and answers after an fdatasync of the
+ * WAL run on another thread (wal-sync.ts).
  */
 export type SqliteDb = Database.Database;
 

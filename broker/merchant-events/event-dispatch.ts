@@ -50,6 +50,8 @@ export class MerchantEventDispatch {
     for (;;) {
       const entries = this.options.reader.entriesAfter(this.deliveredSeq, this.options.pageRows);
       if (entries.length === 0) return { delivered, blocked: false };
+      // Nothing is told to a merchant that a power cut could still take back.
+      await this.options.reader.committedDurable();
       for (const entry of entries) {
         const event = eventOf(entry, this.sources());
         this.scannedSeq = Math.max(this.scannedSeq, entry.seq);

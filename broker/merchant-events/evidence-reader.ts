@@ -1,6 +1,7 @@
 import Database from "better-sqlite3";
 import type { SqlDb, SqlStatement } from "../../core/sql-db.ts";
 import { PgSyncDb } from "../store/pg-sync-db.ts";
+import { fdatasyncFile, syncCommitted, type SyncFile } from "../ledger/wal-sync.ts";
 import { describeStore, isPostgresUrl } from "../store/store-location.ts";
 import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
 import { paymentRowOf } from "../settlement/disputes.ts";
@@ -27,8 +28,11 @@ export class EvidenceReader {
   private readonly paymentMerchant: SqlStatement<[number], { merchant_id: string }>;
   private readonly agentPaymentMerchant: SqlStatement<[number], { merchant_id: string }>;
 
-  /** `path`: the SQLite file, or the postgres:// URL the service runs on. */
-  constructor(path: string) {
+  /** `path`: the SQLite file, or the postgres:// URL the service runs on; `syncFile`: how its `-wal` reaches the disk. */
+  constructor(
+    private readonly path: string,
+    private readonly syncFile: SyncFile = fdatasyncFile,
+  ) {
     try {
       this.db = isPostgresUrl(path) ? new PgSyncDb(path) : new Database(path, { readonly: true, fileMustExist: true });
       this.after = this.db.prepare("SELECT seq, kind, principal, request_id, bytes, recorded_at_ms FROM evidence WHERE seq > ? ORDER BY seq LIMIT ?");
@@ -60,6 +64,14 @@ export class EvidenceReader {
     const row = paymentRowOf(paymentId);
     if (row === undefined) return undefined;
     return (row.kind === "hub" ? this.paymentMerchant : this.agentPaymentMerchant).get(row.rowId)?.merchant_id;
+  }
+
+  /**
+   * Resolves once what was read so far is on disk: the service answers a batch only after syncing it, but its commit
+   * is visible to this connection a few milliseconds before (ledger/wal-sync.ts). PostgreSQL commits durably.
+   */
+  committedDurable(): Promise<void> {
+    return isPostgresUrl(this.path) ? Promise.resolve() : syncCommitted(this.path, this.syncFile);
   }
 
   close(): void {

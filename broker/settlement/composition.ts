@@ -7,6 +7,7 @@ import { CampaignRedemptions } from "../campaigns/redemptions.ts";
 import { EvidenceStore } from "../evidence/evidence-store.ts";
 import { openStore } from "../store/open-store.ts";
 import { SqliteLedger } from "../ledger/sqlite-ledger.ts";
+import { WalSync } from "../ledger/wal-sync.ts";
 import { OperatorStore } from "../operators/operator-store.ts";
 import { RevokedCertificates } from "../registry/revoked-certificates.ts";
 import { PendingHubKeys } from "../registry/pending-hub-keys.ts";
@@ -47,6 +48,7 @@ import { ProviderRegistry } from "../providers/provider-registry.ts";
 import { ProviderStage } from "../providers/provider-stage.ts";
 import { contract } from "../../protocol/contract.ts";
 import type { SqlDb } from "../../core/sql-db.ts";
+import { readTogether } from "./read-together.ts";
 
 /**
  * The composition root of the settlement service: the one module that knows every part and wires them. What
@@ -176,6 +178,7 @@ export function openRun(service: ServiceParts): RunningParts {
     const nowMs = clock.nowMs();
     return admitted.map((admission) => pipeline.process(admission, nowMs));
   });
+  const durability = WalSync.of(db, options.syncFile);
   const { verifyWorkers, verifyWorkerUrl, queueMax } = options;
   const pool =
     verifyWorkers > 0 ? new VerifyPool({ size: verifyWorkers, jobsQueuedMax: queueMax, ...(verifyWorkerUrl ? { workerUrl: verifyWorkerUrl } : {}) }) : undefined;
@@ -218,7 +221,9 @@ export function openRun(service: ServiceParts): RunningParts {
       admission: { registry, mandates },
       prechecks: pool ? { pool, jobs: new PrecheckJobs(registry) } : undefined,
       providers: new ProviderStage({ registry, providers, decided: (hubId, requestId) => decisions.findDecision(hubId, requestId) !== undefined, fx, gateway, clock }),
-      commitBatch: (admitted) => batchTransaction.immediate(admitted),
+      commitBatch: (admitted) => durability.unsynced(() => batchTransaction.immediate(admitted)),
+      synced: () => durability.synced(),
+      readTogether: (read) => readTogether(db, read),
       answerer,
     },
   };

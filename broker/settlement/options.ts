@@ -1,3 +1,4 @@
+import { fdatasyncFile, type SyncFile } from "../ledger/wal-sync.ts";
 import { hkdfSync, type KeyObject } from "node:crypto";
 import type { ProviderTransport } from "../providers/provider-gateway.ts";
 import { availableParallelism } from "node:os";
@@ -59,6 +60,12 @@ export interface SettlementOptions {
    * least 1. 0 checks everything on the main thread, as a tiny deployment may prefer.
    */
   verifyWorkers?: number;
+  /**
+   * How a batch's `-wal` reaches the disk before it answers (ledger/wal-sync.ts); default fdatasync on libuv's thread
+   * pool. The simulated world passes one that resolves at once: it kills processes, not power (the OS keeps what a
+   * killed process wrote), and a real fsync ends at times its seeded schedule could not replay.
+   */
+  syncFile?: SyncFile;
   /** For tests only: the verify pool's worker entry (e.g. one that crashes), see VerifyPoolOptions.workerUrl. */
   testingHooks?: { verifyWorkerUrl?: URL };
   /** Payer verifiers beyond the built-in `hce` and `code` ones, e.g. `glasses`; one per payer kind. */
@@ -99,6 +106,7 @@ export interface ResolvedSettlementOptions {
   batchMax: number;
   verifyWorkers: number;
   verifyWorkerUrl: URL | undefined;
+  syncFile: SyncFile;
   idempotencyRetentionMs: number;
   payerVerifiers: readonly PayerVerifier[];
   schemaComponents: readonly SchemaComponent[];
@@ -174,6 +182,7 @@ export function resolveSettlementOptions(options: SettlementOptions): ResolvedSe
     decisionTtlMs,
     ...sized,
     verifyWorkerUrl: options.testingHooks?.verifyWorkerUrl,
+    syncFile: options.syncFile ?? fdatasyncFile,
     payerVerifiers,
     schemaComponents: options.schemaComponents ?? [],
     onCrash: options.onCrash ?? crashOutside,

@@ -53,6 +53,9 @@ export class SimSettlement {
       clock: deps.clock,
       timers: deps.timers,
       verifyWorkers: 0,
+      // The world kills processes, not power: the OS keeps what was written, and a real fsync would end at times the
+      // seeded schedule cannot replay.
+      syncFile: () => Promise.resolve(),
       review: { sweepIntervalMs: worldSweepIntervalMs },
       ...(deps.withGlasses ? { payerVerifiers: [new GlassesPayerVerifier()], schemaComponents: [glassesSchema] } : {}),
     });

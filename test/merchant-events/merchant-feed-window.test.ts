@@ -20,7 +20,12 @@ async function feedOver(payments: number) {
   for (let index = 0; index < payments; index += 1) {
     expect(await fixture.decisionFor(fixture.hub, fixture.hub.paymentRequest(fixture.wallet, 100 + index).bytes)).toMatchObject({ status: "approved" });
   }
-  reader = new EvidenceReader(fixture.databasePath);
+  // The pumps are stepped by setImmediate turns here; a real fdatasync ends on the thread pool at a time those turns
+  // cannot know, so the reader's sync is recorded instead, with what had been published when it ran.
+  const syncs: number[] = [];
+  reader = new EvidenceReader(fixture.databasePath, async () => {
+    syncs.push(published.length);
+  });
   const clock = new VirtualClock();
   const published: MerchantEvent[] = [];
   let brokerDown = false;
@@ -35,7 +40,7 @@ async function feedOver(payments: number) {
     },
     timers: clock,
   });
-  return { feed, clock, published, setBrokerDown: (down: boolean) => (brokerDown = down) };
+  return { feed, clock, published, syncs, setBrokerDown: (down: boolean) => (brokerDown = down) };
 }
 
 /** Lets the feed's pumps (promise chains over the reader) run to their end. */
@@ -45,10 +50,12 @@ async function settle(): Promise<void> {
 
 describe("the merchant feed's window, resume and quiet limits", () => {
   it("sends at most feedWindowEvents unacknowledged, then more as acks come", async () => {
-    const { feed, published } = await feedOver(feedWindowEvents + 6);
+    const { feed, published, syncs } = await feedOver(feedWindowEvents + 6);
     feed.onAck("m1", encodeFeedAck(0, true));
     await settle();
     expect(published).toHaveLength(feedWindowEvents);
+    // What was read was made durable before the first event of it left.
+    expect(syncs[0]).toBe(0);
 
     feed.onAck("m1", encodeFeedAck(published[9]!.seq, false));
     await settle();
