@@ -7,7 +7,7 @@ import { CampaignRedemptions } from "../campaigns/redemptions.ts";
 import { EvidenceStore } from "../evidence/evidence-store.ts";
 import { openStore } from "../store/open-store.ts";
 import { SqliteLedger } from "../ledger/sqlite-ledger.ts";
-import { WalSync } from "../ledger/wal-sync.ts";
+import { WalSync, type Durability } from "../ledger/wal-sync.ts";
 import { OperatorStore } from "../operators/operator-store.ts";
 import { RevokedCertificates } from "../registry/revoked-certificates.ts";
 import { PendingHubKeys } from "../registry/pending-hub-keys.ts";
@@ -69,6 +69,8 @@ export interface ServiceParts {
 /** One run: the database, its stores and services, and the work the batcher does with them. */
 export interface RunningParts {
   db: SqlDb;
+  /** When a batch's commit is on disk (ledger/wal-sync.ts). */
+  durability: Durability;
   ledger: SqliteLedger;
   registry: Registry;
   store: SettlementStore;
@@ -200,6 +202,7 @@ export function openRun(service: ServiceParts): RunningParts {
   const campaigns = new CampaignAdmin({ db, ledger, registry, store: campaignStore, evidence, clock });
   return {
     db,
+    durability,
     ledger,
     registry,
     store,
@@ -232,6 +235,7 @@ export function openRun(service: ServiceParts): RunningParts {
 /** Declines what waits for a provider, closes the database, then ends the verify workers. */
 export async function closeRun(run: RunningParts): Promise<void> {
   run.gateway.close();
+  await run.durability.close();
   run.db.close();
   await run.work.prechecks?.pool.stop();
 }

@@ -1,4 +1,4 @@
-import { fdatasyncFile, type SyncFile } from "../ledger/wal-sync.ts";
+import type { SyncFile } from "../ledger/wal-sync.ts";
 import { hkdfSync, type KeyObject } from "node:crypto";
 import type { ProviderTransport } from "../providers/provider-gateway.ts";
 import { availableParallelism } from "node:os";
@@ -50,7 +50,12 @@ export interface SettlementOptions {
    * machine's speed (queueMax alone would let a slow node queue many seconds of work).
    */
   queueWaitMsMax?: number;
-  /** Messages committed in one SQLite transaction (group commit). Default 256. */
+  /**
+   * Messages committed in one transaction (group commit). Default 64: a batch answers once its sync ends, and the
+   * main thread sees that only after the batch it is working on next, so smaller batches let answers out sooner
+   * (bench, closed loop: 1,940 approved/s at 64 against 1,629–1,735 at 256, the old default chosen when each
+   * commit waited for its own fsync).
+   */
   batchMax?: number;
   /** How long idempotency records and consumed nonces are kept before pruneIdempotency may drop them. Default and minimum 24 h. */
   idempotencyRetentionMs?: number;
@@ -62,7 +67,7 @@ export interface SettlementOptions {
   verifyWorkers?: number;
   /**
    * How a batch's `-wal` reaches the disk before it answers (ledger/wal-sync.ts); default fdatasync on libuv's thread
-   * pool. The simulated world passes one that resolves at once: it kills processes, not power (the OS keeps what a
+   * pool, through a descriptor kept open. The simulated world passes one that resolves at once: it kills processes, not power (the OS keeps what a
    * killed process wrote), and a real fsync ends at times its seeded schedule could not replay.
    */
   syncFile?: SyncFile;
@@ -106,7 +111,7 @@ export interface ResolvedSettlementOptions {
   batchMax: number;
   verifyWorkers: number;
   verifyWorkerUrl: URL | undefined;
-  syncFile: SyncFile;
+  syncFile: SyncFile | undefined;
   idempotencyRetentionMs: number;
   payerVerifiers: readonly PayerVerifier[];
   schemaComponents: readonly SchemaComponent[];
@@ -152,7 +157,7 @@ export function resolveSettlementOptions(options: SettlementOptions): ResolvedSe
       queueMax: options.queueMax ?? 2_048,
       queuedPerSenderMax: options.queuedPerSenderMax ?? 64,
       queueWaitMsMax: options.queueWaitMsMax ?? 1_000,
-      batchMax: options.batchMax ?? 256,
+      batchMax: options.batchMax ?? 64,
       verifyWorkers: options.verifyWorkers ?? Math.max(1, availableParallelism() - 1),
       idempotencyRetentionMs: options.idempotencyRetentionMs ?? 24 * hourMs,
     },
@@ -182,7 +187,7 @@ export function resolveSettlementOptions(options: SettlementOptions): ResolvedSe
     decisionTtlMs,
     ...sized,
     verifyWorkerUrl: options.testingHooks?.verifyWorkerUrl,
-    syncFile: options.syncFile ?? fdatasyncFile,
+    syncFile: options.syncFile,
     payerVerifiers,
     schemaComponents: options.schemaComponents ?? [],
     onCrash: options.onCrash ?? crashOutside,

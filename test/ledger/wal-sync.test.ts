@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, existsSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readlinkSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -49,12 +49,26 @@ describe("WalSync: a group commit's fsync off the event loop", () => {
     expect(db.pragma("synchronous", { simple: true })).toBe(2);
   });
 
-  it("syncs the -wal file of the database, for real", async () => {
+  it("syncs the -wal file of the database, for real, through one descriptor kept open until close", async () => {
     const db = fileDb();
     const sync = new WalSync(db);
-    sync.unsynced(() => db.prepare("INSERT INTO t (v) VALUES (2)").run());
-    expect(existsSync(`${db.name}-wal`)).toBe(true);
-    await expect(sync.synced()).resolves.toBeUndefined();
+    const wal = `${db.name}-wal`;
+    const descriptorsOnWal = () => readdirSync("/proc/self/fd").filter((fd) => {
+      try {
+        return readlinkSync(`/proc/self/fd/${fd}`) === wal;
+      } catch {
+        return false;
+      }
+    }).length;
+    const bySqlite = descriptorsOnWal();
+    for (let index = 0; index < 3; index += 1) {
+      sync.unsynced(() => db.prepare("INSERT INTO t (v) VALUES (2)").run());
+      expect(existsSync(wal)).toBe(true);
+      await expect(sync.synced()).resolves.toBeUndefined();
+    }
+    expect(descriptorsOnWal()).toBe(bySqlite + 1);
+    await sync.close();
+    expect(descriptorsOnWal()).toBe(bySqlite);
   });
 
   it("answers a commit only after a sync that started after it: callers during a running sync share the next one", async () => {
