@@ -3,6 +3,9 @@ import { assert } from "../../core/assert.ts";
 import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
 import type { Clock } from "../../core/sources.ts";
 import type { SqlDb } from "../../core/sql-db.ts";
+import { logger } from "../../core/log.ts";
+
+const log = logger("tapwire:ledger");
 
 /**
  * The settlement database: one SQLite file holds the ledger, the registry, idempotency records and payments,
@@ -59,7 +62,37 @@ export interface OpenSqliteOptions {
   clock: Clock;
 }
 
-export function openSqliteDb({ path, components, clock }: OpenSqliteOptions): SqliteDb {
+/** Opens of one process that met SQLite's busy answer at once, tried again after a pause (see openSqliteDb). */
+export const openAttemptsMax = 8;
+const openRetryPauseMsMax = 50;
+/** Int32Array views cannot sleep on their own: a pause in synchronous code is a wait nobody wakes. */
+const pause = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * Opens, switches to WAL and migrates. Several workers starting at once on a fresh file race for the locks, and
+ * in a few of those races SQLite answers SQLITE_BUSY at once rather than through the busy timeout (seen once in CI,
+ * under load, 2 s into a test whose workers wait up to a minute): such an open is closed and tried again after a
+ * short random pause, at most openAttemptsMax times. Migrations are applied once whatever the attempt (each reads
+ * the recorded version under the write lock).
+ */
+export function openSqliteDb(options: OpenSqliteOptions): SqliteDb {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return openOnce(options);
+    } catch (error) {
+      if (!isBusy(error) || attempt >= openAttemptsMax) throw error;
+      log.warn({ err: error, attempt, path: options.path }, "database busy while opening; trying again");
+      Atomics.wait(pause, 0, 0, Math.random() * openRetryPauseMsMax * attempt);
+    }
+  }
+}
+
+function isBusy(error: unknown): boolean {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return typeof code === "string" && code.startsWith("SQLITE_BUSY");
+}
+
+function openOnce({ path, components, clock }: OpenSqliteOptions): SqliteDb {
   let db: SqliteDb;
   try {
     db = new Database(path);
