@@ -117,8 +117,11 @@ export class PgSyncDb implements SqlDb {
     this.closed = true;
     try {
       this.call({ op: "close" });
-    } finally {
+    } catch (error) {
+      // Not closed as asked: the thread is ended from here. One that closed ends by itself (its client ended, its port
+      // closed); terminating it as well raced its own exit, and a test process once died in V8 (trap int3) there.
       void this.connection.worker.terminate();
+      throw error;
     }
     return this;
   }
