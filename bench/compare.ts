@@ -29,6 +29,7 @@ const figures: Figure[] = [
   { name: "latency p50 ms", of: (r) => r.load.generator.latency.p50Ms, higherIsBetter: false },
   { name: "latency p99 ms", of: (r) => r.load.generator.latency.p99Ms, higherIsBetter: false },
   { name: "node RSS peak MB", of: (r) => r.load.node?.rssPeakMb, higherIsBetter: false },
+  { name: "node loop delay p99 ms", of: (r) => r.load.node?.loopDelay?.p99Ms, higherIsBetter: false },
 ];
 
 /** Each headline figure of `current` against `previous`: both values, the ratio, and whether it got better. */

@@ -179,6 +179,10 @@ function settlementRows(load: LoadResult, head: Headline): string[][] {
     return [
       ["CPU settlement node", cpuLine(load.node.cpu, head.nodeCpuUsPerPayment, head.nodeCoreShare, head.nodeMainThreadCpuUsPerPayment)],
       ["settlement node RSS", `${integer(load.node.rssPeakMb)} MB at its peak during the load`],
+      [
+        "node event-loop delay",
+        `p50 ${load.node.loopDelay.p50Ms.toFixed(1)} ms, p99 ${load.node.loopDelay.p99Ms.toFixed(1)} ms, max ${load.node.loopDelay.maxMs.toFixed(1)} ms`,
+      ],
     ];
   }
   const side = load.scaleOut!;

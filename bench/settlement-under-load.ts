@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync } from "node:fs";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SettlementNode } from "../broker/settlement-node.ts";
@@ -15,6 +16,15 @@ import { CpuMeter } from "./stats.ts";
 import { scrapedCounts, type ScrapedCounts } from "./scraped-counts.ts";
 
 const rssSampleMs = 100;
+/** The event-loop delay histogram's sampling period: a stall shorter than it is not seen. */
+const loopDelayResolutionMs = 10;
+
+/** How long the node's event loop was held up during the load (a request arriving then waits at least that long). */
+export interface LoopDelay {
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+}
 
 export interface LoadResult {
   generator: GeneratorReport;
@@ -22,7 +32,7 @@ export interface LoadResult {
    * Embedded (--broker embedded): the settlement process, i.e. aedes broker, ServiceLink, SettlementService, SQLite.
    * rssPeakMb: the settlement node's resident memory at its highest during the load (sampled every 100 ms).
    */
-  node?: { cpu: CpuSpent; rssPeakMb: number; profile?: ProfileSummary };
+  node?: { cpu: CpuSpent; rssPeakMb: number; loopDelay: LoopDelay; profile?: ProfileSummary };
   /** Scale-out (--broker mosquitto): workers, Mosquitto and PostgreSQL, each measured from /proc. */
   scaleOut?: ScaleOutSide;
   connectMs: number;
@@ -125,11 +135,16 @@ export async function runUnderLoad(options: BenchOptions): Promise<LoadResult> {
     const profile = options.profile ? new CpuProfile() : undefined;
     await profile?.start();
     const meter = new CpuMeter();
+    const loopDelay = monitorEventLoopDelay({ resolution: loopDelayResolutionMs });
+    loopDelay.enable();
     let rssPeakBytes = process.memoryUsage.rss();
     const rssSampler = setInterval(() => {
       rssPeakBytes = Math.max(rssPeakBytes, process.memoryUsage.rss());
     }, rssSampleMs);
-    const generator = await generatorProcess.run(setup).finally(() => clearInterval(rssSampler));
+    const generator = await generatorProcess.run(setup).finally(() => {
+      clearInterval(rssSampler);
+      loopDelay.disable();
+    });
     const cpu = meter.stop();
     const nodeProfile = await profile?.stop();
     const invariants = node.service.ledger.checkInvariants();
@@ -139,7 +154,13 @@ export async function runUnderLoad(options: BenchOptions): Promise<LoadResult> {
     const scraped = await scrapedCounts([node.metricsUrl!], generator);
     return {
       generator,
-      node: { cpu, rssPeakMb: rssPeakBytes / 1_048_576, ...(nodeProfile ? { profile: nodeProfile } : {}) },
+      node: {
+        cpu,
+        rssPeakMb: rssPeakBytes / 1_048_576,
+        // The histogram counts in ns, the timer's own period included.
+        loopDelay: { p50Ms: loopDelay.percentile(50) / 1e6, p99Ms: loopDelay.percentile(99) / 1e6, maxMs: loopDelay.max / 1e6 },
+        ...(nodeProfile ? { profile: nodeProfile } : {}),
+      },
       connectMs,
       ledger: { invariants, paymentTransfers, merchantBalanceMinor, consistent },
       scraped,
