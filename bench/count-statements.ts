@@ -1,6 +1,6 @@
 /**
  * SQL statements the settlement service runs per hub payment (not a test, not CI):
- *   npx tsx bench/count-statements.ts [payments]
+ *   npx tsx bench/count-statements.ts [payments] [inflight]
  * Counts every run/get/all/iterate of a better-sqlite3 statement while `payments` approved payments from one hub
  * settle in-process (as bench/measure-throughput.ts), then prints the count per payment and each SQL text's share.
  * The counter wraps better-sqlite3's statement methods in this process only; production code is not touched.
@@ -12,7 +12,8 @@ const payments = Number(process.argv[2] ?? 1_000);
 const counts = new Map<string, number>();
 const spentNs = new Map<string, bigint>();
 let counting = false;
-const inFlightPerHub = 16;
+// Requests the hub keeps in flight (16 by default): fewer make smaller batches, whose BEGIN and COMMIT weigh more.
+const inFlightPerHub = Number(process.argv[3] ?? 16);
 
 const probe = new Database(":memory:");
 const statementPrototype = Object.getPrototypeOf(probe.prepare("SELECT 1")) as Record<string, unknown>;

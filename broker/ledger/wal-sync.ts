@@ -2,6 +2,7 @@ import { open, type FileHandle } from "node:fs/promises";
 import { assert } from "../../core/assert.ts";
 import type { SqlDb } from "../../core/sql-db.ts";
 import type { SqliteDb } from "./sqlite-db.ts";
+import { WalCheckpointer } from "./wal-checkpointer.ts";
 import Database from "better-sqlite3";
 
 /**
@@ -79,6 +80,7 @@ export const fdatasyncFile: SyncFile = async (path) => {
  *
  * A sync that fails rejects; the caller must crash (as PostgreSQL does on a failed fsync: the kernel may have
  * dropped the pages, and a retry would report success for data that is gone). Nothing unsynced was announced.
+ * With a `checkpointer`, the WAL is copied back into the database file on its thread after commits, not in COMMIT.
  */
 export class WalSync implements Durability {
   /** The sync running now, and the one that starts when it ends (shared by everyone asking meanwhile). */
@@ -92,15 +94,17 @@ export class WalSync implements Durability {
   constructor(
     private readonly db: SqliteDb,
     syncFile?: SyncFile,
+    private readonly checkpointer?: WalCheckpointer,
   ) {
     this.syncFile = syncFile ?? this.files.syncFile;
     assert(!db.memory, "a memory database has nothing to sync");
     assert(db.pragma("journal_mode", { simple: true }) === "wal", "WalSync needs journal_mode=WAL");
   }
 
-  /** SQLite files on disk get a WalSync; everything else is durable at commit. */
-  static of(db: SqlDb, syncFile?: SyncFile): Durability {
-    return db instanceof Database && !db.memory ? new WalSync(db, syncFile) : durableAtCommit;
+  /** SQLite files on disk get a WalSync (checkpointed on a thread when `checkpointThread`); the rest is durable at commit. */
+  static of(db: SqlDb, syncFile?: SyncFile, checkpointThread = false): Durability {
+    if (!(db instanceof Database) || db.memory) return durableAtCommit;
+    return new WalSync(db, syncFile, checkpointThread ? new WalCheckpointer(db) : undefined);
   }
 
   unsynced<T>(work: () => T): T {
@@ -108,13 +112,16 @@ export class WalSync implements Durability {
     // exec, not a prepared statement run twice: SQLite applies this pragma when it compiles it.
     this.db.exec("PRAGMA synchronous = NORMAL");
     try {
-      return work();
+      const result = work();
+      this.checkpointer?.committed();
+      return result;
     } finally {
       this.db.exec("PRAGMA synchronous = FULL");
     }
   }
 
   async close(): Promise<void> {
+    await this.checkpointer?.close();
     await this.files.close();
   }
 

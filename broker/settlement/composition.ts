@@ -180,7 +180,7 @@ export function openRun(service: ServiceParts): RunningParts {
     const nowMs = clock.nowMs();
     return admitted.map((admission) => pipeline.process(admission, nowMs));
   });
-  const durability = WalSync.of(db, options.syncFile);
+  const durability = WalSync.of(db, options.syncFile, options.checkpointThread);
   const { verifyWorkers, verifyWorkerUrl, queueMax } = options;
   const pool =
     verifyWorkers > 0 ? new VerifyPool({ size: verifyWorkers, jobsQueuedMax: queueMax, ...(verifyWorkerUrl ? { workerUrl: verifyWorkerUrl } : {}) }) : undefined;

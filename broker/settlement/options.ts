@@ -71,6 +71,11 @@ export interface SettlementOptions {
    * killed process wrote), and a real fsync ends at times its seeded schedule could not replay.
    */
   syncFile?: SyncFile;
+  /**
+   * Whether a SQLite file's WAL is copied back into it on a thread of its own (ledger/wal-checkpointer.ts), not by
+   * COMMIT on the event loop. Default true; the simulated world, which runs no threads, passes false.
+   */
+  checkpointThread?: boolean;
   /** For tests only: the verify pool's worker entry (e.g. one that crashes), see VerifyPoolOptions.workerUrl. */
   testingHooks?: { verifyWorkerUrl?: URL };
   /** Payer verifiers beyond the built-in `hce` and `code` ones, e.g. `glasses`; one per payer kind. */
@@ -112,6 +117,7 @@ export interface ResolvedSettlementOptions {
   verifyWorkers: number;
   verifyWorkerUrl: URL | undefined;
   syncFile: SyncFile | undefined;
+  checkpointThread: boolean;
   idempotencyRetentionMs: number;
   payerVerifiers: readonly PayerVerifier[];
   schemaComponents: readonly SchemaComponent[];
@@ -188,6 +194,7 @@ export function resolveSettlementOptions(options: SettlementOptions): ResolvedSe
     ...sized,
     verifyWorkerUrl: options.testingHooks?.verifyWorkerUrl,
     syncFile: options.syncFile,
+    checkpointThread: options.checkpointThread ?? true,
     payerVerifiers,
     schemaComponents: options.schemaComponents ?? [],
     onCrash: options.onCrash ?? crashOutside,

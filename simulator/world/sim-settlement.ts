@@ -56,6 +56,8 @@ export class SimSettlement {
       // The world kills processes, not power: the OS keeps what was written, and a real fsync would end at times the
       // seeded schedule cannot replay.
       syncFile: () => Promise.resolve(),
+      // No threads in the world (verifyWorkers 0 too): SQLite checkpoints at commit, where the schedule sees it.
+      checkpointThread: false,
       review: { sweepIntervalMs: worldSweepIntervalMs },
       ...(deps.withGlasses ? { payerVerifiers: [new GlassesPayerVerifier()], schemaComponents: [glassesSchema] } : {}),
     });
