@@ -1,6 +1,4 @@
-import { mkdtempSync, rmSync, statSync, unlinkSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { statSync, unlinkSync } from "node:fs";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import Database from "better-sqlite3";
 import {
@@ -10,29 +8,18 @@ import {
   WalCheckpointer,
 } from "../../broker/ledger/wal-checkpointer.ts";
 import { WalSync } from "../../broker/ledger/wal-sync.ts";
+import { WalDatabases } from "./wal-databases.ts";
 
 const rowBytes = 2_000;
 
 describe("WalCheckpointer: the WAL copied back into the database file on a thread of its own", () => {
-  const dirs: string[] = [];
-  const dbs: Database.Database[] = [];
+  const databases = new WalDatabases();
   const checkpointers: WalCheckpointer[] = [];
   afterEach(async () => {
     for (const checkpointer of checkpointers.splice(0)) await checkpointer.close();
-    for (const db of dbs.splice(0)) if (db.open) db.close();
-    for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+    databases.cleanUp();
   });
-
-  function fileDb(): Database.Database {
-    const dir = mkdtempSync(join(tmpdir(), "tapwire-checkpoint-"));
-    dirs.push(dir);
-    const db = new Database(join(dir, "settlement.sqlite"));
-    dbs.push(db);
-    db.pragma("journal_mode = WAL");
-    db.pragma("synchronous = FULL");
-    db.exec("CREATE TABLE t (v BLOB NOT NULL)");
-    return db;
-  }
+  const fileDb = () => databases.open("BLOB");
 
   // everyMs 0: these tests ask for a checkpoint after each commit instead of waiting out the production spacing.
   function checkpointerOf(db: Database.Database, everyMs = 0): WalCheckpointer {

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import Database from "better-sqlite3";
 import { durableAtCommit, syncCommitted, WalSync, type SyncFile } from "../../broker/ledger/wal-sync.ts";
+import { WalDatabases } from "./wal-databases.ts";
 
 /** A sync the test ends by hand: which file, and in what order they started and ended. */
 function heldSyncs() {
@@ -18,23 +19,9 @@ function heldSyncs() {
 const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 describe("WalSync: a group commit's fsync off the event loop", () => {
-  const dirs: string[] = [];
-  const dbs: Database.Database[] = [];
-  afterEach(() => {
-    for (const db of dbs.splice(0)) db.close();
-    for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-  });
-
-  function fileDb(): Database.Database {
-    const dir = mkdtempSync(join(tmpdir(), "tapwire-walsync-"));
-    dirs.push(dir);
-    const db = new Database(join(dir, "settlement.sqlite"));
-    dbs.push(db);
-    db.pragma("journal_mode = WAL");
-    db.pragma("synchronous = FULL");
-    db.exec("CREATE TABLE t (v INTEGER NOT NULL)");
-    return db;
-  }
+  const databases = new WalDatabases();
+  afterEach(() => databases.cleanUp());
+  const fileDb = () => databases.open("INTEGER");
 
   it("commits the batch with synchronous=NORMAL and puts FULL back for every other writer, also when the batch throws", () => {
     const db = fileDb();
@@ -113,7 +100,7 @@ describe("WalSync: a group commit's fsync off the event loop", () => {
 
   it("leaves a memory database and any non-SQLite store durable at commit", async () => {
     const memory = new Database(":memory:");
-    dbs.push(memory);
+    databases.opened.push(memory);
     expect(WalSync.of(memory)).toBe(durableAtCommit);
     expect(WalSync.of(fileDb())).toBeInstanceOf(WalSync);
     expect(durableAtCommit.unsynced(() => 7)).toBe(7);
