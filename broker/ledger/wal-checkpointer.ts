@@ -74,7 +74,8 @@ export class WalCheckpointer {
     assert(Number.isFinite(everyMs) && everyMs >= 0, "everyMs must be a finite number of milliseconds, 0 or more");
     const betterSqlitePath = createRequire(import.meta.url).resolve("better-sqlite3");
     this.worker = new Worker(threadSource, { eval: true, workerData: { betterSqlitePath, databasePath: db.name } });
-    // The thread never keeps the process alive: one that is stopping closes it first (close()).
+    // An idle thread never keeps the process alive; one working or closing does, so close() and idle() resolve
+    // even when nothing else is left on the event loop (a process that is stopping).
     this.worker.unref();
     this.worker.on("message", (reply: CheckpointReply) => this.answered(reply));
     this.worker.on("error", (error) => this.fail(error));
@@ -99,6 +100,7 @@ export class WalCheckpointer {
     if (nowMs - this.lastAskedMs < this.everyMs) return;
     this.lastAskedMs = nowMs;
     this.asking = true;
+    this.worker.ref();
     this.worker.postMessage("checkpoint");
   }
 
@@ -111,7 +113,10 @@ export class WalCheckpointer {
   close(): Promise<void> {
     this.closing ??= (async () => {
       await this.idle();
-      if (!this.broken) this.worker.postMessage("close");
+      if (!this.broken) {
+        this.worker.ref();
+        this.worker.postMessage("close");
+      }
       await this.exited;
       this.checkpointAtCommit();
     })();
@@ -120,6 +125,7 @@ export class WalCheckpointer {
 
   private answered(reply: CheckpointReply): void {
     this.asking = false;
+    this.worker.unref();
     if (reply.ok) {
       this.checkpoints += 1;
       log.debug({ frames: reply.frames, copied: reply.copied, busy: reply.busy }, "WAL checkpointed");

@@ -1,4 +1,7 @@
+import { execFile } from "node:child_process";
 import { statSync, unlinkSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import Database from "better-sqlite3";
 import {
@@ -100,6 +103,13 @@ describe("WalCheckpointer: the WAL copied back into the database file on a threa
     checkpointer.committed(); // closed: nothing is asked of a thread that is gone
     await expect(checkpointer.idle()).resolves.toBeUndefined();
     expect(checkpointer.checkpoints).toBe(1);
+  });
+
+  it("keeps the process alive while it checkpoints or closes, so a process with nothing else left still ends its close", async () => {
+    const script = fileURLToPath(new URL("./checkpointer-alone.ts", import.meta.url));
+    const { stdout } = await promisify(execFile)(process.execPath, ["--import", "tsx", script], { timeout: 30_000 });
+    // The checkpoint asked before close ran too: close waits for the one running.
+    expect(JSON.parse(stdout)).toEqual({ checkpointsBeforeClose: 1, checkpoints: 2 });
   });
 
   it("goes back to checkpointing at commit when its thread fails (here: the file it opens is gone)", async () => {
