@@ -30,7 +30,14 @@ const figures: Figure[] = [
   { name: "latency p99 ms", of: (r) => r.load.generator.latency.p99Ms, higherIsBetter: false },
   { name: "node RSS peak MB", of: (r) => r.load.node?.rssPeakMb, higherIsBetter: false },
   { name: "node loop delay p99 ms", of: (r) => r.load.node?.loopDelay?.p99Ms, higherIsBetter: false },
+  { name: "node KB written/payment", of: (r) => nodeWrittenKbPerPayment(r), higherIsBetter: false },
 ];
+
+function nodeWrittenKbPerPayment(report: BenchReport): number | undefined {
+  const writes = report.load.node?.cpu.writes;
+  const approved = report.load.generator.approved;
+  return writes === undefined || approved === 0 ? undefined : writes.bytes / 1024 / approved;
+}
 
 /** Each headline figure of `current` against `previous`: both values, the ratio, and whether it got better. */
 export function renderComparison(previous: BenchReport, current: BenchReport, previousPath: string): string {

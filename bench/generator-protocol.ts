@@ -52,6 +52,17 @@ export interface CpuSpent {
   mainThreadCpuMs?: number;
   voluntaryContextSwitches: number;
   involuntaryContextSwitches: number;
+  /** What the process wrote (Linux /proc/self/io, every thread): sockets, SQLite's WAL and checkpoints, logs. */
+  writes?: WritesSpent;
+}
+
+export interface WritesSpent {
+  /** write, pwrite, writev… system calls. */
+  calls: number;
+  /** Bytes those calls wrote. */
+  bytes: number;
+  /** Of which bytes the kernel sent on to the disk (the page cache's writeback, attributed to this process). */
+  diskBytes: number;
 }
 
 export interface GeneratorReport {

@@ -1,5 +1,5 @@
 import { cpus, loadavg, platform, release, totalmem } from "node:os";
-import type { CpuSpent } from "./generator-protocol.ts";
+import type { CpuSpent, WritesSpent } from "./generator-protocol.ts";
 import type { BenchOptions } from "./options.ts";
 import type { ProfileSummary } from "./profile.ts";
 import type { LoadResult } from "./settlement-under-load.ts";
@@ -173,12 +173,22 @@ const processesCpuLine = (cpu: ProcessesCpu, approved: number, elapsedMs: number
   );
 };
 
+/** Per approved payment: write calls and bytes (the WAL's frames, checkpoints' copies, TLS records, logs). */
+const writesLine = (writes: WritesSpent, approved: number) => {
+  const per = (value: number) => (approved > 0 ? value / approved : 0);
+  return (
+    `${per(writes.calls).toFixed(1)} write calls and ${(per(writes.bytes) / 1024).toFixed(1)} KB per payment ` +
+    `(${(per(writes.diskBytes) / 1024).toFixed(1)} KB of it reached the disk): WAL frames, checkpoints, TLS records`
+  );
+};
+
 /** The rows describing the settlement side: one node process, or workers, broker and database. */
 function settlementRows(load: LoadResult, head: Headline): string[][] {
   if (load.node) {
     return [
       ["CPU settlement node", cpuLine(load.node.cpu, head.nodeCpuUsPerPayment, head.nodeCoreShare, head.nodeMainThreadCpuUsPerPayment)],
       ["settlement node RSS", `${integer(load.node.rssPeakMb)} MB at its peak during the load`],
+      ...(load.node.cpu.writes ? [["settlement node writes", writesLine(load.node.cpu.writes, load.generator.approved)]] : []),
       [
         "node event-loop delay",
         `p50 ${load.node.loopDelay.p50Ms.toFixed(1)} ms, p99 ${load.node.loopDelay.p99Ms.toFixed(1)} ms, max ${load.node.loopDelay.maxMs.toFixed(1)} ms`,

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { performance, type EventLoopUtilization } from "node:perf_hooks";
 import { assert } from "../core/assert.ts";
-import type { CpuSpent } from "./generator-protocol.ts";
+import type { CpuSpent, WritesSpent } from "./generator-protocol.ts";
 
 export interface LatencySummary {
   count: number;
@@ -59,6 +59,22 @@ function mainThreadSchedNs(): { runNs: number; waitNs: number } | undefined {
   }
 }
 
+/** This process's writes so far (Linux /proc/self/io: syscw, wchar, write_bytes); undefined elsewhere. */
+function writesSoFar(): WritesSpent | undefined {
+  try {
+    const fields = new Map(
+      readFileSync("/proc/self/io", "utf8")
+        .trim()
+        .split("\n")
+        .map((line) => line.split(":").map((part) => part.trim()) as [string, string]),
+    );
+    const writes = { calls: Number(fields.get("syscw")), bytes: Number(fields.get("wchar")), diskBytes: Number(fields.get("write_bytes")) };
+    return Object.values(writes).every(Number.isSafeInteger) ? writes : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * CPU time and event-loop utilization of this process from construction to `stop()`, with what tells a busy
  * loop apart from a blocked one: time waiting for a core, and context switches (voluntary = the thread
@@ -69,6 +85,7 @@ export class CpuMeter {
   private readonly eluStart: EventLoopUtilization = performance.eventLoopUtilization();
   private readonly usageStart = process.resourceUsage();
   private readonly schedStart = mainThreadSchedNs();
+  private readonly writesStart = writesSoFar();
 
   stop(): CpuSpent {
     const cpu = process.cpuUsage(this.cpuStart);
@@ -76,6 +93,8 @@ export class CpuMeter {
     const usage = process.resourceUsage();
     const sched = mainThreadSchedNs();
     const start = this.schedStart;
+    const writes = writesSoFar();
+    const writesStart = this.writesStart;
     return {
       userMs: cpu.user / 1000,
       systemMs: cpu.system / 1000,
@@ -85,6 +104,15 @@ export class CpuMeter {
         : {}),
       voluntaryContextSwitches: usage.voluntaryContextSwitches - this.usageStart.voluntaryContextSwitches,
       involuntaryContextSwitches: usage.involuntaryContextSwitches - this.usageStart.involuntaryContextSwitches,
+      ...(writes !== undefined && writesStart !== undefined
+        ? {
+            writes: {
+              calls: writes.calls - writesStart.calls,
+              bytes: writes.bytes - writesStart.bytes,
+              diskBytes: writes.diskBytes - writesStart.diskBytes,
+            },
+          }
+        : {}),
     };
   }
 }
