@@ -115,6 +115,23 @@ describe("SQLite ledger", () => {
     expect(db.prepare("SELECT COUNT(*) AS n FROM schema_version").get()).toEqual({ n: 1 });
   });
 
+  it("drops the by-reference index of a database from before version 3, keeping its transfers", () => {
+    ledger.postTransfer(transfer(fundingAccountId("EUR"), walletAccountId("w1"), 100));
+    const indexes = () => db.prepare<[], string>("SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'ledger_transfers'").pluck().all();
+    expect(indexes()).toEqual([]);
+    // As version 2 left it.
+    db.exec("CREATE INDEX ledger_transfers_by_reference ON ledger_transfers (reference)");
+    db.prepare("UPDATE schema_version SET version = 2 WHERE component = 'ledger'").run();
+    db.close();
+
+    open();
+
+    expect(indexes()).toEqual([]);
+    expect(schemaVersion(db, "ledger")).toBe(3);
+    expect(ledger.balanceOf(walletAccountId("w1"))).toBe(100);
+    expect(ledger.checkInvariants().transfers).toBe(1);
+  });
+
   it("refuses a database written by a newer schema", () => {
     db.prepare("UPDATE schema_version SET version = 99 WHERE component = 'ledger'").run();
     db.close();
