@@ -3,4 +3,5 @@
 import { register } from "tsx/esm/api";
 
 register();
-await import("./shared-store-worker.ts");
+// Not awaited (see broker/settlement/verify-worker.mjs): no top-level await in a worker entry.
+void import("./shared-store-worker.ts");

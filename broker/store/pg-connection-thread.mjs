@@ -4,4 +4,6 @@
 import { register } from "tsx/esm/api";
 
 register();
-await import("./pg-connection-thread.ts");
+// Not awaited, as in broker/settlement/verify-worker.mjs: a thread stopped while V8 starts evaluating an entry with
+// top-level await aborts the process; a failed import is still the thread's uncaught error.
+void import("./pg-connection-thread.ts");

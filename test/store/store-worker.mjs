@@ -3,4 +3,5 @@
 import { register } from "tsx/esm/api";
 
 register();
-await import("./store-worker.ts");
+// No top-level await in a worker entry: see broker/settlement/verify-worker.mjs.
+void import("./store-worker.ts");
