@@ -16,8 +16,6 @@ export interface SeqWindow {
 
 export const seqWindowBytes = contract.seqWindow / 8;
 
-const windowMask = (1n << BigInt(contract.seqWindow)) - 1n;
-
 export function emptySeqWindow(): SeqWindow {
   return { topSeq: 0, seenBelow: new Uint8Array(seqWindowBytes) };
 }
@@ -27,34 +25,37 @@ export function acceptSeq(window: SeqWindow, seq: number): SeqWindow | TapwireEr
   assert(Number.isSafeInteger(seq) && seq >= 0, `seq ${seq} was checked by the schema`);
   assert(window.seenBelow.length === seqWindowBytes, `a seq window holds ${seqWindowBytes} bytes`);
   if (seq > window.topSeq) {
-    const shift = BigInt(Math.min(seq - window.topSeq, contract.seqWindow));
-    // The old top moves `shift` below the new one, and was seen.
-    const seen = ((toBigInt(window.seenBelow) << shift) | (1n << shift)) & windowMask;
-    return { topSeq: seq, seenBelow: toBytes(seen) };
+    const shift = Math.min(seq - window.topSeq, contract.seqWindow);
+    const seenBelow = shiftedUp(window.seenBelow, shift);
+    // The old top moves `shift` below the new one, and was seen (unless that is past the window's end).
+    if (shift < contract.seqWindow) setBit(seenBelow, shift);
+    return { topSeq: seq, seenBelow };
   }
   const distance = window.topSeq - seq;
   if (distance >= contract.seqWindow) {
     return new TapwireError(`seq ${seq} is ${distance} below ${window.topSeq}, outside the ${contract.seqWindow}-seq window`, ErrorCode.SeqBelowWindow, { seq });
   }
-  const bit = 1n << BigInt(distance);
-  const seen = toBigInt(window.seenBelow);
-  if (distance === 0 || (seen & bit) !== 0n) {
+  if (distance === 0 || (window.seenBelow[distance >> 3]! & (1 << (distance & 7))) !== 0) {
     return new TapwireError(`seq ${seq} was already accepted`, ErrorCode.SeqReplayed, { seq });
   }
-  return { topSeq: window.topSeq, seenBelow: toBytes(seen | bit) };
+  const seenBelow = window.seenBelow.slice();
+  setBit(seenBelow, distance);
+  return { topSeq: window.topSeq, seenBelow };
 }
 
-function toBigInt(bytes: Uint8Array): bigint {
-  let value = 0n;
-  for (let i = bytes.length - 1; i >= 0; i--) value = (value << 8n) | BigInt(bytes[i]!);
-  return value;
-}
-
-function toBytes(value: bigint): Uint8Array {
-  const bytes = new Uint8Array(seqWindowBytes);
-  for (let i = 0; i < bytes.length; i++) {
-    bytes[i] = Number(value & 0xffn);
-    value >>= 8n;
+/** A copy of the bits with bit d moved to d + shift; those moved past the window's end are dropped. */
+function shiftedUp(bits: Uint8Array, shift: number): Uint8Array {
+  const shifted = new Uint8Array(seqWindowBytes);
+  const byteShift = shift >> 3;
+  const bitShift = shift & 7;
+  for (let index = seqWindowBytes - 1; index >= byteShift; index -= 1) {
+    const from = index - byteShift;
+    const carried = bitShift === 0 || from === 0 ? 0 : bits[from - 1]! >> (8 - bitShift);
+    shifted[index] = ((bits[from]! << bitShift) | carried) & 0xff;
   }
-  return bytes;
+  return shifted;
+}
+
+function setBit(bits: Uint8Array, bit: number): void {
+  bits[bit >> 3]! |= 1 << (bit & 7);
 }
