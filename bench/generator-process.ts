@@ -8,7 +8,7 @@ const reportGraceMsBeyondDecision = 10_000;
 
 /**
  * The load generator (load-generator.ts) as the bench process sees it: a forked child on its own core, driven by
- * setup → ready → go → done over IPC, each step with a timeout.
+ * setup → ready → go (→ warmed → measure) → done over IPC, each step with a timeout.
  */
 export class GeneratorProcess {
   private constructor(private readonly child: ChildProcess) {}
@@ -26,9 +26,21 @@ export class GeneratorProcess {
     return ready.connectMs;
   }
 
-  /** Starts the load and resolves with the generator's report once it is over. */
-  async run(setup: SetupMessage): Promise<GeneratorReport> {
-    this.child.send({ type: "go" });
+  /**
+   * Starts the load and resolves with the generator's report once it is over. `beforeMeasured` runs as the measured
+   * load is about to start (after the warm-up, if any): the caller starts its own meters there.
+   */
+  async run(setup: SetupMessage, beforeMeasured: () => void | Promise<void>): Promise<GeneratorReport> {
+    if (setup.warmupMs > 0) {
+      this.child.send({ type: "go" });
+      const warmed = await this.next(setup.warmupMs + setup.decisionTimeoutMs + reportGraceMsBeyondDecision, "warm-up end");
+      assert(warmed.type === "warmed", `expected warmed, got ${warmed.type}`);
+      await beforeMeasured();
+      this.child.send({ type: "measure" });
+    } else {
+      await beforeMeasured();
+      this.child.send({ type: "go" });
+    }
     const done = await this.next(setup.durationMs + setup.decisionTimeoutMs + reportGraceMsBeyondDecision, "report");
     assert(done.type === "done", `expected done, got ${done.type}`);
     return done.report;

@@ -33,13 +33,19 @@ export interface SetupMessage {
   ratePerSecond?: number;
   paymentsMax: number;
   durationMs: number;
+  /**
+   * Load of the same kind first, for this long (and at most paymentsMax payments), left out of every figure: the
+   * first seconds of a fresh process run cold (JIT, caches) and at 1,000/s its queue takes ~2 s to drain. 0: none.
+   */
+  warmupMs: number;
   amountMinor: number;
   decisionTimeoutMs: number;
   connectTimeoutMs: number;
   profile: boolean;
 }
 
-export type ParentMessage = SetupMessage | { type: "go" };
+/** "go" starts the load (the warm-up first, if any); "measure" starts the measured load once the parent measures too. */
+export type ParentMessage = SetupMessage | { type: "go" } | { type: "measure" };
 
 export interface CpuSpent {
   userMs: number;
@@ -83,6 +89,22 @@ export interface GeneratorReport {
   retried: number;
   cpu: CpuSpent;
   profile?: ProfileSummary;
+  /** The warm-up before it (SetupMessage.warmupMs), counted apart; absent without one. */
+  warmup?: WarmupReport;
 }
 
-export type GeneratorMessage = { type: "ready"; connectMs: number } | { type: "done"; report: GeneratorReport } | { type: "failed"; message: string; code?: number };
+/** What the warm-up did: its payments are in the ledger and the node's counts, not in the measured figures. */
+export type WarmupReport = Pick<GeneratorReport, "sent" | "approved" | "declinedByCode" | "failedByCode" | "elapsedMs" | "latency">;
+
+/** Approved and declined over the whole run, warm-up included: what the ledger and the node's /metrics hold. */
+export function wholeRunCounts(report: GeneratorReport): Pick<GeneratorReport, "approved" | "declinedByCode"> {
+  const declinedByCode = { ...report.declinedByCode };
+  for (const [key, count] of Object.entries(report.warmup?.declinedByCode ?? {})) declinedByCode[key] = (declinedByCode[key] ?? 0) + count;
+  return { approved: report.approved + (report.warmup?.approved ?? 0), declinedByCode };
+}
+
+export type GeneratorMessage =
+  | { type: "ready"; connectMs: number }
+  | { type: "warmed" }
+  | { type: "done"; report: GeneratorReport }
+  | { type: "failed"; message: string; code?: number };

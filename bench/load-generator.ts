@@ -13,7 +13,7 @@ import { HubLink } from "../firmware-bridge/mqtt/hub-link.ts";
 import { HubRequestSigner } from "../simulator/hub-client/request-signer.ts";
 import { SimHubClient } from "../simulator/hub-client/sim-hub-client.ts";
 import { SimWallet, atcMax } from "../simulator/hub-client/sim-wallet.ts";
-import type { GeneratorMessage, GeneratorReport, HubIdentity, ParentMessage, SetupMessage } from "./generator-protocol.ts";
+import type { GeneratorMessage, GeneratorReport, HubIdentity, ParentMessage, SetupMessage, WarmupReport } from "./generator-protocol.ts";
 import { CpuProfile } from "./profile.ts";
 import { CpuMeter, LatencyRecorder, countInto } from "./stats.ts";
 
@@ -58,12 +58,15 @@ class LoadRun {
   private readonly failedByCode: Record<string, number> = {};
   private readonly latencies: LatencyRecorder;
   private deadlineMs = 0;
+  /** The hubs' retries before this run (a warm-up's), not counted in it. */
+  private readonly retriedBefore: number;
 
   constructor(
     private readonly setup: SetupMessage,
     private readonly hubs: readonly SimulatedHub[],
   ) {
     this.latencies = new LatencyRecorder(setup.paymentsMax);
+    this.retriedBefore = retriedSoFar(hubs);
   }
 
   async run(): Promise<Omit<GeneratorReport, "cpu" | "profile">> {
@@ -84,7 +87,7 @@ class LoadRun {
       failedByCode: this.failedByCode,
       elapsedMs: performance.now() - startedMs,
       latency: this.latencies.summary(),
-      retried: this.hubs.reduce((sum, hub) => sum + hub.client.stats.retried, 0),
+      retried: retriedSoFar(this.hubs) - this.retriedBefore,
     };
   }
 
@@ -153,6 +156,16 @@ class LoadRun {
 
 }
 
+function retriedSoFar(hubs: readonly SimulatedHub[]): number {
+  return hubs.reduce((sum, hub) => sum + hub.client.stats.retried, 0);
+}
+
+/** The warm-up: the same load for `warmupMs`, its counts kept apart; the hubs' seqs and ATCs simply go on after it. */
+async function warmUp(setup: SetupMessage, hubs: readonly SimulatedHub[]): Promise<WarmupReport> {
+  const { sent, approved, declinedByCode, failedByCode, elapsedMs, latency } = await new LoadRun({ ...setup, durationMs: setup.warmupMs }, hubs).run();
+  return { sent, approved, declinedByCode, failedByCode, elapsedMs, latency };
+}
+
 async function connectHubs(setup: SetupMessage): Promise<SimulatedHub[]> {
   const servicePublicKey = importPublicPem(setup.servicePublicKeyPem);
   const hubs = setup.hubs.map((identity: HubIdentity) => {
@@ -196,13 +209,20 @@ async function main(): Promise<void> {
   send({ type: "ready", connectMs: performance.now() - connectStartedMs });
   const go = await nextMessage();
   if (go.type !== "go") throw new Error(`expected go, got ${go.type}`);
+  let warmup: WarmupReport | undefined;
+  if (setup.warmupMs > 0) {
+    warmup = await warmUp(setup, hubs);
+    send({ type: "warmed" });
+    const measure = await nextMessage();
+    if (measure.type !== "measure") throw new Error(`expected measure, got ${measure.type}`);
+  }
   const profile = setup.profile ? new CpuProfile() : undefined;
   await profile?.start();
   const meter = new CpuMeter();
   const result = await new LoadRun(setup, hubs).run();
   const cpu = meter.stop();
   const profileSummary = await profile?.stop();
-  send({ type: "done", report: { ...result, cpu, ...(profileSummary ? { profile: profileSummary } : {}) } });
+  send({ type: "done", report: { ...result, cpu, ...(profileSummary ? { profile: profileSummary } : {}), ...(warmup ? { warmup } : {}) } });
   for (const hub of hubs) {
     hub.client.stop();
     await hub.link.stop();

@@ -17,6 +17,11 @@ export interface BenchOptions {
   /** The run ends at this many payments sent or after `seconds`, whichever comes first. */
   payments: number;
   seconds: number;
+  /**
+   * The same load first for this long, left out of every figure (its own counts and p99 are reported apart): a fresh
+   * node runs cold for its first seconds. 0 measures from the cold start.
+   */
+  warmupSeconds: number;
   /** Where the JSON report goes; default bench/results/<timestamp>.json. */
   jsonPath: string | undefined;
   /** Isolated per-stage measurements (crypto, SQLite, MQTT without crypto) before the end-to-end run. */
@@ -45,16 +50,19 @@ export const benchDefaults = {
   inflight: 16,
   payments: 60_000,
   seconds: 20,
+  warmupSeconds: 3,
   workers: 1,
 } as const;
 
-const usage = `usage: npm run bench -- [--hubs N] [--inflight W] [--payments P] [--seconds S] [--json PATH]
+const usage = `usage: npm run bench -- [--hubs N] [--inflight W] [--payments P] [--seconds S] [--warmup S] [--json PATH]
                      [--no-stages] [--no-floor] [--profile] [--batch-max N] [--verify-workers N] [--handler-calls N]
                      [--rate R] [--compare FILE] [--broker embedded|mosquitto --store sqlite|postgres --workers N]
   --hubs           simulated hubs, each its own mTLS connection and wallet (1..500, default ${benchDefaults.hubs})
   --inflight       payments each hub keeps in flight (1..256, default ${benchDefaults.inflight})
   --payments       stop after this many payments (1..2000000, default ${benchDefaults.payments})
   --seconds        or after this many seconds of load, whichever first (1..600, default ${benchDefaults.seconds})
+  --warmup         the same load first for this many seconds (and ≤ --payments), not counted in any figure; its
+                   own counts and p99 are shown apart (0..60, default ${benchDefaults.warmupSeconds}; 0: measure from cold)
   --json           report path (default bench/results/<timestamp>.json)
   --no-stages      skip the isolated stage measurements
   --profile        V8 CPU profile of both processes during the load, summarised by function and by area
@@ -117,6 +125,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
         inflight: { type: "string" },
         payments: { type: "string" },
         seconds: { type: "string" },
+        warmup: { type: "string" },
         json: { type: "string" },
         "no-stages": { type: "boolean" },
         profile: { type: "boolean" },
@@ -151,6 +160,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
     inflight: integerIn("inflight", values.inflight, benchDefaults.inflight, 1, 256, "payments"),
     payments: integerIn("payments", values.payments, benchDefaults.payments, 1, 2_000_000, "payments"),
     seconds: integerIn("seconds", values.seconds, benchDefaults.seconds, 1, 600, "seconds"),
+    warmupSeconds: integerIn("warmup", values.warmup, benchDefaults.warmupSeconds, 0, 60, "seconds"),
     jsonPath: values.json,
     // The stages and the floor time the embedded broker and SQLite: beside workers on PostgreSQL they would mislead.
     stages: broker === "embedded" && !values["no-stages"],

@@ -1,5 +1,5 @@
 import { cpus, loadavg, platform, release, totalmem } from "node:os";
-import type { CpuSpent, WritesSpent } from "./generator-protocol.ts";
+import { wholeRunCounts, type CpuSpent, type WarmupReport, type WritesSpent } from "./generator-protocol.ts";
 import type { BenchOptions } from "./options.ts";
 import type { ProfileSummary } from "./profile.ts";
 import type { LoadResult } from "./settlement-under-load.ts";
@@ -206,10 +206,19 @@ function settlementRows(load: LoadResult, head: Headline): string[][] {
   ];
 }
 
+function warmupLine(warmup: WarmupReport): string {
+  const failed = Object.keys(warmup.failedByCode).length > 0 ? `, failed ${counts(warmup.failedByCode)}` : "";
+  return (
+    `${integer(warmup.approved)} approved of ${integer(warmup.sent)} in ${ms(warmup.elapsedMs / 1000)} s${failed}; ` +
+    `request→decision p50 ${ms(warmup.latency.p50Ms)}  p99 ${ms(warmup.latency.p99Ms)}  max ${ms(warmup.latency.maxMs)} ms`
+  );
+}
+
 function setupLine(options: BenchOptions, load: LoadResult): string {
   const run =
     `tapwire bench — ${options.hubs} hubs × ${options.inflight} in flight${options.ratePerSecond !== undefined ? `, open loop at ${options.ratePerSecond}/s` : ""}, ` +
-    `≤ ${integer(options.payments)} payments or ≤ ${options.seconds} s; `;
+    `≤ ${integer(options.payments)} payments or ≤ ${options.seconds} s` +
+    (options.warmupSeconds > 0 ? ` after ${options.warmupSeconds} s of warm-up; ` : " from a cold start; ");
   const side = load.scaleOut;
   if (side) {
     return (
@@ -243,16 +252,18 @@ export function renderReport(report: BenchReport): string {
     ["CPU load generator", cpuLine(generator.cpu, head.generatorCpuUsPerPayment, head.generatorCoreShare)],
     [
       "ledger",
-      `invariants hold (${integer(ledger.invariants.transfers)} transfers, sums zero); payment transfers ${integer(ledger.paymentTransfers)} ${ledger.consistent ? "=" : "≠"} approved ${integer(generator.approved)}` +
+      `invariants hold (${integer(ledger.invariants.transfers)} transfers, sums zero); payment transfers ${integer(ledger.paymentTransfers)} ${ledger.consistent ? "=" : "≠"} approved ${integer(wholeRunCounts(generator).approved)}` +
+        (generator.warmup ? " (warm-up included)" : "") +
         (ledger.paymentsOnce === undefined ? "" : `; ${ledger.paymentsOnce ? "each" : "NOT each"} payment's reference once`),
     ],
     [
       "/metrics scraped",
-      `approved ${integer(load.scraped.approved)}, declined ${counts(load.scraped.declinedByCode)}: ${load.scraped.equal ? "equal to" : "DIFFERENT from"} the generator's counts` +
+      `approved ${integer(load.scraped.approved)}, declined ${counts(load.scraped.declinedByCode)}: ${load.scraped.equal ? "equal to" : "DIFFERENT from"} the generator's counts${generator.warmup ? " (warm-up included)" : ""}` +
         (load.scaleOut ? ` (approved by ${load.scraped.approvedByEndpoint.map((count, index) => `w${index + 1} ${integer(count)}`).join(", ")})` : ""),
     ],
     ["hubs connected in", `${integer(load.connectMs)} ms`],
   ];
+  if (generator.warmup) rows.push(["warm-up (not counted above)", warmupLine(generator.warmup)]);
   if (report.floor) {
     const floor = report.floor;
     rows.push(

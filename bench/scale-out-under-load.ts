@@ -21,12 +21,12 @@ import { mosquittoAcl } from "../transport/mosquitto-config.ts";
 import { CliProcess } from "../test/integration/settle-process.ts";
 import { mosquittoPath, startMosquitto, type RunningMosquitto } from "../test/support/mosquitto.ts";
 import { createTestDatabase, sqlOn, type TestDatabase } from "../test/support/postgres.ts";
-import type { HubIdentity } from "./generator-protocol.ts";
+import { wholeRunCounts, type HubIdentity } from "./generator-protocol.ts";
 import { GeneratorProcess } from "./generator-process.ts";
 import type { BenchOptions } from "./options.ts";
 import { ProcessesCpuMeter, peakRssMbOf, pidsOfGroup, type ProcessesCpu } from "./proc-cpu.ts";
 import { scrapedCounts } from "./scraped-counts.ts";
-import { amountMinor, enrolHubs, generatorSetup, merchantId, type LoadResult } from "./settlement-under-load.ts";
+import { amountMinor, enrolHubs, generatorSetup, merchantId, paymentsSentMax, type LoadResult } from "./settlement-under-load.ts";
 
 /** The settlement side of a scale-out run: where each part's CPU went during the load, and the workers' memory. */
 export interface ScaleOutSide {
@@ -73,7 +73,7 @@ async function enrol(dataDir: string, databaseUrl: string, options: BenchOptions
   try {
     await node.start();
     // A wallet per lane: with several workers, one wallet's payments must not be in flight together (SetupMessage).
-    const hubs = await enrolHubs(node, options, options.inflight);
+    const hubs = await enrolHubs(node, { hubs: options.hubs, payments: paymentsSentMax(options) }, options.inflight);
     return {
       hubs,
       pki: node.pki,
@@ -177,15 +177,20 @@ export async function runScaleOutUnderLoad(options: BenchOptions): Promise<LoadR
     const setup = generatorSetup(options, { url: mosquitto.url, caPem: pki.ca.certPem, servicePublicKeyPem: enrolled.servicePublicKeyPem, hubs: enrolled.hubs, protocolVersion: 5, walletPerLane: true });
     const connectMs = await generatorProcess.connect(setup);
     const workerPids = workers.flatMap(groupPids);
-    const workersMeter = new ProcessesCpuMeter(workerPids);
-    const brokerMeter = new ProcessesCpuMeter([mosquitto.pid]);
-    const databaseMeter = new ProcessesCpuMeter(await backendPids(database));
-    const generator = await generatorProcess.run(setup);
-    const workersCpu = workersMeter.stop();
-    const brokerCpu = brokerMeter.stop();
-    const databaseCpu = databaseMeter.stop();
+    const databasePids = await backendPids(database);
+    const brokerPid = mosquitto.pid;
+    // Started as the measured load starts (after the warm-up): the warm-up's CPU is not counted.
+    let meters: { workers: ProcessesCpuMeter; broker: ProcessesCpuMeter; database: ProcessesCpuMeter } | undefined;
+    const generator = await generatorProcess.run(setup, () => {
+      meters = { workers: new ProcessesCpuMeter(workerPids), broker: new ProcessesCpuMeter([brokerPid]), database: new ProcessesCpuMeter(databasePids) };
+    });
+    assert(meters !== undefined, "the measured load started");
+    const workersCpu = meters.workers.stop();
+    const brokerCpu = meters.broker.stop();
+    const databaseCpu = meters.database.stop();
     const workerRssMb = workers.map((worker) => peakRssMbOf(groupPids(worker)));
-    const scraped = await scrapedCounts(workers.map((worker) => worker.metricsUrl), generator);
+    const whole = wholeRunCounts(generator);
+    const scraped = await scrapedCounts(workers.map((worker) => worker.metricsUrl), whole);
     const scaleOut: ScaleOutSide = {
       store: "postgres",
       broker: "mosquitto",
@@ -200,7 +205,7 @@ export async function runScaleOutUnderLoad(options: BenchOptions): Promise<LoadR
       workersStartMs,
     };
     await stopWorkers(workers);
-    const ledger = await proveBooks(database, enrolled, generator.approved);
+    const ledger = await proveBooks(database, enrolled, whole.approved);
     return { generator, scaleOut, connectMs, ledger, scraped };
   } catch (error) {
     // The workers' own account of what went wrong, with the bench's.

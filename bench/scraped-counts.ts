@@ -18,7 +18,8 @@ export interface ScrapedCounts {
   equal: boolean;
 }
 
-export async function scrapedCounts(metricsUrls: readonly string[], generator: GeneratorReport): Promise<ScrapedCounts> {
+/** `generator`: the whole run's counts, warm-up included (generator-protocol.ts wholeRunCounts), as the node counted them. */
+export async function scrapedCounts(metricsUrls: readonly string[], generator: Pick<GeneratorReport, "approved" | "declinedByCode">): Promise<ScrapedCounts> {
   const texts = await Promise.all(metricsUrls.map(scrape));
   const declinedByCode: Record<string, number> = {};
   for (const text of texts) {

@@ -7,7 +7,7 @@ import { merchantAccountId } from "../broker/ledger/ledger.ts";
 import { assert } from "../core/assert.ts";
 import type { InvariantReport } from "../broker/ledger/ledger.ts";
 import { atcMax } from "../simulator/hub-client/sim-wallet.ts";
-import type { CpuSpent, GeneratorReport, HubIdentity, SetupMessage } from "./generator-protocol.ts";
+import { wholeRunCounts, type CpuSpent, type GeneratorReport, type HubIdentity, type SetupMessage } from "./generator-protocol.ts";
 import { GeneratorProcess } from "./generator-process.ts";
 import type { BenchOptions } from "./options.ts";
 import type { ScaleOutSide } from "./scale-out-under-load.ts";
@@ -56,6 +56,11 @@ export function walletsPerHub(payments: number, hubs: number, lanes = 1): number
   return lanes * Math.max(1, Math.ceil((2 * payments) / (hubs * lanes * atcMax)));
 }
 
+/** Payments a run may send in all: a warm-up may send as many again as the measured load (it has the same count bound). */
+export function paymentsSentMax(options: Pick<BenchOptions, "payments" | "warmupSeconds">): number {
+  return options.payments * (options.warmupSeconds > 0 ? 2 : 1);
+}
+
 export async function enrolHubs(node: SettlementNode, options: Pick<BenchOptions, "hubs" | "payments">, lanes = 1): Promise<HubIdentity[]> {
   node.registry.enrollMerchant({ merchantId, currency });
   const identities: HubIdentity[] = [];
@@ -91,6 +96,7 @@ export function generatorSetup(
     ...(options.ratePerSecond !== undefined ? { ratePerSecond: options.ratePerSecond } : {}),
     paymentsMax: options.payments,
     durationMs: options.seconds * 1000,
+    warmupMs: options.warmupSeconds * 1000,
     amountMinor,
     decisionTimeoutMs,
     connectTimeoutMs,
@@ -120,7 +126,7 @@ export async function runUnderLoad(options: BenchOptions): Promise<LoadResult> {
   let generatorProcess: GeneratorProcess | undefined;
   try {
     await node.start();
-    const hubs = await enrolHubs(node, options);
+    const hubs = await enrolHubs(node, { hubs: options.hubs, payments: paymentsSentMax(options) });
     generatorProcess = GeneratorProcess.fork();
     const setup = generatorSetup(options, {
       url: node.url,
@@ -133,25 +139,33 @@ export async function runUnderLoad(options: BenchOptions): Promise<LoadResult> {
     const connectMs = await generatorProcess.connect(setup);
     const transfersBefore = node.service.ledger.transferCount();
     const profile = options.profile ? new CpuProfile() : undefined;
-    await profile?.start();
-    const meter = new CpuMeter();
     const loopDelay = monitorEventLoopDelay({ resolution: loopDelayResolutionMs });
-    loopDelay.enable();
-    let rssPeakBytes = process.memoryUsage.rss();
+    // Set as the measured load starts (after the warm-up): the warm-up's CPU, memory and stalls are not counted.
+    let meter: CpuMeter | undefined;
+    let rssPeakBytes = 0;
     const rssSampler = setInterval(() => {
-      rssPeakBytes = Math.max(rssPeakBytes, process.memoryUsage.rss());
+      if (meter !== undefined) rssPeakBytes = Math.max(rssPeakBytes, process.memoryUsage.rss());
     }, rssSampleMs);
-    const generator = await generatorProcess.run(setup).finally(() => {
-      clearInterval(rssSampler);
-      loopDelay.disable();
-    });
+    const generator = await generatorProcess
+      .run(setup, async () => {
+        await profile?.start();
+        meter = new CpuMeter();
+        loopDelay.enable();
+        rssPeakBytes = process.memoryUsage.rss();
+      })
+      .finally(() => {
+        clearInterval(rssSampler);
+        loopDelay.disable();
+      });
+    assert(meter !== undefined, "the measured load started");
     const cpu = meter.stop();
     const nodeProfile = await profile?.stop();
     const invariants = node.service.ledger.checkInvariants();
     const paymentTransfers = node.service.ledger.transferCount() - transfersBefore;
     const merchantBalanceMinor = node.service.ledger.balanceOf(merchantAccountId(merchantId));
-    const consistent = paymentTransfers === generator.approved && merchantBalanceMinor === generator.approved * amountMinor;
-    const scraped = await scrapedCounts([node.metricsUrl!], generator);
+    const whole = wholeRunCounts(generator);
+    const consistent = paymentTransfers === whole.approved && merchantBalanceMinor === whole.approved * amountMinor;
+    const scraped = await scrapedCounts([node.metricsUrl!], whole);
     return {
       generator,
       node: {

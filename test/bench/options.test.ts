@@ -37,3 +37,13 @@ describe("bench options: where the settlement side runs", () => {
     expect(refusal(["--broker", "aedes"])).toEqual({ code: ErrorCode.ConfigInvalid, option: "broker" });
   });
 });
+
+describe("bench options: the warm-up", () => {
+  it("warms up 3 s by default, takes 0 to measure from a cold start, and refuses a negative or an hour", () => {
+    expect(parseBenchOptions([]).warmupSeconds).toBe(3);
+    expect(parseBenchOptions(["--warmup", "0"]).warmupSeconds).toBe(0);
+    expect(parseBenchOptions(["--warmup", "60"]).warmupSeconds).toBe(60);
+    expect(refusal(["--warmup", "61"])).toEqual({ code: ErrorCode.ConfigInvalid, option: "warmup" });
+    expect(refusal(["--warmup=-1"])).toEqual({ code: ErrorCode.ConfigInvalid, option: "warmup" });
+  });
+});
