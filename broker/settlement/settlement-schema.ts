@@ -137,5 +137,37 @@ export const settlementSchema: SchemaComponent = {
           ELSE 'hub' END;
       `,
     },
+    {
+      version: 5,
+      description: "decisions in a rowid table with a unique (hub_id, request_id) index, instead of WITHOUT ROWID",
+      // A decision row carries its signed bytes (~390 of ~480 bytes): WITHOUT ROWID keeps whole rows in the key's
+      // b-tree, eight to a leaf, so each insert lands on a random leaf of large cells. In a rowid table the row is
+      // appended and only the ~30-byte key goes into the index: 22 -> 11.5 µs an insert in a 16-row transaction
+      // (80,000 decisions from 32 hubs; SQLite's own advice is WITHOUT ROWID for rows under ~1/20 of a page).
+      // Same columns in the same order, same constraint on the key; rows copied as they are.
+      sql: `
+        CREATE TABLE settlement_decisions_rowid (
+          hub_id TEXT NOT NULL,
+          request_id TEXT NOT NULL,
+          body_hash BLOB NOT NULL,
+          request_type TEXT NOT NULL,
+          status TEXT NOT NULL,
+          code INTEGER NOT NULL,
+          wallet_id TEXT,
+          decision BLOB NOT NULL,
+          exp_ms INTEGER NOT NULL,
+          created_at_ms INTEGER NOT NULL,
+          principal_kind TEXT NOT NULL DEFAULT 'hub' CHECK (principal_kind IN ('hub', 'wallet', 'agent')),
+          UNIQUE (hub_id, request_id)
+        ) STRICT;
+        INSERT INTO settlement_decisions_rowid SELECT hub_id, request_id, body_hash, request_type, status, code, wallet_id, decision, exp_ms, created_at_ms, principal_kind
+          FROM settlement_decisions ORDER BY created_at_ms;
+        DROP TABLE settlement_decisions;
+        ALTER TABLE settlement_decisions_rowid RENAME TO settlement_decisions;
+        CREATE INDEX settlement_decisions_by_age ON settlement_decisions (created_at_ms);
+      `,
+      // A PostgreSQL table is a heap beside its primary-key index already: nothing to rebuild.
+      postgres: "SELECT 1",
+    },
   ],
 };

@@ -160,7 +160,8 @@ describe.each(engineNames)("the settlement stores on %s", (engine) => {
         }
       })();
 
-      expect(duplicate).toBe(engine === "sqlite" ? "SQLITE_CONSTRAINT_PRIMARYKEY" : "23505");
+      // SQLite keeps decisions in a rowid table with a unique (hub_id, request_id) key (settlement migration 5).
+      expect(duplicate).toBe(engine === "sqlite" ? "SQLITE_CONSTRAINT_UNIQUE" : "23505");
       expect(decisions.findDecision("h1", "r1")).toEqual(decision("r1", "approved"));
       expect(decisions.findDecision("h1", "r2")).toBeUndefined();
     });
