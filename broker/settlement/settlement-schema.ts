@@ -5,15 +5,8 @@ import type { SchemaComponent } from "../ledger/sqlite-db.ts";
  * Payments, refunds, voids, consumed tag nonces, batch reports, offline captures and losses sit beside them so
  * one transaction covers a request, its postings and its answer.
  */
-export const settlementSchema: SchemaComponent = {
-  name: "settlement",
-  migrations: [
-    {
-      version: 1,
-      description: "decisions, payments, refunds, voids, nonces, batch reports",
-      sql: `
-        CREATE TABLE settlement_decisions (
-          hub_id TEXT NOT NULL,
+/** The decisions' columns as migration 1 made them (migration 4 adds principal_kind); migration 5 rebuilds the table with them. */
+const decisionColumnsV1 = `hub_id TEXT NOT NULL,
           request_id TEXT NOT NULL,
           body_hash BLOB NOT NULL,
           request_type TEXT NOT NULL,
@@ -22,7 +15,17 @@ export const settlementSchema: SchemaComponent = {
           wallet_id TEXT,
           decision BLOB NOT NULL,
           exp_ms INTEGER NOT NULL,
-          created_at_ms INTEGER NOT NULL,
+          created_at_ms INTEGER NOT NULL,`;
+
+export const settlementSchema: SchemaComponent = {
+  name: "settlement",
+  migrations: [
+    {
+      version: 1,
+      description: "decisions, payments, refunds, voids, nonces, batch reports",
+      sql: `
+        CREATE TABLE settlement_decisions (
+          ${decisionColumnsV1}
           PRIMARY KEY (hub_id, request_id)
         ) STRICT, WITHOUT ROWID;
         CREATE TABLE settlement_payments (
@@ -147,16 +150,7 @@ export const settlementSchema: SchemaComponent = {
       // Same columns in the same order, same constraint on the key; rows copied as they are.
       sql: `
         CREATE TABLE settlement_decisions_rowid (
-          hub_id TEXT NOT NULL,
-          request_id TEXT NOT NULL,
-          body_hash BLOB NOT NULL,
-          request_type TEXT NOT NULL,
-          status TEXT NOT NULL,
-          code INTEGER NOT NULL,
-          wallet_id TEXT,
-          decision BLOB NOT NULL,
-          exp_ms INTEGER NOT NULL,
-          created_at_ms INTEGER NOT NULL,
+          ${decisionColumnsV1}
           principal_kind TEXT NOT NULL DEFAULT 'hub' CHECK (principal_kind IN ('hub', 'wallet', 'agent')),
           UNIQUE (hub_id, request_id)
         ) STRICT;
