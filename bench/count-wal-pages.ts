@@ -12,13 +12,12 @@
 import Database from "better-sqlite3";
 import { readFileSync } from "node:fs";
 import { SettlementFixture } from "../test/settlement/fixtures.ts";
+import { frameHeaderBytes, walHeaderBytes, walPageBytes } from "../test/support/sqlite-wal.ts";
 
 const hubCount = Number(process.argv[2] ?? 32);
 const rounds = Number(process.argv[3] ?? 10);
 /** Payments per hub before counting: the tables grow past their first pages, as in a running service. */
 const warmRounds = 30;
-const walHeaderBytes = 32;
-const frameHeaderBytes = 24;
 
 interface WalFrames {
   bytes: Buffer;
@@ -31,7 +30,7 @@ interface WalFrames {
 
 function readWal(path: string): WalFrames {
   const bytes = readFileSync(path);
-  const pageSize = bytes.readUInt32BE(8);
+  const pageSize = walPageBytes(bytes);
   const [salt1, salt2] = [bytes.readUInt32BE(16), bytes.readUInt32BE(20)];
   let count = 0;
   for (let at = walHeaderBytes; at + frameHeaderBytes + pageSize <= bytes.length; at += frameHeaderBytes + pageSize) {

@@ -8,6 +8,7 @@ import { ErrorCode } from "../../protocol/errors.ts";
 import { VirtualClock } from "../../core/sources.ts";
 import { HubJournal } from "../../device/journal/hub-journal.ts";
 import { codeOf, decided, envelopeBytes, seal } from "./journal-fixtures.ts";
+import { frameHeaderBytes, walHeaderBytes, walPageBytes } from "../support/sqlite-wal.ts";
 
 const cleanups: Array<() => void> = [];
 afterEach(() => cleanups.splice(0).reverse().forEach((cleanup) => cleanup()));
@@ -88,10 +89,6 @@ describe("hub journal: storage faults are JournalUnavailable", () => {
   });
 });
 
-/** SQLite's WAL layout: a 32-byte file header, then frames of a 24-byte header and one page. */
-const walHeaderBytes = 32;
-const frameHeaderBytes = 24;
-
 interface TornCopy {
   path: string;
   wal: Buffer;
@@ -113,8 +110,7 @@ function crashCopy(count: number): TornCopy {
   copyFileSync(path, copy);
   copyFileSync(`${path}-wal`, `${copy}-wal`);
   const wal = readFileSync(`${copy}-wal`);
-  const pageBytes = wal.readUInt32BE(8);
-  return { path: copy, wal, frameBytes: frameHeaderBytes + pageBytes };
+  return { path: copy, wal, frameBytes: frameHeaderBytes + walPageBytes(wal) };
 }
 
 function expectFirstWritesIntact(journal: HubJournal, count: number): void {
