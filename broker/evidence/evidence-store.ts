@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import Database from "better-sqlite3";
 import { assert } from "../../core/assert.ts";
 import { structCodec } from "../../protocol/cbor.ts";
 import { StatementCache } from "../ledger/sqlite-db.ts";
@@ -74,19 +75,28 @@ const toRow = (r: Row): EvidenceRow => ({
 
 type ChainHead = Pick<EvidenceRow, "seq" | "rowHash">;
 
+/**
+ * How an append learns the chain head it builds on.
+ * - `read`: it reads the head, then inserts. On SQLite, in-process, the read is a b-tree seek (3.2 µs) and the
+ *   plain insert 8.6 µs, where the one-statement form of `guess` took 17.4 µs: SQLite runs an INSERT whose SELECT
+ *   reads the table it inserts into through a temporary table (bench/count-statements.ts, 5,000 payments).
+ * - `guess`: it builds on the head it last appended, in one statement that inserts only if the chain still ends
+ *   there, and reads the head only when it does not. On PostgreSQL every statement is a round trip: this saves one.
+ * Either way the row is linked to the head the transaction sees, and a stale guess (a rolled-back batch or
+ * savepoint, or another process's append since) costs only the read it saved.
+ */
+export type ChainHeadPolicy = "read" | "guess";
+
 /** Appends inside the caller's transaction, so evidence commits with the decision it records. */
 export class EvidenceStore {
   private readonly statements: StatementCache;
-  /**
-   * The last row this store appended: a guess at the chain head that saves reading it on every append. Never
-   * trusted: the insert that builds on it checks, in the same statement, that the chain still ends there. A
-   * rolled-back batch or savepoint, or another process's append since, makes the guess stale, and then the
-   * head is read again.
-   */
+  /** With `guess`: the last row this store appended, never trusted (see ChainHeadPolicy). */
   private head: ChainHead | undefined;
+  private readonly headPolicy: ChainHeadPolicy;
 
-  constructor(db: SqlDb) {
+  constructor(db: SqlDb, headPolicy: ChainHeadPolicy = db instanceof Database ? "read" : "guess") {
     this.statements = new StatementCache(db);
+    this.headPolicy = headPolicy;
   }
 
   append(kind: EvidenceKind, principal: string, requestId: string, bytes: Uint8Array, nowMs: number): EvidenceRow {
@@ -120,7 +130,7 @@ export class EvidenceStore {
   }
 
   private remember(row: EvidenceRow): EvidenceRow {
-    this.head = { seq: row.seq, rowHash: row.rowHash };
+    if (this.headPolicy === "guess") this.head = { seq: row.seq, rowHash: row.rowHash };
     return row;
   }
 

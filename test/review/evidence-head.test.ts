@@ -3,14 +3,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { evidenceSchema } from "../../broker/evidence/evidence-schema.ts";
-import { EvidenceStore, evidenceRowHash, genesisHash, sha256, type EvidenceRow } from "../../broker/evidence/evidence-store.ts";
+import { EvidenceStore, evidenceRowHash, genesisHash, sha256, type ChainHeadPolicy, type EvidenceRow } from "../../broker/evidence/evidence-store.ts";
 import { openSqliteDb, type SqliteDb } from "../../broker/ledger/sqlite-db.ts";
 import { ManualClock } from "../../core/sources.ts";
 
 const clock = new ManualClock();
 let dir: string;
 let db: SqliteDb;
-let store: EvidenceStore;
 
 function open(): SqliteDb {
   return openSqliteDb({ path: join(dir, "evidence.sqlite"), components: [evidenceSchema], clock });
@@ -19,7 +18,6 @@ function open(): SqliteDb {
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), "tapwire-evidence-head-"));
   db = open();
-  store = new EvidenceStore(db);
 });
 afterEach(() => {
   db.close();
@@ -49,7 +47,13 @@ function rolledBack(work: () => void): void {
   expect(() => work()).toThrow(Rollback);
 }
 
-describe("evidence chain head", () => {
+// SQLite reads the head by default; PostgreSQL's policy, `guess`, is tested here against the same rollbacks.
+describe.each<ChainHeadPolicy>(["read", "guess"])("evidence chain head, policy %s", (policy) => {
+  let store: EvidenceStore;
+  beforeEach(() => {
+    store = new EvidenceStore(db, policy);
+  });
+
   it("links the next row to the committed head after a whole transaction rolls back", () => {
     append(store, "r1");
 
@@ -82,7 +86,7 @@ describe("evidence chain head", () => {
 
   it("links to rows another connection appended since (another process on the same file)", () => {
     const otherDb = open();
-    const other = new EvidenceStore(otherDb);
+    const other = new EvidenceStore(otherDb, policy);
     try {
       append(store, "r1");
       append(other, "r2");
