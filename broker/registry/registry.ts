@@ -224,14 +224,19 @@ export class Registry {
    * revoked, or the window refuses the seq: the caller then finds out which (seqRefusal), and refuses the request.
    */
   advanceHubSeq(hubId: string, seq: number): Hub | undefined {
-    const window = this.hubSeqWindow(hubId);
-    const next = window && acceptSeq(window, seq);
-    if (!next || next instanceof TapwireError) return undefined;
+    // One read of the hub with its window and a plain update: 4.0 + 9.5 µs (the window, then an UPDATE … RETURNING
+    // the hub) became 6.1 + 3.1 µs (bench/count-statements.ts, 5,000 payments). Both run in the caller's write transaction.
     const row = this.statements
-      .sql<[number, Uint8Array, string], HubRow>(`UPDATE registry_hubs SET last_seq = ?, seq_seen = ? WHERE hub_id = ? RETURNING ${hubColumns}`)
-      .get(next.topSeq, next.seenBelow, hubId);
-    assert(row, `active hub ${hubId} was just read`);
-    return toHub(row);
+      .sql<[string], HubRow & { seq_seen: Buffer | null }>(`SELECT ${hubColumns}, seq_seen FROM registry_hubs WHERE hub_id = ? AND status = 'active'`)
+      .get(hubId);
+    if (!row) return undefined;
+    const next = acceptSeq(seqWindowOf(row), seq);
+    if (next instanceof TapwireError) return undefined;
+    const { changes } = this.statements
+      .sql<[number, Uint8Array, string]>("UPDATE registry_hubs SET last_seq = ?, seq_seen = ? WHERE hub_id = ?")
+      .run(next.topSeq, next.seenBelow, hubId);
+    assert(changes === 1, `active hub ${hubId} was just read`);
+    return toHub({ ...row, last_seq: next.topSeq });
   }
 
   /** Why the window of an active hub refuses `seq` (SeqReplayed, SeqBelowWindow); a bug if it would accept it. */
@@ -248,8 +253,7 @@ export class Registry {
     const row = this.statements
       .sql<[string], { last_seq: number; seq_seen: Buffer | null }>("SELECT last_seq, seq_seen FROM registry_hubs WHERE hub_id = ? AND status = 'active'")
       .get(hubId);
-    if (!row) return undefined;
-    return { topSeq: row.last_seq, seenBelow: row.seq_seen ? new Uint8Array(row.seq_seen) : emptySeqWindow().seenBelow };
+    return row ? seqWindowOf(row) : undefined;
   }
 
   enrollWallet(enrollment: WalletEnrollment): Wallet {
@@ -416,4 +420,8 @@ function requireCertificateSerial(serial: string): void {
   if (serial.length === 0 || serial.length > certificateSerialMax) {
     throw new TapwireError(`certificateSerial must be 1-${certificateSerialMax} characters`, ErrorCode.SchemaInvalid);
   }
+}
+
+function seqWindowOf(row: { last_seq: number; seq_seen: Buffer | null }): SeqWindow {
+  return { topSeq: row.last_seq, seenBelow: row.seq_seen ? new Uint8Array(row.seq_seen) : emptySeqWindow().seenBelow };
 }
