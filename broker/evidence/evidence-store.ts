@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import Database from "better-sqlite3";
 import { assert } from "../../core/assert.ts";
+import { pooledCopy } from "../../protocol/bytes.ts";
 import { structCodec } from "../../protocol/cbor.ts";
 import { StatementCache } from "../ledger/sqlite-db.ts";
 import type { SqlDb } from "../../core/sql-db.ts";
@@ -100,7 +101,7 @@ export class EvidenceStore {
   }
 
   append(kind: EvidenceKind, principal: string, requestId: string, bytes: Uint8Array, nowMs: number): EvidenceRow {
-    const content = { kind, principal, requestId, bytes: new Uint8Array(bytes), bytesHash: sha256(bytes), recordedAtMs: nowMs };
+    const content = { kind, principal, requestId, bytes: pooledCopy(bytes), bytesHash: sha256(bytes), recordedAtMs: nowMs };
     const guessed = this.head;
     if (guessed !== undefined) {
       const row = linkedRow(content, guessed);

@@ -41,6 +41,7 @@ import {
 import { acceptSeq, emptySeqWindow, type SeqWindow } from "./seq-window.ts";
 import { PublicKeyCache } from "./public-keys.ts";
 import type { SqlDb } from "../../core/sql-db.ts";
+import { pooledCopy } from "../../protocol/bytes.ts";
 
 const log = logger("tapwire:registry");
 
@@ -423,5 +424,5 @@ function requireCertificateSerial(serial: string): void {
 }
 
 function seqWindowOf(row: { last_seq: number; seq_seen: Buffer | null }): SeqWindow {
-  return { topSeq: row.last_seq, seenBelow: row.seq_seen ? new Uint8Array(row.seq_seen) : emptySeqWindow().seenBelow };
+  return { topSeq: row.last_seq, seenBelow: row.seq_seen ? pooledCopy(row.seq_seen) : emptySeqWindow().seenBelow };
 }

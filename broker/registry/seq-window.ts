@@ -1,6 +1,7 @@
 import { assert } from "../../core/assert.ts";
 import { contract } from "../../protocol/contract.ts";
 import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
+import { pooledCopy, pooledZeros } from "../../protocol/bytes.ts";
 
 /**
  * A hub's anti-replay window (RFC 4303 §3.4.3, RFC 6347 §4.1.2.6): the highest seq seen, and one bit for each of
@@ -38,14 +39,14 @@ export function acceptSeq(window: SeqWindow, seq: number): SeqWindow | TapwireEr
   if (distance === 0 || (window.seenBelow[distance >> 3]! & (1 << (distance & 7))) !== 0) {
     return new TapwireError(`seq ${seq} was already accepted`, ErrorCode.SeqReplayed, { seq });
   }
-  const seenBelow = window.seenBelow.slice();
+  const seenBelow = pooledCopy(window.seenBelow);
   setBit(seenBelow, distance);
   return { topSeq: window.topSeq, seenBelow };
 }
 
 /** A copy of the bits with bit d moved to d + shift; those moved past the window's end are dropped. */
 function shiftedUp(bits: Uint8Array, shift: number): Uint8Array {
-  const shifted = new Uint8Array(seqWindowBytes);
+  const shifted = pooledZeros(seqWindowBytes);
   const byteShift = shift >> 3;
   const bitShift = shift & 7;
   for (let index = seqWindowBytes - 1; index >= byteShift; index -= 1) {
