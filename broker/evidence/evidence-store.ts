@@ -1,7 +1,6 @@
-import { createHash } from "node:crypto";
 import Database from "better-sqlite3";
 import { assert } from "../../core/assert.ts";
-import { pooledCopy } from "../../protocol/bytes.ts";
+import { pooledCopy, sha256 } from "../../protocol/bytes.ts";
 import { structCodec } from "../../protocol/cbor.ts";
 import { StatementCache } from "../ledger/sqlite-db.ts";
 import type { SqlDb } from "../../core/sql-db.ts";
@@ -24,10 +23,6 @@ export interface EvidenceRow {
 export const genesisHash = new Uint8Array(32);
 /** Largest number of rows one read returns (export pages through them). */
 export const evidencePageMax = 10_000;
-
-export function sha256(bytes: Uint8Array): Uint8Array {
-  return new Uint8Array(createHash("sha256").update(bytes).digest());
-}
 
 /** The chain link: everything about a row except its own hash, bound to the previous row's hash. */
 export function evidenceRowHash(row: Omit<EvidenceRow, "rowHash" | "bytes">): Uint8Array {

@@ -4,7 +4,8 @@ import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
 import { bodyHash, decisionSchema, type Decision } from "../../protocol/messages.ts";
 import { checkPayoutTransfers, clearingTransferKinds } from "./payout-record.ts";
 import { readSealed } from "./sealed-form.ts";
-import { EvidenceStore, evidencePageMax, evidenceRowHash, genesisHash, sha256, type EvidenceKind, type EvidenceRow } from "./evidence-store.ts";
+import { EvidenceStore, evidencePageMax, evidenceRowHash, genesisHash, type EvidenceKind, type EvidenceRow } from "./evidence-store.ts";
+import { sha256 } from "../../protocol/bytes.ts";
 import type { SqlDb } from "../../core/sql-db.ts";
 
 /**

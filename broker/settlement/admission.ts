@@ -17,7 +17,7 @@ import { agentPaymentSchema, importAgentKey, mandateRevokeSchema, parseOpenManda
 import { disputeOpenSchema, walletStepUpApprovalSchema, type DisputeOpen, type WalletStepUpApproval } from "../../protocol/review.ts";
 import type { MandateStore } from "../agents/mandate-store.ts";
 import { describeUnverified, type Inbound, type Recipient, type RequestSummary } from "../decisions/verdicts.ts";
-import { sha256 } from "../evidence/evidence-store.ts";
+import { sha256 } from "../../protocol/bytes.ts";
 import type { Registry } from "../registry/registry.ts";
 import type { ProviderOutcome } from "../providers/provider-gateway.ts";
 import { inlineChecks, type SignatureChecks } from "./prechecks.ts";

@@ -3,7 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { evidenceSchema } from "../../broker/evidence/evidence-schema.ts";
-import { EvidenceStore, evidenceRowHash, genesisHash, sha256, type ChainHeadPolicy, type EvidenceRow } from "../../broker/evidence/evidence-store.ts";
+import { EvidenceStore, evidenceRowHash, genesisHash, type ChainHeadPolicy, type EvidenceRow } from "../../broker/evidence/evidence-store.ts";
+import { sha256 } from "../../protocol/bytes.ts";
 import { openSqliteDb, type SqliteDb } from "../../broker/ledger/sqlite-db.ts";
 import { ManualClock } from "../../core/sources.ts";
 

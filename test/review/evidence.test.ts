@@ -2,7 +2,8 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import Database from "better-sqlite3";
 import { ErrorCode, TapwireError } from "../../protocol/errors.ts";
 import { generateP256 } from "../../protocol/keys.ts";
-import { EvidenceStore, evidenceRowHash, sha256 } from "../../broker/evidence/evidence-store.ts";
+import { EvidenceStore, evidenceRowHash } from "../../broker/evidence/evidence-store.ts";
+import { sha256 } from "../../protocol/bytes.ts";
 import { exportEvidence, requireValidEvidence, verifyEvidenceBundle, verifyEvidenceDb, type EvidenceBundle } from "../../broker/evidence/verify-evidence.ts";
 import { AgentFixture, disputeOpen, stepUpAnswer } from "../agents/fixtures.ts";
 
