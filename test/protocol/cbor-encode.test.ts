@@ -74,6 +74,20 @@ describe("deterministic CBOR encoding (RFC 8949 §4.2.1)", () => {
       expect(() => structCodec.encode(value)).toThrow(AssertionError);
     }
   });
+
+  it("gives each encode bytes of its own, through nested, oversized and refused encodes", () => {
+    const first = structCodec.encode({ a: new Uint8Array(40).fill(1) });
+    const nested = structCodec.encode(new Map<unknown, unknown>([[new Map([[1, 2]]), "v"], ["k", [1, 2, 3]]]));
+    const oversized = structCodec.encode(new Uint8Array(10_000).fill(7));
+    expect(() => structCodec.encode([1, () => 1])).toThrow(AssertionError);
+    const after = structCodec.encode({ b: 2 });
+
+    expect(first.toString("hex")).toBe(`a1 6161 5828 ${"01".repeat(40)}`.replace(/\s+/g, ""));
+    expect(nested.toString("hex")).toBe(hex("a2 616b 83010203 a10102 6176"));
+    expect(oversized.length).toBe(3 + 10_000);
+    expect(oversized.subarray(3).every((byte) => byte === 7)).toBe(true);
+    expect(after.toString("hex")).toBe(hex("a1 6162 02"));
+  });
 });
 
 describe("message bodies and COSE structures, byte for byte", () => {
