@@ -7,7 +7,7 @@ import type { Inbound } from "../decisions/verdicts.ts";
 import { UnverifiedReading } from "../decisions/unverified-reading.ts";
 import type { PublicKeyCache } from "../registry/public-keys.ts";
 import type { Registry } from "../registry/registry.ts";
-import { sameBytes } from "../../protocol/bytes.ts";
+import { pooledCopy, sameBytes } from "../../protocol/bytes.ts";
 
 /**
  * The pure signature checks of a hub request, done ahead of the drain loop on a worker thread (verify-pool.ts)
@@ -131,7 +131,7 @@ export class PrecheckJobs {
     }
     const hubKeyPem = this.pemOf("hub", inbound.id);
     if (hubKeyPem === undefined) return undefined;
-    const job: PrecheckJob = { bytes: Uint8Array.from(inbound.payload), hubId: inbound.id, hubKeyPem };
+    const job: PrecheckJob = { bytes: pooledCopy(inbound.payload), hubId: inbound.id, hubKeyPem };
     let payer: unknown;
     try {
       payer = field(reading.body(), "payer");

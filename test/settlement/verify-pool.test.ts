@@ -160,6 +160,22 @@ parentPort.postMessage({ type: "ready" });
     expect(pool.submit(job())).toBeUndefined();
   });
 
+  it("gives each job of one turn the verdict on its own bytes (one message carries them all)", async () => {
+    const pool = new VerifyPool({ size: 1, jobsQueuedMax: 8 });
+    pool.start();
+    try {
+      await readyWorkers(pool, 1);
+      const forged = job();
+      forged.bytes[forged.bytes.length - 3]! ^= 0x01;
+      const results = await Promise.all([job(), forged, job()].map((each) => pool.submit(each)));
+
+      expect(results.map((result) => result?.envelope?.ok)).toEqual([true, false, true]);
+      expect(results[1]?.envelope).toMatchObject({ code: ErrorCode.BadSignature });
+    } finally {
+      await pool.stop();
+    }
+  });
+
   it("a crashing worker fails its jobs with ServiceUnavailable and is replaced, a bounded number of times", async () => {
     const options = { size: 1, jobsQueuedMax: 8, workerUrl: pathToFileURL(crashing), respawnDelayMsMin: 10, respawnDelayMsMax: 10 };
     const pool = new VerifyPool({ ...options, respawnsMax: 1 });
