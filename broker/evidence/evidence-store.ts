@@ -56,6 +56,9 @@ interface Row {
 }
 
 const columns = "seq, kind, principal, request_id, bytes, bytes_hash, prev_hash, row_hash, recorded_at_ms";
+// Every append runs one of these: texts built once (see registry.ts findHubSql).
+const insertSql = `INSERT INTO evidence (${columns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+const insertAfterHeadSql = `INSERT INTO evidence (${columns}) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE (SELECT row_hash FROM evidence ORDER BY seq DESC LIMIT 1) = ?`;
 
 const toRow = (r: Row): EvidenceRow => ({
   seq: r.seq,
@@ -107,9 +110,7 @@ export class EvidenceStore {
       .get();
     const row = linkedRow(content, last ? { seq: last.seq, rowHash: new Uint8Array(last.row_hash) } : undefined);
     this.statements
-      .sql<[number, string, string, string, Uint8Array, Uint8Array, Uint8Array, Uint8Array, number]>(
-        `INSERT INTO evidence (${columns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      )
+      .sql<[number, string, string, string, Uint8Array, Uint8Array, Uint8Array, Uint8Array, number]>(insertSql)
       .run(row.seq, row.kind, row.principal, row.requestId, row.bytes, row.bytesHash, row.prevHash, row.rowHash, row.recordedAtMs);
     return this.remember(row);
   }
@@ -117,10 +118,7 @@ export class EvidenceStore {
   /** Inserts `row` only if the chain ends at the row whose hash is `headHash`; false when it does not. */
   private insertAfter(row: EvidenceRow, headHash: Uint8Array): boolean {
     const result = this.statements
-      .sql<[number, string, string, string, Uint8Array, Uint8Array, Uint8Array, Uint8Array, number, Uint8Array]>(
-        `INSERT INTO evidence (${columns}) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?
-         WHERE (SELECT row_hash FROM evidence ORDER BY seq DESC LIMIT 1) = ?`,
-      )
+      .sql<[number, string, string, string, Uint8Array, Uint8Array, Uint8Array, Uint8Array, number, Uint8Array]>(insertAfterHeadSql)
       .run(row.seq, row.kind, row.principal, row.requestId, row.bytes, row.bytesHash, row.prevHash, row.rowHash, row.recordedAtMs, headHash);
     return result.changes === 1;
   }

@@ -43,6 +43,13 @@ import { PublicKeyCache } from "./public-keys.ts";
 import type { SqlDb } from "../../core/sql-db.ts";
 import { pooledCopy } from "../../protocol/bytes.ts";
 
+// Every payment runs these: texts built once, as the statement cache looks a text built per call up in ~0.37 µs
+// (a fresh string to hash) against ~0.02 for the same string (core/statement-cache.ts).
+const findMerchantSql = `SELECT ${merchantColumns} FROM registry_merchants WHERE merchant_id = ?`;
+const findHubSql = `SELECT ${hubColumns} FROM registry_hubs WHERE hub_id = ?`;
+const activeHubWithWindowSql = `SELECT ${hubColumns}, seq_seen FROM registry_hubs WHERE hub_id = ? AND status = 'active'`;
+const findWalletSql = `SELECT ${walletColumns} FROM registry_wallets WHERE wallet_id = ?`;
+
 const log = logger("tapwire:registry");
 
 export type RevokedListener = (hub: Hub) => void;
@@ -113,7 +120,7 @@ export class Registry {
 
   findMerchant(merchantId: string): Merchant | undefined {
     const row = this.statements
-      .sql<[string], MerchantRow>(`SELECT ${merchantColumns} FROM registry_merchants WHERE merchant_id = ?`)
+      .sql<[string], MerchantRow>(findMerchantSql)
       .get(merchantId);
     return row ? toMerchant(row) : undefined;
   }
@@ -181,7 +188,7 @@ export class Registry {
   }
 
   findHub(hubId: string): Hub | undefined {
-    const row = this.statements.sql<[string], HubRow>(`SELECT ${hubColumns} FROM registry_hubs WHERE hub_id = ?`).get(hubId);
+    const row = this.statements.sql<[string], HubRow>(findHubSql).get(hubId);
     return row ? toHub(row) : undefined;
   }
 
@@ -228,7 +235,7 @@ export class Registry {
     // One read of the hub with its window and a plain update: 4.0 + 9.5 µs (the window, then an UPDATE … RETURNING
     // the hub) became 6.1 + 3.1 µs (bench/count-statements.ts, 5,000 payments). Both run in the caller's write transaction.
     const row = this.statements
-      .sql<[string], HubRow & { seq_seen: Buffer | null }>(`SELECT ${hubColumns}, seq_seen FROM registry_hubs WHERE hub_id = ? AND status = 'active'`)
+      .sql<[string], HubRow & { seq_seen: Buffer | null }>(activeHubWithWindowSql)
       .get(hubId);
     if (!row) return undefined;
     const next = acceptSeq(seqWindowOf(row), seq);
@@ -279,7 +286,7 @@ export class Registry {
   }
 
   findWallet(walletId: string): Wallet | undefined {
-    const row = this.statements.sql<[string], WalletRow>(`SELECT ${walletColumns} FROM registry_wallets WHERE wallet_id = ?`).get(walletId);
+    const row = this.statements.sql<[string], WalletRow>(findWalletSql).get(walletId);
     return row ? toWallet(row) : undefined;
   }
 

@@ -38,6 +38,11 @@ export interface DecisionRow {
 }
 
 export const decisionColumns = "hub_id, principal_kind, request_id, body_hash, request_type, status, code, wallet_id, decision, exp_ms, created_at_ms";
+
+// Every payment runs these: texts built once (see registry.ts findHubSql).
+const findDecisionSql = `SELECT ${decisionColumns} FROM settlement_decisions WHERE hub_id = ? AND request_id = ?`;
+const saveDecisionSql = `INSERT INTO settlement_decisions (${decisionColumns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+
 export const toDecision = (r: DecisionRow): StoredDecision => ({
   hubId: r.hub_id,
   principalKind: r.principal_kind,
@@ -66,16 +71,14 @@ export class DecisionStore {
 
   findDecision(hubId: string, requestId: string): StoredDecision | undefined {
     const row = this.statements
-      .sql<[string, string], DecisionRow>(`SELECT ${decisionColumns} FROM settlement_decisions WHERE hub_id = ? AND request_id = ?`)
+      .sql<[string, string], DecisionRow>(findDecisionSql)
       .get(hubId, requestId);
     return row ? toDecision(row) : undefined;
   }
 
   saveDecision(d: StoredDecision): void {
     this.statements
-      .sql<[string, ClientKind, string, Uint8Array, string, string, number, string | null, Buffer, number, number]>(
-        `INSERT INTO settlement_decisions (${decisionColumns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      )
+      .sql<[string, ClientKind, string, Uint8Array, string, string, number, string | null, Buffer, number, number]>(saveDecisionSql)
       .run(d.hubId, d.principalKind, d.requestId, d.bodyHash, d.requestType, d.status, d.code, d.walletId ?? null, d.decision, d.expMs, d.createdAtMs);
   }
 
