@@ -176,6 +176,41 @@ parentPort.postMessage({ type: "ready" });
     }
   });
 
+  it("gathers jobs submitted in separate turns into one message, posted once it holds gatherJobsMax", async () => {
+    // A gather far longer than the test, so only the job count can post the message: turns may take any time here.
+    const gatherJobsMax = 4;
+    const pool = new VerifyPool({ size: 1, jobsQueuedMax: 8, gatherMs: 600_000, gatherJobsMax });
+    pool.start();
+    try {
+      await readyWorkers(pool, 1);
+      const forged = job();
+      forged.bytes[forged.bytes.length - 3]! ^= 0x01;
+      const results: Array<Promise<unknown> | undefined> = [];
+      for (const each of [job(), forged, job()]) {
+        results.push(pool.submit(each));
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      expect(pool.messagesPosted).toBe(0);
+      results.push(pool.submit(job()));
+      expect(pool.messagesPosted).toBe(1);
+      const verdicts = (await Promise.all(results)) as Array<{ envelope?: { ok: boolean } } | undefined>;
+      expect(verdicts.map((verdict) => verdict?.envelope?.ok)).toEqual([true, false, true, true]);
+      expect(pool.messagesPosted).toBe(1);
+    } finally {
+      await pool.stop();
+    }
+  });
+
+  it("stopping fails the jobs still gathering, and their message is never posted", async () => {
+    const pool = new VerifyPool({ size: 1, jobsQueuedMax: 8, gatherMs: 600_000 });
+    pool.start();
+    await readyWorkers(pool, 1);
+    const gathering = expect(pool.submit(job())).rejects.toMatchObject({ code: ErrorCode.ServiceUnavailable });
+    await pool.stop();
+    await gathering;
+    expect(pool.messagesPosted).toBe(0);
+  });
+
   it("a crashing worker fails its jobs with ServiceUnavailable and is replaced, a bounded number of times", async () => {
     const options = { size: 1, jobsQueuedMax: 8, workerUrl: pathToFileURL(crashing), respawnDelayMsMin: 10, respawnDelayMsMax: 10 };
     const pool = new VerifyPool({ ...options, respawnsMax: 1 });
