@@ -13,7 +13,6 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { EnrolmentBundle } from "../broker/enrolment.ts";
 import { SettlementNode } from "../broker/settlement-node.ts";
-import { SimulatedTapHub } from "../simulator/scenarios/tap/simulated-tap-hub.ts";
 import { CpuProfile, type ProfileSummary } from "./profile.ts";
 
 export interface HubSaleResult {
@@ -48,6 +47,10 @@ const runMsMax = 120_000;
 
 /** The child: one real hub, `sales` sales in a row, then its CPU per sale. */
 async function sellInChild(setup: ChildSetup): Promise<HubSaleResult> {
+  // Imported here, in the child only: the hub's GPIO driver loads johnny-five, whose REPL module loads node:domain,
+  // which wraps every EventEmitter and every native callback of the process that loads it. The bench's parent runs
+  // the settlement node, and `tapwire settle` never loads it.
+  const { SimulatedTapHub } = await import("../simulator/scenarios/tap/simulated-tap-hub.ts");
   const hub = new SimulatedTapHub({
     brokerUrl: setup.brokerUrl,
     hub: setup.hub,
