@@ -259,7 +259,8 @@ export function renderReport(report: BenchReport): string {
     [
       "/metrics scraped",
       `approved ${integer(load.scraped.approved)}, declined ${counts(load.scraped.declinedByCode)}: ${load.scraped.equal ? "equal to" : "DIFFERENT from"} the generator's counts${generator.warmup ? " (warm-up included)" : ""}` +
-        (load.scaleOut ? ` (approved by ${load.scraped.approvedByEndpoint.map((count, index) => `w${index + 1} ${integer(count)}`).join(", ")})` : ""),
+        (load.scaleOut ? ` (approved by ${load.scraped.approvedByEndpoint.map((count, index) => `w${index + 1} ${integer(count)}`).join(", ")})` : "") +
+        (load.scraped.batches > 0 ? `; group commit: ${(load.scraped.batchedMessages / load.scraped.batches).toFixed(1)} messages a batch over ${integer(load.scraped.batches)} batches` : ""),
     ],
     ["hubs connected in", `${integer(load.connectMs)} ms`],
   ];

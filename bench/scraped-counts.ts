@@ -16,6 +16,9 @@ export interface ScrapedCounts {
   /** Approved decisions by each scraped endpoint, in the order given (several workers: each one's share). */
   approvedByEndpoint: number[];
   equal: boolean;
+  /** Group-commit transactions and the messages in them, over every endpoint (warm-up included). */
+  batches: number;
+  batchedMessages: number;
 }
 
 /** `generator`: the whole run's counts, warm-up included (generator-protocol.ts wholeRunCounts), as the node counted them. */
@@ -34,7 +37,9 @@ export async function scrapedCounts(metricsUrls: readonly string[], generator: P
   const latencyCount = texts.reduce((sum, text) => sum + sample(text, "tapwire_decision_latency_seconds_count"), 0);
   const benchDeclined = Object.fromEntries(Object.entries(generator.declinedByCode).filter(([key]) => !key.endsWith(`:${errorCodeName(ErrorCode.Overloaded)}`)));
   const equal = approved === generator.approved && sameCounts(declinedByCode, benchDeclined);
-  return { approved, declinedByCode, latencyCount, approvedByEndpoint, equal };
+  const batches = texts.reduce((sum, text) => sum + sample(text, "tapwire_settlement_batches_total"), 0);
+  const batchedMessages = texts.reduce((sum, text) => sum + sample(text, "tapwire_settlement_batched_messages_total"), 0);
+  return { approved, declinedByCode, latencyCount, approvedByEndpoint, equal, batches, batchedMessages };
 }
 
 function sameCounts(a: Record<string, number>, b: Record<string, number>): boolean {

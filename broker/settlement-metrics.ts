@@ -59,6 +59,8 @@ function registerServiceGauges(registry: Registry, gauges: NodeGauges): void {
   gauge(registers, "tapwire_settlement_queue_depth", "Requests waiting for the drain loop", fromService((s) => s.queueLength));
   counter(registers, "tapwire_settlement_shed_answered_total", "Requests refused at admission with a signed Overloaded", fromService((s) => s.shedCounts.answered));
   counter(registers, "tapwire_settlement_shed_unanswered_total", "Requests refused at admission without an answer", fromService((s) => s.shedCounts.unanswered));
+  counter(registers, "tapwire_settlement_batches_total", "Group-commit transactions committed", fromService((s) => s.commitCounts.batches));
+  counter(registers, "tapwire_settlement_batched_messages_total", "Messages committed in them (divided by the batches: the mean batch)", fromService((s) => s.commitCounts.messages));
   counter(registers, "tapwire_settlement_dropped_at_edge_total", "Requests dropped at the service link's in-flight bound", gauges.droppedAtEdge);
   gauge(registers, "tapwire_settlement_push_outbox_depth", "Operator and expiry decisions not yet published", fromService((s) => countOf(s, "SELECT COUNT(*) FROM review_pushes WHERE sent_at_ms IS NULL")));
   gauge(registers, "tapwire_settlement_review_pending", "Review cases, step-ups and disputes waiting", fromService((s) => countOf(s, "SELECT COUNT(*) FROM review_cases WHERE status = 'pending'")));

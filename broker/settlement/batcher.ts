@@ -30,6 +30,12 @@ export const storageRetryAfterMs = 2_000;
  */
 export const syncingBatchesMax = 8;
 
+/** Group-commit transactions committed so far and the messages in them (their ratio is the mean batch). */
+export interface CommitCounts {
+  batches: number;
+  messages: number;
+}
+
 /** What admission has refused so far: answered Overloaded, or dropped unanswered past the answer budget. */
 export interface ShedCounts {
   answered: number;
@@ -101,6 +107,7 @@ export class Batcher {
   private readonly queuedBySender = new Map<string, number>();
   private readonly shedder = new LoadShedder();
   private readonly shed: ShedCounts = { answered: 0, unanswered: 0 };
+  private readonly committed: CommitCounts = { batches: 0, messages: 0 };
   /** When the last batch ended with requests still waiting: the next batch's time from then measures busy throughput. */
   private busySinceMs: number | undefined;
   private work: BatchWork | undefined;
@@ -129,6 +136,10 @@ export class Batcher {
 
   get shedCounts(): ShedCounts {
     return { ...this.shed };
+  }
+
+  get commitCounts(): CommitCounts {
+    return { ...this.committed };
   }
 
   start(work: BatchWork): void {
@@ -360,6 +371,8 @@ export class Batcher {
       return;
     }
     this.storage.works();
+    this.committed.batches += 1;
+    this.committed.messages += batch.length;
     const endedMs = performance.now();
     if (this.busySinceMs !== undefined) this.shedder.recordBusyBatch(batch.length, endedMs - this.busySinceMs);
     this.busySinceMs = this.queue.length > 0 ? endedMs : undefined;

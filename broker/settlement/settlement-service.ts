@@ -9,7 +9,7 @@ import type { Inbound, Outbound } from "../decisions/verdicts.ts";
 import type { Consent } from "../privacy/consents.ts";
 import type { RetentionReport, Withdrawal } from "../privacy/personal-data.ts";
 import { erasePerson, exportPerson, type ErasureResult, type PersonExport } from "../privacy/person-records.ts";
-import type { ShedCounts } from "./batcher.ts";
+import type { CommitCounts, ShedCounts } from "./batcher.ts";
 import { closeRun, composeService, openRun, type RunningParts, type ServiceParts } from "./composition.ts";
 import type { SettlementOptions } from "./options.ts";
 import type { PushListener } from "./push-delivery.ts";
@@ -95,6 +95,11 @@ export class SettlementService extends SettlementReads {
   /** Requests refused at admission so far. */
   get shedCounts(): ShedCounts {
     return this.parts.batcher.shedCounts;
+  }
+
+  /** Group-commit transactions committed so far and the messages in them. */
+  get commitCounts(): CommitCounts {
+    return this.parts.batcher.commitCounts;
   }
 
   get storageHealth(): StorageHealth {

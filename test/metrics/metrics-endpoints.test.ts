@@ -75,6 +75,10 @@ describe("the settlement node's and the hub's /metrics, /healthz and /readyz, sc
     expect(sample(node, "tapwire_decision_latency_seconds_count")).toBe(3);
     expect(sample(node, "tapwire_settlement_storage_ok")).toBe(1);
     expect(sample(node, "tapwire_settlement_queue_depth")).toBe(0);
+    // Three sales one after another: at least three messages committed, in at most as many batches.
+    expect(sample(node, "tapwire_settlement_batched_messages_total")).toBeGreaterThanOrEqual(3);
+    expect(sample(node, "tapwire_settlement_batches_total")).toBeGreaterThanOrEqual(1);
+    expect(sample(node, "tapwire_settlement_batches_total")).toBeLessThanOrEqual(sample(node, "tapwire_settlement_batched_messages_total"));
     expect(sample(node, "tapwire_broker_clients")).toBeGreaterThanOrEqual(2);
     expect(sample(hubText, "tapwire_hub_sales_total", { outcome: "approved" })).toBe(2);
     expect(sample(hubText, "tapwire_hub_sales_total", { outcome: "declined", code_name: "LimitExceeded" })).toBe(1);

@@ -89,6 +89,21 @@ describe("Batcher drain order while signatures are checked on workers", () => {
   });
 });
 
+describe("Batcher commit counts", () => {
+  it("counts each committed batch and the messages in it", async () => {
+    const { checks, send, batches, batcher } = rig();
+    const together = ["a1", "b1", "c1"].map((label, index) => send(`h${index + 1}`, label));
+    for (const label of ["a1", "b1", "c1"]) checks.get(label)!();
+    await Promise.all(together);
+    const alone = send("h1", "a2");
+    checks.get("a2")!();
+    await alone;
+
+    expect(batches.map((batch) => batch.length)).toEqual([3, 1]);
+    expect(batcher.commitCounts).toEqual({ batches: 2, messages: 4 });
+  });
+});
+
 describe("Batcher answers a batch only once its commit is on disk", () => {
   /** Each batch's sync, ended or failed by the test. */
   function heldSyncs() {
