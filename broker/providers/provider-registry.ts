@@ -68,6 +68,7 @@ export const providersListMax = 1_000;
 export class ProviderRegistry {
   private readonly statements: StatementCache;
   private readonly keys = new PublicKeyCache(providersListMax);
+  private addedNotices = 0;
 
   constructor(
     private readonly db: SqlDb,
@@ -166,11 +167,20 @@ export class ProviderRegistry {
    * refund's or reversal's `<hubId>/<requestId>`, names it once). Sent after the commit (unsentNotices, markSent).
    */
   addNotice(n: { providerId: string; authorizationId: string; reference: string; amountMinor: number; currency: string }, nowMs: number): void {
+    this.addedNotices += 1;
     this.statements
       .sql<[string, string, string, number, string, number]>(
         "INSERT INTO provider_notices (provider_id, authorization_id, reference, amount_minor, currency, created_at_ms) VALUES (?, ?, ?, ?, ?, ?)",
       )
       .run(n.providerId, n.authorizationId, n.reference, n.amountMinor, n.currency, nowMs);
+  }
+
+  /**
+   * Notices this registry's addNotice wrote since it was made (a rolled-back one included): a flush that saw none
+   * added since its last look need not look again (ProviderStage.flushNotices).
+   */
+  get noticesAdded(): number {
+    return this.addedNotices;
   }
 
   /** Give-back notices not sent yet, oldest first, at most `limit`. */

@@ -8,6 +8,7 @@ import { readEnvelope } from "../../protocol/envelope.ts";
 import { contract } from "../../protocol/contract.ts";
 import { ProviderFixture, turns } from "./provider-fixture.ts";
 import { asSqlite } from "../../broker/ledger/sqlite-db.ts";
+import { noticesRecheckMs } from "../../broker/providers/provider-stage.ts";
 
 // Every test gets a fresh service, provider and wire.
 let p: ProviderFixture;
@@ -165,6 +166,29 @@ describe("a traveller's JPY wallet at its provider pays a EUR merchant", () => {
     expect([paid.status, paid.fx, refunded.status, refunded.fx]).toEqual(["approved", undefined, "approved", undefined]);
     expect([f.service.ledger.balanceOf(merchantAccountId("m-jp")), f.service.ledger.balanceOf(providerAccountId("p1"))]).toEqual([600, -600]);
     expect(p.provider.balanceOf("jp1")).toBe(100_000 - 600);
+  });
+
+  it("sends a give-back notice another settlement worker left unsent once noticesRecheckMs passed, without looking after every batch", async () => {
+    const { f } = p;
+    const refundsSent = () =>
+      p.wire.sent.map((payload) => decodeBody(readEnvelope(payload).payload) as Record<string, unknown>).filter((body) => body["type"] === "provider_refund");
+    const paid = await f.decisionFor(f.hub, f.hub.paymentRequest(p.traveller, 1_000, { currency: "EUR" }).bytes);
+    expect(paid.status).toBe("approved");
+    // What another worker's refund batch wrote before it stopped: the notice, never sent.
+    const db = asSqlite(f.service.database);
+    const authorizationId = db.prepare("SELECT authorization_id FROM provider_authorizations").pluck().get() as string;
+    db.prepare("INSERT INTO provider_notices (provider_id, authorization_id, reference, amount_minor, currency, created_at_ms) VALUES ('p1', ?, 'h9/r-other', 100, 'JPY', ?)").run(
+      authorizationId,
+      f.clock.nowMs(),
+    );
+
+    await f.decisionFor(f.hub, f.hub.paymentRequest(p.traveller, 1_000, { currency: "EUR" }).bytes);
+    expect(refundsSent()).toEqual([]);
+    f.clock.advance(noticesRecheckMs);
+    await f.decisionFor(f.hub, f.hub.paymentRequest(p.traveller, 1_000, { currency: "EUR" }).bytes);
+
+    expect(refundsSent()).toMatchObject([{ reference: "h9/r-other", amountMinor: 100, currency: "JPY" }]);
+    expect(db.prepare("SELECT COUNT(*) FROM provider_notices WHERE sent_at_ms IS NULL").pluck().get()).toBe(0);
   });
 
   it("keeps one hold at the provider when the batch fails after its approval: the retry asks again under the same id", async () => {
