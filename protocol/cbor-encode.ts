@@ -219,11 +219,32 @@ function writeMap(sink: ByteSink, entries: Array<[unknown, unknown]>, depth: num
   });
 }
 
+/**
+ * Key lists seen in §4.2.1 order, by the list as it came joined with U+0080, for ASCII lists only: a key with no
+ * U+0080 in it splits one way, so a list of the same length joining to the same string is the same list. Messages
+ * of one type have one key list, so checking each key and sorting ran for every object of every message.
+ */
+const sortedKeysByJoined = new Map<string, readonly string[]>();
+/** Distinct key lists kept; past it the cache starts over (a peer sending many shapes costs only the sorting). */
+export const sortedKeyListsMax = 256;
+const keySeparator = "\u0080";
+
+/** The keys in §4.2.1 order when all are ASCII; undefined when one is not. */
+function asciiKeysInOrder(keys: string[]): readonly string[] | undefined {
+  const joined = keys.join(keySeparator);
+  const known = sortedKeysByJoined.get(joined);
+  if (known !== undefined && known.length === keys.length) return known;
+  if (!keys.every(isAscii)) return undefined;
+  keys.sort(asciiKeyOrder);
+  if (sortedKeysByJoined.size >= sortedKeyListsMax) sortedKeysByJoined.clear();
+  sortedKeysByJoined.set(joined, keys);
+  return keys;
+}
+
 /** Plain objects have text keys only, so when all are ASCII they sort without being encoded first. */
 function writeRecord(sink: ByteSink, value: Record<string, unknown>, depth: number): void {
-  const keys = Object.keys(value);
-  if (!keys.every(isAscii)) return writeMap(sink, Object.entries(value), depth);
-  keys.sort(asciiKeyOrder);
+  const keys = asciiKeysInOrder(Object.keys(value));
+  if (keys === undefined) return writeMap(sink, Object.entries(value), depth);
   sink.head(5, keys.length);
   for (const key of keys) {
     sink.text(key);

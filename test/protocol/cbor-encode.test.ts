@@ -2,6 +2,7 @@ import { Tag } from "cbor-x";
 import { describe, expect, it } from "vitest";
 import { AssertionError } from "../../core/assert.ts";
 import { bodyCodec, encodeBody, structCodec } from "../../protocol/cbor.ts";
+import { sortedKeyListsMax } from "../../protocol/cbor-encode.ts";
 import { decodeSign1, sign1ToBeSigned } from "../../protocol/cose.ts";
 import { sealMessage } from "../../protocol/envelope.ts";
 import { generateP256, keyId } from "../../protocol/keys.ts";
@@ -65,6 +66,20 @@ describe("deterministic CBOR encoding (RFC 8949 §4.2.1)", () => {
     expect(encodedHex({ "é": 1, z: 2 })).toBe(hex("a2 617a 02 62c3a9 01"));
     const labels = new Map<unknown, unknown>([["a", 4], [-1, 3], [10, 2], [1, 1]]);
     expect(encodedHex(labels)).toBe(hex("a4 01 01 0a 02 20 03 6161 04"));
+  });
+
+  it("orders each key list on its own, whatever lists came before (the sorted lists are kept)", () => {
+    // Joined with U+0080 these four lists are alike ("a\u0080b\u0080c"); only the ASCII one may be kept and reused.
+    expect(encodedHex({ c: 3, a: 1, b: 2 })).toBe(hex("a3 6161 01 6162 02 6163 03"));
+    expect(encodedHex({ "a\u0080b": 1, c: 2 })).toBe(hex("a2 6163 02 64 61c28062 01"));
+    expect(encodedHex({ a: 1, "b\u0080c": 2 })).toBe(hex("a2 6161 01 64 62c28063 02"));
+    expect(encodedHex({ "a\u0080b\u0080c": 1 })).toBe(hex("a1 67 61c28062c28063 01"));
+    expect(encodedHex({ c: 3, a: 1, b: 2 })).toBe(hex("a3 6161 01 6162 02 6163 03"));
+    // Past sortedKeyListsMax distinct lists the kept ones start over, and every list still comes out in order.
+    for (let index = 0; index <= sortedKeyListsMax; index += 1) {
+      expect(encodedHex({ [`k${index}`]: 1, a: 0 })).toBe(structCodec.encode(new Map<unknown, unknown>([[`k${index}`, 1], ["a", 0]])).toString("hex"));
+    }
+    expect(encodedHex({ b: 2, a: 1 })).toBe(hex("a2 6161 01 6162 02"));
   });
 
   it("refuses values that have no place in a message, as a programmer error", () => {
