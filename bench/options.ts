@@ -39,7 +39,7 @@ export interface BenchOptions {
    * intended send time (no coordinated omission, as wrk2). Undefined: closed loop, `inflight` per hub.
    */
   ratePerSecond: number | undefined;
-  /** The floor (unavoidable CPU per payment on this machine) measured before the load, for the efficiency line. */
+  /** The floor (unavoidable CPU per payment on this machine) measured before and after the load, for the efficiency line. */
   floor: boolean;
   /** A previous run's JSON report to print the change of each figure against. */
   comparePath: string | undefined;

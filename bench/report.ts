@@ -270,7 +270,7 @@ export function renderReport(report: BenchReport): string {
     rows.push(
       [
         "floor (same run)",
-        `${integer(floor.usPerPayment)} µs CPU/payment (each part the least of ${floor.rounds} rounds) = 3 × ES256 sign ${integer(floor.es256SignUs)} + 3 × verify ${integer(floor.es256VerifyUs)} + mTLS MQTT round trip ${integer(floor.mqttRoundTripUs)} + ledger post ${integer(floor.ledgerPostUs)}; ${floor.cores} cores allow ${integer(floor.paymentsPerSecond)}/s`,
+        `${integer(floor.usPerPayment)} µs CPU/payment (each part the least of ${floor.rounds} rounds, before and after the load) = 3 × ES256 sign ${integer(floor.es256SignUs)} + 3 × verify ${integer(floor.es256VerifyUs)} + mTLS MQTT round trip ${integer(floor.mqttRoundTripUs)} + ledger post ${integer(floor.ledgerPostUs)}; ${floor.cores} cores allow ${integer(floor.paymentsPerSecond)}/s`,
       ],
       ["efficiency", `${(head.efficiency ?? 0).toFixed(2)}  (approved/s ÷ what the floor allows; aim ≥ 0.60)`],
     );

@@ -15,7 +15,7 @@ import { burstCommand } from "./burst.ts";
 import { measureHubJournal } from "./hub-journal.ts";
 import { measureHubSale } from "./hub-sale.ts";
 import { measureStages } from "./stages.ts";
-import { measureFloor } from "./floor.ts";
+import { leastFloor, measureFloor } from "./floor.ts";
 import { readReport, renderComparison } from "./compare.ts";
 
 const resultsDir = join(dirname(fileURLToPath(import.meta.url)), "results");
@@ -30,8 +30,9 @@ async function bench(options: BenchOptions): Promise<BenchReport> {
   const stages = options.stages ? await measureStages() : [];
   const hubJournal = options.stages ? measureHubJournal() : undefined;
   const hubSale = options.stages ? await measureHubSale() : undefined;
-  const floor = options.floor ? await measureFloor() : undefined;
+  const floorBefore = options.floor ? await measureFloor() : undefined;
   const load = options.broker === "mosquitto" ? await runScaleOutUnderLoad(options) : await runUnderLoad(options);
+  const floor = floorBefore && leastFloor(floorBefore, await measureFloor());
   return {
     startedAt,
     machine: machineInfo(loadBefore),
