@@ -15,7 +15,9 @@ export const verifyWorkersMax = 64;
  * turn, and the jobs of one message come back as one batch of the group commit, so gathering makes batches, not
  * only messages: at 1,000 payments/s, one at a time, the bench's node spent 1,046-1,092 µs CPU a payment (main
  * thread 730-757) with each job posted in its own turn, 911-959 (main 636-671) gathering 2 ms (2 pairs). Under a
- * backlog the jobs wait in the queue for the batch anyway.
+ * backlog the jobs wait in the queue for the batch anyway. The price: a lone request waits up to 2 ms more, and a
+ * single client that keeps W requests in flight, and so gets a batch's answers and sends its next W together, waits
+ * it out every round (in-process, one hub × 16: 1,591-1,689 -> 1,261-1,342 payments/s); many hubs do not.
  */
 export const gatherMsDefault = 2;
 /** A gathering message goes at once when it holds this many jobs. */
