@@ -178,11 +178,15 @@ parentPort.postMessage({ type: "ready" });
 
   it("gathers jobs submitted in separate turns into one message, posted once it holds gatherJobsMax", async () => {
     // A gather far longer than the test, so only the job count can post the message: turns may take any time here.
+    // The pool's time stands still, so every job after the first comes within the gather of the one before.
     const gatherJobsMax = 4;
-    const pool = new VerifyPool({ size: 1, jobsQueuedMax: 8, gatherMs: 600_000, gatherJobsMax });
+    const pool = new VerifyPool({ size: 1, jobsQueuedMax: 8, gatherMs: 600_000, gatherJobsMax, nowMs: () => 0 });
     pool.start();
     try {
       await readyWorkers(pool, 1);
+      const first = pool.submit(job());
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(pool.messagesPosted).toBe(1);
       const forged = job();
       forged.bytes[forged.bytes.length - 3]! ^= 0x01;
       const results: Array<Promise<unknown> | undefined> = [];
@@ -190,12 +194,64 @@ parentPort.postMessage({ type: "ready" });
         results.push(pool.submit(each));
         await new Promise((resolve) => setImmediate(resolve));
       }
-      expect(pool.messagesPosted).toBe(0);
+      expect(pool.messagesPosted).toBe(1);
       results.push(pool.submit(job()));
+      expect(pool.messagesPosted).toBe(2);
+      const verdicts = (await Promise.all([first, ...results])) as Array<{ envelope?: { ok: boolean } } | undefined>;
+      expect(verdicts.map((verdict) => verdict?.envelope?.ok)).toEqual([true, true, false, true, true]);
+      expect(pool.messagesPosted).toBe(2);
+    } finally {
+      await pool.stop();
+    }
+  });
+
+  it("with gatherMs 0 posts the jobs of one turn together at the end of that turn, waiting for no timer", async () => {
+    const pool = new VerifyPool({ size: 1, jobsQueuedMax: 8, gatherMs: 0 });
+    pool.start();
+    try {
+      await readyWorkers(pool, 1);
+      const forged = job();
+      forged.bytes[forged.bytes.length - 3]! ^= 0x01;
+      const results = [pool.submit(job()), pool.submit(forged)];
+      expect(pool.messagesPosted).toBe(0);
+      // The pool's immediate was queued at the first submit, so it has run once this one has.
+      await new Promise((resolve) => setImmediate(resolve));
       expect(pool.messagesPosted).toBe(1);
+      results.push(pool.submit(job()));
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(pool.messagesPosted).toBe(2);
       const verdicts = (await Promise.all(results)) as Array<{ envelope?: { ok: boolean } } | undefined>;
-      expect(verdicts.map((verdict) => verdict?.envelope?.ok)).toEqual([true, false, true, true]);
+      expect(verdicts.map((verdict) => verdict?.envelope?.ok)).toEqual([true, false, true]);
+    } finally {
+      await pool.stop();
+    }
+  });
+
+  it("posts a job that comes after a quiet spell at the end of its turn, and gathers one that comes within gatherMs of the last", async () => {
+    // Time as the pool reads it is set by the test; the gather itself is far longer than the test, so only the end of a
+    // turn or the job count can post a message.
+    let nowMs = 1_000;
+    const gatherMs = 600_000;
+    const pool = new VerifyPool({ size: 1, jobsQueuedMax: 8, gatherMs, gatherJobsMax: 2, nowMs: () => nowMs });
+    const turnEnded = () => new Promise((resolve) => setImmediate(resolve));
+    pool.start();
+    try {
+      await readyWorkers(pool, 1);
+      const results = [pool.submit(job())];
+      await turnEnded();
       expect(pool.messagesPosted).toBe(1);
+      nowMs += gatherMs - 1;
+      results.push(pool.submit(job()));
+      await turnEnded();
+      expect(pool.messagesPosted).toBe(1);
+      results.push(pool.submit(job()));
+      expect(pool.messagesPosted).toBe(2);
+      nowMs += gatherMs;
+      results.push(pool.submit(job()));
+      await turnEnded();
+      expect(pool.messagesPosted).toBe(3);
+      const verdicts = (await Promise.all(results)) as Array<{ envelope?: { ok: boolean } } | undefined>;
+      expect(verdicts.map((verdict) => verdict?.envelope?.ok)).toEqual([true, true, true, true]);
     } finally {
       await pool.stop();
     }
