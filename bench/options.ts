@@ -1,5 +1,6 @@
 import { parseArgs } from "node:util";
 import { ErrorCode, TapwireError } from "../protocol/errors.ts";
+import { gatherMsDefault, verifyGatherMsMax } from "../broker/settlement/verify-pool.ts";
 
 /** What one `npm run bench` run does; every count and duration has a bound (house rule 5). */
 export interface BenchOptions {
@@ -32,6 +33,8 @@ export interface BenchOptions {
   batchMax: number | undefined;
   /** SettlementService verifyWorkers (signature-check threads; 0 = on the main thread); undefined keeps the default. */
   verifyWorkers: number | undefined;
+  /** SettlementService verifyGatherMs (how long a check waits for company; 0 = end of the turn); undefined keeps the default. */
+  verifyGatherMs: number | undefined;
   /** SettlementNode handlerCallsInFlightMax (requests the service works on at once); undefined keeps the default. */
   handlerCalls: number | undefined;
   /**
@@ -55,7 +58,8 @@ export const benchDefaults = {
 } as const;
 
 const usage = `usage: npm run bench -- [--hubs N] [--inflight W] [--payments P] [--seconds S] [--warmup S] [--json PATH]
-                     [--no-stages] [--no-floor] [--profile] [--batch-max N] [--verify-workers N] [--handler-calls N]
+                     [--no-stages] [--no-floor] [--profile] [--batch-max N] [--verify-workers N] [--verify-gather-ms N]
+                     [--handler-calls N]
                      [--rate R] [--compare FILE] [--broker embedded|mosquitto --store sqlite|postgres --workers N]
   --hubs           simulated hubs, each its own mTLS connection and wallet (1..500, default ${benchDefaults.hubs})
   --inflight       payments each hub keeps in flight (1..256, default ${benchDefaults.inflight})
@@ -68,6 +72,8 @@ const usage = `usage: npm run bench -- [--hubs N] [--inflight W] [--payments P] 
   --profile        V8 CPU profile of both processes during the load, summarised by function and by area
   --batch-max      settlement group-commit size (1..10000; default: the service's own)
   --verify-workers signature-check worker threads (0..64, 0 = main thread; default: the service's own)
+  --verify-gather-ms how long a check that comes within that long of the last waits for company on its way to a
+                   worker (0..${verifyGatherMsMax}, 0 = each turn's checks at its end; default: the service's own, ${gatherMsDefault})
   --handler-calls  requests the service works on at once (1..4096; default: the node's own)
   --rate           open loop: R payments/s in all (1..100000), latency from each intended send time (no coordinated
                    omission); --inflight then only bounds each hub's wire, not the rate
@@ -108,7 +114,7 @@ function oneOf<T extends string>(name: string, raw: string | undefined, choices:
 
 /** Flags that tune or profile the node in this process: the workers are `tapwire settle` processes instead. */
 function refuseEmbeddedOnly(values: Record<string, string | boolean | undefined>): void {
-  for (const name of ["profile", "batch-max", "verify-workers", "handler-calls"]) {
+  for (const name of ["profile", "batch-max", "verify-workers", "verify-gather-ms", "handler-calls"]) {
     if (values[name] !== undefined) {
       throw new TapwireError(`--${name} applies to the embedded node only, not with --broker mosquitto\n${usage}`, ErrorCode.ConfigInvalid, { option: name });
     }
@@ -131,6 +137,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
         profile: { type: "boolean" },
         "batch-max": { type: "string" },
         "verify-workers": { type: "string" },
+        "verify-gather-ms": { type: "string" },
         "handler-calls": { type: "string" },
         rate: { type: "string" },
         "no-floor": { type: "boolean" },
@@ -167,6 +174,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
     profile: values.profile ?? false,
     batchMax: optionalIntegerIn("batch-max", values["batch-max"], 1, 10_000, "messages"),
     verifyWorkers: optionalIntegerIn("verify-workers", values["verify-workers"], 0, 64, "threads"),
+    verifyGatherMs: optionalIntegerIn("verify-gather-ms", values["verify-gather-ms"], 0, verifyGatherMsMax, "milliseconds"),
     handlerCalls: optionalIntegerIn("handler-calls", values["handler-calls"], 1, 4_096, "requests"),
     ratePerSecond: optionalIntegerIn("rate", values.rate, 1, 100_000, "payments per second"),
     floor: broker === "embedded" && !values["no-floor"],

@@ -232,6 +232,7 @@ function setupLine(options: BenchOptions, load: LoadResult): string {
     `store sqlite, embedded aedes over mTLS on 127.0.0.1, SQLite WAL, each batch fdatasync'd before it answers` +
     (options.batchMax !== undefined ? `, batchMax ${options.batchMax}` : "") +
     (options.verifyWorkers !== undefined ? `, verifyWorkers ${options.verifyWorkers}` : "") +
+    (options.verifyGatherMs !== undefined ? `, verifyGatherMs ${options.verifyGatherMs}` : "") +
     (options.handlerCalls !== undefined ? `, handlerCalls ${options.handlerCalls}` : "")
   );
 }

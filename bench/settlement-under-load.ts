@@ -118,6 +118,7 @@ export async function runUnderLoad(options: BenchOptions): Promise<LoadResult> {
     settlement: {
       ...(options.batchMax !== undefined ? { batchMax: options.batchMax } : {}),
       ...(options.verifyWorkers !== undefined ? { verifyWorkers: options.verifyWorkers } : {}),
+      ...(options.verifyGatherMs !== undefined ? { verifyGatherMs: options.verifyGatherMs } : {}),
     },
     ...(options.handlerCalls !== undefined ? { handlerCallsInFlightMax: options.handlerCalls } : {}),
     // Served as in production and scraped over HTTP after the load: its counts must equal the generator's.

@@ -181,9 +181,11 @@ export function openRun(service: ServiceParts): RunningParts {
     return admitted.map((admission) => pipeline.process(admission, nowMs));
   });
   const durability = WalSync.of(db, options.syncFile, options.checkpointThread);
-  const { verifyWorkers, verifyWorkerUrl, queueMax } = options;
+  const { verifyWorkers, verifyGatherMs, verifyWorkerUrl, queueMax } = options;
   const pool =
-    verifyWorkers > 0 ? new VerifyPool({ size: verifyWorkers, jobsQueuedMax: queueMax, ...(verifyWorkerUrl ? { workerUrl: verifyWorkerUrl } : {}) }) : undefined;
+    verifyWorkers > 0
+      ? new VerifyPool({ size: verifyWorkers, jobsQueuedMax: queueMax, gatherMs: verifyGatherMs, ...(verifyWorkerUrl ? { workerUrl: verifyWorkerUrl } : {}) })
+      : undefined;
   pool?.start();
   const sweep = new Sweep({
     db,

@@ -10,7 +10,7 @@ import { systemTimers, type Clock, type Timers } from "../../core/sources.ts";
 import type { SchemaComponent } from "../ledger/sqlite-db.ts";
 import type { ReviewPolicyOptions } from "../review/risk.ts";
 import type { PayerVerifier } from "./payer-verifier.ts";
-import { verifyWorkersMax } from "./verify-pool.ts";
+import { gatherMsDefault, verifyGatherMsMax, verifyWorkersMax } from "./verify-pool.ts";
 import { isP256 } from "../../protocol/keys.ts";
 
 export interface SettlementOptions {
@@ -66,6 +66,12 @@ export interface SettlementOptions {
    */
   verifyWorkers?: number;
   /**
+   * How long a signature check that comes within this long of the one before waits for company before its worker gets
+   * it (verify-pool.ts gatherMsDefault, 2 ms; one after a quiet spell never waits): at a steady rate the jobs of those
+   * milliseconds go in one message and come back as one batch. 0 posts every job at the end of its event-loop turn.
+   */
+  verifyGatherMs?: number;
+  /**
    * How a batch's `-wal` reaches the disk before it answers (ledger/wal-sync.ts); default fdatasync on libuv's thread
    * pool, through a descriptor kept open. The simulated world passes one that resolves at once: it kills processes, not power (the OS keeps what a
    * killed process wrote), and a real fsync ends at times its seeded schedule could not replay.
@@ -115,6 +121,7 @@ export interface ResolvedSettlementOptions {
   queueWaitMsMax: number;
   batchMax: number;
   verifyWorkers: number;
+  verifyGatherMs: number;
   verifyWorkerUrl: URL | undefined;
   syncFile: SyncFile | undefined;
   checkpointThread: boolean;
@@ -139,6 +146,7 @@ const sizedRanges = {
   queueWaitMsMax: [10, 600_000, "milliseconds"],
   batchMax: [1, 10_000, "messages"],
   verifyWorkers: [0, verifyWorkersMax, "threads"],
+  verifyGatherMs: [0, verifyGatherMsMax, "milliseconds"],
   idempotencyRetentionMs: [24 * hourMs, 365 * 24 * hourMs, "milliseconds"],
 } as const;
 
@@ -165,6 +173,7 @@ export function resolveSettlementOptions(options: SettlementOptions): ResolvedSe
       queueWaitMsMax: options.queueWaitMsMax ?? 1_000,
       batchMax: options.batchMax ?? 64,
       verifyWorkers: options.verifyWorkers ?? Math.max(1, availableParallelism() - 1),
+      verifyGatherMs: options.verifyGatherMs ?? gatherMsDefault,
       idempotencyRetentionMs: options.idempotencyRetentionMs ?? 24 * hourMs,
     },
     sizedRanges,

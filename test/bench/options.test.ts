@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { parseBenchOptions } from "../../bench/options.ts";
 import { ErrorCode } from "../../protocol/errors.ts";
+import { verifyGatherMsMax } from "../../broker/settlement/verify-pool.ts";
 
 function refusal(argv: string[]): { code: ErrorCode; option: unknown } {
   try {
@@ -45,5 +46,15 @@ describe("bench options: the warm-up", () => {
     expect(parseBenchOptions(["--warmup", "60"]).warmupSeconds).toBe(60);
     expect(refusal(["--warmup", "61"])).toEqual({ code: ErrorCode.ConfigInvalid, option: "warmup" });
     expect(refusal(["--warmup=-1"])).toEqual({ code: ErrorCode.ConfigInvalid, option: "warmup" });
+  });
+});
+
+describe("bench options: the verify gather", () => {
+  it("keeps the service's own gather unless told, takes 0 (end of the turn) up to the service's bound, and only for the embedded node", () => {
+    expect(parseBenchOptions([]).verifyGatherMs).toBeUndefined();
+    expect(parseBenchOptions(["--verify-gather-ms", "0"]).verifyGatherMs).toBe(0);
+    expect(parseBenchOptions(["--verify-gather-ms", String(verifyGatherMsMax)]).verifyGatherMs).toBe(verifyGatherMsMax);
+    expect(refusal(["--verify-gather-ms", String(verifyGatherMsMax + 1)])).toEqual({ code: ErrorCode.ConfigInvalid, option: "verify-gather-ms" });
+    expect(refusal(["--broker", "mosquitto", "--verify-gather-ms", "0"])).toEqual({ code: ErrorCode.ConfigInvalid, option: "verify-gather-ms" });
   });
 });

@@ -5,6 +5,7 @@ import { ErrorCode, TapwireError, isTapwireError } from "../../protocol/errors.t
 import { ManualClock } from "../../core/sources.ts";
 import { walletAccountId } from "../../broker/ledger/ledger.ts";
 import { SettlementService } from "../../broker/settlement/settlement-service.ts";
+import { verifyGatherMsMax } from "../../broker/settlement/verify-pool.ts";
 import type { PayerVerifier } from "../../broker/settlement/payer-verifier.ts";
 import { SettlementFixture, openDecision } from "./fixtures.ts";
 
@@ -42,6 +43,10 @@ describe("settlement service", () => {
     expect(configCode({ clockSkewMs: -1 })).toBe(ErrorCode.ConfigInvalid);
     expect(configCode({ serviceKey: generateP256().publicKey })).toBe(ErrorCode.ConfigInvalid);
     expect(configCode({ databasePath: "" })).toBe(ErrorCode.ConfigInvalid);
+    expect(configCode({ verifyGatherMs: 0 })).toBeUndefined();
+    expect(configCode({ verifyGatherMs: verifyGatherMsMax })).toBeUndefined();
+    expect(configCode({ verifyGatherMs: verifyGatherMsMax + 1 })).toBe(ErrorCode.ConfigInvalid);
+    expect(configCode({ verifyGatherMs: 0.5 })).toBe(ErrorCode.ConfigInvalid);
   });
 
   it("takes the protocol contract as the floor of its request lifetime and clock skew: more lenient, never stricter", () => {
