@@ -19,10 +19,13 @@ export const verifyWorkersMax = 64;
  * the end of every turn cost +7% again (3 pairs). Under a backlog the jobs wait in the queue for the batch anyway.
  *
  * A job that comes after a quiet spell (none in the last gatherMs) goes at the end of its turn, with whatever came in
- * that turn: nobody is coming to join it. So a lone terminal never waits the timer (one hub, one payment at a time,
- * over the network, 2 pairs: p50 5.5 -> 3.3 and 7.0 -> 3.7 ms, 167 -> 267 and 134 -> 240 payments/s), nor do the
- * requests that pile up while a batch holds the main thread (closed loop, 32 hubs x 16, 2 pairs: 1,800 -> 2,339 and
- * 1,811 -> 2,189 approved/s), while a steady 1,000/s still gathers (node CPU within +0-3%, 3 pairs).
+ * that turn: nobody may be coming to join it. So a lone terminal never waits the timer (one hub, one payment at a
+ * time, over the network, 2 pairs: p50 5.5 -> 3.3 and 7.0 -> 3.7 ms, 167 -> 267 and 134 -> 240 payments/s), nor do
+ * the requests that piled up while a batch held the main thread. The bench's closed loop (32 hubs x 16) falls into a
+ * slow regime in some runs (~1,750-1,920 approved/s against ~2,100-2,340 here): 5 of 15 runs gathering every job, 0 of
+ * 5 with this rule, 3 of 4 with a smoothed rule (a mean gap over gatherMs), which gathered after every batch again.
+ * The price at a steady 1,000/s: some jobs come after a gap of 2 ms and go alone (node CPU +0.5 to +4% in 5 pairs, +14%
+ * in a sixth; p99 within this VM's spread of 84-288 ms between runs alike).
  */
 export const gatherMsDefault = 2;
 /** The longest gather an operator may set (SettlementOptions.verifyGatherMs): 5 ms measured no better than 2. */
