@@ -86,6 +86,31 @@ describe("SQLite ledger", () => {
     expect(codeOf(() => ledger.balanceOf(walletAccountId("ghost")))).toBe(ErrorCode.LedgerAccountMissing);
   });
 
+  it("writes one posting a side and names the missing account, the debit side first", () => {
+    const posted = ledger.postTransfer(transfer(fundingAccountId("EUR"), walletAccountId("w1"), 250));
+    const postings = db
+      .prepare<[number], { account_id: string; amount_minor: number }>("SELECT account_id, amount_minor FROM ledger_postings WHERE transfer_id = ? ORDER BY amount_minor")
+      .all(posted.transferId);
+    expect(postings).toEqual([
+      { account_id: fundingAccountId("EUR"), amount_minor: -250 },
+      { account_id: walletAccountId("w1"), amount_minor: 250 },
+    ]);
+
+    const missing = (debit: string, credit: string) => {
+      try {
+        ledger.postTransfer(transfer(debit, credit, 10));
+      } catch (error) {
+        return error;
+      }
+      return undefined;
+    };
+    expect(missing(walletAccountId("ghost"), merchantAccountId("nobody"))).toMatchObject({ code: ErrorCode.LedgerAccountMissing, context: { accountId: walletAccountId("ghost") } });
+    expect(missing(walletAccountId("w1"), merchantAccountId("nobody"))).toMatchObject({ code: ErrorCode.LedgerAccountMissing, context: { accountId: merchantAccountId("nobody") } });
+    expect(ledger.balanceOf(fundingAccountId("EUR"))).toBe(-250);
+    expect(ledger.balanceOf(walletAccountId("w1"))).toBe(250);
+    expect(ledger.checkInvariants().transfers).toBe(1);
+  });
+
   it("undoes only the refused transfer inside a larger transaction", () => {
     ledger.postTransfer(transfer(fundingAccountId("EUR"), walletAccountId("w1"), 100));
 
