@@ -29,8 +29,15 @@ export function evidenceRowHash(row: Omit<EvidenceRow, "rowHash" | "bytes">): Ui
   return sha256(structCodec.encode([row.prevHash, row.seq, row.kind, row.principal, row.requestId, row.bytesHash, row.recordedAtMs]));
 }
 
+type EvidenceContent = Omit<EvidenceRow, "seq" | "prevHash" | "rowHash">;
+
+/** What a row holds of its own: a copy of the bytes (the caller's may be a view into a reused buffer) and their hash. */
+function contentOf(kind: EvidenceKind, principal: string, requestId: string, bytes: Uint8Array, nowMs: number): EvidenceContent {
+  return { kind, principal, requestId, bytes: pooledCopy(bytes), bytesHash: sha256(bytes), recordedAtMs: nowMs };
+}
+
 /** The row that follows `head` (none: the first row) in the chain. */
-function linkedRow(content: Omit<EvidenceRow, "seq" | "prevHash" | "rowHash">, head: ChainHead | undefined): EvidenceRow {
+function linkedRow(content: EvidenceContent, head: ChainHead | undefined): EvidenceRow {
   const partial = {
     seq: (head?.seq ?? 0) + 1,
     kind: content.kind,
@@ -99,7 +106,22 @@ export class EvidenceStore {
   }
 
   append(kind: EvidenceKind, principal: string, requestId: string, bytes: Uint8Array, nowMs: number): EvidenceRow {
-    const content = { kind, principal, requestId, bytes: pooledCopy(bytes), bytesHash: sha256(bytes), recordedAtMs: nowMs };
+    return this.appendContent(contentOf(kind, principal, requestId, bytes, nowMs));
+  }
+
+  /**
+   * A request and the decision that answers it, the second row linked to the first with no read of the head
+   * between them: the caller's transaction has just written it (one SELECT fewer a payment on SQLite, 9 of ~290
+   * µs a payment in bench/count-statements.ts; on PostgreSQL a plain insert instead of the guarded one).
+   */
+  appendRequestAndDecision(principal: string, requestId: string, request: Uint8Array, decision: Uint8Array, nowMs: number): [EvidenceRow, EvidenceRow] {
+    const requestRow = this.appendContent(contentOf("request", principal, requestId, request, nowMs));
+    const decisionRow = linkedRow(contentOf("decision", principal, requestId, decision, nowMs), requestRow);
+    this.insert(decisionRow);
+    return [requestRow, this.remember(decisionRow)];
+  }
+
+  private appendContent(content: EvidenceContent): EvidenceRow {
     const guessed = this.head;
     if (guessed !== undefined) {
       const row = linkedRow(content, guessed);
@@ -109,10 +131,14 @@ export class EvidenceStore {
       .sql<[], { seq: number; row_hash: Buffer }>("SELECT seq, row_hash FROM evidence ORDER BY seq DESC LIMIT 1")
       .get();
     const row = linkedRow(content, last ? { seq: last.seq, rowHash: new Uint8Array(last.row_hash) } : undefined);
+    this.insert(row);
+    return this.remember(row);
+  }
+
+  private insert(row: EvidenceRow): void {
     this.statements
       .sql<[number, string, string, string, Uint8Array, Uint8Array, Uint8Array, Uint8Array, number]>(insertSql)
       .run(row.seq, row.kind, row.principal, row.requestId, row.bytes, row.bytesHash, row.prevHash, row.rowHash, row.recordedAtMs);
-    return this.remember(row);
   }
 
   /** Inserts `row` only if the chain ends at the row whose hash is `headHash`; false when it does not. */

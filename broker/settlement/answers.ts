@@ -86,8 +86,8 @@ export class Answerer {
   }
 
   private appendEvidence(summary: RequestSummary, signed: SignedDecision, request: ReceivedRequest, nowMs: number): void {
-    this.deps.evidence.append("request", request.principal, summary.requestId, this.deps.storedRequest(request.reading, nowMs), nowMs);
-    this.deps.evidence.append("decision", request.principal, summary.requestId, signed.bytes, nowMs);
+    const storedRequest = this.deps.storedRequest(request.reading, nowMs);
+    this.deps.evidence.appendRequestAndDecision(request.principal, summary.requestId, storedRequest, signed.bytes, nowMs);
   }
 }
 

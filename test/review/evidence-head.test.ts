@@ -101,6 +101,29 @@ describe.each<ChainHeadPolicy>(["read", "guess"])("evidence chain head, policy %
     expect(chainOf(store)).toEqual({ requestIds: ["r1", "r2", "r3", "r4", "r5"], intact: true });
   });
 
+  it("links a request and its decision to each other, after a rollback and between another connection's rows", () => {
+    const otherDb = open();
+    const other = new EvidenceStore(otherDb, policy);
+    const bytes = (text: string) => new TextEncoder().encode(text);
+    try {
+      const [request, decision] = store.appendRequestAndDecision("hubs/h1", "p1", bytes("req-1"), bytes("dec-1"), clock.nowMs());
+      expect([request.kind, decision.kind, decision.prevHash]).toEqual(["request", "decision", request.rowHash]);
+      rolledBack(() =>
+        db.transaction(() => {
+          store.appendRequestAndDecision("hubs/h1", "lost", bytes("req-lost"), bytes("dec-lost"), clock.nowMs());
+          throw new Rollback();
+        }).immediate(),
+      );
+      append(other, "r2");
+      store.appendRequestAndDecision("hubs/h1", "p3", bytes("req-3"), bytes("dec-3"), clock.nowMs());
+    } finally {
+      otherDb.close();
+    }
+
+    expect(chainOf(store)).toEqual({ requestIds: ["p1", "p1", "r2", "p3", "p3"], intact: true });
+    expect(store.page(0, 100).map((row) => new TextDecoder().decode(row.bytes))).toEqual(["req-1", "dec-1", "r2", "req-3", "dec-3"]);
+  });
+
   it("starts the chain at the genesis hash and keeps it intact over many appends", () => {
     const rows = ["r1", "r2", "r3"].map((id) => append(store, id));
 
