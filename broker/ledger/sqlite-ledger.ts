@@ -160,14 +160,10 @@ export class SqliteLedger implements Ledger {
     return proveBooks(Object.fromEntries(queries) as InvariantRows);
   }
 
-  /**
-   * Four statements a transfer: both accounts in one read, the transfer, both postings in one insert, both
-   * balances in one update. Two of each, one statement per row, took 30-34 µs a transfer against 18-24 in a
-   * 64-transfer transaction (the same tables, 2026-12-04): each statement costs its call, bind and reset.
-   */
   private post(input: TransferInput, postedAtMs: number): Transfer {
     validateTransfer(input);
-    const [debit, credit] = this.requireAccountPair(input.debitAccountId, input.creditAccountId);
+    const debit = this.requireAccount(input.debitAccountId);
+    const credit = this.requireAccount(input.creditAccountId);
     for (const account of [debit, credit]) assertSameCurrency(account, input.currency);
     if (!mayGoNegative(debit.kind) && debit.balanceMinor < input.amountMinor) {
       throw insufficientFunds(debit.accountId, debit.balanceMinor, input.amountMinor);
@@ -180,51 +176,25 @@ export class SqliteLedger implements Ledger {
       .pluck()
       .get(input.debitAccountId, input.creditAccountId, input.amountMinor, input.currency, input.kind, input.reference, postedAtMs);
     assert(transferId !== undefined, "the insert returns its transfer id");
-    this.statements
-      .sql<[number, string, number, number, string, number]>(
-        "INSERT INTO ledger_postings (transfer_id, account_id, amount_minor) VALUES (?, ?, ?), (?, ?, ?)",
-      )
-      .run(transferId, debit.accountId, -input.amountMinor, transferId, credit.accountId, input.amountMinor);
-    const debitBalanceMinor = balanceAfter(debit, -input.amountMinor);
-    const creditBalanceMinor = balanceAfter(credit, input.amountMinor);
-    const { changes } = this.statements
-      .sql<[string, number, number, string, string]>(
-        // The casts tell PostgreSQL (which runs this text too) the parameters' type; to SQLite BIGINT is INTEGER.
-        "UPDATE ledger_accounts SET balance_minor = CASE account_id WHEN ? THEN CAST(? AS BIGINT) ELSE CAST(? AS BIGINT) END WHERE account_id IN (?, ?)",
-      )
-      .run(debit.accountId, debitBalanceMinor, creditBalanceMinor, debit.accountId, credit.accountId);
-    assert(changes === 2, `the balances of ${debit.accountId} and ${credit.accountId} were just read`);
+    this.addPosting(transferId, debit, -input.amountMinor);
+    this.addPosting(transferId, credit, input.amountMinor);
     return { ...input, transferId, postedAtMs };
   }
 
-  /** Both sides of a transfer in one read; LedgerAccountMissing names the debit side first, as one read each did. */
-  private requireAccountPair(debitAccountId: string, creditAccountId: string): [Account, Account] {
-    assert(debitAccountId !== creditAccountId, "a transfer's two sides are two accounts");
-    const rows = this.statements
-      .sql<[string, string], AccountRow>(
-        "SELECT account_id, kind, currency, balance_minor, created_at_ms FROM ledger_accounts WHERE account_id IN (?, ?)",
-      )
-      .all(debitAccountId, creditAccountId);
-    const debit = rows.find((row) => row.account_id === debitAccountId);
-    if (!debit) throw accountMissing(debitAccountId);
-    const credit = rows.find((row) => row.account_id === creditAccountId);
-    if (!credit) throw accountMissing(creditAccountId);
-    return [toAccount(debit), toAccount(credit)];
+  private addPosting(transferId: number, account: Account, amountMinor: number): void {
+    const balanceMinor = account.balanceMinor + amountMinor;
+    assert(Number.isSafeInteger(balanceMinor), `${account.accountId} balance would leave the safe integer range`);
+    this.statements
+      .sql<[number, string, number]>("INSERT INTO ledger_postings (transfer_id, account_id, amount_minor) VALUES (?, ?, ?)")
+      .run(transferId, account.accountId, amountMinor);
+    this.statements
+      .sql<[number, string]>("UPDATE ledger_accounts SET balance_minor = ? WHERE account_id = ?")
+      .run(balanceMinor, account.accountId);
   }
 
   private requireAccount(accountId: string): Account {
     const account = this.findAccount(accountId);
-    if (!account) throw accountMissing(accountId);
+    if (!account) throw new TapwireError(`no ledger account ${accountId}`, ErrorCode.LedgerAccountMissing, { accountId });
     return account;
   }
-}
-
-function accountMissing(accountId: string): TapwireError {
-  return new TapwireError(`no ledger account ${accountId}`, ErrorCode.LedgerAccountMissing, { accountId });
-}
-
-function balanceAfter(account: Account, amountMinor: number): number {
-  const balanceMinor = account.balanceMinor + amountMinor;
-  assert(Number.isSafeInteger(balanceMinor), `${account.accountId} balance would leave the safe integer range`);
-  return balanceMinor;
 }
