@@ -352,20 +352,44 @@ export class Registry {
    */
   consumeWalletAtc(walletId: string, atc: number, rule: AtcRule, nowMs: number): void {
     assert(Number.isSafeInteger(atc) && atc > 0, `atc ${atc}`);
+    if (rule === "forward") return this.consumeAtcForward(walletId, atc, nowMs);
+    const row = this.atcState(walletId);
+    const recorded = atc > row.atc_tracked_above && this.recordAtc(walletId, atc, nowMs);
+    if (!recorded) throw new TapwireError(`ATC ${atc} was already used`, ErrorCode.CounterReplayed, { walletId, atc });
+    this.statements.sql<[number, string, number]>("UPDATE registry_wallets SET last_atc = ? WHERE wallet_id = ? AND last_atc < ?").run(atc, walletId, atc);
+  }
+
+  /**
+   * A payment made now: the counter must be above lastAtc, which the update itself checks (no read first: 3 statements
+   * became 2). Every recorded counter is at most lastAtc (both rules raise lastAtc to what they record) and
+   * atc_tracked_above was lastAtc once, so one above lastAtc is always new to the table.
+   */
+  private consumeAtcForward(walletId: string, atc: number, nowMs: number): void {
+    const { changes } = this.statements
+      .sql<[number, string, number]>("UPDATE registry_wallets SET last_atc = ? WHERE wallet_id = ? AND last_atc < ?")
+      .run(atc, walletId, atc);
+    if (changes === 0) {
+      const row = this.atcState(walletId);
+      throw new TapwireError(`ATC ${atc} is not above ${row.last_atc}`, ErrorCode.CounterReplayed, { walletId, atc });
+    }
+    assert(this.recordAtc(walletId, atc, nowMs), `ATC ${atc} above wallet ${walletId}'s lastAtc was already recorded`);
+  }
+
+  private atcState(walletId: string): { last_atc: number; atc_tracked_above: number } {
     const row = this.statements
       .sql<[string], { last_atc: number; atc_tracked_above: number }>("SELECT last_atc, atc_tracked_above FROM registry_wallets WHERE wallet_id = ?")
       .get(walletId);
     assert(row, `wallet ${walletId} is enrolled before its counter is consumed`);
-    if (rule === "forward" && atc <= row.last_atc) {
-      throw new TapwireError(`ATC ${atc} is not above ${row.last_atc}`, ErrorCode.CounterReplayed, { walletId, atc });
-    }
-    const recorded =
-      atc > row.atc_tracked_above &&
+    return row;
+  }
+
+  /** False when the counter was recorded before. */
+  private recordAtc(walletId: string, atc: number, nowMs: number): boolean {
+    return (
       this.statements
         .sql<[string, number, number]>("INSERT INTO registry_wallet_atcs (wallet_id, atc, consumed_at_ms) VALUES (?, ?, ?) ON CONFLICT DO NOTHING")
-        .run(walletId, atc, nowMs).changes === 1;
-    if (!recorded) throw new TapwireError(`ATC ${atc} was already used`, ErrorCode.CounterReplayed, { walletId, atc });
-    this.statements.sql<[number, string, number]>("UPDATE registry_wallets SET last_atc = ? WHERE wallet_id = ? AND last_atc < ?").run(atc, walletId, atc);
+        .run(walletId, atc, nowMs).changes === 1
+    );
   }
 
   /** Which agents may connect and publish on `tapwire/v1/agents/<id>/req`. */
