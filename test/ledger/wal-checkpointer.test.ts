@@ -68,6 +68,27 @@ describe("WalCheckpointer: the WAL copied back into the database file on a threa
     expect(walState(db.name).frames).toBeLessThan(frames);
   });
 
+  it("leaves nothing uncopied when commits land while its thread copies, so the writer's next transaction starts the WAL over", async () => {
+    const db = fileDb();
+    // restartFramesMin 0: the writer finishes after every checkpoint, however few frames the test's WAL holds.
+    const checkpointer = new WalCheckpointer(db, 0, 0);
+    checkpointers.push(checkpointer);
+    insertRows(db, 1_000);
+    checkpointer.committed();
+    const idle = checkpointer.idle().then(() => "idle" as const);
+    let commitsDuringCheckpoint = 0;
+    // A commit on each turn of the event loop until the thread answers: some land after its last round began.
+    while ((await Promise.race([idle, new Promise<"turn">((resolve) => setImmediate(() => resolve("turn")))])) === "turn") {
+      insertRows(db, 1);
+      commitsDuringCheckpoint += 1;
+    }
+    expect(commitsDuringCheckpoint).toBeGreaterThan(0);
+    const { frames, copied } = walState(db.name);
+    expect(copied).toBe(frames);
+    insertRows(db, 1);
+    expect(walState(db.name).frames).toBeLessThan(frames);
+  });
+
   it("asks for one checkpoint at a time, and at most one per everyMs", async () => {
     const db = fileDb();
     const now = vi.spyOn(performance, "now");
