@@ -30,6 +30,8 @@ const figures: Figure[] = [
   { name: "latency p99 ms", of: (r) => r.load.generator.latency.p99Ms, higherIsBetter: false },
   { name: "node RSS peak MB", of: (r) => r.load.node?.rssPeakMb, higherIsBetter: false },
   { name: "node loop delay p99 ms", of: (r) => r.load.node?.loopDelay?.p99Ms, higherIsBetter: false },
+  // A report from before the stall meter (2026-12-05) has none.
+  { name: "machine stall max ms", of: (r) => r.load.machineStalls?.lateMaxMs, higherIsBetter: false },
   { name: "node KB written/payment", of: (r) => nodeWrittenKbPerPayment(r), higherIsBetter: false },
 ];
 

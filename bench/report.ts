@@ -3,6 +3,7 @@ import { wholeRunCounts, type CpuSpent, type WarmupReport, type WritesSpent } fr
 import type { BenchOptions } from "./options.ts";
 import type { ProfileSummary } from "./profile.ts";
 import type { LoadResult } from "./settlement-under-load.ts";
+import type { MachineStalls } from "./machine-stalls.ts";
 import type { ProcessesCpu } from "./proc-cpu.ts";
 import type { HubJournalResult } from "./hub-journal.ts";
 import type { HubSaleResult } from "./hub-sale.ts";
@@ -182,6 +183,10 @@ const writesLine = (writes: WritesSpent, approved: number) => {
   );
 };
 
+const machineStallsLine = (stalls: MachineStalls) =>
+  `a process beside the load that only sleeps 1 ms at a time woke late by p99 ${stalls.lateP99Ms.toFixed(1)} ms, max ${stalls.lateMaxMs.toFixed(1)} ms; ` +
+  `${integer(stalls.lateOver5Ms)} of ${integer(stalls.sleeps)} sleeps more than 5 ms late (it does no work: it waited for a core or for the host, as every thread of the run did then)`;
+
 /** The rows describing the settlement side: one node process, or workers, broker and database. */
 function settlementRows(load: LoadResult, head: Headline): string[][] {
   if (load.node) {
@@ -250,6 +255,7 @@ export function renderReport(report: BenchReport): string {
       `p50 ${ms(generator.latency.p50Ms)}  p90 ${ms(generator.latency.p90Ms)}  p99 ${ms(generator.latency.p99Ms)}  max ${ms(generator.latency.maxMs)}  mean ${ms(generator.latency.meanMs)}`,
     ],
     ...settlementRows(load, head),
+    ["machine stalls", machineStallsLine(load.machineStalls)],
     ["CPU load generator", cpuLine(generator.cpu, head.generatorCpuUsPerPayment, head.generatorCoreShare)],
     [
       "ledger",

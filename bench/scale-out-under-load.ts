@@ -23,6 +23,7 @@ import { mosquittoPath, startMosquitto, type RunningMosquitto } from "../test/su
 import { createTestDatabase, sqlOn, type TestDatabase } from "../test/support/postgres.ts";
 import { wholeRunCounts, type HubIdentity } from "./generator-protocol.ts";
 import { GeneratorProcess } from "./generator-process.ts";
+import { MachineStallMeter } from "./machine-stalls.ts";
 import type { BenchOptions } from "./options.ts";
 import { ProcessesCpuMeter, peakRssMbOf, pidsOfGroup, type ProcessesCpu } from "./proc-cpu.ts";
 import { scrapedCounts } from "./scraped-counts.ts";
@@ -163,6 +164,7 @@ export async function runScaleOutUnderLoad(options: BenchOptions): Promise<LoadR
   let database: TestDatabase | undefined;
   let mosquitto: RunningMosquitto | undefined;
   let generatorProcess: GeneratorProcess | undefined;
+  let stallMeter: MachineStallMeter | undefined;
   const workers: Worker[] = [];
   try {
     database = await createTestDatabase();
@@ -179,15 +181,18 @@ export async function runScaleOutUnderLoad(options: BenchOptions): Promise<LoadR
     const workerPids = workers.flatMap(groupPids);
     const databasePids = await backendPids(database);
     const brokerPid = mosquitto.pid;
+    stallMeter = MachineStallMeter.fork();
     // Started as the measured load starts (after the warm-up): the warm-up's CPU is not counted.
     let meters: { workers: ProcessesCpuMeter; broker: ProcessesCpuMeter; database: ProcessesCpuMeter } | undefined;
-    const generator = await generatorProcess.run(setup, () => {
+    const generator = await generatorProcess.run(setup, async () => {
       meters = { workers: new ProcessesCpuMeter(workerPids), broker: new ProcessesCpuMeter([brokerPid]), database: new ProcessesCpuMeter(databasePids) };
+      await stallMeter?.start();
     });
     assert(meters !== undefined, "the measured load started");
     const workersCpu = meters.workers.stop();
     const brokerCpu = meters.broker.stop();
     const databaseCpu = meters.database.stop();
+    const machineStalls = await stallMeter.stop();
     const workerRssMb = workers.map((worker) => peakRssMbOf(groupPids(worker)));
     const whole = wholeRunCounts(generator);
     const scraped = await scrapedCounts(workers.map((worker) => worker.metricsUrl), whole);
@@ -206,13 +211,14 @@ export async function runScaleOutUnderLoad(options: BenchOptions): Promise<LoadR
     };
     await stopWorkers(workers);
     const ledger = await proveBooks(database, enrolled, whole.approved);
-    return { generator, scaleOut, connectMs, ledger, scraped };
+    return { generator, scaleOut, machineStalls, connectMs, ledger, scraped };
   } catch (error) {
     // The workers' own account of what went wrong, with the bench's.
     for (const worker of workers) console.error(`worker ${worker.name} stderr (last part): ${worker.process.stderr.slice(-2_000)}`);
     throw error;
   } finally {
     generatorProcess?.kill();
+    stallMeter?.kill();
     for (const worker of workers) worker.process.signal("SIGKILL");
     await mosquitto?.stop();
     await database?.drop();

@@ -13,6 +13,7 @@ import type { BenchOptions } from "./options.ts";
 import type { ScaleOutSide } from "./scale-out-under-load.ts";
 import { CpuProfile, type ProfileSummary } from "./profile.ts";
 import { CpuMeter } from "./stats.ts";
+import { MachineStallMeter, type MachineStalls } from "./machine-stalls.ts";
 import { scrapedCounts, type ScrapedCounts } from "./scraped-counts.ts";
 
 const rssSampleMs = 100;
@@ -35,6 +36,8 @@ export interface LoadResult {
   node?: { cpu: CpuSpent; rssPeakMb: number; loopDelay: LoopDelay; profile?: ProfileSummary };
   /** Scale-out (--broker mosquitto): workers, Mosquitto and PostgreSQL, each measured from /proc. */
   scaleOut?: ScaleOutSide;
+  /** How late a process that only sleeps woke during the load: the machine's own stalls, beside the node's and generator's. */
+  machineStalls: MachineStalls;
   connectMs: number;
   /** paymentsOnce: no payment transfer's reference twice (checked where the store is shared by several workers). */
   ledger: { invariants: InvariantReport; paymentTransfers: number; merchantBalanceMinor: number; consistent: boolean; paymentsOnce?: boolean };
@@ -125,6 +128,7 @@ export async function runUnderLoad(options: BenchOptions): Promise<LoadResult> {
     metrics: { port: 0 },
   });
   let generatorProcess: GeneratorProcess | undefined;
+  let stallMeter: MachineStallMeter | undefined;
   try {
     await node.start();
     const hubs = await enrolHubs(node, { hubs: options.hubs, payments: paymentsSentMax(options) });
@@ -138,6 +142,7 @@ export async function runUnderLoad(options: BenchOptions): Promise<LoadResult> {
       walletPerLane: false,
     });
     const connectMs = await generatorProcess.connect(setup);
+    stallMeter = MachineStallMeter.fork();
     const transfersBefore = node.service.ledger.transferCount();
     const profile = options.profile ? new CpuProfile() : undefined;
     const loopDelay = monitorEventLoopDelay({ resolution: loopDelayResolutionMs });
@@ -152,6 +157,7 @@ export async function runUnderLoad(options: BenchOptions): Promise<LoadResult> {
         await profile?.start();
         meter = new CpuMeter();
         loopDelay.enable();
+        await stallMeter?.start();
         rssPeakBytes = process.memoryUsage.rss();
       })
       .finally(() => {
@@ -160,6 +166,7 @@ export async function runUnderLoad(options: BenchOptions): Promise<LoadResult> {
       });
     assert(meter !== undefined, "the measured load started");
     const cpu = meter.stop();
+    const machineStalls = await stallMeter.stop();
     const nodeProfile = await profile?.stop();
     const invariants = node.service.ledger.checkInvariants();
     const paymentTransfers = node.service.ledger.transferCount() - transfersBefore;
@@ -176,12 +183,14 @@ export async function runUnderLoad(options: BenchOptions): Promise<LoadResult> {
         loopDelay: { p50Ms: loopDelay.percentile(50) / 1e6, p99Ms: loopDelay.percentile(99) / 1e6, maxMs: loopDelay.max / 1e6 },
         ...(nodeProfile ? { profile: nodeProfile } : {}),
       },
+      machineStalls,
       connectMs,
       ledger: { invariants, paymentTransfers, merchantBalanceMinor, consistent },
       scraped,
     };
   } finally {
     generatorProcess?.kill();
+    stallMeter?.kill();
     await node.stop();
     rmSync(dataDir, { recursive: true, force: true });
   }
