@@ -17,6 +17,8 @@ export interface MachineInfo {
   cpuModel: string;
   cpuCount: number;
   nodeVersion: string;
+  /** Node's own flags for this process and the generator (tsx's loader left out), e.g. --v8-pool-size=0. */
+  nodeFlags: string[];
   platform: string;
   release: string;
   memoryMb: number;
@@ -68,12 +70,25 @@ export function machineInfo(loadAverage1mBefore: number): MachineInfo {
     cpuModel: list[0]?.model.trim() ?? "unknown",
     cpuCount: list.length,
     nodeVersion: process.version,
+    nodeFlags: nodeFlags(),
     platform: platform(),
     release: release(),
     memoryMb: Math.round(totalmem() / 2 ** 20),
     loadAverage1mBefore,
     loadAverage1mAfter: loadAverage1m(),
   };
+}
+
+/** process.execArgv without the loader tsx adds (`--require …preflight.cjs`, `--import …loader.mjs`). */
+function nodeFlags(): string[] {
+  const flags: string[] = [];
+  for (let index = 0; index < process.execArgv.length; index += 1) {
+    const flag = process.execArgv[index]!;
+    const loader = (flag === "--require" || flag === "--import") && process.execArgv[index + 1]?.includes("/tsx/");
+    if (loader) index += 1;
+    else flags.push(flag);
+  }
+  return flags;
 }
 
 export function loadAverage1m(): number {
@@ -286,7 +301,7 @@ export function renderReport(report: BenchReport): string {
   if (generator.behindMsMax !== undefined) rows.push(["open loop", `${integer(options.ratePerSecond ?? 0)}/s intended; the generator fell behind schedule by ${ms(generator.behindMsMax)} ms at most`]);
   const sections = [
     setupLine(options, load),
-    `machine: ${machine.cpuModel} × ${machine.cpuCount}, node ${machine.nodeVersion}, ${machine.platform} ${machine.release}; ` +
+    `machine: ${machine.cpuModel} × ${machine.cpuCount}, node ${machine.nodeVersion}${machine.nodeFlags.map((flag) => ` ${flag}`).join("")}, ${machine.platform} ${machine.release}; ` +
       `1-min load average ${machine.loadAverage1mBefore.toFixed(2)} before, ${machine.loadAverage1mAfter.toFixed(2)} after` +
       (machine.loadAverage1mBefore > 0.5 ? " (other work was running: expect lower, noisier numbers)" : ""),
     table(["measure", "value"], rows, new Set()),
