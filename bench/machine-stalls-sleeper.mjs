@@ -14,14 +14,17 @@ const lateUs = createHistogram({ lowest: 1, highest: 60_000_000, figures: 3 });
 const lateUsCounted = 5_000;
 let lateOverCounted = 0;
 let measuring = false;
+/** When the last sleep ended: each sleep's lateness runs from there, so a stall between two spells counts too. */
+let lastWokeMs = 0;
 
 function spell() {
   const endMs = performance.now() + spellMs;
   while (performance.now() < endMs) {
-    const startedMs = performance.now();
     // Nothing ever notifies the cell: the wait always ends by its timeout, a futex sleep of sleepMs.
     Atomics.wait(cell, 0, 0, sleepMs);
-    const late = Math.max(1, Math.round((performance.now() - startedMs - sleepMs) * 1000));
+    const wokeMs = performance.now();
+    const late = Math.max(1, Math.round((wokeMs - lastWokeMs - sleepMs) * 1000));
+    lastWokeMs = wokeMs;
     lateUs.record(late);
     if (late > lateUsCounted) lateOverCounted += 1;
   }
@@ -33,6 +36,8 @@ process.on("message", (message) => {
     measuring = true;
     lateUs.reset();
     lateOverCounted = 0;
+    // From here on every moment is measured: a stall before the first spell starts shows in its first sleep.
+    lastWokeMs = performance.now();
     setImmediate(spell);
     process.send("measuring");
   } else if (message === "stop") {
