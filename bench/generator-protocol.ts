@@ -25,8 +25,9 @@ export interface SetupMessage {
   /**
    * Each of a hub's `inflight` lanes charges wallets of its own, one payment at a time, as customers' phones do.
    * Needed with several workers: a wallet's payments in flight together may reach different workers out of order,
-   * and once a later ATC is settled the earlier one is refused (CounterReplayed), as a cloned phone's would be. The
-   * embedded run keeps one wallet per hub at a time, as it always did, so its figures stay comparable.
+   * and once a later ATC is settled the earlier one is refused (CounterReplayed), as a cloned phone's would be. With one
+   * wallet per hub (--wallet-per-hub, the embedded run's workload before 2026-12-04) a request the node sheds and the
+   * hub retries after later ones of that wallet is refused the same way: a cold warm-up declined up to 18 so.
    */
   walletPerLane: boolean;
   /** Open loop at this rate (payments per second, all hubs); absent: closed loop, `inflight` lanes per hub. */

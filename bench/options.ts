@@ -46,6 +46,12 @@ export interface BenchOptions {
   floor: boolean;
   /** A previous run's JSON report to print the change of each figure against. */
   comparePath: string | undefined;
+  /**
+   * Each of a hub's `inflight` lanes pays from wallets of its own, as customers do (the default), or (--wallet-per-hub,
+   * the embedded run's workload before 2026-12-04) one wallet per hub with `inflight` of its payments at once. Always
+   * per lane with --broker mosquitto (generator-protocol.ts, walletPerLane).
+   */
+  walletPerLane: boolean;
 }
 
 export const benchDefaults = {
@@ -59,7 +65,7 @@ export const benchDefaults = {
 
 const usage = `usage: npm run bench -- [--hubs N] [--inflight W] [--payments P] [--seconds S] [--warmup S] [--json PATH]
                      [--no-stages] [--no-floor] [--profile] [--batch-max N] [--verify-workers N] [--verify-gather-ms N]
-                     [--handler-calls N]
+                     [--handler-calls N] [--wallet-per-hub]
                      [--rate R] [--compare FILE] [--broker embedded|mosquitto --store sqlite|postgres --workers N]
   --hubs           simulated hubs, each its own mTLS connection and wallet (1..500, default ${benchDefaults.hubs})
   --inflight       payments each hub keeps in flight (1..256, default ${benchDefaults.inflight})
@@ -75,6 +81,9 @@ const usage = `usage: npm run bench -- [--hubs N] [--inflight W] [--payments P] 
   --verify-gather-ms how long a check that comes within that long of the last waits for company on its way to a
                    worker (0..${verifyGatherMsMax}, 0 = each turn's checks at its end; default: the service's own, ${gatherMsDefault})
   --handler-calls  requests the service works on at once (1..4096; default: the node's own)
+  --wallet-per-hub each hub pays all its payments in flight from one wallet, as the embedded run did before
+                   2026-12-04 (default: each of its --inflight lanes from wallets of its own, as customers do; always
+                   so with --broker mosquitto)
   --rate           open loop: R payments/s in all (1..100000), latency from each intended send time (no coordinated
                    omission); --inflight then only bounds each hub's wire, not the rate
   --no-floor       skip measuring the floor (the unavoidable CPU per payment) and the efficiency line
@@ -112,9 +121,12 @@ function oneOf<T extends string>(name: string, raw: string | undefined, choices:
   return found;
 }
 
-/** Flags that tune or profile the node in this process: the workers are `tapwire settle` processes instead. */
+/**
+ * Flags that tune or profile the node in this process (the workers are `tapwire settle` processes instead), and the
+ * one-wallet-per-hub workload, which several workers would refuse as replays.
+ */
 function refuseEmbeddedOnly(values: Record<string, string | boolean | undefined>): void {
-  for (const name of ["profile", "batch-max", "verify-workers", "verify-gather-ms", "handler-calls"]) {
+  for (const name of ["profile", "batch-max", "verify-workers", "verify-gather-ms", "handler-calls", "wallet-per-hub"]) {
     if (values[name] !== undefined) {
       throw new TapwireError(`--${name} applies to the embedded node only, not with --broker mosquitto\n${usage}`, ErrorCode.ConfigInvalid, { option: name });
     }
@@ -139,6 +151,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
         "verify-workers": { type: "string" },
         "verify-gather-ms": { type: "string" },
         "handler-calls": { type: "string" },
+        "wallet-per-hub": { type: "boolean" },
         rate: { type: "string" },
         "no-floor": { type: "boolean" },
         compare: { type: "string" },
@@ -179,5 +192,6 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
     ratePerSecond: optionalIntegerIn("rate", values.rate, 1, 100_000, "payments per second"),
     floor: broker === "embedded" && !values["no-floor"],
     comparePath: values.compare,
+    walletPerLane: broker === "mosquitto" || !values["wallet-per-hub"],
   };
 }

@@ -253,7 +253,8 @@ function setupLine(options: BenchOptions, load: LoadResult): string {
     (options.batchMax !== undefined ? `, batchMax ${options.batchMax}` : "") +
     (options.verifyWorkers !== undefined ? `, verifyWorkers ${options.verifyWorkers}` : "") +
     (options.verifyGatherMs !== undefined ? `, verifyGatherMs ${options.verifyGatherMs}` : "") +
-    (options.handlerCalls !== undefined ? `, handlerCalls ${options.handlerCalls}` : "")
+    (options.handlerCalls !== undefined ? `, handlerCalls ${options.handlerCalls}` : "") +
+    (options.walletPerLane ? "" : ", one wallet per hub")
   );
 }
 

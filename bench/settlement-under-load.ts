@@ -131,7 +131,7 @@ export async function runUnderLoad(options: BenchOptions): Promise<LoadResult> {
   let stallMeter: MachineStallMeter | undefined;
   try {
     await node.start();
-    const hubs = await enrolHubs(node, { hubs: options.hubs, payments: paymentsSentMax(options) });
+    const hubs = await enrolHubs(node, { hubs: options.hubs, payments: paymentsSentMax(options) }, options.walletPerLane ? options.inflight : 1);
     generatorProcess = GeneratorProcess.fork();
     const setup = generatorSetup(options, {
       url: node.url,
@@ -139,7 +139,7 @@ export async function runUnderLoad(options: BenchOptions): Promise<LoadResult> {
       servicePublicKeyPem: node.service.publicKey.export({ type: "spki", format: "pem" }).toString(),
       hubs,
       protocolVersion: 4,
-      walletPerLane: false,
+      walletPerLane: options.walletPerLane,
     });
     const connectMs = await generatorProcess.connect(setup);
     stallMeter = MachineStallMeter.fork();

@@ -58,3 +58,12 @@ describe("bench options: the verify gather", () => {
     expect(refusal(["--broker", "mosquitto", "--verify-gather-ms", "0"])).toEqual({ code: ErrorCode.ConfigInvalid, option: "verify-gather-ms" });
   });
 });
+
+describe("bench options: whose wallets pay", () => {
+  it("pays each lane from wallets of its own unless told one wallet per hub, and always per lane for scale-out workers", () => {
+    expect(parseBenchOptions([]).walletPerLane).toBe(true);
+    expect(parseBenchOptions(["--wallet-per-hub"]).walletPerLane).toBe(false);
+    expect(parseBenchOptions(["--broker", "mosquitto"]).walletPerLane).toBe(true);
+    expect(refusal(["--broker", "mosquitto", "--wallet-per-hub"])).toEqual({ code: ErrorCode.ConfigInvalid, option: "wallet-per-hub" });
+  });
+});
